@@ -1,0 +1,453 @@
+"""Datasets as uint8 tensors, decoded once and cached; batches drawn on the training device.
+
+CIFAR-10 (torchvision's download and checksum), an image folder (`train/<class>/*`,
+`test/<class>/*`), or a learnable synthetic set of CIFAR shape that needs no files. There is no
+per-image DataLoader: a split is one `[N, 3, 32, 32]` uint8 tensor kept on the device, batches
+are gathered with a seeded permutation and normalised per batch, as the seed: (x/255 - 0.5)/0.5.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import pickle
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .atomic import atomic_write_bytes
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_FOLDER = "cifar-10-batches-py"
+# per-file checksums of the official release (the same list torchvision keeps)
+CIFAR10_FILES = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
+CIFAR10_META = "batches.meta"
+CIFAR10_CLASSES = [
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+]  # fmt: skip
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
+CACHE_VERSION = 1
+SYNTHETIC_SEED = 1234  # fixed: the synthetic set is the same for every run
+
+
+class DatasetError(Exception):
+    """The dataset cannot be loaded; the message says what is wrong and how to fix it."""
+
+
+@dataclass
+class Split:
+    x: Tensor  # (N, 3, 32, 32) uint8
+    y: Tensor  # (N,) int64
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
+    def head(self, n: int | None) -> Split:
+        """The first n examples after a fixed shuffle (class-balanced for sorted folders)."""
+        if n is None or n >= len(self):
+            return self
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(0))[:n]
+        idx = idx.to(self.y.device)
+        return Split(self.x[idx], self.y[idx])
+
+
+@dataclass
+class Dataset:
+    name: str
+    classes: list[str]
+    train: Split
+    test: Split
+    info: dict[str, object] = field(default_factory=dict)  # source, verified checksums, cache...
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train.x.shape[1:]
+        return int(c), int(h), int(w)
+
+    def to(self, device: torch.device | str) -> Dataset:
+        return Dataset(
+            self.name, self.classes, self.train.to(device), self.test.to(device), self.info
+        )
+
+
+def normalize(x: Tensor) -> Tensor:
+    """uint8 images -> float32 in [-1, 1]: (x/255 - 0.5)/0.5, as the seed's Normalize."""
+    return x.float().mul_(2.0 / 255.0).sub_(1.0)
+
+
+class Batcher:
+    """Seeded, device-side mini-batches of one split. The last partial batch is kept (as the
+    seed's DataLoader: 50,000 / 32 -> 1,563 steps)."""
+
+    def __init__(self, split: Split, batch_size: int, seed: int = 0, shuffle: bool = True) -> None:
+        if batch_size > len(split):
+            raise DatasetError(
+                f"batch_size: {batch_size} is larger than the training set ({len(split)} images)"
+            )
+        self.split, self.batch_size, self.seed, self.shuffle = split, batch_size, seed, shuffle
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split) / self.batch_size)
+
+    def permutation(self, epoch: int) -> Tensor:
+        n = len(self.split)
+        if not self.shuffle:
+            return torch.arange(n, device=self.split.y.device)
+        # a CPU generator: the same order on every device; one copy per epoch
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(n, generator=g).to(self.split.y.device, non_blocking=True)
+
+    def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        perm = self.permutation(epoch)
+        B = self.batch_size
+        for i in range(len(self)):
+            idx = perm[i * B : (i + 1) * B]
+            yield normalize(self.split.x[idx]), self.split.y[idx]
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_dataset(
+    dataset: str,
+    data_dir: str | os.PathLike = "./data",
+    *,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    download: bool = True,
+    progress: Progress | None = None,
+) -> Dataset:
+    """'cifar10', 'synthetic', or the path of an image folder -> Dataset (uint8, on the CPU)."""
+    if dataset == "synthetic":
+        return synthetic(train_size or 50_000, test_size or 10_000)
+    if dataset == "cifar10":
+        ds = load_cifar10(data_dir, download=download, progress=progress)
+    else:
+        ds = load_image_folder(
+            dataset, cache_dir=Path(data_dir) / "bedash-cache", progress=progress
+        )
+    return Dataset(ds.name, ds.classes, ds.train.head(train_size), ds.test.head(test_size), ds.info)
+
+
+def synthetic(n_train: int = 50_000, n_test: int = 10_000, seed: int = SYNTHETIC_SEED) -> Dataset:
+    """A learnable 10-class set of CIFAR shape: a smooth prototype per class, plus per-image
+    smooth distortion, brightness shift and pixel noise. Deterministic; no files needed."""
+    g = torch.Generator().manual_seed(seed)
+    protos = _smooth_noise(10, 8, g) * 7.0  # (10, 3, 32, 32), class templates
+
+    def make(n: int) -> Split:
+        xs, ys = [], []
+        for start in range(0, n, 5000):  # chunks keep the float temporaries small
+            m = min(5000, n - start)
+            y = torch.randint(0, 10, (m,), generator=g)
+            x = 128.0 + protos[y] + _smooth_noise(m, 4, g) * 55.0
+            x += (
+                torch.randn(m, 1, 1, 1, generator=g) * 20.0
+                + torch.randn(x.shape, generator=g) * 70.0
+            )
+            xs.append(x.clamp_(0, 255).round_().to(torch.uint8))
+            ys.append(y)
+        return Split(torch.cat(xs), torch.cat(ys))
+
+    train, test = make(n_train), make(n_test)
+    classes = [f"class_{i}" for i in range(10)]
+    return Dataset("synthetic", classes, train, test, {"source": "generated", "seed": seed})
+
+
+def _smooth_noise(n: int, res: int, g: torch.Generator) -> Tensor:
+    """Gaussian noise at res x res, upsampled to 32 x 32 (low-frequency structure)."""
+    z = torch.randn(n, 3, res, res, generator=g)
+    return torch.nn.functional.interpolate(z, size=(32, 32), mode="bilinear", align_corners=False)
+
+
+# -- CIFAR-10 --------------------------------------------------------------------------------
+
+
+def cifar10_manual_hint(data_dir: str | os.PathLike) -> str:
+    folder = Path(data_dir).resolve()
+    return (
+        f"Download {CIFAR10_URL} by hand and put it in {folder} (or extract it there, so that "
+        f"{folder / CIFAR10_FOLDER / 'data_batch_1'} exists); bedash verifies and uses it."
+    )
+
+
+def cifar10_present(data_dir: str | os.PathLike) -> bool:
+    """True when the extracted batches, or the archive, are on disk (no network needed)."""
+    d = Path(data_dir)
+    folder = d / CIFAR10_FOLDER
+    if all((folder / f).is_file() for f in CIFAR10_FILES):
+        return True
+    return (d / CIFAR10_ARCHIVE).is_file()
+
+
+def download_cifar10(data_dir: str | os.PathLike, progress: Progress | None = None) -> Path:
+    """Download (unless present), check the archive's MD5 and extract. Returns the folder."""
+    from torchvision.datasets.utils import check_integrity, extract_archive
+
+    d = Path(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    archive = d / CIFAR10_ARCHIVE
+    if not check_integrity(str(archive), CIFAR10_MD5):
+        try:
+            _download(CIFAR10_URL, archive, progress)
+        except (OSError, urllib.error.URLError) as e:
+            raise DatasetError(
+                f"CIFAR-10 could not be downloaded ({e}). {cifar10_manual_hint(d)}"
+            ) from e
+        if not check_integrity(str(archive), CIFAR10_MD5):
+            archive.unlink(missing_ok=True)
+            raise DatasetError(
+                f"the downloaded CIFAR-10 archive failed its MD5 check (expected {CIFAR10_MD5}); "
+                f"it was removed. {cifar10_manual_hint(d)}"
+            )
+    if progress:
+        progress("extract", 0, 1)
+    extract_archive(str(archive), str(d))
+    if progress:
+        progress("extract", 1, 1)
+    return d / CIFAR10_FOLDER
+
+
+def _download(url: str, dest: Path, progress: Progress | None) -> None:
+    """Stream url to dest (via a temp file, so an interrupted download leaves nothing)."""
+    tmp = dest.with_name(dest.name + ".part")
+    req = urllib.request.Request(url, headers={"User-Agent": "bedash"})
+    with urllib.request.urlopen(req, timeout=30) as resp, open(tmp, "wb") as out:
+        total = int(resp.headers.get("Content-Length") or 0)
+        done = 0
+        while chunk := resp.read(1 << 20):
+            out.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress("download", done, total)
+    os.replace(tmp, dest)
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """CIFAR-10 batches are pickles: allow only what they hold (dicts, lists, numpy arrays)."""
+
+    ALLOWED: ClassVar[set[tuple[str, str]]] = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset file")
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as f:
+            entry = _SafeUnpickler(f, encoding="latin1").load()
+        data = np.asarray(entry["data"], dtype=np.uint8)
+        labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
+        if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+            raise ValueError(f"unexpected shapes data={data.shape} labels={labels.shape}")
+    except (OSError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as e:
+        raise DatasetError(f"CIFAR-10 file {path} is damaged or not a CIFAR-10 batch: {e}") from e
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def load_cifar10(
+    data_dir: str | os.PathLike, *, download: bool = True, progress: Progress | None = None
+) -> Dataset:
+    """CIFAR-10 from DATA_DIR/cifar-10-batches-py (downloaded first when missing and allowed);
+    the decoded tensors are cached beside the files, so a second load takes well under a second."""
+    d = Path(data_dir)
+    folder = d / CIFAR10_FOLDER
+    if not all((folder / f).is_file() for f in CIFAR10_FILES):
+        if not download and not (d / CIFAR10_ARCHIVE).is_file():
+            raise DatasetError(f"CIFAR-10 is not in {d.resolve()}. {cifar10_manual_hint(d)}")
+        folder = download_cifar10(d, progress)
+    files = [folder / f for f in CIFAR10_FILES]
+    cache = folder / "bedash-cache.pt"
+    key = _files_key(files)
+    cached = _load_cache(cache, key)
+    if cached is None:
+        parts = []
+        for i, p in enumerate(files):
+            if progress:
+                progress("decode", i, len(files))
+            parts.append(_read_cifar_batch(p))
+        tx = torch.from_numpy(np.concatenate([p[0] for p in parts[:-1]]))
+        ty = torch.from_numpy(np.concatenate([p[1] for p in parts[:-1]]))
+        cached = {"train_x": tx, "train_y": ty, "test_x": torch.from_numpy(parts[-1][0]),
+                  "test_y": torch.from_numpy(parts[-1][1])}  # fmt: skip
+        cached["verified"] = torch.tensor(_verify_md5(files))
+        _save_cache(cache, key, cached)
+    info = {"source": str(folder), "verified": bool(cached["verified"])}
+    return Dataset(
+        "cifar10",
+        list(CIFAR10_CLASSES),
+        Split(cached["train_x"], cached["train_y"]),
+        Split(cached["test_x"], cached["test_y"]),
+        info,
+    )
+
+
+def _verify_md5(files: list[Path]) -> bool:
+    """Do the batches match the official release? (A hand-made or edited copy does not.)"""
+    from torchvision.datasets.utils import check_integrity
+
+    return all(check_integrity(str(p), CIFAR10_FILES[p.name]) for p in files)
+
+
+# -- image folders ---------------------------------------------------------------------------
+
+
+def _class_images(split_dir: Path) -> dict[str, list[Path]]:
+    classes = sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return {
+        c.name: sorted(
+            f for f in c.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+        )
+        for c in classes
+    }
+
+
+def scan_image_folder(root: str | os.PathLike) -> dict[str, dict[str, list[Path]]]:
+    """Check the layout and list the images: {'train': {class: [files]}, 'test': {...}}."""
+    root = Path(root)
+    layout = f"expected {root}/train/<class>/*.png|jpg and {root}/test/<class>/*"
+    if not root.exists():
+        raise DatasetError(
+            f"dataset: folder {root} does not exist (use cifar10, synthetic or an image folder)"
+        )
+    if not root.is_dir():
+        raise DatasetError(f"dataset: {root} is not a folder ({layout})")
+    out: dict[str, dict[str, list[Path]]] = {}
+    for split in ("train", "test"):
+        sd = root / split
+        if not sd.is_dir():
+            raise DatasetError(f"dataset: {sd} is missing ({layout})")
+        per_class = _class_images(sd)
+        if not per_class:
+            raise DatasetError(f"dataset: {sd} has no class folders ({layout})")
+        for name, files in per_class.items():
+            if not files:
+                raise DatasetError(
+                    f"dataset: class '{name}' in {sd} has no images "
+                    f"(allowed extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
+                )
+        out[split] = per_class
+    extra = sorted(set(out["test"]) - set(out["train"]))
+    if extra:
+        raise DatasetError(f"dataset: test classes {extra} have no training images in {root}/train")
+    return out
+
+
+def _decode_image(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (32, 32):
+                im = im.resize((32, 32), Image.Resampling.BILINEAR)
+            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)  # (3, 32, 32)
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DatasetError(f"dataset: cannot read image {path}: {e}") from e
+
+
+def load_image_folder(
+    root: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+) -> Dataset:  # fmt: skip
+    """An image folder -> Dataset, images resized to 32 x 32 RGB; cached by file list + mtimes."""
+    listing = scan_image_folder(root)
+    classes = sorted(listing["train"])
+    index = {c: i for i, c in enumerate(classes)}
+    all_files = [f for split in listing.values() for fs in split.values() for f in fs]
+    key = _files_key(all_files)
+    cache = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+        cache = Path(cache_dir) / f"folder-{digest}.pt"
+        cached = _load_cache(cache, key)
+        if cached is not None:
+            return Dataset(
+                Path(root).name, classes, Split(cached["train_x"], cached["train_y"]),
+                Split(cached["test_x"], cached["test_y"]), {"source": str(root), "cached": True},
+            )  # fmt: skip
+    done, total = 0, len(all_files)
+    tensors: dict[str, Tensor] = {}
+    for split in ("train", "test"):
+        xs, ys = [], []
+        for cname, files in listing[split].items():
+            for f in files:
+                xs.append(_decode_image(f))
+                ys.append(index[cname])
+                done += 1
+                if progress and (done % 200 == 0 or done == total):
+                    progress("decode", done, total)
+        tensors[f"{split}_x"] = torch.from_numpy(np.stack(xs))
+        tensors[f"{split}_y"] = torch.tensor(ys, dtype=torch.int64)
+    if cache is not None:
+        _save_cache(cache, key, tensors)
+    return Dataset(
+        Path(root).name, classes, Split(tensors["train_x"], tensors["train_y"]),
+        Split(tensors["test_x"], tensors["test_y"]), {"source": str(root), "cached": False},
+    )  # fmt: skip
+
+
+# -- the decoded-tensor cache ----------------------------------------------------------------
+
+
+def _files_key(files: list[Path]) -> str:
+    h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _load_cache(path: Path, key: str) -> dict[str, Tensor] | None:
+    """The cached tensors when the key matches; None when absent, stale or unreadable.
+    weights_only=True: a cache file can never run code."""
+    if not path.is_file():
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    if not isinstance(blob, dict) or blob.get("key") != key:
+        return None
+    return blob["tensors"]
+
+
+def _save_cache(path: Path, key: str, tensors: dict[str, Tensor]) -> None:
+    """Best effort: a read-only data folder only costs the next load its decode time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        torch.save({"key": key, "tensors": tensors}, buf)
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:
+        pass

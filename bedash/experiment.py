@@ -1,0 +1,241 @@
+"""run_experiment: data -> each model kind (same data, seeds, device, epochs) -> metrics -> disk.
+
+Every kind sees the same batches in the same order; only the models differ.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import DEFAULT_LIMITS, Limits, RunConfig
+from .data import Batcher, Dataset, Progress, load_dataset
+from .devices import resolve_device
+from .layers import Single
+from .metrics import Metrics, compute_metrics
+from .models import Ensemble, build_model, num_members, param_stats
+from .runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
+from .train import Callback, Clock, EpochRecord, FitResult, fit, make_optimizer, predict
+
+
+@dataclass
+class RunResult:
+    path: Path
+    status: str  # finished | cancelled | diverged | failed
+    rows: list[dict[str, Any]] = field(default_factory=list)  # results.csv rows
+    metrics: dict[str, Metrics] = field(default_factory=dict)
+    error: str = ""
+
+
+class _Recorder(Callback):
+    """Forwards every event to the user's callback and writes history.csv each epoch."""
+
+    def __init__(self, writer: RunWriter, user: Callback | None) -> None:
+        self.writer, self.user = writer, user or Callback()
+
+    def on_progress(self, p: Any) -> None:
+        self.user.on_progress(p)
+
+    def on_epoch(self, records: list[EpochRecord]) -> None:
+        self.writer.add_history([r.__dict__ for r in records])
+        self.user.on_epoch(records)
+
+
+def run_experiment(
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    callback: Callback | None = None,
+    cancel: threading.Event | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    dataset: Dataset | None = None,
+    data_progress: Progress | None = None,
+) -> RunResult:
+    """Train and evaluate cfg.models on one dataset and write the run folder out_dir.
+
+    Bad input raises before anything is written: ConfigError (a field), RunDirError (out_dir),
+    DatasetError (data). Once the folder exists, every later failure is recorded in it.
+    """
+    cfg.validate(limits)
+    device = resolve_device(cfg.device)
+    check_out_dir(out_dir, overwrite)
+    cb = callback or Callback()
+    if dataset is None:
+        cb.on_status(f"loading {cfg.dataset}")
+        dataset = load_dataset(
+            cfg.dataset, cfg.data_dir, train_size=cfg.train_size, test_size=cfg.test_size,
+            progress=data_progress,
+        )  # fmt: skip
+    data = dataset.to(device)
+    batcher = Batcher(data.train, cfg.batch_size, cfg.seed)  # DatasetError if the batch is too big
+
+    writer = RunWriter(out_dir, overwrite=overwrite)
+    writer.write_config(cfg.to_dict(), _meta(cfg, device, dataset))
+    model_status = {k: "pending" for k in cfg.models}
+    writer.set_status("running", models=model_status)
+    result = RunResult(writer.path, "running")
+    recorder = _Recorder(writer, callback)
+    n_classes, shape = len(dataset.classes), dataset.image_shape
+    single_params = param_stats(build_model("single", cfg, n_classes, shape))[0]
+
+    try:
+        for index, kind in enumerate(cfg.models):
+            model_status[kind] = "running"
+            writer.set_status("running", models=model_status)
+            cb.on_model_start(kind, {"index": index, "count": len(cfg.models)})
+            model = build_model(kind, cfg, n_classes, shape).to(device)
+            torch.manual_seed(cfg.seed)
+            fr = _train(kind, model, batcher, cfg, recorder, cancel)
+            row = _result_row(kind, cfg, model, fr, dataset, device, single_params)
+            members: list[dict[str, Any]] = []
+            if fr.status == "finished":
+                logits, row["infer_seconds"] = predict(model, data.test, cfg.eval_batch_size)
+                m = compute_metrics(logits, dataset.test.y)
+                result.metrics[kind] = m
+                row.update(m.summary())
+                members = [
+                    {"model": kind, "member": i, "accuracy": a, "nll": n}
+                    for i, (a, n) in enumerate(zip(m.member_acc, m.member_nll, strict=True))
+                ]
+                if len(m.agreement) > 1:
+                    writer.write_matrix(f"agreement_{kind}.csv", m.agreement)
+                writer.write_table(f"reliability_{kind}.csv", RELIABILITY_COLUMNS, m.reliability)
+            writer.add_result(row, members)
+            result.rows.append(row)
+            model_status[kind] = fr.status
+            writer.set_status("running", models=model_status)
+            cb.on_model_end(kind, row)
+            if fr.status == "cancelled":
+                break
+    except Exception as e:  # recorded in the run, then re-raised for the caller to report
+        result.status, result.error = "failed", f"{type(e).__name__}: {e}"
+        writer.set_status(
+            "failed", models=model_status, error=result.error, traceback=traceback.format_exc()
+        )
+        raise
+    statuses = set(model_status.values())
+    if "cancelled" in statuses or "pending" in statuses:
+        result.status = "cancelled"
+    elif "diverged" in statuses:
+        result.status = "diverged"
+    else:
+        result.status = "finished"
+    writer.set_status(result.status, models=model_status)
+    return result
+
+
+def _train(
+    kind: str,
+    model: torch.nn.Module,
+    batcher: Batcher,
+    cfg: RunConfig,
+    cb: Callback,
+    cancel: threading.Event | None,
+) -> FitResult:
+    E = num_members(model)
+    if isinstance(model, Ensemble):
+        return _train_sequential(kind, model, batcher, cfg, cb, cancel)
+    return fit(
+        _maybe_compile(model, cfg),
+        batcher,
+        make_optimizer(model, cfg),
+        epochs=cfg.epochs,
+        name=kind,
+        split=kind == "batchensemble" and cfg.member_batch == "split",
+        # each stacked member gets exactly the gradient it would get if trained alone
+        loss_scale=float(E) if kind == "ensemble_parallel" else 1.0,
+        callback=cb,
+        cancel=cancel,
+    )
+
+
+def _train_sequential(
+    kind: str,
+    model: Ensemble,
+    batcher: Batcher,
+    cfg: RunConfig,
+    cb: Callback,
+    cancel: threading.Event | None,
+) -> FitResult:
+    """The classical ensemble as the seed trains it: member after member, each with its own
+    Adam. Whole-model history rows (mean loss, summed epoch time) follow the last member."""
+    E = model.num_members
+    clock = Clock(E * cfg.epochs * len(batcher))
+    fits: list[FitResult] = []
+    for k, member in enumerate(model.members):
+        torch.manual_seed(cfg.seed + k)
+        single = Single(member)
+        fr = fit(
+            _maybe_compile(single, cfg), batcher, make_optimizer(single, cfg), epochs=cfg.epochs,
+            name=kind, member=k, callback=cb, cancel=cancel, clock=clock,
+        )  # fmt: skip
+        fits.append(fr)
+        if fr.status != "finished":
+            break
+    total = FitResult(
+        fits[-1].status, sum(f.seconds for f in fits), min(f.epochs_done for f in fits)
+    )
+    for e in range(total.epochs_done if len(fits) == E else 0):
+        member_losses = [f.losses[e] for f in fits]
+        seconds = sum(f.epoch_seconds[e] for f in fits)
+        total.losses.append(sum(member_losses) / E)
+        total.member_losses.append(member_losses)
+        total.epoch_seconds.append(seconds)
+        rate = len(batcher.split) * E / seconds
+        cb.on_epoch([EpochRecord(kind, None, e + 1, total.losses[-1], seconds, rate)])
+    return total
+
+
+def _maybe_compile(model: torch.nn.Module, cfg: RunConfig) -> torch.nn.Module:
+    return torch.compile(model) if cfg.compile else model
+
+
+def _result_row(
+    kind: str,
+    cfg: RunConfig,
+    model: torch.nn.Module,
+    fr: FitResult,
+    dataset: Dataset,
+    device: torch.device,
+    single_params: int,
+) -> dict[str, Any]:
+    params, nbytes = param_stats(model)
+    E = num_members(model)
+    epochs_done = fr.epochs_done
+    images = len(dataset.train) * epochs_done
+    mean_epoch = sum(fr.epoch_seconds) / len(fr.epoch_seconds) if fr.epoch_seconds else None
+    return {
+        "model": kind, "status": fr.status, "members": E, "arch": cfg.arch, "hidden": cfg.hidden,
+        "layers": cfg.layers, "epochs": epochs_done, "batch_size": cfg.batch_size,
+        "dataset": dataset.name, "device": str(device), "seed": cfg.seed, "params": params,
+        "param_bytes": nbytes, "param_mb": nbytes / 2**20,
+        "params_rel_single": params / single_params, "train_seconds": fr.seconds,
+        "epoch_seconds": mean_epoch,
+        "member_samples_per_s": images * E / fr.seconds if fr.seconds and images else None,
+    }  # fmt: skip
+
+
+def _meta(cfg: RunConfig, device: torch.device, dataset: Dataset) -> dict[str, Any]:
+    from . import __version__
+
+    meta: dict[str, Any] = {
+        "bedash": __version__, "torch": torch.__version__, "python": platform.python_version(),
+        "host": socket.gethostname(), "device": str(device), "dataset": dataset.name,
+        "classes": dataset.classes, "train_images": len(dataset.train),
+        "test_images": len(dataset.test),
+        "dataset_info": {k: str(v) for k, v in dataset.info.items()},
+    }  # fmt: skip
+    if device.type == "cuda":
+        meta["gpu"] = torch.cuda.get_device_name(device)
+    else:
+        meta["cpu"] = platform.processor() or platform.machine()
+        meta["threads"] = torch.get_num_threads()
+    return meta

@@ -1,0 +1,207 @@
+"""One training loop for every model kind, with callbacks and a cancel flag.
+
+Loss = mean over members of each member's cross-entropy (the seed; never the loss of the
+averaged prediction). Losses stay on the device and are read only at log points (about twice a
+second) and at epoch ends, so a CUDA step never waits for the host.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import RunConfig
+from .data import Batcher, Split, normalize
+from .layers import fast_weights
+from .models import num_members
+
+
+@dataclass
+class EpochRecord:
+    """One row of history.csv. member is None for the whole model."""
+
+    model: str
+    member: int | None
+    epoch: int
+    loss: float
+    epoch_seconds: float
+    samples_per_s: float  # member-samples per second (E x images for the ensemble kinds)
+
+
+@dataclass
+class Progress:
+    """A log point: where training is and how fast it goes."""
+
+    model: str
+    member: int | None  # the member being trained (sequential ensemble), else None
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    loss: float  # running mean loss of this epoch so far
+    elapsed: float  # seconds since this model started training
+    eta: float  # seconds left for this model
+    samples_per_s: float
+    fraction: float  # of this model's training done, 0..1
+
+
+class Callback:
+    """Override what you need; every method is called from the training thread."""
+
+    def on_progress(self, p: Progress) -> None: ...
+
+    def on_epoch(self, records: list[EpochRecord]) -> None:
+        """The rows of one finished epoch: the whole model first, then each member."""
+
+    def on_model_start(self, model: str, info: dict) -> None: ...
+
+    def on_model_end(self, model: str, result: dict) -> None: ...
+
+    def on_status(self, message: str) -> None: ...
+
+
+@dataclass
+class FitResult:
+    status: str  # finished | cancelled | diverged
+    seconds: float
+    epochs_done: int
+    losses: list[float] = field(default_factory=list)  # whole-model loss per epoch
+    member_losses: list[list[float]] = field(default_factory=list)  # per epoch, per member
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+class Clock:
+    """Shared across the members of a sequential ensemble, so ETA covers all of them."""
+
+    def __init__(self, total_steps: int) -> None:
+        self.total, self.done, self.start = total_steps, 0, time.perf_counter()
+
+    def eta(self) -> float:
+        elapsed = time.perf_counter() - self.start
+        return elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+
+
+def make_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
+    """Adam for every kind (one implementation, fused where torch has it). Fast weights get
+    lr x fast_lr_mult and no weight decay."""
+    fast = list(fast_weights(model))
+    fast_ids = {id(p) for p in fast}
+    rest = [p for p in model.parameters() if id(p) not in fast_ids]
+    groups: list[dict] = [{"params": rest, "weight_decay": cfg.weight_decay}]
+    if fast:
+        groups.append({"params": fast, "lr": cfg.lr * cfg.fast_lr_mult, "weight_decay": 0.0})
+    return torch.optim.Adam(groups, lr=cfg.lr, fused=True)
+
+
+def fit(
+    model: nn.Module,
+    batcher: Batcher,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    name: str,
+    member: int | None = None,
+    split: bool = False,
+    loss_scale: float = 1.0,
+    callback: Callback | None = None,
+    cancel: threading.Event | None = None,
+    clock: Clock | None = None,
+    log_interval: float = 0.5,
+) -> FitResult:
+    """Train a model that maps `[B, ...]` to `[E, B, C]`. `split`: member k sees only its 1/E
+    slice of each batch. `loss_scale` multiplies the mean member loss (ensemble_parallel uses E,
+    so every member gets exactly the gradient it would get alone)."""
+    cb = callback or Callback()
+    E = num_members(model)
+    steps = len(batcher)
+    clock = clock or Clock(epochs * steps)
+    device = batcher.split.y.device
+    result = FitResult("finished", 0.0, 0)
+    t_start = time.perf_counter()
+    model.train()
+    for epoch in range(1, epochs + 1):
+        t0 = last_log = time.perf_counter()
+        loss_sum = torch.zeros(E, device=device)  # per-member sum of batch losses
+        images = 0
+        for step, (xb, yb) in enumerate(batcher.epoch(epoch), 1):
+            if cancel is not None and cancel.is_set():
+                result.status = "cancelled"
+                result.seconds = time.perf_counter() - t_start
+                return result
+            out = model(xb, split=True) if split else model(xb)  # (E, b, C)
+            b = out.shape[1]
+            target = yb[: E * b].view(E, b) if split else yb.expand(E, b)
+            ce = F.cross_entropy(out.flatten(0, 1), target.reshape(-1), reduction="none")
+            member_loss = ce.view(E, b).mean(1)  # (E,)
+            loss = member_loss.mean() * loss_scale if loss_scale != 1.0 else member_loss.mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += member_loss.detach()
+            images += b
+            clock.done += 1
+            now = time.perf_counter()
+            if now - last_log >= log_interval:
+                last_log = now
+                running = float(loss_sum.mean()) / step  # the only host sync between epochs
+                if not math.isfinite(running):
+                    return _diverged(result, t_start)
+                elapsed = now - t0
+                cb.on_progress(Progress(
+                    name, member, epoch, epochs, step, steps, running, now - t_start,
+                    clock.eta(), images * E / elapsed, clock.done / clock.total,
+                ))  # fmt: skip
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - t0
+        per_member = (loss_sum / steps).tolist()
+        mean_loss = sum(per_member) / E
+        if not math.isfinite(mean_loss):
+            return _diverged(result, t_start)
+        result.epochs_done = epoch
+        result.losses.append(mean_loss)
+        result.member_losses.append(per_member)
+        result.epoch_seconds.append(seconds)
+        rate = images * E / seconds
+        records = [EpochRecord(name, member, epoch, mean_loss, seconds, rate)]
+        if E > 1:
+            records += [
+                EpochRecord(name, k, epoch, v, seconds, rate) for k, v in enumerate(per_member)
+            ]
+        cb.on_epoch(records)
+        cb.on_progress(Progress(
+            name, member, epoch, epochs, steps, steps, mean_loss, time.perf_counter() - t_start,
+            clock.eta(), rate, clock.done / clock.total,
+        ))  # fmt: skip
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _diverged(result: FitResult, t_start: float) -> FitResult:
+    result.status = "diverged"
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, split: Split, batch_size: int) -> tuple[torch.Tensor, float]:
+    """Logits `[E, N, C]` (on the CPU) of a whole split, and the seconds the forward passes took
+    (normalisation included, copying the logits to the host excluded)."""
+    model.eval()
+    device = split.y.device
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    chunks = [
+        model(normalize(split.x[i : i + batch_size])) for i in range(0, len(split), batch_size)
+    ]
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - t0
+    return torch.cat(chunks, dim=1).float().cpu(), seconds
