@@ -1,59 +1,41 @@
-"""bedash: is a BatchEnsemble as good as a real ensemble, and how much does it save?"""
+"""bedash: is a BatchEnsemble as good as a real ensemble, and how much does it save?
 
-from .config import MODEL_KINDS, ConfigError, Limits, RunConfig
-from .data import Batcher, Dataset, DatasetError, Split, load_dataset, synthetic
-from .experiment import RunResult, run_experiment
-from .layers import (
-    BatchEnsemble,
-    BatchEnsembleConv2d,
-    BatchEnsembleLinear,
-    ParallelEnsemble,
-    StackedConv2d,
-    StackedLinear,
-    batchensemble,
-    parallel_ensemble,
-)
-from .metrics import Metrics, compute_metrics
-from .models import CNN, MLP, Ensemble, build_model, param_stats
-from .runs import RunDirError, list_runs, read_run
-from .train import Callback, EpochRecord, Progress, fit, predict
+The public API is re-exported here lazily, so `import bedash.config` or `bedash.runs` (what a
+dashboard page needs to render) does not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CNN",
-    "MLP",
-    "MODEL_KINDS",
-    "BatchEnsemble",
-    "BatchEnsembleConv2d",
-    "BatchEnsembleLinear",
-    "Batcher",
-    "Callback",
-    "ConfigError",
-    "Dataset",
-    "DatasetError",
-    "Ensemble",
-    "EpochRecord",
-    "Limits",
-    "Metrics",
-    "ParallelEnsemble",
-    "Progress",
-    "RunConfig",
-    "RunDirError",
-    "RunResult",
-    "Split",
-    "StackedConv2d",
-    "StackedLinear",
-    "batchensemble",
-    "build_model",
-    "compute_metrics",
-    "fit",
-    "list_runs",
-    "load_dataset",
-    "parallel_ensemble",
-    "param_stats",
-    "predict",
-    "read_run",
-    "run_experiment",
-    "synthetic",
-]
+_EXPORTS = {
+    "config": ["MODEL_KINDS", "ConfigError", "Limits", "RunConfig"],
+    "data": ["Batcher", "Dataset", "DatasetError", "Split", "load_dataset", "synthetic"],
+    "experiment": ["RunResult", "run_experiment"],
+    "layers": [
+        "BatchEnsemble", "BatchEnsembleConv2d", "BatchEnsembleLinear", "ParallelEnsemble",
+        "StackedConv2d", "StackedLinear", "batchensemble", "parallel_ensemble",
+    ],
+    "metrics": ["Metrics", "compute_metrics"],
+    "models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
+    "runs": ["RunDirError", "list_runs", "read_run"],
+    "train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
+}  # fmt: skip
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bedash' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
