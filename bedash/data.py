@@ -254,6 +254,7 @@ class _SafeUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles store bytes; only re-encodes text
     }
 
     def find_class(self, module: str, name: str) -> object:
@@ -342,11 +343,12 @@ def scan_image_folder(root: str | os.PathLike) -> dict[str, dict[str, list[Path]
         )
     if not root.is_dir():
         raise DatasetError(f"dataset: {root} is not a folder ({layout})")
+    for split in ("train", "test"):  # the layout first, then the contents
+        if not (root / split).is_dir():
+            raise DatasetError(f"dataset: {root / split} is missing ({layout})")
     out: dict[str, dict[str, list[Path]]] = {}
     for split in ("train", "test"):
         sd = root / split
-        if not sd.is_dir():
-            raise DatasetError(f"dataset: {sd} is missing ({layout})")
         per_class = _class_images(sd)
         if not per_class:
             raise DatasetError(f"dataset: {sd} has no class folders ({layout})")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bedash.config import RunConfig
+from bedash.data import CIFAR10_CLASSES as CIFAR_CLASSES
 
 TINY = RunConfig(
     dataset="synthetic",
@@ -40,9 +41,10 @@ def write_tiny_cifar(root: Path, per_batch: int = 20, n_test: int = 30, seed: in
     def dump(name: str, n: int) -> None:
         labels = [int(v) for v in rng.integers(0, 10, n)]
         # a class-dependent brightness so the tiny set is learnable at all
-        data = rng.integers(0, 120, (n, 3072), dtype=np.uint8) + np.array(labels)[:, None].astype(
-            np.uint8
-        ) * 13
+        data = (
+            rng.integers(0, 120, (n, 3072), dtype=np.uint8)
+            + np.array(labels)[:, None].astype(np.uint8) * 13
+        )
         entry = {
             "batch_label": f"{name} of 5",
             "labels": labels,
@@ -55,8 +57,7 @@ def write_tiny_cifar(root: Path, per_batch: int = 20, n_test: int = 30, seed: in
     for i in range(1, 6):
         dump(f"data_batch_{i}", per_batch)
     dump("test_batch", n_test)
-    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
-                            "horse", "ship", "truck"], "num_cases_per_batch": per_batch}  # fmt: skip
+    meta = {"label_names": list(CIFAR_CLASSES), "num_cases_per_batch": per_batch}
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump(meta, f, protocol=2)
     return folder
