@@ -66,7 +66,7 @@ class RunConfig:
     member_batch: str = "tiled"  # tiled: every member sees the whole batch (seed); split: 1/E each
     train_size: int | None = None  # use only the first N training images (None: all)
     test_size: int | None = None  # use only the first N test images (None: all)
-    eval_batch_size: int = 1000  # images per evaluation forward pass (memory vs speed)
+    eval_batch_size: int = 500  # images per evaluation pass: larger chunks cost page faults on CPU
     compile: bool = False  # torch.compile the model (pays off on CUDA for long runs)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # free-form notes
 

@@ -9,7 +9,6 @@ are gathered with a seeded permutation and normalised per batch, as the seed: (x
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 import pickle
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -156,21 +155,19 @@ def synthetic(n_train: int = 50_000, n_test: int = 10_000, seed: int = SYNTHETIC
     """A learnable 10-class set of CIFAR shape: a smooth prototype per class, plus per-image
     smooth distortion, brightness shift and pixel noise. Deterministic; no files needed."""
     g = torch.Generator().manual_seed(seed)
-    protos = _smooth_noise(10, 8, g) * 7.0  # (10, 3, 32, 32), class templates
+    protos = _smooth_noise(10, 8, g) * 8.0  # (10, 3, 32, 32), class templates
 
     def make(n: int) -> Split:
-        xs, ys = [], []
-        for start in range(0, n, 5000):  # chunks keep the float temporaries small
-            m = min(5000, n - start)
-            y = torch.randint(0, 10, (m,), generator=g)
-            x = 128.0 + protos[y] + _smooth_noise(m, 4, g) * 55.0
-            x += (
-                torch.randn(m, 1, 1, 1, generator=g) * 20.0
-                + torch.randn(x.shape, generator=g) * 70.0
-            )
-            xs.append(x.clamp_(0, 255).round_().to(torch.uint8))
-            ys.append(y)
-        return Split(torch.cat(xs), torch.cat(ys))
+        x = torch.empty(n, 3, 32, 32, dtype=torch.uint8)  # filled in place: no big temporaries
+        y = torch.randint(0, 10, (n,), generator=g)
+        for start in range(0, n, 1000):
+            end = min(start + 1000, n)
+            m = end - start
+            chunk = protos[y[start:end]] + _smooth_noise(m, 4, g) * 55.0
+            chunk += torch.randn(m, 1, 1, 1, generator=g) * 20.0 + 128.0
+            chunk += torch.randn(chunk.shape, generator=g) * 70.0
+            x[start:end] = chunk.clamp_(0, 255).round_()
+        return Split(x, y)
 
     train, test = make(n_train), make(n_test)
     classes = [f"class_{i}" for i in range(10)]
@@ -292,15 +289,7 @@ def load_cifar10(
     key = _files_key(files)
     cached = _load_cache(cache, key)
     if cached is None:
-        parts = []
-        for i, p in enumerate(files):
-            if progress:
-                progress("decode", i, len(files))
-            parts.append(_read_cifar_batch(p))
-        tx = torch.from_numpy(np.concatenate([p[0] for p in parts[:-1]]))
-        ty = torch.from_numpy(np.concatenate([p[1] for p in parts[:-1]]))
-        cached = {"train_x": tx, "train_y": ty, "test_x": torch.from_numpy(parts[-1][0]),
-                  "test_y": torch.from_numpy(parts[-1][1])}  # fmt: skip
+        cached = _decode_cifar(files, progress)
         cached["verified"] = torch.tensor(_verify_md5(files))
         _save_cache(cache, key, cached)
     info = {"source": str(folder), "verified": bool(cached["verified"])}
@@ -311,6 +300,29 @@ def load_cifar10(
         Split(cached["test_x"], cached["test_y"]),
         info,
     )
+
+
+def _decode_cifar(files: list[Path], progress: Progress | None) -> dict[str, Tensor]:
+    """The five training batches and the test batch -> uint8 tensors, one batch in memory at a
+    time (peak ~ the final tensors + one 30 MB batch)."""
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"train": [], "test": []}
+    for i, p in enumerate(files):
+        if progress:
+            progress("decode", i, len(files))
+        parts["test" if p.name == "test_batch" else "train"].append(_read_cifar_batch(p))
+    out: dict[str, Tensor] = {}
+    for split, batches in parts.items():
+        n = sum(len(b[1]) for b in batches)
+        x = torch.empty(n, 3, 32, 32, dtype=torch.uint8)
+        y = torch.empty(n, dtype=torch.int64)
+        start = 0
+        while batches:
+            bx, by = batches.pop(0)  # drop each numpy batch once copied
+            x[start : start + len(by)] = torch.from_numpy(bx)
+            y[start : start + len(by)] = torch.from_numpy(by)
+            start += len(by)
+        out[f"{split}_x"], out[f"{split}_y"] = x, y
+    return out
 
 
 def _verify_md5(files: list[Path]) -> bool:
@@ -448,8 +460,6 @@ def _save_cache(path: Path, key: str, tensors: dict[str, Tensor]) -> None:
     """Best effort: a read-only data folder only costs the next load its decode time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        torch.save({"key": key, "tensors": tensors}, buf)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write(path, lambda f: torch.save({"key": key, "tensors": tensors}, f))
     except OSError:
         pass

@@ -7,12 +7,51 @@ views its input as `[E, B, ...]`, and the wrapper returns `[E, B, C]`.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+@dataclass
+class _TiledInput:
+    """The wrapper's expanded input `tiled` (E copies of `source`), so that in inference a
+    layer fed exactly that tensor can use `source` once instead of E copies (same result)."""
+
+    tiled: Tensor
+    source: Tensor
+    version: int
+    members: int
+
+    def source_for(self, x: Tensor) -> Tensor | None:
+        """`source` shaped like one member's block of x, if x is still the unmodified tiled
+        input (a view of it: same storage and size, no in-place change since); else None."""
+        t = self.tiled
+        if (
+            x.data_ptr() != t.data_ptr()
+            or x.numel() != t.numel()
+            or not x.is_contiguous()
+            or x.is_inference()
+            or x._version != self.version
+            or x.shape[0] % self.members
+        ):
+            return None
+        return self.source.reshape(x.shape[0] // self.members, *x.shape[1:])
+
+
+# set by MemberMajor.forward for the duration of one inference forward pass (per thread)
+_TILED: contextvars.ContextVar[_TiledInput | None] = contextvars.ContextVar("tiled", default=None)
+
+
+def _shared_source(x: Tensor, E: int) -> Tensor | None:
+    tiled = _TILED.get()
+    if tiled is None or tiled.members != E or torch.is_grad_enabled():
+        return None
+    return tiled.source_for(x)
 
 
 class MemberMajor(nn.Module):
@@ -34,6 +73,15 @@ class MemberMajor(nn.Module):
             B = x.shape[0]
             # one copy at the model's entry; every later layer works on views
             xm = x.unsqueeze(0).expand(E, *x.shape).reshape(E * B, *x.shape[1:])
+            if E > 1 and not torch.is_grad_enabled() and not x.is_inference():
+                # inference: the first layer may compute from x once (see _TiledInput)
+                src = x.contiguous()
+                token = _TILED.set(_TiledInput(xm, src, xm._version, E))
+                try:
+                    out = self.model(xm)
+                finally:
+                    _TILED.reset(token)
+                return out.view(E, B, *out.shape[1:])
         out = self.model(xm)  # (E*B, C)
         return out.view(E, B, *out.shape[1:])  # (E, B, C)
 
@@ -112,8 +160,14 @@ class BatchEnsembleLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
-        xe = _member_view(x, E, "BatchEnsembleLinear").reshape(E, -1, self.in_features)
-        h = F.linear(xe * self.s[:, None, :], self.weight)  # (E, N, out)
+        src = _shared_source(x, E)
+        if src is not None:  # x = E copies of src: scale W by s_i instead of E copies of x
+            ws = (self.weight * self.s[:, None, :]).reshape(E * self.out_features, -1)
+            h = F.linear(src.reshape(-1, self.in_features), ws)  # (N, E*out): one GEMM
+            h = h.view(-1, E, self.out_features).transpose(0, 1).contiguous()  # (E, N, out)
+        else:
+            xe = _member_view(x, E, "BatchEnsembleLinear").reshape(E, -1, self.in_features)
+            h = F.linear(xe * self.s[:, None, :], self.weight)  # (E, N, out)
         r = self.r[:, None, :]
         if self.bias is None:
             h = h * r
@@ -172,10 +226,16 @@ class BatchEnsembleConv2d(_ConvMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
-        xe = _member_view(x, E, "BatchEnsembleConv2d")  # (E, B, C, H, W)
-        xe = xe * self.s[:, None, :, None, None]
-        h = self._conv(xe.reshape(x.shape), self.weight, None, self.groups)  # (E*B, O, H', W')
-        he = h.view(E, -1, *h.shape[1:])
+        src = _shared_source(x, E) if self.groups == 1 else None
+        if src is not None:  # x = E copies of src: one conv with E scaled kernels
+            w = (self.weight[None] * self.s[:, None, :, None, None]).flatten(0, 1)  # (E*O, C, k, k)
+            h = self._conv(src, w, None, 1)  # (B, E*O, H', W')
+            he = h.unflatten(1, (E, self.out_channels)).transpose(0, 1).contiguous()
+        else:
+            xe = _member_view(x, E, "BatchEnsembleConv2d")  # (E, B, C, H, W)
+            xe = xe * self.s[:, None, :, None, None]
+            h = self._conv(xe.reshape(x.shape), self.weight, None, self.groups)  # (E*B, O, H', W')
+            he = h.view(E, -1, *h.shape[1:])  # (E, B, O, H', W')
         r = self.r[:, None, :, None, None]
         if self.bias is None:
             he = he * r
@@ -183,7 +243,7 @@ class BatchEnsembleConv2d(_ConvMixin, nn.Module):
             he = torch.addcmul(self.bias[:, None, :, None, None], he, r)
         else:
             he = torch.addcmul(self.bias[:, None, None], he, r)
-        return he.reshape(h.shape)
+        return he.flatten(0, 1)
 
     def member_weight(self, i: int) -> Tensor:
         """The effective kernel of member i: W * outer(r_i, s_i) over (out, in) channels."""
@@ -209,6 +269,12 @@ class StackedLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
+        src = _shared_source(x, E)
+        if src is not None:  # every member reads the same rows: one GEMM for all
+            b = None if self.bias is None else self.bias.flatten()
+            h = F.linear(src.reshape(-1, self.in_features), self.weight.flatten(0, 1), b)
+            h = h.view(-1, E, self.out_features).transpose(0, 1).contiguous()  # (E, N, out)
+            return h.view(*x.shape[:-1], self.out_features)
         xe = _member_view(x, E, "StackedLinear").reshape(E, -1, self.in_features)
         wt = self.weight.transpose(1, 2)  # (E, in, out)
         if self.bias is None:
@@ -235,6 +301,13 @@ class StackedConv2d(_ConvMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
+        src = _shared_source(x, E)
+        if src is not None:  # every member reads the same images: one conv, E x O kernels
+            w = self.weight.flatten(0, 1)
+            b = None if self.bias is None else self.bias.flatten()
+            h = self._conv(src, w, b, self.groups)  # (B, E*O, H', W')
+            h = h.view(h.shape[0], E, self.out_channels, *h.shape[2:]).transpose(0, 1)
+            return h.reshape(-1, self.out_channels, *h.shape[3:])
         xe = _member_view(x, E, "StackedConv2d")  # (E, B, C, H, W)
         B = xe.shape[1]
         xg = xe.transpose(0, 1).reshape(B, E * self.in_channels, *x.shape[2:])  # members as groups

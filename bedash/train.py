@@ -189,7 +189,7 @@ def _diverged(result: FitResult, t_start: float) -> FitResult:
     return result
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: the first layer's shared-input path checks versions
 def predict(model: nn.Module, split: Split, batch_size: int) -> tuple[torch.Tensor, float]:
     """Logits `[E, N, C]` (on the CPU) of a whole split, and the seconds the forward passes took
     (normalisation included, copying the logits to the host excluded)."""

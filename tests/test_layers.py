@@ -194,3 +194,58 @@ def test_parallel_ensemble_members_equal_models() -> None:
     assert out.shape == (3, 5, 2)
     for k, m in enumerate(models):
         torch.testing.assert_close(out[k], m(x))
+
+
+class InPlaceFirst(nn.Module):
+    """Changes its input in place before the first layer: the shared-input path must not be used."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(48, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(x.size(0), -1)
+        x.mul_(2.0)
+        return self.fc(x)
+
+
+class TwoBranches(nn.Module):
+    """The input feeds two layers (a residual-style shortcut)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+        self.head = nn.Linear(4 * 4 * 4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head((torch.relu(self.a(x)) + self.b(x)).flatten(1))
+
+
+@pytest.mark.parametrize("make", ["be_mlp", "be_cnn", "par_mlp", "par_cnn", "inplace", "branches"])
+@pytest.mark.parametrize("per_member_bias", [False, True])
+def test_inference_fast_path_equals_the_training_path(make: str, per_member_bias: bool) -> None:
+    """no_grad inference computes the first layer from the un-tiled input; the numbers must be
+    those of the general member-major path (run with grad enabled)."""
+    torch.manual_seed(9)
+    cnn = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=True), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 4 * 4, 5))  # fmt: skip
+    mlp = SeedMLP(in_dim=48, hidden=6, out_dim=5)
+    models = {
+        "be_mlp": lambda: batchensemble(mlp, 3, per_member_bias=per_member_bias),
+        "be_cnn": lambda: batchensemble(cnn, 3, per_member_bias=per_member_bias),
+        "par_mlp": lambda: parallel_ensemble([copy.deepcopy(mlp) for _ in range(3)]),
+        "par_cnn": lambda: parallel_ensemble([copy.deepcopy(cnn) for _ in range(3)]),
+        "inplace": lambda: batchensemble(InPlaceFirst(), 3),
+        "branches": lambda: batchensemble(TwoBranches(), 3),
+    }
+    model = models[make]()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # members must differ for the test to mean much
+    x = torch.randn(7, 3, 4, 4)
+    reference = model(x)  # grad enabled: the general path
+    with torch.no_grad():
+        fast = model(x)
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(reference[0], reference[1])

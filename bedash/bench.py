@@ -1,0 +1,590 @@
+"""python -m bedash bench: how fast each model kind trains, against the seed's pipeline and the
+matrix-multiplication floor, all measured side by side in one run.
+
+Variants (member-samples per second of training, E = members, same data and shapes):
+  seed_pipeline      the notebook: per-image ToTensor/Normalize DataLoader (2 workers), a
+                     BatchEnsemble, loss.item() every step, default Adam
+  batchensemble      bedash's training loop (device-resident uint8 data, fused Adam)
+  ensemble           E independent models trained member after member (the seed's way)
+  ensemble_parallel  the same E models with stacked weights, one step for all
+  single             one model (E = 1): the baseline
+  floor_<kind>       only the GEMMs that kind's step cannot avoid, at its shapes, nothing else
+
+Repeats are interleaved (A B C A B C ...) and the median is reported, so a noisy neighbour
+hurts every variant alike. Timing is never asserted in tests: see BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .config import RunConfig
+from .data import Batcher, Dataset, Split, cifar10_present, load_dataset, synthetic
+from .devices import resolve_device
+from .layers import Single
+from .models import Ensemble, build_model
+from .train import fit, make_optimizer, predict
+
+KINDS = ("batchensemble", "ensemble", "ensemble_parallel", "single")
+
+
+@dataclass
+class Measure:
+    variant: str
+    seconds_per_step: float  # whole-model step (all members)
+    member_samples_per_s: float
+    steps: int
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# -- bedash's own training loop ---------------------------------------------------------------
+
+
+def time_kind(kind: str, cfg: RunConfig, train: Split, steps: int, device: torch.device) -> Measure:
+    """Seconds per step of `kind` through bedash's real `fit`, after a short warm-up."""
+    sub = train.head(steps * cfg.batch_size)
+    warm = train.head(min(10, steps) * cfg.batch_size)
+    model = build_model(kind, cfg).to(device)
+    E = cfg.members if kind != "single" else 1
+    nets = [Single(m) for m in model.members] if isinstance(model, Ensemble) else [model]
+    scale = float(E) if kind == "ensemble_parallel" else 1.0
+    seconds = 0.0
+    for i, net in enumerate(nets):
+        opt = make_optimizer(net, cfg)
+        if i == 0:  # first call per shape pays one-off kernel/primitive setup: not measured
+            fit(
+                net,
+                Batcher(warm, cfg.batch_size, seed=1),
+                opt,
+                epochs=1,
+                name="warm",
+                loss_scale=scale,
+            )
+        _sync(device)
+        res = fit(
+            net, Batcher(sub, cfg.batch_size, seed=0), opt, epochs=1, name=kind, loss_scale=scale
+        )
+        seconds += res.epoch_seconds[0]
+    return Measure(kind, seconds / steps, steps * cfg.batch_size * E / seconds, steps)
+
+
+# -- the seed notebook's pipeline ---------------------------------------------------------------
+
+
+class SeedImages(torch.utils.data.Dataset):
+    """torchvision's CIFAR10.__getitem__ over in-memory images: PIL image -> transform."""
+
+    def __init__(self, split: Split, transform: Callable) -> None:
+        self.data = split.x.permute(0, 2, 3, 1).contiguous().numpy()  # (N, 32, 32, 3) as CIFAR10
+        self.targets = split.y.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.data[i])), self.targets[i]
+
+
+def time_seed_pipeline(
+    cfg: RunConfig, train: Split, steps: int, device: torch.device, data_dir: str | None
+) -> tuple[Measure, float]:
+    """The notebook's loop, verbatim in spirit. Returns the measure and the worker start-up
+    seconds, which are left out of the measure (that favours the seed, never bedash)."""
+    from torchvision import transforms
+    from torchvision.datasets import CIFAR10
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    if data_dir is not None:  # the real CIFAR-10 through torchvision, exactly as the seed
+        ds: torch.utils.data.Dataset = CIFAR10(root=data_dir, train=True, transform=tf)
+    else:
+        ds = SeedImages(train, tf)
+    loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=2)
+    model = build_model("batchensemble", cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)  # the seed's default Adam
+    E = cfg.members
+    model.train()
+    t_start = time.perf_counter()
+    first_batch = t0 = t_start
+    warmup = min(10, steps)
+    for done, (xb, yb) in enumerate(loader):
+        if done == 0:
+            first_batch = time.perf_counter()  # the two workers have started
+        if done == warmup:
+            _sync(device)
+            t0 = time.perf_counter()
+        x = xb.to(device).float()
+        y = yb.to(device).long()
+        optimizer.zero_grad()
+        out = model(x)
+        loss = 0.0
+        for e in range(E):
+            loss += F.cross_entropy(out[e], y)
+        loss = loss / E
+        loss.backward()
+        loss.item()  # the seed accumulates total_loss += loss.item() every step
+        optimizer.step()
+        if done + 1 == warmup + steps:
+            break
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    rate = steps * cfg.batch_size * E / seconds
+    return Measure("seed_pipeline", seconds / steps, rate, steps), first_batch - t_start
+
+
+# -- the floor: the GEMMs a step cannot avoid ---------------------------------------------------
+
+
+def gemm_shapes(kind: str, E: int, B: int, dims: list[int]) -> list[tuple[int, int, int, int]]:
+    """(batch, m, k, n) of every GEMM in one training step of an MLP with layer widths `dims`
+    (input, hidden..., classes): forward, weight gradient and input gradient (none for the
+    first layer, whose input is data, except BatchEnsemble: its input factors s need it)."""
+    shapes: list[tuple[int, int, int, int]] = []
+    rows = E * B if kind == "batchensemble" else B
+    batch = E if kind == "ensemble_parallel" else 1
+    for i in range(len(dims) - 1):
+        d_in, d_out = dims[i], dims[i + 1]
+        shapes.append((batch, rows, d_in, d_out))  # forward
+        shapes.append((batch, d_out, rows, d_in))  # weight gradient
+        if i > 0 or kind == "batchensemble":
+            shapes.append((batch, rows, d_out, d_in))  # input gradient
+    repeat = E if kind == "ensemble" else 1  # member after member
+    return shapes * repeat
+
+
+def time_floor(
+    kind: str, E: int, B: int, dims: list[int], device: torch.device, iters: int
+) -> float:
+    """Seconds per step for only the GEMMs (preallocated operands and outputs, no autograd)."""
+    ops = []
+    for batch, m, k, n in gemm_shapes(kind, E, B, dims):
+        a = torch.randn(batch, m, k, device=device)
+        b = torch.randn(batch, k, n, device=device)
+        c = torch.empty(batch, m, n, device=device)
+        if batch == 1:
+            ops.append((a[0], b[0], c[0], torch.mm))
+        else:
+            ops.append((a, b, c, torch.bmm))
+    for a, b, c, f in ops:  # warm-up
+        f(a, b, out=c)
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        for a, b, c, f in ops:
+            f(a, b, out=c)
+    _sync(device)
+    return (time.perf_counter() - t0) / iters
+
+
+# -- inference and memory ------------------------------------------------------------------------
+
+
+def time_inference(kind: str, cfg: RunConfig, test: Split, repeats: int) -> float:
+    model = build_model(kind, cfg).to(test.y.device)
+    predict(model, test, cfg.eval_batch_size)  # warm-up
+    return statistics.median(predict(model, test, cfg.eval_batch_size)[1] for _ in range(repeats))
+
+
+def peak_rss_of_cli_run(args: list[str]) -> tuple[float, float]:
+    """(peak RSS in MiB, wall seconds) of `python -m bedash train ARGS` in a fresh process."""
+    code = (
+        "import resource, runpy, sys\n"
+        "sys.argv = ['bedash'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('bedash', run_name='__main__')\n"
+        "finally:\n    print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    t0 = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-c", code, "train", *args],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    wall = time.perf_counter() - t0
+    for line in p.stdout.splitlines():
+        if line.startswith("PEAK_RSS_KB"):
+            return int(line.split()[1]) / 1024, wall
+    raise RuntimeError(f"memory run failed ({p.returncode}): {p.stderr[-2000:]}")
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_name(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _interleaved(variants: dict[str, Callable[[], Measure]], repeats: int) -> dict[str, Measure]:
+    got: dict[str, list[Measure]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for name, run in variants.items():
+            got[name].append(run())
+    out = {}
+    for name, ms in got.items():
+        mid = statistics.median(m.seconds_per_step for m in ms)
+        best = min(ms, key=lambda m: abs(m.seconds_per_step - mid))
+        out[name] = best
+    return out
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    cfg = RunConfig(
+        members=args.members,
+        hidden=args.hidden,
+        batch_size=args.batch_size,
+        device=str(device),
+        eval_batch_size=args.eval_batch_size,
+    )
+    use_cifar = args.dataset == "cifar10" or (
+        args.dataset == "auto" and cifar10_present(args.data_dir)
+    )
+    n_train = args.train_size
+    if use_cifar:
+        data: Dataset = load_dataset("cifar10", args.data_dir, download=False)
+    else:
+        data = synthetic(n_train, args.test_size)
+    dev = data.to(device)
+    steps = args.steps or len(Batcher(dev.train, cfg.batch_size))
+    dims = [3072] + [cfg.hidden] * cfg.layers + [10]
+    report: dict[str, Any] = {
+        "machine": machine_info(device),
+        "command": "python -m bedash bench " + " ".join(args.argv),
+        "config": {
+            "members": cfg.members,
+            "hidden": cfg.hidden,
+            "batch_size": cfg.batch_size,
+            "steps": steps,
+            "dataset": data.name,
+            "train_images": len(data.train),
+        },
+    }
+    log = print if not args.quiet else (lambda *a, **k: None)
+    log(f"bench on {report['machine'].get('gpu', report['machine']['cpu'])}, {steps} steps")
+
+    variants: dict[str, Callable[[], Measure]] = {}
+    startup: list[float] = []
+    if not args.skip_seed:
+
+        def seed() -> Measure:
+            m, s = time_seed_pipeline(
+                cfg,
+                data.train,
+                min(steps, args.seed_steps),
+                device,
+                args.data_dir if use_cifar else None,
+            )
+            startup.append(s)
+            return m
+
+        variants["seed_pipeline"] = seed
+    for kind in KINDS:
+        variants[kind] = lambda kind=kind: time_kind(kind, cfg, dev.train, steps, device)
+    measures = _interleaved(variants, args.repeats)
+    floors = {}
+    for kind in KINDS:
+        iters = max(5, min(200, steps))
+        floors[kind] = statistics.median(
+            time_floor(kind, cfg.members, cfg.batch_size, dims, device, iters) for _ in range(3)
+        )
+    seed_m = measures.get("seed_pipeline")
+    epoch_steps = math.ceil(50_000 / cfg.batch_size)  # one CIFAR-10 epoch: 1,563 steps at 32
+    rows = []
+    for name, m in measures.items():
+        kind = name if name in floors else "batchensemble"
+        E = 1 if name == "single" else cfg.members
+        row = {
+            "variant": name,
+            "members": E,
+            "step_ms": m.seconds_per_step * 1e3,
+            "member_samples_per_s": m.member_samples_per_s,
+            "epoch_seconds_50k": m.seconds_per_step * epoch_steps,
+            "floor_ms": floors[kind] * 1e3 if name in floors else None,
+            "of_floor": floors[kind] / m.seconds_per_step if name in floors else None,
+            "x_seed": (m.member_samples_per_s / seed_m.member_samples_per_s) if seed_m else None,
+        }
+        rows.append(row)
+    report["train"] = rows
+    if startup:
+        report["seed_worker_startup_s"] = statistics.median(startup)
+
+    report["inference"] = [
+        {"variant": k, "test_images": len(dev.test), "seconds": time_inference(k, cfg, dev.test, 3)}
+        for k in KINDS
+    ]
+    if args.memory and device.type == "cpu":
+        with tempfile.TemporaryDirectory() as tmp:
+            rss, wall = peak_rss_of_cli_run(
+                [
+                    "--dataset",
+                    "synthetic",
+                    "--models",
+                    "batchensemble",
+                    "--epochs",
+                    "1",
+                    "--device",
+                    "cpu",
+                    "--quiet",
+                    "--out",
+                    str(Path(tmp) / "run"),
+                    "--train-size",
+                    str(n_train),
+                    "--test-size",
+                    str(args.test_size),
+                ]
+            )
+        report["memory"] = {
+            "peak_rss_mib": rss,
+            "run_seconds": wall,
+            "what": f"whole CLI batchensemble run, {n_train} images, 1 epoch",
+        }
+    if args.memory and device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        time_kind("batchensemble", cfg, dev.train, min(steps, 200), device)
+        report["memory"] = {
+            "cuda_max_allocated_mib": torch.cuda.max_memory_allocated(device) / 2**20,
+            "what": "batchensemble training, data resident on the GPU",
+        }
+    if args.compile and device.type == "cuda":
+        report["compile"] = time_compiled(cfg, dev.train, steps, device)
+    if args.scaling:
+        report["scaling"] = scaling(cfg, dev.train, args.scaling_steps, device, log)
+    return report
+
+
+def time_compiled(cfg: RunConfig, train: Split, steps: int, device: torch.device) -> list[dict]:
+    """torch.compile modes for a BatchEnsemble step (compile time excluded, reported apart)."""
+    out = []
+    for mode in ("default", "reduce-overhead"):
+        model = build_model("batchensemble", cfg).to(device)
+        compiled = torch.compile(model, mode=mode)
+        opt = make_optimizer(model, cfg)
+        t0 = time.perf_counter()
+        warm = train.head(20 * cfg.batch_size)
+        fit(compiled, Batcher(warm, cfg.batch_size, seed=1), opt, epochs=1, name="warm")
+        _sync(device)
+        compile_s = time.perf_counter() - t0
+        sub = train.head(steps * cfg.batch_size)
+        res = fit(compiled, Batcher(sub, cfg.batch_size, seed=0), opt, epochs=1, name=mode)
+        sec = res.epoch_seconds[0]
+        out.append(
+            {
+                "mode": mode,
+                "step_ms": sec / steps * 1e3,
+                "epoch_seconds": sec,
+                "compile_seconds": compile_s,
+            }
+        )
+    return out
+
+
+def scaling(
+    cfg: RunConfig, train: Split, steps: int, device: torch.device, log: Callable
+) -> list[dict]:
+    """Step time of each kind as E grows (hidden fixed) and as hidden grows (E fixed)."""
+    rows = []
+    grid = [("members", e, cfg.replace(members=e)) for e in (1, 2, 4, 8, 16)]
+    grid += [("hidden", h, cfg.replace(hidden=h)) for h in (128, 512, 2048)]
+    for axis, value, c in grid:
+        for kind in KINDS:
+            m = time_kind(kind, c, train, steps, device)
+            rows.append(
+                {
+                    "axis": axis,
+                    "value": value,
+                    "variant": kind,
+                    "members": c.members,
+                    "hidden": c.hidden,
+                    "step_ms": m.seconds_per_step * 1e3,
+                    "member_samples_per_s": m.member_samples_per_s,
+                }
+            )
+            log(f"  scaling {axis}={value:<5} {kind:<18} {m.seconds_per_step * 1e3:8.2f} ms/step")
+    return rows
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"{'variant':<20}{'E':>3}{'ms/step':>10}{'member-samples/s':>18}{'s/epoch(50k)':>14}"
+        f"{'floor ms':>10}{'of floor':>10}{'x seed':>8}"
+    ]
+    for r in report["train"]:
+        f = "-" if r["floor_ms"] is None else f"{r['floor_ms']:.2f}"
+        of = "-" if r["of_floor"] is None else f"{r['of_floor']:.2f}"
+        xs = "-" if r["x_seed"] is None else f"{r['x_seed']:.2f}"
+        lines.append(
+            f"{r['variant']:<20}{r['members']:>3}{r['step_ms']:>10.2f}"
+            f"{r['member_samples_per_s']:>18,.0f}{r['epoch_seconds_50k']:>14.1f}"
+            f"{f:>10}{of:>10}{xs:>8}"
+        )
+    lines.append("")
+    for r in report["inference"]:
+        lines.append(
+            f"inference {r['variant']:<18} {r['test_images']} images: {r['seconds']:.3f} s"
+        )
+    if "memory" in report:
+        lines.append(f"memory: {report['memory']}")
+    if "compile" in report:
+        for r in report["compile"]:
+            lines.append(
+                f"compile {r['mode']:<16} {r['step_ms']:.3f} ms/step, epoch "
+                f"{r['epoch_seconds']:.2f} s (compile {r['compile_seconds']:.1f} s)"
+            )
+    return "\n".join(lines)
+
+
+def write_outputs(report: dict[str, Any], out: Path) -> None:
+    import csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=2))
+    for key in ("train", "inference", "scaling"):
+        rows = report.get(key)
+        if rows:
+            with open(out / f"{key}.csv", "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+    if report.get("scaling"):
+        plot_scaling(report["scaling"], out)
+
+
+def plot_scaling(rows: list[dict], out: Path) -> None:
+    """scaling.html (plotly) and, where Chromium is installed, scaling.png from it."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("step time vs members E (hidden 128)", "step time vs hidden width (E = 5)"),
+    )
+    colors = {
+        "batchensemble": "#d62728",
+        "ensemble": "#1f77b4",
+        "ensemble_parallel": "#2ca02c",
+        "single": "#7f7f7f",
+    }
+    for col, axis in ((1, "members"), (2, "hidden")):
+        for kind in KINDS:
+            pts = [r for r in rows if r["axis"] == axis and r["variant"] == kind]
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["value"] for r in pts],
+                    y=[r["step_ms"] for r in pts],
+                    mode="lines+markers",
+                    name=kind,
+                    legendgroup=kind,
+                    showlegend=col == 1,
+                    line={"color": colors[kind]},
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(type="log", title_text=axis, row=1, col=col)
+        fig.update_yaxes(type="log", title_text="ms per training step", row=1, col=col)
+    fig.update_layout(width=1100, height=450, template="plotly_white")
+    html = out / "scaling.html"
+    fig.write_html(html, include_plotlyjs=True)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--hide-scrollbars",
+                f"--screenshot={out / 'scaling.png'}",
+                "--window-size=1120,470",
+                html.resolve().as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bedash bench", description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dataset", default="auto", choices=["auto", "cifar10", "synthetic"])
+    p.add_argument("--data-dir", default="./data")
+    p.add_argument("--members", type=int, default=5)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--eval-batch-size", type=int, default=RunConfig().eval_batch_size)
+    p.add_argument("--train-size", type=int, default=50_000)
+    p.add_argument("--test-size", type=int, default=10_000)
+    p.add_argument("--steps", type=int, default=0, help="timed steps per variant (0: one epoch)")
+    p.add_argument("--seed-steps", type=int, default=400, help="cap for the slow seed pipeline")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--skip-seed", action="store_true")
+    p.add_argument("--memory", action="store_true", help="peak memory of a whole run")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile (CUDA)")
+    p.add_argument("--scaling", action="store_true", help="sweep E and hidden width")
+    p.add_argument("--scaling-steps", type=int, default=60)
+    p.add_argument("--out", default=None, help="folder for bench.json, CSVs and the plot")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    report = run_bench(args)
+    if not args.quiet:
+        print(format_report(report))
+    if args.out:
+        write_outputs(report, Path(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
