@@ -1,0 +1,491 @@
+"""Background training jobs for the dashboard: one thread per job, a cancel flag, a locked live
+record of its progress, and a FIFO queue behind a concurrency cap.
+
+No streamlit here: worker threads must never call it. Pages read `snapshot(job_id)`, an
+immutable copy taken under a short lock, so polling never holds up training. Importing this
+module does not import torch (the worker imports the training code when it starts), so a page
+can import it at the top and still render fast.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
+from .runs import new_run_id
+
+if TYPE_CHECKING:
+    from .train import EpochRecord, Progress
+
+ACTIVE = ("queued", "loading", "running")
+FINAL = ("finished", "cancelled", "failed", "diverged")
+MAX_TRACE = 2000  # live loss points kept per job; older ones are thinned, not dropped
+MAX_FINISHED = 200  # finished jobs remembered (a run folder outlives its job anyway)
+CIFAR10_TRAIN, SYNTHETIC_TRAIN = 50_000, 50_000  # images in the full training splits
+
+
+@dataclass(frozen=True)
+class EpochRow:
+    """One finished epoch, as history.csv has it (member None: the whole model)."""
+
+    model: str
+    member: int | None
+    epoch: int
+    loss: float
+    epoch_seconds: float
+    samples_per_s: float
+
+
+@dataclass(frozen=True)
+class TracePoint:
+    """A log point of the live loss curve: x is the epoch, fractional inside an epoch."""
+
+    model: str
+    member: int | None
+    x: float
+    loss: float
+
+
+@dataclass(frozen=True)
+class LiveProgress:
+    """Where training is (a frozen copy of bedash.train.Progress)."""
+
+    model: str
+    member: int | None
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    loss: float
+    elapsed: float
+    eta: float
+    samples_per_s: float
+    fraction: float
+
+
+@dataclass(frozen=True)
+class DataProgress:
+    """Dataset download / extract / decode progress: done of total (bytes or files)."""
+
+    stage: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """An immutable copy of a job's state at one moment."""
+
+    id: str
+    config: RunConfig
+    status: str  # queued | loading | running | finished | cancelled | failed | diverged
+    run_id: str
+    run_dir: Path
+    submitted: float  # time.time() stamps
+    started: float | None
+    ended: float | None
+    queue_position: int | None  # 1 = next to start; None unless queued
+    message: str  # what the job is doing, or why it stopped
+    error: str
+    traceback: str
+    model: str | None  # the model kind being trained
+    model_index: int  # 0-based index of `model` in config.models
+    progress: LiveProgress | None
+    data_progress: DataProgress | None
+    history: tuple[EpochRow, ...]
+    trace: tuple[TracePoint, ...]
+    results: tuple[Mapping[str, Any], ...]  # results.csv rows of the models done so far
+    version: int  # grows with every change
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.time()) - self.started
+
+
+_END_MESSAGES = {
+    "finished": "finished",
+    "cancelled": "stopped; everything measured until then is kept",
+    "diverged": "a model's loss became NaN or infinite (diverged); try a lower learning rate",
+}
+
+
+class _Stopped(Exception):
+    """Raised from the data-progress hook to abandon a download when the job is cancelled."""
+
+
+@dataclass(eq=False)
+class _Job:
+    """The mutable state behind a snapshot; only touched under the registry's lock."""
+
+    id: str
+    config: RunConfig
+    run_id: str
+    run_dir: Path
+    submitted: float = field(default_factory=time.time)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    status: str = "queued"
+    started: float | None = None
+    ended: float | None = None
+    message: str = ""
+    error: str = ""
+    traceback: str = ""
+    model: str | None = None
+    model_index: int = 0
+    progress: LiveProgress | None = None
+    data_progress: DataProgress | None = None
+    history: list[EpochRow] = field(default_factory=list)
+    trace: list[TracePoint] = field(default_factory=list)
+    results: list[Mapping[str, Any]] = field(default_factory=list)
+    version: int = 0
+    thread: threading.Thread | None = None
+    snap: JobSnapshot | None = None  # the last snapshot, reused while nothing changed
+
+
+class JobRegistry:
+    """Thread-safe jobs shared by every session: at most `max_running` train at once, the rest
+    wait in FIFO order. Timings are part of the results, so the default runs one job at a time:
+    two jobs sharing the cores would each measure the other's load."""
+
+    def __init__(
+        self,
+        runs_dir: str | os.PathLike,
+        *,
+        max_running: int = 1,
+        limits: Limits = DEFAULT_LIMITS,
+        max_finished: int = MAX_FINISHED,
+    ) -> None:
+        if max_running < 1:
+            raise ValueError(f"max_running must be at least 1 (got {max_running})")
+        self.runs_dir = Path(runs_dir)
+        self.max_running = max_running
+        self.limits = limits
+        self.max_finished = max_finished
+        self._cond = threading.Condition(threading.RLock())  # guards everything below
+        self._jobs: dict[str, _Job] = {}
+        self._queue: deque[str] = deque()
+        self._running: set[str] = set()
+        self._views: dict[str, tuple[str, float]] = {}  # session -> (run id, last seen)
+        self._closed = False
+
+    # -- submitting and controlling --------------------------------------------------------
+
+    def submit(self, cfg: RunConfig, *, check: bool = True) -> str:
+        """Queue a job and return its id. With check, bad input raises ConfigError (naming the
+        field) here, before anything is queued or written."""
+        if check:
+            preflight(cfg, self.limits)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the job registry is shut down; no new jobs")
+            run_id = self._unused_run_id()
+            job = _Job(uuid.uuid4().hex, cfg, run_id, self.runs_dir / run_id)
+            self._jobs[job.id] = job
+            self._queue.append(job.id)
+            self._touch(job)
+            self._start_queued()
+            self._prune()
+        return job.id
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a job: a queued one never starts, a running one stops after its current batch
+        (or download chunk) and keeps what it measured. False when there is nothing to stop."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None or job.status in FINAL:
+                return False
+            if job.status == "queued":
+                self._queue.remove(job_id)
+                job.status, job.ended = "cancelled", time.time()
+                job.message = "cancelled before it started; nothing was written"
+            else:
+                job.message = "stopping after the current batch"
+            job.cancel.set()
+            self._touch(job)
+            return True
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Cancel every job and join the threads (the server is stopping). True when all
+        stopped in time. Later submits raise."""
+        with self._cond:
+            self._closed = True
+            for job_id in list(self._queue):
+                self.cancel(job_id)
+            for job in self._jobs.values():
+                if job.status in ACTIVE:
+                    job.cancel.set()
+            threads = [j.thread for j in self._jobs.values() if j.thread is not None]
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def snapshot(self, job_id: str) -> JobSnapshot | None:
+        """An immutable copy of the job (None for an unknown id). Cheap: the lock is held only
+        to copy a few lists, and an unchanged job returns the same object."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return None
+            if job.snap is None or job.snap.version != job.version:
+                job.snap = self._copy(job)
+            return job.snap
+
+    def jobs(self) -> list[JobSnapshot]:
+        """Every remembered job, newest first."""
+        with self._cond:
+            ids = sorted(self._jobs, key=lambda i: self._jobs[i].submitted, reverse=True)
+        return [s for s in map(self.snapshot, ids) if s is not None]
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot | None:
+        """Block until the job is done (or timeout); return its snapshot."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while (job := self._jobs.get(job_id)) is not None and job.status not in FINAL:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+        return self.snapshot(job_id)
+
+    def job_for_run(self, run_id: str) -> str | None:
+        """The id of the (latest) job that writes run_id."""
+        with self._cond:
+            found = [j for j in self._jobs.values() if j.run_id == run_id]
+        return max(found, key=lambda j: j.submitted).id if found else None
+
+    def active_run_ids(self) -> set[str]:
+        """Runs that a queued or running job will write: never delete these."""
+        with self._cond:
+            return {j.run_id for j in self._jobs.values() if j.status in ACTIVE}
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            return {
+                "running": len(self._running),
+                "queued": len(self._queue),
+                "jobs": len(self._jobs),
+            }
+
+    # -- who is looking at which run (deletion of a viewed run is refused) -------------------
+
+    def set_view(self, session: str, run_id: str | None) -> None:
+        """Record that `session` shows run_id now (None: it shows no run)."""
+        with self._cond:
+            if run_id is None:
+                self._views.pop(session, None)
+            else:
+                self._views[session] = (run_id, time.monotonic())
+
+    def viewers(self, run_id: str, *, exclude: str | None = None, max_age: float = 1800.0) -> int:
+        """How many other sessions show run_id. Sessions forget their view when they close;
+        max_age is the backstop for one that never said so."""
+        now = time.monotonic()
+        with self._cond:
+            return sum(
+                1
+                for s, (r, seen) in self._views.items()
+                if r == run_id and s != exclude and now - seen <= max_age
+            )
+
+    # -- internals (called with the lock held unless noted) ----------------------------------
+
+    def _unused_run_id(self) -> str:
+        taken = {j.run_id for j in self._jobs.values()}
+        while True:
+            run_id = new_run_id()
+            if run_id not in taken and not (self.runs_dir / run_id).exists():
+                return run_id
+
+    def _touch(self, job: _Job) -> None:
+        job.version += 1
+        self._cond.notify_all()
+
+    def _start_queued(self) -> None:
+        while self._queue and len(self._running) < self.max_running and not self._closed:
+            job = self._jobs[self._queue.popleft()]
+            job.status, job.started = "loading", time.time()
+            job.message = f"loading {job.config.dataset}"
+            job.thread = threading.Thread(
+                target=self._work, args=(job,), name=f"bedash-job-{job.id[:8]}", daemon=True
+            )  # daemon: a stuck job cannot keep the server alive; shutdown() joins it first
+            self._running.add(job.id)
+            self._touch(job)
+            job.thread.start()
+
+    def _prune(self) -> None:
+        done = [j for j in self._jobs.values() if j.status in FINAL]
+        done.sort(key=lambda j: j.submitted)
+        for job in done[: max(0, len(done) - self.max_finished)]:
+            del self._jobs[job.id]
+
+    def _copy(self, job: _Job) -> JobSnapshot:
+        position = None
+        if job.status == "queued":
+            position = self._queue.index(job.id) + 1
+        return JobSnapshot(
+            job.id, job.config, job.status, job.run_id, job.run_dir, job.submitted, job.started,
+            job.ended, position, job.message, job.error, job.traceback, job.model,
+            job.model_index, job.progress, job.data_progress, tuple(job.history),
+            tuple(job.trace), tuple(job.results), job.version,
+        )  # fmt: skip
+
+    # -- the worker thread (never calls streamlit) -------------------------------------------
+
+    def _work(self, job: _Job) -> None:
+        status, error, tb, message = "failed", "", "", ""
+        try:
+            status, error, message = self._train(job)
+        except Exception as e:  # a crash ends this job only; the message goes to the page
+            status, error, tb = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
+        finally:
+            with self._cond:
+                job.status, job.error, job.traceback = status, error, tb
+                job.ended = time.time()
+                if not (status == "cancelled" and job.message.startswith("stopped at")):
+                    job.message = message or error or _END_MESSAGES.get(status, status)
+                self._running.discard(job.id)
+                self._touch(job)
+                self._start_queued()
+
+    def _train(self, job: _Job) -> tuple[str, str, str]:
+        from .data import DatasetError
+        from .experiment import run_experiment
+        from .runs import RunDirError
+
+        try:
+            result = run_experiment(
+                job.config, job.run_dir, callback=_Events(self, job), cancel=job.cancel,
+                limits=self.limits, data_progress=lambda s, d, t: self._on_data(job, s, d, t),
+            )  # fmt: skip
+        except _Stopped:  # cancelled while the data was loading: no run folder yet
+            return "cancelled", "", "stopped while loading the data; nothing was written"
+        except (ConfigError, DatasetError, RunDirError) as e:  # bad input: say which
+            return "failed", str(e), ""
+        return result.status, result.error, ""
+
+    def _check_wall(self, job: _Job) -> None:
+        """The profile's per-job time limit (the hosted demo's), enforced by cancelling."""
+        cap = self.limits.max_wall_seconds
+        if cap and job.started and time.time() - job.started > cap and not job.cancel.is_set():
+            job.message = f"stopped at the {self.limits.name} limit of {cap:g} s per job"
+            job.cancel.set()
+
+    def _on_data(self, job: _Job, stage: str, done: int, total: int) -> None:
+        with self._cond:
+            job.data_progress = DataProgress(stage, done, total)
+            self._check_wall(job)
+            self._touch(job)
+        if job.cancel.is_set():
+            raise _Stopped
+
+
+class _Events:
+    """The training callback of one job (bedash.train.Callback's methods, duck-typed so that
+    importing this module does not import torch). Each event holds the lock for a few list
+    appends; training never waits on a page."""
+
+    def __init__(self, registry: JobRegistry, job: _Job) -> None:
+        self.reg, self.job = registry, job
+
+    def on_status(self, message: str) -> None:
+        with self.reg._cond:
+            self.job.message = message
+            self.reg._touch(self.job)
+
+    def on_model_start(self, model: str, info: dict) -> None:
+        with self.reg._cond:
+            job = self.job
+            job.status, job.model, job.model_index = "running", model, int(info.get("index", 0))
+            job.progress, job.message = None, f"training {model}"
+            self.reg._touch(job)
+
+    def on_progress(self, p: Progress) -> None:
+        point = TracePoint(p.model, p.member, p.epoch - 1 + p.step / max(p.steps, 1), p.loss)
+        live = LiveProgress(
+            p.model, p.member, p.epoch, p.epochs, p.step, p.steps, p.loss, p.elapsed, p.eta,
+            p.samples_per_s, p.fraction,
+        )  # fmt: skip
+        with self.reg._cond:
+            job = self.job
+            job.progress = live
+            job.trace.append(point)
+            if len(job.trace) > MAX_TRACE:  # thin the older half; the curve keeps its shape
+                half = len(job.trace) // 2
+                job.trace[:half] = job.trace[:half:2]
+            if job.status == "running" and p.fraction >= 1.0:
+                job.message = f"evaluating {p.model}"
+            self.reg._check_wall(job)
+            self.reg._touch(job)
+
+    def on_epoch(self, records: list[EpochRecord]) -> None:
+        rows = [
+            EpochRow(r.model, r.member, r.epoch, r.loss, r.epoch_seconds, r.samples_per_s)
+            for r in records
+        ]
+        with self.reg._cond:
+            self.job.history.extend(rows)
+            self.reg._touch(self.job)
+
+    def on_model_end(self, model: str, result: dict) -> None:
+        with self.reg._cond:
+            self.job.results.append(MappingProxyType(dict(result)))
+            self.reg._touch(self.job)
+
+
+# -- checks before a job is queued ---------------------------------------------------------
+
+
+def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
+    """What can be known to fail before training, as a ConfigError naming the field: the
+    config's own bounds, a device that is not (or no longer) there, a folder that is not a
+    dataset, a batch larger than the training set. Imports torch (for the device list)."""
+    cfg.validate(limits)
+    from .devices import resolve_device
+
+    resolve_device(cfg.device)  # ConfigError("device", ...) listing the devices there are
+    n_train = train_images(cfg)
+    if n_train is not None and cfg.batch_size > n_train:
+        raise ConfigError(
+            "batch_size",
+            f"{cfg.batch_size} is larger than the training set ({n_train} images); "
+            "choose a smaller batch or more training images",
+        )
+
+
+def train_images(cfg: RunConfig) -> int | None:
+    """How many training images cfg will use (None when only loading can tell)."""
+    if cfg.dataset == "synthetic":
+        full = SYNTHETIC_TRAIN if cfg.train_size is None else cfg.train_size
+    elif cfg.dataset == "cifar10":
+        full = CIFAR10_TRAIN
+    else:
+        from .data import DatasetError, scan_image_folder
+
+        try:
+            listing = scan_image_folder(cfg.dataset)
+        except DatasetError as e:
+            raise ConfigError("dataset", str(e).removeprefix("dataset: ")) from e
+        full = sum(len(files) for files in listing["train"].values())
+    return full if cfg.train_size is None else min(full, cfg.train_size)

@@ -1,0 +1,274 @@
+"""What the pages share: folders, the process-wide job registry, the device probe, run data.
+
+Nothing here imports torch (one to two seconds) or pandas (half a second) at import time: the
+first page must render fast. The probe imports torch in a background thread instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import threading
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from bedash.config import Limits
+from bedash.jobs import JobRegistry
+from bedash.profile import current_limits
+from bedash.runs import RunInfo, is_run_dir, read_run, run_path, valid_run_id
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+STATUS_COLORS = {
+    "queued": "gray", "loading": "blue", "running": "blue", "finished": "green",
+    "cancelled": "orange", "interrupted": "orange", "diverged": "red", "failed": "red",
+    "damaged": "red",
+}  # fmt: skip
+
+
+def runs_dir() -> Path:
+    """Where runs are written and read (BEDASH_RUNS_DIR, default ./runs)."""
+    return Path(os.environ.get("BEDASH_RUNS_DIR", "runs"))
+
+
+def data_dir() -> Path:
+    """Where CIFAR-10 is downloaded and decoded tensors are cached (BEDASH_DATA_DIR)."""
+    return Path(os.environ.get("BEDASH_DATA_DIR", "data"))
+
+
+def limits() -> Limits:
+    return current_limits()
+
+
+def max_jobs() -> int:
+    """Jobs that may train at once (BEDASH_MAX_JOBS, default 1: timings are results, and two
+    jobs on the same cores would each measure the other's load)."""
+    try:
+        return max(1, int(os.environ.get("BEDASH_MAX_JOBS", "1")))
+    except ValueError:
+        return 1
+
+
+# -- the job registry: one per server process, shared by every session -------------------------
+
+
+def _shutdown(reg: JobRegistry) -> None:
+    reg.shutdown(timeout=10.0)
+
+
+@st.cache_resource(show_spinner=False, on_release=_shutdown)
+def _registry(runs: str, max_running: int, lim: Limits) -> JobRegistry:
+    reg = JobRegistry(runs, max_running=max_running, limits=lim)
+    atexit.register(reg.shutdown, 10.0)  # the server stops: cancel, join, write the status
+    return reg
+
+
+def registry() -> JobRegistry:
+    return _registry(str(runs_dir()), max_jobs(), limits())
+
+
+# -- which session shows which run (a run open in another tab is not deleted) -----------------
+
+
+@dataclass
+class _Session:
+    reg: JobRegistry
+    token: str
+
+
+def _forget(session: _Session) -> None:
+    session.reg.set_view(session.token, None)
+
+
+@st.cache_resource(show_spinner=False, scope="session", on_release=_forget)
+def _session(token: str, _reg: JobRegistry) -> _Session:
+    return _Session(_reg, token)
+
+
+def session_id() -> str:
+    """This browser session's token; its view is forgotten when the session closes."""
+    token = st.session_state.setdefault("_view_token", uuid.uuid4().hex)
+    _session(token, registry())  # a session-scoped entry, released when the session ends
+    return token
+
+
+def set_view(run_id: str | None) -> None:
+    registry().set_view(session_id(), run_id)
+
+
+# -- the device probe: torch is imported off the script thread, after the first paint ---------
+
+
+class _Probe:
+    """Imports torch in a background thread and lists the devices. Loading torch's libraries
+    holds the GIL for a second or two, which also stalls the server's event loop (nothing
+    reaches the browser meanwhile), so it starts only once a page is on screen."""
+
+    def __init__(self) -> None:
+        self.devices: list[str] = ["cpu"]
+        self.error = ""
+        self.ready = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="bedash-probe", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            import bedash.data  # noqa: F401  (so later dataset checks cost nothing)
+            from bedash.devices import available_devices
+
+            self.devices = available_devices()
+        except Exception as e:  # a broken CUDA install must not break the page
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self.ready.set()
+
+
+@st.cache_resource(show_spinner=False)
+def _probe() -> _Probe:
+    return _Probe()
+
+
+def probe_ready() -> bool:
+    return _probe().ready.is_set()
+
+
+def devices(timeout: float = 30.0) -> tuple[list[str], str]:
+    """The devices torch can use, and an error text if looking for them failed."""
+    probe = _probe()
+    probe.start()
+    probe.ready.wait(timeout)
+    return probe.devices, probe.error
+
+
+def cifar10_note(data: Path) -> tuple[bool, str] | None:
+    """(is CIFAR-10 on disk, how to get it by hand), or None while torch still loads."""
+    if not probe_ready():
+        return None
+    from bedash.data import cifar10_manual_hint, cifar10_present
+
+    return cifar10_present(data), cifar10_manual_hint(data)
+
+
+def await_probe() -> None:
+    """Call last on a page that waits for the device list. The first run of a session only
+    paints; later runs, and the poll below, start the probe; once it is done the poll reruns
+    the page once. Only a poll may rerun: a rerun inside a full run would swallow that run's
+    button click and the message it showed."""
+    runs = st.session_state["_page_runs"] = st.session_state.get("_page_runs", 0) + 1
+    if runs > 1:
+        _probe().start()
+    _poll_probe(runs)
+
+
+@st.fragment(run_every=0.5)
+def _poll_probe(page_run: int) -> None:
+    first = st.session_state.get("_poll_probe_run") != page_run  # the call of the full run
+    st.session_state["_poll_probe_run"] = page_run
+    if first:
+        return
+    probe = _probe()
+    probe.start()
+    if probe.ready.is_set():
+        st.rerun()
+
+
+# -- run data ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RunData:
+    """A run folder read into frames (empty frames for files not written yet)."""
+
+    info: RunInfo
+    results: pd.DataFrame
+    members: pd.DataFrame
+    history: pd.DataFrame
+    agreement: dict[str, pd.DataFrame]
+    reliability: dict[str, pd.DataFrame]
+
+
+def find_run(run_id: str) -> Path | None:
+    """The folder of run_id, or None when the id is malformed or no such run exists."""
+    if not valid_run_id(run_id):
+        return None
+    try:
+        path = run_path(runs_dir(), run_id)
+    except ValueError:
+        return None
+    return path if path.is_dir() and is_run_dir(path) else None
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    import pandas as pd  # only the pages that read runs need it
+
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError):  # absent, empty or half-written: show nothing, not a trace
+        return pd.DataFrame()
+
+
+def load_run(path: Path) -> RunData:
+    def tables(prefix: str) -> dict[str, pd.DataFrame]:
+        found = sorted(path.glob(f"{prefix}_*.csv"))
+        return {f.stem.removeprefix(prefix + "_"): _csv(f) for f in found}
+
+    return RunData(
+        read_run(path),
+        _csv(path / "results.csv"),
+        _csv(path / "members.csv"),
+        _csv(path / "history.csv"),
+        tables("agreement"),
+        tables("reliability"),
+    )
+
+
+def run_files(path: Path) -> list[Path]:
+    """What a run's zip holds: its CSVs, config.json and status.json."""
+    names = [p for p in sorted(path.iterdir()) if p.is_file()]
+    return [p for p in names if p.suffix == ".csv" or p.name in ("config.json", "status.json")]
+
+
+def run_zip(path: Path) -> bytes:
+    """The whole run as one zip, files under a folder named after the run."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in run_files(path):
+            z.write(f, f"{path.name}/{f.name}")
+    return buf.getvalue()
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+# -- small display helpers --------------------------------------------------------------------
+
+
+def status_badge(status: str) -> None:
+    st.badge(status, color=STATUS_COLORS.get(status, "gray"))
+
+
+def duration(seconds: float | None) -> str:
+    """1:05, 1:02:03, or -- when unknown."""
+    if seconds is None or seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return "--"
+    s = round(seconds)
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )

@@ -1,0 +1,164 @@
+"""Runs: every run on disk (they survive a restart) with its config and headline metrics; sort,
+filter, compare several against their member count, open, delete, export."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from bedash import charts
+from bedash.runs import delete_run, list_runs
+from pages import common
+
+SORTABLE = {
+    "started": "Started", "run_id": "Run id", "status": "Status", "members": "Members",
+    "hidden": "Hidden width", "epochs": "Epochs", "train s (all)": "Training time",
+    "acc batchensemble": "BatchEnsemble accuracy", "acc ensemble": "Ensemble accuracy",
+}  # fmt: skip
+
+
+def filtered(table: pd.DataFrame) -> pd.DataFrame:
+    """The filter and sort widgets applied to the runs table."""
+    c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
+    statuses = sorted(table["status"].dropna().unique())
+    datasets = sorted(table["dataset"].dropna().astype(str).unique())
+    pick_status = c1.multiselect("Status", statuses, key="f_status", placeholder="any")
+    pick_data = c2.multiselect("Dataset", datasets, key="f_dataset", placeholder="any")
+    sortable = [c for c in SORTABLE if c in table]
+    sort_by = c3.selectbox("Sort by", sortable, key="sort_by", format_func=SORTABLE.get)
+    text = c4.text_input("Search", key="f_text", placeholder="run id, model kind, note…")
+    descending = c3.toggle("Descending", value=True, key="sort_desc")
+    out = table
+    if pick_status:
+        out = out[out["status"].isin(pick_status)]
+    if pick_data:
+        out = out[out["dataset"].astype(str).isin(pick_data)]
+    if text:
+        hay = out[["run_id", "models", "note"]].astype(str).agg(" ".join, axis=1)
+        out = out[hay.str.contains(text, case=False, regex=False)]
+    return out.sort_values(sort_by, ascending=not descending, na_position="last")
+
+
+def refuse_reason(run: str, status: str) -> str | None:
+    """Why a run must not be deleted now, or None."""
+    reg = common.registry()
+    if run in reg.active_run_ids() or status == "running":
+        return f"`{run}` is training right now: stop it on the Experiment page first."
+    viewers = reg.viewers(run, exclude=common.session_id())
+    if viewers:
+        return f"`{run}` is open on the Results page in {viewers} other browser tab(s)."
+    return None
+
+
+def delete_button(selected: pd.DataFrame) -> None:
+    ids = selected["run_id"].tolist()
+    label = f"Delete {len(ids)} run(s)…" if ids else "Delete…"
+    if st.button(label, icon=":material/delete:", key="delete", disabled=not ids):
+        st.session_state["confirm_delete"] = ids
+
+
+def confirm_delete(selected: pd.DataFrame) -> None:
+    """Delete after an explicit confirmation; refuse runs that are training or being viewed."""
+    ids = selected["run_id"].tolist()
+    pending = st.session_state.get("confirm_delete")
+    if not pending:
+        return
+    refused = {
+        r: why for r, s in zip(selected["run_id"], selected["status"], strict=True)
+        if r in pending and (why := refuse_reason(r, s))
+    }  # fmt: skip
+    for why in refused.values():
+        st.error(f"Not deleted: {why}", icon=":material/block:")
+    doomed = [r for r in pending if r not in refused and r in ids]
+    if not doomed:
+        st.session_state.pop("confirm_delete", None)
+        return
+    st.warning(
+        f"Delete {', '.join(f'`{r}`' for r in doomed)} for good? The folder and every file in "
+        "it are removed.",
+        icon=":material/warning:",
+    )
+    yes, no = st.columns([1, 6])
+    if yes.button("Yes, delete", type="primary", key="confirm_yes"):
+        for r in doomed:
+            try:
+                delete_run(common.runs_dir(), r)
+            except (ValueError, OSError) as e:
+                st.error(f"Could not delete `{r}`: {e}")
+        st.session_state.pop("confirm_delete", None)
+        st.session_state.pop("runs_table", None)  # the selection pointed at deleted rows
+        st.toast(f"Deleted {len(doomed)} run(s).")
+        st.rerun()
+    if no.button("Cancel", key="confirm_no"):
+        st.session_state.pop("confirm_delete", None)
+        st.rerun()
+
+
+def compare(selected: pd.DataFrame, runs: dict) -> None:
+    rows = [
+        {**res, "run_id": run_id}
+        for run_id in selected["run_id"]
+        for res in runs[run_id].results
+        if res.get("ensemble_acc") not in (None, "")
+    ]
+    st.subheader(f"Comparing {len(selected)} runs")
+    st.caption("Against the member count E: each point is one model kind of one run.")
+    st.plotly_chart(charts.compare_figure(pd.DataFrame(rows)), key="compare_chart")
+
+
+st.title("Runs")
+common.set_view(None)
+runs = list_runs(common.runs_dir())
+if not runs:
+    st.info(
+        f"No runs in {common.runs_dir()} yet: start one on the Experiment page "
+        "(or with `python -m bedash train --runs-dir ...`).",
+        icon=":material/info:",
+    )
+    st.page_link("pages/experiment.py", label="Experiment", icon=":material/model_training:")
+    st.stop()
+
+table = filtered(charts.runs_frame(runs))
+st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
+event = st.dataframe(
+    table, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
+    column_config={
+        "run_id": st.column_config.TextColumn("Run id", pinned=True),
+        "started": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
+        "lr": st.column_config.NumberColumn("lr", format="%.4g"),
+        "train s (all)": st.column_config.NumberColumn("train s (all)", format="%.1f"),
+        "BE params × single": st.column_config.NumberColumn("BE params × single", format="%.2f"),
+        **{
+            c: st.column_config.NumberColumn(c, format="%.4f")
+            for c in table.columns if c.startswith("acc ")
+        },
+    },
+)  # fmt: skip
+rows = event.selection.rows if event is not None else []
+selected = table.iloc[[i for i in rows if i < len(table)]]
+by_id = {r.run_id: r for r in runs}
+
+a, b, c = st.columns([2, 2, 3])
+with a:
+    if st.button(
+        "Open results", icon=":material/analytics:", key="open", disabled=len(selected) != 1
+    ):
+        st.switch_page("pages/results.py", query_params={"run": selected["run_id"].iloc[0]})
+with b:
+    delete_button(selected)
+with c:
+    st.download_button(
+        "Download this table (CSV)", table.to_csv(index=False), file_name="runs.csv",
+        mime="text/csv", key="dl_runs", on_click="ignore", icon=":material/download:",
+    )  # fmt: skip
+confirm_delete(selected)
+for run_id in selected["run_id"]:
+    job_id = common.registry().job_for_run(run_id)
+    snap = common.registry().snapshot(job_id) if job_id else None
+    if snap is not None and snap.active:
+        st.page_link(
+            "pages/experiment.py", label=f"Watch `{run_id}` train live",
+            icon=":material/visibility:", query_params={"job": job_id},
+        )  # fmt: skip
+if len(selected) >= 2:
+    compare(selected, by_id)

@@ -1,0 +1,451 @@
+"""The dashboard's pages under streamlit's AppTest: configure, train, watch, stop, read results,
+compare and delete runs, and every kind of bad input. run_every does not fire here, so tests
+call at.run() until the job is where they want it."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bedash import charts
+from bedash.config import MODEL_KINDS, RunConfig
+from bedash.profile import DEMO_LIMITS
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TINY = {  # widget key -> value: a run of a second or two
+    "members": 2, "hidden": 16, "epochs": 1, "batch_size": 64,
+    "train_size_synthetic": 512, "test_size_synthetic": 256,
+}  # fmt: skip
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fresh run and data folders, and a fresh process-wide registry (cleared caches shut the
+    old one down and join its jobs, so nothing leaks from one test to the next)."""
+    monkeypatch.setenv("BEDASH_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("BEDASH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("BEDASH_PROFILE", raising=False)
+    monkeypatch.delenv("BEDASH_MAX_JOBS", raising=False)
+    st.cache_resource.clear()
+    yield tmp_path
+    st.cache_resource.clear()
+
+
+def app(page: str | None = None, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_until(at: AppTest, test: Callable[[AppTest], bool], timeout: float = 90) -> AppTest:
+    """Rerun the page (as the live fragment would) until test(at) holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception, at.exception
+        if test(at):
+            return at
+        if time.monotonic() > deadline:
+            texts = [m.value for m in [*at.markdown, *at.info, *at.warning, *at.error]]
+            pytest.fail(f"the page never got there; it shows {texts}")
+        time.sleep(0.1)
+
+
+def texts(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def configure(at: AppTest, **values) -> AppTest:
+    for key, value in {**TINY, **values}.items():
+        at.number_input(key=key).set_value(value)
+    return at
+
+
+def start(at: AppTest, **values) -> AppTest:
+    configure(at, **values)
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, texts(at.error)
+    return at
+
+
+def model_table(at: AppTest):
+    """The results table (a dataframe without selection has no key to look it up by)."""
+    found = [d.value for d in at.dataframe if "Model" in d.value]
+    assert len(found) == 1, f"{len(found)} results tables"
+    return found[0]
+
+
+def progress(at: AppTest) -> str:
+    return " | ".join(p.proto.text for p in at.get("progress"))
+
+
+def badges(at: AppTest) -> str:
+    return " | ".join(m.value for m in at.markdown if "-badge[" in m.value)
+
+
+def finished(at: AppTest) -> bool:
+    return "Finished in" in texts(at.success)
+
+
+def probed(at: AppTest) -> bool:
+    return "Looking for GPUs" not in texts(at.caption)
+
+
+# -- Experiment page --------------------------------------------------------------------------
+
+
+def test_experiment_page_offers_every_field_with_bounds_and_help(dirs: Path) -> None:
+    at = run_until(app(), probed)
+    keys = [
+        "members", "hidden", "layers", "channels", "epochs", "batch_size", "lr", "seed",
+        "train_size_synthetic", "test_size_synthetic", "fast_init_std", "fast_lr_mult",
+        "weight_decay", "eval_batch_size",
+    ]  # fmt: skip
+    for key in keys:
+        w = at.number_input(key=key)
+        assert w.help, f"{key} has no help text"
+        assert w.min is not None and w.max is not None, f"{key} is unbounded"
+    assert at.number_input(key="members").max == 64
+    assert at.number_input(key="train_size_synthetic").max == 50_000
+    models = at.button_group(key="models")
+    assert models.value == ["batchensemble", "ensemble", "single"]
+    # the form's names for the kinds are the charts' names
+    assert [models.proto.options[i].content for i in range(4)] == [
+        charts.MODEL_LABELS[k] for k in MODEL_KINDS
+    ]
+    assert at.radio(key="arch").options == ["MLP (the seed's)", "CNN (3 conv blocks)"]
+    assert {"fast_init", "bias", "member_batch", "dataset_kind"} <= {r.key for r in at.radio}
+    assert at.checkbox(key="compile").value is False
+    assert at.text_input(key="notes").value == ""
+    # only devices this machine has (the CPU here), plus auto
+    assert at.selectbox(key="device").options == ["auto", "cpu"]
+    # first visit, offline: synthetic is the default, and a note says how to get CIFAR-10
+    assert at.radio(key="dataset_kind").value == "synthetic"
+    note = texts(at.info)
+    assert "CIFAR-10 is not on disk" in note and "cifar-10-python.tar.gz" in note
+    assert str(dirs / "data") in note
+
+
+def test_the_demo_profile_tightens_the_widgets(dirs: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BEDASH_PROFILE", "demo")
+    at = app()
+    assert at.number_input(key="members").max == DEMO_LIMITS.max_members
+    assert at.number_input(key="hidden").max == DEMO_LIMITS.max_hidden
+    assert at.number_input(key="epochs").max == DEMO_LIMITS.max_epochs
+    assert at.number_input(key="train_size_synthetic").max == DEMO_LIMITS.max_train_size
+
+
+def test_start_trains_in_the_background_and_shows_the_results(dirs: Path) -> None:
+    at = start(app())
+    job = at.query_params["job"]
+    assert len(job) == 32 and at.session_state["job"] == job
+    at = run_until(at, finished)
+    assert "Training loss" in texts(at.markdown) and "Seconds per epoch" in texts(at.markdown)
+    assert len(at.get("plotly_chart")) == 2
+    table = model_table(at)
+    assert table["Model"].tolist() == ["BatchEnsemble", "Ensemble (sequential)", "Single model"]
+    runs = list((dirs / "runs").iterdir())
+    assert len(runs) == 1
+    assert json.loads((runs[0] / "status.json").read_text())["status"] == "finished"
+    links = [p.proto for p in at.get("page_link") if "full results" in p.proto.label]
+    assert [link.query_string for link in links] == [f"run={runs[0].name}"]
+
+
+def test_a_refresh_or_a_second_tab_reattaches_through_the_url(dirs: Path) -> None:
+    first = start(app(), epochs=500)  # long enough to still run when the second tab opens
+    job = first.query_params["job"]
+    second = run_until(app(job=job), lambda a: "ETA" in progress(a))
+    run_heading = [m.value for m in second.markdown if m.value.startswith("### Run")]
+    assert run_heading and run_heading == [
+        m.value for m in first.run().markdown if m.value.startswith("### Run")
+    ]
+    bar = progress(second)
+    assert "epoch" in bar and "ETA" in bar and "BatchEnsemble (1/3)" in bar
+    assert {m.label for m in second.metric} == {"Throughput", "Loss (this epoch)", "Elapsed"}
+    second.button(key="stop").click().run()
+    run_until(second, lambda a: "stopped" in texts(a.warning), timeout=20)
+
+
+def test_stop_cancels_and_keeps_what_was_measured(dirs: Path) -> None:
+    at = start(app(), epochs=500)
+    at = run_until(
+        at, lambda a: re.search(r"BatchEnsemble \(1/3\) · epoch ([2-9]|\d\d)", progress(a))
+    )
+    at.button(key="stop").click().run()
+    at = run_until(at, lambda a: "cancelled" in badges(a), timeout=20)
+    assert "everything measured until then is kept" in texts(at.warning)
+    run = next((dirs / "runs").iterdir())
+    assert json.loads((run / "status.json").read_text())["status"] == "cancelled"
+    assert len((run / "history.csv").read_text().splitlines()) >= 2
+    # its results page shows what was measured
+    res = app("pages/results.py", run=run.name)
+    assert "Stopped before the end" in texts(res.warning)
+    assert model_table(res)["Status"].tolist() == ["cancelled"]
+
+
+def test_a_second_job_waits_in_the_queue_and_can_be_cancelled(dirs: Path) -> None:
+    first = start(app(), epochs=500)
+    second = start(app(), epochs=1)
+    assert "number 1 in the queue" in texts(second.info)
+    assert second.button(key="stop").label == "Cancel"
+    second.button(key="stop").click().run()
+    run_until(second, lambda a: "cancelled before it started" in texts(a.warning))
+    first.button(key="stop").click().run()
+    run_until(first, lambda a: bool(a.warning), timeout=20)
+    assert len(list((dirs / "runs").iterdir())) == 1  # the queued job wrote nothing
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"batch_size": 1024}, "Batch size", "larger than the training set (512 images)"),
+        ({"models": []}, "Models", "choose at least one"),
+        ({"folder": "missing"}, "Dataset", "does not exist"),
+        ({"folder": "empty"}, "Dataset", "is missing"),
+    ],
+)
+def test_bad_input_gets_a_specific_error_next_to_start(dirs: Path, values, field, message) -> None:
+    at = configure(app(), **{k: v for k, v in values.items() if k == "batch_size"})
+    if "models" in values:
+        at.button_group(key="models").set_value(values["models"])
+    if "folder" in values:
+        folder = dirs / values["folder"]
+        if folder.name == "empty":
+            folder.mkdir()
+        at.radio(key="dataset_kind").set_value("folder").run()
+        at.text_input(key="folder").set_value(str(folder))
+    at.button(key="start").click().run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert f"**{field}**" in errors and message in errors
+    assert "job" not in at.query_params and not (dirs / "runs").exists()
+
+
+def test_a_device_that_vanished_is_refused(dirs: Path, monkeypatch) -> None:
+    import bedash.devices as devices
+
+    monkeypatch.setattr(devices, "available_devices", lambda: ["cpu", "cuda:0"])
+    at = run_until(app(), probed)
+    assert at.selectbox(key="device").options == ["auto", "cpu", "cuda:0"]
+    at.selectbox(key="device").set_value("cuda:0")
+    monkeypatch.setattr(devices, "available_devices", lambda: ["cpu"])  # the GPU is gone
+    configure(at).button(key="start").click().run()
+    errors = texts(at.error)
+    assert "**Device**" in errors and "'cuda:0' is not available here" in errors
+
+
+def test_a_crashing_job_shows_its_error_and_the_app_keeps_working(dirs: Path, monkeypatch) -> None:
+    import bedash.experiment as experiment
+
+    real = experiment.build_model
+
+    def build_model(kind, *args, **kwargs):
+        if kind == "ensemble":
+            raise RuntimeError("the model builder broke")
+        return real(kind, *args, **kwargs)
+
+    monkeypatch.setattr(experiment, "build_model", build_model)
+    at = run_until(start(app()), lambda a: bool(a.error))
+    assert "The job failed: RuntimeError: the model builder broke" in texts(at.error)
+    assert "red-badge[failed]" in badges(at)
+    runs = app("pages/runs.py")  # the rest of the app is fine
+    assert runs.dataframe(key="runs_table").value["status"].tolist() == ["failed"]
+
+
+def test_an_unknown_job_in_the_url_is_reported(dirs: Path) -> None:
+    at = app(job="0" * 32)
+    assert "Job not found" in texts(at.warning)
+
+
+# -- Results page -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny finished run, trained once for the module (the CLI's code path writes the same
+    folder the dashboard does; test_start_trains... covers training through the page)."""
+    from bedash.experiment import run_experiment
+
+    path = tmp_path_factory.mktemp("trained") / "20260101-000000-abcdef"
+    cfg = RunConfig(
+        dataset="synthetic", train_size=512, test_size=256, epochs=1, hidden=16, members=2,
+        batch_size=64, device="cpu",
+    )  # fmt: skip
+    assert run_experiment(cfg, path).status == "finished"
+    return path
+
+
+@pytest.fixture
+def finished_run(dirs: Path, trained: Path) -> str:
+    """A copy of the trained run in this test's runs folder; returns its id."""
+    shutil.copytree(trained, dirs / "runs" / trained.name)
+    return trained.name
+
+
+def test_results_page_shows_table_charts_heatmaps_and_downloads(dirs, finished_run) -> None:
+    at = app("pages/results.py", run=finished_run)
+    table = model_table(at)
+    assert table["Model"].tolist() == ["BatchEnsemble", "Ensemble (sequential)", "Single model"]
+    for col in ["E", "Params", "MB", "× single", "Train s", "s / epoch", "Infer s",
+                "Acc mean member", "Acc ensemble (mean softmax)", "Acc majority vote",
+                "Acc oracle", "NLL", "ECE", "Brier", "Disagreement"]:  # fmt: skip
+        assert col in table, col
+    specs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    assert len(specs) == 8
+    heat = next(s for s in specs.values() if any(t["type"] == "heatmap" for t in s["data"]))
+    assert [t["type"] for t in heat["data"]] == ["heatmap", "heatmap"]  # BE and ensemble
+    assert heat["layout"]["coloraxis"]["cmin"] == 0 and heat["layout"]["coloraxis"]["cmax"] == 1
+    assert all(t["texttemplate"] == "%{z:.2f}" for t in heat["data"])
+    downloads = {d.label for d in at.get("download_button")}
+    assert downloads == {
+        "results.csv", "members.csv", "history.csv", "agreement_batchensemble.csv",
+        "agreement_ensemble.csv", "reliability_batchensemble.csv", "reliability_ensemble.csv",
+        "reliability_single.csv", "Download the whole run (zip)",
+    }  # fmt: skip
+    assert at.query_params["run"] == finished_run
+
+
+def test_the_run_zip_holds_its_csvs_and_config(dirs, finished_run) -> None:
+    from pages import common
+
+    path = dirs / "runs" / finished_run
+    with zipfile.ZipFile(io.BytesIO(common.run_zip(path))) as z:
+        names = set(z.namelist())
+        assert f"{finished_run}/config.json" in names and f"{finished_run}/results.csv" in names
+        assert z.read(f"{finished_run}/results.csv") == (path / "results.csv").read_bytes()
+    assert names == {f"{finished_run}/{p.name}" for p in common.run_files(path)}
+    assert len(names) == 10  # config, status, history, results, members, 2 agreement, 3 reliability
+
+
+@pytest.mark.parametrize("bad", ["20990101-000000-ffffff", "../../etc", "a/b", "%00"])
+def test_an_unknown_or_malformed_run_id_shows_run_not_found(dirs, finished_run, bad) -> None:
+    at = app("pages/results.py", run=bad)
+    assert "Run not found" in texts(at.error)
+    assert not at.exception
+    # the picker still offers the runs there are
+    assert at.selectbox(key="run_pick").value == finished_run
+
+
+def test_results_page_without_runs_says_so(dirs: Path) -> None:
+    at = app("pages/results.py")
+    assert "No runs yet" in texts(at.info)
+
+
+# -- Runs page --------------------------------------------------------------------------------
+
+
+def test_runs_page_lists_filters_compares_and_opens(dirs: Path) -> None:
+    at = app()
+    for members in (2, 3):
+        at = run_until(start(at, members=members), finished)
+    runs = app("pages/runs.py")
+    table = runs.dataframe(key="runs_table").value
+    assert len(table) == 2 and set(table["members"]) == {2, 3}
+    assert {"acc batchensemble", "acc ensemble", "acc single", "train s (all)"} <= set(table)
+    assert {d.label for d in runs.get("download_button")} == {"Download this table (CSV)"}
+    # sort and filter
+    runs.selectbox(key="sort_by").set_value("members").run()
+    runs.toggle(key="sort_desc").set_value(False).run()
+    assert runs.dataframe(key="runs_table").value["members"].tolist() == [2, 3]
+    runs.text_input(key="f_text").set_value("no-such-run").run()
+    assert len(runs.dataframe(key="runs_table").value) == 0
+    runs.text_input(key="f_text").set_value("").run()
+    runs.multiselect(key="f_status").set_value(["finished"]).run()
+    assert len(runs.dataframe(key="runs_table").value) == 2
+    # select both: the comparison against the member count appears
+    runs.session_state["runs_table"] = {"selection": {"rows": [0, 1], "columns": []}}
+    runs.run()
+    assert "Comparing 2 runs" in texts(runs.subheader)
+    spec = json.loads(runs.get("plotly_chart")[0].proto.spec)
+    be = [t for t in spec["data"] if t["name"] == "BatchEnsemble"]
+    assert len(be) == 3 and be[0]["x"] == [2, 3]  # accuracy, parameters, time vs E
+    # select one: open its results
+    runs.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}
+    runs.run()
+    runs.button(key="open").click().run()
+    assert [t.value for t in runs.title] == ["Results"]
+    assert runs.query_params["run"] == table.sort_values("members")["run_id"].iloc[0]
+
+
+def test_runs_are_read_from_disk_after_a_restart(dirs, finished_run) -> None:
+    st.cache_resource.clear()  # a new server process: no jobs in memory
+    table = app("pages/runs.py").dataframe(key="runs_table").value
+    assert table["run_id"].tolist() == [finished_run]
+
+
+def test_delete_asks_first_then_removes_the_run(dirs, finished_run) -> None:
+    runs = app("pages/runs.py")
+    runs.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}
+    runs.run()
+    runs.button(key="delete").click().run()
+    assert "for good" in texts(runs.warning)
+    assert (dirs / "runs" / finished_run).exists()  # nothing happens before the confirmation
+    runs.button(key="confirm_no").click().run()
+    assert not runs.warning and (dirs / "runs" / finished_run).exists()
+    runs.button(key="delete").click().run()
+    runs.button(key="confirm_yes").click().run()
+    assert not (dirs / "runs" / finished_run).exists()
+    assert "No runs" in texts(runs.info)
+
+
+def test_deleting_a_run_that_trains_is_refused(dirs: Path) -> None:
+    trainer = run_until(start(app(), epochs=500), lambda a: "ETA" in progress(a))
+    runs = app("pages/runs.py")
+    runs.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}
+    runs.run()
+    runs.button(key="delete").click().run()
+    assert "is training right now" in texts(runs.error)
+    assert "for good" not in texts(runs.warning)  # no confirmation is even offered
+    trainer.button(key="stop").click().run()
+    assert len(list((dirs / "runs").iterdir())) == 1
+
+
+def test_deleting_a_run_open_in_another_tab_is_refused(dirs, finished_run) -> None:
+    viewer = app("pages/results.py", run=finished_run)  # another browser tab shows it
+    runs = app("pages/runs.py")
+    runs.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}
+    runs.run()
+    runs.button(key="delete").click().run()
+    assert "open on the Results page in 1 other browser tab" in texts(runs.error)
+    assert (dirs / "runs" / finished_run).exists()
+    viewer.switch_page("pages/runs.py").run()  # that tab moves on: now it may go
+    runs.button(key="delete").click().run()
+    runs.button(key="confirm_yes").click().run()
+    assert not (dirs / "runs" / finished_run).exists()
+
+
+# -- speed: no torch and no pandas for the first render ---------------------------------------
+
+
+def test_the_first_render_imports_neither_torch_nor_pandas(tmp_path: Path) -> None:
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest;"
+        f"at = AppTest.from_file({APP!r}, default_timeout=30).run();"
+        "assert not at.exception, at.exception;"
+        "assert [t.value for t in at.title] == ['Experiment'];"
+        "print(sorted(m for m in ('torch', 'pandas') if m in sys.modules))"
+    )
+    env = {"BEDASH_RUNS_DIR": str(tmp_path / "runs"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+        cwd=str(Path(APP).parent),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

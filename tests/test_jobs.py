@@ -1,0 +1,302 @@
+"""JobRegistry with real threads and tiny synthetic runs: queue, cap, cancel, crash, shutdown."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bedash.config import ConfigError, Limits, RunConfig
+from bedash.jobs import JobRegistry, JobSnapshot, preflight, train_images
+
+QUICK = RunConfig(
+    dataset="synthetic", train_size=256, test_size=128, epochs=1, hidden=16, members=2,
+    batch_size=64, device="cpu", models=("batchensemble", "ensemble", "single"),
+)  # fmt: skip
+ENDLESS = QUICK.replace(epochs=10_000, models=("batchensemble",))  # runs until cancelled
+
+
+def until(
+    reg: JobRegistry, job_id: str, test: Callable[[JobSnapshot], bool], timeout: float = 30.0
+) -> JobSnapshot:
+    """Poll the job until test(snapshot) holds; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = reg.snapshot(job_id)
+        assert snap is not None
+        if test(snap):
+            return snap
+        if time.monotonic() > deadline:
+            pytest.fail(f"job {job_id[:8]} never got there; last status {snap.status}")
+        time.sleep(0.02)
+
+
+def status_json(snap: JobSnapshot) -> dict:
+    return json.loads((snap.run_dir / "status.json").read_text())
+
+
+@pytest.fixture
+def registry(tmp_path: Path):
+    regs: list[JobRegistry] = []
+
+    def make(**kw) -> JobRegistry:
+        reg = JobRegistry(tmp_path / "runs", **kw)
+        regs.append(reg)
+        return reg
+
+    yield make
+    for reg in regs:  # nothing may outlive a test
+        assert reg.shutdown(timeout=20)
+
+
+def test_a_job_trains_writes_its_run_and_keeps_a_live_record(registry) -> None:
+    reg = registry()
+    job_id = reg.submit(QUICK)
+    assert len(job_id) == 32 and int(job_id, 16) >= 0  # uuid4 hex
+    snap = reg.wait(job_id, timeout=60)
+    assert snap is not None and snap.status == "finished", snap.error
+    assert snap.done and not snap.active and snap.ended and snap.started
+    assert snap.run_dir == reg.runs_dir / snap.run_id
+    assert status_json(snap)["status"] == "finished"
+    assert [r["model"] for r in snap.results] == list(QUICK.models)
+    whole = {r.model for r in snap.history if r.member is None}
+    assert whole == set(QUICK.models)
+    # every model logs at least its epoch end; an epoch end sits at x = epoch
+    assert {p.model for p in snap.trace} == set(QUICK.models)
+    assert any(p.x == 1.0 for p in snap.trace)
+    assert snap.progress is not None and snap.progress.fraction == pytest.approx(1.0)
+    # the snapshot is a frozen copy: a page cannot change the job through it
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.status = "running"  # type: ignore[misc]
+    assert isinstance(snap.history, tuple) and isinstance(snap.trace, tuple)
+    with pytest.raises(TypeError):
+        snap.results[0]["model"] = "x"  # type: ignore[index]
+    assert reg.snapshot(job_id) is snap  # nothing changed: the same copy, no new work
+    assert reg.job_for_run(snap.run_id) == job_id
+    assert reg.snapshot("nope") is None
+
+
+def test_the_cap_queues_jobs_in_order_and_cancelling_queued_ones_writes_nothing(registry) -> None:
+    reg = registry(max_running=1)
+    a = reg.submit(ENDLESS)
+    b = reg.submit(QUICK)
+    c = reg.submit(QUICK)
+    until(reg, a, lambda s: s.status == "running")
+    sb, sc = reg.snapshot(b), reg.snapshot(c)
+    assert (sb.status, sb.queue_position) == ("queued", 1)
+    assert (sc.status, sc.queue_position) == ("queued", 2)
+    assert reg.counts() == {"running": 1, "queued": 2, "jobs": 3}
+    assert reg.active_run_ids() == {s.run_id for s in (reg.snapshot(a), sb, sc)}
+
+    assert reg.cancel(c)
+    sc = reg.snapshot(c)
+    assert sc.status == "cancelled" and sc.queue_position is None
+    assert "before it started" in sc.message and not sc.run_dir.exists()
+    assert not reg.cancel(c)  # already over
+
+    time.sleep(0.3)  # b must still wait: the cap is one
+    assert reg.snapshot(b).status == "queued"
+    assert reg.cancel(a)
+    sa = reg.wait(a, timeout=10)
+    assert sa.status == "cancelled"
+    sb = reg.wait(b, timeout=60)
+    assert sb.status == "finished" and sb.started >= sa.ended
+
+
+def test_two_slots_run_two_jobs_at_once(registry) -> None:
+    reg = registry(max_running=2)
+    ids = [reg.submit(ENDLESS) for _ in range(3)]
+    until(reg, ids[0], lambda s: s.status == "running")
+    until(reg, ids[1], lambda s: s.status == "running")
+    assert reg.snapshot(ids[2]).queue_position == 1
+    for job_id in ids:
+        reg.cancel(job_id)
+    assert all(reg.wait(i, timeout=10).status == "cancelled" for i in ids)
+
+
+def test_stop_ends_a_running_job_soon_and_keeps_what_was_measured(registry) -> None:
+    reg = registry()
+    job_id = reg.submit(ENDLESS)
+    until(reg, job_id, lambda s: len(s.history) >= 2)  # a few epochs are on disk
+    reg.cancel(job_id)
+    snap = reg.wait(job_id, timeout=5)  # cancel is checked after every batch
+    assert snap.status == "cancelled" and "kept" in snap.message
+    assert status_json(snap)["status"] == "cancelled"
+    history = (snap.run_dir / "history.csv").read_text().splitlines()
+    assert len(history) >= 3  # header + the measured epochs
+    assert "cancelled" in (snap.run_dir / "results.csv").read_text()
+
+
+def test_a_crashing_job_fails_alone(registry, monkeypatch) -> None:
+    import bedash.experiment as experiment
+
+    real = experiment.build_model
+
+    def build_model(kind, cfg, *args, **kw):
+        if cfg.seed == 13 and kind == "ensemble":
+            raise RuntimeError("boom in the model builder")
+        return real(kind, cfg, *args, **kw)
+
+    monkeypatch.setattr(experiment, "build_model", build_model)
+    reg = registry(max_running=2)
+    bad = reg.submit(QUICK.replace(seed=13))
+    good = reg.submit(QUICK)
+    sbad, sgood = reg.wait(bad, timeout=60), reg.wait(good, timeout=60)
+    assert sbad.status == "failed"
+    assert sbad.error == "RuntimeError: boom in the model builder"
+    assert "Traceback" in sbad.traceback
+    assert status_json(sbad)["status"] == "failed"  # recorded in the run as well
+    assert [r["model"] for r in sbad.results] == ["batchensemble"]  # measured before the crash
+    assert sgood.status == "finished"
+    assert reg.snapshot(reg.submit(QUICK)) is not None  # the registry still takes jobs
+
+
+def test_bad_input_found_while_loading_fails_the_job_with_the_message(registry, tmp_path) -> None:
+    reg = registry()
+    cfg = QUICK.replace(dataset="cifar10", data_dir=str(tmp_path / "empty"))
+    job_id = reg.submit(cfg, check=False)
+    import bedash.data as data
+
+    # no network in tests: make the download fail as it does offline
+    def offline(*a, **k):
+        raise OSError("network is unreachable")
+
+    original = data._download
+    data._download = offline
+    try:
+        snap = reg.wait(job_id, timeout=30)
+    finally:
+        data._download = original
+    assert snap.status == "failed"
+    assert "CIFAR-10 could not be downloaded" in snap.error and "by hand" in snap.error
+    assert not snap.run_dir.exists()
+
+
+def test_stop_while_downloading_abandons_the_download(registry, monkeypatch) -> None:
+    import bedash.experiment as experiment
+
+    chunks = []
+
+    def slow_load(*args, progress=None, **kw):
+        for i in range(1000):  # a download that would take 20 s
+            progress("download", i, 1000)
+            chunks.append(i)
+            time.sleep(0.02)
+        raise AssertionError("the download was not abandoned")
+
+    monkeypatch.setattr(experiment, "load_dataset", slow_load)
+    reg = registry()
+    job_id = reg.submit(QUICK.replace(dataset="cifar10"), check=False)
+    snap = until(reg, job_id, lambda s: s.data_progress is not None and s.data_progress.done > 3)
+    assert snap.status == "loading" and snap.data_progress.stage == "download"
+    assert snap.data_progress.total == 1000
+    reg.cancel(job_id)
+    snap = reg.wait(job_id, timeout=5)
+    assert snap.status == "cancelled" and "nothing was written" in snap.message
+    assert len(chunks) < 1000 and not snap.run_dir.exists()
+
+
+def test_dataset_progress_reaches_the_snapshot(registry, tiny_cifar_dir) -> None:
+    reg = registry()
+    cfg = QUICK.replace(dataset="cifar10", data_dir=str(tiny_cifar_dir), batch_size=16)
+    snap = reg.wait(reg.submit(cfg), timeout=60)
+    assert snap.status == "finished", snap.error
+    assert snap.data_progress is not None and snap.data_progress.stage == "decode"
+
+
+def test_the_profile_time_limit_stops_a_job(registry) -> None:
+    reg = registry(limits=Limits(max_wall_seconds=0.5, name="demo"))
+    snap = reg.wait(reg.submit(ENDLESS), timeout=10)
+    assert snap.status == "cancelled"
+    assert snap.message == "stopped at the demo limit of 0.5 s per job"
+
+
+def test_shutdown_cancels_and_joins_every_job(registry) -> None:
+    reg = registry(max_running=1)
+    running = reg.submit(ENDLESS)
+    queued = reg.submit(QUICK)
+    until(reg, running, lambda s: s.status == "running")
+    assert reg.shutdown(timeout=10)
+    assert not any(t.name.startswith("bedash-job-") for t in threading.enumerate())
+    assert reg.snapshot(running).status == "cancelled"
+    assert status_json(reg.snapshot(running))["status"] == "cancelled"
+    assert reg.snapshot(queued).status == "cancelled"
+    with pytest.raises(RuntimeError, match="shut down"):
+        reg.submit(QUICK)
+
+
+def test_preflight_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as e:
+        preflight(QUICK.replace(batch_size=512))
+    assert e.value.field == "batch_size" and "larger than the training set (256" in e.value.message
+    with pytest.raises(ConfigError) as e:
+        preflight(QUICK.replace(device="cuda:7"))
+    assert e.value.field == "device" and "available" in e.value.message
+    (tmp_path / "notdata").mkdir()
+    with pytest.raises(ConfigError) as e:
+        preflight(QUICK.replace(dataset=str(tmp_path / "notdata")))
+    assert e.value.field == "dataset" and "train" in e.value.message
+    assert not e.value.message.startswith("dataset:")
+    with pytest.raises(ConfigError) as e:
+        preflight(QUICK.replace(members=9), Limits(max_members=8, name="demo"))
+    assert e.value.field == "members" and "demo limit" in e.value.message
+    assert train_images(QUICK.replace(train_size=None)) == 50_000
+    assert train_images(QUICK.replace(dataset="cifar10", train_size=100)) == 100
+
+
+def test_submit_checks_before_queueing(registry) -> None:
+    reg = registry()
+    with pytest.raises(ConfigError):
+        reg.submit(QUICK.replace(batch_size=10_000))
+    assert reg.jobs() == [] and not reg.runs_dir.exists()
+
+
+def test_image_folder_size_comes_from_the_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for split, n in (("train", 3), ("test", 1)):
+        for cls in ("a", "b"):
+            d = tmp_path / "imgs" / split / cls
+            d.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (8, 8)).save(d / f"{i}.png")
+    cfg = QUICK.replace(dataset=str(tmp_path / "imgs"), train_size=None)
+    assert train_images(cfg) == 6
+    with pytest.raises(ConfigError, match="larger than the training set \\(6"):
+        preflight(cfg.replace(batch_size=8))
+
+
+def test_old_finished_jobs_are_forgotten(registry) -> None:
+    reg = registry(max_finished=1)
+    first = reg.submit(QUICK)
+    reg.wait(first, timeout=60)
+    second = reg.submit(QUICK)
+    reg.wait(second, timeout=60)
+    reg.submit(QUICK)  # pruning happens on submit
+    assert reg.snapshot(first) is None and reg.snapshot(second) is not None
+
+
+def test_views_are_counted_per_other_session() -> None:
+    reg = JobRegistry("unused")
+    reg.set_view("s1", "run-a")
+    reg.set_view("s2", "run-a")
+    reg.set_view("s3", "run-b")
+    assert reg.viewers("run-a") == 2
+    assert reg.viewers("run-a", exclude="s1") == 1
+    reg.set_view("s2", None)
+    assert reg.viewers("run-a", exclude="s1") == 0
+    assert reg.viewers("run-b", max_age=-1) == 0  # a stale view does not count
+
+
+def test_importing_jobs_does_not_import_torch() -> None:
+    import subprocess
+
+    code = "import bedash.jobs, sys; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
