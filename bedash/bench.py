@@ -61,8 +61,12 @@ def _sync(device: torch.device) -> None:
 # -- bedash's own training loop ---------------------------------------------------------------
 
 
-def time_kind(kind: str, cfg: RunConfig, train: Split, steps: int, device: torch.device) -> Measure:
-    """Seconds per step of `kind` through bedash's real `fit`, after a short warm-up."""
+def time_kind(
+    kind: str, cfg: RunConfig, train: Split, steps: int, device: torch.device, name: str = ""
+) -> Measure:
+    """Seconds per step of `kind` through bedash's real `fit` (CUDA graphs on CUDA unless
+    cfg.cuda_graphs is off), after a short warm-up that also captures the graph."""
+    graph = cfg.cuda_graphs and device.type == "cuda"
     sub = train.head(steps * cfg.batch_size)
     warm = train.head(min(10, steps) * cfg.batch_size)
     model = build_model(kind, cfg).to(device)
@@ -70,23 +74,16 @@ def time_kind(kind: str, cfg: RunConfig, train: Split, steps: int, device: torch
     nets = [Single(m) for m in model.members] if isinstance(model, Ensemble) else [model]
     scale = float(E) if kind == "ensemble_parallel" else 1.0
     seconds = 0.0
-    for i, net in enumerate(nets):
-        opt = make_optimizer(net, cfg)
-        if i == 0:  # first call per shape pays one-off kernel/primitive setup: not measured
-            fit(
-                net,
-                Batcher(warm, cfg.batch_size, seed=1),
-                opt,
-                epochs=1,
-                name="warm",
-                loss_scale=scale,
-            )
+    for net in nets:
+        opt = make_optimizer(net, cfg, capturable=graph)
+        # a warm-up epoch per net pays one-off setup (kernels, graph capture): not measured
+        fit(net, Batcher(warm, cfg.batch_size, seed=1), opt, epochs=1, name="warm",
+            loss_scale=scale, graph=graph)  # fmt: skip
         _sync(device)
-        res = fit(
-            net, Batcher(sub, cfg.batch_size, seed=0), opt, epochs=1, name=kind, loss_scale=scale
-        )
+        res = fit(net, Batcher(sub, cfg.batch_size, seed=0), opt, epochs=1, name=kind,
+                  loss_scale=scale, graph=graph)  # fmt: skip
         seconds += res.epoch_seconds[0]
-    return Measure(kind, seconds / steps, steps * cfg.batch_size * E / seconds, steps)
+    return Measure(name or kind, seconds / steps, steps * cfg.batch_size * E / seconds, steps)
 
 
 # -- the seed notebook's pipeline ---------------------------------------------------------------
@@ -307,56 +304,70 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     log = print if not args.quiet else (lambda *a, **k: None)
     log(f"bench on {report['machine'].get('gpu', report['machine']['cpu'])}, {steps} steps")
 
-    variants: dict[str, Callable[[], Measure]] = {}
-    startup: list[float] = []
-    if not args.skip_seed:
+    if not args.no_train:
+        variants: dict[str, Callable[[], Measure]] = {}
+        startup: list[float] = []
+        if not args.skip_seed:
 
-        def seed() -> Measure:
-            m, s = time_seed_pipeline(
-                cfg,
-                data.train,
-                min(steps, args.seed_steps),
-                device,
-                args.data_dir if use_cifar else None,
+            def seed() -> Measure:
+                m, s = time_seed_pipeline(
+                    cfg,
+                    data.train,
+                    min(steps, args.seed_steps),
+                    device,
+                    args.data_dir if use_cifar else None,
+                )
+                startup.append(s)
+                return m
+
+            variants["seed_pipeline"] = seed
+        for kind in KINDS:
+            variants[kind] = lambda kind=kind: time_kind(kind, cfg, dev.train, steps, device)
+        if device.type == "cuda":  # what the CUDA graphs buy, side by side
+            eager = cfg.replace(cuda_graphs=False)
+            for kind in ("batchensemble", "single"):
+                variants[f"{kind}_eager"] = lambda kind=kind: time_kind(
+                    kind, eager, dev.train, steps, device, name=f"{kind}_eager"
+                )
+        measures = _interleaved(variants, args.repeats)
+        floors = {}
+        for kind in KINDS:
+            iters = max(5, min(200, steps))
+            floors[kind] = statistics.median(
+                time_floor(kind, cfg.members, cfg.batch_size, dims, device, iters) for _ in range(3)
             )
-            startup.append(s)
-            return m
+        seed_m = measures.get("seed_pipeline")
+        epoch_steps = math.ceil(50_000 / cfg.batch_size)  # one CIFAR-10 epoch: 1,563 steps at 32
+        rows = []
+        for name, m in measures.items():
+            base = name.removesuffix("_eager")
+            kind = base if base in floors else "batchensemble"  # the seed trains a BE
+            E = 1 if base == "single" else cfg.members
+            row = {
+                "variant": name,
+                "members": E,
+                "step_ms": m.seconds_per_step * 1e3,
+                "member_samples_per_s": m.member_samples_per_s,
+                "epoch_seconds_50k": m.seconds_per_step * epoch_steps,
+                "floor_ms": floors[kind] * 1e3 if base in floors else None,
+                "of_floor": floors[kind] / m.seconds_per_step if base in floors else None,
+                "x_seed": (m.member_samples_per_s / seed_m.member_samples_per_s)
+                if seed_m
+                else None,
+            }
+            rows.append(row)
+        report["train"] = rows
+        if startup:
+            report["seed_worker_startup_s"] = statistics.median(startup)
 
-        variants["seed_pipeline"] = seed
-    for kind in KINDS:
-        variants[kind] = lambda kind=kind: time_kind(kind, cfg, dev.train, steps, device)
-    measures = _interleaved(variants, args.repeats)
-    floors = {}
-    for kind in KINDS:
-        iters = max(5, min(200, steps))
-        floors[kind] = statistics.median(
-            time_floor(kind, cfg.members, cfg.batch_size, dims, device, iters) for _ in range(3)
-        )
-    seed_m = measures.get("seed_pipeline")
-    epoch_steps = math.ceil(50_000 / cfg.batch_size)  # one CIFAR-10 epoch: 1,563 steps at 32
-    rows = []
-    for name, m in measures.items():
-        kind = name if name in floors else "batchensemble"
-        E = 1 if name == "single" else cfg.members
-        row = {
-            "variant": name,
-            "members": E,
-            "step_ms": m.seconds_per_step * 1e3,
-            "member_samples_per_s": m.member_samples_per_s,
-            "epoch_seconds_50k": m.seconds_per_step * epoch_steps,
-            "floor_ms": floors[kind] * 1e3 if name in floors else None,
-            "of_floor": floors[kind] / m.seconds_per_step if name in floors else None,
-            "x_seed": (m.member_samples_per_s / seed_m.member_samples_per_s) if seed_m else None,
-        }
-        rows.append(row)
-    report["train"] = rows
-    if startup:
-        report["seed_worker_startup_s"] = statistics.median(startup)
-
-    report["inference"] = [
-        {"variant": k, "test_images": len(dev.test), "seconds": time_inference(k, cfg, dev.test, 3)}
-        for k in KINDS
-    ]
+        report["inference"] = [
+            {
+                "variant": k,
+                "test_images": len(dev.test),
+                "seconds": time_inference(k, cfg, dev.test, 3),
+            }
+            for k in KINDS
+        ]
     if args.memory and device.type == "cpu":
         with tempfile.TemporaryDirectory() as tmp:
             rss, wall = peak_rss_of_cli_run(
@@ -390,7 +401,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             "cuda_max_allocated_mib": torch.cuda.max_memory_allocated(device) / 2**20,
             "what": "batchensemble training, data resident on the GPU",
         }
-    if args.compile and device.type == "cuda":
+    if args.compile:
         report["compile"] = time_compiled(cfg, dev.train, steps, device)
     if args.scaling:
         report["scaling"] = scaling(cfg, dev.train, args.scaling_steps, device, log)
@@ -453,7 +464,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"{'variant':<20}{'E':>3}{'ms/step':>10}{'member-samples/s':>18}{'s/epoch(50k)':>14}"
         f"{'floor ms':>10}{'of floor':>10}{'x seed':>8}"
     ]
-    for r in report["train"]:
+    for r in report.get("train", []):
         f = "-" if r["floor_ms"] is None else f"{r['floor_ms']:.2f}"
         of = "-" if r["of_floor"] is None else f"{r['of_floor']:.2f}"
         xs = "-" if r["x_seed"] is None else f"{r['x_seed']:.2f}"
@@ -463,7 +474,7 @@ def format_report(report: dict[str, Any]) -> str:
             f"{f:>10}{of:>10}{xs:>8}"
         )
     lines.append("")
-    for r in report["inference"]:
+    for r in report.get("inference", []):
         lines.append(
             f"inference {r['variant']:<18} {r['test_images']} images: {r['seconds']:.3f} s"
         )
@@ -495,9 +506,13 @@ def write_outputs(report: dict[str, Any], out: Path) -> None:
 
 
 def plot_scaling(rows: list[dict], out: Path) -> None:
-    """scaling.html (plotly) and, where Chromium is installed, scaling.png from it."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+    """scaling.html (plotly) and, where Chromium is installed, scaling.png from it. Without
+    plotly (a bare GPU box) only the CSV is written; plot it later from scaling.csv."""
+    try:
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+    except ImportError:
+        return
 
     fig = make_subplots(
         rows=1,
@@ -565,8 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-steps", type=int, default=400, help="cap for the slow seed pipeline")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-seed", action="store_true")
+    p.add_argument("--no-train", action="store_true", help="skip the training/inference table")
     p.add_argument("--memory", action="store_true", help="peak memory of a whole run")
-    p.add_argument("--compile", action="store_true", help="also time torch.compile (CUDA)")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile modes")
     p.add_argument("--scaling", action="store_true", help="sweep E and hidden width")
     p.add_argument("--scaling-steps", type=int, default=60)
     p.add_argument("--out", default=None, help="folder for bench.json, CSVs and the plot")

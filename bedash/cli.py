@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--test-size", type=int, default=None, help="use only N test images")
     t.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
     t.add_argument("--compile", action="store_true", help="torch.compile the models")
+    t.add_argument(
+        "--no-cuda-graphs",
+        action="store_true",
+        help="CUDA: run each step eagerly instead of replaying a CUDA graph",
+    )
     t.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
     t.add_argument("--runs-dir", default="runs", help="where runs go without --out")
     t.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
@@ -112,7 +117,7 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         seed=a.seed, device=a.device, fast_init=a.fast_init, fast_init_std=a.fast_init_std,
         fast_lr_mult=a.fast_lr_mult, bias=a.bias, member_batch=a.member_batch,
         train_size=a.train_size, test_size=a.test_size, eval_batch_size=a.eval_batch_size,
-        compile=a.compile,
+        compile=a.compile, cuda_graphs=not a.no_cuda_graphs,
     )  # fmt: skip
 
 

@@ -67,7 +67,8 @@ class RunConfig:
     train_size: int | None = None  # use only the first N training images (None: all)
     test_size: int | None = None  # use only the first N test images (None: all)
     eval_batch_size: int = 500  # images per evaluation pass: larger chunks cost page faults on CPU
-    compile: bool = False  # torch.compile the model (pays off on CUDA for long runs)
+    compile: bool = False  # torch.compile the model for training
+    cuda_graphs: bool = True  # CUDA: replay each training step as one CUDA graph (same math)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # free-form notes
 
     # -- construction --------------------------------------------------------------------

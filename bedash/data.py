@@ -119,12 +119,20 @@ class Batcher:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         return torch.randperm(n, generator=g).to(self.split.y.device, non_blocking=True)
 
-    def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+    def indices(self, epoch: int) -> Iterator[Tensor]:
+        """The index tensor of each batch of `epoch`, on the split's device."""
         perm = self.permutation(epoch)
         B = self.batch_size
         for i in range(len(self)):
-            idx = perm[i * B : (i + 1) * B]
-            yield normalize(self.split.x[idx]), self.split.y[idx]
+            yield perm[i * B : (i + 1) * B]
+
+    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """Gather and normalise one batch on the device."""
+        return normalize(self.split.x[idx]), self.split.y[idx]
+
+    def epoch(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        for idx in self.indices(epoch):
+            yield self.batch(idx)
 
 
 # -- loading ---------------------------------------------------------------------------------

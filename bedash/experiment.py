@@ -143,18 +143,25 @@ def _train(
     E = num_members(model)
     if isinstance(model, Ensemble):
         return _train_sequential(kind, model, batcher, cfg, cb, cancel)
+    graph = _use_graphs(cfg, batcher)
     return fit(
         _maybe_compile(model, cfg),
         batcher,
-        make_optimizer(model, cfg),
+        make_optimizer(model, cfg, capturable=graph),
         epochs=cfg.epochs,
         name=kind,
         split=kind == "batchensemble" and cfg.member_batch == "split",
         # each stacked member gets exactly the gradient it would get if trained alone
         loss_scale=float(E) if kind == "ensemble_parallel" else 1.0,
+        graph=graph,
         callback=cb,
         cancel=cancel,
     )
+
+
+def _use_graphs(cfg: RunConfig, batcher: Batcher) -> bool:
+    """CUDA graphs on CUDA unless turned off or torch.compile manages the step itself."""
+    return cfg.cuda_graphs and not cfg.compile and batcher.split.y.device.type == "cuda"
 
 
 def _train_sequential(
@@ -169,13 +176,15 @@ def _train_sequential(
     Adam. Whole-model history rows (mean loss, summed epoch time) follow the last member."""
     E = model.num_members
     clock = Clock(E * cfg.epochs * len(batcher))
+    graph = _use_graphs(cfg, batcher)
     fits: list[FitResult] = []
     for k, member in enumerate(model.members):
         torch.manual_seed(cfg.seed + k)
         single = Single(member)
         fr = fit(
-            _maybe_compile(single, cfg), batcher, make_optimizer(single, cfg), epochs=cfg.epochs,
-            name=kind, member=k, callback=cb, cancel=cancel, clock=clock,
+            _maybe_compile(single, cfg), batcher, make_optimizer(single, cfg, capturable=graph),
+            epochs=cfg.epochs, name=kind, member=k, graph=graph, callback=cb, cancel=cancel,
+            clock=clock,
         )  # fmt: skip
         fits.append(fr)
         if fr.status != "finished":
@@ -194,8 +203,12 @@ def _train_sequential(
     return total
 
 
+COMPILE_OPTIONS: dict[str, Any] = {}  # passed to torch.compile (tests use the eager backend)
+
+
 def _maybe_compile(model: torch.nn.Module, cfg: RunConfig) -> torch.nn.Module:
-    return torch.compile(model) if cfg.compile else model
+    """torch.compile for training only; evaluation runs the eager module (same parameters)."""
+    return torch.compile(model, **COMPILE_OPTIONS) if cfg.compile else model
 
 
 def _result_row(

@@ -48,8 +48,10 @@ _TILED: contextvars.ContextVar[_TiledInput | None] = contextvars.ContextVar("til
 
 
 def _shared_source(x: Tensor, E: int) -> Tensor | None:
+    if torch.is_grad_enabled():  # training: always the general path
+        return None
     tiled = _TILED.get()
-    if tiled is None or tiled.members != E or torch.is_grad_enabled():
+    if tiled is None or tiled.members != E:
         return None
     return tiled.source_for(x)
 

@@ -120,7 +120,8 @@ def build_model(
 
 
 def num_members(model: nn.Module) -> int:
-    """E of any model kind built here."""
+    """E of any model kind built here (also behind torch.compile's wrapper)."""
+    model = getattr(model, "_orig_mod", model)
     if isinstance(model, (MemberMajor, Ensemble)):
         return model.num_members
     return 1

@@ -87,16 +87,90 @@ class Clock:
         return elapsed / self.done * (self.total - self.done) if self.done else float("nan")
 
 
-def make_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
-    """Adam for every kind (one implementation, fused where torch has it). Fast weights get
-    lr x fast_lr_mult and no weight decay."""
+def make_optimizer(
+    model: nn.Module, cfg: RunConfig, capturable: bool = False
+) -> torch.optim.Optimizer:
+    """Adam for every kind (one implementation, fused). Fast weights get lr x fast_lr_mult and
+    no weight decay. `capturable` (CUDA): the step can be recorded in a CUDA graph."""
     fast = list(fast_weights(model))
     fast_ids = {id(p) for p in fast}
     rest = [p for p in model.parameters() if id(p) not in fast_ids]
     groups: list[dict] = [{"params": rest, "weight_decay": cfg.weight_decay}]
     if fast:
         groups.append({"params": fast, "lr": cfg.lr * cfg.fast_lr_mult, "weight_decay": 0.0})
-    return torch.optim.Adam(groups, lr=cfg.lr, fused=True)
+    return torch.optim.Adam(groups, lr=cfg.lr, fused=True, capturable=capturable)
+
+
+class Stepper:
+    """One training step from a batch's indices: gather, forward, mean member loss, backward,
+    optimizer. With `graph=True` (CUDA), after three warm-up steps the whole step (gather
+    included) is captured once as a CUDA graph and then replayed: one launch per step instead of
+    dozens, which is what small models on a fast GPU are limited by. Batches of another size
+    (the last, partial one) run eagerly. Returns the per-member losses `(E,)` on the device."""
+
+    WARMUP = 3
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batcher: Batcher,
+        *,
+        split: bool = False,
+        loss_scale: float = 1.0,
+        graph: bool = False,
+    ) -> None:
+        self.model, self.optimizer, self.batcher = model, optimizer, batcher
+        self.split, self.loss_scale = split, loss_scale
+        self.graph = graph and batcher.split.y.device.type == "cuda"
+        self.calls = 0
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._idx: torch.Tensor | None = None
+        self._loss: torch.Tensor | None = None
+
+    def _compute(self, idx: torch.Tensor) -> torch.Tensor:
+        xb, yb = self.batcher.batch(idx)
+        out = self.model(xb, split=True) if self.split else self.model(xb)  # (E, b, C)
+        E, b = out.shape[0], out.shape[1]
+        target = yb[: E * b].view(E, b) if self.split else yb.expand(E, b)
+        ce = F.cross_entropy(out.flatten(0, 1), target.reshape(-1), reduction="none")
+        member_loss = ce.view(E, b).mean(1)  # (E,)
+        loss = member_loss.mean()
+        if self.loss_scale != 1.0:
+            loss = loss * self.loss_scale
+        loss.backward()
+        self.optimizer.step()
+        return member_loss.detach()
+
+    def _eager(self, idx: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)  # fresh grads: never add to a graph's
+        return self._compute(idx)
+
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        full = idx.numel() == self.batcher.batch_size
+        if not (self.graph and full):
+            return self._eager(idx)
+        self.calls += 1
+        if self._graph is not None:
+            self._idx.copy_(idx)
+            self._graph.replay()
+            return self._loss
+        if self.calls <= self.WARMUP:  # real steps, on a side stream as CUDA graphs require
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                loss = self._eager(idx)
+            torch.cuda.current_stream().wait_stream(side)
+            return loss
+        self._idx = idx.clone()
+        self.optimizer.zero_grad(set_to_none=True)  # captured backward writes, not adds
+        graph = torch.cuda.CUDAGraph()
+        # thread_local: another thread's CUDA work (a second job) must not break the capture
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            self._loss = self._compute(self._idx)
+        self._graph = graph
+        graph.replay()  # capturing records the step; replaying runs it
+        return self._loss
 
 
 def fit(
@@ -109,6 +183,7 @@ def fit(
     member: int | None = None,
     split: bool = False,
     loss_scale: float = 1.0,
+    graph: bool = False,
     callback: Callback | None = None,
     cancel: threading.Event | None = None,
     clock: Clock | None = None,
@@ -116,12 +191,14 @@ def fit(
 ) -> FitResult:
     """Train a model that maps `[B, ...]` to `[E, B, C]`. `split`: member k sees only its 1/E
     slice of each batch. `loss_scale` multiplies the mean member loss (ensemble_parallel uses E,
-    so every member gets exactly the gradient it would get alone)."""
+    so every member gets exactly the gradient it would get alone). `graph`: replay the step as
+    a CUDA graph (CUDA only; the optimizer must be capturable, see make_optimizer)."""
     cb = callback or Callback()
     E = num_members(model)
     steps = len(batcher)
     clock = clock or Clock(epochs * steps)
     device = batcher.split.y.device
+    step_fn = Stepper(model, optimizer, batcher, split=split, loss_scale=loss_scale, graph=graph)
     result = FitResult("finished", 0.0, 0)
     t_start = time.perf_counter()
     model.train()
@@ -129,22 +206,13 @@ def fit(
         t0 = last_log = time.perf_counter()
         loss_sum = torch.zeros(E, device=device)  # per-member sum of batch losses
         images = 0
-        for step, (xb, yb) in enumerate(batcher.epoch(epoch), 1):
+        for step, idx in enumerate(batcher.indices(epoch), 1):
             if cancel is not None and cancel.is_set():
                 result.status = "cancelled"
                 result.seconds = time.perf_counter() - t_start
                 return result
-            out = model(xb, split=True) if split else model(xb)  # (E, b, C)
-            b = out.shape[1]
-            target = yb[: E * b].view(E, b) if split else yb.expand(E, b)
-            ce = F.cross_entropy(out.flatten(0, 1), target.reshape(-1), reduction="none")
-            member_loss = ce.view(E, b).mean(1)  # (E,)
-            loss = member_loss.mean() * loss_scale if loss_scale != 1.0 else member_loss.mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += member_loss.detach()
-            images += b
+            loss_sum += step_fn(idx)
+            images += idx.numel() // E if split else idx.numel()
             clock.done += 1
             now = time.perf_counter()
             if now - last_log >= log_interval:

@@ -295,3 +295,23 @@ def test_output_folder_rules(tmp_path: Path, tiny_cfg: RunConfig) -> None:
     (tmp_path / "other" / "thesis.tex").write_text("x")
     with pytest.raises(RunDirError, match="holds no bedash run"):
         run_experiment(tiny_cfg, tmp_path / "other", overwrite=True)
+
+
+def test_compile_option_trains_through_torch_compile(
+    tmp_path: Path, tiny_cfg: RunConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compile code path on the CPU (dynamo tracing, eager backend to stay fast)."""
+    monkeypatch.setattr(X, "COMPILE_OPTIONS", {"backend": "eager"})
+    calls: list[dict] = []
+    real = torch.compile
+
+    def spy(model: torch.nn.Module, **kw: object) -> torch.nn.Module:
+        calls.append(kw)
+        return real(model, **kw)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    cfg = tiny_cfg.replace(compile=True, models=("batchensemble", "single"))
+    plain = run_experiment(cfg.replace(compile=False), tmp_path / "plain")
+    res = run_experiment(cfg, tmp_path / "compiled")
+    assert res.status == "finished" and calls == [{"backend": "eager"}] * 2
+    assert res.rows[0]["nll"] == pytest.approx(plain.rows[0]["nll"], rel=1e-4)

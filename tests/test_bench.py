@@ -1,0 +1,58 @@
+"""The benchmark runs every variant on tiny sizes and reports sane, complete figures.
+(No timing is asserted: speed is measured in benchmarks, never in tests.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bedash import bench
+
+
+def test_gemm_shapes_follow_the_floor_definition() -> None:
+    dims = [3072, 128, 128, 10]
+    single = bench.gemm_shapes("single", 5, 32, dims)
+    assert len(single) == 3 + 3 + 2  # 3 forward, 3 weight-gradient, 2 input-gradient
+    assert single[0] == (1, 32, 3072, 128)
+    be = bench.gemm_shapes("batchensemble", 5, 32, dims)
+    assert len(be) == 9 and be[0] == (1, 160, 3072, 128)  # + the first layer's input gradient
+    assert (1, 160, 128, 3072) in be
+    assert len(bench.gemm_shapes("ensemble", 5, 32, dims)) == 5 * 8
+    par = bench.gemm_shapes("ensemble_parallel", 5, 32, dims)
+    assert len(par) == 8 and par[0] == (5, 32, 3072, 128)
+
+
+def test_quick_bench_reports_every_variant(tmp_path: Path) -> None:
+    argv = ["--device", "cpu", "--dataset", "synthetic", "--train-size", "640", "--test-size",
+            "200", "--steps", "8", "--seed-steps", "4", "--repeats", "1", "--hidden", "16",
+            "--members", "3", "--scaling", "--scaling-steps", "2", "--quiet",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert bench.main(argv) == 0
+    report = json.loads((tmp_path / "bench.json").read_text())
+    variants = [r["variant"] for r in report["train"]]
+    assert variants == ["seed_pipeline", "batchensemble", "ensemble", "ensemble_parallel", "single"]
+    for r in report["train"]:
+        assert r["member_samples_per_s"] > 0 and r["step_ms"] > 0
+        assert r["x_seed"] > 0
+        if r["variant"] != "seed_pipeline":
+            assert r["floor_ms"] > 0 and r["of_floor"] > 0
+    assert {r["variant"] for r in report["inference"]} == set(bench.KINDS)
+    assert len(report["scaling"]) == (5 + 3) * 4
+    assert report["machine"]["torch"] and report["config"]["steps"] == 8
+    for name in ("train.csv", "inference.csv", "scaling.csv"):
+        assert (tmp_path / name).is_file()
+
+
+def test_seed_images_behave_like_torchvision_cifar10() -> None:
+    pytest.importorskip("torchvision")
+    from torchvision import transforms
+
+    from bedash.data import synthetic
+
+    ds = synthetic(4, 1)
+    seed = bench.SeedImages(ds.train, transforms.ToTensor())
+    img, label = seed[2]
+    assert img.shape == (3, 32, 32) and label == int(ds.train.y[2])
+    assert abs(float(img[1, 5, 7]) - int(ds.train.x[2, 1, 5, 7]) / 255) < 1e-6
