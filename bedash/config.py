@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 MODEL_KINDS = ("batchensemble", "ensemble", "ensemble_parallel", "single")
@@ -35,6 +36,8 @@ class Limits:
     max_batch_size: int = 65_536
     max_train_size: int | None = None  # None: the whole split
     max_wall_seconds: float | None = None  # per job; enforced by the runner, not here
+    cpu_only: bool = False  # a shared host: no GPU jobs
+    dataset_roots: tuple[str, ...] | None = None  # image folders only inside these (None: any)
     name: str = "default"  # shown in messages ("demo limit")
 
 
@@ -144,6 +147,17 @@ class RunConfig:
             )
         if not isinstance(self.device, str) or not self.device:
             raise ConfigError("device", "must be auto, cpu, cuda, cuda:N or mps")
+        if limits.cpu_only and self.device not in ("auto", "cpu"):
+            raise ConfigError("device", f"only cpu is available{lim} (got {self.device!r})")
+        if self.dataset not in BUILTIN_DATASETS and limits.dataset_roots is not None:
+            path = Path(self.dataset).resolve()
+            roots = [Path(r).resolve() for r in limits.dataset_roots]
+            if not any(path == r or r in path.parents for r in roots):
+                raise ConfigError(
+                    "dataset",
+                    f"folders on the server cannot be used{lim}; upload a zip of the image "
+                    "folder, or choose cifar10 or synthetic",
+                )
         return self
 
 

@@ -65,7 +65,7 @@ def run_experiment(
     DatasetError (data). Once the folder exists, every later failure is recorded in it.
     """
     cfg.validate(limits)
-    device = resolve_device(cfg.device)
+    device = torch.device("cpu") if limits.cpu_only else resolve_device(cfg.device)
     check_out_dir(out_dir, overwrite)
     cb = callback or Callback()
     if dataset is None:

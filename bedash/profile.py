@@ -6,7 +6,9 @@ what one job may ask for, wherever a RunConfig is validated.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from pathlib import Path
 
 from .config import DEFAULT_LIMITS, Limits
 
@@ -16,8 +18,18 @@ DEMO_LIMITS = Limits(
     max_epochs=10,
     max_train_size=10_000,  # a job must finish in minutes on a shared 0.1-2 CPU host
     max_wall_seconds=600.0,
+    cpu_only=True,
+    dataset_roots=(),  # replaced by the uploads folder in demo_limits()
     name="demo",
 )
+DEMO_MAX_UPLOAD_BYTES = 50 * 2**20  # a zip of an image folder
+DEMO_MAX_UPLOAD_FILES = 20_000
+
+
+def uploads_dir(env: dict[str, str] | None = None) -> Path:
+    """Where uploaded image folders are extracted: <BEDASH_DATA_DIR>/uploads."""
+    env = env if env is not None else dict(os.environ)
+    return Path(env.get("BEDASH_DATA_DIR", "data")) / "uploads"
 
 
 def profile_name(env: dict[str, str] | None = None) -> str:
@@ -26,4 +38,7 @@ def profile_name(env: dict[str, str] | None = None) -> str:
 
 
 def current_limits(env: dict[str, str] | None = None) -> Limits:
-    return DEMO_LIMITS if profile_name(env) == "demo" else DEFAULT_LIMITS
+    """The demo's caps (image folders only from uploads) or the defaults."""
+    if profile_name(env) != "demo":
+        return DEFAULT_LIMITS
+    return dataclasses.replace(DEMO_LIMITS, dataset_roots=(str(uploads_dir(env)),))

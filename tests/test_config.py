@@ -65,8 +65,19 @@ def test_limits_and_demo_profile() -> None:
     RunConfig(members=8, hidden=512, epochs=10, train_size=1000).validate(DEMO_LIMITS)
     with pytest.raises(ConfigError, match="hidden"):
         RunConfig(hidden=64).validate(Limits(max_hidden=32))
-    assert current_limits({"BEDASH_PROFILE": "demo"}) is DEMO_LIMITS
+    demo = current_limits({"BEDASH_PROFILE": "demo", "BEDASH_DATA_DIR": "/srv/d"})
+    assert demo.name == "demo" and demo.max_members == DEMO_LIMITS.max_members
+    assert demo.dataset_roots == ("/srv/d/uploads",)
     assert current_limits({}).name == "default"
+    small = {"train_size": 100, "epochs": 2}
+    with pytest.raises(ConfigError, match="only cpu"):
+        RunConfig(device="cuda", **small).validate(demo)
+    with pytest.raises(ConfigError, match="upload a zip"):
+        RunConfig(dataset="/etc", **small).validate(demo)
+    with pytest.raises(ConfigError, match="upload a zip"):
+        RunConfig(dataset="/srv/d/uploads/../../etc", **small).validate(demo)
+    RunConfig(dataset="/srv/d/uploads/abc/pets", **small).validate(demo)
+    RunConfig(dataset="synthetic", device="auto", **small).validate(demo)
 
 
 def test_dict_round_trip_and_unknown_keys() -> None:
