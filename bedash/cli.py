@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from .config import FAST_INITS, MODEL_KINDS, ConfigError, RunConfig, parse_models
 from .data import DatasetError
-from .runs import RunDirError, list_runs, new_run_id
+from .runs import RunDirError, RunStoreError, list_runs, new_run_id
 from .train import Callback, EpochRecord, Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -161,6 +161,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"{_flag(e.field)}: {e.message}") from e
     except (RunDirError, DatasetError) as e:
         raise UsageError(str(e)) from e
+    except RunStoreError as e:  # disk full, folder read-only: what was written stays whole
+        bar.close()
+        print(f"bedash train: failed: {e.strerror}; the files written before are intact",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
     except Exception as e:  # recorded in the run's status.json with its traceback
         bar.close()
         print(f"bedash train: failed: {type(e).__name__}: {e} (details in {out}/status.json)",

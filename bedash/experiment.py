@@ -5,6 +5,7 @@ Every kind sees the same batches in the same order; only the models differ.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import socket
 import threading
@@ -117,9 +118,10 @@ def run_experiment(
                 break
     except Exception as e:  # recorded in the run, then re-raised for the caller to report
         result.status, result.error = "failed", f"{type(e).__name__}: {e}"
-        writer.set_status(
-            "failed", models=model_status, error=result.error, traceback=traceback.format_exc()
-        )
+        with contextlib.suppress(OSError):  # a full disk may refuse this write too
+            writer.set_status(
+                "failed", models=model_status, error=result.error, traceback=traceback.format_exc()
+            )
         raise
     statuses = set(model_status.values())
     if "cancelled" in statuses or "pending" in statuses:

@@ -42,6 +42,11 @@ class RunDirError(Exception):
     """The output folder cannot take this run (holds another run, is not writable...)."""
 
 
+class RunStoreError(OSError):
+    """A run file could not be written (disk full, folder gone read-only...). The files
+    written before stay whole: every write is atomic."""
+
+
 def new_run_id() -> str:
     """Sortable and unique: 20261125-014500-3f9a1c."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
@@ -126,10 +131,16 @@ class RunWriter:
 
     # -- writes ----------------------------------------------------------------------------
 
+    def _write(self, name: str, text: str) -> None:
+        try:
+            atomic_write_text(self.path / name, text)
+        except OSError as e:
+            raise RunStoreError(
+                e.errno, f"cannot write {name} in {self.path}: {e.strerror or e}"
+            ) from e
+
     def write_config(self, config: dict[str, Any], meta: dict[str, Any]) -> None:
-        atomic_write_text(
-            self.path / "config.json", json.dumps({**config, "_meta": meta}, indent=2)
-        )
+        self._write("config.json", json.dumps({**config, "_meta": meta}, indent=2))
 
     def set_status(self, status: str, **extra: Any) -> None:
         if not self.status:
@@ -137,27 +148,27 @@ class RunWriter:
         self.status.update(extra, status=status, updated=_now())
         if status in FINAL_STATUSES:
             self.status["finished_at"] = _now()
-        atomic_write_text(self.path / "status.json", json.dumps(self.status, indent=2))
+        self._write("status.json", json.dumps(self.status, indent=2))
 
     def add_history(self, rows: list[dict[str, Any]]) -> None:
         self.history.extend(rows)
-        atomic_write_text(self.path / "history.csv", _csv_text(HISTORY_COLUMNS, self.history))
+        self._write("history.csv", _csv_text(HISTORY_COLUMNS, self.history))
 
     def add_result(self, row: dict[str, Any], members: list[dict[str, Any]]) -> None:
         self.results.append(row)
         self.members.extend(members)
-        atomic_write_text(self.path / "results.csv", _csv_text(RESULT_COLUMNS, self.results))
-        atomic_write_text(self.path / "members.csv", _csv_text(MEMBER_COLUMNS, self.members))
+        self._write("results.csv", _csv_text(RESULT_COLUMNS, self.results))
+        self._write("members.csv", _csv_text(MEMBER_COLUMNS, self.members))
 
     def write_matrix(self, name: str, matrix: list[list[float]]) -> None:
         """An E x E matrix with member indices as header and first column."""
         n = len(matrix)
         rows = [{"member": i, **{str(j): matrix[i][j] for j in range(n)}} for i in range(n)]
         cols = ["member"] + [str(j) for j in range(n)]
-        atomic_write_text(self.path / name, _csv_text(cols, rows))
+        self._write(name, _csv_text(cols, rows))
 
     def write_table(self, name: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
-        atomic_write_text(self.path / name, _csv_text(columns, rows))
+        self._write(name, _csv_text(columns, rows))
 
 
 # -- reading ---------------------------------------------------------------------------------
