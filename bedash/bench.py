@@ -404,7 +404,10 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.compile:
         report["compile"] = time_compiled(cfg, dev.train, steps, device)
     if args.scaling:
-        report["scaling"] = scaling(cfg, dev.train, args.scaling_steps, device, log)
+        report["scaling"] = scaling(
+            cfg, dev.train, args.scaling_steps, device, log,
+            members=_ints(args.scaling_members), hidden=_ints(args.scaling_hidden),
+        )  # fmt: skip
     return report
 
 
@@ -435,12 +438,18 @@ def time_compiled(cfg: RunConfig, train: Split, steps: int, device: torch.device
 
 
 def scaling(
-    cfg: RunConfig, train: Split, steps: int, device: torch.device, log: Callable
+    cfg: RunConfig,
+    train: Split,
+    steps: int,
+    device: torch.device,
+    log: Callable,
+    members: tuple[int, ...] = (1, 2, 4, 8, 16),
+    hidden: tuple[int, ...] = (128, 512, 2048),
 ) -> list[dict]:
     """Step time of each kind as E grows (hidden fixed) and as hidden grows (E fixed)."""
     rows = []
-    grid = [("members", e, cfg.replace(members=e)) for e in (1, 2, 4, 8, 16)]
-    grid += [("hidden", h, cfg.replace(hidden=h)) for h in (128, 512, 2048)]
+    grid = [("members", e, cfg.replace(members=e)) for e in members]
+    grid += [("hidden", h, cfg.replace(hidden=h)) for h in hidden]
     for axis, value, c in grid:
         for kind in KINDS:
             m = time_kind(kind, c, train, steps, device)
@@ -565,6 +574,10 @@ def plot_scaling(rows: list[dict], out: Path) -> None:
         )
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bedash bench", description=__doc__.split("\n")[0])
     p.add_argument("--device", default="auto")
@@ -585,6 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="also time torch.compile modes")
     p.add_argument("--scaling", action="store_true", help="sweep E and hidden width")
     p.add_argument("--scaling-steps", type=int, default=60)
+    p.add_argument("--scaling-members", default="1,2,4,8,16", help="E values of the sweep")
+    p.add_argument("--scaling-hidden", default="128,512,2048", help="widths of the sweep")
     p.add_argument("--out", default=None, help="folder for bench.json, CSVs and the plot")
     p.add_argument("--quiet", action="store_true")
     return p

@@ -27,7 +27,8 @@ def test_gemm_shapes_follow_the_floor_definition() -> None:
 def test_quick_bench_reports_every_variant(tmp_path: Path) -> None:
     argv = ["--device", "cpu", "--dataset", "synthetic", "--train-size", "640", "--test-size",
             "200", "--steps", "8", "--seed-steps", "4", "--repeats", "1", "--hidden", "16",
-            "--members", "3", "--scaling", "--scaling-steps", "2", "--quiet",
+            "--members", "3", "--scaling", "--scaling-steps", "2", "--scaling-members", "1,2",
+            "--scaling-hidden", "8,16", "--quiet",
             "--out", str(tmp_path)]  # fmt: skip
     assert bench.main(argv) == 0
     report = json.loads((tmp_path / "bench.json").read_text())
@@ -39,7 +40,7 @@ def test_quick_bench_reports_every_variant(tmp_path: Path) -> None:
         if r["variant"] != "seed_pipeline":
             assert r["floor_ms"] > 0 and r["of_floor"] > 0
     assert {r["variant"] for r in report["inference"]} == set(bench.KINDS)
-    assert len(report["scaling"]) == (5 + 3) * 4
+    assert len(report["scaling"]) == (2 + 2) * 4
     assert report["machine"]["torch"] and report["config"]["steps"] == 8
     for name in ("train.csv", "inference.csv", "scaling.csv"):
         assert (tmp_path / name).is_file()
