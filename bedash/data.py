@@ -393,7 +393,8 @@ def _decode_image(path: Path) -> np.ndarray:
             im = im.convert("RGB")
             if im.size != (32, 32):
                 im = im.resize((32, 32), Image.Resampling.BILINEAR)
-            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)  # (3, 32, 32)
+            # C order: np.stack keeps the transposed strides, and the MLP's view() needs C order
+            return np.ascontiguousarray(np.asarray(im, dtype=np.uint8).transpose(2, 0, 1))
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise DatasetError(f"dataset: cannot read image {path}: {e}") from e
 
