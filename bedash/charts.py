@@ -121,7 +121,8 @@ def _ordered(kinds: Iterable[str]) -> list[str]:
 def loss_figure(
     history: pd.DataFrame, trace: pd.DataFrame | None = None, *, members: bool = True
 ) -> go.Figure:
-    """Training loss per model on shared axes (x = epoch, fractional while an epoch runs).
+    """Training loss (mean member cross-entropy) per model on shared axes; x = epoch,
+    fractional while an epoch runs.
 
     history: history.csv rows (whole model: member empty; each member: its index). trace: live
     log points (model, member, x, loss), the running mean loss of the current epoch. Member
@@ -161,7 +162,8 @@ def loss_figure(
             data.append(
                 {
                     "type": "scatter",
-                    "mode": "lines",
+                    "mode": "lines+markers" if len(rows) < 3 else "lines",
+                    "marker": {"size": 4},
                     "x": rows["x"].tolist(),
                     "y": rows["loss"].tolist(),
                     "name": f"{model_label(kind)} members",
@@ -180,9 +182,26 @@ def loss_figure(
             **_LAYOUT,
             "height": 340,
             "xaxis": {"title": {"text": "epoch"}, "rangemode": "tozero"},
-            "yaxis": {"title": {"text": "training loss (mean member cross-entropy)"}},
+            # log scale: the models part ways at the end, where the losses are small
+            "yaxis": {
+                "title": {"text": "training loss (log)"},
+                "type": "log",
+                **_log_ticks(points["loss"]),
+            },
         },
     )
+
+
+def _log_ticks(values: pd.Series) -> dict[str, Any]:
+    """1-2-5 ticks spanning values, labelled in full (plotly's own log ticks label 0.05 as
+    '5')."""
+    positive = values[values > 0]
+    if not len(positive):
+        return {}
+    lo, hi = math.floor(math.log10(positive.min())), math.ceil(math.log10(positive.max()))
+    ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if positive.min() / 2 <= t <= positive.max() * 2]
+    return {"tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
 
 
 def epoch_times(history: pd.DataFrame) -> pd.DataFrame:
@@ -389,7 +408,10 @@ def member_accuracy_figure(members: pd.DataFrame, results: pd.DataFrame) -> go.F
                 col=i,
             )
             shown.add(name)
-    fig.update_layout(**_LAYOUT, height=340)
+    # the legend above the panel titles, not on them
+    legend = {**_LAYOUT["legend"], "y": 1.14}
+    fig.update_layout(**{**_LAYOUT, "legend": legend, "margin": {**_LAYOUT["margin"], "t": 70}})
+    fig.update_layout(height=360)
     fig.update_yaxes(title_text="test accuracy", row=1, col=1)
     return fig
 

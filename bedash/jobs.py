@@ -461,10 +461,11 @@ def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
     """What can be known to fail before training, as a ConfigError naming the field: the
     config's own bounds, a device that is not (or no longer) there, a folder that is not a
     dataset, a batch larger than the training set. Imports torch (for the device list)."""
-    cfg.validate(limits)
-    from .devices import resolve_device
+    cfg.validate(limits)  # cpu_only (the demo) already refuses any device but auto and cpu
+    if not limits.cpu_only:
+        from .devices import resolve_device
 
-    resolve_device(cfg.device)  # ConfigError("device", ...) listing the devices there are
+        resolve_device(cfg.device)  # ConfigError("device", ...) listing the devices there are
     n_train = train_images(cfg)
     if n_train is not None and cfg.batch_size > n_train:
         raise ConfigError(

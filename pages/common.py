@@ -33,6 +33,25 @@ STATUS_COLORS = {
 }  # fmt: skip
 
 
+RESULT_COLUMNS = {  # results table header: (number format, help)
+    "E": ("%d", "Members: ensemble size (1 for the single model)."),
+    "Params": ("localized", "Parameters of the whole model, all members included."),
+    "MB": ("%.2f", "Parameter memory in MB."),
+    "× single": ("%.2f×", "Parameters relative to the single model."),
+    "Train s": ("%.2f", "Training time, all epochs (and all members)."),
+    "s / epoch": ("%.3f", "Mean time per epoch."),
+    "Infer s": ("%.4f", "Forward passes over the whole test set."),
+    "Acc mean member": ("%.4f", "Average test accuracy of the members on their own."),
+    "Acc ensemble (mean softmax)": ("%.4f", "Accuracy of the averaged member probabilities."),
+    "Acc majority vote": ("%.4f", "Accuracy of the class most members vote for."),
+    "Acc oracle": ("%.4f", "Share of images at least one member gets right (an upper bound)."),
+    "NLL": ("%.4f", "Negative log-likelihood of the ensemble prediction (lower is better)."),
+    "ECE": ("%.4f", "Expected calibration error, 15 bins (lower is better)."),
+    "Brier": ("%.4f", "Brier score of the ensemble prediction (lower is better)."),
+    "Disagreement": ("%.3f", "Mean share of test images on which two members disagree."),
+}
+
+
 def runs_dir() -> Path:
     """Where runs are written and read (BEDASH_RUNS_DIR, default ./runs)."""
     return Path(os.environ.get("BEDASH_RUNS_DIR", "runs"))
@@ -57,6 +76,15 @@ def max_jobs() -> int:
 
 
 # -- the job registry: one per server process, shared by every session -------------------------
+
+
+def result_columns(table: pd.DataFrame) -> dict:
+    """Number formats and help texts of the results table's columns (bedash.charts)."""
+    return {
+        col: st.column_config.NumberColumn(col, format=fmt, help=text)
+        for col, (fmt, text) in RESULT_COLUMNS.items()
+        if col in table
+    }
 
 
 def _shutdown(reg: JobRegistry) -> None:
@@ -183,6 +211,34 @@ def _poll_probe(page_run: int) -> None:
     probe.start()
     if probe.ready.is_set():
         st.rerun()
+
+
+# -- uploaded image folders --------------------------------------------------------------------
+
+
+def unpack_upload(upload) -> tuple[str | None, str | None]:
+    """(dataset root, error) of an uploaded zip, unpacked once per file (kept in the session:
+    a rerun must not unpack it again, nor retry a refused one)."""
+    done = st.session_state.get("_upload")
+    if done and done[0] == upload.file_id:
+        return done[1], done[2]
+    from bedash.profile import DEMO_MAX_UPLOAD_FILES, uploads_dir
+    from bedash.uploads import UploadError, extract_dataset_zip
+
+    root, error = None, None
+    with st.spinner("Unpacking the zip and checking every image…"):
+        try:
+            path = extract_dataset_zip(
+                upload.getvalue(), uploads_dir(),
+                max_bytes=st.get_option("server.maxUploadSize") * 2**20,
+                max_files=DEMO_MAX_UPLOAD_FILES if limits().name == "demo" else 1_000_000,
+                cache_dir=data_dir() / "bedash-cache",  # the run reuses this decode
+            )  # fmt: skip
+            root = str(path)
+        except UploadError as e:
+            error = str(e)
+    st.session_state["_upload"] = (upload.file_id, root, error)
+    return root, error
 
 
 # -- run data ---------------------------------------------------------------------------------

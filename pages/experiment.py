@@ -32,6 +32,10 @@ FIELD_LABELS = {
     "fast_lr_mult": "Fast-weight LR multiplier", "fast_init_std": "Fast-weight init sigma",
     "eval_batch_size": "Evaluation batch size",
 }  # fmt: skip
+LIVE_COLUMNS = [  # the results-so-far peek; the Results page has them all
+    "Model", "Status", "E", "Params", "× single", "Train s", "Infer s",
+    "Acc ensemble (mean softmax)", "Acc mean member", "NLL", "ECE",
+]  # fmt: skip
 KEEP = "session"  # widget values survive a visit to another page
 
 
@@ -130,6 +134,11 @@ def config_form() -> RunConfig | None:
             help="Compile the models first: pays off on CUDA for long runs, costs minutes "
             "on a CPU.",
         )  # fmt: skip
+        cuda_graphs = a1.checkbox(
+            "CUDA graphs", value=DEFAULTS.cuda_graphs, key="cuda_graphs", persist_state=KEEP,
+            help="On CUDA, replay each training step as one CUDA graph (the same math, less "
+            "launch overhead). Ignored on the CPU.",
+        )  # fmt: skip
         notes = st.text_input(
             "Notes", key="notes", max_chars=500, persist_state=KEEP,
             help="Free text saved with the run (config.json, 'extra').",
@@ -145,7 +154,7 @@ def config_form() -> RunConfig | None:
         weight_decay=float(weight_decay), seed=int(seed), device=device, fast_init=fast_init,
         fast_init_std=float(fast_init_std), fast_lr_mult=float(fast_lr_mult), bias=bias,
         member_batch=member_batch, train_size=int(train_size), test_size=int(test_size),
-        eval_batch_size=int(eval_batch), compile=bool(compile_),
+        eval_batch_size=int(eval_batch), compile=bool(compile_), cuda_graphs=bool(cuda_graphs),
         extra={"notes": notes} if notes else {},
     )  # fmt: skip
 
@@ -153,14 +162,16 @@ def config_form() -> RunConfig | None:
 def device_picker() -> str:
     """Only the devices this machine has. Listing them needs torch, which loads in the
     background: until it is there, auto and cpu are offered, and the page reruns once."""
-    ready = common.probe_ready()
-    found, error = common.devices(timeout=0) if ready else (["cpu"], "")
+    if LIM.cpu_only:  # a shared host: nothing to look for
+        st.selectbox("Device", ["cpu"], key="device", help=f"CPU only ({LIM.name} limit).")
+        return "cpu"
+    found, error = common.devices(timeout=0) if PROBED else (["cpu"], "")
     device = st.selectbox(
         "Device", ["auto", *found], key="device", persist_state=KEEP,
         help="Only the devices found on this machine are offered. auto: CUDA, then MPS, "
         "then CPU.",
     )  # fmt: skip
-    if not ready:
+    if not PROBED:
         st.caption("Looking for GPUs…")  # the page's last line reruns it when they are found
     elif error:
         st.caption(f"Looking for GPUs failed ({error}); the CPU is used.")
@@ -178,7 +189,7 @@ def data_widgets() -> tuple[str, int, int]:
         "network). CIFAR-10: downloaded on first use. Image folder: train/<class>/*, "
         "test/<class>/* on this machine, resized to 32 x 32.",
     )  # fmt: skip
-    note = common.cifar10_note(data)
+    note = common.cifar10_note(data) if PROBED else None
     if note is not None and not note[0]:
         st.info(
             "**CIFAR-10 is not on disk yet.** Pick it and press Start to download it "
@@ -187,13 +198,7 @@ def data_widgets() -> tuple[str, int, int]:
         )
     elif note is not None and kind == "cifar10":
         st.caption(f"CIFAR-10 found in {data.resolve()}.")
-    dataset = kind
-    if kind == "folder":
-        dataset = st.text_input(
-            "Image folder", key="folder", persist_state=KEEP,
-            placeholder="/path/to/images (with train/<class>/ and test/<class>/)",
-            help="A folder on the machine running the dashboard.",
-        ).strip() or "folder"  # fmt: skip
+    dataset = folder_widgets() if kind == "folder" else kind
     cap = LIM.max_train_size
     full = 1_000_000 if kind == "folder" else 50_000
     c1, c2 = st.columns(2)
@@ -209,6 +214,33 @@ def data_widgets() -> tuple[str, int, int]:
         help="Evaluate on the first N test images.",
     )  # fmt: skip
     return dataset, int(train_size), int(test_size)
+
+
+def folder_widgets() -> str:
+    """An image folder: a path on this machine (not in the demo, which takes uploads only), or
+    a zip of one, unpacked and checked when it arrives."""
+    path = ""
+    if LIM.dataset_roots is None:
+        path = st.text_input(
+            "Image folder", key="folder", persist_state=KEEP,
+            placeholder="/path/to/images (with train/<class>/ and test/<class>/)",
+            help="A folder on the machine running the dashboard, laid out as "
+            "train/<class>/*.png and test/<class>/*.png.",
+        ).strip()  # fmt: skip
+    upload = st.file_uploader(
+        "… or upload a zip of it" if LIM.dataset_roots is None else "Upload a zip of an image "
+        "folder", type=["zip"], key="folder_zip",
+        help="A zip holding train/<class>/* and test/<class>/* (or one folder that does). "
+        f"At most {st.get_option('server.maxUploadSize')} MB.",
+    )  # fmt: skip
+    if upload is None:
+        return path
+    root, error = common.unpack_upload(upload)
+    if error:
+        st.error(f"**Upload**: {error}", icon=":material/error:")
+    elif root:
+        st.caption(f"Uploaded `{upload.name}`: unpacked and checked.")
+    return root or path
 
 
 def start(cfg: RunConfig) -> None:
@@ -268,8 +300,11 @@ def show_job(snap: JobSnapshot) -> None:
         st.markdown("**Results so far**" if snap.active else "**Results**")
         from bedash import charts
 
-        results = charts.frame(snap.results, list(snap.results[0]))
-        st.dataframe(charts.results_table(results), hide_index=True, key="live_results")
+        table = charts.results_table(charts.frame(snap.results, list(snap.results[0])))
+        table = table[[c for c in LIVE_COLUMNS if c in table]]
+        st.dataframe(
+            table, hide_index=True, column_config=common.result_columns(table), key="live_results"
+        )
 
 
 def loading(snap: JobSnapshot) -> None:
@@ -356,6 +391,7 @@ def other_jobs(current: str | None) -> None:
 
 # -- the page ---------------------------------------------------------------------------------
 
+PROBED = common.probe_ready()  # decided once per run: the form and the last line must agree
 st.title("Experiment")
 st.caption(
     "Is a BatchEnsemble as good as a real ensemble, and how much does it save? Configure a "
@@ -392,5 +428,5 @@ with live_col:
         else:
             live(snap.id)
     other_jobs(job_id)
-if not common.probe_ready():
+if not PROBED:  # the form was drawn without the device list: rerun once it is known
     common.await_probe()

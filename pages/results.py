@@ -11,24 +11,6 @@ from bedash import charts
 from bedash.runs import list_runs, valid_run_id
 from pages import common
 
-COLUMNS = {  # header: (number format, help)
-    "E": ("%d", "Members: ensemble size (1 for the single model)."),
-    "Params": ("localized", "Parameters of the whole model, all members included."),
-    "MB": ("%.2f", "Parameter memory in MB."),
-    "× single": ("%.2f×", "Parameters relative to the single model."),
-    "Train s": ("%.2f", "Training time, all epochs (and all members)."),
-    "s / epoch": ("%.3f", "Mean time per epoch."),
-    "Infer s": ("%.4f", "Forward passes over the whole test set."),
-    "Acc mean member": ("%.4f", "Average test accuracy of the members on their own."),
-    "Acc ensemble (mean softmax)": ("%.4f", "Accuracy of the averaged member probabilities."),
-    "Acc majority vote": ("%.4f", "Accuracy of the class most members vote for."),
-    "Acc oracle": ("%.4f", "Share of images at least one member gets right (an upper bound)."),
-    "NLL": ("%.4f", "Negative log-likelihood of the ensemble prediction (lower is better)."),
-    "ECE": ("%.4f", "Expected calibration error, 15 bins (lower is better)."),
-    "Brier": ("%.4f", "Brier score of the ensemble prediction (lower is better)."),
-    "Disagreement": ("%.3f", "Mean share of test images on which two members disagree."),
-}
-
 
 def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
     st.download_button(
@@ -119,12 +101,9 @@ def results_section(data: common.RunData, path) -> None:
         st.info("No model has finished yet.")
         return
     table = charts.results_table(data.results)
-    config = {
-        col: st.column_config.NumberColumn(col, format=fmt, help=text)
-        for col, (fmt, text) in COLUMNS.items()
-        if col in table
-    }
-    st.dataframe(table, hide_index=True, column_config=config, key="results_table")
+    st.dataframe(
+        table, hide_index=True, column_config=common.result_columns(table), key="results_table"
+    )
     csv_button("results.csv", common.read_bytes(path / "results.csv"), "results.csv", "dl_results")
     a, b = st.columns([3, 2])
     with a:
