@@ -254,6 +254,13 @@ class BatchEnsembleConv2d(_ConvMixin, nn.Module):
         return self.weight * torch.outer(self.r[i], self.s[i])[:, :, None, None]
 
 
+def _stacked(mods: Sequence[nn.Module], attr: str) -> nn.Parameter | None:
+    """The members' parameter `attr` stacked along a new first dim (E, ...); None if absent."""
+    if getattr(mods[0], attr) is None:
+        return None
+    return nn.Parameter(torch.stack([getattr(m, attr).detach() for m in mods]).clone())
+
+
 class StackedLinear(nn.Module):
     """E independent Linear layers as one batched matmul: weight (E, out, in), bias (E, out)."""
 
@@ -261,13 +268,8 @@ class StackedLinear(nn.Module):
         super().__init__()
         self.num_members = len(layers)
         self.in_features, self.out_features = layers[0].in_features, layers[0].out_features
-        self.weight = nn.Parameter(torch.stack([m.weight.detach() for m in layers]).clone())
-        has_bias = layers[0].bias is not None
-        self.bias = (
-            nn.Parameter(torch.stack([m.bias.detach() for m in layers]).clone())
-            if has_bias
-            else None
-        )
+        self.weight = _stacked(layers, "weight")
+        self.bias = _stacked(layers, "bias")
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
@@ -293,13 +295,8 @@ class StackedConv2d(_ConvMixin, nn.Module):
         super().__init__()
         self._copy_conv_args(convs[0])
         self.num_members = len(convs)
-        self.weight = nn.Parameter(torch.stack([c.weight.detach() for c in convs]).clone())
-        has_bias = convs[0].bias is not None
-        self.bias = (
-            nn.Parameter(torch.stack([c.bias.detach() for c in convs]).clone())
-            if has_bias
-            else None
-        )
+        self.weight = _stacked(convs, "weight")
+        self.bias = _stacked(convs, "bias")
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members

@@ -214,29 +214,32 @@ def _read_csv(path: Path, columns: list[str] | None) -> list[dict[str, str]]:
     return rows
 
 
+def _read_json(path: Path) -> tuple[Any, str]:
+    """(value, "") or (None, why it cannot be read)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), ""
+    except FileNotFoundError:
+        return None, f"missing file {path.name}"
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return None, f"invalid JSON in {path.name} ({e})"
+    except OSError as e:
+        return None, f"cannot read {path.name} ({e.strerror or e})"
+
+
 def read_run(path: str | os.PathLike) -> RunInfo:
     """Inspect a run folder without changing it; problems become status 'damaged' + reason."""
     p = Path(path)
     info = RunInfo(p.name, p, "damaged")
-    try:
-        info.config = json.loads((p / "config.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        info.reason = "missing file config.json"
+    config, info.reason = _read_json(p / "config.json")
+    if info.reason:
         return info
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        info.reason = f"invalid JSON in config.json ({e})"
+    status, info.reason = _read_json(p / "status.json")
+    if info.reason:
         return info
-    try:
-        status = json.loads((p / "status.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        info.reason = "missing file status.json"
-        return info
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        info.reason = f"invalid JSON in status.json ({e})"
-        return info
-    if not isinstance(status, dict) or not isinstance(info.config, dict):
+    if not isinstance(status, dict) or not isinstance(config, dict):
         info.reason = "config.json or status.json is not a JSON object"
         return info
+    info.config = config
     info.started = str(status.get("started", ""))
     state = str(status.get("status", ""))
     try:
