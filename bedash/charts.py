@@ -169,8 +169,8 @@ def loss_figure(
                     "name": f"{model_label(kind)} members",
                     "legendgroup": kind,
                     "showlegend": first,
-                    "opacity": 0.45,
-                    "line": {"color": color, "width": 1},
+                    "opacity": 0.6,
+                    "line": {"color": color, "width": 1.2},
                     "hovertemplate": f"member {k}<br>epoch %{{x:.2f}}<br>loss %{{y:.4f}}"
                     "<extra></extra>",
                 }

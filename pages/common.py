@@ -10,6 +10,7 @@ import atexit
 import io
 import os
 import threading
+import time
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -190,12 +191,17 @@ def cifar10_note(data: Path) -> tuple[bool, str] | None:
     return cifar10_present(data), cifar10_manual_hint(data)
 
 
+PROBE_DELAY = 1.5  # seconds after a page's first run: the browser is still fetching scripts
+
+
 def await_probe() -> None:
-    """Call last on a page that waits for the device list. The first run of a session only
-    paints; later runs, and the poll below, start the probe; once it is done the poll reruns
-    the page once. Only a poll may rerun: a rerun inside a full run would swallow that run's
-    button click and the message it showed."""
+    """Call last on a page that waits for the device list. A session's first run only paints;
+    the probe starts on a later run, or from the poll below once the browser has had time to
+    load the page (torch's import stalls the server, static files included, for a second or
+    two); when it is done the poll reruns the page once. Only a poll may rerun: a rerun inside
+    a full run would swallow that run's button click and the message it showed."""
     runs = st.session_state["_page_runs"] = st.session_state.get("_page_runs", 0) + 1
+    st.session_state.setdefault("_painted_at", time.monotonic())
     if runs > 1:
         _probe().start()
     _poll_probe(runs)
@@ -205,7 +211,7 @@ def await_probe() -> None:
 def _poll_probe(page_run: int) -> None:
     first = st.session_state.get("_poll_probe_run") != page_run  # the call of the full run
     st.session_state["_poll_probe_run"] = page_run
-    if first:
+    if first or time.monotonic() - st.session_state["_painted_at"] < PROBE_DELAY:
         return
     probe = _probe()
     probe.start()
@@ -314,6 +320,28 @@ def read_bytes(path: Path) -> bytes:
 
 
 # -- small display helpers --------------------------------------------------------------------
+
+
+def config_summary(cfg: dict) -> str:
+    """One line: dataset and sizes, architecture, E, epochs, batch, learning rate, seed."""
+
+    def count(value: object) -> str:
+        return "all" if value in (None, "") else f"{value:,}"
+
+    dataset = str(cfg.get("dataset", ""))
+    if "/" in dataset:  # an image folder: its name is enough
+        dataset = dataset.rstrip("/").rsplit("/", 1)[-1]
+    shape = (
+        f"{cfg.get('layers')} × {cfg.get('hidden')}"
+        if cfg.get("arch") == "mlp"
+        else f"{cfg.get('channels')} channels, width {cfg.get('hidden')}"
+    )
+    return (
+        f"{dataset} ({count(cfg.get('train_size'))} train / {count(cfg.get('test_size'))} test "
+        f"images) · {str(cfg.get('arch', '')).upper()} {shape} · E = {cfg.get('members')} · "
+        f"{cfg.get('epochs')} epochs · batch {cfg.get('batch_size')} · lr {cfg.get('lr')} · "
+        f"seed {cfg.get('seed')}"
+    )
 
 
 def status_badge(status: str) -> None:

@@ -15,7 +15,7 @@ from pages import common
 LIM = common.limits()
 DEFAULTS = RunConfig(
     dataset="synthetic", train_size=10_000, test_size=2_000, epochs=5, members=5, hidden=128
-)  # about 30 s on two CPU cores: quick, and the three kinds already separate
+)  # 20-40 s on two CPU cores (benchmarks/dashboard_vs_cli.py), and the kinds separate
 # the charts' names for the kinds (bedash.charts.MODEL_LABELS): importing charts would import
 # pandas, half a second of the first render, so the live view imports it when it draws
 KIND_LABELS = {
@@ -266,6 +266,7 @@ def show_job(snap: JobSnapshot) -> None:
     head.markdown(f"### Run `{snap.run_id}`")
     with badge:
         common.status_badge(snap.status)
+    st.caption(f"{common.config_summary(snap.config.to_dict())} · {snap.config.device}")
     if snap.status == "queued":
         st.info(
             f"Waiting for a free slot: number {snap.queue_position} in the queue.",
@@ -417,7 +418,7 @@ with live_col:
     elif snap is None:
         st.info(
             "No job yet. The defaults train a BatchEnsemble, a classical ensemble and a single "
-            "model on the synthetic set in about half a minute on two CPU cores.",
+            "model on the synthetic set, offline, in well under a minute on two CPU cores.",
             icon=":material/rocket_launch:",
         )
     else:

@@ -63,19 +63,8 @@ def header(data: common.RunData) -> None:
     left.markdown(f"### Run `{info.run_id}`")
     with right:
         common.status_badge(info.status)
-    size = lambda v: "all" if v in (None, "") else f"{v:,}"  # noqa: E731
-    shape = (
-        f"{cfg.get('layers')} × {cfg.get('hidden')}"
-        if cfg.get("arch") == "mlp"
-        else f"{cfg.get('channels')} channels, width {cfg.get('hidden')}"
-    )
-    st.caption(
-        f"{cfg.get('dataset')} ({size(cfg.get('train_size'))} train / "
-        f"{size(cfg.get('test_size'))} test images) · {str(cfg.get('arch', '')).upper()} "
-        f"{shape} · E = {cfg.get('members')} · {cfg.get('epochs')} epochs · batch "
-        f"{cfg.get('batch_size')} · lr {cfg.get('lr')} · seed {cfg.get('seed')} · "
-        f"{cfg.get('_meta', {}).get('device', cfg.get('device'))} · started {info.started}"
-    )
+    device = cfg.get("_meta", {}).get("device", cfg.get("device"))
+    st.caption(f"{common.config_summary(cfg)} · {device} · started {info.started}")
     notes = (cfg.get("extra") or {}).get("notes")
     if notes:
         st.caption(f"Notes: {notes}")
