@@ -292,6 +292,7 @@ def test_train_watch_reload_stop_and_read_results(page, server: Server) -> None:
     page.goto(f"{server.url}/runs")
     page.get_by_role("heading", name="Runs").wait_for()
     page.get_by_text("2 of 2 runs").first.wait_for()
+    page.get_by_role("button", name="Download this table (CSV)").wait_for()
     screenshot(page, "runs")
 
 
