@@ -85,9 +85,9 @@ def run_experiment(
     result = RunResult(writer.path, "running")
     recorder = _Recorder(writer, callback)
     n_classes, shape = len(dataset.classes), dataset.image_shape
-    single_params = param_stats(build_model("single", cfg, n_classes, shape))[0]
 
     try:
+        single_params = param_stats(build_model("single", cfg, n_classes, shape))[0]
         for index, kind in enumerate(cfg.models):
             model_status[kind] = "running"
             writer.set_status("running", models=model_status)
