@@ -249,3 +249,23 @@ def test_inference_fast_path_equals_the_training_path(make: str, per_member_bias
         fast = model(x)
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(reference[0], reference[1])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_stacked_linear_gradients_match_autograd_and_keep_the_weight_layout(bias: bool) -> None:
+    torch.manual_seed(0)
+    lins = [nn.Linear(6, 4, bias=bias).double() for _ in range(3)]
+    stacked = StackedLinear(lins)
+    x = torch.randn(3, 5, 6, dtype=torch.double, requires_grad=True)
+    args = (x, stacked.weight, stacked.bias)
+    assert torch.autograd.gradcheck(lambda *a: stacked(a[0]), args)
+    stacked(x).square().sum().backward()
+    # the reference: each member's plain layer through autograd's own backward
+    for e, lin in enumerate(lins):
+        lin(x[e].detach()).square().sum().backward()
+        torch.testing.assert_close(stacked.weight.grad[e], lin.weight.grad)
+        if bias:
+            torch.testing.assert_close(stacked.bias.grad[e], lin.bias.grad)
+    # the raw gradient comes out in the weight's own layout (AccumulateGrad need not copy it)
+    (raw,) = torch.autograd.grad(stacked(x).sum(), stacked.weight)
+    assert raw.is_contiguous()
