@@ -36,6 +36,9 @@ class Limits:
     max_batch_size: int = 65_536
     max_train_size: int | None = None  # None: the whole split
     max_wall_seconds: float | None = None  # per job; enforced by the runner, not here
+    unwatched_seconds: float | None = None  # the runner stops a job no page polled this long
+    max_running: int | None = None  # jobs training at once on the server (None: its setting)
+    torch_threads: int | None = None  # intra-op threads of a job (None: torch's default)
     cpu_only: bool = False  # a shared host: no GPU jobs
     dataset_roots: tuple[str, ...] | None = None  # image folders only inside these (None: any)
     name: str = "default"  # shown in messages ("demo limit")

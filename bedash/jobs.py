@@ -10,6 +10,7 @@ can import it at the top and still render fast.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 import traceback
@@ -22,7 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
-from .runs import new_run_id
+from .runs import RunDirError, new_run_id
 
 if TYPE_CHECKING:
     from .train import EpochRecord, Progress
@@ -159,6 +160,8 @@ class _Job:
     version: int = 0
     thread: threading.Thread | None = None
     snap: JobSnapshot | None = None  # the last snapshot, reused while nothing changed
+    watched: float = field(default_factory=time.monotonic)  # a page last polled it (monotonic)
+    stop_reason: str = ""  # why the registry itself stopped the job (a profile limit)
 
 
 class JobRegistry:
@@ -186,6 +189,8 @@ class JobRegistry:
         self._running: set[str] = set()
         self._views: dict[str, tuple[str, float]] = {}  # session -> (run id, last seen)
         self._closed = False
+        self._stop = threading.Event()  # ends the watchdog
+        self._watchdog: threading.Thread | None = None
 
     # -- submitting and controlling --------------------------------------------------------
 
@@ -194,9 +199,11 @@ class JobRegistry:
         field) here, before anything is queued or written."""
         if check:
             preflight(cfg, self.limits)
+        check_runs_dir(self.runs_dir)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the job registry is shut down; no new jobs")
+            self._start_watchdog()
             run_id = self._unused_run_id()
             job = _Job(uuid.uuid4().hex, cfg, run_id, self.runs_dir / run_id)
             self._jobs[job.id] = job
@@ -226,6 +233,7 @@ class JobRegistry:
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Cancel every job and join the threads (the server is stopping). True when all
         stopped in time. Later submits raise."""
+        self._stop.set()
         with self._cond:
             self._closed = True
             for job_id in list(self._queue):
@@ -234,6 +242,8 @@ class JobRegistry:
                 if job.status in ACTIVE:
                     job.cancel.set()
             threads = [j.thread for j in self._jobs.values() if j.thread is not None]
+            if self._watchdog is not None:
+                threads.append(self._watchdog)
         deadline = time.monotonic() + timeout
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -251,6 +261,15 @@ class JobRegistry:
             if job.snap is None or job.snap.version != job.version:
                 job.snap = self._copy(job)
             return job.snap
+
+    def watch(self, job_id: str) -> JobSnapshot | None:
+        """snapshot(), and a heartbeat: a page shows this job now. Under a profile with
+        `unwatched_seconds`, a job no page watched for that long is stopped."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                job.watched = time.monotonic()
+        return self.snapshot(job_id)
 
     def jobs(self) -> list[JobSnapshot]:
         """Every remembered job, newest first."""
@@ -363,7 +382,9 @@ class JobRegistry:
             with self._cond:
                 job.status, job.error, job.traceback = status, error, tb
                 job.ended = time.time()
-                if not (status == "cancelled" and job.message.startswith("stopped at")):
+                if status == "cancelled" and job.stop_reason:
+                    job.message = job.stop_reason
+                else:
                     job.message = message or error or _END_MESSAGES.get(status, status)
                 self._running.discard(job.id)
                 self._touch(job)
@@ -372,8 +393,12 @@ class JobRegistry:
     def _train(self, job: _Job) -> tuple[str, str, str]:
         from .data import DatasetError
         from .experiment import run_experiment
-        from .runs import RunDirError
+        from .runs import RunStoreError
 
+        if self.limits.torch_threads:  # process-wide; the profiles that set it run one job
+            import torch
+
+            torch.set_num_threads(self.limits.torch_threads)
         try:
             result = run_experiment(
                 job.config, job.run_dir, callback=_Events(self, job), cancel=job.cancel,
@@ -381,16 +406,59 @@ class JobRegistry:
             )  # fmt: skip
         except _Stopped:  # cancelled while the data was loading: no run folder yet
             return "cancelled", "", "stopped while loading the data; nothing was written"
-        except (ConfigError, DatasetError, RunDirError) as e:  # bad input: say which
+        except (ConfigError, DatasetError) as e:  # bad input: say which
             return "failed", str(e), ""
+        except RunDirError as e:  # the runs folder went away or read-only since submit
+            return "failed", str(e).removeprefix("--out: "), ""
+        except RunStoreError as e:  # a full disk: the run says so (if it still can)
+            return "failed", f"{e.strerror}; the files written before are intact", ""
         return result.status, result.error, ""
 
     def _check_wall(self, job: _Job) -> None:
         """The profile's per-job time limit (the hosted demo's), enforced by cancelling."""
         cap = self.limits.max_wall_seconds
         if cap and job.started and time.time() - job.started > cap and not job.cancel.is_set():
-            job.message = f"stopped at the {self.limits.name} limit of {cap:g} s per job"
+            self._stop_job(job, f"stopped at the {self.limits.name} limit of {cap:g} s per job")
+
+    def _stop_job(self, job: _Job, reason: str) -> None:
+        """Cancel a job on the registry's own account; `reason` becomes its final message."""
+        if job.status == "queued":
+            self.cancel(job.id)
+            job.message = job.stop_reason = f"{reason}; it never started, nothing was written"
+        else:
+            job.message = job.stop_reason = reason
             job.cancel.set()
+        self._touch(job)
+
+    # -- the watchdog: a light timer, off the training path --------------------------------
+
+    def _start_watchdog(self) -> None:
+        lim = self.limits
+        if self._watchdog is not None or not (lim.unwatched_seconds or lim.max_wall_seconds):
+            return
+        self._watchdog = threading.Thread(target=self._watch_loop, name="bedash-watchdog",
+                                          daemon=True)  # fmt: skip
+        self._watchdog.start()
+
+    def _watch_loop(self) -> None:
+        caps = [c for c in (self.limits.unwatched_seconds, self.limits.max_wall_seconds) if c]
+        period = min(5.0, max(0.05, min(caps) / 10))  # a stop comes at most 10% late
+        while not self._stop.wait(period):
+            with self._cond:
+                self._check_jobs()
+
+    def _check_jobs(self) -> None:
+        """Stop every job no page watched for `unwatched_seconds` (a queued one too: its tab
+        is gone), and running ones past the wall limit (also while they evaluate)."""
+        cap = self.limits.unwatched_seconds
+        now = time.monotonic()
+        for job in [j for j in self._jobs.values() if j.status in ACTIVE]:
+            if job.cancel.is_set():
+                continue
+            if cap and now - job.watched > cap:
+                self._stop_job(job, f"stopped: nobody watched it for {cap:g} s")
+            elif job.status != "queued":
+                self._check_wall(job)
 
     def _on_data(self, job: _Job, stage: str, done: int, total: int) -> None:
         with self._cond:
@@ -455,6 +523,18 @@ class _Events:
 
 
 # -- checks before a job is queued ---------------------------------------------------------
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """RunDirError unless a run can be written in runs_dir (made if missing): a read-only or
+    misplaced folder is reported when Start is pressed, not after the data has loaded."""
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=runs_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise RunDirError(f"cannot write runs to {runs_dir}: {e.strerror or e}") from e
 
 
 def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:

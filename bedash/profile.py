@@ -18,12 +18,17 @@ DEMO_LIMITS = Limits(
     max_epochs=10,
     max_train_size=10_000,  # a job must finish in minutes on a shared 0.1-2 CPU host
     max_wall_seconds=600.0,
+    unwatched_seconds=120.0,  # a closed tab must not hold the only slot for ten minutes
+    max_running=1,  # one job at a time; the others queue
+    torch_threads=1,  # see torch_threads_note below
     cpu_only=True,
     dataset_roots=(),  # replaced by the uploads folder in demo_limits()
     name="demo",
 )
 DEMO_MAX_UPLOAD_BYTES = 50 * 2**20  # a zip of an image folder
 DEMO_MAX_UPLOAD_FILES = 20_000
+DEMO_UPLOADS_MAX_AGE = 6 * 3600.0  # seconds an unpacked upload is kept (a session's work)
+DEMO_UPLOADS_MAX_BYTES = 500 * 2**20  # all unpacked uploads together, oldest removed first
 
 
 def uploads_dir(env: dict[str, str] | None = None) -> Path:

@@ -53,27 +53,50 @@ RESULT_COLUMNS = {  # results table header: (number format, help)
 }
 
 
+SETTINGS = ("BEDASH_PROFILE", "BEDASH_RUNS_DIR", "BEDASH_DATA_DIR", "BEDASH_MAX_JOBS")
+
+
+def setting(name: str, default: str = "") -> str:
+    """An environment variable, else the Streamlit secret of that name (a hosted app is
+    configured in its secrets; the library never reads them: it does not import streamlit)."""
+    value = os.environ.get(name)
+    if value is None:
+        try:
+            value = st.secrets[name]
+        except (KeyError, FileNotFoundError):  # no such secret, or no secrets file at all
+            return default
+    return str(value)
+
+
+def settings() -> dict[str, str]:
+    """The BEDASH_* settings as an environment for bedash.profile."""
+    return {name: setting(name) for name in SETTINGS if setting(name)}
+
+
 def runs_dir() -> Path:
     """Where runs are written and read (BEDASH_RUNS_DIR, default ./runs)."""
-    return Path(os.environ.get("BEDASH_RUNS_DIR", "runs"))
+    return Path(setting("BEDASH_RUNS_DIR", "runs"))
 
 
 def data_dir() -> Path:
     """Where CIFAR-10 is downloaded and decoded tensors are cached (BEDASH_DATA_DIR)."""
-    return Path(os.environ.get("BEDASH_DATA_DIR", "data"))
+    return Path(setting("BEDASH_DATA_DIR", "data"))
 
 
 def limits() -> Limits:
-    return current_limits()
+    """The profile's caps: BEDASH_PROFILE=demo as a variable or a secret."""
+    return current_limits(settings())
 
 
 def max_jobs() -> int:
     """Jobs that may train at once (BEDASH_MAX_JOBS, default 1: timings are results, and two
-    jobs on the same cores would each measure the other's load)."""
+    jobs on the same cores would each measure the other's load); the demo allows one."""
     try:
-        return max(1, int(os.environ.get("BEDASH_MAX_JOBS", "1")))
+        wanted = max(1, int(setting("BEDASH_MAX_JOBS", "1")))
     except ValueError:
-        return 1
+        wanted = 1
+    cap = limits().max_running
+    return min(wanted, cap) if cap else wanted
 
 
 # -- the job registry: one per server process, shared by every session -------------------------
@@ -231,13 +254,17 @@ def unpack_upload(upload) -> tuple[str | None, str | None]:
     from bedash.profile import DEMO_MAX_UPLOAD_FILES, uploads_dir
     from bedash.uploads import UploadError, extract_dataset_zip
 
+    demo = limits().name == "demo"
+    uploads = uploads_dir(settings())
+    if demo:
+        prune_uploads()
     root, error = None, None
     with st.spinner("Unpacking the zip and checking every image…"):
         try:
             path = extract_dataset_zip(
-                upload.getvalue(), uploads_dir(),
+                upload.getvalue(), uploads,
                 max_bytes=st.get_option("server.maxUploadSize") * 2**20,
-                max_files=DEMO_MAX_UPLOAD_FILES if limits().name == "demo" else 1_000_000,
+                max_files=DEMO_MAX_UPLOAD_FILES if demo else 1_000_000,
                 cache_dir=data_dir() / "bedash-cache",  # the run reuses this decode
             )  # fmt: skip
             root = str(path)
@@ -245,6 +272,19 @@ def unpack_upload(upload) -> tuple[str | None, str | None]:
             error = str(e)
     st.session_state["_upload"] = (upload.file_id, root, error)
     return root, error
+
+
+def prune_uploads() -> list[Path]:
+    """The demo keeps its disk: uploads older than a few hours, or beyond a total size, are
+    removed when a new one arrives; the datasets of queued and running jobs stay."""
+    from bedash.housekeeping import prune_uploads as prune
+    from bedash.profile import DEMO_UPLOADS_MAX_AGE, DEMO_UPLOADS_MAX_BYTES, uploads_dir
+
+    keep = [s.config.dataset for s in registry().jobs() if s.active]
+    return prune(
+        uploads_dir(settings()), max_age_seconds=DEMO_UPLOADS_MAX_AGE,
+        max_total_bytes=DEMO_UPLOADS_MAX_BYTES, keep=keep, cache_dir=data_dir() / "bedash-cache",
+    )  # fmt: skip
 
 
 # -- run data ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import streamlit as st
 
 from bedash.config import ARCHS, MODEL_KINDS, ConfigError, RunConfig
 from bedash.jobs import JobSnapshot
+from bedash.runs import RunDirError
 from pages import common
 
 LIM = common.limits()
@@ -250,6 +251,9 @@ def start(cfg: RunConfig) -> None:
     except ConfigError as e:
         st.error(f"**{FIELD_LABELS.get(e.field, e.field)}**: {e.message}", icon=":material/error:")
         return
+    except RunDirError as e:  # the runs folder is read-only, full or not a folder
+        st.error(f"**Runs folder**: {e}", icon=":material/error:")
+        return
     except RuntimeError as e:  # the server is shutting down
         st.error(str(e), icon=":material/error:")
         return
@@ -285,6 +289,11 @@ def show_job(snap: JobSnapshot) -> None:
         st.warning(snap.message, icon=":material/warning:")
     else:
         st.success(f"Finished in {common.duration(snap.elapsed)}.", icon=":material/check:")
+    if snap.active and LIM.unwatched_seconds:
+        st.caption(
+            f"Keep this page open: on this server a job that no page shows for "
+            f"{LIM.unwatched_seconds:g} s is stopped."
+        )
     if snap.active and st.button(
         "Stop" if snap.status != "queued" else "Cancel", icon=":material/stop:", key="stop"
     ):
@@ -368,7 +377,7 @@ def curves(snap: JobSnapshot) -> None:
 def live(job_id: str) -> None:
     """Redrawn about once a second while the job is active; a full rerun when it ends stops
     the polling and shows the final state."""
-    snap = common.registry().snapshot(job_id)
+    snap = common.registry().watch(job_id)  # a heartbeat: someone still looks at it
     if snap is None:
         st.rerun()
     show_job(snap)
@@ -407,7 +416,7 @@ with form_col:
         start(cfg)
         job_id = st.session_state.get("job", job_id)
 with live_col:
-    snap = common.registry().snapshot(job_id) if job_id else None
+    snap = common.registry().watch(job_id) if job_id else None
     if job_id and snap is None:
         st.warning(
             "Job not found: it ran in an earlier server process or is too old to be "

@@ -69,7 +69,7 @@ def header(data: common.RunData) -> None:
     if notes:
         st.caption(f"Notes: {notes}")
     job_id = common.registry().job_for_run(info.run_id)
-    snap = common.registry().snapshot(job_id) if job_id else None
+    snap = common.registry().watch(job_id) if job_id else None
     if snap is not None and snap.active:
         st.info("This run is still training; the tables fill in as models finish.")
         st.page_link(

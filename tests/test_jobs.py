@@ -14,6 +14,7 @@ import pytest
 
 from bedash.config import ConfigError, Limits, RunConfig
 from bedash.jobs import JobRegistry, JobSnapshot, preflight, train_images
+from bedash.runs import RunDirError
 
 QUICK = RunConfig(
     dataset="synthetic", train_size=256, test_size=128, epochs=1, hidden=16, members=2,
@@ -300,3 +301,136 @@ def test_importing_jobs_does_not_import_torch() -> None:
     code = "import bedash.jobs, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- the watchdog (the demo's unwatched_seconds), faults mid-run, the runs folder ----------------
+
+
+def watched_while(reg: JobRegistry, job_id: str, seconds: float) -> None:
+    """Poll the job as a page does (a heartbeat every 0.1 s) for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reg.watch(job_id)
+        time.sleep(0.1)
+
+
+def test_a_job_nobody_watches_is_stopped_by_the_watchdog(registry) -> None:
+    reg = registry(limits=Limits(unwatched_seconds=0.5, name="demo"))
+    job_id = reg.submit(ENDLESS)
+    until(reg, job_id, lambda s: s.status == "running")  # snapshot() is no heartbeat
+    snap = reg.wait(job_id, timeout=10)
+    assert snap.status == "cancelled"
+    assert snap.message == "stopped: nobody watched it for 0.5 s"
+    assert status_json(snap)["status"] == "cancelled"  # recorded in the run as any stop
+
+
+def test_a_watched_job_runs_on_and_a_queued_job_whose_page_left_is_cancelled(registry) -> None:
+    reg = registry(max_running=1, limits=Limits(unwatched_seconds=1.0, name="demo"))
+    watched = reg.submit(ENDLESS)
+    left = reg.submit(QUICK)  # queued behind it; its page never polls
+    watched_while(reg, watched, 2.5)  # well past the 1 s: the heartbeat keeps it going
+    assert reg.snapshot(watched).status == "running"
+    gone = reg.snapshot(left)
+    assert gone.status == "cancelled" and not gone.run_dir.exists()
+    assert gone.message == (
+        "stopped: nobody watched it for 1 s; it never started, nothing was written"
+    )
+    snap = reg.wait(watched, timeout=10)  # now nobody polls it either
+    assert snap.status == "cancelled" and "nobody watched" in snap.message
+
+
+def test_the_default_profile_has_no_watchdog_and_shutdown_joins_it(registry) -> None:
+    plain = registry()
+    snap = plain.wait(plain.submit(QUICK), timeout=60)  # nobody watches: it finishes anyway
+    assert snap.status == "finished"
+    assert not any(t.name == "bedash-watchdog" for t in threading.enumerate())
+    demo = registry(limits=Limits(unwatched_seconds=60.0, name="demo"))
+    demo.wait(demo.submit(QUICK), timeout=60)
+    assert any(t.name == "bedash-watchdog" for t in threading.enumerate())
+    assert demo.shutdown(timeout=10)
+    assert not any(t.name == "bedash-watchdog" for t in threading.enumerate())
+
+
+def raise_in_epoch(monkeypatch: pytest.MonkeyPatch, seed: int, epoch: int = 2) -> None:
+    """Make the training of every config with `seed` raise after the first batch of `epoch`
+    (inside the training loop, as a real bug or an out-of-memory error would)."""
+    from bedash.data import Batcher
+
+    real = Batcher.indices
+
+    def indices(self, e: int):
+        for step, idx in enumerate(real(self, e)):
+            if self.seed == seed and e == epoch and step == 1:
+                raise RuntimeError(f"boom in epoch {e}")
+            yield idx
+
+    monkeypatch.setattr(Batcher, "indices", indices)
+
+
+def test_a_job_that_raises_mid_epoch_fails_alone_with_its_message(registry, monkeypatch) -> None:
+    raise_in_epoch(monkeypatch, seed=13)
+    reg = registry(max_running=2)
+    bad = reg.submit(QUICK.replace(seed=13, epochs=2, models=("batchensemble",)))
+    good = reg.submit(QUICK.replace(epochs=2))
+    sbad, sgood = reg.wait(bad, timeout=60), reg.wait(good, timeout=60)
+    assert sbad.status == "failed" and sbad.error == "RuntimeError: boom in epoch 2"
+    assert sbad.message == sbad.error and "Traceback" in sbad.traceback
+    on_disk = status_json(sbad)
+    assert on_disk["status"] == "failed" and on_disk["error"] == "RuntimeError: boom in epoch 2"
+    assert [(r.member, r.epoch) for r in sbad.history if r.member is None] == [(None, 1)]
+    assert sgood.status == "finished", sgood.error
+    assert status_json(sgood)["status"] == "finished"
+
+
+def test_an_unwritable_runs_folder_is_refused_at_submit(registry, tmp_path) -> None:
+    (tmp_path / "file").write_text("x")  # root ignores chmod: a path under a file fails alike
+    reg = JobRegistry(tmp_path / "file" / "runs")
+    with pytest.raises(RunDirError, match=r"cannot write runs to .*file/runs: Not a directory"):
+        reg.submit(QUICK)
+    assert reg.jobs() == []
+
+
+def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(registry, monkeypatch) -> None:
+    import errno
+
+    from bedash import runs as R
+
+    reg = registry()
+    first = reg.wait(reg.submit(QUICK), timeout=60)
+    before = {p.name: p.read_bytes() for p in first.run_dir.iterdir()}
+    real = R.atomic_write_text
+
+    def full(path, text: str) -> None:
+        if Path(path).name == "results.csv":  # the disk fills up after the first epoch
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(R, "atomic_write_text", full)
+    snap = reg.wait(reg.submit(QUICK), timeout=60)
+    assert snap.status == "failed" and snap.traceback == ""
+    assert snap.error.startswith("cannot write results.csv in ")
+    assert snap.error.endswith("No space left on device; the files written before are intact")
+    assert status_json(snap)["status"] == "failed"  # status.json still fitted on the disk
+    assert {p.name: p.read_bytes() for p in first.run_dir.iterdir()} == before
+    monkeypatch.undo()
+    assert reg.wait(reg.submit(QUICK), timeout=60).status == "finished"  # space again
+
+
+def test_a_profile_sets_the_torch_threads_of_its_jobs(registry, monkeypatch) -> None:
+    import torch
+
+    import bedash.experiment as experiment
+
+    seen: list[int] = []
+    real = experiment.run_experiment
+
+    def run(*args, **kw):
+        seen.append(torch.get_num_threads())  # in the job's thread, where training runs
+        return real(*args, **kw)
+
+    monkeypatch.setattr(experiment, "run_experiment", run)
+    main_threads = torch.get_num_threads()
+    reg = registry(limits=Limits(torch_threads=1, name="demo"))
+    assert reg.wait(reg.submit(QUICK), timeout=60).status == "finished"
+    assert seen == [1]
+    assert torch.get_num_threads() == main_threads  # OpenMP's count is per thread
