@@ -153,9 +153,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr, quiet=args.quiet)
     previous = _install_sigint(cancel)
     try:
+        limits = _limits()
+        dataset = _local_cifar10(cfg, limits, bar) if args.no_download else None
         result = run_experiment(
-            cfg, out, overwrite=args.overwrite, callback=bar, cancel=cancel, limits=_limits(),
-            data_progress=bar.data_progress,
+            cfg, out, overwrite=args.overwrite, callback=bar, cancel=cancel, limits=limits,
+            dataset=dataset, data_progress=bar.data_progress,
         )  # fmt: skip
     except ConfigError as e:
         raise UsageError(f"{_flag(e.field)}: {e.message}") from e
@@ -166,10 +168,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"bedash train: failed: {e.strerror}; the files written before are intact",
               file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
-    except Exception as e:  # recorded in the run's status.json with its traceback
+    except Exception as e:  # recorded in the run's status.json (when the folder was made)
         bar.close()
-        print(f"bedash train: failed: {type(e).__name__}: {e} (details in {out}/status.json)",
-              file=sys.stderr)  # fmt: skip
+        where = f" (details in {out}/status.json)" if (out / "status.json").is_file() else ""
+        print(f"bedash train: failed: {type(e).__name__}: {e}{where}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -179,6 +181,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.status == "cancelled":
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _local_cifar10(cfg: RunConfig, limits: Any, bar: ProgressBar) -> Any:
+    """--no-download: CIFAR-10 from disk only (None for other datasets: nothing to download).
+    The flags are checked first, as they are without --no-download."""
+    if cfg.dataset != "cifar10":
+        return None
+    from .data import load_dataset
+
+    cfg.validate(limits)
+    return load_dataset(
+        "cifar10", cfg.data_dir, train_size=cfg.train_size, test_size=cfg.test_size,
+        download=False, progress=bar.data_progress,
+    )  # fmt: skip
 
 
 def _install_sigint(cancel: threading.Event) -> Any:

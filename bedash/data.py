@@ -12,6 +12,7 @@ import hashlib
 import math
 import os
 import pickle
+import tarfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -208,14 +209,28 @@ def cifar10_present(data_dir: str | os.PathLike) -> bool:
     return (d / CIFAR10_ARCHIVE).is_file()
 
 
-def download_cifar10(data_dir: str | os.PathLike, progress: Progress | None = None) -> Path:
-    """Download (unless present), check the archive's MD5 and extract. Returns the folder."""
+def download_cifar10(
+    data_dir: str | os.PathLike, progress: Progress | None = None, *, download: bool = True
+) -> Path:
+    """Download (unless present), check the archive's MD5 and extract. Returns the folder.
+    Without download, an archive on disk that fails its MD5 check is refused, not replaced."""
     from torchvision.datasets.utils import check_integrity, extract_archive
 
     d = Path(data_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatasetError(
+            f"--data-dir: cannot use {d} as the data folder ({e.strerror or e})"
+        ) from e
     archive = d / CIFAR10_ARCHIVE
     if not check_integrity(str(archive), CIFAR10_MD5):
+        if not download:
+            raise DatasetError(
+                f"the CIFAR-10 archive {archive.resolve()} failed its MD5 check (expected "
+                f"{CIFAR10_MD5}): it is incomplete or damaged. Delete it and download it again, "
+                f"or allow the download. {cifar10_manual_hint(d)}"
+            )
         try:
             _download(CIFAR10_URL, archive, progress)
         except (OSError, urllib.error.URLError) as e:
@@ -230,7 +245,10 @@ def download_cifar10(data_dir: str | os.PathLike, progress: Progress | None = No
             )
     if progress:
         progress("extract", 0, 1)
-    extract_archive(str(archive), str(d))
+    try:
+        extract_archive(str(archive), str(d))
+    except (OSError, tarfile.TarError) as e:
+        raise DatasetError(f"cannot extract {archive} into {d}: {e}") from e
     if progress:
         progress("extract", 1, 1)
     return d / CIFAR10_FOLDER
@@ -291,7 +309,7 @@ def load_cifar10(
     if not all((folder / f).is_file() for f in CIFAR10_FILES):
         if not download and not (d / CIFAR10_ARCHIVE).is_file():
             raise DatasetError(f"CIFAR-10 is not in {d.resolve()}. {cifar10_manual_hint(d)}")
-        folder = download_cifar10(d, progress)
+        folder = download_cifar10(d, progress, download=download)
     files = [folder / f for f in CIFAR10_FILES]
     cache = folder / "bedash-cache.pt"
     key = _files_key(files)
@@ -300,7 +318,9 @@ def load_cifar10(
         cached = _decode_cifar(files, progress)
         cached["verified"] = torch.tensor(_verify_md5(files))
         _save_cache(cache, key, cached)
-    info = {"source": str(folder), "verified": bool(cached["verified"])}
+    verified = cached.get("verified")
+    ok = isinstance(verified, Tensor) and verified.numel() == 1 and bool(verified.item())
+    info = {"source": str(folder), "verified": ok}
     return Dataset(
         "cifar10",
         list(CIFAR10_CLASSES),
@@ -369,7 +389,10 @@ def scan_image_folder(root: str | os.PathLike) -> dict[str, dict[str, list[Path]
     out: dict[str, dict[str, list[Path]]] = {}
     for split in ("train", "test"):
         sd = root / split
-        per_class = _class_images(sd)
+        try:
+            per_class = _class_images(sd)
+        except OSError as e:  # a folder the server may not read
+            raise DatasetError(f"dataset: cannot read {e.filename or sd}: {e.strerror or e}") from e
         if not per_class:
             raise DatasetError(f"dataset: {sd} has no class folders ({layout})")
         for name, files in per_class.items():
@@ -462,7 +485,24 @@ def _load_cache(path: Path, key: str) -> dict[str, Tensor] | None:
         return None
     if not isinstance(blob, dict) or blob.get("key") != key:
         return None
-    return blob["tensors"]
+    tensors = blob.get("tensors")
+    return tensors if _valid_splits(tensors) else None
+
+
+def _valid_splits(tensors: object) -> bool:
+    """Do the cached tensors look like two decoded splits? (A tampered cache with the right key
+    must not reach training as garbage: it is rebuilt instead.)"""
+    if not isinstance(tensors, dict):
+        return False
+    for split in ("train", "test"):
+        x, y = tensors.get(f"{split}_x"), tensors.get(f"{split}_y")
+        if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
+            return False
+        if x.dtype != torch.uint8 or x.dim() != 4 or tuple(x.shape[1:]) != (3, 32, 32):
+            return False
+        if y.dtype != torch.int64 or y.shape != (x.shape[0],):
+            return False
+    return True
 
 
 def _save_cache(path: Path, key: str, tensors: dict[str, Tensor]) -> None:

@@ -54,6 +54,9 @@ def test_default_out_goes_to_runs_dir(tmp_path: Path) -> None:
         (["--lr", "0"], "--lr: must be a finite number > 0"),
         (["--lr", "nan"], "--lr: must be a finite number > 0 (got nan)"),
         (["--lr", "-1"], "--lr: must be a finite number > 0"),
+        (["--lr", "inf"], "--lr: must be a finite number > 0 (got inf)"),
+        (["--arch", "vit"], "--arch: unknown value 'vit'; allowed: mlp, cnn"),
+        (["--train-size", "0"], "--train-size: must be from 1"),
         (["--batch-size", "0"], "--batch-size: must be from 1"),
         (["--models", "batchensemble,forest"], "--models: unknown value 'forest'; allowed:"),
         (["--device", "cuda:3"], "--device: 'cuda:3' is not available here; available: auto, cpu"),
@@ -122,3 +125,18 @@ def test_results_table_labels_every_accuracy() -> None:
     for label in ("member acc", "ens acc", "vote acc", "oracle"):
         assert label in text
     assert "0.6000" in text and "1,234" in text and "diverged" in text
+
+
+def test_a_crash_before_the_run_folder_exists_points_nowhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import bedash.experiment as experiment
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the loader broke")
+
+    monkeypatch.setattr(experiment, "load_dataset", broken)
+    assert main(["train", *TINY, "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "failed: RuntimeError: the loader broke" in err
+    assert "status.json" not in err and not (tmp_path / "r").exists()
