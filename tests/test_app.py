@@ -514,3 +514,160 @@ def test_the_first_render_imports_neither_torch_nor_pandas(tmp_path: Path) -> No
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# -- the hosted demo: a secret sets the profile, the watchdog, uploads housekeeping -------------
+
+
+def test_the_demo_profile_can_come_from_a_streamlit_secret(dirs: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["BEDASH_PROFILE"] = "demo"  # as .streamlit/secrets.toml or the host's settings
+    at.run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="members").max == DEMO_LIMITS.max_members
+    assert at.number_input(key="epochs").max == DEMO_LIMITS.max_epochs
+    assert at.selectbox(key="device").options == ["cpu"]
+    at = start(at)
+    assert "no page shows for 120 s is stopped" in texts(at.caption)
+    at = run_until(at, finished)
+    (run,) = (dirs / "runs").iterdir()  # the job ran under the demo's limits: one thread
+    assert json.loads((run / "config.json").read_text())["_meta"]["threads"] == 1
+    plain = app()  # no secret, no variable: the default profile
+    assert plain.number_input(key="members").max == 64
+
+
+def test_the_demo_runs_one_job_at_a_time_whatever_max_jobs_says(dirs, monkeypatch) -> None:
+    from pages import common
+
+    monkeypatch.setenv("BEDASH_MAX_JOBS", "4")
+    assert common.max_jobs() == 4
+    monkeypatch.setenv("BEDASH_PROFILE", "demo")
+    assert common.max_jobs() == 1 and common.registry().max_running == 1
+
+
+@pytest.fixture
+def quick_demo(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo profile with a 3 s watchdog and long runs allowed (so a job outlives it)."""
+    import dataclasses
+
+    import bedash.profile as profile
+
+    demo = dataclasses.replace(DEMO_LIMITS, unwatched_seconds=3.0, max_epochs=10_000)
+    monkeypatch.setattr(profile, "DEMO_LIMITS", demo)
+    monkeypatch.setenv("BEDASH_PROFILE", "demo")
+
+
+def test_the_demo_stops_a_job_nobody_watches_and_keeps_a_watched_one(quick_demo) -> None:
+    at = run_until(start(app(), epochs=500), lambda a: "ETA" in progress(a))
+    assert "no page shows for 3 s is stopped" in texts(at.caption)
+    deadline = time.monotonic() + 5  # longer than the 3 s: each rerun is a heartbeat
+    while time.monotonic() < deadline:
+        at.run()
+        time.sleep(0.2)
+    assert "ETA" in progress(at)  # still training
+    time.sleep(5)  # the tab is closed: nobody polls
+    at = run_until(at, lambda a: "cancelled" in badges(a), timeout=20)
+    assert "stopped: nobody watched it for 3 s" in texts(at.warning)
+
+
+def test_a_demo_upload_removes_old_uploads(dirs: Path, monkeypatch) -> None:
+    import os
+
+    monkeypatch.setenv("BEDASH_PROFILE", "demo")
+    old = dirs / "data" / "uploads" / "old-upload"
+    (old / "x").mkdir(parents=True)
+    stamp = time.time() - 7 * 3600
+    os.utime(old, (stamp, stamp))
+    at = app()
+    at.radio(key="dataset_kind").set_value("folder").run()
+    at.get("file_uploader")[0].upload("pets.zip", image_folder_zip(), "application/zip").run()
+    assert "Uploaded `pets.zip`" in texts(at.caption) and not at.error
+    assert not old.exists()
+    assert len(list((dirs / "data" / "uploads").iterdir())) == 1  # the new one
+
+
+# -- faults: a job that raises mid-epoch, a read-only or full runs folder ----------------------
+
+
+def test_a_job_that_raises_mid_epoch_fails_alone(dirs: Path, monkeypatch) -> None:
+    from tests.test_jobs import raise_in_epoch
+
+    raise_in_epoch(monkeypatch, seed=13)
+    monkeypatch.setenv("BEDASH_MAX_JOBS", "2")
+    good = start(app(), epochs=3)
+    bad = run_until(start(app(), seed=13, epochs=3), lambda a: bool(a.error))
+    assert "The job failed: RuntimeError: boom in epoch 2" in texts(bad.error)
+    assert "red-badge[failed]" in badges(bad) and bad.get("expander")  # the traceback, folded
+    run_until(good, finished)  # the other job trained on, alongside
+    table = app("pages/runs.py").dataframe(key="runs_table").value
+    assert sorted(table["status"]) == ["failed", "finished"]
+
+
+def test_a_runs_folder_under_a_file_is_a_clear_error_at_start(dirs, monkeypatch) -> None:
+    (dirs / "file").write_text("x")  # root ignores chmod: a folder that cannot be made instead
+    monkeypatch.setenv("BEDASH_RUNS_DIR", str(dirs / "file" / "runs"))
+    at = configure(app())
+    at.button(key="start").click().run()
+    assert not at.exception
+    assert "**Runs folder**: cannot write runs to" in texts(at.error)
+    assert "Not a directory" in texts(at.error) and "job" not in at.query_params
+    assert "No runs" in texts(app("pages/runs.py").info)  # the other pages still work
+
+
+def snapshot_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_read_only_runs_folder_is_a_clear_error_and_loses_nothing(
+    dirs, finished_run, monkeypatch
+) -> None:
+    import errno
+    import tempfile
+
+    runs = dirs / "runs"
+    before = snapshot_files(runs)
+    real = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kw):
+        # as root chmod is ignored: fail every new file in the runs folder, as a ro mount does
+        if dir is not None and Path(dir).resolve().is_relative_to(runs.resolve()):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    at = configure(app())
+    at.button(key="start").click().run()
+    assert not at.exception
+    assert "**Runs folder**" in texts(at.error) and "Read-only file system" in texts(at.error)
+    assert snapshot_files(runs) == before
+    table = app("pages/runs.py").dataframe(key="runs_table").value
+    assert table["run_id"].tolist() == [finished_run]
+
+
+def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(
+    dirs, finished_run, monkeypatch
+) -> None:
+    import errno
+
+    from bedash import runs as R
+
+    runs = dirs / "runs"
+    before = snapshot_files(runs / finished_run)
+    real = R.atomic_write_text
+
+    def full(path, text: str) -> None:
+        if Path(path).name == "results.csv":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(R, "atomic_write_text", full)
+    at = run_until(start(app()), lambda a: bool(a.error))
+    error = texts(at.error)
+    assert "The job failed: cannot write results.csv" in error
+    assert "No space left on device; the files written before are intact" in error
+    assert snapshot_files(runs / finished_run) == before
+    table = app("pages/runs.py").dataframe(key="runs_table").value
+    assert dict(zip(table["run_id"], table["status"], strict=True)) == {
+        finished_run: "finished",
+        next(p.name for p in runs.iterdir() if p.name != finished_run): "failed",
+    }
