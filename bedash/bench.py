@@ -329,13 +329,16 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 variants[f"{kind}_eager"] = lambda kind=kind: time_kind(
                     kind, eager, dev.train, steps, device, name=f"{kind}_eager"
                 )
-        measures = _interleaved(variants, args.repeats)
-        floors = {}
-        for kind in KINDS:
-            iters = max(5, min(200, steps))
-            floors[kind] = statistics.median(
-                time_floor(kind, cfg.members, cfg.batch_size, dims, device, iters) for _ in range(3)
+        iters = max(5, min(200, steps))
+        for kind in KINDS:  # floors take turns with the variants: one noisy moment hits both
+            variants[f"floor_{kind}"] = lambda kind=kind: Measure(
+                f"floor_{kind}",
+                time_floor(kind, cfg.members, cfg.batch_size, dims, device, iters),
+                0.0,
+                iters,
             )
+        measures = _interleaved(variants, args.repeats)
+        floors = {k: measures.pop(f"floor_{k}").seconds_per_step for k in KINDS}
         seed_m = measures.get("seed_pipeline")
         epoch_steps = math.ceil(50_000 / cfg.batch_size)  # one CIFAR-10 epoch: 1,563 steps at 32
         rows = []
@@ -579,25 +582,34 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bedash bench", description=__doc__.split("\n")[0])
-    p.add_argument("--device", default="auto")
-    p.add_argument("--dataset", default="auto", choices=["auto", "cifar10", "synthetic"])
+    p = argparse.ArgumentParser(
+        prog="python -m bedash bench",
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        epilog="Figures and how to read them: BENCHMARKS.md.",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument(
+        "--dataset",
+        default="auto",
+        choices=["auto", "cifar10", "synthetic"],
+        help="auto: CIFAR-10 when it is in --data-dir, else synthetic data of the same size",
+    )
     p.add_argument("--data-dir", default="./data")
-    p.add_argument("--members", type=int, default=5)
+    p.add_argument("--members", type=int, default=5, help="E (default 5, as the seed)")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--eval-batch-size", type=int, default=RunConfig().eval_batch_size)
-    p.add_argument("--train-size", type=int, default=50_000)
+    p.add_argument("--train-size", type=int, default=50_000, help="synthetic training images")
     p.add_argument("--test-size", type=int, default=10_000)
     p.add_argument("--steps", type=int, default=0, help="timed steps per variant (0: one epoch)")
     p.add_argument("--seed-steps", type=int, default=400, help="cap for the slow seed pipeline")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--skip-seed", action="store_true")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (median kept)")
+    p.add_argument("--skip-seed", action="store_true", help="leave out the seed pipeline")
     p.add_argument("--no-train", action="store_true", help="skip the training/inference table")
     p.add_argument("--memory", action="store_true", help="peak memory of a whole run")
     p.add_argument("--compile", action="store_true", help="also time torch.compile modes")
     p.add_argument("--scaling", action="store_true", help="sweep E and hidden width")
-    p.add_argument("--scaling-steps", type=int, default=60)
+    p.add_argument("--scaling-steps", type=int, default=60, help="timed steps per sweep point")
     p.add_argument("--scaling-members", default="1,2,4,8,16", help="E values of the sweep")
     p.add_argument("--scaling-hidden", default="128,512,2048", help="widths of the sweep")
     p.add_argument("--out", default=None, help="folder for bench.json, CSVs and the plot")
