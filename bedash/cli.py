@@ -7,6 +7,7 @@ traceback. Ctrl-C stops training after the current batch and keeps everything me
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import signal
@@ -161,7 +162,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ConfigError as e:
         raise UsageError(f"{_flag(e.field)}: {e.message}") from e
-    except (RunDirError, DatasetError) as e:
+    except DatasetError as e:
+        raise UsageError(_name_the_flag(str(e))) from e
+    except RunDirError as e:
         raise UsageError(str(e)) from e
     except RunStoreError as e:  # disk full, folder read-only: what was written stays whole
         bar.close()
@@ -181,6 +184,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.status == "cancelled":
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _name_the_flag(message: str) -> str:
+    """'batch_size: ...' (a setting's name, as the library says it) -> '--batch-size: ...'."""
+    head, sep, rest = message.partition(": ")
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    return f"{_flag(head)}: {rest}" if sep and head in known else message
 
 
 def _local_cifar10(cfg: RunConfig, limits: Any, bar: ProgressBar) -> Any:

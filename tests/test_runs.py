@@ -118,3 +118,21 @@ def test_delete_run(tmp_path: Path) -> None:
 def test_list_runs_of_missing_folder_is_empty(tmp_path: Path) -> None:
     assert list_runs(tmp_path / "none") == []
     assert read_run(tmp_path / "none").status == "damaged"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("status.json", "[]", "not a JSON object"),
+        ("status.json", '{"status": "exploded"}', "unknown status 'exploded'"),
+        ("results.csv", "model,ensemble_acc\nsingle,0.5\n", "results.csv lacks columns"),
+        ("config.json", "\udcff", "invalid JSON in config.json"),
+    ],
+)
+def test_more_kinds_of_damage_are_named(tmp_path: Path, name: str, text: str, reason: str) -> None:
+    _finished_run(tmp_path / "r")
+    (tmp_path / "r" / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+    before = _tree_digest(tmp_path)
+    info = read_run(tmp_path / "r")
+    assert info.status == "damaged" and reason in info.reason
+    assert _tree_digest(tmp_path) == before
