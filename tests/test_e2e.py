@@ -306,3 +306,61 @@ def test_stopping_the_server_cancels_a_running_job(page, server: Server) -> None
     stop_server(server)  # SIGTERM, as a service manager or Ctrl-C would
     status = (run / "status.json").read_text()
     assert '"status": "cancelled"' in status, status  # joined and recorded, not left running
+
+
+def run_files_bytes(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+
+
+def test_kill_9_mid_run_then_restart_lists_finished_intact_and_killed_interrupted(
+    browser,
+) -> None:
+    from bedash.runs import list_runs
+
+    tmp = Path(tempfile.mkdtemp(prefix="bedash-kill-"))
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    server = start_server(tmp)
+    try:
+        page.goto(server.url)
+        configure(page, members=2, hidden=16, epochs=2, train=1000, test=200)
+        page.get_by_role("button", name="Start").click()
+        page.get_by_text("Finished in").first.wait_for(timeout=120_000)
+        (done,) = list(server.runs.iterdir())
+        before = run_files_bytes(done)
+
+        configure(page, epochs=1000)  # the form keeps the rest; this one runs until killed
+        page.get_by_role("button", name="Start").click()
+        killed = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            others = [r for r in server.runs.iterdir() if r != done]
+            history = others[0] / "history.csv" if others else None
+            if history is not None and history.exists() and history.read_text().count("\n") > 2:
+                killed = others[0]
+                break
+            page.wait_for_timeout(200)
+        assert killed is not None, "the second job wrote no history within 90 s"
+        server.proc.send_signal(signal.SIGKILL)  # no atexit, no cancel: the process is gone
+        server.proc.wait(30)
+        assert '"running"' in (killed / "status.json").read_text()  # nobody could say more
+
+        server = start_server(tmp)  # the same runs folder, a new process
+        got = {r.run_id: r.status for r in list_runs(server.runs)}
+        assert got == {done.name: "finished", killed.name: "interrupted"}
+        assert run_files_bytes(done) == before  # not a byte changed
+        page.goto(f"{server.url}/runs")
+        page.get_by_text("2 of 2 runs").first.wait_for()
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="Download this table (CSV)").click()
+        rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text())))
+        assert {r["run_id"]: r["status"] for r in rows} == got
+        page.goto(f"{server.url}/results?run={killed.name}")
+        page.get_by_text("Interrupted: the process that ran it stopped").first.wait_for()
+        page.goto(f"{server.url}/results?run={done.name}")
+        page.get_by_role("heading", name="Side by side").wait_for()
+    finally:
+        context.close()
+        stop_server(server)
+        shutil.rmtree(tmp, ignore_errors=True)
