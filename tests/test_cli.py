@@ -112,7 +112,7 @@ def test_runs_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "a1  finished" in out and "b2  damaged" in out and "invalid JSON" in out
     with pytest.raises(SystemExit) as info:
         main(["runs", "list", "--runs-dir", str(tmp_path / "none")])
-    assert info.value.code == 2
+    assert info.value.code == 2 and "--runs-dir:" in capsys.readouterr().err
 
 
 def test_results_table_labels_every_accuracy() -> None:
