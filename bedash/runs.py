@@ -36,6 +36,11 @@ RELIABILITY_COLUMNS = ["bin", "lower", "upper", "count", "accuracy", "confidence
 RUN_FILES = ("config.json", "status.json", "history.csv", "results.csv", "members.csv")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 FINAL_STATUSES = ("finished", "cancelled", "failed", "diverged")
+CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {  # what listings read from config.json
+    "models": list, "dataset": str, "arch": str, "device": str, "members": int, "hidden": int,
+    "layers": int, "channels": int, "epochs": int, "batch_size": int, "seed": int,
+    "train_size": int, "test_size": int, "lr": (int, float), "extra": dict, "_meta": dict,
+}  # fmt: skip
 
 
 class RunDirError(Exception):
@@ -226,6 +231,20 @@ def _read_json(path: Path) -> tuple[Any, str]:
         return None, f"cannot read {path.name} ({e.strerror or e})"
 
 
+def _config_problem(config: dict[str, Any]) -> str:
+    """Why config.json cannot be shown (a setting of the wrong type), or ''."""
+    for key, kind in CONFIG_TYPES.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if ok and key == "models":
+            ok = all(isinstance(m, str) for m in value)
+        if not ok:
+            return f"config.json has a bad {key!r}: {json.dumps(value)[:40]}"
+    return ""
+
+
 def read_run(path: str | os.PathLike) -> RunInfo:
     """Inspect a run folder without changing it; problems become status 'damaged' + reason."""
     p = Path(path)
@@ -238,6 +257,9 @@ def read_run(path: str | os.PathLike) -> RunInfo:
         return info
     if not isinstance(status, dict) or not isinstance(config, dict):
         info.reason = "config.json or status.json is not a JSON object"
+        return info
+    info.reason = _config_problem(config)
+    if info.reason:
         return info
     info.config = config
     info.started = str(status.get("started", ""))

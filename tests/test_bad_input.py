@@ -253,7 +253,7 @@ def test_a_malformed_job_id_in_the_url_is_not_found(dirs: Path) -> None:  # noqa
 
 
 def _damaged_runs(runs: Path) -> None:
-    """Three run folders, each damaged another way."""
+    """Four run folders, each damaged another way."""
     for name in ("20260101-000000-aaaaaa", "20260101-000000-bbbbbb", "20260101-000000-cccccc"):
         (runs / name).mkdir(parents=True)
         (runs / name / "config.json").write_text(json.dumps({"models": ["single"]}))
@@ -261,6 +261,11 @@ def _damaged_runs(runs: Path) -> None:
     (runs / "20260101-000000-aaaaaa" / "config.json").write_text('{"models": [')
     (runs / "20260101-000000-bbbbbb" / "results.csv").write_text("model,status\nsingle,fini")
     # cccccc: finished, but results.csv is missing
+    (runs / "20260101-000000-dddddd").mkdir()
+    (runs / "20260101-000000-dddddd" / "config.json").write_text(
+        json.dumps({"models": 5, "members": "abc", "extra": "x", "_meta": []})
+    )
+    (runs / "20260101-000000-dddddd" / "status.json").write_text('{"status": "cancelled"}')
 
 
 def test_damaged_run_folders_show_as_damaged_and_stay_untouched(dirs: Path) -> None:  # noqa: F811
@@ -273,6 +278,9 @@ def test_damaged_run_folders_show_as_damaged_and_stay_untouched(dirs: Path) -> N
     assert "invalid JSON in config.json" in notes["20260101-000000-aaaaaa"]
     assert "results.csv is truncated" in notes["20260101-000000-bbbbbb"]
     assert "missing file results.csv" in notes["20260101-000000-cccccc"]
+    assert "config.json has a bad 'models'" in notes["20260101-000000-dddddd"]
+    res = app("pages/results.py", run="20260101-000000-dddddd")
+    assert "This run folder is damaged: config.json has a bad 'models'" in texts(res.error)
     res = app("pages/results.py", run="20260101-000000-aaaaaa")
     assert "This run folder is damaged: invalid JSON in config.json" in texts(res.error)
     res = app("pages/results.py", run="20260101-000000-bbbbbb")

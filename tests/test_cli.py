@@ -106,10 +106,14 @@ def test_runs_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", *TINY, "--models", "single", "--out", str(runs / "a1")]) == 0
     (runs / "b2").mkdir()
     (runs / "b2" / "config.json").write_text("{not json")
+    (runs / "c3").mkdir()
+    (runs / "c3" / "config.json").write_text('{"models": 5}')  # edited by hand
+    (runs / "c3" / "status.json").write_text('{"status": "finished"}')
     capsys.readouterr()
     assert main(["runs", "list", "--runs-dir", str(runs)]) == 0
     out = capsys.readouterr().out
     assert "a1  finished" in out and "b2  damaged" in out and "invalid JSON" in out
+    assert "c3  damaged" in out and "config.json has a bad 'models': 5" in out
     with pytest.raises(SystemExit) as info:
         main(["runs", "list", "--runs-dir", str(tmp_path / "none")])
     assert info.value.code == 2 and "--runs-dir:" in capsys.readouterr().err

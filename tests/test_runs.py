@@ -127,6 +127,10 @@ def test_list_runs_of_missing_folder_is_empty(tmp_path: Path) -> None:
         ("status.json", '{"status": "exploded"}', "unknown status 'exploded'"),
         ("results.csv", "model,ensemble_acc\nsingle,0.5\n", "results.csv lacks columns"),
         ("config.json", "\udcff", "invalid JSON in config.json"),
+        ("config.json", '{"models": 5}', "config.json has a bad 'models': 5"),
+        ("config.json", '{"models": [1]}', "config.json has a bad 'models': [1]"),
+        ("config.json", '{"members": "five"}', "config.json has a bad 'members'"),
+        ("config.json", '{"extra": "notes", "_meta": []}', "config.json has a bad 'extra'"),
     ],
 )
 def test_more_kinds_of_damage_are_named(tmp_path: Path, name: str, text: str, reason: str) -> None:
