@@ -526,10 +526,16 @@ def plot_scaling(rows: list[dict], out: Path) -> None:
     except ImportError:
         return
 
+    out.mkdir(parents=True, exist_ok=True)
+    at_hidden = {r["hidden"] for r in rows if r["axis"] == "members"}
+    at_members = {r["members"] for r in rows if r["axis"] == "hidden" and r["variant"] != "single"}
     fig = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=("step time vs members E (hidden 128)", "step time vs hidden width (E = 5)"),
+        subplot_titles=(
+            f"step time vs members E (hidden {', '.join(map(str, sorted(at_hidden)))})",
+            f"step time vs hidden width (E = {', '.join(map(str, sorted(at_members)))})",
+        ),
     )
     colors = {
         "batchensemble": "#d62728",
@@ -553,11 +559,19 @@ def plot_scaling(rows: list[dict], out: Path) -> None:
                 row=1,
                 col=col,
             )
-        fig.update_xaxes(type="log", title_text=axis, row=1, col=col)
-        fig.update_yaxes(type="log", title_text="ms per training step", row=1, col=col)
+        ticks = sorted({r["value"] for r in rows if r["axis"] == axis})
+        fig.update_xaxes(type="log", title_text=axis, tickvals=ticks, row=1, col=col)
+        # plotly labels a log axis's minor ticks "2", "5"... whatever the decade: name them
+        ys = [r["step_ms"] for r in rows if r["axis"] == axis]
+        nice = [m * 10.0**p for p in range(-3, 5) for m in (1, 2, 5)]
+        yt = [v for v in nice if min(ys) / 2 <= v <= max(ys) * 2]
+        fig.update_yaxes(
+            type="log", title_text="ms per training step", tickvals=yt,
+            ticktext=[f"{v:g}" for v in yt], row=1, col=col,
+        )  # fmt: skip
     fig.update_layout(width=1100, height=450, template="plotly_white")
     html = out / "scaling.html"
-    fig.write_html(html, include_plotlyjs=True)
+    fig.write_html(html, include_plotlyjs=True, config={"displayModeBar": False})
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium:
         subprocess.run(
