@@ -202,8 +202,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_csv(path: Path, columns: list[str] | None) -> list[dict[str, str]]:
-    """Rows of a CSV; ValueError when it is truncated or lacks columns."""
+def _read_csv(
+    path: Path, columns: list[str] | None, numeric: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
+    """Rows of a CSV; ValueError when it is truncated, lacks columns, or a `numeric` column
+    holds something other than a number (an empty cell is allowed)."""
     text = path.read_text(encoding="utf-8")
     if text and not text.endswith("\n"):
         raise ValueError(f"{path.name} is truncated (no final newline)")
@@ -216,7 +219,18 @@ def _read_csv(path: Path, columns: list[str] | None) -> list[dict[str, str]]:
     for i, row in enumerate(rows, 2):
         if None in row or any(v is None for v in row.values()):
             raise ValueError(f"{path.name} line {i} has the wrong number of cells")
+        for col in numeric:
+            if row[col] and not _is_float(row[col]):
+                raise ValueError(f"{path.name} line {i}: {col} {row[col][:20]!r} is not a number")
     return rows
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_json(path: Path) -> tuple[Any, str]:
@@ -266,7 +280,7 @@ def read_run(path: str | os.PathLike) -> RunInfo:
     state = str(status.get("status", ""))
     try:
         if (p / "history.csv").exists():
-            _read_csv(p / "history.csv", HISTORY_COLUMNS)
+            _read_csv(p / "history.csv", HISTORY_COLUMNS, numeric=tuple(HISTORY_COLUMNS[1:]))
         if (p / "results.csv").exists():
             info.results = _read_csv(p / "results.csv", ["model", "status"])
         elif state in ("finished", "diverged"):

@@ -128,6 +128,11 @@ def test_list_runs_of_missing_folder_is_empty(tmp_path: Path) -> None:
         ("results.csv", "model,ensemble_acc\nsingle,0.5\n", "results.csv lacks columns"),
         ("config.json", "\udcff", "invalid JSON in config.json"),
         ("config.json", '{"models": 5}', "config.json has a bad 'models': 5"),
+        (
+            "history.csv",
+            "model,member,epoch,loss,epoch_seconds,samples_per_s\nsingle,,1,abc,0.1,9\n",
+            "history.csv line 2: loss 'abc' is not a number",
+        ),
         ("config.json", '{"models": [1]}', "config.json has a bad 'models': [1]"),
         ("config.json", '{"members": "five"}', "config.json has a bad 'members'"),
         ("config.json", '{"extra": "notes", "_meta": []}', "config.json has a bad 'extra'"),
