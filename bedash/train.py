@@ -156,7 +156,7 @@ class Stepper:
             self._graph.replay()
             return self._loss
         if self.calls <= self.WARMUP:  # real steps, on a side stream as CUDA graphs require
-            side = torch.cuda.Stream()
+            side = _side_stream(idx.device)
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 loss = self._eager(idx)
@@ -171,6 +171,17 @@ class Stepper:
         self._graph = graph
         graph.replay()  # capturing records the step; replaying runs it
         return self._loss
+
+
+_SIDE_STREAMS: dict[torch.device, torch.cuda.Stream] = {}
+
+
+def _side_stream(device: torch.device) -> torch.cuda.Stream:
+    """One warm-up stream per device for every Stepper. A fresh stream per fit made cuBLAS
+    allocate a new workspace for each (kept until the process ends): 2.3 GB after a benchmark."""
+    if device not in _SIDE_STREAMS:
+        _SIDE_STREAMS[device] = torch.cuda.Stream(device)
+    return _SIDE_STREAMS[device]
 
 
 def fit(

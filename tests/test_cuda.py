@@ -95,3 +95,17 @@ def test_cuda_graph_steps_equal_eager_steps(kind: str) -> None:
     for idx in list(Batcher(data.train, 32).indices(1))[:6]:
         stepper(idx)
     assert stepper._graph is not None  # captured after the warm-up, then replayed
+
+
+def test_graph_fits_do_not_grow_gpu_memory() -> None:
+    # each fit used to warm up on a fresh stream, and cuBLAS kept a workspace per stream
+    data = synthetic(512, 64).to("cuda")
+    after = []
+    for _ in range(3):
+        model = build_model("batchensemble", CFG).cuda()
+        opt = make_optimizer(model, CFG, capturable=True)
+        fit(model, Batcher(data.train, 32), opt, epochs=1, name="be", graph=True)
+        del model, opt
+        torch.cuda.synchronize()
+        after.append(torch.cuda.memory_allocated())
+    assert after[2] == after[1] == after[0]
