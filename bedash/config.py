@@ -39,6 +39,7 @@ class Limits:
     unwatched_seconds: float | None = None  # the runner stops a job no page polled this long
     max_running: int | None = None  # jobs training at once on the server (None: its setting)
     torch_threads: int | None = None  # intra-op threads of a job (None: torch's default)
+    eval_batch_size: int | None = None  # the runner evaluates at most this many images at once
     cpu_only: bool = False  # a shared host: no GPU jobs
     dataset_roots: tuple[str, ...] | None = None  # image folders only inside these (None: any)
     name: str = "default"  # shown in messages ("demo limit")

@@ -200,6 +200,9 @@ class JobRegistry:
         if check:
             preflight(cfg, self.limits)
         check_runs_dir(self.runs_dir)
+        cap = self.limits.eval_batch_size
+        if cap and cfg.eval_batch_size > cap:  # the same metrics in smaller chunks, less memory
+            cfg = cfg.replace(eval_batch_size=cap)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the job registry is shut down; no new jobs")
@@ -379,6 +382,7 @@ class JobRegistry:
         except Exception as e:  # a crash ends this job only; the message goes to the page
             status, error, tb = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
         finally:
+            _release_memory()
             with self._cond:
                 job.status, job.error, job.traceback = status, error, tb
                 job.ended = time.time()
@@ -395,10 +399,11 @@ class JobRegistry:
         from .experiment import run_experiment
         from .runs import RunStoreError
 
-        if self.limits.torch_threads:  # process-wide; the profiles that set it run one job
+        lim = self.limits
+        if lim.torch_threads:  # OpenMP's thread count is per thread: this job's only
             import torch
 
-            torch.set_num_threads(self.limits.torch_threads)
+            torch.set_num_threads(lim.torch_threads)
         try:
             result = run_experiment(
                 job.config, job.run_dir, callback=_Events(self, job), cancel=job.cancel,
@@ -520,6 +525,19 @@ class _Events:
         with self.reg._cond:
             self.job.results.append(MappingProxyType(dict(result)))
             self.reg._touch(self.job)
+
+
+def _release_memory() -> None:
+    """Give the heap that a finished job freed back to the system (glibc keeps it otherwise;
+    a long-running server would sit at its largest job's peak). A no-op elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 # -- checks before a job is queued ---------------------------------------------------------

@@ -20,7 +20,10 @@ DEMO_LIMITS = Limits(
     max_wall_seconds=600.0,
     unwatched_seconds=120.0,  # a closed tab must not hold the only slot for ten minutes
     max_running=1,  # one job at a time; the others queue
-    torch_threads=1,  # see torch_threads_note below
+    # one intra-op thread: on a shared 0.1-2 CPU host a second torch thread waits for a busy
+    # core at every parallel region (measured in tests/test_jobs.py's docstring figures)
+    torch_threads=1,
+    eval_batch_size=100,  # 8 members x 500 images of 3072 floats is ~100 MB more at the peak
     cpu_only=True,
     dataset_roots=(),  # replaced by the uploads folder in demo_limits()
     name="demo",

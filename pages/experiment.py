@@ -126,9 +126,11 @@ def config_form() -> RunConfig | None:
             key="weight_decay", persist_state=KEEP,
             help="L2 on shared weights and biases; never on the fast weights.",
         )  # fmt: skip
+        eval_cap = LIM.eval_batch_size or 100_000
         eval_batch = a1.number_input(
-            "Evaluation batch", 1, 100_000, DEFAULTS.eval_batch_size, key="eval_batch_size",
-            persist_state=KEEP, help="Images per evaluation forward pass (memory vs speed).",
+            "Evaluation batch", 1, eval_cap, min(DEFAULTS.eval_batch_size, eval_cap),
+            key="eval_batch_size", persist_state=KEEP,
+            help="Images per evaluation forward pass (memory vs speed).",
         )  # fmt: skip
         compile_ = a2.checkbox(
             "torch.compile", key="compile", persist_state=KEEP,

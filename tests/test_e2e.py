@@ -62,7 +62,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(tmp: Path) -> Server:
+def start_server(tmp: Path, **extra: str) -> Server:
+    """`streamlit run app.py` on a free port; extra: more environment (BEDASH_PROFILE...)."""
     port = free_port()
     env = {
         **os.environ, "BEDASH_RUNS_DIR": str(tmp / "runs"), "BEDASH_DATA_DIR": str(tmp / "data"),
@@ -72,6 +73,7 @@ def start_server(tmp: Path) -> Server:
         "OMP_NUM_THREADS": "1",
     }  # fmt: skip
     env.pop("BEDASH_PROFILE", None)
+    env.update(extra)
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
         "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -360,6 +362,48 @@ def test_kill_9_mid_run_then_restart_lists_finished_intact_and_killed_interrupte
         page.get_by_text("Interrupted: the process that ran it stopped").first.wait_for()
         page.goto(f"{server.url}/results?run={done.name}")
         page.get_by_role("heading", name="Side by side").wait_for()
+    finally:
+        context.close()
+        stop_server(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def memory_mib(pid: int) -> dict[str, int]:
+    """Resident memory of a process in MiB: all of it, anonymous (heap: cannot be dropped
+    under pressure) and file-backed (library code and data: the kernel can drop it)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "RssAnon", "RssFile")):
+            name, value = line.split(":")
+            fields[name] = int(value.split()[0]) // 1024
+    return {"rss": fields["VmRSS"], "anon": fields["RssAnon"], "file": fields["RssFile"]}
+
+
+@pytest.mark.slow
+def test_the_demo_server_stays_within_1_gb_running_a_demo_max_job(browser) -> None:
+    """Peak memory of the server process (torch included) while it trains the largest job the
+    demo allows: 8 members, width 512, 10,000 synthetic images, every model kind."""
+    tmp = Path(tempfile.mkdtemp(prefix="bedash-mem-"))
+    server = start_server(tmp, BEDASH_PROFILE="demo")
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(server.url)
+        configure(page, members=8, hidden=512, epochs=1, train=10_000, test=2000)
+        idle = memory_mib(server.proc.pid)  # the page is up (torch may not be imported yet)
+        peak = dict(idle)
+        page.get_by_role("button", name="Start").click()
+        page.get_by_text("Training loss").first.wait_for(timeout=60_000)
+        deadline = time.monotonic() + 400
+        while not page.get_by_text("Finished in").count():
+            peak = {k: max(v, peak[k]) for k, v in memory_mib(server.proc.pid).items()}
+            assert time.monotonic() < deadline, "the demo-max job did not finish in 400 s"
+            page.wait_for_timeout(200)
+        after = memory_mib(server.proc.pid)
+        print(f"\ndemo-max job, server MiB: idle {idle}, peak {peak}, after {after}")
+        # the hosted demo's 1 GB: what the kernel cannot drop (library pages it can) must fit
+        assert peak["anon"] < 1024, peak
     finally:
         context.close()
         stop_server(server)

@@ -434,3 +434,13 @@ def test_a_profile_sets_the_torch_threads_of_its_jobs(registry, monkeypatch) -> 
     assert reg.wait(reg.submit(QUICK), timeout=60).status == "finished"
     assert seen == [1]
     assert torch.get_num_threads() == main_threads  # OpenMP's count is per thread
+
+
+def test_a_profile_caps_the_evaluation_batch_of_its_jobs(registry) -> None:
+    reg = registry(limits=Limits(eval_batch_size=50, name="demo"))
+    snap = reg.wait(reg.submit(QUICK), timeout=60)  # QUICK asks for 500
+    assert snap.status == "finished" and snap.config.eval_batch_size == 50
+    assert json.loads((snap.run_dir / "config.json").read_text())["eval_batch_size"] == 50
+    plain = registry()
+    small = plain.wait(plain.submit(QUICK.replace(eval_batch_size=20)), timeout=60)
+    assert small.config.eval_batch_size == 20  # below the cap, or without one: unchanged
