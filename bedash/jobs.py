@@ -1,5 +1,7 @@
 """Background training jobs for the dashboard: one thread per job, a cancel flag, a locked live
-record of its progress, and a FIFO queue behind a concurrency cap.
+record of its progress, and a FIFO queue behind a concurrency cap. Under a profile with limits
+(the hosted demo), a watchdog timer stops jobs past their wall time and jobs that no page has
+polled (`watch`) for `unwatched_seconds`: a closed tab does not hold the only slot.
 
 No streamlit here: worker threads must never call it. Pages read `snapshot(job_id)`, an
 immutable copy taken under a short lock, so polling never holds up training. Importing this
