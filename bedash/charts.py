@@ -129,14 +129,19 @@ def loss_figure(
     lines (thin, the model's colour) are drawn when `members` is true."""
     parts = []
     if history is not None and len(history):
-        h = history.assign(member=_members(history["member"]), x=history["epoch"].astype(float))
+        # a damaged history.csv may hold words where numbers belong: those points are dropped
+        h = history.assign(
+            member=_members(history["member"]),
+            x=pd.to_numeric(history["epoch"], errors="coerce"),
+            loss=pd.to_numeric(history["loss"], errors="coerce"),
+        )
         parts.append(h[["model", "member", "x", "loss"]])
     if trace is not None and len(trace):
         t = trace.assign(member=_members(trace["member"]))
         parts.append(t[["model", "member", "x", "loss"]])
     if not parts:
         return empty_figure("the loss curves appear after the first log point")
-    points = pd.concat(parts, ignore_index=True).dropna(subset=["loss"])
+    points = pd.concat(parts, ignore_index=True).dropna(subset=["x", "loss"])
     points = points.drop_duplicates(["model", "member", "x"], keep="first").sort_values("x")
     data: list[dict[str, Any]] = []
     for kind in _ordered(points["model"]):
@@ -210,6 +215,9 @@ def epoch_times(history: pd.DataFrame) -> pd.DataFrame:
     if history is None or not len(history):
         return pd.DataFrame(columns=["model", "epoch", "epoch_seconds", "samples_per_s"])
     h = history.assign(member=_members(history["member"]))
+    for col in ("epoch", "epoch_seconds", "samples_per_s"):  # words in a damaged file -> NaN
+        h[col] = pd.to_numeric(h[col], errors="coerce") if col in h else float("nan")
+    h = h.dropna(subset=["epoch", "epoch_seconds"])
     out = []
     for kind, rows in h.groupby("model", sort=False):
         whole = rows[rows["member"] < 0]

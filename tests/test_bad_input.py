@@ -288,6 +288,23 @@ def test_damaged_run_folders_show_as_damaged_and_stay_untouched(dirs: Path) -> N
     assert _tree_digest(runs) == before  # reading never modifies a run
 
 
+def test_a_word_in_history_loss_leaves_the_results_page_whole(
+    dirs: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture,
+) -> None:
+    run = dirs / "runs" / "20260101-000000-eeeeee"
+    assert main([*TINY, "--out", str(run)]) == 0
+    capsys.readouterr()
+    history = run / "history.csv"
+    lines = history.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[3] = "lots"  # model, member, epoch, loss, ...
+    history.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    res = app("pages/results.py", run=run.name)  # app() asserts no exception on the page
+    assert "This run folder is damaged" in texts(res.error)
+    assert "history.csv" in texts(res.error)
+
+
 # -- docs/RELIABILITY.md stays honest ---------------------------------------------------------
 
 TEST_REF = re.compile(r"`?(tests/test_\w+\.py)::(test_\w+)`?")
