@@ -51,7 +51,7 @@ def extract_dataset_zip(
     Nothing is left behind when it is refused."""
     data = source if isinstance(source, bytes) else source.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UploadError(f"the archive is larger than the limit ({max_bytes // 2**20} MB)")
+        raise UploadError(f"the archive is larger than the limit ({_size(max_bytes)})")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as e:
@@ -64,7 +64,7 @@ def extract_dataset_zip(
         raise UploadError(f"the archive holds {len(files)} files; the limit is {max_files}")
     total = sum(i.file_size for i in files)
     if total > max(max_bytes, len(data)) * max_ratio or total > 20 * max_bytes:
-        raise UploadError(f"the archive inflates to {total // 2**20} MB: refused as a zip bomb")
+        raise UploadError(f"the archive inflates to {_size(total)}: refused as a zip bomb")
     names = []
     for info in members:
         if stat.S_ISLNK(info.external_attr >> 16):
@@ -107,3 +107,10 @@ def _dataset_root(folder: Path) -> Path:
     if len(subs) == 1 and (subs[0] / "train").is_dir():
         return subs[0]
     return folder  # scan_image_folder then says what is missing
+
+
+def _size(n: int) -> str:
+    """Bytes for a message: '50 MB', '0.5 MB', '300 bytes' (a small limit must not read 0 MB)."""
+    if n < 2**20 / 100:
+        return f"{n} bytes"
+    return f"{n / 2**20:.3g} MB"

@@ -77,8 +77,12 @@ def test_links_bombs_size_and_garbage(tmp_path: Path) -> None:
         z.writestr("bomb.bin", b"\0" * (30 * 2**20))
     with pytest.raises(UploadError, match="zip bomb"):
         extract_dataset_zip(buf.getvalue(), tmp_path, **LIMITS)
-    with pytest.raises(UploadError, match="larger than the limit"):
+    with pytest.raises(UploadError, match=r"larger than the limit \(1 MB\)"):
         extract_dataset_zip(b"x" * (2**20 + 1), tmp_path, **LIMITS)
+    with pytest.raises(UploadError, match=r"larger than the limit \(0\.5 MB\)"):
+        extract_dataset_zip(b"x" * 2**20, tmp_path, **{**LIMITS, "max_bytes": 2**19})
+    with pytest.raises(UploadError, match=r"larger than the limit \(300 bytes\)"):
+        extract_dataset_zip(b"x" * 301, tmp_path, **{**LIMITS, "max_bytes": 300})
     with pytest.raises(UploadError, match="not a zip"):
         extract_dataset_zip(b"PK garbage", tmp_path, **LIMITS)
     assert list(tmp_path.iterdir()) == []
