@@ -444,3 +444,16 @@ def test_a_profile_caps_the_evaluation_batch_of_its_jobs(registry) -> None:
     plain = registry()
     small = plain.wait(plain.submit(QUICK.replace(eval_batch_size=20)), timeout=60)
     assert small.config.eval_batch_size == 20  # below the cap, or without one: unchanged
+
+
+def test_the_library_never_imports_streamlit() -> None:
+    """Settings from Streamlit secrets are read by the pages and handed in; the library (and
+    the CLI) works without streamlit."""
+    import subprocess
+
+    code = (
+        "import sys, bedash.jobs, bedash.profile, bedash.housekeeping, bedash.experiment;"
+        "print('streamlit' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
