@@ -19,6 +19,10 @@ from .layers import MemberMajor, Single, batchensemble, parallel_ensemble
 class MLP(nn.Module):
     """The seed notebook's MLP; `layers` hidden layers of width `hidden` (the seed: 2 x 128)."""
 
+    # forward passes its input, as a view, to the first Linear only: member-major wrappers
+    # may skip tiling the input in inference (bedash.layers.MemberMajor._infer_shared)
+    feeds_input_to_first_layer = True
+
     def __init__(
         self, in_dim: int = 3072, hidden: int = 128, out_dim: int = 10, layers: int = 2
     ) -> None:
@@ -36,6 +40,8 @@ class MLP(nn.Module):
 
 class CNN(nn.Module):
     """Three conv-ReLU-maxpool blocks (c, 2c, 4c channels) and a two-layer classifier."""
+
+    feeds_input_to_first_layer = True  # the input goes to the first Conv2d only (see MLP)
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from bedash.layers import (
     fast_weights,
     parallel_ensemble,
 )
+from bedash.models import CNN, MLP
 
 
 class SeedMLP(nn.Module):
@@ -222,7 +223,18 @@ class TwoBranches(nn.Module):
         return self.head((torch.relu(self.a(x)) + self.b(x)).flatten(1))
 
 
-@pytest.mark.parametrize("make", ["be_mlp", "be_cnn", "par_mlp", "par_cnn", "inplace", "branches"])
+class DeclaredInPlace(InPlaceFirst):
+    """Declares that its input only feeds its first layer, then writes to it: the member-major
+    wrapper must notice (the shortcut was not taken) and redo the pass on real copies."""
+
+    feeds_input_to_first_layer = True
+
+
+MAKES = ["be_mlp", "be_cnn", "par_mlp", "par_cnn", "inplace", "branches", "declared_inplace",
+         "be_bedash_mlp", "be_bedash_cnn", "par_bedash_mlp", "par_bedash_cnn"]  # fmt: skip
+
+
+@pytest.mark.parametrize("make", MAKES)
 @pytest.mark.parametrize("per_member_bias", [False, True])
 def test_inference_fast_path_equals_the_training_path(make: str, per_member_bias: bool) -> None:
     """no_grad inference computes the first layer from the un-tiled input; the numbers must be
@@ -238,17 +250,55 @@ def test_inference_fast_path_equals_the_training_path(make: str, per_member_bias
         "par_cnn": lambda: parallel_ensemble([copy.deepcopy(cnn) for _ in range(3)]),
         "inplace": lambda: batchensemble(InPlaceFirst(), 3),
         "branches": lambda: batchensemble(TwoBranches(), 3),
+        "declared_inplace": lambda: batchensemble(DeclaredInPlace(), 3),
+        # bedash's own MLP and CNN declare feeds_input_to_first_layer: no tiled copy at all
+        "be_bedash_mlp": lambda: batchensemble(MLP(48, 6, 5), 3, per_member_bias=per_member_bias),
+        "be_bedash_cnn": lambda: batchensemble(
+            CNN(channels=2, hidden=6, out_dim=5, image_size=8), 3, per_member_bias=per_member_bias
+        ),
+        "par_bedash_mlp": lambda: parallel_ensemble([MLP(48, 6, 5) for _ in range(3)]),
+        "par_bedash_cnn": lambda: parallel_ensemble(
+            [CNN(channels=2, hidden=6, out_dim=5, image_size=8) for _ in range(3)]
+        ),
     }
     model = models[make]()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)  # members must differ for the test to mean much
-    x = torch.randn(7, 3, 4, 4)
+    x = torch.randn(7, 3, 8, 8) if "bedash_cnn" in make else torch.randn(7, 3, 4, 4)
     reference = model(x)  # grad enabled: the general path
     with torch.no_grad():
         fast = model(x)
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(reference[0], reference[1])
+    with torch.no_grad():  # parameters change in place (an optimizer step): no stale cache
+        for p in model.parameters():
+            p.mul_(1.5)
+        again = model(x)
+    torch.testing.assert_close(again, model(x), rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(again, fast)
+
+
+def test_the_shortcut_skips_the_tiled_copy_only_where_the_model_declares_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []  # per forward pass: was the (never written) buffer used as input?
+    real = torch.empty
+
+    def spy(*args, **kwargs):
+        seen.append(True)
+        return real(*args, **kwargs)
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 4, 4)
+    for model, expected in ((batchensemble(MLP(48, 6, 5), 3), [True]),
+                            (batchensemble(SeedMLP(48, 6, 5), 3), [])):  # fmt: skip
+        seen.clear()
+        monkeypatch.setattr(torch, "empty", spy)
+        with torch.no_grad():
+            model(x)
+        monkeypatch.setattr(torch, "empty", real)
+        assert seen == expected
 
 
 @pytest.mark.parametrize("bias", [True, False])
