@@ -57,3 +57,30 @@ def test_seed_images_behave_like_torchvision_cifar10() -> None:
     img, label = seed[2]
     assert img.shape == (3, 32, 32) and label == int(ds.train.y[2])
     assert abs(float(img[1, 5, 7]) - int(ds.train.x[2, 1, 5, 7]) / 255) < 1e-6
+
+
+def test_memory_is_the_median_of_three_whole_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    peaks = iter([(900.0, 3.0), (1100.0, 2.0), (1000.0, 4.0)])
+    seen: list[list[str]] = []
+
+    def fake(args: list[str]) -> tuple[float, float]:
+        seen.append(args)
+        return next(peaks)
+
+    monkeypatch.setattr(bench, "peak_rss_of_cli_run", fake)
+    argv = ["--device", "cpu", "--dataset", "synthetic", "--train-size", "320", "--test-size",
+            "64", "--no-train", "--memory", "--quiet", "--out", str(tmp_path)]  # fmt: skip
+    assert bench.main(argv) == 0
+    mem = json.loads((tmp_path / "bench.json").read_text())["memory"]
+    assert mem["peak_rss_mib"] == 1000.0 and mem["peak_rss_mib_runs"] == [900.0, 1000.0, 1100.0]
+    assert mem["run_seconds"] == 3.0
+    assert len(seen) == 3 and "--train-size" in seen[0] and "320" in seen[0]
+
+
+def test_peak_rss_of_a_real_cli_run(tmp_path: Path) -> None:
+    args = [*bench._memory_run_args(str(tmp_path), 256, 64), "--hidden", "8", "--members", "2"]
+    rss, seconds = bench.peak_rss_of_cli_run(args)
+    assert 50 < rss < 4096 and seconds > 0  # MiB: torch alone is hundreds
+    assert (tmp_path / "run" / "results.csv").is_file()
