@@ -338,3 +338,6 @@ def test_reliability_table_has_30_rows_each_backed_by_a_real_test() -> None:
     assert {"UI", "CLI", "URL", "File"} <= wheres, wheres
     text = RELIABILITY.read_text(encoding="utf-8")
     assert "## Load and faults" in text and "<!-- load-and-faults -->" in text
+    for path, name in TEST_REF.findall(text):  # the load and fault table's tests too
+        source = (ROOT / path).read_text(encoding="utf-8")
+        assert re.search(rf"^def {name}\(", source, re.M), f"{path}::{name} does not exist"
