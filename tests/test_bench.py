@@ -84,3 +84,13 @@ def test_peak_rss_of_a_real_cli_run(tmp_path: Path) -> None:
     rss, seconds = bench.peak_rss_of_cli_run(args)
     assert 50 < rss < 4096 and seconds > 0  # MiB: torch alone is hundreds
     assert (tmp_path / "run" / "results.csv").is_file()
+
+
+def test_peak_rss_is_the_childs_own_not_its_parents(tmp_path: Path) -> None:
+    import torch
+
+    ballast = torch.ones(1536 * 2**20 // 4)  # 1.5 GiB touched in this (the parent) process
+    args = [*bench._memory_run_args(str(tmp_path), 256, 64), "--hidden", "8", "--members", "2"]
+    rss, _ = bench.peak_rss_of_cli_run(args)
+    assert rss < 1400, rss  # a tiny run; ru_maxrss would report the parent's 1.5 GiB and more
+    del ballast
