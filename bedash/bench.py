@@ -4,6 +4,8 @@ matrix-multiplication floor, all measured side by side in one run.
 Variants (member-samples per second of training, E = members, same data and shapes):
   seed_pipeline      the notebook: per-image ToTensor/Normalize DataLoader (2 workers), a
                      BatchEnsemble, loss.item() every step, default Adam
+  seed_loop_no_loader the same loop fed from batches already in memory: the seed's model
+                     step alone (seed_pipeline minus this is what its data path costs)
   batchensemble      bedash's training loop (device-resident uint8 data, fused Adam)
   ensemble           E independent models trained member after member (the seed's way)
   ensemble_parallel  the same E models with stacked weights, one step for all
@@ -27,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,15 @@ import torch
 import torch.nn.functional as F
 
 from .config import RunConfig
-from .data import Batcher, Dataset, Split, cifar10_present, load_dataset, synthetic
+from .data import (
+    Batcher,
+    Dataset,
+    Split,
+    cifar10_present,
+    load_dataset,
+    normalize,
+    synthetic,
+)
 from .devices import resolve_device
 from .layers import Single
 from .models import Ensemble, build_model
@@ -120,6 +130,24 @@ def time_seed_pipeline(
     else:
         ds = SeedImages(train, tf)
     loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=2)
+    return _seed_loop(cfg, loader, steps, device, "seed_pipeline")
+
+
+def time_seed_loop(cfg: RunConfig, train: Split, steps: int, device: torch.device) -> Measure:
+    """The seed's training loop fed from batches already normalised in memory: what the seed
+    pipeline costs without its DataLoader (the difference is its data path)."""
+    warmup = min(10, steps)
+    n = (warmup + steps) * cfg.batch_size
+    x = normalize(train.head(n).x)
+    y = train.head(n).y
+    batches = list(zip(x.split(cfg.batch_size), y.split(cfg.batch_size), strict=True))
+    return _seed_loop(cfg, batches, steps, device, "seed_loop_no_loader")[0]
+
+
+def _seed_loop(
+    cfg: RunConfig, batches: Iterable, steps: int, device: torch.device, name: str
+) -> tuple[Measure, float]:
+    """The notebook's training loop over `batches`; (measure, seconds to the first batch)."""
     model = build_model("batchensemble", cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)  # the seed's default Adam
     E = cfg.members
@@ -127,9 +155,9 @@ def time_seed_pipeline(
     t_start = time.perf_counter()
     first_batch = t0 = t_start
     warmup = min(10, steps)
-    for done, (xb, yb) in enumerate(loader):
+    for done, (xb, yb) in enumerate(batches):
         if done == 0:
-            first_batch = time.perf_counter()  # the two workers have started
+            first_batch = time.perf_counter()  # (a DataLoader: the two workers have started)
         if done == warmup:
             _sync(device)
             t0 = time.perf_counter()
@@ -149,7 +177,7 @@ def time_seed_pipeline(
     _sync(device)
     seconds = time.perf_counter() - t0
     rate = steps * cfg.batch_size * E / seconds
-    return Measure("seed_pipeline", seconds / steps, rate, steps), first_batch - t_start
+    return Measure(name, seconds / steps, rate, steps), first_batch - t_start
 
 
 # -- the floor: the GEMMs a step cannot avoid ---------------------------------------------------
@@ -340,6 +368,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 return m
 
             variants["seed_pipeline"] = seed
+            variants["seed_loop_no_loader"] = lambda: time_seed_loop(
+                cfg, dev.train, min(steps, args.seed_steps), device
+            )
         for kind in KINDS:
             variants[kind] = lambda kind=kind: time_kind(kind, cfg, dev.train, steps, device)
         if device.type == "cuda":  # what the CUDA graphs buy, side by side
