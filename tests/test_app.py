@@ -557,6 +557,7 @@ def quick_demo(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BEDASH_PROFILE", "demo")
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_the_demo_stops_a_job_nobody_watches_and_keeps_a_watched_one(quick_demo) -> None:
     at = run_until(start(app(), epochs=500), lambda a: "ETA" in progress(a))
     assert "no page shows for 3 s is stopped" in texts(at.caption)

@@ -24,6 +24,7 @@ def test_gemm_shapes_follow_the_floor_definition() -> None:
     assert len(par) == 8 and par[0] == (5, 32, 3072, 128)
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_quick_bench_reports_every_variant(tmp_path: Path) -> None:
     argv = ["--device", "cpu", "--dataset", "synthetic", "--train-size", "640", "--test-size",
             "200", "--steps", "8", "--seed-steps", "4", "--repeats", "1", "--hidden", "16",
@@ -79,6 +80,7 @@ def test_memory_is_the_median_of_three_whole_runs(
     assert len(seen) == 3 and "--train-size" in seen[0] and "320" in seen[0]
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_peak_rss_of_a_real_cli_run(tmp_path: Path) -> None:
     args = [*bench._memory_run_args(str(tmp_path), 256, 64), "--hidden", "8", "--members", "2"]
     rss, seconds = bench.peak_rss_of_cli_run(args)
@@ -86,6 +88,7 @@ def test_peak_rss_of_a_real_cli_run(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "results.csv").is_file()
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_peak_rss_is_the_childs_own_not_its_parents(tmp_path: Path) -> None:
     import torch
 

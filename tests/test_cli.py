@@ -23,6 +23,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_train_end_to_end_in_a_subprocess(tmp_path: Path) -> None:
     out = tmp_path / "run"
     p = run_cli("train", *TINY, "--out", str(out))

@@ -324,6 +324,7 @@ def test_a_job_nobody_watches_is_stopped_by_the_watchdog(registry) -> None:
     assert status_json(snap)["status"] == "cancelled"  # recorded in the run as any stop
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_a_watched_job_runs_on_and_a_queued_job_whose_page_left_is_cancelled(registry) -> None:
     reg = registry(max_running=1, limits=Limits(unwatched_seconds=1.0, name="demo"))
     watched = reg.submit(ENDLESS)

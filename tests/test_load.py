@@ -89,6 +89,7 @@ def check_and_record(reg: JobRegistry, ids: list[str], sampler: Sampler, wall: f
     return figures
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_twenty_concurrent_submits_against_a_cap_of_two(tmp_path: Path, monkeypatch) -> None:
     reg = JobRegistry(tmp_path / "runs", max_running=CAP)
     sampler = Sampler(reg)
@@ -118,6 +119,7 @@ def test_twenty_concurrent_submits_against_a_cap_of_two(tmp_path: Path, monkeypa
         assert reg.shutdown(timeout=20)
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_twenty_sessions_through_the_pages_share_two_slots(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -55,6 +55,7 @@ def test_unusable_output_folder_is_a_clear_error(tmp_path: Path, capsys) -> None
     assert "cannot write to" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_kill_9_mid_run_leaves_an_interrupted_run_and_others_intact(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     assert main([*TINY, "--out", str(runs / "done")]) == 0
