@@ -265,8 +265,12 @@ class BatchEnsembleConv2d(_ConvMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
-        src = _shared_source(x, E) if self.groups == 1 else None
-        if src is not None:  # x = E copies of src: one conv with E scaled kernels
+        src = _shared_source(x, E)
+        if src is not None and self.groups != 1:  # grouped: x * s_i from src, E groups of B
+            xe = src.unsqueeze(0) * self.s[:, None, :, None, None]
+            h = self._conv(xe.reshape(x.shape), self.weight, None, self.groups)  # (E*B, O, H', W')
+            he = h.view(E, -1, *h.shape[1:])  # (E, B, O, H', W')
+        elif src is not None:  # x = E copies of src: one conv with E scaled kernels
             w = _scaled(
                 self, lambda: (self.weight[None] * self.s[:, None, :, None, None]).flatten(0, 1)
             )  # (E*O, C, k, k)
@@ -358,13 +362,17 @@ class StackedConv2d(_ConvMixin, nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
         src = _shared_source(x, E)
-        if src is not None:  # every member reads the same images: one conv, E x O kernels
+        if src is not None and self.groups == 1:  # the same images for all: E x O kernels
             w = self.weight.flatten(0, 1)
             b = None if self.bias is None else self.bias.flatten()
-            h = self._conv(src, w, b, self.groups)  # (B, E*O, H', W')
+            h = self._conv(src, w, b, 1)  # (B, E*O, H', W')
             h = h.view(h.shape[0], E, self.out_channels, *h.shape[2:]).transpose(0, 1)
             return h.reshape(-1, self.out_channels, *h.shape[3:])
-        xe = _member_view(x, E, "StackedConv2d")  # (E, B, C, H, W)
+        # (grouped kernels cannot be stacked that way: member e's group k must see group k)
+        if src is not None:
+            xe = src.unsqueeze(0).expand(E, *src.shape)  # (E, B, C, H, W), copied below
+        else:
+            xe = _member_view(x, E, "StackedConv2d")  # (E, B, C, H, W)
         B = xe.shape[1]
         xg = xe.transpose(0, 1).reshape(B, E * self.in_channels, *x.shape[2:])  # members as groups
         w = self.weight.reshape(E * self.out_channels, *self.weight.shape[2:])

@@ -231,7 +231,26 @@ class DeclaredInPlace(InPlaceFirst):
 
 
 MAKES = ["be_mlp", "be_cnn", "par_mlp", "par_cnn", "inplace", "branches", "declared_inplace",
-         "be_bedash_mlp", "be_bedash_cnn", "par_bedash_mlp", "par_bedash_cnn"]  # fmt: skip
+         "be_bedash_mlp", "be_bedash_cnn", "par_bedash_mlp", "par_bedash_cnn", "be_grouped",
+         "par_grouped", "be_grouped_declared", "par_grouped_declared"]  # fmt: skip
+
+
+class Declared(nn.Module):
+    """Wraps a net whose input goes only to its first layer, and says so."""
+
+    feeds_input_to_first_layer = True
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def grouped_cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(4, 6, 3, padding=1, groups=2), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(6 * 4 * 4, 5))  # fmt: skip
 
 
 @pytest.mark.parametrize("make", MAKES)
@@ -260,12 +279,20 @@ def test_inference_fast_path_equals_the_training_path(make: str, per_member_bias
         "par_bedash_cnn": lambda: parallel_ensemble(
             [CNN(channels=2, hidden=6, out_dim=5, image_size=8) for _ in range(3)]
         ),
+        # grouped first convolutions: each member's group k must see the input's group k
+        "be_grouped": lambda: batchensemble(grouped_cnn(), 3, per_member_bias=per_member_bias),
+        "par_grouped": lambda: parallel_ensemble([grouped_cnn() for _ in range(3)]),
+        "be_grouped_declared": lambda: batchensemble(Declared(grouped_cnn()), 3),
+        "par_grouped_declared": lambda: parallel_ensemble(
+            [Declared(grouped_cnn()) for _ in range(3)]
+        ),
     }
     model = models[make]()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)  # members must differ for the test to mean much
     x = torch.randn(7, 3, 8, 8) if "bedash_cnn" in make else torch.randn(7, 3, 4, 4)
+    x = torch.randn(7, 4, 4, 4) if "grouped" in make else x
     reference = model(x)  # grad enabled: the general path
     with torch.no_grad():
         fast = model(x)
