@@ -90,7 +90,8 @@ class MemberMajor(nn.Module):
         else:
             B = x.shape[0]
             if E > 1 and not torch.is_grad_enabled() and not x.is_inference():
-                return self._infer_shared(x).view(E, B, -1)
+                out = self._infer_shared(x)  # (E*B, C)
+                return out.view(E, B, *out.shape[1:])
             # one copy at the model's entry; every later layer works on views
             xm = x.unsqueeze(0).expand(E, *x.shape).reshape(E * B, *x.shape[1:])
         out = self.model(xm)  # (E*B, C)

@@ -346,3 +346,14 @@ def test_stacked_linear_gradients_match_autograd_and_keep_the_weight_layout(bias
     # the raw gradient comes out in the weight's own layout (AccumulateGrad need not copy it)
     (raw,) = torch.autograd.grad(stacked(x).sum(), stacked.weight)
     assert raw.is_contiguous()
+
+
+def test_outputs_with_more_dimensions_keep_their_shape_in_inference() -> None:
+    torch.manual_seed(0)
+    net = batchensemble(nn.Conv2d(3, 4, 3, padding=1), 3)  # a dense (per-pixel) output
+    x = torch.randn(2, 3, 5, 5)
+    train_out = net(x)
+    with torch.no_grad():
+        fast = net(x)
+    assert fast.shape == train_out.shape == (3, 2, 4, 5, 5)
+    torch.testing.assert_close(fast, train_out, rtol=1e-5, atol=1e-6)
