@@ -315,8 +315,9 @@ def show_job(snap: JobSnapshot) -> None:
         table = charts.results_table(charts.frame(snap.results, list(snap.results[0])))
         table = table[[c for c in LIVE_COLUMNS if c in table]]
         st.dataframe(
-            table, hide_index=True, column_config=common.result_columns(table), key="live_results"
-        )
+            table, hide_index=True, column_config=common.result_columns(table),
+            key="live_results", placeholder="—",
+        )  # fmt: skip
 
 
 def loading(snap: JobSnapshot) -> None:

@@ -91,8 +91,9 @@ def results_section(data: common.RunData, path) -> None:
         return
     table = charts.results_table(data.results)
     st.dataframe(
-        table, hide_index=True, column_config=common.result_columns(table), key="results_table"
-    )
+        table, hide_index=True, column_config=common.result_columns(table),
+        key="results_table", placeholder="—",  # a missing value (a model that failed)
+    )  # fmt: skip
     csv_button("results.csv", common.read_bytes(path / "results.csv"), "results.csv", "dl_results")
     a, b = st.columns([3, 2])
     with a:

@@ -122,6 +122,7 @@ table = filtered(charts.runs_frame(runs))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
 event = st.dataframe(
     table, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
+    placeholder="—",  # a metric a run does not have (cancelled before that model)
     column_config={
         "run_id": st.column_config.TextColumn("Run id", pinned=True),
         "started": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),

@@ -90,9 +90,10 @@ def start(at: AppTest, **values) -> AppTest:
 
 def model_table(at: AppTest):
     """The results table (a dataframe without selection has no key to look it up by)."""
-    found = [d.value for d in at.dataframe if "Model" in d.value]
+    found = [d for d in at.dataframe if "Model" in d.value]
     assert len(found) == 1, f"{len(found)} results tables"
-    return found[0]
+    assert found[0].proto.placeholder == "—"  # a missing metric reads "—", not "None"
+    return found[0].value
 
 
 def progress(at: AppTest) -> str:
@@ -423,6 +424,7 @@ def test_runs_page_lists_filters_compares_and_opens(dirs: Path) -> None:
     runs = app("pages/runs.py")
     table = runs.dataframe(key="runs_table").value
     assert len(table) == 2 and set(table["members"]) == {2, 3}
+    assert runs.dataframe(key="runs_table").proto.placeholder == "—"  # not "None"
     assert {"acc batchensemble", "acc ensemble", "acc single", "train s (all)"} <= set(table)
     assert {d.label for d in runs.get("download_button")} == {"Download this table (CSV)"}
     # sort and filter
