@@ -48,8 +48,7 @@ from .data import (
     synthetic,
 )
 from .devices import resolve_device
-from .layers import Single
-from .models import Ensemble, build_model
+from .models import build_model, loss_scale, training_units
 from .train import fit, make_optimizer, predict
 
 KINDS = ("batchensemble", "ensemble", "ensemble_parallel", "single")
@@ -81,8 +80,8 @@ def time_kind(
     warm = train.head(min(10, steps) * cfg.batch_size)
     model = build_model(kind, cfg).to(device)
     E = cfg.members if kind != "single" else 1
-    nets = [Single(m) for m in model.members] if isinstance(model, Ensemble) else [model]
-    scale = float(E) if kind == "ensemble_parallel" else 1.0
+    nets = training_units(model)
+    scale = loss_scale(kind, E)
     seconds = 0.0
     for net in nets:
         opt = make_optimizer(net, cfg, capturable=graph)
@@ -138,8 +137,8 @@ def time_seed_loop(cfg: RunConfig, train: Split, steps: int, device: torch.devic
     pipeline costs without its DataLoader (the difference is its data path)."""
     warmup = min(10, steps)
     n = (warmup + steps) * cfg.batch_size
-    x = normalize(train.head(n).x)
-    y = train.head(n).y
+    sub = train.head(n)  # one gather, not one per tensor
+    x, y = normalize(sub.x), sub.y
     batches = list(zip(x.split(cfg.batch_size), y.split(cfg.batch_size), strict=True))
     return _seed_loop(cfg, batches, steps, device, "seed_loop_no_loader")[0]
 

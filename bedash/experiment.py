@@ -21,7 +21,7 @@ from .data import Batcher, Dataset, Progress, load_dataset
 from .devices import resolve_device
 from .layers import Single
 from .metrics import Metrics, compute_metrics
-from .models import Ensemble, build_model, num_members, param_stats
+from .models import Ensemble, build_model, loss_scale, num_members, param_stats
 from .runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
 from .train import Callback, Clock, EpochRecord, FitResult, fit, make_optimizer, predict
 
@@ -153,8 +153,7 @@ def _train(
         epochs=cfg.epochs,
         name=kind,
         split=kind == "batchensemble" and cfg.member_batch == "split",
-        # each stacked member gets exactly the gradient it would get if trained alone
-        loss_scale=float(E) if kind == "ensemble_parallel" else 1.0,
+        loss_scale=loss_scale(kind, E),
         graph=graph,
         callback=cb,
         cancel=cancel,

@@ -133,6 +133,20 @@ def num_members(model: nn.Module) -> int:
     return 1
 
 
+def loss_scale(kind: str, members: int) -> float:
+    """Factor on the mean member loss: E for ensemble_parallel, so that each stacked member
+    gets exactly the gradient it would get if trained alone; 1 for every other kind."""
+    return float(members) if kind == "ensemble_parallel" else 1.0
+
+
+def training_units(model: nn.Module) -> list[nn.Module]:
+    """What one optimizer trains at a time: each member of a sequential Ensemble (wrapped to
+    return [1, B, C]), or the whole model."""
+    if isinstance(model, Ensemble):
+        return [Single(m) for m in model.members]
+    return [model]
+
+
 def param_stats(model: nn.Module) -> tuple[int, int]:
     """(parameter count, parameter bytes); shared tensors are counted once."""
     seen: set[int] = set()

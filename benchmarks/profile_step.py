@@ -24,8 +24,7 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from bedash.config import RunConfig  # noqa: E402
 from bedash.data import Batcher, synthetic  # noqa: E402
-from bedash.layers import Single  # noqa: E402
-from bedash.models import Ensemble, build_model  # noqa: E402
+from bedash.models import build_model, loss_scale, training_units  # noqa: E402
 from bedash.train import Stepper, make_optimizer  # noqa: E402
 
 GEMM = {"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm", "aten::mkldnn_convolution"}
@@ -46,8 +45,8 @@ def profile_kind(kind: str, cfg: RunConfig, steps: int) -> dict[str, float]:
     torch.manual_seed(0)
     data = synthetic(steps * cfg.batch_size, 10)
     model = build_model(kind, cfg)
-    nets = [Single(m) for m in model.members] if isinstance(model, Ensemble) else [model]
-    scale = float(cfg.members) if kind == "ensemble_parallel" else 1.0
+    nets = training_units(model)
+    scale = loss_scale(kind, cfg.members)
     totals: dict[str, float] = {}
     wall = 0.0
     for net in nets:
