@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from .atomic import atomic_write
+from .housekeeping import folder_cache_file
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -446,8 +447,7 @@ def load_image_folder(
     key = _files_key(all_files)
     cache = None
     if cache_dir is not None:
-        digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
-        cache = Path(cache_dir) / f"folder-{digest}.pt"
+        cache = folder_cache_file(cache_dir, root)
         cached = _load_cache(cache, key)
         if cached is not None:
             return Dataset(

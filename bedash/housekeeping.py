@@ -27,17 +27,17 @@ def tree_bytes(path: Path) -> int:
     return total
 
 
-def _folder_cache(cache_dir: Path, root: Path) -> Path:
-    """The decoded-tensor cache file of an image folder (bedash.data.load_image_folder names
-    it after the folder's resolved path; tests check the two agree)."""
-    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return cache_dir / f"folder-{digest}.pt"
+def folder_cache_file(cache_dir: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """The decoded-tensor cache file of an image folder, named after its resolved path (used
+    by bedash.data.load_image_folder to write it and here to remove it; torch-free)."""
+    digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return Path(cache_dir) / f"folder-{digest}.pt"
 
 
 def _remove(folder: Path, cache_dir: Path | None) -> None:
     if cache_dir is not None:  # the dataset root is the folder or one folder inside it
         for root in [folder, *(p for p in folder.iterdir() if p.is_dir())]:
-            _folder_cache(cache_dir, root).unlink(missing_ok=True)
+            folder_cache_file(cache_dir, root).unlink(missing_ok=True)
     shutil.rmtree(folder, ignore_errors=True)
 
 
