@@ -86,8 +86,8 @@ class RunConfig:
     # -- data
     dataset: str = setting(
         "text", "cifar10", "Dataset",
-        "cifar10, synthetic (a learnable 10-class set made in memory) or the path of an image "
-        "folder laid out as train/<class>/* and test/<class>/* (resized to 32 x 32).",
+        "synthetic: a learnable 10-class set made in memory (no files, no network); an image "
+        "folder holds train/<class>/* and test/<class>/*, resized to 32 x 32.",
         "data", allowed="cifar10, synthetic or the path of an image folder",
     )  # fmt: skip
     data_dir: str = setting(
