@@ -348,3 +348,133 @@ def test_runs_list_escapes_what_a_real_folder_holds(
     assert main(["runs", "list", "--runs-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "a1" in out and "\x1b" not in out
+
+
+# -- Ctrl-C at every moment, in a real process -------------------------------------------------
+
+HARNESS = r"""
+import os, sys, time, runpy
+phase, argv = sys.argv[1], sys.argv[2:]
+
+
+def hold(label):  # stand still at this moment until the test's SIGINT arrives
+    print("PHASE " + label, file=sys.stderr, flush=True)
+    time.sleep(float(os.environ.get("HOLD", "60")))
+
+
+if phase == "import":  # importing a module (torch: seconds on a busy machine)
+    class Hold:
+        def find_spec(self, name, path=None, target=None):
+            if name == os.environ["HOLD_MODULE"]:
+                hold("import")
+            return None
+
+    sys.meta_path.insert(0, Hold())
+elif phase == "load":  # loading the data (a download: minutes)
+    import bedash.experiment as experiment
+
+    real_load = experiment.load_dataset
+    experiment.load_dataset = lambda *a, **k: (hold("load"), real_load(*a, **k))[1]
+elif phase == "write":  # writing a model's results
+    import bedash.runs as runs
+
+    real_add = runs.RunWriter.add_result
+    runs.RunWriter.add_result = lambda self, *a, **k: (hold("write"), real_add(self, *a, **k))[1]
+sys.argv = ["bedash", *argv]
+runpy.run_module("bedash", run_name="__main__", alter_sys=True)
+"""
+
+
+def interrupt_at(marker: str, phase: str, argv: list[str], signals: int = 1, **env: str):
+    """Run the CLI, send SIGINT `signals` times once stderr shows `marker`; (rc, out, err)."""
+    import queue
+    import signal
+    import threading
+    import time
+
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    p = subprocess.Popen([sys.executable, "-c", HARNESS, phase, *argv], cwd=ROOT, env=full_env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [*map(lines.put, p.stderr), lines.put(None)])
+    reader.start()
+    err: list[str] = []
+    try:
+        while not any(marker in line for line in err):
+            line = lines.get(timeout=120)
+            assert line is not None, f"ended before {marker!r}: {''.join(err)}"
+            err.append(line)
+        for _ in range(signals):
+            p.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+        rc = p.wait(timeout=120)
+    finally:
+        p.kill()
+    reader.join(timeout=10)
+    while (line := lines.get(timeout=10)) is not None:  # the rest, up to the reader's None
+        err.append(line)
+    return rc, p.stdout.read(), "".join(err)
+
+
+@pytest.fixture
+def earlier_run(tmp_path: Path) -> Path:
+    """A finished run that no Ctrl-C may touch."""
+    run = tmp_path / "runs" / "earlier"
+    assert main(["train", *TINY, "--models", "single", "--out", str(run)]) == 0
+    return run
+
+
+def _digest(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.slow  # subprocesses
+@pytest.mark.parametrize("module", ["bedash.runs", "torch"])  # in __main__'s import, in main's
+def test_ctrl_c_during_imports_exits_130_without_a_traceback(tmp_path: Path, module: str) -> None:
+    rc, _, err = interrupt_at("PHASE import", "import", ["train", *TINY, "--out",
+                                str(tmp_path / "r")], HOLD_MODULE=module)  # fmt: skip
+    assert rc == 130, err
+    assert "bedash: interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow  # subprocesses
+def test_ctrl_c_during_data_loading_exits_130_and_keeps_the_run_it_would_replace(
+    earlier_run: Path,
+) -> None:
+    before = _digest(earlier_run)
+    rc, _, err = interrupt_at(
+        "PHASE load", "load", ["train", *TINY, "--out", str(earlier_run), "--overwrite"]
+    )
+    assert rc == 130, err
+    assert "bedash: interrupted" in err and "Traceback" not in err
+    assert _digest(earlier_run) == before  # --overwrite had not begun: the finished run stays
+
+
+@pytest.mark.slow  # subprocesses
+@pytest.mark.parametrize("signals", [1, 2])
+def test_ctrl_c_during_training_exits_130(earlier_run: Path, signals: int) -> None:
+    before = _digest(earlier_run)
+    out_dir = earlier_run.parent / "new"
+    tiny = [f for f in TINY if f != "--quiet"]
+    rc, out, err = interrupt_at("training batchensemble", "train", ["train", *tiny, "--epochs",
+                                "50", "--out", str(out_dir)], signals=signals)  # fmt: skip
+    assert rc == 130, err
+    assert "Traceback" not in err
+    if signals == 1:  # stops after the current batch; what was measured is kept and shown
+        assert "stopping after this batch" in err and "run cancelled" in out
+        assert (out_dir / "results.csv").is_file()
+    else:
+        assert "bedash: interrupted" in err
+    assert _digest(earlier_run) == before
+
+
+@pytest.mark.slow  # subprocesses
+def test_ctrl_c_while_writing_results_exits_130_and_the_run_is_whole(tmp_path: Path) -> None:
+    out_dir = tmp_path / "r"
+    rc, out, err = interrupt_at("PHASE write", "write", ["train", *TINY, "--models", "single",
+                                "--out", str(out_dir)], HOLD="2")  # fmt: skip
+    assert rc == 130, err
+    assert "Traceback" not in err and "run finished" in out  # the last batch was done
+    with open(out_dir / "results.csv") as f:
+        assert [r["status"] for r in csv.DictReader(f)] == ["finished"]
