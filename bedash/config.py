@@ -2,6 +2,9 @@
 bounds, choices, group, sweepable), and the loops over that metadata: validation with messages
 that name the field, the run store's type check, the one-line summary. The CLI and the form are
 generated from `config_fields()`. Imports neither torch nor pandas.
+
+Longer than most modules (~450 lines) because it is the one place every setting is declared:
+25 fields with a label, a help text and bounds each, then the loops over them.
 """
 
 from __future__ import annotations
