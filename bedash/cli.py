@@ -173,7 +173,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(flag_message(e)) from e
         bar.close()
         where = f" (details in {out}/status.json)" if (out / "status.json").is_file() else ""
-        print(f"bedash train: failed: {type(e).__name__}: {e}{where}", file=sys.stderr)
+        print(_plain(f"bedash train: failed: {type(e).__name__}: {e}{where}"), file=sys.stderr)
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGINT, previous)

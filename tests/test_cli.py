@@ -478,3 +478,12 @@ def test_ctrl_c_while_writing_results_exits_130_and_the_run_is_whole(tmp_path: P
     assert "Traceback" not in err and "run finished" in out  # the last batch was done
     with open(out_dir / "results.csv") as f:
         assert [r["status"] for r in csv.DictReader(f)] == ["finished"]
+
+
+@pytest.mark.slow  # a subprocess
+def test_the_cli_imports_torch_only_when_a_run_needs_it(tmp_path: Path) -> None:
+    code = "import sys, bedash.cli; print('torch' in sys.modules)"
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert p.stdout.strip() == "False", p.stderr  # a Ctrl-C in torch's import reaches main
+    listed = run_cli("runs", "list", "--runs-dir", str(tmp_path))
+    assert listed.returncode == 0 and "no runs in" in listed.stdout
