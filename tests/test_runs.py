@@ -53,6 +53,7 @@ def test_statuses_and_reasons(tmp_path: Path) -> None:
     status = json.loads((tmp_path / "dead" / "status.json").read_text())
     status["pid"] = 2**22 + 12345  # no such process (above the default pid_max)
     (tmp_path / "dead" / "status.json").write_text(json.dumps(status))
+    dead.close()  # its process ended: the kernel dropped the lock
     _finished_run(tmp_path / "trunc")
     p = tmp_path / "trunc" / "results.csv"
     p.write_text(p.read_text()[:-5])
