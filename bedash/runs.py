@@ -415,6 +415,7 @@ def _load_json(p: Path, name: str) -> tuple[Any, str]:
         return None, f"cannot read {name} ({e.strerror or e})"
 
 
+NOT_A_RUN = "not a bedash run (no config.json or status.json that bedash wrote)"
 INTERRUPTED = "the process that ran it stopped before it finished"
 
 
@@ -423,21 +424,18 @@ def _read_run(p: Path, info: RunInfo) -> None:
         info.reason = "not a folder"
         return
     held = probe(p)
-    config, info.reason = _load_json(p, "config.json")
+    config, config_problem = _load_json(p, "config.json")
+    status, status_problem = _load_json(p, "status.json")
+    if held is None and not (_bedash_config(config) or _bedash_status(status)):
+        info.reason = NOT_A_RUN
+        return
+    info.reason = config_problem or status_problem
     if info.reason:
         if held:  # its writer has just started: nothing written yet
             info.status, info.reason = "running", ""
         return
-    status, info.reason = _load_json(p, "status.json")
-    if info.reason:
-        if held:
-            info.status, info.reason = "running", ""
-        return
     if not isinstance(status, dict) or not isinstance(config, dict):
         info.reason = "config.json or status.json is not a JSON object"
-        return
-    if held is None and not (_bedash_config(config) or _bedash_status(status)):
-        info.reason = "not a bedash run (its config.json and status.json were not written by it)"
         return
     info.reason = _config_problem(config)
     if info.reason:

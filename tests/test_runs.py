@@ -5,14 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from bedash import atomic
+from bedash.lock import LOCK_NAME, process_start_ticks
 from bedash.runs import (
+    RunDirError,
     RunWriter,
+    check_out_dir,
     delete_run,
+    is_run_dir,
     list_runs,
     new_run_id,
     read_run,
@@ -146,3 +153,213 @@ def test_more_kinds_of_damage_are_named(tmp_path: Path, name: str, text: str, re
     info = read_run(tmp_path / "r")
     assert info.status == "damaged" and reason in info.reason
     assert _tree_digest(tmp_path) == before
+
+
+# -- a run is a folder bedash wrote; --overwrite removes only bedash's files ----------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("config.json", '{"lr": 0.1, "model": "resnet"}'),  # another tool's config
+        ("status.json", '{"status": "finished"}'),  # another tool's status, a known word
+        ("config.json", '{"_meta": {"device": "cpu"}}'),  # _meta, but bedash's name missing
+    ],
+)
+def test_someone_elses_config_or_status_is_not_a_run(tmp_path: Path, name: str, text: str) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    (folder / name).write_text(text)
+    (folder / "results.csv").write_text("their,results\n")
+    before = _tree_digest(tmp_path)
+    assert not is_run_dir(folder)
+    with pytest.raises(RunDirError, match="holds no bedash run") as info:
+        RunWriter(folder, overwrite=True)
+    assert info.value.field == "out" and str(info.value).startswith("out: ")
+    assert _tree_digest(tmp_path) == before  # nothing touched, not even a lock file
+    assert read_run(folder).status == "damaged"
+    assert "not a bedash run" in read_run(folder).reason
+
+
+def test_runs_of_this_version_without_a_lock_file_are_still_runs(tmp_path: Path) -> None:
+    """Runs written before the lock existed: their config's _meta names bedash."""
+    _finished_run(tmp_path / "old")
+    (tmp_path / "old" / LOCK_NAME).unlink()
+    assert is_run_dir(tmp_path / "old") and read_run(tmp_path / "old").status == "finished"
+    status = tmp_path / "old" / "status.json"
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    assert config["_meta"]["bedash"]  # the signature every run carries
+    (tmp_path / "old" / "config.json").write_text("{broken")
+    assert is_run_dir(tmp_path / "old")  # status.json of bedash's shape is enough
+    status.write_text("[]")
+    assert not is_run_dir(tmp_path / "old")
+
+
+def test_overwrite_removes_only_bedash_files_and_only_at_the_first_write(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    _finished_run(run)
+    (run / "agreement_single.csv").write_text("member,0\n0,1.0\n")
+    (run / ".results.csv.abc123.tmp").write_text("half")  # left by a kill -9 mid-write
+    (run / "notes.txt").write_text("keep me")
+    (run / "config.json.bak").write_text("keep me too")
+    old = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    w = RunWriter(run, overwrite=True)
+    assert {
+        p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != LOCK_NAME
+    } == {k: v for k, v in old.items() if k != LOCK_NAME}  # still the earlier run, whole
+    w.write_config({"models": ["single"]}, {})
+    names = {p.name for p in run.iterdir()}
+    assert names == {"config.json", "notes.txt", "config.json.bak", LOCK_NAME}
+    w.close()
+
+
+# -- a live run is never written by another process -------------------------------------------
+
+
+def test_a_live_run_is_refused_with_or_without_overwrite(tmp_path: Path) -> None:
+    live = RunWriter(tmp_path / "r")
+    live.write_config({"models": ["single"]}, {})
+    live.set_status("running")
+    before = _tree_digest(tmp_path)
+    for overwrite in (False, True):
+        with pytest.raises(RunDirError, match="is being written by another bedash run") as info:
+            RunWriter(tmp_path / "r", overwrite=overwrite)
+        assert f"pid {os.getpid()} on " in str(info.value) and info.value.field == "out"
+        with pytest.raises(RunDirError, match="is being written"):
+            check_out_dir(tmp_path / "r", overwrite)
+    with pytest.raises(ValueError, match="is being written"):
+        delete_run(tmp_path, "r")
+    assert _tree_digest(tmp_path) == before
+    assert read_run(tmp_path / "r").status == "running"
+    live.set_status("cancelled")  # the final status releases the lock
+    assert read_run(tmp_path / "r").status == "cancelled"
+    RunWriter(tmp_path / "r", overwrite=True).close()
+
+
+def test_a_lock_just_taken_reads_as_running_not_damaged(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path / "r")  # locked; nothing written yet
+    assert read_run(tmp_path / "r").status == "running"
+    w.close()
+
+
+def _status_of(path: Path) -> dict:
+    return json.loads((path / "status.json").read_text())
+
+
+def _unlocked_running_run(path: Path, **status: object) -> None:
+    """A run left `running` by a process of an earlier version (no lock file)."""
+    w = RunWriter(path)
+    w.write_config({"models": ["single"]}, {})
+    w.set_status("running")
+    w.close()
+    (path / LOCK_NAME).unlink()
+    (path / "status.json").write_text(json.dumps({**_status_of(path), **status}))
+
+
+def test_a_stale_run_is_found_by_process_identity_not_by_pid(tmp_path: Path) -> None:
+    me = os.getpid()
+    start = process_start_ticks(me)
+    assert start is not None
+    _unlocked_running_run(tmp_path / "me", pid=me, pid_start=start)
+    assert read_run(tmp_path / "me").status == "running"  # same pid, same start: alive
+    # a crash and restart: the pid is alive again, but it is another process
+    _unlocked_running_run(tmp_path / "reused", pid=me, pid_start=start - 1)
+    # pid 1 in a container: alive, started after the run (an earlier version's record)
+    _unlocked_running_run(
+        tmp_path / "pid1", pid=1, pid_start=None, started="2000-01-01T00:00:00+00:00"
+    )
+    _unlocked_running_run(tmp_path / "reboot", pid=me, pid_start=start, boot_id="another-boot")
+    _unlocked_running_run(tmp_path / "elsewhere", pid=me, host="another-host")
+    for name in ("reused", "pid1", "reboot", "elsewhere"):
+        info = read_run(tmp_path / name)
+        assert (info.status, info.reason) == (
+            "interrupted",
+            "the process that ran it stopped before it finished",
+        ), name
+        check_out_dir(tmp_path / name, overwrite=True)  # may be overwritten
+    delete_run(tmp_path, "pid1")  # and deleted
+    assert not (tmp_path / "pid1").exists()
+    with pytest.raises(ValueError, match="is being written"):
+        delete_run(tmp_path, "me")
+
+
+def test_a_released_lock_means_interrupted_whatever_the_pid(tmp_path: Path) -> None:
+    """The lock file decides where there is one: this live process's pid does not keep a run
+    whose writer released the lock (a job that failed without its final status) running."""
+    w = RunWriter(tmp_path / "r")
+    w.write_config({}, {})
+    w.set_status("running")
+    w.close()
+    assert read_run(tmp_path / "r").status == "interrupted"
+    delete_run(tmp_path, "r")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow  # a subprocess
+def test_a_run_locked_by_another_process_is_refused_until_that_process_dies(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import sys, time; from bedash.runs import RunWriter\n"
+        "w = RunWriter(sys.argv[1]); w.write_config({}, {}); w.set_status('running')\n"
+        "print('ready', flush=True); time.sleep(120)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path / "r")],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        assert read_run(tmp_path / "r").status == "running"
+        with pytest.raises(RunDirError, match=f"pid {proc.pid} on "):
+            RunWriter(tmp_path / "r", overwrite=True)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert read_run(tmp_path / "r").status == "interrupted"  # the kernel dropped its lock
+    RunWriter(tmp_path / "r", overwrite=True).close()
+
+
+# -- the earlier run survives a run that never started ---------------------------------------
+
+
+def test_cancel_before_the_run_starts_leaves_the_earlier_run_whole(
+    tmp_path: Path, tiny_cfg
+) -> None:
+    from bedash.experiment import run_experiment
+
+    run = tmp_path / "r"
+    assert run_experiment(tiny_cfg.replace(models=("single",)), run).status == "finished"
+    before = _tree_digest(tmp_path)
+    cancel = threading.Event()
+    cancel.set()  # Ctrl-C while the data loaded
+    res = run_experiment(tiny_cfg, run, overwrite=True, cancel=cancel)
+    assert (res.status, res.written, res.rows) == ("cancelled", False, [])
+    assert res.error == "stopped before the run started; nothing was written"
+    assert _tree_digest(tmp_path) == before
+    assert read_run(run).status == "finished"
+
+
+# -- run folder names: one rule everywhere ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["my run", "résumé", "run\n1", ".hidden", "-x", "a" * 129])
+def test_a_run_folder_name_outside_the_rule_is_refused_before_anything_is_written(
+    tmp_path: Path, tiny_cfg, name: str
+) -> None:
+    from bedash.experiment import run_experiment
+
+    with pytest.raises(RunDirError) as info:
+        run_experiment(tiny_cfg, tmp_path / name)
+    assert info.value.field == "out"
+    assert (
+        "is not allowed: use 1 to 128 ASCII letters, digits, '.', '_' or '-', starting with "
+        "a letter or digit" in info.value.message
+    )
+    assert "\n" not in info.value.message
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RunDirError):
+        RunWriter(tmp_path / name)
