@@ -286,7 +286,7 @@ def parse_table(path: Path, spec: Spec, required: list[str]) -> list[Row]:
                 row[col] = parse(text)
             except ValueError as e:
                 raise FileProblem(
-                    f"{name} line {line}: {col} {safe_text(text, 20)!r} {e}"
+                    f"{name} line {line}: {col} '{safe_text(text, 20)}' {e}"
                 ) from None
         out.append(row)
     return out
@@ -309,13 +309,13 @@ def parse_matrix(path: Path) -> list[Row]:
         if len(cells) != n + 1:
             raise FileProblem(f"{name} line {line} has the wrong number of cells")
         if cells[0] != str(i):
-            raise FileProblem(f"{name} line {line}: member {safe_text(cells[0], 20)!r} is not {i}")
+            raise FileProblem(f"{name} line {line}: member '{safe_text(cells[0], 20)}' is not {i}")
         row: Row = {"member": i}
         for j, text in enumerate(cells[1:]):
             try:
                 row[str(j)] = _UNIT(text) if text else None
             except ValueError as e:
-                raise FileProblem(f"{name} line {line}: {j} {safe_text(text, 20)!r} {e}") from None
+                raise FileProblem(f"{name} line {line}: {j} '{safe_text(text, 20)}' {e}") from None
         out.append(row)
     return out
 

@@ -141,7 +141,7 @@ def check_run_name(path: str | os.PathLike) -> None:
     if not valid_run_id(name):
         raise RunDirError(
             "out",
-            f"the run folder's name {safe_text(name, 140)!r} is not allowed: use {RUN_NAME_RULE}",
+            f"the run folder's name '{safe_text(name, 140)}' is not allowed: use {RUN_NAME_RULE}",
         )
 
 
@@ -372,7 +372,7 @@ class RunInfo:
         self.reason = safe_text(self.reason)
         self.started = safe_text(self.started, 64)
         if self.status not in RUN_STATUSES:
-            self.status, self.reason = "damaged", f"unknown status {self.status!r}"
+            self.status, self.reason = "damaged", f"unknown status '{safe_text(self.status, 40)}'"
 
 
 def _config_problem(config: dict[str, Any]) -> str:
@@ -399,7 +399,7 @@ def _config_problem(config: dict[str, Any]) -> str:
             ok = ok and all(isinstance(m, str) and MODEL_RE.match(m) for m in value)
         if not ok:
             shown = safe_text(json.dumps(value, default=str)[:40], 40)
-            return f"config.json has a bad {safe_text(key, 40)!r}: {shown}"
+            return f"config.json has a bad '{safe_text(key, 40)}': {shown}"
     return ""
 
 
@@ -461,7 +461,7 @@ def _read_run(p: Path, info: RunInfo) -> None:
         info.reason = error if isinstance(error, str) else json.dumps(error, default=str)[:500]
     else:
         shown = state if isinstance(state, str) else json.dumps(state, default=str)[:40]
-        info.reason = f"unknown status {safe_text(shown, 40)!r} in status.json"
+        info.reason = f"unknown status '{safe_text(shown, 40)}' in status.json"
 
 
 def read_run(path: str | os.PathLike) -> RunInfo:
@@ -475,6 +475,8 @@ def read_run(path: str | os.PathLike) -> RunInfo:
     except Exception as e:  # a reader must never break a listing: the folder is damaged
         info.status, info.reason = "damaged", f"cannot be read ({type(e).__name__}: {e})"
         info.results = []
+    if info.status == "damaged":
+        info.results = []  # a damaged run shows no numbers
     info.__post_init__()  # sanitize what _read_run set
     return info
 
@@ -517,7 +519,7 @@ def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:
 def run_path(runs_dir: str | os.PathLike, run_id: str) -> Path:
     """The folder of run_id inside runs_dir; ValueError for anything that is not a plain id."""
     if not valid_run_id(run_id):
-        raise ValueError(f"invalid run id {safe_text(run_id, 140)!r}")
+        raise ValueError(f"invalid run id '{safe_text(run_id, 140)}'")
     root = Path(runs_dir).resolve()
     path = (root / run_id).resolve()
     if path.parent != root:
