@@ -5,7 +5,7 @@ members.csv, agreement_<model>.csv, reliability_<model>.csv, and .bedash.lock, w
 writer holds locked (flock) for the run's life. The CLI and the dashboard write and read the
 same format.
 
-Rules: a folder is a bedash run only if bedash wrote it (`is_run_dir`); a run folder's name
+Rules: a folder is a bedash run only if bedash wrote it (`written_by_bedash`); a run folder's name
 matches RUN_ID_RE, everywhere; a run a live process writes is never written by another or
 deleted; --overwrite removes only bedash's own files, and only when the new run writes its
 first file; every file read is validated (bedash.runfiles) and the text shown is sanitized.
@@ -167,10 +167,11 @@ def _bedash_status(status: Any) -> bool:
     )
 
 
-def is_run_dir(path: str | os.PathLike) -> bool:
+def written_by_bedash(path: str | os.PathLike) -> bool:
     """Whether bedash wrote this folder: it has bedash's lock file, or a config.json whose
     _meta names the bedash version, or a status.json of bedash's shape (a known status,
-    started, updated). Someone else's config.json or status.json is not enough."""
+    started, updated). Someone else's config.json or status.json is not enough. --overwrite
+    replaces only such a folder."""
     p = Path(path)
     try:
         if not p.is_dir():
@@ -181,6 +182,16 @@ def is_run_dir(path: str | os.PathLike) -> bool:
         pass
     return _bedash_config(_json_object(p / "config.json")) or _bedash_status(
         _json_object(p / "status.json")
+    )
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """Whether the folder holds a run's files at all (config.json, status.json or the lock),
+    damaged or not: what the pages open and `delete_run` removes after the user confirmed.
+    Whether bedash wrote it is `written_by_bedash`."""
+    p = Path(path)
+    return p.is_dir() and any(
+        os.path.lexists(p / n) for n in ("config.json", "status.json", LOCK_NAME)
     )
 
 
@@ -228,7 +239,7 @@ def _check_out_dir(p: Path, overwrite: bool, *, locked: bool) -> None:
         raise RunDirError("out", f"cannot read {p}: {e.strerror or e}") from e
     if not entries:
         return
-    if not is_run_dir(p):
+    if not written_by_bedash(p):
         raise RunDirError(
             "out", f"{p} is not empty and holds no bedash run; choose a new or empty folder"
         )
@@ -426,9 +437,6 @@ def _read_run(p: Path, info: RunInfo) -> None:
     held = probe(p)
     config, config_problem = _load_json(p, "config.json")
     status, status_problem = _load_json(p, "status.json")
-    if held is None and not (_bedash_config(config) or _bedash_status(status)):
-        info.reason = NOT_A_RUN
-        return
     info.reason = config_problem or status_problem
     if info.reason:
         if held:  # its writer has just started: nothing written yet
@@ -451,6 +459,9 @@ def _read_run(p: Path, info: RunInfo) -> None:
     info.results = tables.results
     if state in ("finished", "diverged") and not os.path.lexists(p / "results.csv"):
         info.reason = "missing file results.csv"
+        return
+    if held is None and not (_bedash_config(config) or _bedash_status(status)):
+        info.reason = NOT_A_RUN  # parses, but someone else wrote it
         return
     if state == "running":
         live = held if held is not None else identity_alive(status)

@@ -22,13 +22,13 @@ from bedash.runs import (
     RunWriter,
     check_out_dir,
     delete_run,
-    is_run_dir,
     list_runs,
     new_run_id,
     read_run,
     read_tables,
     run_path,
     valid_run_id,
+    written_by_bedash,
 )
 
 
@@ -176,27 +176,39 @@ def test_someone_elses_config_or_status_is_not_a_run(tmp_path: Path, name: str, 
     (folder / name).write_text(text)
     (folder / "results.csv").write_text("their,results\n")
     before = _tree_digest(tmp_path)
-    assert not is_run_dir(folder)
+    assert not written_by_bedash(folder)
     with pytest.raises(RunDirError, match="holds no bedash run") as info:
         RunWriter(folder, overwrite=True)
     assert info.value.field == "out" and str(info.value).startswith("out: ")
     assert _tree_digest(tmp_path) == before  # nothing touched, not even a lock file
-    assert read_run(folder).status == "damaged"
-    assert "not a bedash run" in read_run(folder).reason
+    assert read_run(folder).status == "damaged"  # listed, for what it is: not a run
+
+
+def test_a_folder_of_valid_files_someone_else_wrote_reads_as_not_a_bedash_run(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text('{"models": ["single"]}')
+    (tmp_path / "r" / "status.json").write_text('{"status": "finished"}')
+    (tmp_path / "r" / "results.csv").write_text("model,status\nsingle,finished\n")
+    info = read_run(tmp_path / "r")
+    assert (info.status, info.results) == ("damaged", [])
+    assert info.reason == "not a bedash run (no config.json or status.json that bedash wrote)"
 
 
 def test_runs_of_this_version_without_a_lock_file_are_still_runs(tmp_path: Path) -> None:
     """Runs written before the lock existed: their config's _meta names bedash."""
     _finished_run(tmp_path / "old")
     (tmp_path / "old" / LOCK_NAME).unlink()
-    assert is_run_dir(tmp_path / "old") and read_run(tmp_path / "old").status == "finished"
+    assert written_by_bedash(tmp_path / "old")
+    assert read_run(tmp_path / "old").status == "finished"
     status = tmp_path / "old" / "status.json"
     config = json.loads((tmp_path / "old" / "config.json").read_text())
     assert config["_meta"]["bedash"]  # the signature every run carries
     (tmp_path / "old" / "config.json").write_text("{broken")
-    assert is_run_dir(tmp_path / "old")  # status.json of bedash's shape is enough
+    assert written_by_bedash(tmp_path / "old")  # status.json of bedash's shape is enough
     status.write_text("[]")
-    assert not is_run_dir(tmp_path / "old")
+    assert not written_by_bedash(tmp_path / "old")
 
 
 def test_overwrite_removes_only_bedash_files_and_only_at_the_first_write(tmp_path: Path) -> None:
