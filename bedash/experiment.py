@@ -33,6 +33,10 @@ class RunResult:
     rows: list[dict[str, Any]] = field(default_factory=list)  # results.csv rows
     metrics: dict[str, Metrics] = field(default_factory=dict)
     error: str = ""
+    written: bool = True  # False: stopped before the run's first file; the folder is unchanged
+
+
+NOT_STARTED = "stopped before the run started; nothing was written"
 
 
 class _Recorder(Callback):
@@ -78,7 +82,10 @@ def run_experiment(
     data = dataset.to(device)
     batcher = Batcher(data.train, cfg.batch_size, cfg.seed)  # DatasetError if the batch is too big
 
-    writer = RunWriter(out_dir, overwrite=overwrite)
+    if cancel is not None and cancel.is_set():  # stopped while the data loaded: touch nothing
+        return RunResult(Path(out_dir), "cancelled", error=NOT_STARTED, written=False)
+    writer = RunWriter(out_dir, overwrite=overwrite)  # takes the run's lock; with overwrite the
+    # earlier run's files go only when this run writes its first file (config.json, next line)
     writer.write_config(cfg.to_dict(), _meta(cfg, device, dataset))
     model_status = {k: "pending" for k in cfg.models}
     writer.set_status("running", models=model_status)
