@@ -124,8 +124,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:  # the benchmark has its own parser (bedash/bench.py)
-        from .bench import main as bench_main
+    if argv[:1] == ["bench"]:  # the benchmark has its own parser (bedash/benchmark/cli.py)
+        from .benchmark.cli import main as bench_main
 
         return bench_main(argv[1:])
     parser = build_parser()
