@@ -8,7 +8,8 @@ field that dominates. The estimate:
   gradients    one per parameter (they stay allocated after the last step)
   Adam state   two per parameter (the sequential ensemble: one member's optimizer at a time)
   activations  rows (E x B) x the per-image widths, forward values and backward gradients
-  evaluation   one eval chunk's activations, and the logits of the test split (3 copies)
+  evaluation   one eval chunk's activations, the logits of the test split (3 copies) and
+               BatchEnsemble's first-layer weight scaled per member (its inference path)
   data         train + test images as uint8 (3072 bytes each), resident on the device
 and a run may use at most `USABLE_FRACTION` of what is available (allocator slack, the
 transient copies of loading). Models train one after another: the heaviest kind counts.
@@ -116,13 +117,17 @@ def kind_bytes(kind: str, cfg: RunConfig, n_test: int, num_classes: int = 10) ->
     rows = cfg.batch_size * (E if wide and not split else 1)
     kept, alive = _widths(cfg, num_classes)
     eval_rows = cfg.eval_batch_size * (E if wide else 1)
-    logits = E * n_test * num_classes * FLOAT_BYTES * LOGIT_COPIES
+    kept_for_eval = E * n_test * num_classes * FLOAT_BYTES * LOGIT_COPIES  # the logits
+    if kind == "batchensemble":  # inference keeps the first layer's weight scaled per member
+        c, h, w = IMAGE_SHAPE
+        first = c * 9 * cfg.channels if cfg.arch == "cnn" else c * h * w * cfg.hidden
+        kept_for_eval += E * first * FLOAT_BYTES
     return {
         "parameters": params,
         "gradients": params,
         "Adam state": adam,
         "activations": rows * kept * FLOAT_BYTES * ACTIVATION_FACTOR,
-        "evaluation": eval_rows * alive * FLOAT_BYTES + logits,
+        "evaluation": eval_rows * alive * FLOAT_BYTES + kept_for_eval,
     }
 
 
