@@ -123,8 +123,8 @@ def interrupted() -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:  # the benchmark has its own parser (bedash/bench.py)
-        from .bench import main as bench_main
+    if argv[:1] == ["bench"]:  # the benchmark has its own parser (bedash/benchmark/cli.py)
+        from .benchmark.cli import main as bench_main
 
         return bench_main(argv[1:])
     parser = build_parser(_limits() if argv[:1] == ["train"] else None)

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .budget import check_budget
 from .config import DEFAULT_LIMITS, Limits, RunConfig
 from .data import Batcher, Dataset, Progress, load_dataset
 from .devices import resolve_device
@@ -72,6 +73,7 @@ def run_experiment(
     cfg.validate(limits)
     device = torch.device("cpu") if limits.cpu_only else resolve_device(cfg.device)
     check_out_dir(out_dir, overwrite)
+    check_budget(cfg, device)  # ConfigError naming the field when it cannot fit in memory
     cb = callback or Callback()
     if dataset is None:
         cb.on_status(f"loading {cfg.dataset}")
