@@ -26,6 +26,7 @@ from torch import Tensor
 
 from .atomic import atomic_write
 from .housekeeping import folder_cache_file
+from .schema import FieldError
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -51,8 +52,10 @@ CACHE_VERSION = 1
 SYNTHETIC_SEED = 1234  # fixed: the synthetic set is the same for every run
 
 
-class DatasetError(Exception):
-    """The dataset cannot be loaded; the message says what is wrong and how to fix it."""
+class DatasetError(FieldError):
+    """The dataset cannot be loaded. `field` names the setting it is about ("dataset" for the
+    folder or its files, "data_dir", "batch_size", "train_size", "test_size"); `message` says
+    what is wrong and how to fix it; str(e) is "field: message"."""
 
 
 @dataclass
@@ -106,7 +109,7 @@ class Batcher:
     def __init__(self, split: Split, batch_size: int, seed: int = 0, shuffle: bool = True) -> None:
         if batch_size > len(split):
             raise DatasetError(
-                f"batch_size: {batch_size} is larger than the training set ({len(split)} images)"
+                "batch_size", f"{batch_size} is larger than the training set ({len(split)} images)"
             )
         self.split, self.batch_size, self.seed, self.shuffle = split, batch_size, seed, shuffle
 
@@ -234,34 +237,36 @@ def download_cifar10(
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DatasetError(
-            f"--data-dir: cannot use {d} as the data folder ({e.strerror or e})"
+            "data_dir", f"cannot use {d} as the data folder ({e.strerror or e})"
         ) from e
     archive = d / CIFAR10_ARCHIVE
     if not check_integrity(str(archive), CIFAR10_MD5):
         if not download:
             raise DatasetError(
+                "dataset",
                 f"the CIFAR-10 archive {archive.resolve()} failed its MD5 check (expected "
                 f"{CIFAR10_MD5}): it is incomplete or damaged. Delete it and download it again, "
-                f"or allow the download. {cifar10_manual_hint(d)}"
+                f"or allow the download. {cifar10_manual_hint(d)}",
             )
         try:
             _download(CIFAR10_URL, archive, progress)
         except (OSError, urllib.error.URLError) as e:
             raise DatasetError(
-                f"CIFAR-10 could not be downloaded ({e}). {cifar10_manual_hint(d)}"
+                "dataset", f"CIFAR-10 could not be downloaded ({e}). {cifar10_manual_hint(d)}"
             ) from e
         if not check_integrity(str(archive), CIFAR10_MD5):
             archive.unlink(missing_ok=True)
             raise DatasetError(
+                "dataset",
                 f"the downloaded CIFAR-10 archive failed its MD5 check (expected {CIFAR10_MD5}); "
-                f"it was removed. {cifar10_manual_hint(d)}"
+                f"it was removed. {cifar10_manual_hint(d)}",
             )
     if progress:
         progress("extract", 0, 1)
     try:
         extract_archive(str(archive), str(d))
     except (OSError, tarfile.TarError) as e:
-        raise DatasetError(f"cannot extract {archive} into {d}: {e}") from e
+        raise DatasetError("dataset", f"cannot extract {archive} into {d}: {e}") from e
     if progress:
         progress("extract", 1, 1)
     return d / CIFAR10_FOLDER
@@ -308,7 +313,9 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
             raise ValueError(f"unexpected shapes data={data.shape} labels={labels.shape}")
     except (OSError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as e:
-        raise DatasetError(f"CIFAR-10 file {path} is damaged or not a CIFAR-10 batch: {e}") from e
+        raise DatasetError(
+            "dataset", f"CIFAR-10 file {path} is damaged or not a CIFAR-10 batch: {e}"
+        ) from e
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -321,7 +328,9 @@ def load_cifar10(
     folder = d / CIFAR10_FOLDER
     if not all((folder / f).is_file() for f in CIFAR10_FILES):
         if not download and not (d / CIFAR10_ARCHIVE).is_file():
-            raise DatasetError(f"CIFAR-10 is not in {d.resolve()}. {cifar10_manual_hint(d)}")
+            raise DatasetError(
+                "dataset", f"CIFAR-10 is not in {d.resolve()}. {cifar10_manual_hint(d)}"
+            )
         folder = download_cifar10(d, progress, download=download)
     files = [folder / f for f in CIFAR10_FILES]
     cache = folder / "bedash-cache.pt"
@@ -392,32 +401,37 @@ def scan_image_folder(root: str | os.PathLike) -> dict[str, dict[str, list[Path]
     layout = f"expected {root}/train/<class>/*.png|jpg and {root}/test/<class>/*"
     if not root.exists():
         raise DatasetError(
-            f"dataset: folder {root} does not exist (use cifar10, synthetic or an image folder)"
+            "dataset", f"folder {root} does not exist (use cifar10, synthetic or an image folder)"
         )
     if not root.is_dir():
-        raise DatasetError(f"dataset: {root} is not a folder ({layout})")
+        raise DatasetError("dataset", f"{root} is not a folder ({layout})")
     for split in ("train", "test"):  # the layout first, then the contents
         if not (root / split).is_dir():
-            raise DatasetError(f"dataset: {root / split} is missing ({layout})")
+            raise DatasetError("dataset", f"{root / split} is missing ({layout})")
     out: dict[str, dict[str, list[Path]]] = {}
     for split in ("train", "test"):
         sd = root / split
         try:
             per_class = _class_images(sd)
         except OSError as e:  # a folder the server may not read
-            raise DatasetError(f"dataset: cannot read {e.filename or sd}: {e.strerror or e}") from e
+            raise DatasetError(
+                "dataset", f"cannot read {e.filename or sd}: {e.strerror or e}"
+            ) from e
         if not per_class:
-            raise DatasetError(f"dataset: {sd} has no class folders ({layout})")
+            raise DatasetError("dataset", f"{sd} has no class folders ({layout})")
         for name, files in per_class.items():
             if not files:
                 raise DatasetError(
-                    f"dataset: class '{name}' in {sd} has no images "
-                    f"(allowed extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
+                    "dataset",
+                    f"class '{name}' in {sd} has no images "
+                    f"(allowed extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})",
                 )
         out[split] = per_class
     extra = sorted(set(out["test"]) - set(out["train"]))
     if extra:
-        raise DatasetError(f"dataset: test classes {extra} have no training images in {root}/train")
+        raise DatasetError(
+            "dataset", f"test classes {extra} have no training images in {root}/train"
+        )
     return out
 
 
@@ -432,7 +446,7 @@ def _decode_image(path: Path) -> np.ndarray:
             # C order: np.stack keeps the transposed strides, and the MLP's view() needs C order
             return np.ascontiguousarray(np.asarray(im, dtype=np.uint8).transpose(2, 0, 1))
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DatasetError(f"dataset: cannot read image {path}: {e}") from e
+        raise DatasetError("dataset", f"cannot read image {path}: {e}") from e
 
 
 def load_image_folder(

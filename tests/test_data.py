@@ -222,3 +222,22 @@ def test_batcher_is_seeded_complete_and_keeps_the_last_partial_batch() -> None:
     torch.testing.assert_close(x[:, 0, 0, 0], y.float() * 2 / 255 - 1)  # images follow labels
     with pytest.raises(DatasetError, match="larger than the training set"):
         Batcher(split, batch_size=11)
+
+
+def test_dataset_errors_carry_the_field_they_are_about(tmp_path: Path) -> None:
+    from bedash.schema import FieldError
+
+    with pytest.raises(DatasetError) as info:
+        load_dataset(str(tmp_path / "missing"), tmp_path / "data")
+    assert isinstance(info.value, FieldError) and info.value.field == "dataset"
+    assert str(info.value) == f"dataset: {info.value.message}"
+    assert not info.value.message.startswith("dataset:")  # the field gives the prefix
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DatasetError) as info:
+        D.download_cifar10(tmp_path / "file", download=False)
+    assert info.value.field == "data_dir" and "cannot use" in info.value.message
+    split = Split(torch.zeros(3, 3, 32, 32, dtype=torch.uint8), torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(DatasetError) as info:
+        Batcher(split, batch_size=4)
+    assert info.value.field == "batch_size"
+    assert info.value.message == "4 is larger than the training set (3 images)"
