@@ -9,6 +9,7 @@ are gathered with a seeded permutation and normalised per batch, as the seed: (x
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import pickle
@@ -48,7 +49,7 @@ CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 ]  # fmt: skip
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: keyed on split, class and relative path; the 8-bit RGB rule of _to_rgb
 SYNTHETIC_SEED = 1234  # fixed: the synthetic set is the same for every run
 
 
@@ -334,7 +335,9 @@ def load_cifar10(
         folder = download_cifar10(d, progress, download=download)
     files = [folder / f for f in CIFAR10_FILES]
     cache = folder / "bedash-cache.pt"
-    key = _files_key(files)
+    key = _files_key(
+        folder, [("test" if f.name == "test_batch" else "train", "", f) for f in files]
+    )
     cached = _load_cache(cache, key)
     if cached is None:
         cached = _decode_cifar(files, progress)
@@ -457,8 +460,11 @@ def load_image_folder(
     listing = scan_image_folder(root)
     classes = sorted(listing["train"])
     index = {c: i for i, c in enumerate(classes)}
-    all_files = [f for split in listing.values() for fs in split.values() for f in fs]
-    key = _files_key(all_files)
+    entries = [
+        (s, c, f) for s, per_class in listing.items() for c, fs in per_class.items() for f in fs
+    ]
+    all_files = [f for _, _, f in entries]
+    key = _files_key(Path(root), entries)
     cache = None
     if cache_dir is not None:
         cache = folder_cache_file(cache_dir, root)
@@ -492,11 +498,19 @@ def load_image_folder(
 # -- the decoded-tensor cache ----------------------------------------------------------------
 
 
-def _files_key(files: list[Path]) -> str:
-    h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+def _files_key(root: Path, entries: list[tuple[str, str, Path]]) -> str:
+    """What defines the decoded dataset: for every (split, class, file), the split, the class,
+    the path below root, the size and mtime_ns (a file moved to another class keeps its name,
+    size and time, but not its class), and the decoder's version. JSON lines: a name holding
+    '|' or a newline cannot make two listings hash alike."""
+    h = hashlib.sha256(f"v{CACHE_VERSION}\n".encode())
+    for split, cls, f in entries:
+        try:
+            st = f.stat()
+            rel = f.relative_to(root).as_posix()
+        except OSError as e:
+            raise DatasetError("dataset", f"cannot read {f}: {e.strerror or e}") from e
+        h.update(json.dumps([split, cls, rel, st.st_size, st.st_mtime_ns]).encode() + b"\n")
     return h.hexdigest()
 
 

@@ -241,3 +241,35 @@ def test_dataset_errors_carry_the_field_they_are_about(tmp_path: Path) -> None:
         Batcher(split, batch_size=4)
     assert info.value.field == "batch_size"
     assert info.value.message == "4 is larger than the training set (3 images)"
+
+
+def test_image_folder_cache_follows_a_file_moved_to_another_class(tmp_path: Path) -> None:
+    # a move keeps the file's name, size and mtime: only its class (its path) tells it moved
+    root = tmp_path / "ds"
+    rng = np.random.default_rng(1)
+    for split in ("train", "test"):
+        for cls, names in (("cat", "ab"), ("dog", "cd")):
+            (root / split / cls).mkdir(parents=True)
+            for n in names:
+                arr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(arr).save(root / split / cls / f"{n}.png")
+    first = load_dataset(str(root), tmp_path / "data")
+    assert first.train.y.tolist() == [0, 0, 1, 1]
+    moved = first.train.x[1].clone()  # cat/b.png
+    (root / "train" / "cat" / "b.png").rename(root / "train" / "dog" / "b.png")
+    again = load_dataset(str(root), tmp_path / "data")
+    assert again.info["cached"] is False  # not served from the stale cache
+    assert again.train.y.tolist() == [0, 1, 1, 1]
+    assert torch.equal(again.train.x[1], moved)  # b.png, now a dog
+    assert load_dataset(str(root), tmp_path / "data").info["cached"] is True
+
+
+def test_cache_key_tells_split_class_and_path_apart(tmp_path: Path) -> None:
+    f = tmp_path / "train" / "a" / "x.png"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(b"x")
+    key = D._files_key(tmp_path, [("train", "a", f)])
+    assert key != D._files_key(tmp_path, [("train", "b", f)])
+    assert key != D._files_key(tmp_path, [("test", "a", f)])
+    assert key != D._files_key(tmp_path / "train", [("train", "a", f)])  # another relative path
+    assert key == D._files_key(tmp_path, [("train", "a", f)])
