@@ -273,3 +273,207 @@ def test_cache_key_tells_split_class_and_path_apart(tmp_path: Path) -> None:
     assert key != D._files_key(tmp_path, [("test", "a", f)])
     assert key != D._files_key(tmp_path / "train", [("train", "a", f)])  # another relative path
     assert key == D._files_key(tmp_path, [("train", "a", f)])
+
+
+# -- the 8-bit RGB rule of every image mode ---------------------------------------------------
+
+
+def _two_pixels(mode: str, fill: object, other: object) -> Image.Image:
+    """A 32 x 32 image of `fill` with pixel (0, 0) set to `other` (no resize: exact values)."""
+    im = Image.new(mode, (32, 32), fill)
+    im.putpixel((0, 0), other)
+    return im
+
+
+def _palette(transparent: bool) -> Image.Image:
+    im = Image.new("P", (32, 32), 1)
+    im.putpalette([10, 20, 30, 200, 100, 50])
+    im.putpixel((0, 0), 0)
+    if transparent:
+        im.info["transparency"] = 0  # index 0 is see-through
+    return im
+
+
+def _with_transparency(im: Image.Image, value: object) -> Image.Image:
+    im.info["transparency"] = value
+    return im
+
+
+def _premultiplied_la() -> Image.Image:
+    return Image.merge("La", (Image.new("L", (32, 32), 50), Image.new("L", (32, 32), 128)))
+
+
+MODES = {  # id: (image, expected RGB at pixel (0, 0), expected RGB elsewhere)
+    "1": (lambda: _two_pixels("1", 1, 0), (0, 0, 0), (255, 255, 255)),
+    "L": (lambda: _two_pixels("L", 77, 3), (3, 3, 3), (77, 77, 77)),
+    "P": (lambda: _palette(False), (10, 20, 30), (200, 100, 50)),
+    "P+transparency": (lambda: _palette(True), (0, 0, 0), (200, 100, 50)),
+    "L+transparency": (lambda: _with_transparency(_two_pixels("L", 9, 7), 7), (0,) * 3, (9,) * 3),
+    "RGB+transparency": (
+        lambda: _with_transparency(_two_pixels("RGB", (4, 5, 6), (1, 2, 3)), (1, 2, 3)),
+        (0, 0, 0), (4, 5, 6),
+    ),
+    # alpha is composited on black: round(c * a / 255)
+    "LA": (lambda: _two_pixels("LA", (100, 128), (100, 0)), (0, 0, 0), (50, 50, 50)),
+    "La": (_premultiplied_la, (50, 50, 50), (50, 50, 50)),
+    "PA": (lambda: _two_pixels("PA", (0, 255), (0, 0)), (0, 0, 0), (0, 0, 0)),
+    "RGBA": (lambda: _two_pixels("RGBA", (200, 100, 50, 128), (200, 100, 50, 255)),
+             (200, 100, 50), (100, 50, 25)),
+    "RGBa": (lambda: _two_pixels("RGBa", (100, 50, 25, 128), (9, 8, 7, 255)),
+             (9, 8, 7), (100, 50, 25)),
+    "RGBX": (lambda: _two_pixels("RGBX", (1, 2, 3, 0), (4, 5, 6, 255)), (4, 5, 6), (1, 2, 3)),
+    # (255 - C)(255 - K) / 255
+    "CMYK": (lambda: _two_pixels("CMYK", (100, 50, 0, 64), (0, 0, 0, 255)),
+             (0, 0, 0), (116, 154, 191)),
+    "YCbCr": (lambda: _two_pixels("YCbCr", (128, 128, 128), (255, 128, 128)),
+              (255, 255, 255), (128, 128, 128)),
+    "HSV": (lambda: _two_pixels("HSV", (0, 255, 255), (0, 0, 40)), (40, 40, 40), (255, 0, 0)),
+    # 16-bit: v / 257 rounded (30000 / 257 = 116.7; PIL's own convert gives 255)
+    "I;16": (lambda: _two_pixels("I;16", 30000, 65535), (255,) * 3, (117,) * 3),
+    "I;16B": (lambda: _two_pixels("I;16B", 128, 129), (1,) * 3, (0,) * 3),
+    "I;16+transparency": (
+        lambda: _with_transparency(_two_pixels("I;16", 25700, 5), 5), (0,) * 3, (100,) * 3
+    ),
+    # 32-bit integers: read as 16-bit, clipped to 0..65535
+    "I": (lambda: _two_pixels("I", 70000, -5), (0,) * 3, (255,) * 3),
+    "I in range": (lambda: _two_pixels("I", 257 * 100, 0), (0,) * 3, (100,) * 3),
+    # float: values in [0, 1] scaled by 255 ...
+    "F in [0, 1]": (lambda: _two_pixels("F", 0.2, 1.0), (255,) * 3, (51,) * 3),
+    # ... otherwise read as 0..255 and clipped
+    "F over 1": (lambda: _two_pixels("F", 100.4, 300.0), (255,) * 3, (100,) * 3),
+    "F negative": (lambda: _two_pixels("F", 0.7, -3.0), (0,) * 3, (1,) * 3),
+    "F NaN": (lambda: _two_pixels("F", 0.5, float("nan")), (0,) * 3, (128,) * 3),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(MODES))
+def test_every_image_mode_becomes_the_documented_8bit_rgb(case: str) -> None:
+    make, first, rest = MODES[case]
+    rgb = D._to_rgb(make(), Path(f"{case}.png"))
+    assert rgb.dtype == np.uint8 and rgb.shape == (32, 32, 3)
+    assert tuple(int(v) for v in rgb[0, 0]) == first, case
+    assert tuple(int(v) for v in rgb[5, 7]) == rest, case
+    assert (rgb[1:] == np.array(rest, np.uint8)).all()  # the whole image, not one pixel
+
+
+def test_lab_images_are_converted_to_srgb() -> None:
+    white = D._to_rgb(Image.new("LAB", (32, 32), (255, 128, 128)), Path("lab.tif"))
+    assert np.abs(white.astype(int) - 255).max() <= 2  # L = 100, a = b = 0: white
+
+
+def test_a_16bit_grayscale_png_is_not_all_white(tmp_path: Path) -> None:
+    ramp = np.linspace(0, 65535, 32 * 32).round().astype(np.uint16).reshape(32, 32)
+    Image.fromarray(ramp).save(tmp_path / "ramp.png")
+    with Image.open(tmp_path / "ramp.png") as im:
+        assert im.mode == "I;16"  # what PIL reads a 16-bit grayscale PNG as
+    x = D._decode_image(tmp_path / "ramp.png")
+    expected = ((ramp.astype(np.int64) + 128) // 257).astype(np.uint8)
+    assert x.shape == (3, 32, 32) and x.flags["C_CONTIGUOUS"]
+    assert np.array_equal(x[0], expected) and np.array_equal(x[1], x[2])
+    assert 120 <= x.mean() <= 135  # a ramp from black to white, not 'almost all white'
+
+
+def test_a_transparent_image_is_resized_without_its_hidden_colour(tmp_path: Path) -> None:
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., :3] = 255  # white but fully transparent: must not bleed into the result
+    rgba[::2, ::2] = (200, 0, 0, 255)  # a quarter of the pixels opaque red
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "sparse.png")
+    x = D._decode_image(tmp_path / "sparse.png")
+    assert x[1].max() == 0 and x[2].max() == 0  # no white from the transparent pixels
+    assert 40 <= x[0].mean() <= 60  # 200 x a quarter coverage
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    arr = np.zeros((32, 32, 3), np.uint8)
+    arr[:, :16] = 255  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 3  # rotated 180 degrees: the right half is white as seen
+    Image.fromarray(arr).save(tmp_path / "photo.png", exif=exif)
+    x = D._decode_image(tmp_path / "photo.png")
+    assert x[:, :, 16:].min() == 255 and x[:, :, :16].max() == 0
+
+
+# -- damaged images and decompression bombs -----------------------------------------------------
+
+
+def _png_bytes(seed: int = 0, size: tuple[int, int] = (32, 32)) -> bytes:
+    import io
+
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _damaged_png() -> bytes:
+    """A PNG whose IDAT chunk lies about its length: PIL raises SyntaxError at load."""
+    raw = bytearray(_png_bytes())
+    i = raw.index(b"IDAT")
+    raw[i - 4 : i] = (100).to_bytes(4, "big")
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (_damaged_png(), "broken PNG file"),
+        (_png_bytes()[:200], "cannot read image"),  # cut short
+        (b"\x89PNG not really", "cannot read image"),
+        (_png_bytes()[:30], "cannot read image"),  # a truncated IHDR: ValueError
+    ],
+)
+def test_damaged_images_are_a_dataset_error_naming_the_file(
+    tmp_path: Path, data: bytes, text: str
+) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(data)
+    with pytest.raises(DatasetError, match=text) as info:
+        D._decode_image(bad)
+    assert info.value.field == "dataset" and str(bad) in info.value.message
+
+
+def test_a_damaged_png_chunk_in_a_folder_is_named(tmp_path: Path) -> None:
+    root = _image_folder(tmp_path / "ds", {"cat": 2, "dog": 2})
+    (root / "test" / "cat" / "chunk.png").write_bytes(_damaged_png())
+    with pytest.raises(DatasetError, match=r"cannot read image .*chunk\.png: broken PNG file"):
+        load_dataset(str(root), tmp_path / "data")
+
+
+def test_decompression_bombs_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)
+    (tmp_path / "warn.png").write_bytes(_png_bytes(size=(40, 40)))  # PIL only warns: 1x-2x
+    (tmp_path / "error.png").write_bytes(_png_bytes(size=(64, 64)))  # PIL raises: over 2x
+    (tmp_path / "fine.png").write_bytes(_png_bytes(size=(30, 30)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning may escape either
+        for name in ("warn.png", "error.png"):
+            with pytest.raises(DatasetError, match="refused as a decompression bomb") as info:
+                D._decode_image(tmp_path / name)
+            assert name in info.value.message and "1,000 pixels" in info.value.message
+        assert D._decode_image(tmp_path / "fine.png").shape == (3, 32, 32)
+    # even where another catch_warnings() lets PIL's warning through, the image is refused
+    with pytest.warns(PILImage.DecompressionBombWarning), pytest.raises(DatasetError):
+        D._decode_image(tmp_path / "warn.png")
+
+
+def test_a_bomb_or_damaged_image_exits_2_on_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bedash.cli import main
+
+    root = _image_folder(tmp_path / "ds", {"cat": 2, "dog": 2})
+    (root / "train" / "dog" / "chunk.png").write_bytes(_damaged_png())
+    argv = ["train", "--dataset", str(root), "--data-dir", str(tmp_path / "data"),
+            "--epochs", "1", "--hidden", "8", "--members", "2", "--batch-size", "2",
+            "--device", "cpu", "--out", str(tmp_path / "r")]  # fmt: skip
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "chunk.png" in err and "broken PNG file" in err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("bedash train: error: --dataset: cannot read")
+    assert not (tmp_path / "r").exists()
