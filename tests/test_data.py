@@ -477,3 +477,173 @@ def test_a_bomb_or_damaged_image_exits_2_on_the_cli(
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("bedash train: error: --dataset: cannot read")
     assert not (tmp_path / "r").exists()
+
+
+# -- CIFAR-10 batch files are checked before anything is allocated -----------------------------
+
+
+class _Reduce:
+    """Pickles as `fn(*args)`, with an optional BUILD state: hand-made hostile batch files."""
+
+    def __init__(self, fn: object, args: tuple, state: object = None) -> None:
+        self.fn, self.args, self.state = fn, args, state
+
+    def __reduce__(self) -> tuple:
+        return (self.fn, self.args) if self.state is None else (self.fn, self.args, self.state)
+
+
+def _np_reconstruct() -> object:
+    from numpy._core.multiarray import _reconstruct
+
+    return _reconstruct
+
+
+def _huge_array(shape: tuple[int, ...], code: bytes = b"B", state: object = None) -> _Reduce:
+    """numpy's own array pickle, minus the data: _reconstruct(ndarray, shape, code)."""
+    return _Reduce(_np_reconstruct(), (np.ndarray, shape, code), state)
+
+
+def _batch(tiny_cifar_dir: Path, name: str = "data_batch_2") -> Path:
+    return tiny_cifar_dir / "cifar-10-batches-py" / name
+
+
+def _refused(tiny_cifar_dir: Path, text: str) -> DatasetError:
+    with pytest.raises(DatasetError, match=text) as info:
+        load_dataset("cifar10", tiny_cifar_dir, download=False)
+    assert info.value.field == "dataset" and "data_batch_2" in info.value.message
+    return info.value
+
+
+def test_a_tiny_pickle_asking_for_a_huge_array_allocates_nothing(tiny_cifar_dir: Path) -> None:
+    import tracemalloc
+
+    blob = pickle.dumps(
+        {"data": _huge_array((200_000, 3072)), "labels": _huge_array((200_000,), b"b")},
+        protocol=2,
+    )
+    assert len(blob) < 200  # the probe's file: 186 bytes asking for 586 MiB
+    _batch(tiny_cifar_dir).write_bytes(blob)
+    tracemalloc.start()
+    try:
+        _refused(tiny_cifar_dir, "an array without its data")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, peak  # numpy's allocations are traced: no 586 MiB array
+
+
+def test_an_array_whose_shape_its_bytes_do_not_fill_is_refused(tiny_cifar_dir: Path) -> None:
+    state = (1, (200_000, 3072), np.dtype("u1"), False, b"\0" * 3072)
+    blob = pickle.dumps({"data": _huge_array((0,), b"b", state), "labels": [0]}, protocol=2)
+    _batch(tiny_cifar_dir).write_bytes(blob)
+    _refused(tiny_cifar_dir, r"shape \(200000, 3072\) holds 3072 bytes, not 614400000")
+
+
+def test_the_official_python2_array_pickle_is_read(tiny_cifar_dir: Path) -> None:
+    # the official files are Python 2 pickles: the array's bytes arrive as latin-1 text
+    rows = np.arange(2 * 3072, dtype=np.int64).astype(np.uint8).reshape(2, 3072)
+    state = (1, (2, 3072), np.dtype("u1"), False, rows.tobytes().decode("latin1"))
+    blob = pickle.dumps({"data": _huge_array((0,), b"b", state), "labels": [3, 9]}, protocol=2)
+    assert np.array_equal(pickle.loads(blob)["data"], rows)  # numpy reads it so, too
+    _batch(tiny_cifar_dir).write_bytes(blob)
+    x, y = D._read_cifar_batch(_batch(tiny_cifar_dir))
+    assert np.array_equal(x.reshape(2, 3072), rows) and y.tolist() == [3, 9]
+    assert x.flags["WRITEABLE"] and y.dtype == np.int64
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_batches_pickled_by_python3_are_read(tiny_cifar_dir: Path, protocol: int) -> None:
+    data = np.random.default_rng(0).integers(0, 256, (4, 3072), dtype=np.uint8)
+    labels = np.array([0, 1, 8, 9], dtype=np.int64)  # an array of labels is fine too
+    _batch(tiny_cifar_dir).write_bytes(
+        pickle.dumps({"data": data, "labels": labels}, protocol=protocol)
+    )
+    x, y = D._read_cifar_batch(_batch(tiny_cifar_dir))
+    assert np.array_equal(x.reshape(4, 3072), data) and y.tolist() == [0, 1, 8, 9]
+
+
+def _rows(n: int) -> np.ndarray:
+    return np.zeros((n, 3072), np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("entry", "text"),
+    [
+        (_rows(3), r"it holds an array, not a dict with 'data' and 'labels'"),
+        ([1, 2, 3], r"it holds a list, not a dict"),
+        ({"labels": [0]}, r"it has no 'data'"),
+        ({"data": _rows(1), "fine_labels": [0]}, r"it has no 'labels' \('fine_labels': a CIFAR"),
+        ({"data": _rows(2).tolist(), "labels": [0, 1]}, r"'data' is a list, not an array"),
+        ({"data": np.zeros((2, 3071), np.uint8), "labels": [0, 1]}, r"shape \(2, 3071\)"),
+        ({"data": np.zeros(3072, np.uint8), "labels": [0]}, r"shape \(3072,\); expected \(N"),
+        ({"data": _rows(0), "labels": []}, r"shape \(0, 3072\)"),
+        ({"data": _rows(10_001), "labels": [0] * 10_001}, r"N from 1 to 10,000"),
+        ({"data": _rows(2).astype(np.float32), "labels": [0, 1]}, r"dtype 'f4'"),
+        ({"data": np.full((1, 3072), 300, np.int64), "labels": [0]}, r"outside 0\.\.255"),
+        ({"data": _rows(2), "labels": [0]}, r"'labels' has 1 entries for 2 images"),
+        ({"data": _rows(2), "labels": [0, 93]}, r"label 93 \(image 1\) is not a class index"),
+        ({"data": _rows(2), "labels": [-1, 0]}, r"label -1 \(image 0\)"),
+        ({"data": _rows(2), "labels": np.array([0, 12])}, r"label 12 \(image 1\)"),
+        ({"data": _rows(2), "labels": [0, 1.0]}, r"label 1 is a float"),
+        ({"data": _rows(2), "labels": [True, 0]}, r"label 0 is a bool"),
+        ({"data": _rows(2), "labels": [[0], [1]]}, r"label 0 is a list"),
+        ({"data": _rows(2), "labels": "01"}, r"'labels' is a str"),
+        ({"data": _rows(2), "labels": np.zeros((2, 1), np.int64)}, r"shape \(2, 1\)"),
+        ({"data": np.zeros((2, 3072), dtype=object), "labels": [0, 1]}, r"dtype 'O8'"),
+    ],
+)  # fmt: skip
+def test_malformed_batches_are_refused_naming_the_file(
+    tiny_cifar_dir: Path, entry: object, text: str
+) -> None:
+    _batch(tiny_cifar_dir).write_bytes(pickle.dumps(entry, protocol=2))
+    _refused(tiny_cifar_dir, text)
+
+
+def test_a_batch_file_larger_than_any_batch_is_not_read(
+    tiny_cifar_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = _batch(tiny_cifar_dir)
+    limit = max(f.stat().st_size for f in batch.parent.iterdir())  # every file fits...
+    monkeypatch.setattr(D, "CIFAR10_MAX_FILE_BYTES", limit)
+    batch.write_bytes(b"\0" * (limit + 1))  # ...but this one, by a byte (unpickled: a load key)
+    _refused(tiny_cifar_dir, f"it is {limit + 1:,} bytes; a batch is at most {limit:,}")
+
+
+def test_nested_label_references_cannot_inflate(tiny_cifar_dir: Path) -> None:
+    # a list of 1,000 references to a list of 1,000 references...: a few KB that np.asarray
+    # would turn into a billion-element array
+    inner: list = [0] * 1000
+    for _ in range(2):
+        inner = [inner] * 1000
+    _batch(tiny_cifar_dir).write_bytes(pickle.dumps({"data": _rows(1), "labels": inner}, 2))
+    assert _batch(tiny_cifar_dir).stat().st_size < 20_000
+    _refused(tiny_cifar_dir, r"label 0 is a list")
+
+
+def test_bad_labels_exit_2_on_the_cli_before_training(
+    tiny_cifar_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bedash.cli import main
+
+    _batch(tiny_cifar_dir).write_bytes(
+        pickle.dumps({"data": _rows(2), "labels": [0, 93]}, protocol=2)
+    )
+    argv = ["train", "--dataset", "cifar10", "--no-download", "--data-dir", str(tiny_cifar_dir),
+            "--epochs", "1", "--hidden", "8", "--members", "2", "--batch-size", "8",
+            "--device", "cpu", "--out", str(tmp_path / "r")]  # fmt: skip
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert "--dataset: CIFAR-10 file" in err and "label 93 (image 1)" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_cached_label_out_of_range_is_rebuilt(tiny_cifar_dir: Path) -> None:
+    good = load_dataset("cifar10", tiny_cifar_dir, download=False)
+    cache = tiny_cifar_dir / "cifar-10-batches-py" / "bedash-cache.pt"
+    blob = torch.load(cache, weights_only=True)
+    blob["tensors"]["train_y"][0] = 93  # tampered, with the right key
+    torch.save(blob, cache)
+    again = load_dataset("cifar10", tiny_cifar_dir, download=False)
+    assert torch.equal(again.train.y, good.train.y) and int(again.train.y.max()) <= 9
