@@ -602,10 +602,18 @@ def scan_image_folder(root: str | os.PathLike) -> dict[str, dict[str, list[Path]
                     f"(allowed extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})",
                 )
         out[split] = per_class
-    extra = sorted(set(out["test"]) - set(out["train"]))
-    if extra:
+    train, test = set(out["train"]), set(out["test"])
+    if train != test:  # a class the model never trains on, or never tested: no fair accuracy
+        parts = [f"only in train/: {sorted(train - test)}"] if train - test else []
+        parts += [f"only in test/: {sorted(test - train)}"] if test - train else []
         raise DatasetError(
-            "dataset", f"test classes {extra} have no training images in {root}/train"
+            "dataset",
+            f"train/ and test/ must hold the same classes in {root} ({'; '.join(parts)})",
+        )
+    if len(train) < 2:
+        raise DatasetError(
+            "dataset",
+            f"{root} has one class ({next(iter(train))!r}); a classifier needs at least two",
         )
     return out
 

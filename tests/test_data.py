@@ -184,9 +184,28 @@ def test_image_folder_unreadable_image_is_named(tmp_path: Path) -> None:
 
 
 def test_image_folder_test_class_unknown_in_train(tmp_path: Path) -> None:
-    root = _image_folder(tmp_path / "ds", {"cat": 2}, test={"cat": 1, "cow": 1})
+    root = _image_folder(tmp_path / "ds", {"cat": 2, "dog": 2}, test={"cat": 1, "dog": 1, "cow": 1})
     with pytest.raises(DatasetError, match="cow"):
         load_dataset(str(root), tmp_path / "data")
+
+
+def test_image_folder_with_other_classes_in_train_and_test_is_refused(tmp_path: Path) -> None:
+    root = _image_folder(tmp_path / "ds", {"cat": 2, "dog": 2, "emu": 1},
+                         test={"cat": 1, "dog": 1, "cow": 1})  # fmt: skip
+    with pytest.raises(DatasetError) as info:
+        load_dataset(str(root), tmp_path / "data")
+    assert info.value.field == "dataset"
+    assert info.value.message == (
+        f"train/ and test/ must hold the same classes in {root} "
+        "(only in train/: ['emu']; only in test/: ['cow'])"
+    )
+
+
+def test_image_folder_with_one_class_is_refused(tmp_path: Path) -> None:
+    root = _image_folder(tmp_path / "ds", {"cat": 3})
+    with pytest.raises(DatasetError) as info:
+        load_dataset(str(root), tmp_path / "data")
+    assert info.value.message == f"{root} has one class ('cat'); a classifier needs at least two"
 
 
 def test_subset_sizes_are_fixed_and_spread(tiny_cifar_dir: Path) -> None:

@@ -57,7 +57,8 @@ def test_a_zipped_folder_unpacks_and_loads(tmp_path: Path) -> None:
         ({}, "empty"),
         ({f"f{i}.png": b"x" for i in range(101)}, "the limit is 100"),
         ({"pets/train/cat/1.png": _png()}, "test is missing"),
-        ({"pets/train/cat/1.png": _png(), "pets/test/cat/1.png": b"not an image"}, "1.png"),
+        ({**GOOD, "pets/test/cat/9.png": b"not an image"}, "9.png"),
+        ({"pets/train/cat/1.png": _png(), "pets/test/cat/1.png": _png()}, "one class"),
     ],
 )
 def test_bad_archives_are_refused_and_leave_nothing(
