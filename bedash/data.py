@@ -156,7 +156,9 @@ def load_dataset(
     download: bool = True,
     progress: Progress | None = None,
 ) -> Dataset:
-    """'cifar10', 'synthetic', or the path of an image folder -> Dataset (uint8, on the CPU)."""
+    """'cifar10', 'synthetic', or the path of an image folder -> Dataset (uint8, on the CPU).
+    train_size / test_size take that many images (after a fixed shuffle); more than the split
+    holds is a DatasetError on that field (the synthetic set is made at the size asked)."""
     if dataset == "synthetic":
         return synthetic(train_size or 50_000, test_size or 10_000)
     if dataset == "cifar10":
@@ -165,6 +167,11 @@ def load_dataset(
         ds = load_image_folder(
             dataset, cache_dir=Path(data_dir) / "bedash-cache", progress=progress
         )
+    for name, size, split, what in (
+        ("train_size", train_size, ds.train, "training"), ("test_size", test_size, ds.test, "test")
+    ):  # fmt: skip
+        if size is not None and size > len(split):  # not silently all of it: say so
+            raise DatasetError(name, f"{size} is larger than the {what} set ({len(split)} images)")
     return Dataset(ds.name, ds.classes, ds.train.head(train_size), ds.test.head(test_size), ds.info)
 
 

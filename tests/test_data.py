@@ -666,3 +666,49 @@ def test_a_cached_label_out_of_range_is_rebuilt(tiny_cifar_dir: Path) -> None:
     torch.save(blob, cache)
     again = load_dataset("cifar10", tiny_cifar_dir, download=False)
     assert torch.equal(again.train.y, good.train.y) and int(again.train.y.max()) <= 9
+
+
+def test_sizes_larger_than_the_dataset_are_refused(tiny_cifar_dir: Path, tmp_path: Path) -> None:
+    assert len(load_dataset("cifar10", tiny_cifar_dir, train_size=100, download=False).train) == 100
+    with pytest.raises(DatasetError) as info:
+        load_dataset("cifar10", tiny_cifar_dir, train_size=101, download=False)
+    assert info.value.field == "train_size"
+    assert info.value.message == "101 is larger than the training set (100 images)"
+    with pytest.raises(DatasetError) as info:
+        load_dataset("cifar10", tiny_cifar_dir, test_size=31, download=False)
+    assert info.value.field == "test_size"
+    assert info.value.message == "31 is larger than the test set (30 images)"
+    root = _image_folder(tmp_path / "ds", {"cat": 2, "dog": 3})
+    with pytest.raises(DatasetError, match=r"^train_size: 6 is larger than the training set \(5"):
+        load_dataset(str(root), tmp_path / "data", train_size=6)
+
+
+def test_the_synthetic_set_is_made_at_the_size_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[int, int]] = []
+
+    def made(n_train: int, n_test: int) -> D.Dataset:
+        asked.append((n_train, n_test))
+        return synthetic(8, 4)
+
+    monkeypatch.setattr(D, "synthetic", made)
+    load_dataset("synthetic", train_size=70_000, test_size=20_000)  # more than 50,000: fine
+    assert asked == [(70_000, 20_000)]
+
+
+def test_a_train_size_larger_than_the_dataset_exits_2_before_training(
+    tiny_cifar_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bedash.cli import main
+
+    argv = ["train", "--dataset", "cifar10", "--no-download", "--data-dir", str(tiny_cifar_dir),
+            "--epochs", "1", "--hidden", "8", "--members", "2", "--device", "cpu",
+            "--train-size", "5000", "--out", str(tmp_path / "r")]  # fmt: skip
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert info.value.code == 2
+    assert (
+        err
+        == "bedash train: error: --train-size: 5000 is larger than the training set (100 images)"
+    )
+    assert not (tmp_path / "r").exists()
