@@ -4,6 +4,10 @@ CIFAR-10 (torchvision's download and checksum), an image folder (`train/<class>/
 `test/<class>/*`), or a learnable synthetic set of CIFAR shape that needs no files. There is no
 per-image DataLoader: a split is one `[N, 3, 32, 32]` uint8 tensor kept on the device, batches
 are gathered with a seeded permutation and normalised per batch, as the seed: (x/255 - 0.5)/0.5.
+
+Every file is checked before use: a bad one is a DatasetError (a FieldError naming the setting
+and the file), never another exception. Image modes become 8-bit RGB by one rule (_to_rgb);
+CIFAR-10 pickles are checked before an array is built (_SafeUnpickler, _check_batch).
 """
 
 from __future__ import annotations
@@ -777,7 +781,8 @@ def load_image_folder(
     root: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
 ) -> Dataset:  # fmt: skip
-    """An image folder -> Dataset, images resized to 32 x 32 RGB; cached by file list + mtimes."""
+    """An image folder -> Dataset, images as 32 x 32 RGB (_to_rgb's rule); cached, keyed on each
+    file's split, class, path, size and mtime (_files_key)."""
     listing = scan_image_folder(root)
     classes = sorted(listing["train"])
     index = {c: i for i, c in enumerate(classes)}
