@@ -178,6 +178,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
+    if not result.written:  # Ctrl-C before the run's first file: nothing on disk changed
+        print(f"bedash train: {result.error}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(format_results(result.rows))
     print(f"\nrun {result.status}: {result.path}")
     if result.status == "cancelled" or cancel.is_set():  # Ctrl-C, even after the last batch

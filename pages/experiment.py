@@ -221,7 +221,7 @@ def start(cfg: RunConfig) -> None:
         st.error(f"**{label(e.field)}**: {form.plain(e.message)}", icon=":material/error:")
         return
     except RunDirError as e:  # the runs folder is read-only, full or not a folder
-        st.error(f"**Runs folder**: {form.plain(e)}", icon=":material/error:")
+        st.error(f"**Runs folder**: {form.plain(e.message)}", icon=":material/error:")
         return
     except RuntimeError as e:  # the server is shutting down
         st.error(form.plain(e), icon=":material/error:")
