@@ -191,8 +191,9 @@ def _train_sequential(
         if fr.status != "finished":
             break
     total = FitResult(
-        fits[-1].status, sum(f.seconds for f in fits), min(f.epochs_done for f in fits)
-    )
+        fits[-1].status, sum(f.seconds for f in fits), min(f.epochs_done for f in fits),
+        member_samples=sum(f.member_samples for f in fits),
+    )  # fmt: skip
     for e in range(total.epochs_done if len(fits) == E else 0):
         member_losses = [f.losses[e] for f in fits]
         seconds = sum(f.epoch_seconds[e] for f in fits)
@@ -224,7 +225,7 @@ def _result_row(
     params, nbytes = param_stats(model)
     E = num_members(model)
     epochs_done = fr.epochs_done
-    images = len(dataset.train) * epochs_done
+    samples = fr.member_samples  # split mode: each member trained on 1/E of the images
     mean_epoch = sum(fr.epoch_seconds) / len(fr.epoch_seconds) if fr.epoch_seconds else None
     return {
         "model": kind, "status": fr.status, "members": E, "arch": cfg.arch, "hidden": cfg.hidden,
@@ -233,7 +234,7 @@ def _result_row(
         "param_bytes": nbytes, "param_mb": nbytes / 2**20,
         "params_rel_single": params / single_params, "train_seconds": fr.seconds,
         "epoch_seconds": mean_epoch,
-        "member_samples_per_s": images * E / fr.seconds if fr.seconds and images else None,
+        "member_samples_per_s": samples / fr.seconds if fr.seconds and samples else None,
     }  # fmt: skip
 
 

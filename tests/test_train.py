@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from bedash import train as T
 from bedash.config import RunConfig
 from bedash.data import Batcher, synthetic
+from bedash.experiment import run_experiment
 from bedash.models import build_model
 from bedash.train import fit, make_optimizer, predict
 
@@ -67,3 +70,52 @@ def test_predict_after_cuda_graph_replays_equals_a_fresh_copy(kind: str, arch: s
     fresh, _ = predict(copy.deepcopy(model), data.test, 32)
     assert not torch.allclose(after, before)
     torch.testing.assert_close(after, fresh, rtol=0, atol=1e-6)  # stale was ~1e-3 off
+
+
+# -- split member batches ------------------------------------------------------------------------
+
+
+def test_split_mode_skips_a_last_batch_with_fewer_rows_than_members(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """98 images in batches of 32 leave a last batch of 2 rows for 3 members: no member can
+    get a row, so that step is skipped; the epoch's loss, image count and rate are those of
+    the 3 batches trained on (each member gets 32 // 3 = 10 rows of each)."""
+    data = synthetic(98, 16)
+    model = build_model("batchensemble", TINY)  # E = 3
+    step_losses: list[torch.Tensor] = []
+    real_call = T.Stepper.__call__
+
+    def spy(self: T.Stepper, idx: torch.Tensor) -> torch.Tensor:
+        out = real_call(self, idx)
+        step_losses.append(out.clone())
+        return out
+
+    monkeypatch.setattr(T.Stepper, "__call__", spy)
+    epochs: list[list[T.EpochRecord]] = []
+
+    class Rec(T.Callback):
+        def on_epoch(self, records: list[T.EpochRecord]) -> None:
+            epochs.append(records)
+
+    batcher = Batcher(data.train, 32)
+    res = fit(model, batcher, make_optimizer(model, TINY), epochs=2, name="be", split=True,
+              callback=Rec())  # fmt: skip
+    assert res.status == "finished" and res.epochs_done == 2
+    assert len(step_losses) == 2 * 3  # 4 batches an epoch, the 2-row one skipped
+    assert res.member_samples == 2 * 3 * 10 * 3  # epochs x steps x rows each x members
+    first = torch.stack(step_losses[:3]).mean(0)  # per member, epoch 1
+    assert res.member_losses[0] == pytest.approx(first.tolist(), rel=1e-6)
+    whole = epochs[0][0]
+    assert whole.member is None and whole.loss == pytest.approx(first.mean().item(), rel=1e-6)
+    assert whole.samples_per_s == pytest.approx(3 * 10 * 3 / whole.epoch_seconds, rel=1e-6)
+
+
+def test_split_run_with_a_tiny_last_batch_finishes(tmp_path: Path) -> None:
+    cfg = TINY.replace(train_size=98, member_batch="split", models=("batchensemble", "single"))
+    res = run_experiment(cfg, tmp_path / "r")
+    assert res.status == "finished" and all(r["status"] == "finished" for r in res.rows)
+    be, single = res.rows
+    # member-samples: split, 3 x 10 rows for each of 3 members; single: all 98 images
+    assert be["member_samples_per_s"] * be["train_seconds"] == pytest.approx(90)
+    assert single["member_samples_per_s"] * single["train_seconds"] == pytest.approx(98)
