@@ -6,8 +6,11 @@ Every kind sees the same batches in the same order; only the models differ.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import platform
 import socket
+import statistics
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -23,7 +26,9 @@ from .layers import Single
 from .metrics import Metrics, compute_metrics
 from .models import Ensemble, build_model, loss_scale, num_members, param_stats
 from .runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
-from .train import Callback, Clock, EpochRecord, FitResult, fit, make_optimizer, predict
+from .train import Callback, Clock, EpochRecord, FitResult, fit, make_optimizer, predict_timed
+
+INFER_REPEATS = 3  # timed inference passes per model (after one warm-up); results: the median
 
 
 @dataclass
@@ -95,11 +100,18 @@ def run_experiment(
             model = build_model(kind, cfg, n_classes, shape).to(device)
             torch.manual_seed(cfg.seed)
             fr = _train(kind, model, batcher, cfg, recorder, cancel)
+            if fr.status == "finished" and not _finite(model):
+                fr.status = "diverged"  # a finite loss, then a step that broke the weights
             row = _result_row(kind, cfg, model, fr, dataset, device, single_params)
             members: list[dict[str, Any]] = []
             if fr.status == "finished":
-                logits, row["infer_seconds"] = predict(model, data.test, cfg.eval_batch_size)
+                row.update(_machine_load())  # before the timed passes, which add to it
+                logits, times = predict_timed(model, data.test, cfg.eval_batch_size, INFER_REPEATS)
+                row["infer_seconds"], row["infer_repeats"] = statistics.median(times), len(times)
                 m = compute_metrics(logits, dataset.test.y)
+                if not _finite_metrics(m, logits):
+                    fr.status = row["status"] = "diverged"  # finite weights, overflowing logits
+            if fr.status == "finished":
                 result.metrics[kind] = m
                 row.update(m.summary())
                 members = [
@@ -158,6 +170,30 @@ def _train(
         callback=cb,
         cancel=cancel,
     )
+
+
+def _finite(model: torch.nn.Module) -> bool:
+    """Every parameter and floating buffer finite (one host sync)."""
+    ts = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    return bool(torch.stack([t.isfinite().all() for t in ts]).all()) if ts else True
+
+
+def _finite_metrics(m: Metrics, logits: torch.Tensor) -> bool:
+    """Logits and every metric finite (the disagreement of a single model is undefined)."""
+    single = len(m.member_acc) == 1
+    values = [v for k, v in m.summary().items() if k != "mean_disagreement" or not single]
+    values += [*m.member_acc, *m.member_nll]
+    return bool(logits.isfinite().all()) and all(math.isfinite(float(v)) for v in values)
+
+
+def _machine_load() -> dict[str, Any]:
+    """The 1-minute load average (None where the OS has none) and the CPU count: how busy the
+    machine was when inference was timed."""
+    try:
+        load: float | None = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows; or the OS could not tell
+        load = None
+    return {"load_avg": load, "cpu_count": os.cpu_count()}
 
 
 def _use_graphs(cfg: RunConfig, batcher: Batcher) -> bool:

@@ -23,14 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_text
+from .schema import RESULT_COLUMNS
 
 HISTORY_COLUMNS = ["model", "member", "epoch", "loss", "epoch_seconds", "samples_per_s"]
-RESULT_COLUMNS = [
-    "model", "status", "members", "arch", "hidden", "layers", "epochs", "batch_size", "dataset",
-    "device", "seed", "params", "param_bytes", "param_mb", "params_rel_single", "train_seconds",
-    "epoch_seconds", "infer_seconds", "member_samples_per_s", "mean_member_acc", "ensemble_acc",
-    "vote_acc", "oracle_acc", "nll", "ece", "brier", "mean_disagreement",
-]  # fmt: skip
 MEMBER_COLUMNS = ["model", "member", "accuracy", "nll"]
 RELIABILITY_COLUMNS = ["bin", "lower", "upper", "count", "accuracy", "confidence"]
 RUN_FILES = ("config.json", "status.json", "history.csv", "results.csv", "members.csv")

@@ -292,3 +292,14 @@ def predict(model: nn.Module, split: Split, batch_size: int) -> tuple[torch.Tens
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
     return torch.cat(chunks, dim=1).float().cpu(), seconds
+
+
+def predict_timed(
+    model: nn.Module, split: Split, batch_size: int, repeats: int = 3
+) -> tuple[torch.Tensor, list[float]]:
+    """predict's logits and the seconds of `repeats` timed passes after one warm-up pass (lazy
+    kernels, allocator, caches): one pass alone is at the mercy of whatever else the machine
+    does at that moment; report the median. Every pass computes the same logits: the warm-up's
+    are returned, the others dropped at once, so memory stays that of one pass."""
+    logits, _ = predict(model, split, batch_size)
+    return logits, [predict(model, split, batch_size)[1] for _ in range(repeats)]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import csv
+import json
+import os
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from bedash import experiment as X
 from bedash import train as T
 from bedash.config import RunConfig
 from bedash.data import Batcher, synthetic
@@ -119,3 +123,86 @@ def test_split_run_with_a_tiny_last_batch_finishes(tmp_path: Path) -> None:
     # member-samples: split, 3 x 10 rows for each of 3 members; single: all 98 images
     assert be["member_samples_per_s"] * be["train_seconds"] == pytest.approx(90)
     assert single["member_samples_per_s"] * single["train_seconds"] == pytest.approx(98)
+
+
+# -- finished means finite -----------------------------------------------------------------------
+
+
+def _break_at_last_epoch(
+    monkeypatch: pytest.MonkeyPatch, kind: str, value: float
+) -> type[T.Callback]:
+    """A callback class that, at the end of the last epoch of `kind` (its loss already finite
+    and recorded), fills that model's first weight with `value`."""
+    built: dict[str, torch.nn.Module] = {}
+    real_build = X.build_model
+
+    def build(k: str, *a, **kw):
+        built[k] = real_build(k, *a, **kw)
+        return built[k]
+
+    monkeypatch.setattr(X, "build_model", build)
+
+    class Break(T.Callback):
+        def on_epoch(self, records: list[T.EpochRecord]) -> None:
+            r = records[0]
+            if r.model == kind and r.epoch == TINY.epochs:
+                with torch.no_grad():
+                    built[kind].model.net[0].weight.fill_(value)
+
+    return Break
+
+
+@pytest.mark.parametrize(
+    ("value", "why"), [(float("inf"), "weights"), (1e38, "logits overflow, weights finite")]
+)
+def test_a_model_broken_by_its_last_step_is_diverged_not_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: float, why: str
+) -> None:
+    Break = _break_at_last_epoch(monkeypatch, "batchensemble", value)
+    cfg = TINY.replace(models=("batchensemble", "single"))
+    res = run_experiment(cfg, tmp_path / "r", callback=Break())
+    assert res.status == "diverged", why
+    assert [(r["model"], r["status"]) for r in res.rows] == [
+        ("batchensemble", "diverged"), ("single", "finished"),
+    ]  # fmt: skip
+    status = json.loads((tmp_path / "r" / "status.json").read_text())
+    assert status["status"] == "diverged"
+    assert status["models"] == {"batchensemble": "diverged", "single": "finished"}
+    rows = {r["model"]: r for r in _csv_rows(tmp_path / "r" / "results.csv")}
+    assert rows["batchensemble"]["status"] == "diverged"
+    assert rows["batchensemble"]["nll"] == rows["batchensemble"]["ensemble_acc"] == ""
+    assert "batchensemble" not in res.metrics and res.metrics["single"].ensemble_acc > 0
+    assert not (tmp_path / "r" / "reliability_batchensemble.csv").exists()
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# -- the timed evaluation ------------------------------------------------------------------------
+
+
+def test_predict_timed_returns_predicts_logits_and_one_time_per_repeat() -> None:
+    data = synthetic(32, 40)
+    model = build_model("batchensemble", TINY)
+    logits, times = T.predict_timed(model, data.test, 16, repeats=4)
+    assert len(times) == 4 and all(t > 0 for t in times)
+    torch.testing.assert_close(logits, predict(model, data.test, 16)[0], rtol=0, atol=0)
+
+
+def test_infer_seconds_is_the_median_of_the_repeats_after_a_warm_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seconds = iter([9.0, 1.0, 3.0, 2.0])  # warm-up (dropped), then the three timed passes
+    real = T.predict
+    monkeypatch.setattr(T, "predict", lambda *a: (real(*a)[0], next(seconds)))
+    cfg = TINY.replace(models=("single",))
+    res = run_experiment(cfg, tmp_path / "r")
+    (row,) = res.rows
+    assert row["infer_seconds"] == 2.0 and row["infer_repeats"] == X.INFER_REPEATS == 3
+    assert row["cpu_count"] == os.cpu_count()
+    assert row["load_avg"] is None or row["load_avg"] >= 0
+    (disk,) = _csv_rows(tmp_path / "r" / "results.csv")
+    assert list(disk)[-3:] == ["infer_repeats", "load_avg", "cpu_count"]  # appended, none renamed
+    assert float(disk["infer_seconds"]) == 2.0 and int(disk["infer_repeats"]) == 3
