@@ -310,7 +310,7 @@ def show_job(snap: JobSnapshot) -> None:
         curves(snap)
     if snap.results:
         st.markdown("**Results so far**" if snap.active else "**Results**")
-        from bedash import charts
+        from bedash.app import figures as charts
 
         table = charts.results_table(charts.frame(snap.results, list(snap.results[0])))
         table = table[[c for c in LIVE_COLUMNS if c in table]]
@@ -359,7 +359,7 @@ def progress(snap: JobSnapshot) -> None:
 
 
 def curves(snap: JobSnapshot) -> None:
-    from bedash import charts  # pandas and plotly: only once there is something to draw
+    from bedash.app import figures as charts  # pandas, plotly: once there is something to draw
 
     history = charts.frame(snap.history, charts.HISTORY_COLUMNS)
     trace = charts.frame(snap.trace, charts.TRACE_COLUMNS)

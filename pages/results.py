@@ -7,7 +7,7 @@ import json
 
 import streamlit as st
 
-from bedash import charts
+from bedash.app import figures as charts
 from bedash.runs import list_runs, valid_run_id
 from pages import common
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bedash import charts
+from bedash.app import figures as charts
 from bedash.runs import delete_run, list_runs
 from pages import common
 

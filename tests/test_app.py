@@ -20,7 +20,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bedash import charts
+from bedash.app import figures as charts
 from bedash.config import MODEL_KINDS, RunConfig
 from bedash.profile import DEMO_LIMITS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bedash import charts
+from bedash.app import figures as charts
 from bedash.jobs import EpochRow, TracePoint
 from bedash.runs import RunInfo
 
