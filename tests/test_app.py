@@ -397,7 +397,7 @@ def test_the_run_zip_holds_its_csvs_and_config(dirs, finished_run) -> None:
         assert f"{finished_run}/config.json" in names and f"{finished_run}/results.csv" in names
         assert z.read(f"{finished_run}/results.csv") == (path / "results.csv").read_bytes()
     assert names == {f"{finished_run}/{p.name}" for p in common.run_files(path)}
-    assert len(names) == 10  # config, status, history, results, members, 2 agreement, 3 reliability
+    assert len(names) == 11  # config, status, history, steps, results, members, 2 agreement, 3 reliab.
 
 
 @pytest.mark.parametrize("bad", ["20990101-000000-ffffff", "../../etc", "a/b", "%00"])

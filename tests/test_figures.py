@@ -1,4 +1,4 @@
-"""Figure and table builders: pure functions of data frames, checked without streamlit."""
+"""Figure builders: pure functions of data frames, checked without streamlit."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import pandas as pd
 import pytest
 
 from bedash.app import figures as charts
-from bedash.jobs import EpochRow, TracePoint
-from bedash.runs import RunInfo
+from bedash.app import tables
+from bedash.jobs import TracePoint
+from bedash.schema import HISTORY_COLUMNS, MODEL_COLORS
 
 
 def history(rows: list[tuple]) -> pd.DataFrame:
     """(model, member, epoch, loss, seconds) -> history.csv's frame (member None: whole)."""
     return pd.DataFrame(
-        [(m, k, e, loss, s, 1000.0) for m, k, e, loss, s in rows], columns=charts.HISTORY_COLUMNS
+        [(m, k, e, loss, s, 1000.0) for m, k, e, loss, s in rows], columns=HISTORY_COLUMNS
     )
 
 
@@ -35,14 +36,6 @@ RESULTS = pd.DataFrame(
 )  # fmt: skip
 
 
-def test_frame_keeps_its_columns_when_empty_and_reads_dataclasses() -> None:
-    empty = charts.frame([], charts.HISTORY_COLUMNS)
-    assert list(empty.columns) == charts.HISTORY_COLUMNS and len(empty) == 0
-    rows = [EpochRow("single", None, 1, 2.0, 0.5, 100.0), EpochRow("single", None, 2, 1.5, 0.5, 90)]
-    df = charts.frame(rows, charts.HISTORY_COLUMNS)
-    assert df["loss"].tolist() == [2.0, 1.5] and df["member"].isna().all()
-
-
 def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
     h = history([
         ("batchensemble", None, 1, 2.0, 1.0), ("batchensemble", 0, 1, 2.1, 1.0),
@@ -52,43 +45,75 @@ def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
     ])  # fmt: skip
     fig = charts.loss_figure(h)
     names = [t.name for t in fig.data]
-    assert names == ["BatchEnsemble", "BatchEnsemble members", "BatchEnsemble members",
+    assert names == ["BatchEnsemble", "BatchEnsemble members", "BatchEnsemble member 1",
                      "Single model"]  # fmt: skip
     be, m0, m1, _ = fig.data
-    assert list(be.x) == [1.0, 2.0] and list(be.y) == [2.0, 1.5]
-    assert list(m0.y) == [2.1, 1.6] and list(m1.y) == [1.9, 1.4]
+    # per-epoch means sit at the middle of the epoch they average: members and model alike
+    assert list(be.x) == [0.5, 1.5] and list(be.y) == [2.0, 1.5]
+    assert list(m0.x) == [0.5, 1.5] and list(m0.y) == [2.1, 1.6] and list(m1.y) == [1.9, 1.4]
     assert m0.showlegend and not m1.showlegend  # one legend entry toggles all members
-    assert m0.line.color == be.line.color == charts.MODEL_COLORS["batchensemble"]
+    assert m0.line.color == be.line.color == MODEL_COLORS["batchensemble"]
     assert be.line.width > m0.line.width
     assert [t.name for t in charts.loss_figure(h, members=False).data] == [
         "BatchEnsemble", "Single model",
     ]  # fmt: skip
 
 
-def test_loss_figure_follows_live_log_points_between_epochs() -> None:
-    h = history([("batchensemble", None, 1, 2.0, 1.0)])
-    trace = charts.frame(
-        [TracePoint("batchensemble", None, 0.5, 2.2), TracePoint("batchensemble", None, 1.0, 2.0),
-         TracePoint("batchensemble", None, 1.5, 1.8)],
-        charts.TRACE_COLUMNS,
+def test_live_log_points_become_interval_means_not_a_sawtooth() -> None:
+    # running means of the epoch so far: epoch 1 at a quarter, half and its end, epoch 2 ...
+    trace = tables.frame(
+        [TracePoint("batchensemble", None, x, m) for x, m in
+         [(0.25, 2.0), (0.5, 1.8), (1.0, 1.5), (1.5, 1.0), (2.0, 0.9)]],
+        tables.TRACE_COLUMNS,
     )  # fmt: skip
-    (line,) = charts.loss_figure(h, trace).data
-    assert list(line.x) == [0.5, 1.0, 1.5]  # the epoch end is not drawn twice
-    assert list(line.y) == [2.2, 2.0, 1.8]
+    h = history([("batchensemble", None, 1, 1.5, 1.0), ("batchensemble", None, 2, 0.9, 1.0)])
+    raw, line = charts.loss_figure(h, trace, smoothing=0.0 + 1e-9).data
+    assert list(raw.x) == [0.125, 0.375, 0.75, 1.25, 1.75]  # each interval's middle
+    assert list(raw.y) == pytest.approx([2.0, 1.6, 1.2, 1.0, 0.8])
+    assert raw.opacity < 0.5 and line.opacity == 1.0  # the raw values faint behind the line
+    # the epoch-level history is not drawn again on top of the step-level curve
+    assert len(charts.loss_figure(h, trace).data) == 2
+    assert list(charts.loss_figure(h, trace).layout.xaxis.range) == [0, 2.0]
+
+
+def test_the_smoothing_slider_smooths_the_line_and_not_the_raw_values() -> None:
+    trace = tables.frame(
+        [TracePoint("single", None, x / 10, m) for x, m in enumerate([3, 1, 3, 1, 3, 1], 1)],
+        tables.TRACE_COLUMNS,
+    )  # fmt: skip
+    raw, line = charts.loss_figure(None, trace, smoothing=0.9).data
+    assert max(line.y) - min(line.y) < max(raw.y) - min(raw.y)
+    assert list(line.y) == pytest.approx(tables.smooth(list(raw.y), 0.9))
+    (plain,) = charts.loss_figure(None, trace, smoothing=0.0).data  # no smoothing: one line
+    assert list(plain.y) == list(raw.y)
+
+
+def test_the_loss_axis_is_log_or_linear_with_several_labelled_ticks() -> None:
+    h = history([("single", None, 1, 0.52, 1.0), ("single", None, 2, 0.48, 1.0)])
+    log = charts.loss_figure(h).layout.yaxis
+    assert log.type == "log" and len(log.tickvals) >= 3
+    assert all("e" not in t for t in log.ticktext)  # 0.5, not 5e-1 or "5"
+    assert charts.loss_figure(h, log=False).layout.yaxis.type == "linear"
+    x = charts.loss_figure(history([("single", None, e, 1.0 / e, 1.0) for e in range(1, 31)]))
+    assert 4 <= 30 / x.layout.xaxis.dtick <= 10
 
 
 def test_a_sequential_ensemble_shows_its_members_while_they_train() -> None:
-    trace = charts.frame(
+    trace = tables.frame(
         [TracePoint("ensemble", 0, 1.0, 2.0), TracePoint("ensemble", 1, 0.5, 2.3)],
-        charts.TRACE_COLUMNS,
+        tables.TRACE_COLUMNS,
     )
-    fig = charts.loss_figure(charts.frame([], charts.HISTORY_COLUMNS), trace)
-    assert [t.name for t in fig.data] == ["Ensemble (sequential) members"] * 2
+    fig = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS), trace, smoothing=0)
+    assert [t.name for t in fig.data] == ["Ensemble (sequential) member 0",
+                                          "Ensemble (sequential) member 1"]  # fmt: skip
+    assert fig.data[0].showlegend and not fig.data[1].showlegend
 
 
 def test_an_empty_loss_figure_says_why() -> None:
-    fig = charts.loss_figure(charts.frame([], charts.HISTORY_COLUMNS))
+    fig = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS))
     assert not fig.data and "first log point" in fig.layout.annotations[0].text
+    ended = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS), pending=False)
+    assert "not measured" in ended.layout.annotations[0].text
 
 
 def test_epoch_times_sum_the_members_of_a_sequential_ensemble_until_it_is_done() -> None:
@@ -105,13 +130,76 @@ def test_epoch_times_sum_the_members_of_a_sequential_ensemble_until_it_is_done()
     assert fig.layout.barmode == "group"
 
 
-def test_accuracy_bars_label_every_accuracy_for_what_it_is() -> None:
+def test_accuracy_bars_label_every_accuracy_one_colour_per_model_on_a_fitted_axis() -> None:
     fig = charts.accuracy_figure(RESULTS)
-    assert [t.name for t in fig.data] == [
+    assert [t.name for t in fig.data] == ["BatchEnsemble", "Single model"]
+    assert list(fig.data[0].x) == [
         "mean member", "ensemble (mean softmax)", "majority vote", "oracle (any member right)"
     ]  # fmt: skip
-    assert list(fig.data[1].x) == ["BatchEnsemble", "Single model"]
-    assert list(fig.data[1].y) == [0.7, 0.65] and list(fig.data[3].y) == [0.9, 0.65]
+    assert list(fig.data[0].y) == [0.6, 0.7, 0.68, 0.9]
+    assert [t.marker.color for t in fig.data] == [
+        MODEL_COLORS["batchensemble"], MODEL_COLORS["single"]
+    ]  # fmt: skip
+    lo, hi = fig.layout.yaxis.range
+    assert 0.4 < lo < 0.6 and 0.9 < hi < 1.1  # fits 0.6..0.9, not 0..1
+
+
+def test_accuracy_differences_to_a_reference_model() -> None:
+    fig = charts.accuracy_figure(RESULTS, reference="single")
+    be, single = fig.data
+    assert list(be.y) == pytest.approx([-0.05, 0.05, 0.03, 0.25])
+    assert list(single.y) == [0, 0, 0, 0]
+    assert "difference to Single model" in fig.layout.yaxis.title.text
+    lo, hi = fig.layout.yaxis.range
+    assert lo < -0.05 and hi > 0.25
+
+
+def test_a_model_that_was_not_measured_is_left_out_and_says_so() -> None:
+    cancelled = RESULTS.copy()
+    for col in ("mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "infer_seconds"):
+        cancelled.loc[1, col] = None
+    acc = charts.accuracy_figure(cancelled)
+    assert acc.data[1].name == "Single model (not measured)"
+    assert all(v is None for v in acc.data[1].y)  # no bar at all, never a 0.000
+    time = charts.time_figure(cancelled)
+    infer = [t for t in time.data if t.type == "bar"][2]
+    assert list(infer.y) == [20.0, None]
+    marks = [t for t in time.data if t.type == "scatter"]
+    assert len(marks) == 1 and list(marks[0].text) == ["not measured"]
+    assert list(marks[0].x) == ["Single model"]
+
+
+def test_empty_charts_of_an_ended_run_do_not_promise_results() -> None:
+    empty = pd.DataFrame(columns=["model", "member", "accuracy", "nll"])
+    assert (
+        "has finished yet"
+        in charts.member_accuracy_figure(empty, RESULTS).layout.annotations[0].text
+    )
+    ended = charts.member_accuracy_figure(empty, RESULTS, pending=False).layout.annotations[0]
+    assert "yet" not in ended.text and "not measured" in ended.text
+    assert "yet" not in charts.agreement_figure({}, pending=False).layout.annotations[0].text
+
+
+def test_timings_show_the_epoch_spread_and_a_busy_machine() -> None:
+    res = RESULTS.assign(infer_repeats=[3, 3], load_avg=[5.2, 0.4])
+    h = history([("batchensemble", None, 1, 2.0, 3.0), ("batchensemble", None, 2, 1.0, 1.0),
+                 ("single", None, 1, 2.0, 0.5)])  # fmt: skip
+    fig = charts.time_figure(res, h, cpus=2)
+    bars = [t for t in fig.data if t.type == "bar"]
+    epoch = bars[1]
+    assert list(epoch.error_y.array) == [1.5, 0.0] and list(epoch.error_y.arrayminus) == [0.5, 0]
+    infer = bars[2]
+    assert "median of 3" in infer.text[0] and "busy: load 5.2 on 2 CPUs" in infer.text[0]
+    assert "busy" not in infer.text[1]  # load 0.4 on 2 CPUs: not busy
+    assert "busy" not in charts.time_figure(res, h, cpus=8).data[2].text[0]
+
+
+def test_every_figure_saves_as_png_or_svg_in_the_browser() -> None:
+    png = charts.plot_config("accuracy")
+    assert png["toImageButtonOptions"] == {"format": "png", "filename": "accuracy", "scale": 2}
+    assert charts.plot_config("x", "svg")["toImageButtonOptions"]["format"] == "svg"
+    with pytest.raises(ValueError, match="format"):
+        charts.plot_config("x", "pdf")
 
 
 def test_parameter_and_time_bars() -> None:
@@ -159,43 +247,47 @@ def test_reliability_diagram_per_model_skips_empty_bins() -> None:
     assert titles == ["BatchEnsemble · ECE 0.030", "Single model · ECE 0.100"]
 
 
-def test_compare_plots_metrics_against_the_member_count() -> None:
+def test_compare_joins_only_runs_that_differ_in_the_member_count_alone() -> None:
     rows = pd.DataFrame(
-        [{"run_id": "b", "model": "batchensemble", "members": 8, "ensemble_acc": 0.8,
-          "params": 10, "train_seconds": 4},
-         {"run_id": "a", "model": "batchensemble", "members": 2, "ensemble_acc": 0.7,
-          "params": 9, "train_seconds": 2}]
+        [{"run_id": "20261202-100000-bbbbbb", "model": "batchensemble", "members": 8,
+          "ensemble_acc": 0.8, "params": 10, "train_seconds": 4},
+         {"run_id": "20261202-090000-aaaaaa", "model": "batchensemble", "members": 2,
+          "ensemble_acc": 0.7, "params": 9, "train_seconds": 2},
+         {"run_id": "20261202-110000-cccccc", "model": "batchensemble", "members": 4,
+          "ensemble_acc": 0.75, "params": 20, "train_seconds": 3}]
     )  # fmt: skip
-    fig = charts.compare_figure(rows)
-    assert len(fig.data) == 3 and all(list(t.x) == [2, 8] for t in fig.data)
-    assert [list(t.y) for t in fig.data] == [[0.7, 0.8], [9, 10], [2, 4]]
+    same = {"hidden": 64, "epochs": 3}
+    configs = {"20261202-100000-bbbbbb": {**same, "members": 8},
+               "20261202-090000-aaaaaa": {**same, "members": 2},
+               "20261202-110000-cccccc": {**same, "hidden": 128, "members": 4}}  # fmt: skip
+    series = tables.compare_series(rows, configs)
+    assert series["series"].tolist() == [0, 0, 1]
+    fig = charts.compare_figure(series)
+    acc = [t for t in fig.data if t.xaxis == "x"]
+    assert [list(t.x) for t in acc] == [[2, 8], [4]]
+    assert "lines" in acc[0].mode and "lines" not in acc[1].mode  # width 128: a point alone
+    assert list(acc[0].text) == ["aaaaaa", "bbbbbb"]  # points labelled by run
+    assert [list(t.y) for t in fig.data if t.xaxis == "x2"] == [[9, 10], [20]]
+    assert fig.layout.legend.y < 0  # below the panels, off their titles
+    assert sum(t.showlegend for t in fig.data) == 1
 
 
-def test_results_table_has_readable_headers_and_numbers() -> None:
-    table = charts.results_table(RESULTS)
-    assert list(table.columns) == list(charts.RESULT_TABLE.values())
-    assert table["Model"].tolist() == ["BatchEnsemble", "Single model"]
-    assert table["Acc ensemble (mean softmax)"].dtype.kind == "f"
-
-
-def test_runs_frame_puts_headline_metrics_first() -> None:
-    cfg = {"dataset": "/data/my_images/", "arch": "mlp", "models": ["batchensemble", "single"],
-           "members": 4, "hidden": 64, "epochs": 3, "lr": 0.001}  # fmt: skip
-    runs = [
-        RunInfo("r1", Path("r1"), "finished", config=cfg, started="2026-01-01T10:00:00+00:00",
-                results=[dict(RESULTS.iloc[0].astype(str)), dict(RESULTS.iloc[1].astype(str))]),
-        RunInfo("r2", Path("r2"), "damaged", reason="missing file config.json"),
-    ]  # fmt: skip
-    df = charts.runs_frame(runs)
-    assert list(df.columns[:8]) == [
-        "run_id", "status", "started", "models", "acc batchensemble", "acc single",
-        "BE params × single", "train s (all)",
-    ]  # fmt: skip
-    first = df.iloc[0]
-    assert first["acc batchensemble"] == 0.7 and first["train s (all)"] == 4.0
-    assert first["dataset"] == "my_images" and first["started"].year == 2026
-    assert df.iloc[1]["note"] == "missing file config.json" and pd.isna(df.iloc[1]["started"])
-    assert charts.runs_frame([]).empty
+def test_overlays_of_several_runs_one_colour_each() -> None:
+    h1 = history([("single", None, 1, 2.0, 1.0), ("single", None, 2, 1.0, 1.0)])
+    h2 = history([("single", None, 1, 1.5, 1.0), ("batchensemble", None, 1, 1.2, 1.0)])
+    fig = charts.loss_overlay_figure({"run-a": (h1, None), "run-b": (h2, None)})
+    assert [a.text for a in fig.layout.annotations] == ["BatchEnsemble", "Single model"]
+    colours = {t.name: t.line.color for t in fig.data}
+    assert colours == {"run-a": charts.RUN_COLORS[0], "run-b": charts.RUN_COLORS[1]}
+    assert sum(t.showlegend for t in fig.data) == 2  # one legend entry per run
+    rel = pd.DataFrame(
+        {"bin": [0, 1], "lower": [0, 0.5], "upper": [0.5, 1.0], "count": [3, 0],
+         "accuracy": [0.4, None], "confidence": [0.45, None]}
+    )  # fmt: skip
+    fig = charts.reliability_overlay_figure({"run-a": {"single": rel}, "run-b": {"single": rel}})
+    lines = [t for t in fig.data if t.name in ("run-a", "run-b")]
+    assert len(lines) == 2 and list(lines[0].x) == [0.45]  # empty bins skipped
+    assert charts.loss_overlay_figure({}).layout.annotations[0].text.startswith("the selected")
 
 
 def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
@@ -222,3 +314,14 @@ def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
     assert sorted(agree) == ["batchensemble", "ensemble"]
     # the sequential ensemble's whole-model line exists once it has finished
     assert "Ensemble (sequential)" in [t.name for t in figures[0].data]
+    # steps.csv: every epoch's log points, down to each epoch's end; their interval means
+    # average back to history.csv's epoch means
+    steps = pd.read_csv(path / "steps.csv")
+    assert list(steps.columns) == tables.TRACE_COLUMNS
+    be = tables.interval_means(steps[steps["model"] == "batchensemble"])
+    width = be["x1"] - be["x0"]
+    per_epoch = (be["loss"] * width).groupby(be["x0"].astype(int)).sum()
+    whole = hist[(hist["model"] == "batchensemble") & hist["member"].isna()]
+    assert per_epoch.tolist() == pytest.approx(whole["loss"].tolist(), rel=1e-5)
+    fine = charts.loss_figure(hist, steps)
+    assert "BatchEnsemble (raw)" in [t.name for t in fine.data]

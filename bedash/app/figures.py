@@ -212,21 +212,34 @@ def _epoch_ticks(last: float) -> dict[str, Any]:
 
 
 def _log_ticks(values: pd.Series) -> dict[str, Any]:
-    """Ticks spanning values on a log axis, labelled in full (plotly's own log ticks label 0.05
-    as '5'): 1-2-5 per decade, or every 1..9 when the values span less than that gives 3."""
+    """3 to 10 ticks spanning values on a log axis, labelled in full (plotly's own log ticks
+    label 0.05 as '5', and a narrow range gets a single tick): 1-2-5 per decade, 1 per decade
+    over many decades, 1..9 over a short range, evenly spaced over a very short one."""
     positive = pd.to_numeric(values, errors="coerce")
     positive = positive[positive > 0]
     if not len(positive):
         return {}
-    vmin, vmax = float(positive.min()), float(positive.max())
-    lo, hi = math.floor(math.log10(vmin)), math.ceil(math.log10(vmax))
-    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
-        ticks = [m * 10.0**e for e in range(lo - 1, hi + 1) for m in mantissas]
-        ticks = [t for t in ticks if vmin / 1.15 <= t <= vmax * 1.15]
-        if len(ticks) >= 3:
+    lo, hi = float(positive.min()) / 1.15, float(positive.max()) * 1.15
+    elo, ehi = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    ticks: list[float] = []
+    for mantissas in ((1, 2, 5), (1,), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
+        found = [m * 10.0**e for e in range(elo, ehi + 1) for m in mantissas]
+        found = [t for t in found if lo <= t <= hi]
+        if 3 <= len(found) <= 10:
+            ticks = found
             break
-    span = [math.log10(vmin / 1.15), math.log10(vmax * 1.15)]
-    return {"tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks], "range": span}
+    if not ticks:  # less than a factor 1.5 between the ends: evenly spaced nice numbers
+        raw = (hi - lo) / 4
+        step = min(
+            (m * 10.0 ** math.floor(math.log10(raw)) for m in (1, 2, 2.5, 5, 10)),
+            key=lambda s: abs(s - raw),
+        )
+        ticks = [k * step for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+    return {
+        "tickvals": ticks,
+        "ticktext": [f"{t:.4g}" for t in ticks],
+        "range": [math.log10(lo), math.log10(hi)],
+    }
 
 
 def epoch_times(history: pd.DataFrame) -> pd.DataFrame:
