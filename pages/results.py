@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from bedash import annotations
+import bedash.annotations as run_notes  # "from bedash import annotations": __future__
 from bedash.app import figures, tables
 from bedash.runs import list_runs, valid_run_id
 from bedash.schema import FINAL_STATUSES, FieldError, model_label
@@ -111,7 +111,7 @@ def header(data: common.RunData) -> None:
 
 def annotations_section(path: Path, cfg: dict) -> None:
     """Tags and notes, editable after the run: annotations.json in the run folder."""
-    ann = annotations.read(path)
+    ann = run_notes.read(path)
     form_notes = (cfg.get("extra") or {}).get("notes") or ""
     tags = ", ".join(ann.tags)
     summary = " · ".join(x for x in (f"Tags: {tags}" if tags else "", ann.notes) if x)
@@ -126,14 +126,14 @@ def annotations_section(path: Path, cfg: dict) -> None:
                 help="Comma-separated; the Runs page filters by them.",
             )  # fmt: skip
             new_notes = st.text_area(
-                "Notes", ann.notes, key=f"ann_notes_{path.name}", max_chars=annotations.MAX_NOTES,
+                "Notes", ann.notes, key=f"ann_notes_{path.name}", max_chars=run_notes.MAX_NOTES,
                 height=90,
             )  # fmt: skip
             saved = st.form_submit_button("Save", icon=":material/save:")
         if saved:
             try:
-                annotations.write(
-                    path, annotations.Annotations(annotations.parse_tags(new_tags), new_notes)
+                run_notes.write(
+                    path, run_notes.Annotations(run_notes.parse_tags(new_tags), new_notes)
                 )
             except FieldError as e:
                 st.error(f"**{e.field.capitalize()}**: {e.message}", icon=":material/error:")

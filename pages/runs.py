@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bedash import annotations
+import bedash.annotations as run_notes  # "from bedash import annotations": __future__
 from bedash.app import figures, tables
 from bedash.runs import delete_run, list_runs
 from pages import common
@@ -168,7 +168,7 @@ if not runs:
     st.page_link("pages/experiment.py", label="Experiment", icon=":material/model_training:")
     st.stop()
 
-notes = {r.run_id: annotations.read(r.path) for r in runs}
+notes = {r.run_id: run_notes.read(r.path) for r in runs}
 table = filtered(tables.runs_frame(runs, notes))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
 event = st.dataframe(
