@@ -373,13 +373,13 @@ def curves(snap: JobSnapshot) -> None:
 
     history = tables.frame(snap.history, tables.HISTORY_COLUMNS)
     trace = tables.frame(snap.trace, tables.TRACE_COLUMNS)
-    c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-    weight = c1.slider(
+    weight = st.slider(
         "Smoothing", 0.0, 0.99, figures.SMOOTHING, 0.01, key="live_smoothing",
         persist_state=KEEP,
         help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
         "log points; the raw values stay faint behind it. 0: no smoothing.",
     )  # fmt: skip
+    c2, c3, c4 = st.columns(3, vertical_alignment="center")
     log = c2.toggle("Log scale", value=True, key="live_log", persist_state=KEEP)
     show = c3.toggle(
         "Members", value=True, key="show_members", persist_state=KEEP,

@@ -43,7 +43,7 @@ def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
         ("batchensemble", 0, 2, 1.6, 1.0), ("batchensemble", 1, 2, 1.4, 1.0),
         ("single", None, 1, 2.2, 0.2),
     ])  # fmt: skip
-    fig = charts.loss_figure(h)
+    fig = charts.loss_figure(h, smoothing=0)
     names = [t.name for t in fig.data]
     assert names == ["BatchEnsemble", "BatchEnsemble members", "BatchEnsemble member 1",
                      "Single model"]  # fmt: skip
@@ -54,9 +54,14 @@ def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
     assert m0.showlegend and not m1.showlegend  # one legend entry toggles all members
     assert m0.line.color == be.line.color == MODEL_COLORS["batchensemble"]
     assert be.line.width > m0.line.width
-    assert [t.name for t in charts.loss_figure(h, members=False).data] == [
+    assert [t.name for t in charts.loss_figure(h, members=False, smoothing=0).data] == [
         "BatchEnsemble", "Single model",
     ]  # fmt: skip
+    # smoothed: members and model alike (the raw values faint behind the model's line)
+    smoothed = {t.name: list(t.y) for t in charts.loss_figure(h, smoothing=0.5).data}
+    assert smoothed["BatchEnsemble (raw)"] == [2.0, 1.5]
+    assert smoothed["BatchEnsemble"] == pytest.approx(tables.smooth([2.0, 1.5], 0.5))
+    assert smoothed["BatchEnsemble members"] == pytest.approx(tables.smooth([2.1, 1.6], 0.5))
 
 
 def test_live_log_points_become_interval_means_not_a_sawtooth() -> None:
@@ -133,8 +138,8 @@ def test_epoch_times_sum_the_members_of_a_sequential_ensemble_until_it_is_done()
 def test_accuracy_bars_label_every_accuracy_one_colour_per_model_on_a_fitted_axis() -> None:
     fig = charts.accuracy_figure(RESULTS)
     assert [t.name for t in fig.data] == ["BatchEnsemble", "Single model"]
-    assert list(fig.data[0].x) == [
-        "mean member", "ensemble (mean softmax)", "majority vote", "oracle (any member right)"
+    assert list(fig.data[0].x) == [  # two lines each: readable on a phone too
+        "mean member", "ensemble<br>(mean softmax)", "majority vote", "oracle<br>(any member right)"
     ]  # fmt: skip
     assert list(fig.data[0].y) == [0.6, 0.7, 0.68, 0.9]
     assert [t.marker.color for t in fig.data] == [
@@ -278,7 +283,12 @@ def test_overlays_of_several_runs_one_colour_each() -> None:
     fig = charts.loss_overlay_figure({"run-a": (h1, None), "run-b": (h2, None)})
     assert [a.text for a in fig.layout.annotations] == ["BatchEnsemble", "Single model"]
     colours = {t.name: t.line.color for t in fig.data}
-    assert colours == {"run-a": charts.RUN_COLORS[0], "run-b": charts.RUN_COLORS[1]}
+    assert colours == {
+        "run-a": charts.RUN_COLORS[0],
+        "run-b": charts.RUN_COLORS[1],
+        "run-a (raw)": charts.RUN_COLORS[0],
+        "run-b (raw)": charts.RUN_COLORS[1],
+    }
     assert sum(t.showlegend for t in fig.data) == 2  # one legend entry per run
     rel = pd.DataFrame(
         {"bin": [0, 1], "lower": [0, 0.5], "upper": [0.5, 1.0], "count": [3, 0],

@@ -108,35 +108,33 @@ def loss_points(history: pd.DataFrame | None, steps: pd.DataFrame | None) -> pd.
 def _loss_series(
     rows: pd.DataFrame, name: str, color: str, group: str, smoothing: float, *, main: bool
 ) -> list[dict[str, Any]]:
-    """One curve: its raw interval means (faint) behind the smoothed line; per-epoch means
-    (a handful of points) are drawn as they are, with markers."""
+    """One curve, smoothed as TensorBoard does (every curve alike, members too): the raw
+    interval means faint behind a main curve's smoothed line. Per-epoch means (a handful of
+    points) carry markers."""
     x, y = rows["x"].tolist(), rows["loss"].tolist()
     width = 2.5 if main else 1.2
-    hover = "epoch %{x:.2f}<br>loss %{y:.4f}<extra>" + name + "</extra>"
-    fine = bool(rows["fine"].all())
-    if not fine or smoothing <= 0:
-        return [
-            {
-                "type": "scatter", "mode": "lines+markers" if not fine else "lines", "x": x,
-                "y": y, "name": name, "legendgroup": group, "showlegend": main,
-                "line": {"color": color, "width": width}, "marker": {"size": 5 if main else 4},
-                "opacity": 1.0 if main else 0.7, "hovertemplate": hover,
-            }
-        ]  # fmt: skip
-    return [
-        {
-            "type": "scatter", "mode": "lines", "x": x, "y": y, "name": f"{name} (raw)",
-            "legendgroup": group, "showlegend": False, "opacity": 0.25,
-            "line": {"color": color, "width": 1}, "hoverinfo": "skip",
-        },
-        {
-            "type": "scatter", "mode": "lines", "x": x, "y": smooth(y, smoothing), "name": name,
-            "legendgroup": group, "showlegend": main, "opacity": 1.0 if main else 0.7,
-            "line": {"color": color, "width": width}, "customdata": y,
-            "hovertemplate": "epoch %{x:.2f}<br>smoothed %{y:.4f}<br>raw %{customdata:.4f}"
-            "<extra>" + name + "</extra>",
-        },
-    ]  # fmt: skip
+    mode = "lines" if bool(rows["fine"].all()) else "lines+markers"
+    line = {
+        "type": "scatter", "mode": mode, "x": x, "y": y, "name": name, "legendgroup": group,
+        "showlegend": main, "line": {"color": color, "width": width},
+        "marker": {"size": 5 if main else 4}, "opacity": 1.0 if main else 0.7,
+        "hovertemplate": "epoch %{x:.2f}<br>loss %{y:.4f}<extra>" + name + "</extra>",
+    }  # fmt: skip
+    if smoothing <= 0:
+        return [line]
+    line.update(
+        y=smooth(y, smoothing), customdata=y,
+        hovertemplate="epoch %{x:.2f}<br>smoothed %{y:.4f}<br>raw %{customdata:.4f}<extra>"
+        + name + "</extra>",
+    )  # fmt: skip
+    if not main:
+        return [line]
+    raw = {
+        "type": "scatter", "mode": mode, "x": x, "y": y, "name": f"{name} (raw)",
+        "legendgroup": group, "showlegend": False, "opacity": 0.25, "hoverinfo": "skip",
+        "line": {"color": color, "width": 1}, "marker": {"size": 4},
+    }  # fmt: skip
+    return [raw, line]
 
 
 def loss_figure(
@@ -201,11 +199,15 @@ def loss_figure(
     )
 
 
-def _epoch_ticks(last: float) -> dict[str, Any]:
-    """Whole epochs, at least 4 ticks and at most about 10."""
+def _epoch_ticks(last: float, *, whole: bool = False) -> dict[str, Any]:
+    """Ticks every 1/4, 1/2, 1, 2, 5... epochs: at most about 10 (whole: whole epochs only)."""
     if last <= 0:
         return {}
-    for step in (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500):
+    for step in (
+        (1, 2, 5, 10, 20, 50, 100, 200, 500)
+        if whole
+        else (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+    ):
         if last / step <= 10:
             return {"dtick": step, "tick0": 0}
     return {}
@@ -271,7 +273,7 @@ def epoch_time_figure(history: pd.DataFrame, *, pending: bool = True) -> go.Figu
     times = epoch_times(history)
     if not len(times):
         return empty_figure(
-            "epoch times appear when the first epoch ends"
+            "epoch times: after the first epoch"
             if pending
             else f"epoch times {NOT_MEASURED}: no epoch ended"
         )
@@ -294,7 +296,7 @@ def epoch_time_figure(history: pd.DataFrame, *, pending: bool = True) -> go.Figu
             **_LAYOUT,
             "height": 300,
             "barmode": "group",
-            "xaxis": {"title": {"text": "epoch"}, **_epoch_ticks(last)},
+            "xaxis": {"title": {"text": "epoch"}, **_epoch_ticks(last, whole=True)},
             "yaxis": {"title": {"text": "seconds per epoch"}},
         },
     )
@@ -358,7 +360,7 @@ def accuracy_figure(
         data.append(
             {
                 "type": "bar",
-                "x": [ACCURACY_LABELS[c] for c in metrics],
+                "x": [ACCURACY_LABELS[c].replace(" (", "<br>(") for c in metrics],
                 "y": values,
                 "name": f"{label} ({NOT_MEASURED})" if missing else label,
                 "marker": {"color": model_color(kind)},
@@ -462,7 +464,10 @@ def time_figure(
         ("epoch_seconds", "time per epoch (s)", 1.0),
         ("infer_seconds", "inference, test set (ms)", 1000.0),
     ]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t, _ in panels])
+    # stacked, not side by side: three panels across are unreadable at a phone's width
+    fig = make_subplots(
+        rows=3, cols=1, subplot_titles=[t for _, t, _ in panels], vertical_spacing=0.1
+    )
     kinds = list(results["model"])
     labels = [model_label(m) for m in kinds]
     colors = [model_color(m) for m in kinds]
@@ -499,12 +504,12 @@ def time_figure(
                 hovertemplate="%{x}<br>" + title + ": %{y:.4g}<extra></extra>",
                 **{k: v for k, v in bar.items() if v is not None},
             ),
-            row=1,
-            col=i,
+            row=i,
+            col=1,
         )
         if (mark := _not_measured(labels, y)) is not None:
-            fig.add_trace(go.Scatter(**mark), row=1, col=i)
-    fig.update_layout(**_LAYOUT, height=360)
+            fig.add_trace(go.Scatter(**mark), row=i, col=1)
+    fig.update_layout(**_LAYOUT, height=620)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -636,8 +641,14 @@ def reliability_figure(
         model_label(k) + (f" · ECE {ece[k]:.3f}" if k in ece and not pd.isna(ece[k]) else "")
         for k in kinds
     ]
-    fig = make_subplots(rows=1, cols=len(kinds), shared_yaxes=True, subplot_titles=titles)
+    cols = min(2, len(kinds))  # two across at most: readable at a phone's width too
+    nrows = math.ceil(len(kinds) / cols)
+    fig = make_subplots(
+        rows=nrows, cols=cols, subplot_titles=titles, vertical_spacing=0.3 / nrows,
+        horizontal_spacing=0.1,
+    )  # fmt: skip
     for i, kind in enumerate(kinds, 1):
+        r, c = (i - 1) // cols + 1, (i - 1) % cols + 1
         t = tables[kind].apply(pd.to_numeric, errors="coerce")
         t = t[t["count"] > 0]
         fig.add_trace(
@@ -651,8 +662,8 @@ def reliability_figure(
                 hovertemplate="confidence %{customdata[0]:.3f}<br>accuracy %{y:.3f}"
                 "<br>%{customdata[1]:.0f} images<extra></extra>",
             ),
-            row=1,
-            col=i,
+            row=r,
+            col=c,
         )
         fig.add_trace(
             go.Scatter(
@@ -664,12 +675,12 @@ def reliability_figure(
                 line={"color": "#555", "dash": "dash", "width": 1},
                 hoverinfo="skip",
             ),
-            row=1,
-            col=i,
+            row=r,
+            col=c,
         )
-        fig.update_xaxes(range=[0, 1], title_text="confidence", row=1, col=i)
-    fig.update_yaxes(range=[0, 1], title_text="accuracy", row=1, col=1)
-    fig.update_layout(**_LAYOUT, height=340, bargap=0)
+        fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
+        fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
+    fig.update_layout(**_LAYOUT, height=60 + 320 * nrows, bargap=0)
     return fig
 
 
@@ -698,7 +709,10 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
         ("params", "parameters"),
         ("train_seconds", "training time (s)"),
     ]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[t for _, t in panels])
+    fig = make_subplots(
+        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+        subplot_titles=[t for _, t in panels],
+    )  # fmt: skip
     df = rows.copy()
     if "series" not in df:
         df["series"] = range(len(df))  # nothing known about the settings: no lines
@@ -713,13 +727,16 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                 if not len(mine):
                     continue
                 line = mine["members"].nunique() > 1
+                # runs at the same E: their labels above and below the point, not on each other
+                nth = mine.groupby("members").cumcount().tolist()
+                where = ["top center" if k % 2 == 0 else "bottom center" for k in nth]
                 fig.add_trace(
                     go.Scatter(
                         x=mine["members"].tolist(),
                         y=mine[col].tolist(),
                         mode="lines+markers+text" if line else "markers+text",
                         text=mine["label"].tolist(),
-                        textposition="top center",
+                        textposition=where,
                         textfont={"size": 10, "color": "#444"},
                         name=model_label(kind),
                         legendgroup=kind,
@@ -733,12 +750,13 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                         + model_label(kind)
                         + "</extra>",
                     ),
-                    row=1,
-                    col=i,
+                    row=i,
+                    col=1,
                 )
                 first = False
-        fig.update_xaxes(title_text="members (E)", row=1, col=i)
-    fig.update_layout(**{**_LAYOUT, "legend": {**_LEGEND_BELOW, "y": -0.3}}, height=400)
+    fig.update_xaxes(title_text="members (E)", row=3, col=1)
+    fig.update_xaxes(dtick=1)
+    fig.update_layout(**{**_LAYOUT, "legend": {**_LEGEND_BELOW, "y": -0.12}}, height=720)
     return fig
 
 
@@ -797,7 +815,7 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
     nrows = math.ceil(len(kinds) / cols)
     fig = make_subplots(
         rows=nrows, cols=cols, subplot_titles=[model_label(k) for k in kinds],
-        vertical_spacing=0.25 / nrows, horizontal_spacing=0.08,
+        vertical_spacing=0.35 / nrows, horizontal_spacing=0.1,
     )  # fmt: skip
     seen: set[str] = set()
     for i, (run_id, tables) in enumerate(runs.items()):
