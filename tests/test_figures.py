@@ -236,6 +236,7 @@ def test_heatmaps_share_one_zero_to_one_scale_and_write_their_values() -> None:
     assert all(t.texttemplate == "%{z:.2f}" for t in heat)
     assert [a.text for a in fig.layout.annotations] == ["BatchEnsemble", "Ensemble (sequential)"]
     assert heat[1].z.tolist() == [[1.0, 0.4], [0.4, 1.0]]
+    assert fig.layout.yaxis.autorange == fig.layout.yaxis2.autorange == "reversed"  # 0 on top
     assert charts.agreement_figure({}).layout.annotations[0].text == "no ensemble has finished yet"
 
 
@@ -249,7 +250,7 @@ def test_reliability_diagram_per_model_skips_empty_bins() -> None:
     assert len(bars) == 2 and list(bars[0].y) == [0.5, 0.8]
     assert list(bars[0].x) == pytest.approx([0.5, 5 / 6])
     titles = [a.text for a in fig.layout.annotations]
-    assert titles == ["BatchEnsemble · ECE 0.030", "Single model · ECE 0.100"]
+    assert titles == ["BatchEnsemble<br>ECE 0.030", "Single model<br>ECE 0.100"]
 
 
 def test_compare_joins_only_runs_that_differ_in_the_member_count_alone() -> None:

@@ -595,7 +595,7 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
     for i, kind in enumerate(kinds, 1):
         m = matrices[kind]
         z = m.drop(columns=["member"], errors="ignore").to_numpy(dtype=float)
-        labels = [f"member {j}" for j in range(z.shape[1])]
+        labels = [str(j) for j in range(z.shape[1])]  # short: two heatmaps fit a phone
         fig.add_trace(
             go.Heatmap(
                 z=z,
@@ -603,7 +603,9 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
                 y=labels,
                 coloraxis="coloraxis",
                 texttemplate="%{z:.2f}",
-                hovertemplate="%{y} vs %{x}: %{z:.3f}<extra>" + model_label(kind) + "</extra>",
+                hovertemplate="member %{y} vs member %{x}: %{z:.3f}<extra>"
+                + model_label(kind)
+                + "</extra>",
             ),
             row=1,
             col=i,
@@ -618,7 +620,11 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
             "colorbar": {"title": {"text": "agreement"}, "tickformat": ".1f"},
         },
     )
-    fig.update_yaxes(autorange="reversed", scaleanchor=None)
+    # member numbers are categories (a numeric axis would tick at 0.5, 1.5...)
+    fig.update_yaxes(autorange="reversed", scaleanchor=None, type="category")
+    fig.update_yaxes(title_text="member", col=1)
+    fig.update_xaxes(title_text="member", type="category")
+    fig.update_annotations(font_size=13)  # the panel titles fit side by side on a phone
     return fig
 
 
@@ -638,7 +644,7 @@ def reliability_figure(
         values = pd.to_numeric(results["ece"], errors="coerce")
         ece = dict(zip(results["model"], values, strict=True))
     titles = [
-        model_label(k) + (f" · ECE {ece[k]:.3f}" if k in ece and not pd.isna(ece[k]) else "")
+        model_label(k) + (f"<br>ECE {ece[k]:.3f}" if k in ece and not pd.isna(ece[k]) else "")
         for k in kinds
     ]
     cols = min(2, len(kinds))  # two across at most: readable at a phone's width too
@@ -738,6 +744,7 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                         text=mine["label"].tolist(),
                         textposition=where,
                         textfont={"size": 10, "color": "#444"},
+                        cliponaxis=False,  # a label above the top point stays whole
                         name=model_label(kind),
                         legendgroup=kind,
                         showlegend=first,
