@@ -623,6 +623,8 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
     # member numbers are categories (a numeric axis would tick at 0.5, 1.5...)
     fig.update_yaxes(autorange="reversed", scaleanchor=None, type="category")
     fig.update_yaxes(title_text="member", col=1)
+    for i in range(2, len(kinds) + 1):  # the rows are the same members: label them once
+        fig.update_yaxes(showticklabels=False, row=1, col=i)
     fig.update_xaxes(title_text="member", type="category")
     fig.update_annotations(font_size=13)  # the panel titles fit side by side on a phone
     return fig
