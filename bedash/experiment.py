@@ -45,13 +45,24 @@ class RunResult:
 NOT_STARTED = "stopped before the run started; nothing was written"
 
 
+STEP_COLUMNS = ["model", "member", "x", "loss"]  # steps.csv: x = epoch position (fractional)
+
+
 class _Recorder(Callback):
-    """Forwards every event to the user's callback and writes history.csv each epoch."""
+    """Forwards every event to the user's callback and writes history.csv each epoch, and
+    steps.csv: every log point (x = epochs done, fractional; loss = the running mean of that
+    epoch so far, from which the dashboard derives the mean between two log points)."""
 
     def __init__(self, writer: RunWriter, user: Callback | None) -> None:
         self.writer, self.user = writer, user or Callback()
+        self.steps: list[dict[str, Any]] = []
+        writer.write_table("steps.csv", STEP_COLUMNS, [])  # never an earlier run's, on overwrite
 
     def on_progress(self, p: Any) -> None:
+        x = p.epoch - 1 + p.step / max(p.steps, 1)
+        self.steps.append({"model": p.model, "member": p.member, "x": x, "loss": p.loss})
+        if p.step >= p.steps:  # an epoch's last point: once per epoch, not every log point
+            self.writer.write_table("steps.csv", STEP_COLUMNS, self.steps)
         self.user.on_progress(p)
 
     def on_epoch(self, records: list[EpochRecord]) -> None:
