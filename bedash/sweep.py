@@ -154,7 +154,7 @@ class SweepSpec:
 
 def _slug(values: dict[str, Any]) -> str:
     text = "_".join(f"{k}{v}" for k, v in values.items())
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", text)[:80].strip("-.")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:80].strip("-._")
 
 
 def check_cells(spec: SweepSpec, limits: Limits, max_cells: int | None = None) -> list[Cell]:

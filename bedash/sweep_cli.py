@@ -21,7 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TextIO
 
-from .config import Limits, RunConfig, parse_models
+from .config import ConfigError, Limits, RunConfig, parse_models
 from .schema import FieldError
 from .sweep import (
     MAX_CELLS,
@@ -137,7 +137,7 @@ def _show(value: Any) -> str:
 def _convert(s: Any, text: str) -> Any:
     text = text.strip()
     if s.kind == "int":
-        if s.optional and text.lower() in ("all", "none", ""):
+        if s.optional and text.lower() in ("all", "none"):
             return None
         try:
             return int(text)
@@ -172,11 +172,9 @@ def spec_from_args(a: argparse.Namespace) -> SweepSpec | None:
         items = raw.split(",")
         if len(items) > 1 and not s.sweepable:
             raise UsageError(f"{s.flag}: takes one value in a sweep (got {raw!r})")
+        if any(not t.strip() for t in items):
+            raise UsageError(f"{s.flag}: empty value in {raw!r}")
         values = [_convert(s, t) for t in items]
-        if s.sweepable and any(t.strip() == "" for t in items) and s.kind != "int":
-            raise UsageError(f"{s.flag}: empty value in {raw!r}")
-        if s.kind == "int" and not s.optional and any(t.strip() == "" for t in items):
-            raise UsageError(f"{s.flag}: empty value in {raw!r}")
         if len(values) == 1:
             base[s.name] = values[0]
         else:
@@ -197,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_sweep(args)
     except UsageError as e:
         parser.exit(EXIT_USAGE, f"bedash sweep: error: {e}\n")
-    except FieldError as e:  # SweepError, ConfigError: name the flag
+    except (FieldError, ConfigError) as e:  # SweepError, ConfigError: name the flag
         parser.exit(EXIT_USAGE, f"bedash sweep: error: {flag_of(e.field)}: {e.message}\n")
     except KeyboardInterrupt:
         print("\nbedash sweep: interrupted", file=sys.stderr)
