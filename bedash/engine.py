@@ -41,8 +41,8 @@ def run_cell(
     """Run one cell into a temporary folder and return its files (what a task returns).
 
     Never raises for a failing run: the outcome says failed, with the error and whatever the
-    run wrote (status.json holds the traceback). Ray's cancel (KeyboardInterrupt) and a
-    set `cancel` give 'interrupted'."""
+    run wrote (status.json holds the traceback). A set `cancel` gives 'interrupted'; Ray's
+    cancel is force=True (the worker exits), so nothing here sees it."""
     from .experiment import run_experiment  # torch: only where cells run
 
     if threads:
@@ -57,8 +57,6 @@ def run_cell(
             result = run_experiment(RunConfig.from_dict(config), out, cancel=cancel, limits=limits)
             outcome.status = _RUN_STATUS.get(result.status, "failed")
             outcome.error = result.error
-        except KeyboardInterrupt:
-            outcome.status, outcome.error = "interrupted", "cancelled"
         except Exception as e:  # this cell fails alone
             outcome.status, outcome.error = "failed", f"{type(e).__name__}: {e}"
         if out.is_dir():
@@ -292,8 +290,10 @@ class RayEngine:
             fill()
             while inflight:
                 if cancel.is_set():
+                    # force: the worker process exits. A KeyboardInterrupt can land while a
+                    # fresh worker imports torch and leave it broken for its next cell.
                     for ref in inflight:
-                        ray.cancel(ref)
+                        ray.cancel(ref, force=True)
                     for cell, node in inflight.values():
                         ended(CellOutcome(cell.id, "interrupted", error="cancelled",
                                           node=node.node_id, host=node.host),
@@ -318,7 +318,7 @@ class RayEngine:
                 fill()
         except BaseException:
             for ref in inflight:  # the driver is going: do not leave cells running
-                ray.cancel(ref)
+                ray.cancel(ref, force=True)
             raise
 
     def close(self) -> None:
