@@ -8,8 +8,8 @@ import pytest
 
 from bedash.stats import (
     Summary,
-    better_direction,
     betainc,
+    better_direction,
     paired,
     summarize,
     t_cdf,

@@ -420,3 +420,80 @@ def test_cli_local_sweep_trains_real_cells_and_resumes(
     code, _ = cli(["--out", str(out), "--engine", "local", "--quiet"], capsys)  # resume: no-op
     assert code == 0
     assert (out / state["cells"][0]["id"] / "results.csv").read_bytes() == before
+
+
+# -- Ray placement (no Ray started: the planner reads what ray.nodes() returns) ----------------
+
+
+def nodes(*resources: dict[str, float]) -> list[dict[str, Any]]:
+    return [{"NodeID": f"n{i}", "Alive": True, "NodeManagerHostname": "h",
+             "NodeManagerAddress": "127.0.0.1", "Resources": r}
+            for i, r in enumerate(resources)]  # fmt: skip
+
+
+def test_ray_plan_defaults_to_one_run_per_node() -> None:
+    from bedash.engine import RayEngine
+
+    plan = RayEngine()._plan(nodes({"CPU": 2.0}, {"CPU": 16.0}))
+    assert [(n.slots, n.task_cpus, n.task_gpus) for n in plan] == [(1, 2.0, 0.0), (1, 16.0, 0.0)]
+    plan = RayEngine(cpus_per_run=0.5)._plan(nodes({"CPU": 2.0}))
+    assert [(n.slots, n.task_cpus) for n in plan] == [(4, 0.5)]
+    assert RayEngine(cpus_per_run=0.5, exclusive=True)._plan(nodes({"CPU": 2.0}))[0].slots == 1
+
+
+def test_ray_plan_shares_gpus() -> None:
+    from bedash.engine import RayEngine
+
+    gpu_node = {"CPU": 16.0, "GPU": 1.0}
+    plan = RayEngine(gpus_per_run=0.25)._plan(nodes(gpu_node, {"CPU": 4.0}))
+    assert [(n.node_id, n.slots, n.task_cpus, n.task_gpus) for n in plan] == [("n0", 4, 1.0, 0.25)]
+    assert RayEngine()._plan(nodes(gpu_node))[0].task_gpus == 1.0  # GPUs there: one each
+    assert RayEngine(use_gpu=False)._plan(nodes(gpu_node))[0].task_gpus == 0.0  # --device cpu
+
+
+def test_ray_plan_errors_name_the_flag() -> None:
+    from bedash.engine import RayEngine
+
+    with pytest.raises(SweepError, match="no node has 4 CPUs .the most on a node: 2") as e:
+        RayEngine(cpus_per_run=4)._plan(nodes({"CPU": 2.0}))
+    assert e.value.field == "cpus_per_run"
+    with pytest.raises(SweepError, match="no node has 1 GPUs") as e:
+        RayEngine(gpus_per_run=1)._plan(nodes({"CPU": 2.0}))
+    assert e.value.field == "gpus_per_run"
+    with pytest.raises(SweepError) as e:
+        RayEngine(cpus_per_run=-1)
+    assert e.value.field == "cpus_per_run"
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_interrupts_and_a_rerun_resumes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sw"
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "bedash.sweep_cli", *TINY[:-1], "--train-size", "2000",
+           "--epochs", "10000", "--seeds", "0-1", "--models", "single",
+           "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the first cell trains
+        state = (
+            json.loads((out / "sweep.json").read_text()) if (out / "sweep.json").is_file() else {}
+        )
+        if any(c["status"] == "running" for c in state.get("cells", [])):
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "cancelling the running cells" in err
+    cells = read_sweep_json(out)["cells"]
+    assert [c["status"] for c in cells] == ["interrupted", "pending"]
+    assert read_run(out / cells[0]["id"]).status == "cancelled"  # what it measured is kept
+    assert os.path.isfile(out / "summary.csv")

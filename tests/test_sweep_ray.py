@@ -96,13 +96,20 @@ def test_cancel_interrupts_running_cells_and_frees_the_cluster(
         assert result.status == "interrupted"
         statuses = [c["status"] for c in read_sweep_json(tmp_path / "long")["cells"]]
         assert statuses == ["interrupted", "interrupted", "pending"]
-        # the cancelled tasks gave their CPUs back: a tiny sweep runs on the same nodes now
+        # the cancelled tasks gave their CPUs back: a tiny sweep runs on the same nodes now,
+        # two runs per node (half a CPU each), and each run records that concurrency
         tiny = RunConfig(dataset="synthetic", train_size=200, test_size=50, epochs=1, hidden=8,
                          members=2, device="cpu", models=("batchensemble", "single"))  # fmt: skip
-        done = run_sweep(SweepSpec(tiny, {}, [0, 1]), tmp_path / "tiny", engine)
+        shared = RayEngine(address=cluster.address, cpus_per_run=0.5)
+        shared.connect()  # Ray is up already: this only plans the slots
+        assert [n.slots for n in shared.nodes] == [2, 2]
+        done = run_sweep(SweepSpec(tiny, {}, [0, 1, 2, 3]), tmp_path / "tiny", shared)
         errors = [c.get("error") for c in read_sweep_json(tmp_path / "tiny")["cells"]]
-        assert done.status == "finished" and done.counts["finished"] == 2, errors
+        assert done.status == "finished" and done.counts["finished"] == 4, errors
     finally:
         engine.close()
-    meta = json.loads((tmp_path / "tiny" / "c00_s0" / "config.json").read_text())["_meta"]
-    assert meta["sweep"]["engine"] == "ray"
+    for seed in range(4):
+        meta = json.loads((tmp_path / "tiny" / f"c00_s{seed}" / "config.json").read_text())
+        sweep = meta["_meta"]["sweep"]
+        assert sweep["engine"] == "ray" and sweep["cpus_per_run"] == 0.5
+        assert (sweep["runs_per_node"], sweep["concurrent_runs"]) == (2, 2)  # all four at once
