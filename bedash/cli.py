@@ -128,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["sweep"]:  # seed sweeps have their own parser (bedash/sweep_cli.py)
+        from .sweep_cli import main as sweep_main
+
+        return sweep_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
     try:

@@ -19,12 +19,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_bytes, atomic_write_text
-from .config import DEFAULT_LIMITS, Limits, RunConfig
+from .config import DEFAULT_LIMITS, Limits, RunConfig, config_fields
 from .runs import _is_run_file, is_run_dir
 from .schema import RESULT_COLUMNS, FieldError
 from .stats import better_direction, paired, summarize, verdict
@@ -35,13 +35,10 @@ MAX_CELLS = 1000  # a bigger grid is a typo more often than a plan (--max-cells 
 DEMO_MAX_CELLS = 8  # the hosted demo: a few tiny cells, one after another, in-process
 CELL_STATUSES = ("pending", "running", "finished", "diverged", "failed", "interrupted")
 DONE_STATUSES = ("finished", "diverged")  # kept on resume; the others run again
-# Fields a grid may list. Not: the seed (--seeds), the model kinds (every cell trains all of
-# them: that is what pairs them), where data lives, and what only changes speed.
-SWEEPABLE = (
-    "dataset", "arch", "members", "hidden", "layers", "channels", "epochs", "batch_size", "lr",
-    "weight_decay", "fast_init", "fast_init_std", "fast_lr_mult", "bias", "member_batch",
-    "train_size", "test_size",
-)  # fmt: skip
+# Fields a grid may list: those RunConfig's metadata marks sweepable, except the seed
+# (--seeds lists it for every config). The rest (data location, model kinds: every cell
+# trains all of them, which is what pairs them; device; speed knobs) take one value.
+SWEEPABLE = tuple(s.name for s in config_fields() if s.sweepable and s.name != "seed")
 # results.csv columns that describe a run rather than measure it
 DESCRIPTIVE = ("model", "status", "members", "arch", "hidden", "layers", "epochs", "batch_size",
                "dataset", "device", "seed")  # fmt: skip
@@ -54,7 +51,7 @@ class SweepError(FieldError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # -- the grid ----------------------------------------------------------------------------------

@@ -10,22 +10,19 @@ flag), 130 interrupted. The driver never imports torch (Ray workers do).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import signal
 import sys
 import threading
-import typing
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, TextIO
 
-from .config import ConfigError, Limits, RunConfig, parse_models
-from .schema import FieldError
+from .config import GROUPS, ConfigError, Limits, RunConfig, config_fields, parse_models
+from .config import flag as config_flag
+from .schema import FieldError, Spec
 from .sweep import (
     MAX_CELLS,
-    SWEEPABLE,
     SweepError,
     SweepEvent,
     SweepSpec,
@@ -50,53 +47,49 @@ class UsageError(Exception):
     """Bad input (exit code 2); the message names the flag."""
 
 
-def config_specs() -> list[Any]:
-    """The RunConfig fields as flags: name, kind, default, flag, sweepable, negated, help."""
-    hints = typing.get_type_hints(RunConfig)
-    out = []
-    for f in dataclasses.fields(RunConfig):
-        if f.name == "extra":
-            continue
-        hint = hints[f.name]
-        args = typing.get_args(hint)
-        base = next((a for a in args if a is not type(None)), hint) if args else hint
-        kind = {int: "int", float: "float", bool: "bool", str: "text"}.get(base, "kinds")
-        if f.name == "models":
-            kind = "kinds"
-        negated = f.name == "cuda_graphs"
-        flag = "--no-cuda-graphs" if negated else "--" + f.name.replace("_", "-")
-        out.append(SimpleNamespace(
-            name=f.name, kind=kind, default=f.default, flag=flag, negated=negated,
-            sweepable=f.name in SWEEPABLE, optional=type(None) in args, help=f.name,
-        ))  # fmt: skip
-    return out
+def config_specs() -> list[Spec]:
+    """The settings a sweep offers: every RunConfig field with a flag (as `train`), except
+    the seed: --seeds lists those."""
+    return [s for s in config_fields() if s.flag and s.name != "seed"]
 
 
 def flag_of(field: str) -> str:
-    for s in config_specs():
-        if s.name == field:
-            return s.flag
-    return SWEEP_FLAGS.get(field, "--" + field.replace("_", "-"))
+    """How this command names a field: "--batch-size", "--seeds", "--out"..."""
+    return SWEEP_FLAGS.get(field) or config_flag(field)
+
+
+def _help(s: Spec) -> str:
+    """The setting's help, what it accepts and its default ("1 to 64; default 5")."""
+    lo, hi = s.bounds(None)
+    allowed = {
+        "kinds": f"comma list of {', '.join(s.choices)}",
+        "choice": " | ".join(s.choices),
+        "int": f"{lo} to {hi}" + (" or all" if s.optional else ""),
+        "float": f"{'>' if s.open_lo else '>='} {lo:g}" if lo is not None else "",
+    }.get(s.kind, s.allowed)
+    if s.kind == "bool":
+        return f"{s.help} (default: {'on' if s.default else 'off'})".replace("%", "%%")
+    lists = "A comma list sweeps it. " if s.sweepable else ""
+    text = f"{s.help} {lists}{allowed + '; ' if allowed else ''}default: {_show(s.default)}"
+    return text.replace("%", "%%")  # argparse formats help with %
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bedash sweep",
         description="Run a grid of configs over seeds (every model kind per cell, on the same "
-        "batches), then mean +- 95%% CI per config and paired BatchEnsemble-minus-baseline "
+        "batches), then mean +- 95% CI per config and paired BatchEnsemble-minus-baseline "
         "intervals with a verdict. Sweepable flags take comma lists.",
     )
-    runs = p.add_argument_group("settings (as in train; sweepable ones take a comma list)")
+    groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
     for s in config_specs():
-        if s.name == "seed":
-            continue  # --seeds
+        group = groups.get(s.group) or groups["output"]
         if s.kind == "bool":
             action = "store_false" if s.negated else "store_true"
-            runs.add_argument(s.flag, dest=s.name, action=action, default=None)
+            group.add_argument(s.flag, dest=s.name, action=action, default=None, help=_help(s))
             continue
-        hint = "comma list; " if s.sweepable else ""
-        runs.add_argument(s.flag, dest=s.name, default=None,
-                          help=f"{hint}default: {_show(s.default)}")  # fmt: skip
+        metavar = "LIST" if s.sweepable else None
+        group.add_argument(s.flag, dest=s.name, default=None, metavar=metavar, help=_help(s))
     g = p.add_argument_group("sweep")
     g.add_argument(
         "--seeds",

@@ -497,3 +497,12 @@ def test_cli_ctrl_c_interrupts_and_a_rerun_resumes(tmp_path: Path) -> None:
     assert [c["status"] for c in cells] == ["interrupted", "pending"]
     assert read_run(out / cells[0]["id"]).status == "cancelled"  # what it measured is kept
     assert os.path.isfile(out / "summary.csv")
+
+
+def test_python_m_bedash_sweep_dispatches_here(capsys: pytest.CaptureFixture[str]) -> None:
+    from bedash import cli as main_cli
+
+    with pytest.raises(SystemExit) as e:
+        main_cli.main(["sweep", "--seeds", "4-1"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.startswith("bedash sweep: error: --seeds: malformed range")
