@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-
-import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = [sys.executable, "-m", "bedash.sweep_cli"]  # = python -m bedash sweep
@@ -64,11 +63,40 @@ def ratio(cell: dict[str, str], seeds: int, work: Path) -> dict:
             "train_total_s": sum(trains), "ratio": sweep / sum(trains)}  # fmt: skip
 
 
+def _tree(root: int) -> list[int]:
+    """root and every process under it (Linux /proc; Ray's processes are the driver's)."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [p for p, pp in parent.items() if pp in frontier]
+        found += frontier
+    return found
+
+
+def _kb(path: str, key: str) -> int:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class Peak:
-    """The peak summed memory of a process and all its descendants, sampled in a thread."""
+    """The peak summed memory of a process and all its descendants, sampled in a thread:
+    PSS counts shared pages once overall, RSS once per process."""
 
     def __init__(self, pid: int, every: float = 0.25) -> None:
-        self.root, self.every = psutil.Process(pid), every
+        self.root, self.every = pid, every
         self.pss = self.rss = 0
         self.processes = 0
         self._stop = threading.Event()
@@ -77,17 +105,9 @@ class Peak:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                procs = [self.root, *self.root.children(recursive=True)]
-            except psutil.Error:
-                return
-            pss = rss = 0
-            for p in procs:
-                try:
-                    m = p.memory_full_info()  # pss: shared pages counted once overall
-                    pss, rss = pss + m.pss, rss + m.rss
-                except psutil.Error:
-                    continue
+            procs = _tree(self.root)
+            pss = sum(_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in procs) * 1024
+            rss = sum(_kb(f"/proc/{p}/status", "VmRSS:") for p in procs) * 1024
             self.pss, self.rss = max(self.pss, pss), max(self.rss, rss)
             self.processes = max(self.processes, len(procs))
             self._stop.wait(self.every)
@@ -126,7 +146,7 @@ def main() -> None:
     cell = QUICK_CELL if a.quick else CELL
     seeds = a.cells or (2 if a.quick else 6)
     tiny = a.memory_cells or (10 if a.quick else 100)
-    out: dict = {"cpus": psutil.cpu_count(), "load_before": psutil.getloadavg()}
+    out: dict = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="bedash-sweep-bench-") as tmp:
         if not a.skip_ratio:
             r = out["time"] = ratio(cell, seeds, Path(tmp))
@@ -138,7 +158,7 @@ def main() -> None:
             print(f"memory: {tiny} tiny cells in {m['wall_s']:.0f} s ({m['s_per_cell']:.2f} s "
                   f"each): peak PSS {m['peak_pss_mb']:.0f} MB, RSS {m['peak_rss_mb']:.0f} MB "
                   f"over {m['max_processes']} processes (target <= 1536 MB)")  # fmt: skip
-    out["load_after"] = psutil.getloadavg()
+    out["load_after"] = os.getloadavg()
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2))
 
