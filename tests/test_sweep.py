@@ -506,3 +506,77 @@ def test_python_m_bedash_sweep_dispatches_here(capsys: pytest.CaptureFixture[str
         main_cli.main(["sweep", "--seeds", "4-1"])
     assert e.value.code == 2
     assert capsys.readouterr().err.startswith("bedash sweep: error: --seeds: malformed range")
+
+
+def test_cli_demo_profile_runs_locally_within_its_cap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BEDASH_PROFILE", "demo")
+    base = [*TINY[:-3], "--out", str(tmp_path / "sw")]
+    code, err = cli([*base, "--engine", "ray"], capsys)
+    assert code == 2 and err == "bedash sweep: error: --engine: the demo runs sweeps in this " \
+        "process (demo limit)\n"  # fmt: skip
+    code, err = cli([*base, "--members", "2,3,4", "--seeds", "0-2"], capsys)
+    assert code == 2 and err.startswith("bedash sweep: error: --max-cells: the grid has 9 cells")
+    assert "(demo limit)" in err
+    engine = sweep_cli.make_engine(sweep_cli.build_parser().parse_args([]), spec(),
+                                   current_limits())  # fmt: skip
+    assert engine.name == "local"
+
+
+# -- in the background (the dashboard's entry point) -------------------------------------------
+
+
+def test_start_sweep_runs_in_a_thread_with_progress(tmp_path: Path) -> None:
+    from bedash.sweep_job import start_sweep
+
+    events: list[Any] = []
+    job = start_sweep(spec(), tmp_path / "sw", engine=FakeEngine(), progress=events.append)
+    snap = job.wait(30)
+    assert not job.running
+    assert snap.status == "finished" and snap.done == 6 and snap.total == 6 and not snap.error
+    assert [e.kind for e in events] == ["started", "ended"] * 6
+    assert (tmp_path / "sw" / "paired.csv").is_file()
+
+
+def test_start_sweep_checks_first_and_cancels(tmp_path: Path) -> None:
+    from bedash.sweep_job import start_sweep
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x").write_text("x")
+    with pytest.raises(SweepError) as e:  # raised here, before any thread starts
+        start_sweep(spec(), other)
+    assert e.value.field == "out"
+    with pytest.raises(SweepError) as e:
+        start_sweep(SweepSpec(BASE, {"members": [2, 3, 4]}, [0, 1, 2]), tmp_path / "a",
+                    max_cells=4)  # fmt: skip
+    assert e.value.field == "max_cells"
+    cancel = threading.Event()
+    cancel.set()
+    snap = start_sweep(spec(), tmp_path / "sw", cancel=cancel).wait(30)
+    assert snap.status == "interrupted" and snap.counts["pending"] == 6
+
+
+@pytest.mark.slow
+def test_start_sweep_in_a_child_process_cancels_with_sigint(tmp_path: Path) -> None:
+    """engine="ray" runs `python -m bedash sweep` as a child (here with --engine local, so
+    no Ray starts); cancel reaches it as Ctrl-C."""
+    import time
+
+    from bedash.sweep_job import start_sweep
+
+    long = BASE.replace(train_size=2000, epochs=10_000, models=("single",))
+    events: list[Any] = []
+    job = start_sweep(SweepSpec(long, {}, [0, 1]), tmp_path / "sw", engine="ray",
+                      engine_args=["--engine", "local"], progress=events.append)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not any(e.kind == "started" for e in events) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.snapshot().status == "running"
+    job.cancel()
+    snap = job.wait(120)
+    assert not job.running and not snap.error
+    assert [c["status"] for c in snap.cells] == ["interrupted", "pending"]
+    assert snap.status == "interrupted"
+    assert events[0].kind == "started" and events[-1].status == "interrupted"
