@@ -12,6 +12,7 @@
     python benchmarks/sweep_overhead.py                  # 6 cells of ~15 s, then 100 tiny
     python benchmarks/sweep_overhead.py --quick          # a smoke run (2 small cells, 10 tiny)
     python benchmarks/sweep_overhead.py --skip-memory    # only the ratio
+    python benchmarks/sweep_overhead.py --gpu            # cells/hour at 1, 2, 4, 8 per GPU
 
 Run it on a quiet machine: other work on the cores moves the ratio more than the sweep does.
 """
@@ -36,6 +37,10 @@ CELL = {  # one cell: the seed's model on synthetic data, ~15 s on 2 quiet cores
     "members": "5", "hidden": "128", "device": "cpu",
 }  # fmt: skip
 QUICK_CELL = {**CELL, "train-size": "1000", "test-size": "200", "epochs": "1", "hidden": "32"}
+GPU_CELL = {  # the seed's settings (batch 32, E = 5, width 128) on CIFAR-10-sized data
+    "dataset": "synthetic", "train-size": "50000", "test-size": "10000", "epochs": "1",
+    "members": "5", "hidden": "128", "device": "cuda",
+}  # fmt: skip
 TINY_CELL = {"dataset": "synthetic", "train-size": "64", "test-size": "32", "epochs": "1",
              "members": "2", "hidden": "8", "device": "cpu"}  # fmt: skip
 
@@ -134,6 +139,25 @@ def memory(cells: int, work: Path) -> dict:
             "max_processes": peak.processes}  # fmt: skip
 
 
+def gpu_throughput(levels: list[int], per_level: int, work: Path) -> list[dict]:
+    """Cells per hour with k runs sharing one GPU (--gpus-per-run 1/k), per_level x k cells
+    each; the first level's time includes Ray's start, as every sweep's does."""
+    rows = []
+    for k in levels:
+        n = per_level * k
+        wall = timed([*SWEEP, *flags(GPU_CELL), "--seeds", f"0-{n - 1}", "--quiet",
+                      "--gpus-per-run", f"{1 / k:.6f}", "--cpus-per-run", "1",
+                      "--out", str(work / f"gpu{k}")])  # fmt: skip
+        rows.append(
+            {"runs_per_gpu": k, "cells": n, "wall_s": wall, "cells_per_hour": n * 3600 / wall}
+        )
+        print(
+            f"gpu: {k} per GPU: {n} cells in {wall:.0f} s = {rows[-1]['cells_per_hour']:.0f} "
+            f"cells/h ({rows[-1]['cells_per_hour'] / rows[0]['cells_per_hour']:.2f}x of 1)"
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a smoke run, not a measurement")
@@ -141,6 +165,8 @@ def main() -> None:
     ap.add_argument("--memory-cells", type=int, default=None, help="tiny cells (default 100)")
     ap.add_argument("--skip-ratio", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--gpu", action="store_true", help="only GPU throughput at 1, 2, 4, 8 runs")
+    ap.add_argument("--per-level", type=int, default=2, help="--gpu: cells per concurrent run")
     ap.add_argument("--json", default=None, help="also write the results here")
     a = ap.parse_args()
     cell = QUICK_CELL if a.quick else CELL
@@ -148,6 +174,9 @@ def main() -> None:
     tiny = a.memory_cells or (10 if a.quick else 100)
     out: dict = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="bedash-sweep-bench-") as tmp:
+        if a.gpu:
+            out["gpu"] = gpu_throughput([1, 2, 4, 8], a.per_level, Path(tmp))
+            a.skip_ratio = a.skip_memory = True
         if not a.skip_ratio:
             r = out["time"] = ratio(cell, seeds, Path(tmp))
             print(f"time: sweep {r['sweep_s']:.1f} s vs {seeds} x train {r['train_total_s']:.1f} s "

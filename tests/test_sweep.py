@@ -466,7 +466,7 @@ def test_ray_plan_errors_name_the_flag() -> None:
 
 
 @pytest.mark.slow
-def test_cli_ctrl_c_interrupts_and_a_rerun_resumes(tmp_path: Path) -> None:
+def test_cli_ctrl_c_interrupts_the_running_cell_and_keeps_its_files(tmp_path: Path) -> None:
     import os
     import signal
     import subprocess
