@@ -45,18 +45,26 @@ def run_cell(
     cancel is force=True (the worker exits), so nothing here sees it."""
     from .experiment import run_experiment  # torch: only where cells run
 
+    threads = threads or limits.torch_threads
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    cfg = RunConfig.from_dict(config)
+    if limits.eval_batch_size and cfg.eval_batch_size > limits.eval_batch_size:
+        cfg = cfg.replace(eval_batch_size=limits.eval_batch_size)  # same metrics, less memory
+    stop = _Stop(cancel, limits.max_wall_seconds)
     outcome = CellOutcome(cell_id, "failed", node=_node_id(), host=socket.gethostname())
     outcome.started = time.time()
     with tempfile.TemporaryDirectory(prefix="bedash-cell-") as tmp:
         out = Path(tmp) / "run"
         try:
-            result = run_experiment(RunConfig.from_dict(config), out, cancel=cancel, limits=limits)
+            result = run_experiment(cfg, out, cancel=stop, limits=limits)  # type: ignore[arg-type]
             outcome.status = _RUN_STATUS.get(result.status, "failed")
             outcome.error = result.error
+            if stop.timed_out():
+                outcome.status = "failed"
+                outcome.error = f"stopped at the {limits.name} limit of {stop.seconds:g} s a run"
         except Exception as e:  # this cell fails alone
             outcome.status, outcome.error = "failed", f"{type(e).__name__}: {e}"
         if out.is_dir():
@@ -67,6 +75,21 @@ def run_cell(
             }
     outcome.ended = time.time()
     return outcome
+
+
+class _Stop:
+    """What training polls after every batch: the sweep's cancel event, or the profile's
+    wall-clock cap of one run (Limits.max_wall_seconds) passed."""
+
+    def __init__(self, cancel: threading.Event | None, seconds: float | None) -> None:
+        self.cancel, self.seconds = cancel, seconds
+        self.deadline = time.monotonic() + seconds if seconds else math.inf
+
+    def timed_out(self) -> bool:
+        return time.monotonic() > self.deadline
+
+    def is_set(self) -> bool:
+        return (self.cancel is not None and self.cancel.is_set()) or self.timed_out()
 
 
 def _node_id() -> str:

@@ -580,3 +580,22 @@ def test_start_sweep_in_a_child_process_cancels_with_sigint(tmp_path: Path) -> N
     assert [c["status"] for c in snap.cells] == ["interrupted", "pending"]
     assert snap.status == "interrupted"
     assert events[0].kind == "started" and events[-1].status == "interrupted"
+
+
+@pytest.mark.slow
+def test_run_cell_applies_the_profiles_caps() -> None:
+    import dataclasses
+
+    from bedash.config import DEFAULT_LIMITS
+    from bedash.engine import run_cell
+
+    capped = dataclasses.replace(DEFAULT_LIMITS, max_wall_seconds=1e-9, eval_batch_size=16,
+                                 name="demo")  # fmt: skip
+    cfg = BASE.replace(models=("single",), epochs=50)
+    outcome = run_cell("c", cfg.to_dict(), capped)
+    assert outcome.status == "failed"
+    assert outcome.error == "stopped at the demo limit of 1e-09 s a run"
+    config = json.loads(outcome.files["config.json"])
+    assert config["eval_batch_size"] == 16  # the same metrics, in smaller chunks
+    assert json.loads(outcome.files["status.json"])["status"] == "cancelled"  # after one batch
+    assert run_cell("c", cfg.replace(epochs=1).to_dict()).status == "finished"
