@@ -182,7 +182,7 @@ class SweepStore:
         self.path, self.spec, self.cells = path, spec, cells
         self.state = state  # the JSON document
         self._lock = threading.Lock()
-        self.by_id = {c.id: c for c in cells}
+        self._entries = {e["id"]: e for e in state["cells"]}
 
     # construction
 
@@ -220,7 +220,7 @@ class SweepStore:
     # state
 
     def entry(self, cell_id: str) -> dict[str, Any]:
-        return next(e for e in self.state["cells"] if e["id"] == cell_id)
+        return self._entries[cell_id]
 
     def todo(self) -> list[Cell]:
         return [c for c in self.cells if self.entry(c.id)["status"] not in DONE_STATUSES]
