@@ -161,6 +161,10 @@ def data_widgets(state: form.FormState) -> tuple[str, dict]:
     dataset = folder_widgets() if kind == "folder" else kind
     cap = LIM.max_train_size
     counts = folder_counts(dataset) if kind == "folder" else (50_000, 10_000)
+    if kind == "folder" and st.session_state.get("_sizes_for") != dataset:
+        st.session_state["_sizes_for"] = dataset  # another folder: its own sizes again
+        st.session_state.pop("train_size_folder", None)
+        st.session_state.pop("test_size_folder", None)
     c1, c2 = st.columns(2)
     sizes = {}
     for col, name, default, most in (
@@ -169,8 +173,8 @@ def data_widgets(state: form.FormState) -> tuple[str, dict]:
     ):
         s = spec(name)
         key = f"{name}_{kind}"
-        if kind == "folder":  # a folder's own size: all of it, unless a profile caps it
-            default = cap if cap and (most is None or cap < most) else None
+        if kind == "folder":  # a folder's own size: all of it, at most a profile's cap
+            default = most
         if key not in st.session_state:
             st.session_state[key] = form.number_text(_least(default, most))
         raw = col.text_input(
@@ -192,16 +196,15 @@ def _least(*values: int | None) -> int | None:
 
 def folder_counts(root: str) -> tuple[int | None, int | None]:
     """(training, test) images of an image folder, or (None, None) while it is not one (Start
-    then names the problem). Lists the files; decodes nothing."""
-    if not root or not PROBED:
-        return None, None
-    from bedash.data import DatasetError, scan_image_folder
+    then names the problem). Lists the files; decodes nothing, imports no torch."""
+    from bedash.folders import DatasetError, image_counts
 
+    if not root:
+        return None, None
     try:
-        listing = scan_image_folder(root)
+        return image_counts(root)
     except (DatasetError, OSError):
         return None, None
-    return tuple(sum(len(f) for f in listing[split].values()) for split in ("train", "test"))
 
 
 def folder_widgets() -> str:
@@ -266,6 +269,7 @@ def load_job_settings(snap: JobSnapshot) -> None:
     st.session_state["dataset_kind"] = kind
     if kind == "folder":
         st.session_state["folder"] = cfg.dataset
+        st.session_state["_sizes_for"] = cfg.dataset  # keep the job's sizes, not the folder's
     st.session_state[f"train_size_{kind}"] = form.number_text(cfg.train_size)
     st.session_state[f"test_size_{kind}"] = form.number_text(cfg.test_size)
     st.session_state["device"] = cfg.device

@@ -12,6 +12,7 @@ import streamlit as st
 
 import bedash.annotations as run_notes  # "from bedash import annotations": __future__
 from bedash.app import figures, tables
+from bedash.app.form import plain
 from bedash.runs import list_runs, valid_run_id
 from bedash.schema import FINAL_STATUSES, FieldError, model_label
 from pages import common
@@ -46,7 +47,7 @@ def pick_run() -> str | None:
     wanted = st.query_params.get("run")
     if wanted is not None and (not valid_run_id(wanted) or common.find_run(wanted) is None):
         shown = f"`{wanted}`" if valid_run_id(wanted) else "the id in the address"
-        st.error(f"Run not found: {shown} is not a run in {common.runs_dir()}.")
+        st.error(f"Run not found: {shown} is not a run in {plain(common.runs_dir())}.")
         wanted = None
     if not ids:
         st.info("No runs yet: start one on the Experiment page.", icon=":material/info:")
@@ -89,7 +90,7 @@ def header(data: common.RunData) -> None:
     with right:
         common.status_badge(info.status)
     device = cfg.get("_meta", {}).get("device", cfg.get("device"))
-    st.caption(f"{common.config_summary(cfg)} · {device} · started {info.started}")
+    st.caption(f"{common.config_summary(cfg)} · {plain(device)} · started {plain(info.started)}")
     job_id = common.registry().job_for_run(info.run_id)
     snap = common.registry().watch(job_id) if job_id else None
     if snap is not None and snap.active:
@@ -99,9 +100,9 @@ def header(data: common.RunData) -> None:
             query_params={"job": job_id},
         )  # fmt: skip
     elif info.status == "damaged":
-        st.error(f"This run folder is damaged: {info.reason}")
+        st.error(f"This run folder is damaged: {plain(info.reason)}")
     elif info.status in ("failed", "diverged", "interrupted"):
-        st.warning(f"{info.status.capitalize()}: {info.reason or 'see status.json'}")
+        st.warning(f"{info.status.capitalize()}: {plain(info.reason or 'see status.json')}")
     elif info.status == "cancelled":
         st.warning(
             "Stopped before the end: what was not measured is left out of the charts and "
@@ -116,9 +117,9 @@ def annotations_section(path: Path, cfg: dict) -> None:
     tags = ", ".join(ann.tags)
     summary = " · ".join(x for x in (f"Tags: {tags}" if tags else "", ann.notes) if x)
     if form_notes:
-        st.caption(f"Notes at start: {form_notes}")
+        st.caption(f"Notes at start: {plain(form_notes)}")
     with st.expander(
-        f"Tags and notes{': ' + summary[:80] if summary else ''}", icon=":material/sell:"
+        f"Tags and notes{': ' + plain(summary[:80]) if summary else ''}", icon=":material/sell:"
     ):
         with st.form(f"annotate_{path.name}", border=False):
             new_tags = st.text_input(
@@ -136,9 +137,12 @@ def annotations_section(path: Path, cfg: dict) -> None:
                     path, run_notes.Annotations(run_notes.parse_tags(new_tags), new_notes)
                 )
             except FieldError as e:
-                st.error(f"**{e.field.capitalize()}**: {e.message}", icon=":material/error:")
+                st.error(f"**{e.field.capitalize()}**: {plain(e.message)}", icon=":material/error:")
             except OSError as e:
-                st.error(f"Could not save in {path}: {e.strerror or e}", icon=":material/error:")
+                st.error(
+                    f"Could not save in {plain(path)}: {plain(e.strerror or e)}",
+                    icon=":material/error:",
+                )
             else:
                 st.toast("Saved the tags and notes.")
                 st.rerun()

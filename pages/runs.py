@@ -8,6 +8,7 @@ import streamlit as st
 
 import bedash.annotations as run_notes  # "from bedash import annotations": __future__
 from bedash.app import figures, tables
+from bedash.app.form import plain
 from bedash.runs import delete_run, list_runs
 from pages import common
 
@@ -89,7 +90,7 @@ def confirm_delete(selected: pd.DataFrame) -> None:
             try:
                 delete_run(common.runs_dir(), r)
             except (ValueError, OSError) as e:
-                st.error(f"Could not delete `{r}`: {e}")
+                st.error(f"Could not delete `{r}`: {plain(e)}")
         st.session_state.pop("confirm_delete", None)
         st.session_state.pop("runs_table", None)  # the selection pointed at deleted rows
         st.toast(f"Deleted {len(doomed)} run(s).")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from bedash import data as D
+from bedash import folders as F
 from bedash.cli import main
 from bedash.data import DatasetError, load_dataset
 
@@ -88,7 +89,7 @@ def test_unreadable_class_folder_is_a_dataset_error(tmp_path: Path, monkeypatch)
     def denied(split_dir: Path) -> dict:
         raise PermissionError(13, "Permission denied", str(split_dir / "cat"))
 
-    monkeypatch.setattr(D, "_class_images", denied)
+    monkeypatch.setattr(F, "_class_images", denied)
     with pytest.raises(DatasetError, match=r"cannot read .*train/cat: Permission denied"):
         load_dataset(str(root), tmp_path / "data")
 

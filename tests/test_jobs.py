@@ -206,7 +206,9 @@ def test_stop_while_downloading_abandons_the_download(registry, monkeypatch) -> 
 
 def test_dataset_progress_reaches_the_snapshot(registry, tiny_cifar_dir) -> None:
     reg = registry()
-    cfg = QUICK.replace(dataset="cifar10", data_dir=str(tiny_cifar_dir), batch_size=16)
+    cfg = QUICK.replace(
+        dataset="cifar10", data_dir=str(tiny_cifar_dir), batch_size=16, train_size=80, test_size=20
+    )  # the tiny CIFAR-10 holds 100 + 30 images
     snap = reg.wait(reg.submit(cfg), timeout=60)
     assert snap.status == "finished", snap.error
     assert snap.data_progress is not None and snap.data_progress.stage == "decode"

@@ -44,6 +44,9 @@ VALUES = {
 }
 
 
+META = {"host": "fake", "bedash": "0.1.0"}  # what a run bedash wrote carries
+
+
 def run_files(cfg: RunConfig, status: str = "finished") -> dict[str, bytes]:
     rows = []
     for model, (acc, nll) in VALUES[(cfg.members, cfg.seed)].items():
@@ -51,7 +54,7 @@ def run_files(cfg: RunConfig, status: str = "finished") -> dict[str, bytes]:
                      "seed": cfg.seed, "ensemble_acc": acc, "nll": nll,
                      "params": 100 if model == "batchensemble" else 300})  # fmt: skip
     return {
-        "config.json": json.dumps({**cfg.to_dict(), "_meta": {"host": "fake"}}).encode(),
+        "config.json": json.dumps({**cfg.to_dict(), "_meta": META}).encode(),
         "status.json": json.dumps({"status": status, "started": "x"}).encode(),
         "results.csv": _csv_text(RESULT_COLUMNS, rows).encode(),
     }
