@@ -1,0 +1,230 @@
+"""Uncertainty under shift for one model: corrupted test sets, OOD sets, selective prediction.
+
+Every set goes through the same `bedash.train.predict` path as the clean test set, one
+corruption and severity at a time and CHUNK images at a time (corrupt, predict, keep only the
+logits `[E, chunk, C]`), so memory stays flat however many sets there are. Corrupted images
+are drawn per (corruption, severity, chunk) from their own seed, so every model kind of a run
+sees the very same shifted images. The rows returned match bedash.schema's SHIFT_COLUMNS,
+OOD_COLUMNS, SELECTIVE_COLUMNS and UNCERTAINTY_COLUMNS.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .data import Dataset, Split
+from .metrics import compute_metrics
+from .ood import load_ood, ood_label
+from .shift import CORRUPTION_NAMES, SEVERITIES, corrupt, corruption_seed
+from .train import predict
+from .uncertainty import (
+    aurc,
+    fit_temperature,
+    histogram,
+    logit_entropy_terms,
+    ood_metrics,
+    selective_curve,
+)
+
+CHUNK = 1000  # images corrupted and predicted at once (fixed: the images do not depend on it)
+HIST_BINS = 30
+COVERAGE_POINTS = 100
+IN_DISTRIBUTION = "in_distribution"  # the clean test set's name in uncertainty_<model>.csv
+
+
+@dataclass
+class UncertaintyData:
+    """What every model of a run is evaluated on (CPU tensors)."""
+
+    test: Split  # the clean test split
+    corruptions: tuple[str, ...] = ()
+    severities: tuple[int, ...] = SEVERITIES
+    ood: dict[str, Tensor] = field(default_factory=dict)  # label -> uint8 images
+    val: Split | None = None  # held out of the training set: fit the temperature on it
+    seed: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.corruptions or self.ood or self.val is not None)
+
+
+@dataclass
+class ModelUncertainty:
+    shift: list[dict[str, Any]] = field(default_factory=list)
+    ood: list[dict[str, Any]] = field(default_factory=list)
+    selective: list[dict[str, Any]] = field(default_factory=list)
+    histogram: list[dict[str, Any]] = field(default_factory=list)
+    temperature: float | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage
+
+
+def expand_corruptions(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """'all' -> every corruption; otherwise the names, in order, once each."""
+    out: list[str] = []
+    for n in names:
+        for m in CORRUPTION_NAMES if n == "all" else (n,):
+            if m not in out:
+                out.append(m)
+    return tuple(out)
+
+
+def hold_out(dataset: Dataset, val_size: int, seed: int) -> tuple[Dataset, Split]:
+    """Split val_size images off the training set (a seeded draw); the rest keep their order."""
+    n = len(dataset.train)
+    if not 0 < val_size < n:
+        raise ValueError(f"val_size: must be from 1 to {n - 1} (the training set has {n} images)")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7 + 12345))
+    keep = torch.zeros(n, dtype=torch.bool)
+    keep[perm[val_size:]] = True
+    tr = dataset.train
+    val = Split(tr.x[~keep.to(tr.x.device)], tr.y[~keep.to(tr.y.device)])
+    train = Split(tr.x[keep.to(tr.x.device)], tr.y[keep.to(tr.y.device)])
+    info = {**dataset.info, "val_size": val_size}
+    return Dataset(dataset.name, dataset.classes, train, dataset.test, info), val
+
+
+def prepare(
+    dataset: Dataset, *, corruptions: tuple[str, ...] = (), severities: tuple[int, ...] = SEVERITIES,
+    ood: tuple[str, ...] = (), val: Split | None = None, seed: int = 0,
+    data_dir: str | os.PathLike = "./data", download: bool = True,
+) -> UncertaintyData:  # fmt: skip
+    """Load every OOD set once (as many images as the test set), before anything is trained:
+    a bad folder fails here (DatasetError naming `ood`), not after an hour of training."""
+    test = dataset.test.to("cpu")
+    n = len(test)
+    sets: dict[str, Tensor] = {}
+    for name in ood:
+        sets[ood_label(name)] = load_ood(name, n, data_dir=data_dir, seed=seed, download=download)
+    return UncertaintyData(
+        test, expand_corruptions(corruptions), tuple(severities), sets,
+        None if val is None else val.to("cpu"), seed,
+    )  # fmt: skip
+
+
+def _device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def stream_logits(
+    model: nn.Module, images: Tensor, batch_size: int, *, corruption: str | None = None,
+    severity: int = 0, seed: int = 0, chunk: int = CHUNK,
+) -> Tensor:  # fmt: skip
+    """Logits `[E, N, C]` (CPU) of uint8 images `[N, 3, 32, 32]` (CPU), corrupted chunk by chunk
+    when a corruption is named."""
+    device = _device(model)
+    parts = []
+    for i, start in enumerate(range(0, len(images), chunk)):
+        x = images[start : start + chunk]
+        if corruption is not None:
+            g = torch.Generator().manual_seed(corruption_seed(seed, corruption, severity, i))
+            x = corrupt(x, corruption, severity, g)
+        dummy = torch.zeros(len(x), dtype=torch.int64, device=device)  # predict reads y's device
+        logits, _ = predict(model, Split(x.to(device), dummy), batch_size)
+        parts.append(logits)
+    return torch.cat(parts, dim=1)
+
+
+def set_metrics(
+    logits: Tensor, labels: Tensor, temperature: float | None = None
+) -> tuple[dict[str, float], dict[str, Tensor]]:
+    """A set's scalar metrics (acc, nll, ece, brier, mean entropies, aurc, and the same under a
+    temperature when given) and its per-image scores."""
+    m = compute_metrics(logits, labels)
+    predictive, expected, mi = logit_entropy_terms(logits)
+    probs = torch.softmax(logits.double(), -1).mean(0)  # (N, C)
+    conf, pred = probs.max(-1)
+    correct = pred == labels
+    row: dict[str, float] = {
+        "acc": m.ensemble_acc, "nll": m.nll, "ece": m.ece, "brier": m.brier,
+        "entropy": float(predictive.mean()), "expected_entropy": float(expected.mean()),
+        "mutual_info": float(mi.mean()), "aurc": aurc(conf, correct),
+    }  # fmt: skip
+    if temperature is not None:
+        mt = compute_metrics(logits / temperature, labels)
+        row.update(temperature=temperature, acc_ts=mt.ensemble_acc, nll_ts=mt.nll,
+                   ece_ts=mt.ece, brier_ts=mt.brier)  # fmt: skip
+    scores = {"entropy": predictive, "mutual_info": mi, "confidence": conf, "correct": correct}
+    return row, scores
+
+
+def evaluate_model(
+    model: nn.Module, kind: str, data: UncertaintyData, batch_size: int, *,
+    clean_logits: Tensor | None = None, chunk: int = CHUNK,
+) -> ModelUncertainty:  # fmt: skip
+    """Every table of one model. clean_logits: the test logits when already computed."""
+    import time
+
+    out = ModelUncertainty()
+    t0 = time.perf_counter()
+    if data.val is not None:
+        val_logits = stream_logits(model, data.val.x, batch_size, chunk=chunk)
+        out.temperature = fit_temperature(val_logits, data.val.y)
+    out.seconds["temperature"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    labels = data.test.y
+    if clean_logits is None:
+        clean_logits = stream_logits(model, data.test.x, batch_size, chunk=chunk)
+    clean, clean_scores = set_metrics(clean_logits, labels, out.temperature)
+    out.shift.append({"model": kind, "corruption": "clean", "severity": 0, **clean})
+    correct = clean_scores["correct"]
+    out.selective = [
+        {"model": kind, **r}
+        for r in selective_curve(clean_scores["confidence"], correct, COVERAGE_POINTS)
+    ]
+    out.seconds["clean"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    per_severity: dict[int, list[dict[str, float]]] = {s: [] for s in data.severities}
+    for name in data.corruptions:
+        for sev in data.severities:
+            logits = stream_logits(model, data.test.x, batch_size, corruption=name, severity=sev,
+                                   seed=data.seed, chunk=chunk)  # fmt: skip
+            row, _ = set_metrics(logits, labels, out.temperature)
+            out.shift.append({"model": kind, "corruption": name, "severity": sev, **row})
+            per_severity[sev].append(row)
+    if data.corruptions:
+        for sev, rows in per_severity.items():
+            mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+            out.shift.append({"model": kind, "corruption": "mean", "severity": sev, **mean})
+    out.seconds["shift"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    scores = {IN_DISTRIBUTION: (clean_scores["entropy"], clean_scores["mutual_info"])}
+    for label, images in data.ood.items():
+        logits = stream_logits(model, images, batch_size, chunk=chunk)
+        predictive, _, mi = logit_entropy_terms(logits)
+        scores[label] = (predictive, mi)
+        for score, s_in, s_out in (
+            ("entropy", clean_scores["entropy"], predictive),
+            ("mutual_info", clean_scores["mutual_info"], mi),
+        ):
+            out.ood.append({"model": kind, "ood_set": label, "score": score,
+                            **ood_metrics(s_in, s_out)})  # fmt: skip
+    out.histogram = _histograms(kind, scores, num_classes=clean_logits.shape[-1])
+    out.seconds["ood"] = time.perf_counter() - t0
+    return out
+
+
+def _histograms(
+    kind: str, scores: dict[str, tuple[Tensor, Tensor]], num_classes: int
+) -> list[dict[str, Any]]:
+    """Entropy over [0, log C] and mutual information over [0, its largest value in any set]:
+    the same bins for every set, so in-distribution and OOD compare bin by bin."""
+    mi_max = max(float(mi.max()) for _, mi in scores.values() if mi.numel()) if scores else 0.0
+    rows: list[dict[str, Any]] = []
+    for label, (ent, mi) in scores.items():
+        for quantity, values, upper in (
+            ("entropy", ent, math.log(num_classes)),
+            ("mutual_info", mi, mi_max if mi_max > 0 else 1e-6),
+        ):
+            for r in histogram(values, 0.0, upper, HIST_BINS):
+                rows.append({"model": kind, "set": label, "quantity": quantity, **r})
+    return rows
