@@ -19,12 +19,13 @@ import torch
 from torch import Tensor, nn
 
 from .data import Dataset, Split
-from .metrics import compute_metrics
+from .metrics import ECE_BINS, _calibration
 from .ood import load_ood, ood_label
 from .shift import CORRUPTION_NAMES, SEVERITIES, corrupt, corruption_seed
 from .train import predict
 from .uncertainty import (
     aurc,
+    entropy,
     fit_temperature,
     histogram,
     logit_entropy_terms,
@@ -90,9 +91,10 @@ def hold_out(dataset: Dataset, val_size: int, seed: int) -> tuple[Dataset, Split
 
 
 def prepare(
-    dataset: Dataset, *, corruptions: tuple[str, ...] = (), severities: tuple[int, ...] = SEVERITIES,
-    ood: tuple[str, ...] = (), val: Split | None = None, seed: int = 0,
-    data_dir: str | os.PathLike = "./data", download: bool = True,
+    dataset: Dataset, *, corruptions: tuple[str, ...] = (),
+    severities: tuple[int, ...] = SEVERITIES, ood: tuple[str, ...] = (),
+    val: Split | None = None, seed: int = 0, data_dir: str | os.PathLike = "./data",
+    download: bool = True,
 ) -> UncertaintyData:  # fmt: skip
     """Load every OOD set once (as many images as the test set), before anything is trained:
     a bad folder fails here (DatasetError naming `ood`), not after an hour of training."""
@@ -131,26 +133,51 @@ def stream_logits(
     return torch.cat(parts, dim=1)
 
 
+def scalar_metrics(logits: Tensor, labels: Tensor) -> dict[str, Any]:
+    """acc, nll, ece, brier of the ensemble's mean probabilities, as bedash.metrics defines
+    them (tested equal to compute_metrics), plus the per-image scores. One softmax serves
+    everything: compute_metrics also works out votes, member and pairwise figures, which the
+    42 shifted and OOD sets per model do not need."""
+    z = logits.float()
+    E, N, _ = z.shape
+    labels = labels.long()
+    p = torch.softmax(z, dim=-1)  # (E, N, C)
+    lse = torch.logsumexp(z, dim=-1)  # (E, N)
+    logp_y = z.gather(2, labels.view(1, N, 1).expand(E, N, 1)).squeeze(2) - lse
+    nll = -(torch.logsumexp(logp_y, dim=0) - math.log(E)).mean()
+    pbar = p.mean(0)  # (N, C)
+    conf, pred = pbar.max(-1)
+    correct = pred == labels
+    brier = (pbar.square().sum(1) - 2 * pbar.gather(1, labels[:, None]).squeeze(1) + 1).mean()
+    ece, _ = _calibration(conf, correct.float(), ECE_BINS)
+    expected = (lse - (p * z).sum(-1)).mean(0)  # mean member entropy
+    if E == 1:
+        predictive, mi = expected, torch.zeros_like(expected)
+    else:
+        predictive = entropy(pbar)
+        mi = (predictive - expected).clamp_(min=0.0)
+    return {
+        "acc": float(correct.float().mean()), "nll": float(nll), "ece": float(ece),
+        "brier": float(brier), "entropy": predictive, "expected_entropy": expected,
+        "mutual_info": mi, "confidence": conf, "correct": correct,
+    }  # fmt: skip
+
+
 def set_metrics(
     logits: Tensor, labels: Tensor, temperature: float | None = None
 ) -> tuple[dict[str, float], dict[str, Tensor]]:
-    """A set's scalar metrics (acc, nll, ece, brier, mean entropies, aurc, and the same under a
-    temperature when given) and its per-image scores."""
-    m = compute_metrics(logits, labels)
-    predictive, expected, mi = logit_entropy_terms(logits)
-    probs = torch.softmax(logits.double(), -1).mean(0)  # (N, C)
-    conf, pred = probs.max(-1)
-    correct = pred == labels
-    row: dict[str, float] = {
-        "acc": m.ensemble_acc, "nll": m.nll, "ece": m.ece, "brier": m.brier,
-        "entropy": float(predictive.mean()), "expected_entropy": float(expected.mean()),
-        "mutual_info": float(mi.mean()), "aurc": aurc(conf, correct),
-    }  # fmt: skip
+    """A set's row (acc, nll, ece, brier, mean entropies, aurc; the same under a temperature
+    when given, beside them) and its per-image scores."""
+    m = scalar_metrics(logits, labels)
+    row: dict[str, float] = {k: m[k] for k in ("acc", "nll", "ece", "brier")}
+    for k in ("entropy", "expected_entropy", "mutual_info"):
+        row[k] = float(m[k].mean())
+    row["aurc"] = aurc(m["confidence"], m["correct"])
     if temperature is not None:
-        mt = compute_metrics(logits / temperature, labels)
-        row.update(temperature=temperature, acc_ts=mt.ensemble_acc, nll_ts=mt.nll,
-                   ece_ts=mt.ece, brier_ts=mt.brier)  # fmt: skip
-    scores = {"entropy": predictive, "mutual_info": mi, "confidence": conf, "correct": correct}
+        mt = scalar_metrics(logits / temperature, labels)
+        row.update(temperature=temperature, acc_ts=mt["acc"], nll_ts=mt["nll"],
+                   ece_ts=mt["ece"], brier_ts=mt["brier"])  # fmt: skip
+    scores = {k: m[k] for k in ("entropy", "mutual_info", "confidence", "correct")}
     return row, scores
 
 
@@ -200,7 +227,7 @@ def evaluate_model(
     scores = {IN_DISTRIBUTION: (clean_scores["entropy"], clean_scores["mutual_info"])}
     for label, images in data.ood.items():
         logits = stream_logits(model, images, batch_size, chunk=chunk)
-        predictive, _, mi = logit_entropy_terms(logits)
+        predictive, _, mi = logit_entropy_terms(logits)  # OOD images have no labels
         scores[label] = (predictive, mi)
         for score, s_in, s_out in (
             ("entropy", clean_scores["entropy"], predictive),

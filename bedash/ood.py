@@ -15,7 +15,6 @@ import torch
 from torch import Tensor
 
 from .data import (
-    CIFAR10_FOLDER,
     IMAGE_EXTENSIONS,
     DatasetError,
     _decode_image,
@@ -95,7 +94,10 @@ def load_cifar10_images(data_dir: str | os.PathLike) -> Tensor:
             f"ood: CIFAR-10 is not in {Path(data_dir).resolve()} (it is not downloaded for an OOD "
             f"set). {cifar10_manual_hint(data_dir)}"
         )
-    return load_cifar10(data_dir, download=False).test.x
+    try:
+        return load_cifar10(data_dir, download=False).test.x
+    except DatasetError as e:
+        raise DatasetError(f"ood: {e}") from e
 
 
 def folder_images(root: str | os.PathLike, limit: int | None = None) -> list[Path]:
@@ -168,9 +170,3 @@ def _head(x: Tensor, n: int) -> Tensor:
         return x
     idx = torch.linspace(0, len(x) - 1, n).round().long()
     return x[idx].contiguous()
-
-
-__all__ = [
-    "CIFAR10_FOLDER", "GENERATED_OOD", "OOD_NAMES", "folder_images", "is_ood_name", "load_ood",
-    "load_svhn", "ood_label", "svhn_manual_hint",
-]  # fmt: skip

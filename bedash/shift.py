@@ -147,7 +147,7 @@ def _disk(radius: float, alias_blur: float) -> Tensor:
     is not zero (its edge never reaches the grid's border for these radii)."""
     L = torch.arange(-8, 9, dtype=torch.float64)
     Y, X = torch.meshgrid(L, L, indexing="ij")
-    d = ((X**2 + Y**2) <= radius**2).double()
+    d = (radius**2 >= (X**2 + Y**2)).double()
     d /= d.sum()
     k = _gaussian_kernel(alias_blur, radius=1)
     a = _filter_matrix(k, 17, "reflect")

@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from bedash.config import RunConfig  # noqa: E402
-from bedash.data import synthetic  # noqa: E402
-from bedash.evaluation import evaluate_model, prepare  # noqa: E402
-from bedash.models import build_model  # noqa: E402
-from bedash.shift import CORRUPTION_NAMES, corrupt  # noqa: E402
+from bedash.config import RunConfig
+from bedash.data import synthetic
+from bedash.evaluation import evaluate_model, prepare
+from bedash.models import build_model
+from bedash.shift import CORRUPTION_NAMES, corrupt
 
 EIGHT = (
     "gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur", "contrast", "brightness",

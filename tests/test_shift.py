@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import colorsys
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def test_the_issue_s_eight_corruptions_exist() -> None:
 def test_higher_severity_moves_images_further_from_the_clean_ones(name, images) -> None:
     dist = [_mad(shift.corrupt(images, name, s, _gen()), images) for s in shift.SEVERITIES]
     assert dist[0] > 0
-    assert all(a < b for a, b in zip(dist, dist[1:], strict=False)), dist
+    assert all(a < b for a, b in itertools.pairwise(dist)), dist
 
 
 @pytest.mark.parametrize("name", shift.CORRUPTION_NAMES)
