@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "config": ["MODEL_KINDS", "ConfigError", "Limits", "RunConfig"],
+    "config": ["MODEL_KINDS", "ConfigError", "Limits", "RunConfig", "config_fields", "spec"],
     "data": ["Batcher", "Dataset", "DatasetError", "Split", "load_dataset", "synthetic"],
     "experiment": ["RunResult", "run_experiment"],
     "layers": [
@@ -22,6 +22,7 @@ _EXPORTS = {
     "metrics": ["Metrics", "compute_metrics"],
     "models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
     "runs": ["RunDirError", "list_runs", "read_run"],
+    "schema": ["FieldError", "Spec"],
     "train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

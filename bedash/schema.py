@@ -1,12 +1,14 @@
 """The names every part of bedash shares, declared once: model kinds with their label and one
 colour each, run statuses, the run files' CSV columns, progress records, and the error that
-carries its field. Imports neither torch nor pandas: a dashboard page can import it at the top
-and still render fast. (RunConfig's fields and their metadata live in bedash.config.)
+carries its field, and `Spec`, what the front ends know about one setting. Imports neither
+torch nor pandas: a dashboard page can import it at the top and still render fast. (RunConfig's
+fields, declared once with their metadata, and the loops over them live in bedash.config.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 # -- model kinds -------------------------------------------------------------------------------
 
@@ -117,3 +119,51 @@ class Progress:
     eta: float  # seconds left for this model
     samples_per_s: float
     fraction: float  # of this model's training done, 0..1
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+KINDS_OF_SETTING = ("int", "float", "choice", "kinds", "text", "bool", "dict")
+PY_TYPES: dict[str, type] = {
+    "int": int, "float": float, "choice": str, "kinds": tuple, "text": str, "bool": bool,
+    "dict": dict,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One RunConfig field as every front end sees it: the CLI builds its flag from it, the
+    form its widget, `validate` and the run store their checks, the summaries their text."""
+
+    name: str
+    kind: str  # one of KINDS_OF_SETTING ("kinds": a list of model kinds)
+    default: Any
+    label: str  # how the page names it ("Members (E)")
+    help: str  # one or two sentences, without bounds or choices (each front end adds those)
+    group: str  # a key of bedash.config.GROUPS: the form's section, the CLI's argument group
+    flag: str | None = None  # on the command line (None: not there, e.g. the free-form extra)
+    choices: tuple[str, ...] = ()  # "choice" and "kinds"
+    choice_labels: dict[str, str] = field(default_factory=dict)  # how the page words a choice
+    lo: float | None = None  # smallest allowed value ("int" and "float")
+    hi: float | None = None  # largest allowed value under the default limits
+    limit: str | None = None  # the Limits attribute that tightens hi (a profile's cap)
+    open_lo: bool = False  # "float": strictly greater than lo
+    optional: bool = False  # None is allowed and means "all"
+    allowed: str = ""  # "text": what is accepted, in words (empty: any text)
+    sweepable: bool = False  # a sweep may give a list of values for it
+    negated: bool = False  # the flag turns the setting off (--no-cuda-graphs)
+    when: tuple[str, Any] | None = None  # only used when another field has this value
+    form_range: tuple[float, float] | None = None  # what a form offers where lo/hi are open
+    step: float | None = None  # a form's step for floats
+    fmt: str | None = None  # a form's number format ("%.4g")
+
+    @property
+    def type(self) -> type:
+        """The Python type of a value (tuple for the model kinds)."""
+        return PY_TYPES[self.kind]
+
+    def bounds(self, limits: Any = None) -> tuple[float | None, float | None]:
+        """(lo, hi) under `limits` (a bedash.config.Limits): its cap replaces hi where it has
+        one for this field."""
+        cap = getattr(limits, self.limit, None) if limits is not None and self.limit else None
+        return self.lo, (self.hi if cap is None else cap)

@@ -76,7 +76,7 @@ def dashboard(cfg: RunConfig, out: Path) -> dict:
 def child(out: str, config: str) -> None:
     """The dashboard's side, in its own process: a registry job plus a page-like poller."""
     from bedash import charts
-    from bedash.jobs import JobRegistry
+    from bedash.app.jobs import JobRegistry
 
     reg = JobRegistry(out)
     stop, polls = threading.Event(), []

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from bedash.app.jobs import JobSnapshot
 from bedash.config import ARCHS, MODEL_KINDS, ConfigError, RunConfig
-from bedash.jobs import JobSnapshot
 from bedash.runs import RunDirError
 from pages import common
 

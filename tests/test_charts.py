@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from bedash import charts
-from bedash.jobs import EpochRow, TracePoint
+from bedash.app.jobs import TracePoint
 from bedash.runs import RunInfo
+from bedash.schema import EpochRecord as EpochRow
 
 
 def history(rows: list[tuple]) -> pd.DataFrame:

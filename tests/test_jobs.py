@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bedash.app.jobs import JobRegistry, JobSnapshot
+from bedash.app.preflight import preflight, train_images
 from bedash.config import ConfigError, Limits, RunConfig
-from bedash.jobs import JobRegistry, JobSnapshot, preflight, train_images
 from bedash.runs import RunDirError
 
 QUICK = RunConfig(
@@ -298,7 +299,7 @@ def test_views_are_counted_per_other_session() -> None:
 def test_importing_jobs_does_not_import_torch() -> None:
     import subprocess
 
-    code = "import bedash.jobs, sys; print('torch' in sys.modules)"
+    code = "import bedash.app.jobs, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -453,7 +454,7 @@ def test_the_library_never_imports_streamlit() -> None:
     import subprocess
 
     code = (
-        "import sys, bedash.jobs, bedash.profile, bedash.housekeeping, bedash.experiment;"
+        "import sys, bedash.app.jobs, bedash.profile, bedash.housekeeping, bedash.experiment;"
         "print('streamlit' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

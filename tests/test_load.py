@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from bedash.jobs import JobRegistry
+from bedash.app.jobs import JobRegistry
 from bedash.runs import list_runs
 from tests.test_jobs import QUICK
 

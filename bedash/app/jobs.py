@@ -12,41 +12,26 @@ can import it at the top and still render fast.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
-from .runs import RunDirError, new_run_id
+from ..config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
+from ..runs import RunDirError, new_run_id
+from ..schema import FINAL_STATUSES, JOB_ACTIVE, EpochRecord, Progress
+from .preflight import check_runs_dir, preflight
 
-if TYPE_CHECKING:
-    from .train import EpochRecord, Progress
-
-ACTIVE = ("queued", "loading", "running")
-FINAL = ("finished", "cancelled", "failed", "diverged")
+ACTIVE = JOB_ACTIVE
+FINAL = FINAL_STATUSES
 MAX_TRACE = 2000  # live loss points kept per job; older ones are thinned, not dropped
 MAX_FINISHED = 200  # finished jobs remembered (a run folder outlives its job anyway)
-CIFAR10_TRAIN, SYNTHETIC_TRAIN = 50_000, 50_000  # images in the full training splits
-
-
-@dataclass(frozen=True)
-class EpochRow:
-    """One finished epoch, as history.csv has it (member None: the whole model)."""
-
-    model: str
-    member: int | None
-    epoch: int
-    loss: float
-    epoch_seconds: float
-    samples_per_s: float
 
 
 @dataclass(frozen=True)
@@ -57,23 +42,6 @@ class TracePoint:
     member: int | None
     x: float
     loss: float
-
-
-@dataclass(frozen=True)
-class LiveProgress:
-    """Where training is (a frozen copy of bedash.train.Progress)."""
-
-    model: str
-    member: int | None
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    loss: float
-    elapsed: float
-    eta: float
-    samples_per_s: float
-    fraction: float
 
 
 @dataclass(frozen=True)
@@ -103,9 +71,9 @@ class JobSnapshot:
     traceback: str
     model: str | None  # the model kind being trained
     model_index: int  # 0-based index of `model` in config.models
-    progress: LiveProgress | None
+    progress: Progress | None
     data_progress: DataProgress | None
-    history: tuple[EpochRow, ...]
+    history: tuple[EpochRecord, ...]
     trace: tuple[TracePoint, ...]
     results: tuple[Mapping[str, Any], ...]  # results.csv rows of the models done so far
     version: int  # grows with every change
@@ -154,9 +122,9 @@ class _Job:
     traceback: str = ""
     model: str | None = None
     model_index: int = 0
-    progress: LiveProgress | None = None
+    progress: Progress | None = None
     data_progress: DataProgress | None = None
-    history: list[EpochRow] = field(default_factory=list)
+    history: list[EpochRecord] = field(default_factory=list)
     trace: list[TracePoint] = field(default_factory=list)
     results: list[Mapping[str, Any]] = field(default_factory=list)
     version: int = 0
@@ -346,6 +314,14 @@ class JobRegistry:
         job.version += 1
         self._cond.notify_all()
 
+    def _update(self, job: _Job, change: Callable[[_Job], None]) -> None:
+        """Apply a worker's change to its job under the lock, check the wall-time limit and
+        publish a new version: the one way the training thread reaches the registry."""
+        with self._cond:
+            change(job)
+            self._check_wall(job)
+            self._touch(job)
+
     def _start_queued(self) -> None:
         while self._queue and len(self._running) < self.max_running and not self._closed:
             job = self._jobs[self._queue.popleft()]
@@ -397,9 +373,9 @@ class JobRegistry:
                 self._start_queued()
 
     def _train(self, job: _Job) -> tuple[str, str, str]:
-        from .data import DatasetError
-        from .experiment import run_experiment
-        from .runs import RunStoreError
+        from ..data import DatasetError
+        from ..experiment import run_experiment
+        from ..runs import RunStoreError
 
         lim = self.limits
         if lim.torch_threads:  # OpenMP's thread count is per thread: this job's only
@@ -478,32 +454,28 @@ class JobRegistry:
 
 class _Events:
     """The training callback of one job (bedash.train.Callback's methods, duck-typed so that
-    importing this module does not import torch). Each event holds the lock for a few list
-    appends; training never waits on a page."""
+    importing this module does not import torch). Every event goes through the registry's one
+    entry point, `_update`, which holds the lock for a few list appends: training never waits
+    on a page."""
 
     def __init__(self, registry: JobRegistry, job: _Job) -> None:
         self.reg, self.job = registry, job
 
     def on_status(self, message: str) -> None:
-        with self.reg._cond:
-            self.job.message = message
-            self.reg._touch(self.job)
+        self.reg._update(self.job, lambda job: setattr(job, "message", message))
 
     def on_model_start(self, model: str, info: dict) -> None:
-        with self.reg._cond:
-            job = self.job
+        def change(job: _Job) -> None:
             job.status, job.model, job.model_index = "running", model, int(info.get("index", 0))
             job.progress, job.message = None, f"training {model}"
-            self.reg._touch(job)
+
+        self.reg._update(self.job, change)
 
     def on_progress(self, p: Progress) -> None:
         point = TracePoint(p.model, p.member, p.epoch - 1 + p.step / max(p.steps, 1), p.loss)
-        live = LiveProgress(
-            p.model, p.member, p.epoch, p.epochs, p.step, p.steps, p.loss, p.elapsed, p.eta,
-            p.samples_per_s, p.fraction,
-        )  # fmt: skip
-        with self.reg._cond:
-            job = self.job
+        live = Progress(**vars(p))  # a frozen copy: the trainer may reuse its own object
+
+        def change(job: _Job) -> None:
             job.progress = live
             job.trace.append(point)
             if len(job.trace) > MAX_TRACE:  # thin the older half; the curve keeps its shape
@@ -511,22 +483,16 @@ class _Events:
                 job.trace[:half] = job.trace[:half:2]
             if job.status == "running" and p.fraction >= 1.0:
                 job.message = f"evaluating {p.model}"
-            self.reg._check_wall(job)
-            self.reg._touch(job)
+
+        self.reg._update(self.job, change)
 
     def on_epoch(self, records: list[EpochRecord]) -> None:
-        rows = [
-            EpochRow(r.model, r.member, r.epoch, r.loss, r.epoch_seconds, r.samples_per_s)
-            for r in records
-        ]
-        with self.reg._cond:
-            self.job.history.extend(rows)
-            self.reg._touch(self.job)
+        rows = [EpochRecord(**vars(r)) for r in records]
+        self.reg._update(self.job, lambda job: job.history.extend(rows))
 
     def on_model_end(self, model: str, result: dict) -> None:
-        with self.reg._cond:
-            self.job.results.append(MappingProxyType(dict(result)))
-            self.reg._touch(self.job)
+        row = MappingProxyType(dict(result))
+        self.reg._update(self.job, lambda job: job.results.append(row))
 
 
 def _release_memory() -> None:
@@ -540,53 +506,3 @@ def _release_memory() -> None:
         libc.malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
-
-
-# -- checks before a job is queued ---------------------------------------------------------
-
-
-def check_runs_dir(runs_dir: Path) -> None:
-    """RunDirError unless a run can be written in runs_dir (made if missing): a read-only or
-    misplaced folder is reported when Start is pressed, not after the data has loaded."""
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=runs_dir)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise RunDirError(f"cannot write runs to {runs_dir}: {e.strerror or e}") from e
-
-
-def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
-    """What can be known to fail before training, as a ConfigError naming the field: the
-    config's own bounds, a device that is not (or no longer) there, a folder that is not a
-    dataset, a batch larger than the training set. Imports torch (for the device list)."""
-    cfg.validate(limits)  # cpu_only (the demo) already refuses any device but auto and cpu
-    if not limits.cpu_only:
-        from .devices import resolve_device
-
-        resolve_device(cfg.device)  # ConfigError("device", ...) listing the devices there are
-    n_train = train_images(cfg)
-    if n_train is not None and cfg.batch_size > n_train:
-        raise ConfigError(
-            "batch_size",
-            f"{cfg.batch_size} is larger than the training set ({n_train} images); "
-            "choose a smaller batch or more training images",
-        )
-
-
-def train_images(cfg: RunConfig) -> int | None:
-    """How many training images cfg will use (None when only loading can tell)."""
-    if cfg.dataset == "synthetic":
-        full = SYNTHETIC_TRAIN if cfg.train_size is None else cfg.train_size
-    elif cfg.dataset == "cifar10":
-        full = CIFAR10_TRAIN
-    else:
-        from .data import DatasetError, scan_image_folder
-
-        try:
-            listing = scan_image_folder(cfg.dataset)
-        except DatasetError as e:
-            raise ConfigError("dataset", str(e).removeprefix("dataset: ")) from e
-        full = sum(len(files) for files in listing["train"].values())
-    return full if cfg.train_size is None else min(full, cfg.train_size)

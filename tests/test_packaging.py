@@ -1,0 +1,126 @@
+"""The package installs, and every requirements file asks for the same versions.
+
+The hosted demo's Pipfile takes torch from PyTorch's CPU index, which these machines cannot
+reach: its contents are tested here, the install itself is not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)")
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    out = {}
+    for line in lines:
+        m = PIN.match(line.strip())
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def _requirements(name: str) -> dict[str, str]:
+    return _pins((ROOT / name).read_text().splitlines())
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _pipfile() -> dict:
+    return tomllib.loads((ROOT / "Pipfile").read_text())
+
+
+def test_every_requirements_file_pins_the_same_versions() -> None:
+    runtime = _requirements("requirements.txt")
+    dev = _requirements("requirements-dev.txt")
+    project = _pyproject()["project"]
+    declared = _pins(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared.update(_pins(extra))
+    pipfile = {
+        name.lower(): (spec if isinstance(spec, str) else spec["version"]).removeprefix("==")
+        for name, spec in _pipfile()["packages"].items()
+    }
+    assert runtime["torch"] == "2.14.1" and runtime["torchvision"] == "0.29.1"
+    everything = {**runtime, **dev}
+    for source, pins in (("pyproject.toml", declared), ("Pipfile", pipfile)):
+        for name, version in pins.items():
+            assert everything.get(name) == version, f"{source} pins {name}=={version}"
+    for name, version in everything.items():
+        assert declared.get(name) == version, f"pyproject.toml lacks {name}=={version}"
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+
+
+def test_the_hosted_demo_installs_a_cpu_only_torch_and_nothing_cuda() -> None:
+    pipfile = _pipfile()
+    sources = {s["name"]: s["url"] for s in pipfile["source"]}
+    packages = pipfile["packages"]
+    for name in ("torch", "torchvision"):
+        assert sources[packages[name]["index"]] == "https://download.pytorch.org/whl/cpu"
+    text = (ROOT / "Pipfile").read_text().lower()
+    assert not re.search(r"nvidia|triton|cuda", text.split("[packages]", 1)[1])
+    assert "ray" not in packages  # the demo runs sweeps in-process, within its memory
+    assert pipfile["requires"]["python_version"] == "3.11"
+
+
+def test_no_unused_dependency_is_pinned() -> None:
+    imported = set()
+    for path in [*ROOT.glob("bedash/**/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]:
+        imported |= set(re.findall(r"^\s*(?:import|from) (\w+)", path.read_text(), re.M))
+    runtime = set(_requirements("requirements.txt"))
+    assert runtime - imported == set(), runtime - imported  # psutil was pinned and unused
+
+
+def test_the_package_metadata_is_complete() -> None:
+    project = _pyproject()["project"]
+    assert project["requires-python"] == ">=3.11"
+    assert project["scripts"]["bedash"] == "bedash.cli:main"
+    assert _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"] == ["bedash*"]
+
+
+@pytest.mark.slow  # a fresh virtual environment, a build and a training run
+def test_pip_install_into_a_fresh_environment_gives_a_working_bedash_command(
+    tmp_path: Path,
+) -> None:
+    """`pip install .` into a new venv; the dependencies (gigabytes of torch) come from this
+    environment through a .pth file instead of a second download, so pip resolves them as
+    installed. Then the `bedash` command trains from a folder outside the checkout."""
+    venv = tmp_path / "venv"
+    # without pip: a venv's own bundled setuptools would shadow this environment's
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-build-isolation",
+         "--no-index", "-q", str(ROOT)],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
+    installed = Path(site) / "bedash"
+    assert (installed / "cli.py").is_file() and (installed / "app" / "jobs.py").is_file()
+    assert not (Path(site) / "pages").exists() and not (Path(site) / "tests").exists()
+    run = subprocess.run(
+        [str(venv / "bin" / "bedash"), "train", "--dataset", "synthetic", "--epochs", "1",
+         "--train-size", "256", "--test-size", "64", "--hidden", "16", "--members", "2",
+         "--device", "cpu", "--quiet", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "run finished" in run.stdout
+    assert (tmp_path / "run" / "results.csv").read_text().count("\n") == 4  # header + 3 kinds
