@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import math
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from .config import RunConfig, parse_ood, parse_severities, parse_shift, validation_size
 from .data import Dataset, Split
 from .metrics import ECE_BINS, _calibration
 from .ood import load_ood, ood_label
+from .schema import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
 from .shift import CORRUPTION_NAMES, SEVERITIES, corrupt, corruption_seed
 from .train import predict
 from .uncertainty import (
@@ -184,9 +188,13 @@ def set_metrics(
 def evaluate_model(
     model: nn.Module, kind: str, data: UncertaintyData, batch_size: int, *,
     clean_logits: Tensor | None = None, chunk: int = CHUNK,
+    cancel: threading.Event | None = None,
 ) -> ModelUncertainty:  # fmt: skip
-    """Every table of one model. clean_logits: the test logits when already computed."""
-    import time
+    """Every table of one model. clean_logits: the test logits when already computed. A set
+    cancel event stops it between two sets (the rows so far are returned)."""
+
+    def stopped() -> bool:
+        return cancel is not None and cancel.is_set()
 
     out = ModelUncertainty()
     t0 = time.perf_counter()
@@ -212,13 +220,15 @@ def evaluate_model(
     per_severity: dict[int, list[dict[str, float]]] = {s: [] for s in data.severities}
     for name in data.corruptions:
         for sev in data.severities:
+            if stopped():
+                return out
             logits = stream_logits(model, data.test.x, batch_size, corruption=name, severity=sev,
                                    seed=data.seed, chunk=chunk)  # fmt: skip
             row, _ = set_metrics(logits, labels, out.temperature)
             out.shift.append({"model": kind, "corruption": name, "severity": sev, **row})
             per_severity[sev].append(row)
     if data.corruptions:
-        for sev, rows in per_severity.items():
+        for sev, rows in per_severity.items():  # every corruption was evaluated: not stopped
             mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
             out.shift.append({"model": kind, "corruption": "mean", "severity": sev, **mean})
     out.seconds["shift"] = time.perf_counter() - t0
@@ -226,6 +236,8 @@ def evaluate_model(
     t0 = time.perf_counter()
     scores = {IN_DISTRIBUTION: (clean_scores["entropy"], clean_scores["mutual_info"])}
     for label, images in data.ood.items():
+        if stopped():
+            return out
         logits = stream_logits(model, images, batch_size, chunk=chunk)
         predictive, _, mi = logit_entropy_terms(logits)  # OOD images have no labels
         scores[label] = (predictive, mi)
@@ -255,3 +267,60 @@ def _histograms(
             for r in histogram(values, 0.0, upper, HIST_BINS):
                 rows.append({"model": kind, "set": label, "quantity": quantity, **r})
     return rows
+
+
+# -- a run's evaluation: from its RunConfig to its files -----------------------------------------
+
+
+def prepare_run(
+    cfg: RunConfig, dataset: Dataset, *, download: bool = True
+) -> tuple[Dataset, UncertaintyData | None]:
+    """Before training: hold the validation split out of the training set (temperature
+    scaling) and load the OOD sets. Returns the dataset to train on, and what to evaluate
+    (None when the run asks for none of it). Raises ConfigError (val_size) or DatasetError
+    (ood) before anything is written."""
+    corruptions = parse_shift(cfg.shift)
+    severities = parse_severities(cfg.severities)
+    ood = parse_ood(cfg.ood)
+    val = None
+    if cfg.temperature_scaling:
+        n = validation_size(cfg.val_size, len(dataset.train))
+        dataset, val = hold_out(dataset, n, cfg.seed)
+    if not (corruptions or ood or val is not None):
+        return dataset, None
+    data = prepare(
+        dataset, corruptions=corruptions, severities=severities, ood=ood, val=val,
+        seed=cfg.seed, data_dir=cfg.data_dir, download=download,
+    )  # fmt: skip
+    return dataset, data
+
+
+class UncertaintyTables:
+    """Evaluates each model of a run and (re)writes shift.csv, ood.csv, selective.csv and
+    uncertainty_<model>.csv with the run's RunWriter after each model: a later failure keeps
+    what the earlier models wrote."""
+
+    def __init__(self, writer: Any, data: UncertaintyData) -> None:
+        self.writer, self.data = writer, data
+        self.shift: list[dict[str, Any]] = []
+        self.ood: list[dict[str, Any]] = []
+        self.selective: list[dict[str, Any]] = []
+
+    def add(
+        self, kind: str, model: nn.Module, batch_size: int, *,
+        clean_logits: Tensor | None = None, cancel: threading.Event | None = None,
+    ) -> ModelUncertainty:  # fmt: skip
+        res = evaluate_model(
+            model, kind, self.data, batch_size, clean_logits=clean_logits, cancel=cancel
+        )
+        self.shift += res.shift
+        self.ood += res.ood
+        self.selective += res.selective
+        w = self.writer
+        w.write_table("shift.csv", SHIFT_COLUMNS, self.shift)
+        w.write_table("selective.csv", SELECTIVE_COLUMNS, self.selective)
+        if self.data.ood:
+            w.write_table("ood.csv", OOD_COLUMNS, self.ood)
+        if res.histogram:
+            w.write_table(f"uncertainty_{kind}.csv", UNCERTAINTY_COLUMNS, res.histogram)
+        return res

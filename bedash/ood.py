@@ -23,9 +23,9 @@ from .data import (
     load_cifar10,
     synthetic,
 )
+from .schema import OOD_NAMES
 
 GENERATED_OOD = ("uniform", "gaussian", "synthetic")
-OOD_NAMES = (*GENERATED_OOD, "cifar10", "svhn")
 SVHN_URL = "http://ufldl.stanford.edu/housenumbers/test_32x32.mat"
 SVHN_FILE = "test_32x32.mat"
 SVHN_FOLDER = "svhn"

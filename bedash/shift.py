@@ -17,6 +17,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from . import schema
+
 Corruption = Callable[[Tensor, int, torch.Generator], Tensor]
 SEVERITIES = (1, 2, 3, 4, 5)
 
@@ -248,6 +250,7 @@ CORRUPTIONS: dict[str, Corruption] = {
     "jpeg_compression": jpeg_compression,
 }
 CORRUPTION_NAMES = tuple(CORRUPTIONS)
+assert CORRUPTION_NAMES == schema.CORRUPTION_NAMES  # the config validates against schema's list
 
 
 def corrupt(x: Tensor, name: str, severity: int, g: torch.Generator) -> Tensor:

@@ -210,3 +210,103 @@ def test_cifar10_ood_set_is_read_from_disk(tmp_path) -> None:
             pickle.dump(batch, f)
     x = load_ood("cifar10", 15, data_dir=tmp_path)
     assert x.shape == (15, 3, 32, 32)
+
+
+# -- a whole run: the flags, the files -----------------------------------------------------------
+
+
+def _csv(path):
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_run_writes_the_uncertainty_files(tmp_path, tiny_cfg) -> None:
+    from bedash.experiment import run_experiment
+
+    cfg = tiny_cfg.replace(models=("batchensemble", "single"), shift="contrast,pixelate",
+                           severities="1,5", ood="uniform", temperature_scaling=True,
+                           val_size=56)  # fmt: skip
+    res = run_experiment(cfg, tmp_path / "run")
+    assert res.status == "finished"
+    run = tmp_path / "run"
+    meta = __import__("json").loads((run / "config.json").read_text())["_meta"]
+    assert meta["train_images"] == 200  # 256 - 56 held out for the temperature
+    shift_rows = _csv(run / "shift.csv")
+    assert list(shift_rows[0]) == SHIFT_COLUMNS
+    for kind in ("batchensemble", "single"):
+        rows = [r for r in shift_rows if r["model"] == kind]
+        assert [(r["corruption"], r["severity"]) for r in rows] == [
+            ("clean", "0"), ("contrast", "1"), ("contrast", "5"), ("pixelate", "1"),
+            ("pixelate", "5"), ("mean", "1"), ("mean", "5"),
+        ]  # fmt: skip
+        assert all(float(r["temperature"]) > 0 and r["nll_ts"] for r in rows)
+        clean_acc = float(rows[0]["acc"])
+        result = next(r for r in res.rows if r["model"] == kind)
+        assert clean_acc == pytest.approx(result["ensemble_acc"])  # the same clean test set
+    assert all(float(r["mutual_info"]) == 0 for r in shift_rows if r["model"] == "single")
+    ood_rows = _csv(run / "ood.csv")
+    assert list(ood_rows[0]) == OOD_COLUMNS and len(ood_rows) == 2 * 2
+    selective = _csv(run / "selective.csv")
+    assert list(selective[0]) == SELECTIVE_COLUMNS and len(selective) == 2 * 100
+    hist = _csv(run / "uncertainty_batchensemble.csv")
+    assert list(hist[0]) == UNCERTAINTY_COLUMNS
+    assert {r["set"] for r in hist} == {IN_DISTRIBUTION, "uniform"}
+    assert (run / "uncertainty_single.csv").is_file()
+
+
+def test_a_run_without_the_options_writes_none_of_them(tmp_path, tiny_cfg) -> None:
+    from bedash.experiment import run_experiment
+
+    run_experiment(tiny_cfg.replace(models=("single",)), tmp_path / "run")
+    for name in ("shift.csv", "ood.csv", "selective.csv", "uncertainty_single.csv"):
+        assert not (tmp_path / "run" / name).exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "text"),
+    [
+        ({"shift": "fog"}, "shift", "unknown corruption 'fog'; allowed: all, gaussian_noise"),
+        ({"shift": "all,nope"}, "shift", "unknown corruption 'nope'"),
+        ({"severities": "0-5"}, "severities", "must be severities from 1 to 5"),
+        ({"severities": "6"}, "severities", "must be severities from 1 to 5"),
+        ({"severities": "2-x"}, "severities", "must be severities from 1 to 5"),
+        ({"ood": "nowhere/at/all"}, "ood", "unknown OOD set 'nowhere/at/all'"),
+        ({"ood": "synthetic"}, "ood", "'synthetic' is the run's own dataset"),
+        ({"temperature_scaling": True, "val_size": 256}, "val_size",
+         "must be smaller than the training set (256 images; got 256)"),
+    ],
+)  # fmt: skip
+def test_bad_settings_name_their_field_before_anything_is_written(
+    tmp_path, tiny_cfg, changes, field, text
+) -> None:
+    from bedash.config import ConfigError
+    from bedash.experiment import run_experiment
+
+    with pytest.raises(ConfigError) as e:
+        run_experiment(tiny_cfg.replace(**changes), tmp_path / "run")
+    assert e.value.field == field and text in e.value.message
+    assert not (tmp_path / "run").exists()
+
+
+def test_val_size_is_checked_against_the_loaded_training_set(tmp_path, tiny_cfg) -> None:
+    from bedash.config import ConfigError
+    from bedash.experiment import run_experiment
+
+    cfg = tiny_cfg.replace(train_size=None, temperature_scaling=True, val_size=300)
+    small = synthetic(n_train=100, n_test=50)
+    with pytest.raises(ConfigError, match=r"val_size: must be smaller than the training set"):
+        run_experiment(cfg, tmp_path / "run", dataset=small)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_ood_folder_that_is_not_images_fails_before_training(tmp_path, tiny_cfg) -> None:
+    from bedash.experiment import run_experiment
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("no image")
+    with pytest.raises(DatasetError, match=r"^ood: .*holds no images"):
+        run_experiment(tiny_cfg.replace(ood=str(folder)), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
