@@ -11,6 +11,7 @@ law of the same mean and variance above a mean of 10 counts; torch.poisson is ~3
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 
@@ -123,16 +124,22 @@ def _filter_matrix(k: Tensor, n: int, edge: str) -> Tensor:
     return a
 
 
+@functools.lru_cache(maxsize=64)
+def _filter_terms(kernel: tuple[tuple[float, ...], ...], h: int, w: int, edge: str) -> list:
+    """The kernel split by SVD into rank-1 (separable) terms, each as its two filter matrices
+    (rank 1 or 2 for every blur here); cached: every chunk of a set reuses them."""
+    u, s, vh = torch.linalg.svd(torch.tensor(kernel, dtype=torch.float64))
+    return [
+        (_filter_matrix(u[:, i] * s[i], h, edge).float(), _filter_matrix(vh[i], w, edge).float().T)
+        for i in range(int((s > 1e-10 * s[0]).sum()))
+    ]
+
+
 def _filter2d(x: Tensor, kernel: Tensor, edge: str) -> Tensor:
-    """Correlate every channel of x [N, C, H, W] with a small 2-D kernel: the kernel is split
-    by SVD into rank-1 (separable) terms, each two matmuls; rank 1 or 2 for every blur here."""
-    u, s, vh = torch.linalg.svd(kernel.double())
+    """Correlate every channel of x [N, C, H, W] with a small 2-D kernel, as matmuls."""
     out = None
-    for i in range(int((s > 1e-10 * s[0]).sum())):
-        kh, kw = u[:, i] * s[i], vh[i]
-        ah = _filter_matrix(kh, x.shape[2], edge).float()
-        aw = _filter_matrix(kw, x.shape[3], edge).float()
-        term = torch.matmul(torch.matmul(ah, x), aw.T)
+    for ah, aw_t in _filter_terms(tuple(map(tuple, kernel.tolist())), x.shape[2], x.shape[3], edge):
+        term = torch.matmul(torch.matmul(ah, x), aw_t)
         out = term if out is None else out.add_(term)
     return out
 
@@ -189,6 +196,7 @@ def brightness(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     return _to_uint8(torch.addcmul(offset, x, factor))
 
 
+@functools.lru_cache(maxsize=64)
 def _box_matrix(n_in: int, n_out: int) -> Tensor:
     """PIL's BOX resampling weights as a matrix [n_out, n_in] (Resample.c precompute_coeffs)."""
     scale = n_in / n_out

@@ -46,6 +46,7 @@ def main() -> None:
     ds = synthetic(n_train=1, n_test=a.test_size)
     t_data = time.perf_counter() - t0
     model = build_model("batchensemble", RunConfig(members=5))
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     data = prepare(ds, corruptions=names, ood=("uniform", "gaussian"), seed=0)
     t_prep = time.perf_counter() - t0
@@ -60,7 +61,8 @@ def main() -> None:
     for stage, s in res.seconds.items():
         print(f"  {stage:<20} {s:6.2f} s")
     print(f"evaluation total       {total + t_prep:6.2f} s   (budget 20 s)")
-    print(f"peak RSS               {rss:6.0f} MB")
+    print(f"peak RSS               {rss:6.0f} MB   (before the evaluation: {rss0:.0f} MB, "
+          "torch and the test set)")  # fmt: skip
     if a.per_corruption:
         x = ds.test.x[:1000]
         for n in names:
