@@ -106,7 +106,9 @@ def prepare(
     n = len(test)
     sets: dict[str, Tensor] = {}
     for name in ood:
-        sets[ood_label(name)] = load_ood(name, n, data_dir=data_dir, seed=seed, download=download)
+        label = ood_label(name)
+        label = name if label in sets else label  # two folders of one name: the whole path
+        sets[label] = load_ood(name, n, data_dir=data_dir, seed=seed, download=download)
     return UncertaintyData(
         test, expand_corruptions(corruptions), tuple(severities), sets,
         None if val is None else val.to("cpu"), seed,
