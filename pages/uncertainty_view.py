@@ -230,7 +230,7 @@ def uncertainty_section(path: Path) -> None:
         if not files.problems:
             st.info(
                 "No uncertainty evaluation in this run: train with --shift, --ood or "
-                "--temperature-scaling (Advanced on the Experiment page).",
+                "--temperature-scaling (Evaluation, under Advanced on the Experiment page).",
                 icon=":material/info:",
             )
         return
