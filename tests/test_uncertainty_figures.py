@@ -167,3 +167,14 @@ def test_coverage_figure_draws_each_model_and_names_its_aurc() -> None:
     assert {t.name for t in only_shift.data} == {
         "BatchEnsemble: not measured", "Single model: not measured",
     }  # fmt: skip
+
+
+def test_a_single_models_zero_mutual_information_is_said_not_hidden() -> None:
+    frame = hist_rows("single")
+    mi = frame["quantity"] == "mutual_info"
+    frame.loc[mi, "lower"] = [b * 1e-6 / 3 for b in frame.loc[mi, "bin"]]
+    frame.loc[mi, "upper"] = [(b + 1) * 1e-6 / 3 for b in frame.loc[mi, "bin"]]
+    notes = [a.text for a in uf.histogram_figure(frame, "single").layout.annotations]
+    assert any(n.startswith("zero for every image") for n in notes)
+    notes = [a.text for a in uf.histogram_figure(hist_rows(), "batchensemble").layout.annotations]
+    assert not any(n.startswith("zero for every image") for n in notes)  # subplot titles only

@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from ..schema import MODEL_KINDS, model_color, model_label
 
 NOT_MEASURED = "not measured"
+ZERO_MI = 1e-6  # bedash.evaluation's upper edge of the mutual-information bins when all are 0
 MEAN = "mean"  # shift.csv: the mean over the corruptions at one severity
 CLEAN = "clean"  # shift.csv: the clean test set, severity 0
 IN_DISTRIBUTION = "in_distribution"
@@ -226,12 +227,23 @@ def histogram_figure(hist: pd.DataFrame, kind: str) -> go.Figure:
             fig.add_trace(trace, row=1, col=col)
     if not fig.data:
         fig.add_trace(_not_measured(kind), row=1, col=1)
+    elif _all_zero_mi(hist):  # a single model: its bars sit in an invisible bin at zero
+        fig.add_annotation(
+            text="zero for every image<br>(no members to disagree)", showarrow=False,
+            xref="x2 domain", yref="y2 domain", x=0.5, y=0.5,
+        )  # fmt: skip
     fig.update_yaxes(title_text="fraction of the set", rangemode="tozero", row=1, col=1)
     fig.update_layout(
         height=340, bargap=0, barmode="overlay", margin={"t": 40, "b": 40},
         legend={"orientation": "h", "y": -0.2},
     )  # fmt: skip
     return fig
+
+
+def _all_zero_mi(hist: pd.DataFrame) -> bool:
+    """Every mutual-information bin ends at (nearly) zero: bedash bins [0, 1e-6] then."""
+    upper = [v for v in _num(hist.loc[hist["quantity"] == "mutual_info", "upper"]) if v is not None]
+    return bool(upper) and max(upper) <= ZERO_MI
 
 
 def aurc_by_model(shift: pd.DataFrame) -> dict[str, float | None]:
