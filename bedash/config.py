@@ -18,7 +18,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .schema import MODEL_KINDS, MODEL_LABELS, FieldError, Spec
+from .schema import (
+    CORRUPTION_NAMES,
+    MODEL_KINDS,
+    MODEL_LABELS,
+    OOD_NAMES,
+    SEVERITY_RANGE,
+    FieldError,
+    Spec,
+)
 
 ARCHS = ("mlp", "cnn")
 ARCH_LABELS = {"mlp": "MLP (the seed's)", "cnn": "CNN (3 conv blocks)"}
@@ -197,6 +205,36 @@ class RunConfig:
         "Images per evaluation forward pass: larger chunks cost page faults on a CPU.",
         "evaluation", lo=1, hi=1_000_000,
     )  # fmt: skip
+    # -- uncertainty under shift (bedash.evaluation; text lists, parsed by parse_shift & co.)
+    shift: str = setting(
+        "text", "", "Corruptions",
+        "Also evaluate on the test set corrupted in the manner of CIFAR-10-C: all, or a comma "
+        f"list of {', '.join(CORRUPTION_NAMES)}; empty: none.",
+        "evaluation",
+    )  # fmt: skip
+    severities: str = setting(
+        "text", "1-5", "Severities",
+        "The corruption severities to evaluate: a range or a comma list (1-5, 3, 1,3,5).",
+        "evaluation", allowed="severities from 1 to 5, as 1-5, 3 or 1,3,5",
+    )  # fmt: skip
+    ood: str = setting(
+        "text", "", "OOD sets",
+        "Out-of-distribution sets to detect by entropy and mutual information: a comma list "
+        f"of {', '.join(OOD_NAMES)} or paths of image folders; empty: none.",
+        "evaluation",
+    )  # fmt: skip
+    temperature_scaling: bool = setting(
+        "bool", False, "Temperature scaling",
+        "Fit one temperature per model on a validation split held out of the training set and "
+        "report the scaled metrics beside the raw ones.",
+        "evaluation",
+    )  # fmt: skip
+    val_size: int | None = setting(
+        "int", None, "Validation images",
+        "Training images held out to fit the temperature (with temperature scaling only); "
+        "empty: a tenth of the training images.",
+        "evaluation", lo=1, hi=MAX_SIZE, optional=True, when=("temperature_scaling", True),
+    )  # fmt: skip
     compile: bool = setting(
         "bool", False, "torch.compile",
         "Compile the models first: pays off on CUDA for long runs, costs minutes on a CPU.",
@@ -252,6 +290,12 @@ class RunConfig:
                 f"must be at least members ({self.members}) when member_batch is 'split' "
                 f"(got {self.batch_size})",
             )
+        parse_shift(self.shift)
+        parse_severities(self.severities)
+        for name in parse_ood(self.ood):
+            _check_ood(name, self, limits)
+        if self.temperature_scaling and self.train_size is not None:
+            validation_size(self.val_size, self.train_size)
         if limits.cpu_only and self.device not in ("auto", "cpu"):
             raise ConfigError("device", f"only cpu is available{lim} (got {self.device!r})")
         if self.dataset not in BUILTIN_DATASETS and limits.dataset_roots is not None:
@@ -336,7 +380,9 @@ def example_value(name: str) -> Any:
         return not d
     if s.kind == "dict":
         return {"notes": "an example"}
-    return {"dataset": "synthetic", "device": "cpu"}.get(name, d + "-other")
+    texts = {"dataset": "synthetic", "device": "cpu", "shift": "contrast", "severities": "3",
+             "ood": "uniform"}  # fmt: skip
+    return texts.get(name, d + "-other")
 
 
 def _limit_suffix(limits: Limits) -> str:
@@ -457,3 +503,89 @@ def parse_models(value: Any) -> tuple[str, ...]:
     """Accept 'a,b', ['a', 'b'] or ('a', 'b'); strip blanks; keep order."""
     items = value.split(",") if isinstance(value, str) else list(value)
     return tuple(str(v).strip() for v in items if str(v).strip())
+
+
+# -- uncertainty under shift: the text lists -> tuples -----------------------------------------
+
+
+def _items(text: Any, name: str) -> list[str]:
+    if not isinstance(text, str):
+        raise ConfigError(name, f"must be text (got {text!r})")
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def parse_shift(text: Any) -> tuple[str, ...]:
+    """'all' or 'a,b' -> the corruption names, in order, once each ('' -> none)."""
+    out: list[str] = []
+    for item in _items(text, "shift"):
+        if item != "all" and item not in CORRUPTION_NAMES:
+            raise ConfigError(
+                "shift",
+                f"unknown corruption {item!r}; allowed: all, {', '.join(CORRUPTION_NAMES)}",
+            )
+        for n in CORRUPTION_NAMES if item == "all" else (item,):
+            if n not in out:
+                out.append(n)
+    return tuple(out)
+
+
+def parse_severities(text: Any) -> tuple[int, ...]:
+    """'1-5', '3' or '1,3,5' (ranges and single values, comma-separated) -> sorted severities."""
+    lo, hi = SEVERITY_RANGE
+    bad = ConfigError(
+        "severities", f"must be severities from {lo} to {hi}, as 1-5, 3 or 1,3,5 (got {text!r})"
+    )
+    items = _items(text, "severities")
+    if not items:
+        raise bad
+    out: set[int] = set()
+    for item in items:
+        a, sep, b = item.partition("-")
+        try:
+            first, last = int(a), int(b) if sep else int(a)
+        except ValueError:
+            raise bad from None
+        if not lo <= first <= last <= hi:
+            raise bad
+        out.update(range(first, last + 1))
+    return tuple(sorted(out))
+
+
+def parse_ood(text: Any) -> tuple[str, ...]:
+    """'uniform,PATH' -> the OOD sets named (set names or folder paths), once each."""
+    return tuple(dict.fromkeys(_items(text, "ood")))
+
+
+def _check_ood(name: str, cfg: RunConfig, limits: Limits) -> None:
+    if name in OOD_NAMES:
+        if name == cfg.dataset:
+            raise ConfigError("ood", f"{name!r} is the run's own dataset, not out of distribution")
+        return
+    path = Path(name)
+    if not path.is_dir():
+        raise ConfigError(
+            "ood",
+            f"unknown OOD set {name!r}; allowed: {', '.join(OOD_NAMES)} or the path of a "
+            "folder of images",
+        )
+    if limits.dataset_roots is not None:
+        roots = [Path(r).resolve() for r in limits.dataset_roots]
+        p = path.resolve()
+        if not any(p == r or r in p.parents for r in roots):
+            raise ConfigError(
+                "ood", f"folders on the server cannot be used{_limit_suffix(limits)} ({name})"
+            )
+    if cfg.dataset not in BUILTIN_DATASETS and path.resolve() == Path(cfg.dataset).resolve():
+        raise ConfigError("ood", f"{name!r} is the run's own dataset, not out of distribution")
+
+
+def validation_size(val_size: int | None, train_images: int) -> int:
+    """The images to hold out for temperature scaling (None: a tenth of the training set); the
+    split must leave training images, and hold at least one."""
+    n = max(train_images // 10, 1) if val_size is None else val_size
+    if n >= train_images:
+        raise ConfigError(
+            "val_size",
+            f"must be smaller than the training set ({train_images} images; got {n})",
+        )
+    return n

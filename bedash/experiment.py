@@ -23,6 +23,7 @@ from .budget import check_budget
 from .config import DEFAULT_LIMITS, Limits, RunConfig
 from .data import Batcher, Dataset, Progress, load_dataset
 from .devices import resolve_device
+from .evaluation import UncertaintyTables, prepare_run
 from .layers import Single
 from .metrics import Metrics, compute_metrics
 from .models import Ensemble, build_model, loss_scale, num_members, param_stats
@@ -97,6 +98,8 @@ def run_experiment(
             cfg.dataset, cfg.data_dir, train_size=cfg.train_size, test_size=cfg.test_size,
             progress=data_progress,
         )  # fmt: skip
+    # uncertainty under shift: the validation split leaves the training set, OOD sets load
+    dataset, uncertainty = prepare_run(cfg, dataset)
     data = dataset.to(device)
     batcher = Batcher(data.train, cfg.batch_size, cfg.seed)  # DatasetError if the batch is too big
 
@@ -109,6 +112,7 @@ def run_experiment(
     writer.set_status("running", models=model_status)
     result = RunResult(writer.path, "running")
     recorder = _Recorder(writer, callback)
+    tables = UncertaintyTables(writer, uncertainty) if uncertainty is not None else None
     n_classes, shape = len(dataset.classes), dataset.image_shape
 
     try:
@@ -141,6 +145,10 @@ def run_experiment(
                 if len(m.agreement) > 1:
                     writer.write_matrix(f"agreement_{kind}.csv", m.agreement)
                 writer.write_table(f"reliability_{kind}.csv", RELIABILITY_COLUMNS, m.reliability)
+                if tables is not None:  # the same shifted and OOD images for every kind
+                    cb.on_status(f"{kind}: uncertainty under shift")
+                    tables.add(kind, model, cfg.eval_batch_size, clean_logits=logits,
+                               cancel=cancel)  # fmt: skip
             writer.add_result(row, members)
             result.rows.append(row)
             model_status[kind] = fr.status

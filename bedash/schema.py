@@ -58,6 +58,27 @@ RESULT_COLUMNS = [
 ]  # fmt: skip
 MEMBER_COLUMNS = ["model", "member", "accuracy", "nll"]
 RELIABILITY_COLUMNS = ["bin", "lower", "upper", "count", "accuracy", "confidence"]
+# -- uncertainty under shift: the names a run may ask for ---------------------------------------
+
+CORRUPTION_NAMES = (  # bedash.shift implements each (CIFAR-10-C's parameters); "all": every one
+    "gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "gaussian_blur",
+    "defocus_blur", "contrast", "brightness", "pixelate", "jpeg_compression",
+)  # fmt: skip
+SEVERITY_RANGE = (1, 5)
+OOD_NAMES = ("uniform", "gaussian", "synthetic", "cifar10", "svhn")  # or a folder of images
+
+# uncertainty under shift (bedash.evaluation): corruption "clean" (severity 0) is the clean test
+# set, "mean" the mean over the corruptions at one severity; the *_ts columns are the same metrics
+# after temperature scaling (empty without it), beside the raw ones, never instead
+SHIFT_COLUMNS = [
+    "model", "corruption", "severity", "acc", "nll", "ece", "brier", "entropy", "mutual_info",
+    "expected_entropy", "aurc", "temperature", "acc_ts", "nll_ts", "ece_ts", "brier_ts",
+]  # fmt: skip
+OOD_COLUMNS = ["model", "ood_set", "score", "auroc", "aupr", "fpr95"]
+SELECTIVE_COLUMNS = ["model", "coverage", "accuracy", "risk"]  # clean test set; AURC: shift.csv
+UNCERTAINTY_COLUMNS = [  # uncertainty_<model>.csv: histograms, set = in_distribution or OOD
+    "model", "set", "quantity", "bin", "lower", "upper", "count", "fraction",
+]  # fmt: skip
 ACCURACY_LABELS = {  # every accuracy named for what it is
     "mean_member_acc": "mean member",
     "ensemble_acc": "ensemble (mean softmax)",

@@ -1,0 +1,172 @@
+"""Out-of-distribution image sets, as uint8 tensors `[N, 3, 32, 32]` (what the models eat).
+
+Generated (no files): uniform noise, Gaussian noise, bedash's smooth synthetic images. From disk:
+CIFAR-10 (for a run on other data; never downloaded here), SVHN's test split (torchvision, which
+needs scipy; downloaded where the network allows, or placed by hand), or any folder of images.
+Errors name the field: "ood: ...".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .data import (
+    IMAGE_EXTENSIONS,
+    DatasetError,
+    _decode_image,
+    cifar10_manual_hint,
+    cifar10_present,
+    load_cifar10,
+    synthetic,
+)
+from .schema import OOD_NAMES
+
+GENERATED_OOD = ("uniform", "gaussian", "synthetic")
+SVHN_URL = "http://ufldl.stanford.edu/housenumbers/test_32x32.mat"
+SVHN_FILE = "test_32x32.mat"
+SVHN_FOLDER = "svhn"
+
+
+def is_ood_name(name: str) -> bool:
+    return name in OOD_NAMES
+
+
+def ood_label(name: str) -> str:
+    """The name an OOD set goes by in the tables: a folder by its last part."""
+    return name if is_ood_name(name) else Path(name).name or str(name)
+
+
+def uniform_noise(n: int, g: torch.Generator) -> Tensor:
+    """Every value uniform on 0..255."""
+    return torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
+
+
+def gaussian_noise_images(n: int, g: torch.Generator) -> Tensor:
+    """Every value N(0.5, 0.25^2) on the [0, 1] scale, clipped (a mid-grey, structureless set)."""
+    x = torch.randn(n, 3, 32, 32, generator=g).mul_(0.25 * 255).add_(127.5)
+    return x.clamp_(0, 255).round_().to(torch.uint8)
+
+
+def synthetic_images(n: int) -> Tensor:
+    """bedash's smooth synthetic images (the test split of data.synthetic with n images)."""
+    return synthetic(n_train=0, n_test=n).test.x
+
+
+def svhn_manual_hint(data_dir: str | os.PathLike) -> str:
+    folder = (Path(data_dir) / SVHN_FOLDER).resolve()
+    return (
+        f"Download {SVHN_URL} by hand and put it in {folder} (so that {folder / SVHN_FILE} "
+        "exists); bedash reads it with scipy."
+    )
+
+
+def load_svhn(data_dir: str | os.PathLike, *, download: bool = True) -> Tensor:
+    """SVHN's test images through torchvision (downloaded into DATA_DIR/svhn when missing)."""
+    folder = Path(data_dir) / SVHN_FOLDER
+    present = (folder / SVHN_FILE).is_file()
+    if not present and not download:
+        raise DatasetError(f"ood: SVHN is not in {folder.resolve()}. {svhn_manual_hint(data_dir)}")
+    try:
+        import scipy.io  # noqa: F401  (torchvision's SVHN reads the .mat file with it)
+    except ImportError as e:
+        raise DatasetError(
+            "ood: svhn needs scipy, which is not installed (pip install scipy)"
+        ) from e
+    from torchvision.datasets import SVHN
+
+    try:
+        ds = SVHN(str(folder), split="test", download=download and not present)
+    except Exception as e:  # no network, a damaged file: say how to place it by hand
+        raise DatasetError(
+            f"ood: SVHN could not be loaded ({e}). {svhn_manual_hint(data_dir)}"
+        ) from e
+    return torch.from_numpy(ds.data).contiguous()  # (N, 3, 32, 32) uint8
+
+
+def load_cifar10_images(data_dir: str | os.PathLike) -> Tensor:
+    """CIFAR-10's test images from disk (an OOD set for a run on other data: never downloaded)."""
+    if not cifar10_present(data_dir):
+        raise DatasetError(
+            f"ood: CIFAR-10 is not in {Path(data_dir).resolve()} (it is not downloaded for an OOD "
+            f"set). {cifar10_manual_hint(data_dir)}"
+        )
+    try:
+        return load_cifar10(data_dir, download=False).test.x
+    except DatasetError as e:
+        raise DatasetError(f"ood: {e}") from e
+
+
+def folder_images(root: str | os.PathLike, limit: int | None = None) -> list[Path]:
+    """The image files of an OOD folder: under root/test when it has the train/test layout,
+    else anywhere under root; sorted. DatasetError when there are none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(
+            f"ood: {root} is neither an OOD set ({', '.join(OOD_NAMES)}) nor a folder of images"
+        )
+    base = root / "test" if (root / "test").is_dir() else root
+    try:
+        files = sorted(
+            p for p in base.rglob("*")
+            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(base).parts)
+        )  # fmt: skip
+    except OSError as e:
+        raise DatasetError(f"ood: cannot read {e.filename or base}: {e.strerror or e}") from e
+    if not files:
+        raise DatasetError(
+            f"ood: {base} holds no images (allowed extensions: "
+            f"{', '.join(sorted(IMAGE_EXTENSIONS))})"
+        )
+    if limit is not None and len(files) > limit:  # an even spread, not the first classes only
+        step = len(files) / limit
+        files = [files[int(i * step)] for i in range(limit)]
+    return files
+
+
+def load_folder_images(root: str | os.PathLike, limit: int | None = None) -> Tensor:
+    """A folder of images -> uint8 [N, 3, 32, 32] (resized to 32 x 32 RGB, as bedash.data)."""
+    import numpy as np
+
+    arrays = []
+    for f in folder_images(root, limit):
+        try:
+            arrays.append(_decode_image(f))
+        except DatasetError as e:  # data words it for the dataset field
+            raise DatasetError(f"ood: {str(e).removeprefix('dataset: ')}") from e
+    return torch.from_numpy(np.stack(arrays))
+
+
+def load_ood(
+    name: str, n: int, *, data_dir: str | os.PathLike = "./data", seed: int = 0,
+    download: bool = True,
+) -> Tensor:  # fmt: skip
+    """The OOD set called `name` (OOD_NAMES) or the folder at path `name`, at most n images
+    (generated sets have exactly n). Generated sets depend only on (name, n, seed)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + 7919 + OOD_NAMES.index(name) * 31
+                                      if is_ood_name(name) else seed)  # fmt: skip
+    if name == "uniform":
+        return uniform_noise(n, g)
+    if name == "gaussian":
+        return gaussian_noise_images(n, g)
+    if name == "synthetic":
+        return synthetic_images(n)
+    if name == "cifar10":
+        x = load_cifar10_images(data_dir)
+    elif name == "svhn":
+        x = load_svhn(data_dir, download=download)
+    else:
+        x = load_folder_images(name, limit=n)
+    return _head(x, n)
+
+
+def _head(x: Tensor, n: int) -> Tensor:
+    """At most n images, an even spread over the set."""
+    if len(x) <= n:
+        return x
+    idx = torch.linspace(0, len(x) - 1, n).round().long()
+    return x[idx].contiguous()

@@ -1,0 +1,165 @@
+"""Corruptions: severity orders the damage, seeds fix the result, references agree."""
+
+from __future__ import annotations
+
+import colorsys
+import io
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from bedash import shift
+from bedash.data import synthetic
+
+RANDOM = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise")
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return synthetic(n_train=0, n_test=48).test.x
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _mad(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().mean())
+
+
+def test_the_issue_s_eight_corruptions_exist() -> None:
+    for name in ("gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur", "contrast",
+                 "brightness", "pixelate", "jpeg_compression"):  # fmt: skip
+        assert name in shift.CORRUPTION_NAMES
+
+
+@pytest.mark.parametrize("name", shift.CORRUPTION_NAMES)
+def test_higher_severity_moves_images_further_from_the_clean_ones(name, images) -> None:
+    dist = [_mad(shift.corrupt(images, name, s, _gen()), images) for s in shift.SEVERITIES]
+    assert dist[0] > 0
+    assert all(a < b for a, b in itertools.pairwise(dist)), dist
+
+
+@pytest.mark.parametrize("name", shift.CORRUPTION_NAMES)
+def test_generation_is_deterministic_and_pure(name, images) -> None:
+    before = images.clone()
+    a = shift.corrupt(images, name, 3, _gen(7))
+    b = shift.corrupt(images, name, 3, _gen(7))
+    assert torch.equal(a, b)
+    assert torch.equal(images, before)  # the input is never written
+    assert a.dtype == torch.uint8 and a.shape == images.shape
+    if name in RANDOM:
+        assert not torch.equal(a, shift.corrupt(images, name, 3, _gen(8)))
+
+
+def test_bad_input_is_refused(images) -> None:
+    with pytest.raises(ValueError, match="severity"):
+        shift.gaussian_noise(images, 6, _gen())
+    with pytest.raises(ValueError, match="severity"):
+        shift.contrast(images, 0, _gen())
+    with pytest.raises(ValueError, match="uint8"):
+        shift.contrast(images.float(), 1, _gen())
+    with pytest.raises(ValueError, match="unknown corruption 'fog'"):
+        shift.corrupt(images, "fog", 1, _gen())
+
+
+def test_gaussian_noise_has_the_published_spread() -> None:
+    x = torch.full((200, 3, 32, 32), 128, dtype=torch.uint8)
+    for s, c in zip(shift.SEVERITIES, shift.GAUSSIAN_NOISE, strict=True):
+        y = shift.gaussian_noise(x, s, _gen()).float()
+        assert abs(float(y.std()) - 255 * c) < 0.02 * 255 * c
+        assert abs(float(y.mean()) - 127.5) < 0.3  # truncation: half a level down on average
+
+
+def test_shot_noise_keeps_the_mean_and_has_poisson_variance() -> None:
+    for level in (3, 40, 200):  # the exact Poisson path (dark) and the normal one
+        x = torch.full((100, 3, 32, 32), level, dtype=torch.uint8)
+        c = shift.SHOT_NOISE[4]
+        y = shift.shot_noise(x, 5, _gen()).float()
+        lam = level * c / 255
+        assert abs(float(y.mean()) - level) < 0.02 * level + 1.0  # truncation: < 1 level
+        expected_std = lam**0.5 * 255 / c
+        assert abs(float(y.std()) - expected_std) < 0.1 * expected_std + 0.3
+
+
+def test_impulse_noise_sets_the_published_fraction_half_salt() -> None:
+    x = torch.full((200, 3, 32, 32), 100, dtype=torch.uint8)
+    y = shift.impulse_noise(x, 5, _gen())
+    salt, pepper = float((y == 255).float().mean()), float((y == 0).float().mean())
+    assert abs(salt + pepper - shift.IMPULSE_NOISE[4]) < 0.002
+    assert abs(salt - pepper) < 0.003
+    assert bool(((y == 100) | (y == 0) | (y == 255)).all())
+
+
+def test_contrast_moves_each_channel_towards_its_mean(images) -> None:
+    y = shift.contrast(images, 2, _gen()).float()
+    x = images.float()
+    m = x.mean(dim=(2, 3), keepdim=True)
+    ref = ((x - m) * shift.CONTRAST[1] + m).clamp(0, 255).floor()
+    assert float((y - ref).abs().max()) <= 1.0
+
+
+def test_brightness_matches_an_hsv_round_trip(images) -> None:
+    x = images[:2].clone()
+    x[0, :, 0, 0] = 0  # a black pixel becomes grey
+    y = shift.brightness(x, 4, _gen())
+    c = shift.BRIGHTNESS[3]
+    u = x.double() / 255
+    for i in range(2):
+        for h in range(0, 32, 3):
+            for w in range(0, 32, 3):
+                hh, ss, vv = colorsys.rgb_to_hsv(*u[i, :, h, w].tolist())
+                ref = np.array(colorsys.hsv_to_rgb(hh, ss, min(vv + c, 1.0))) * 255
+                assert np.abs(y[i, :, h, w].numpy() - np.floor(ref + 1e-9)).max() <= 1
+    assert y[0, :, 0, 0].tolist() == [int(c * 255)] * 3
+
+
+def test_gaussian_blur_matches_a_padded_convolution(images) -> None:
+    sigma = shift.GAUSSIAN_BLUR[4]
+    r = int(4 * sigma + 0.5)
+    t = torch.arange(-r, r + 1, dtype=torch.float64)
+    k1 = torch.exp(-(t**2) / (2 * sigma**2))
+    k = torch.outer(k1, k1) / k1.sum() ** 2
+    x = images.double()
+    ref = F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), k.expand(3, 1, -1, -1), groups=3)
+    y = shift.gaussian_blur(images, 5, _gen())
+    assert float((y.double() - ref.clamp(0, 255).floor()).abs().max()) <= 1.0
+
+
+def test_defocus_kernel_is_the_reference_disk() -> None:
+    k = shift._disk(1.0, 0.2)  # radius 1: the centre and its 4 neighbours, barely blurred
+    assert abs(float(k.sum()) - 1.0) < 1e-9
+    assert abs(float(k[2, 2]) - 0.2) < 1e-3 and abs(float(k[1, 2]) - 0.2) < 1e-3
+    assert float(k[1, 1]) < 1e-4
+
+
+def test_pixelate_equals_pils_box_resize(images) -> None:
+    for s in (1, 5):
+        c = shift.PIXELATE[s - 1]
+        y = shift.pixelate(images, s, _gen())
+        for i in range(0, len(images), 7):
+            im = Image.fromarray(images[i].permute(1, 2, 0).numpy())
+            small = im.resize((int(32 * c), int(32 * c)), Image.BOX)
+            ref = np.asarray(small.resize((32, 32), Image.BOX)).transpose(2, 0, 1)
+            assert np.array_equal(y[i].numpy(), ref)
+
+
+def test_jpeg_equals_pils_jpeg_at_the_published_quality(images) -> None:
+    y = shift.jpeg_compression(images[:5], 5, _gen())
+    for i in range(5):
+        buf = io.BytesIO()
+        Image.fromarray(images[i].permute(1, 2, 0).numpy()).save(buf, "JPEG", quality=40)
+        ref = np.asarray(Image.open(buf)).transpose(2, 0, 1)
+        assert np.abs(y[i].numpy().astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_seeds_differ_per_corruption_severity_and_chunk() -> None:
+    seeds = {
+        shift.corruption_seed(0, n, s, c)
+        for n in shift.CORRUPTION_NAMES for s in shift.SEVERITIES for c in range(10)
+    }  # fmt: skip
+    assert len(seeds) == len(shift.CORRUPTION_NAMES) * 5 * 10
