@@ -2,6 +2,14 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import interrupted, main
+except KeyboardInterrupt:  # Ctrl-C while the CLI itself is imported: main cannot catch it yet
+    print("\nbedash: interrupted", file=sys.stderr)
+    sys.exit(130)
 
-sys.exit(main())
+try:
+    code = main()
+except KeyboardInterrupt:  # between main's return and here, or a main replaced in a test
+    code = interrupted()
+sys.exit(code)

@@ -1,41 +1,42 @@
 """The command line: `python -m bedash train|runs|bench ...`.
 
-Bad input exits with code 2 and one line naming the flag and the allowed values, never a
-traceback. Ctrl-C stops training after the current batch and keeps everything measured.
+Exit codes: 0 the run finished, 1 it failed or diverged, 2 bad input (one line naming the flag
+and the allowed values, never a traceback), 130 interrupted. The `train` flags are generated
+from RunConfig's metadata (bedash.config): a new setting gets its flag by being declared there.
+Ctrl-C stops training after the current batch and keeps everything measured; a Ctrl-C at any
+other moment (imports, data loading, writing) exits 130 with one line.
+
+Importing this module does not import torch: `runs list` and `--help` answer at once, and a
+Ctrl-C during torch's import is caught by `main`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .config import FAST_INITS, MODEL_KINDS, ConfigError, RunConfig, parse_models
-from .data import DatasetError
-from .runs import RunDirError, RunStoreError, list_runs, new_run_id
-from .train import Callback, EpochRecord, Progress
+from .config import GROUPS, RunConfig, config_fields, flag, parse_models
+from .runs import RunStoreError, list_runs, new_run_id
+from .schema import EpochRecord, FieldError, Progress, Spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULTS = RunConfig()
 
 
 class UsageError(Exception):
     """Bad input on the command line (exit code 2)."""
 
 
-def _flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(limits: Any = None) -> argparse.ArgumentParser:
+    """The parser; `train`'s flags come from RunConfig's metadata, the help shows each bound
+    under `limits` (the current profile's caps; None: the defaults)."""
     p = argparse.ArgumentParser(
         prog="python -m bedash",
         description="BatchEnsemble vs classical ensemble vs a single model, honestly compared.",
@@ -43,64 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,runs,bench}")
 
     t = sub.add_parser("train", help="train and evaluate the model kinds; write a run folder")
-    d = DEFAULTS
-    t.add_argument(
-        "--dataset",
-        default=d.dataset,
-        help="cifar10 | synthetic | PATH of an image folder (train/<class>/, test/<class>/)",
-    )
-    t.add_argument("--data-dir", default=d.data_dir, help="CIFAR-10 download and cache folder")
-    t.add_argument(
-        "--models",
-        default=",".join(d.models),
-        help=f"comma list of {', '.join(MODEL_KINDS)} (default: %(default)s)",
-    )
-    t.add_argument("--arch", default=d.arch, help="mlp (the seed's) | cnn")
-    t.add_argument("--members", type=int, default=d.members, help="ensemble size E")
-    t.add_argument("--hidden", type=int, default=d.hidden, help="hidden width")
-    t.add_argument("--layers", type=int, default=d.layers, help="hidden layers of the MLP")
-    t.add_argument("--channels", type=int, default=d.channels, help="CNN first-block channels")
-    t.add_argument("--epochs", type=int, default=d.epochs)
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
-    t.add_argument(
-        "--weight-decay",
-        type=float,
-        default=d.weight_decay,
-        help="L2 on shared weights (never on fast weights)",
-    )
-    t.add_argument("--device", default=d.device, help="auto | cpu | cuda | cuda:N | mps")
-    t.add_argument("--seed", type=int, default=d.seed)
-    t.add_argument("--fast-init", default=d.fast_init, help=f"{' | '.join(FAST_INITS)}")
-    t.add_argument(
-        "--fast-init-std", type=float, default=d.fast_init_std, help="sigma of --fast-init normal"
-    )
-    t.add_argument(
-        "--fast-lr-mult",
-        type=float,
-        default=d.fast_lr_mult,
-        help="learning-rate multiplier of the fast weights",
-    )
-    t.add_argument("--bias", default=d.bias, help="shared | member (BatchEnsemble bias)")
-    t.add_argument(
-        "--member-batch",
-        default=d.member_batch,
-        help="tiled: each member sees the whole batch | split: a 1/E slice each",
-    )
-    t.add_argument("--train-size", type=int, default=None, help="use only N training images")
-    t.add_argument("--test-size", type=int, default=None, help="use only N test images")
-    t.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
-    t.add_argument("--compile", action="store_true", help="torch.compile the models")
-    t.add_argument(
-        "--no-cuda-graphs",
-        action="store_true",
-        help="CUDA: run each step eagerly instead of replaying a CUDA graph",
-    )
-    t.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
-    t.add_argument("--runs-dir", default="runs", help="where runs go without --out")
-    t.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
-    t.add_argument("--no-download", action="store_true", help="never download CIFAR-10")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    groups = {key: t.add_argument_group(title) for key, title in GROUPS.items()}
+    for s in config_fields():
+        add_flag(groups[s.group], s, limits)
+    out = groups["output"]
+    out.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
+    out.add_argument("--runs-dir", default="runs", help="where runs go without --out")
+    out.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    out.add_argument("--no-download", action="store_true", help="never download CIFAR-10")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     r = sub.add_parser("runs", help="list the runs in a folder")
     r.add_argument("action", choices=["list"])
@@ -110,32 +62,79 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_flag(group: Any, s: Spec, limits: Any = None) -> None:
+    """One setting's flag. Choices are checked by RunConfig.validate, not argparse, so that a
+    wrong value gets the same message as from every other front end."""
+    text = flag_help(s, limits).replace("%", "%%")  # argparse formats help with %
+    if s.kind == "bool":
+        action = "store_false" if s.negated else "store_true"
+        group.add_argument(s.flag, dest=s.name, action=action, default=s.default, help=text)
+        return
+    kind = {"int": int, "float": float}.get(s.kind, str)
+    default = ",".join(s.default) if s.kind == "kinds" else s.default
+    metavar = "{" + ",".join(s.choices) + "}" if s.kind == "choice" else None
+    group.add_argument(s.flag, dest=s.name, type=kind, default=default, metavar=metavar, help=text)
+
+
+def flag_help(s: Spec, limits: Any = None) -> str:
+    """The help text plus what is allowed and the default, e.g. "Ensemble size E (the seed
+    uses 5). 1 to 64; default 5"."""
+    lo, hi = s.bounds(limits)
+    if s.kind == "kinds":
+        allowed = f"comma list of {', '.join(s.choices)}"
+    elif s.kind == "choice":
+        allowed = " | ".join(s.choices)
+    elif s.kind == "int":
+        allowed = f"{lo} to {hi}"
+    elif s.kind == "float":
+        allowed = f"{'>' if s.open_lo else '>='} {lo:g}"
+    else:
+        allowed = s.allowed
+    if s.kind == "bool":
+        return f"{s.help} (default: {'on' if s.default else 'off'})"
+    default = ",".join(s.default) if s.kind == "kinds" else s.default
+    default = "all" if default is None and s.optional else default
+    return f"{s.help} {allowed + '; ' if allowed else ''}default: {default}"
+
+
 def config_from_args(a: argparse.Namespace) -> RunConfig:
-    return RunConfig(
-        dataset=a.dataset, data_dir=a.data_dir, models=parse_models(a.models), arch=a.arch,
-        members=a.members, hidden=a.hidden, layers=a.layers, channels=a.channels,
-        epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
-        seed=a.seed, device=a.device, fast_init=a.fast_init, fast_init_std=a.fast_init_std,
-        fast_lr_mult=a.fast_lr_mult, bias=a.bias, member_batch=a.member_batch,
-        train_size=a.train_size, test_size=a.test_size, eval_batch_size=a.eval_batch_size,
-        compile=a.compile, cuda_graphs=not a.no_cuda_graphs,
-    )  # fmt: skip
+    """The RunConfig the flags describe (not yet validated)."""
+    values = {s.name: getattr(a, s.name) for s in config_fields()}
+    for s in config_fields():
+        if s.kind == "kinds":
+            values[s.name] = parse_models(values[s.name])
+    return RunConfig(**values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point (`python -m bedash`, the `bedash` command). A Ctrl-C anywhere ends
+    with one line and exit code 130, never a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def interrupted() -> int:
+    """Say so in one line; the code a shell expects after Ctrl-C (128 + SIGINT)."""
+    print("\nbedash: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:  # the benchmark has its own parser (bedash/bench.py)
-        from .bench import main as bench_main
+    if argv[:1] == ["bench"]:  # the benchmark has its own parser (bedash/benchmark/cli.py)
+        from .benchmark.cli import main as bench_main
 
         return bench_main(argv[1:])
-    parser = build_parser()
+    parser = build_parser(_limits() if argv[:1] == ["train"] else None)
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
     try:
         if args.command == "train":
             return cmd_train(args)
         return cmd_runs(args)
     except UsageError as e:
-        parser.exit(EXIT_USAGE, f"bedash {args.command}: error: {e}\n")
+        parser.exit(EXIT_USAGE, f"bedash {args.command}: error: {_plain(str(e))}\n")
     return EXIT_OK
 
 
@@ -146,13 +145,15 @@ def _limits():  # the demo profile (BEDASH_PROFILE=demo) tightens the caps
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .data import DatasetError  # imports torch: not before a run needs it
     from .experiment import run_experiment
+    from .runs import RunDirError
 
     cfg = config_from_args(args)
     out = Path(args.out) if args.out else Path(args.runs_dir) / new_run_id()
     cancel = threading.Event()
     bar = ProgressBar(sys.stderr, quiet=args.quiet)
-    previous = _install_sigint(cancel)
+    previous = _install_sigint(cancel, lambda: bar.training)
     try:
         limits = _limits()
         dataset = _local_cifar10(cfg, limits, bar) if args.no_download else None
@@ -160,37 +161,45 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg, out, overwrite=args.overwrite, callback=bar, cancel=cancel, limits=limits,
             dataset=dataset, data_progress=bar.data_progress,
         )  # fmt: skip
-    except ConfigError as e:
-        raise UsageError(f"{_flag(e.field)}: {e.message}") from e
-    except DatasetError as e:
-        raise UsageError(_name_the_flag(str(e))) from e
-    except RunDirError as e:
-        raise UsageError(str(e)) from e
+    except (FieldError, DatasetError, RunDirError) as e:
+        raise UsageError(flag_message(e)) from e
     except RunStoreError as e:  # disk full, folder read-only: what was written stays whole
         bar.close()
         print(f"bedash train: failed: {e.strerror}; the files written before are intact",
               file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     except Exception as e:  # recorded in the run's status.json (when the folder was made)
+        if isinstance(getattr(e, "field", None), str):  # bad input from deeper down
+            raise UsageError(flag_message(e)) from e
         bar.close()
         where = f" (details in {out}/status.json)" if (out / "status.json").is_file() else ""
-        print(f"bedash train: failed: {type(e).__name__}: {e}{where}", file=sys.stderr)
+        print(_plain(f"bedash train: failed: {type(e).__name__}: {e}{where}"), file=sys.stderr)
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
     print(format_results(result.rows))
     print(f"\nrun {result.status}: {result.path}")
-    if result.status == "cancelled":
+    if result.status == "cancelled" or cancel.is_set():  # Ctrl-C, even after the last batch
         return EXIT_INTERRUPTED
+    if result.status == "diverged":  # the numbers are kept and shown, but the run is no success
+        kinds = [r["model"] for r in result.rows if r.get("status") == "diverged"]
+        print(f"bedash train: run diverged: {', '.join(kinds)} (loss or weights not finite); "
+              f"lower --lr? the results are kept in {result.path}", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
     return EXIT_OK
 
 
-def _name_the_flag(message: str) -> str:
-    """'batch_size: ...' (a setting's name, as the library says it) -> '--batch-size: ...'."""
-    head, sep, rest = message.partition(": ")
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    return f"{_flag(head)}: {rest}" if sep and head in known else message
+def flag_message(e: Exception) -> str:
+    """ "--batch-size: must be ...": the error's field as the command line names it."""
+    field = getattr(e, "field", None)
+    if isinstance(field, str):
+        return f"{flag(field)}: {getattr(e, 'message', str(e))}"
+    # an error that does not carry its field yet (DatasetError and RunDirError before they
+    # became FieldErrors) names it at the start of its text: "dataset: ..." or "--out: ..."
+    head, sep, rest = str(e).partition(": ")
+    known = {s.name for s in config_fields()}
+    return f"{flag(head)}: {rest}" if sep and head in known else str(e)
 
 
 def _local_cifar10(cfg: RunConfig, limits: Any, bar: ProgressBar) -> Any:
@@ -207,13 +216,15 @@ def _local_cifar10(cfg: RunConfig, limits: Any, bar: ProgressBar) -> Any:
     )  # fmt: skip
 
 
-def _install_sigint(cancel: threading.Event) -> Any:
-    """First Ctrl-C: stop after the current batch, keep what was measured. Second: abort."""
+def _install_sigint(cancel: threading.Event, training: Callable[[], bool]) -> Any:
+    """Once training has started, the first Ctrl-C stops after the current batch and keeps what
+    was measured; a second aborts. Before (checks, data loading, a download) there is nothing
+    to keep: Ctrl-C aborts at once, and the run folder has not been touched yet."""
     if threading.current_thread() is not threading.main_thread():
         return signal.getsignal(signal.SIGINT)
 
     def handler(signum: int, frame: Any) -> None:
-        if cancel.is_set():
+        if cancel.is_set() or not training():
             raise KeyboardInterrupt
         cancel.set()
         print("\nstopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
@@ -227,11 +238,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
     runs = list_runs(args.runs_dir)
     for r in runs:
         reason = f"  ({r.reason})" if r.reason else ""
-        models = ",".join(r.config.get("models", [])) if isinstance(r.config, dict) else ""
-        print(f"{r.run_id}  {r.status:<11}  {models}{reason}")
+        models = r.config.get("models", []) if isinstance(r.config, dict) else []
+        models = ",".join(map(str, models)) if isinstance(models, (list, tuple)) else ""
+        print(_plain(f"{r.run_id}  {r.status:<11}  {models}{reason}"))
     if not runs:
-        print(f"no runs in {args.runs_dir}")
+        print(_plain(f"no runs in {args.runs_dir}"))
     return EXIT_OK
+
+
+def _plain(text: str) -> str:
+    """Text from files and folder names, safe on a terminal: control characters (escape
+    sequences, newlines, bidi overrides) and lone surrogates are shown as Python escapes."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 # -- output ----------------------------------------------------------------------------------
@@ -278,14 +296,16 @@ def _duration(seconds: float) -> str:
     )
 
 
-class ProgressBar(Callback):
-    """One updating line on a terminal (a line per epoch when stderr is not a terminal)."""
+class ProgressBar:
+    """One updating line on a terminal (a line per epoch when stderr is not a terminal).
+    bedash.train.Callback's methods, duck-typed: this module does not import torch."""
 
     def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
         self.stream, self.quiet, self.width = stream, quiet, width
         self.tty = stream.isatty()
         self._open = False
         self._last_data = 0.0
+        self.training = False  # a model has started training: Ctrl-C stops after a batch
 
     def _write(self, text: str) -> None:
         if self.tty:
@@ -315,13 +335,16 @@ class ProgressBar(Callback):
         self._write(f"{who} epoch {r.epoch}: loss {r.loss:.4f} ({r.epoch_seconds:.1f} s)")
 
     def on_model_start(self, model: str, info: dict) -> None:
+        self.training = True
         self.close()
         if not self.quiet:
             self.stream.write(f"training {model} ({info['index'] + 1}/{info['count']})\n")
 
+    def on_model_end(self, model: str, result: dict) -> None: ...
+
     def on_status(self, message: str) -> None:
         if not self.quiet:
-            self.stream.write(message + "\n")
+            self.stream.write(_plain(message) + "\n")
 
     def data_progress(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()

@@ -2,6 +2,9 @@
 bounds, choices, group, sweepable), and the loops over that metadata: validation with messages
 that name the field, the run store's type check, the one-line summary. The CLI and the form are
 generated from `config_fields()`. Imports neither torch nor pandas.
+
+Longer than most modules (~450 lines) because it is the one place every setting is declared:
+25 fields with a label, a help text and bounds each, then the loops over them.
 """
 
 from __future__ import annotations
@@ -94,8 +97,8 @@ class RunConfig:
     # -- data
     dataset: str = setting(
         "text", "cifar10", "Dataset",
-        "cifar10, synthetic (a learnable 10-class set made in memory) or the path of an image "
-        "folder laid out as train/<class>/* and test/<class>/* (resized to 32 x 32).",
+        "synthetic: a learnable 10-class set made in memory (no files, no network); an image "
+        "folder holds train/<class>/* and test/<class>/*, resized to 32 x 32.",
         "data", allowed="cifar10, synthetic or the path of an image folder",
     )  # fmt: skip
     data_dir: str = setting(

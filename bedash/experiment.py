@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .budget import check_budget
 from .config import DEFAULT_LIMITS, Limits, RunConfig
 from .data import Batcher, Dataset, Progress, load_dataset
 from .devices import resolve_device
@@ -34,6 +35,10 @@ class RunResult:
     rows: list[dict[str, Any]] = field(default_factory=list)  # results.csv rows
     metrics: dict[str, Metrics] = field(default_factory=dict)
     error: str = ""
+    written: bool = True  # False: stopped before the run's first file; the folder is unchanged
+
+
+NOT_STARTED = "stopped before the run started; nothing was written"
 
 
 class _Recorder(Callback):
@@ -69,6 +74,7 @@ def run_experiment(
     cfg.validate(limits)
     device = torch.device("cpu") if limits.cpu_only else resolve_device(cfg.device)
     check_out_dir(out_dir, overwrite)
+    check_budget(cfg, device)  # ConfigError naming the field when it cannot fit in memory
     cb = callback or Callback()
     if dataset is None:
         cb.on_status(f"loading {cfg.dataset}")
@@ -81,7 +87,10 @@ def run_experiment(
     data = dataset.to(device)
     batcher = Batcher(data.train, cfg.batch_size, cfg.seed)  # DatasetError if the batch is too big
 
-    writer = RunWriter(out_dir, overwrite=overwrite)
+    if cancel is not None and cancel.is_set():  # stopped while the data loaded: touch nothing
+        return RunResult(Path(out_dir), "cancelled", error=NOT_STARTED, written=False)
+    writer = RunWriter(out_dir, overwrite=overwrite)  # takes the run's lock; with overwrite the
+    # earlier run's files go only when this run writes its first file (config.json, next line)
     writer.write_config(cfg.to_dict(), _meta(cfg, device, dataset))
     model_status = {k: "pending" for k in cfg.models}
     writer.set_status("running", models=model_status)

@@ -176,3 +176,8 @@ class Spec:
         one for this field."""
         cap = getattr(limits, self.limit, None) if limits is not None and self.limit else None
         return self.lo, (self.hi if cap is None else cap)
+
+    def widget_range(self, limits: Any = None) -> tuple[float | None, float | None]:
+        """What a form offers: `form_range` where validation is open-ended (a learning rate),
+        else the bounds under `limits`."""
+        return self.form_range if self.form_range is not None else self.bounds(limits)

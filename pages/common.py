@@ -86,25 +86,12 @@ def cifar10_note(data: Path) -> tuple[bool, str] | None:
 
 
 def config_summary(cfg: dict) -> str:
-    """One line: dataset and sizes, architecture, E, epochs, batch, learning rate, seed."""
+    """One line: dataset and sizes, architecture, E, epochs, batch, learning rate, seed (the
+    summary bedash.config generates from the fields), as plain text."""
+    from bedash.app.form import plain
+    from bedash.config import config_summary as summary
 
-    def count(value: object) -> str:
-        return "all" if value in (None, "") else f"{value:,}"
-
-    dataset = str(cfg.get("dataset", ""))
-    if "/" in dataset:  # an image folder: its name is enough
-        dataset = dataset.rstrip("/").rsplit("/", 1)[-1]
-    shape = (
-        f"{cfg.get('layers')} × {cfg.get('hidden')}"
-        if cfg.get("arch") == "mlp"
-        else f"{cfg.get('channels')} channels, width {cfg.get('hidden')}"
-    )
-    return (
-        f"{dataset} ({count(cfg.get('train_size'))} train / {count(cfg.get('test_size'))} test "
-        f"images) · {str(cfg.get('arch', '')).upper()} {shape} · E = {cfg.get('members')} · "
-        f"{cfg.get('epochs')} epochs · batch {cfg.get('batch_size')} · lr {cfg.get('lr')} · "
-        f"seed {cfg.get('seed')}"
-    )
+    return plain(summary(cfg))
 
 
 def status_badge(status: str) -> None:

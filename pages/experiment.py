@@ -1,164 +1,119 @@
 """Experiment: configure a run, start it in the background, watch it train live, stop it.
 
-The page keeps only the job id (session state and ?job=<id>), so a refresh or a second tab
-reattaches; a fragment redraws the live view about once a second from an immutable snapshot.
+The form is generated from RunConfig's metadata (bedash.app.form): what runs is exactly what
+the form shows, and a value that does not pass blocks Start with the field named. The page
+keeps only the job id (session state and ?job=<id>), so a refresh or a second tab reattaches;
+a fragment redraws the live view about once a second from an immutable snapshot.
 """
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
 import streamlit as st
 
+from bedash.app import form
 from bedash.app.jobs import JobSnapshot
-from bedash.config import ARCHS, MODEL_KINDS, ConfigError, RunConfig
+from bedash.config import GROUPS, ConfigError, RunConfig, label, spec
 from bedash.runs import RunDirError
+from bedash.schema import MODEL_LABELS
 from pages import common
 
 LIM = common.limits()
 DEFAULTS = RunConfig(
     dataset="synthetic", train_size=10_000, test_size=2_000, epochs=5, members=5, hidden=128
 )  # 20-40 s on two CPU cores (benchmarks/dashboard_vs_cli.py), and the kinds separate
-# the charts' names for the kinds (bedash.charts.MODEL_LABELS): importing charts would import
-# pandas, half a second of the first render, so the live view imports it when it draws
-KIND_LABELS = {
-    "batchensemble": "BatchEnsemble", "ensemble": "Ensemble (sequential)",
-    "ensemble_parallel": "Ensemble (parallel)", "single": "Single model",
-}  # fmt: skip
+KIND_LABELS = MODEL_LABELS
 DATASETS = {"synthetic": "Synthetic", "cifar10": "CIFAR-10", "folder": "Image folder"}
-ARCH_LABELS = {"mlp": "MLP (the seed's)", "cnn": "CNN (3 conv blocks)"}
-FIELD_LABELS = {
-    "dataset": "Dataset", "members": "Members", "hidden": "Hidden width", "layers": "Layers",
-    "channels": "Channels", "epochs": "Epochs", "batch_size": "Batch size", "lr": "Learning rate",
-    "device": "Device", "train_size": "Training images", "test_size": "Test images",
-    "models": "Models", "seed": "Seed", "weight_decay": "Weight decay",
-    "fast_lr_mult": "Fast-weight LR multiplier", "fast_init_std": "Fast-weight init sigma",
-    "eval_batch_size": "Evaluation batch size",
-}  # fmt: skip
 LIVE_COLUMNS = [  # the results-so-far peek; the Results page has them all
-    "Model", "Status", "E", "Params", "× single", "Train s", "Infer s",
-    "Acc ensemble (mean softmax)", "Acc mean member", "NLL", "ECE",
+    "Model", "Status", "E", "Acc ensemble (mean softmax)", "Acc mean member", "NLL", "ECE",
+    "Params", "× single", "Train s", "Infer s",
 ]  # fmt: skip
-KEEP = "session"  # widget values survive a visit to another page
+KEEP = form.KEEP
+# fields with a widget of their own below; every other field is drawn from its metadata
+SPECIAL = {"models", "dataset", "data_dir", "device", "train_size", "test_size"}
+MAIN_GROUPS = ("model", "training")  # above Start; the rest under Advanced, below it
 
 
-def config_form() -> RunConfig | None:
-    """Every RunConfig field as a bounded widget; returns the config when Start is pressed."""
+def config_form() -> tuple[RunConfig | None, bool]:
+    """Every RunConfig field as a widget; (the config on screen, or None while a value does
+    not pass; whether Start was pressed). Errors are shown next to Start."""
     st.subheader("Configure")
-    st.markdown("**Models**")
-    models = st.pills(
-        "Model kinds", MODEL_KINDS, selection_mode="multi", default=list(DEFAULTS.models),
-        key="models", format_func=KIND_LABELS.get, persist_state=KEEP, wrap=True,
-        help="Trained one after the other on the same batches in the same order. "
-        "BatchEnsemble: one shared weight + rank-1 factors per member. Ensemble (sequential): "
-        "E independent models trained one after the other, as the seed. Ensemble (parallel): "
-        "the same E models stacked and trained at once. Single: one model (E = 1).",
-    )  # fmt: skip
-    arch = st.radio(
-        "Architecture", ARCHS, key="arch", horizontal=True, format_func=ARCH_LABELS.get,
-        persist_state=KEEP, help="MLP: the seed notebook's network; CNN: a small conv net.",
-    )  # fmt: skip
-    c1, c2 = st.columns(2)
-    members = c1.number_input(
-        "Members (E)", 1, LIM.max_members, DEFAULTS.members, key="members", persist_state=KEEP,
-        help=f"Ensemble size, 1 to {LIM.max_members}. The seed uses 5.",
-    )  # fmt: skip
-    hidden = c2.number_input(
-        "Hidden width", 1, LIM.max_hidden, DEFAULTS.hidden, key="hidden", persist_state=KEEP,
-        help="MLP hidden units per layer / CNN classifier width. The seed uses 128.",
-    )  # fmt: skip
-    layers = c1.number_input(
-        "Hidden layers", 1, LIM.max_layers, DEFAULTS.layers, key="layers", persist_state=KEEP,
-        disabled=arch != "mlp", help="Hidden layers of the MLP (the seed has 2).",
-    )  # fmt: skip
-    channels = c2.number_input(
-        "CNN channels", 1, 1024, DEFAULTS.channels, key="channels", persist_state=KEEP,
-        disabled=arch != "cnn", help="Channels of the first conv block, doubled per block.",
-    )  # fmt: skip
-    epochs = c1.number_input(
-        "Epochs", 1, LIM.max_epochs, DEFAULTS.epochs, key="epochs", persist_state=KEEP,
-        help="Passes over the training images, per model (the seed trains 20).",
-    )  # fmt: skip
-    batch = c2.number_input(
-        "Batch size", 1, LIM.max_batch_size, DEFAULTS.batch_size, key="batch_size",
-        persist_state=KEEP, help="Images per step; every member sees the whole batch unless "
-        "'split' is chosen under Advanced. The seed uses 32.",
-    )  # fmt: skip
-    lr = c1.number_input(
-        "Learning rate", 1e-6, 10.0, DEFAULTS.lr, step=1e-4, format="%.4g", key="lr",
-        persist_state=KEEP, help="Adam's learning rate (the seed: 0.001).",
-    )  # fmt: skip
-    seed = c2.number_input(
-        "Seed", 0, 2**31 - 1, DEFAULTS.seed, key="seed", persist_state=KEEP,
-        help="Seeds initialisation and batch order; ensemble member k uses seed + k.",
-    )  # fmt: skip
-
+    state = form.FormState()
+    state.take(spec("models"), models_widget(), LIM)
+    for group in MAIN_GROUPS:
+        section(group, state)
     st.markdown("**Data**")
-    dataset, train_size, test_size = data_widgets()
-
+    dataset, sizes = data_widgets(state)
+    state.values["dataset"] = dataset
     st.markdown("**Hardware**")
-    device = device_picker()
-
-    with st.expander("Advanced: the BatchEnsemble recipe and evaluation"):
-        a1, a2 = st.columns(2)
-        fast_init = a1.radio(
-            "Fast-weight init", ["signs", "normal"], key="fast_init", persist_state=KEEP,
-            help="r and s factors: random ±1 signs (the seed), or N(1, sigma).",
-        )  # fmt: skip
-        fast_init_std = a2.number_input(
-            "Init sigma", 0.001, 10.0, DEFAULTS.fast_init_std, key="fast_init_std",
-            persist_state=KEEP, disabled=fast_init != "normal",
-            help="Standard deviation of the normal fast-weight init.",
-        )  # fmt: skip
-        bias = a1.radio(
-            "Bias", ["shared", "member"], key="bias", persist_state=KEEP,
-            help="One bias shared by all members (the seed), or one per member (the paper).",
-        )  # fmt: skip
-        member_batch = a2.radio(
-            "Member batch", ["tiled", "split"], key="member_batch", persist_state=KEEP,
-            help="tiled: every member sees the whole batch (the seed); split: each member "
-            "sees its own 1/E slice.",
-        )  # fmt: skip
-        fast_lr_mult = a1.number_input(
-            "Fast-weight LR ×", 0.001, 1000.0, DEFAULTS.fast_lr_mult, key="fast_lr_mult",
-            persist_state=KEEP, help="Learning-rate multiplier of the r and s factors.",
-        )  # fmt: skip
-        weight_decay = a2.number_input(
-            "Weight decay", 0.0, 1.0, DEFAULTS.weight_decay, step=1e-4, format="%.4g",
-            key="weight_decay", persist_state=KEEP,
-            help="L2 on shared weights and biases; never on the fast weights.",
-        )  # fmt: skip
-        eval_cap = LIM.eval_batch_size or 100_000
-        eval_batch = a1.number_input(
-            "Evaluation batch", 1, eval_cap, min(DEFAULTS.eval_batch_size, eval_cap),
-            key="eval_batch_size", persist_state=KEEP,
-            help="Images per evaluation forward pass (memory vs speed).",
-        )  # fmt: skip
-        compile_ = a2.checkbox(
-            "torch.compile", key="compile", persist_state=KEEP,
-            help="Compile the models first: pays off on CUDA for long runs, costs minutes "
-            "on a CPU.",
-        )  # fmt: skip
-        cuda_graphs = a1.checkbox(
-            "CUDA graphs", value=DEFAULTS.cuda_graphs, key="cuda_graphs", persist_state=KEEP,
-            help="On CUDA, replay each training step as one CUDA graph (the same math, less "
-            "launch overhead). Ignored on the CPU.",
-        )  # fmt: skip
+    state.values["device"] = device_picker()
+    slot = st.container()  # Start goes here, above Advanced, once every value is checked
+    with st.expander("Advanced: the BatchEnsemble recipe, evaluation and hardware"):
+        for group in GROUPS:
+            if group not in MAIN_GROUPS:
+                section(group, state)
         notes = st.text_input(
             "Notes", key="notes", max_chars=500, persist_state=KEEP,
             help="Free text saved with the run (config.json, 'extra').",
         )  # fmt: skip
+    cfg = None
+    if not state.errors:
+        try:
+            cfg = RunConfig(
+                **state.values, **sizes, data_dir=str(common.data_dir()),
+                extra={"notes": notes} if notes else {},
+            ).validate(LIM)  # fmt: skip
+        except ConfigError as e:
+            state.errors[e.field] = e.message
+    with slot:
+        start = start_button(state)
+    if state.errors:
+        form.show_errors(state.errors, {n: label(n) for n in state.errors})
+        if start:
+            st.warning("Not started: correct the settings above first.", icon=":material/block:")
+        return None, False
+    return cfg, start
 
-    start = st.button("Start", type="primary", icon=":material/play_arrow:", key="start")
-    if not start:
-        return None
-    return RunConfig(
-        dataset=dataset, data_dir=str(common.data_dir()), models=tuple(models), arch=arch,
-        members=int(members), hidden=int(hidden), layers=int(layers), channels=int(channels),
-        epochs=int(epochs), batch_size=int(batch), lr=float(lr),
-        weight_decay=float(weight_decay), seed=int(seed), device=device, fast_init=fast_init,
-        fast_init_std=float(fast_init_std), fast_lr_mult=float(fast_lr_mult), bias=bias,
-        member_batch=member_batch, train_size=int(train_size), test_size=int(test_size),
-        eval_batch_size=int(eval_batch), compile=bool(compile_), cuda_graphs=bool(cuda_graphs),
-        extra={"notes": notes} if notes else {},
+
+def section(group: str, state: form.FormState) -> None:
+    """The fields of one group in two columns; a field that does not apply is disabled."""
+    specs = form.fields_of(group, SPECIAL)
+    if not specs:
+        return
+    if group not in MAIN_GROUPS:
+        st.markdown(f"**{GROUPS[group]}**")
+    cols = st.columns(2)
+    for i, s in enumerate(specs):
+        # a field that applies only when another has some value (layers: the MLP's); fields
+        # are declared after the one they depend on, so its value is already parsed
+        off = s.when is not None and state.values.get(s.when[0]) != s.when[1]
+        raw = form.widget(s, LIM, getattr(DEFAULTS, s.name), where=cols[i % 2], disabled=off)
+        if off:  # not used by this config: keep its default, whatever the box holds
+            state.values[s.name] = getattr(DEFAULTS, s.name)
+        else:
+            state.take(s, raw, LIM)
+
+
+def models_widget() -> list[str]:
+    s = spec("models")
+    return st.pills(
+        s.label, s.choices, selection_mode="multi", default=list(DEFAULTS.models), key="models",
+        format_func=MODEL_LABELS.get, persist_state=KEEP, wrap=True,
+        help=f"{s.help} BatchEnsemble: one shared weight + rank-1 factors per member. Ensemble "
+        "(sequential): E independent models trained one after the other, as the seed. Ensemble "
+        "(parallel): the same E models stacked and trained at once. Single: one model (E = 1).",
+    ) or []  # fmt: skip
+
+
+def start_button(state: form.FormState) -> bool:
+    """Start, keyed by a token that changes once a job is queued: the second click of a double
+    click targets a button that no longer exists, so it queues nothing."""
+    token = st.session_state.setdefault("start_token", uuid.uuid4().hex[:12])
+    return st.button(
+        "Start", type="primary", icon=":material/play_arrow:", key=f"start_{token}",
+        disabled=bool(state.errors), help="Queue this configuration as a background job.",
     )  # fmt: skip
 
 
@@ -169,21 +124,24 @@ def device_picker() -> str:
         st.selectbox("Device", ["cpu"], key="device", help=f"CPU only ({LIM.name} limit).")
         return "cpu"
     found, error = common.devices(timeout=0) if PROBED else (["cpu"], "")
+    options = ["auto", *found]
+    if st.session_state.get("device") not in (None, *options):
+        st.session_state["device"] = "auto"  # a reloaded job's device that is not here now
     device = st.selectbox(
-        "Device", ["auto", *found], key="device", persist_state=KEEP,
+        "Device", options, key="device", persist_state=KEEP,
         help="Only the devices found on this machine are offered. auto: CUDA, then MPS, "
         "then CPU.",
     )  # fmt: skip
     if not PROBED:
         st.caption("Looking for GPUs…")  # the page's last line reruns it when they are found
     elif error:
-        st.caption(f"Looking for GPUs failed ({error}); the CPU is used.")
+        st.caption(f"Looking for GPUs failed ({form.plain(error)}); the CPU is used.")
     return device
 
 
-def data_widgets() -> tuple[str, int, int]:
+def data_widgets(state: form.FormState) -> tuple[str, dict]:
     """Dataset choice (synthetic by default: it works offline and needs no files) and sizes;
-    a note on how to get CIFAR-10 while it is not on disk."""
+    how to get CIFAR-10, only when it is chosen and not on disk."""
     data = common.data_dir()
     kind = st.radio(
         "Dataset", list(DATASETS), key="dataset_kind", horizontal=True,
@@ -192,31 +150,37 @@ def data_widgets() -> tuple[str, int, int]:
         "network). CIFAR-10: downloaded on first use. Image folder: train/<class>/*, "
         "test/<class>/* on this machine, resized to 32 x 32.",
     )  # fmt: skip
-    note = common.cifar10_note(data) if PROBED else None
+    note = common.cifar10_note(data) if PROBED and kind == "cifar10" else None
     if note is not None and not note[0]:
         st.info(
-            "**CIFAR-10 is not on disk yet.** Pick it and press Start to download it "
-            f"(170 MB, checksum-verified). Offline? {note[1]}",
+            "**CIFAR-10 is not on disk yet.** Press Start to download it (170 MB, "
+            f"checksum-verified). Offline? {form.plain(note[1])}",
             icon=":material/info:",
         )
-    elif note is not None and kind == "cifar10":
-        st.caption(f"CIFAR-10 found in {data.resolve()}.")
+    elif note is not None:
+        st.caption(f"CIFAR-10 found in {form.plain(data.resolve())}.")
     dataset = folder_widgets() if kind == "folder" else kind
     cap = LIM.max_train_size
-    full = 1_000_000 if kind == "folder" else 50_000
+    full = None if kind == "folder" else 50_000
     c1, c2 = st.columns(2)
-    train_size = c1.number_input(
-        "Training images", 1, min(cap or full, full), min(DEFAULTS.train_size, cap or full),
-        key=f"train_size_{kind}", persist_state=KEEP,
-        help="Use the first N training images (after a fixed shuffle)"
-        + (f"; at most {cap} here." if cap else "."),
-    )  # fmt: skip
-    test_size = c2.number_input(
-        "Test images", 1, 10_000 if kind != "folder" else 1_000_000, DEFAULTS.test_size,
-        key=f"test_size_{kind}", persist_state=KEEP,
-        help="Evaluate on the first N test images.",
-    )  # fmt: skip
-    return dataset, int(train_size), int(test_size)
+    sizes = {}
+    for col, name, default, most in (
+        (c1, "train_size", DEFAULTS.train_size, cap or full),
+        (c2, "test_size", DEFAULTS.test_size, None if kind == "folder" else 10_000),
+    ):
+        s = spec(name)
+        key = f"{name}_{kind}"
+        if key not in st.session_state:
+            st.session_state[key] = form.number_text(min(default, most or default))
+        raw = col.text_input(
+            s.label, key=key, help=s.help + (f" At most {most:,} here." if most else ""),
+            placeholder="all",
+        )  # fmt: skip
+        value = state.take(s, raw, LIM)
+        if value is not None and most is not None and value > most:
+            state.errors[name] = f"must be at most {most:,} (got {value:,})"
+        sizes[name] = state.values.pop(name, None)
+    return dataset, sizes
 
 
 def folder_widgets() -> str:
@@ -228,8 +192,9 @@ def folder_widgets() -> str:
             "Image folder", key="folder", persist_state=KEEP,
             placeholder="/path/to/images (with train/<class>/ and test/<class>/)",
             help="A folder on the machine running the dashboard, laid out as "
-            "train/<class>/*.png and test/<class>/*.png.",
+            "train/<class>/*.png and test/<class>/*.png. ~ is your home folder.",
         ).strip()  # fmt: skip
+        path = str(Path(path).expanduser()) if path else ""
     upload = st.file_uploader(
         "… or upload a zip of it" if LIM.dataset_roots is None else "Upload a zip of an image "
         "folder", type=["zip"], key="folder_zip",
@@ -240,27 +205,50 @@ def folder_widgets() -> str:
         return path
     root, error = common.unpack_upload(upload)
     if error:
-        st.error(f"**Upload**: {error}", icon=":material/error:")
+        st.error(f"**Upload**: {form.plain(error)}", icon=":material/error:")
     elif root:
-        st.caption(f"Uploaded `{upload.name}`: unpacked and checked.")
+        st.caption(f"Uploaded {form.plain(upload.name)}: unpacked and checked.")
     return root or path
 
 
 def start(cfg: RunConfig) -> None:
-    """Queue the job; a config that cannot run gets a specific error right here."""
+    """Queue the job once; a config that cannot run gets a specific error right here."""
+    token = st.session_state.get("start_token", "")
+    st.session_state["start_token"] = uuid.uuid4().hex[:12]  # before submit: one job per click
     try:
-        job_id = common.registry().submit(cfg)
+        job_id = common.registry().submit(cfg, key=token)
     except ConfigError as e:
-        st.error(f"**{FIELD_LABELS.get(e.field, e.field)}**: {e.message}", icon=":material/error:")
+        st.error(f"**{label(e.field)}**: {form.plain(e.message)}", icon=":material/error:")
         return
     except RunDirError as e:  # the runs folder is read-only, full or not a folder
-        st.error(f"**Runs folder**: {e}", icon=":material/error:")
+        st.error(f"**Runs folder**: {form.plain(e)}", icon=":material/error:")
         return
     except RuntimeError as e:  # the server is shutting down
-        st.error(str(e), icon=":material/error:")
+        st.error(form.plain(e), icon=":material/error:")
         return
     st.session_state["job"] = job_id
+    st.session_state["form_job"] = job_id  # this form already shows that job's settings
     st.query_params["job"] = job_id
+
+
+def load_job_settings(snap: JobSnapshot) -> None:
+    """A reloaded ?job= (a new session) shows that job's settings in the form, once."""
+    if st.session_state.get("form_job") == snap.id:
+        return
+    st.session_state["form_job"] = snap.id
+    cfg = snap.config
+    for s in form.fields_of_all(SPECIAL):
+        value = getattr(cfg, s.name)
+        st.session_state[s.name] = form.number_text(value) if s.kind in ("int", "float") else value
+    st.session_state["models"] = list(cfg.models)
+    kind = cfg.dataset if cfg.dataset in DATASETS else "folder"
+    st.session_state["dataset_kind"] = kind
+    if kind == "folder":
+        st.session_state["folder"] = cfg.dataset
+    st.session_state[f"train_size_{kind}"] = form.number_text(cfg.train_size)
+    st.session_state[f"test_size_{kind}"] = form.number_text(cfg.test_size)
+    st.session_state["device"] = cfg.device
+    st.session_state["notes"] = str(cfg.extra.get("notes", "")) if cfg.extra else ""
 
 
 # -- the live view ----------------------------------------------------------------------------
@@ -412,14 +400,17 @@ st.caption(
 )
 common.set_view(None)
 job_id = st.query_params.get("job") or st.session_state.get("job")
+snap = common.registry().watch(job_id) if job_id else None
+if snap is not None:
+    load_job_settings(snap)
 form_col, live_col = st.columns([2, 3], gap="large")
 with form_col:
-    cfg = config_form()
-    if cfg is not None:
+    cfg, pressed = config_form()
+    if cfg is not None and pressed:
         start(cfg)
         job_id = st.session_state.get("job", job_id)
+        snap = common.registry().watch(job_id) if job_id else None
 with live_col:
-    snap = common.registry().watch(job_id) if job_id else None
     if job_id and snap is None:
         st.warning(
             "Job not found: it ran in an earlier server process or is too old to be "

@@ -15,7 +15,7 @@ from bedash.cli import main
 from bedash.data import DatasetError, load_dataset
 
 from .conftest import make_cifar_archive
-from .test_app import app, dirs, run_until, texts  # noqa: F401  (dirs: the AppTest fixture)
+from .test_app import app, dirs, run_until, start_button, texts  # noqa: F401  (dirs: the AppTest fixture)
 from .test_data import _image_folder
 from .test_runs import _tree_digest
 
@@ -193,18 +193,37 @@ def test_a_garbage_cache_file_is_rebuilt(tiny_cifar_dir: Path) -> None:
 
 # -- the dashboard --------------------------------------------------------------------------
 
-WIDGETS = [("members", 0), ("members", 65), ("hidden", 0), ("epochs", 0), ("batch_size", 0),
-           ("lr", 0.0), ("lr", float("nan"))]  # fmt: skip
+WIDGETS = [  # (key, typed text, the field's label, what the page says)
+    ("members", "0", "Members (E)", "must be from 1 to 64 (got 0)"),
+    ("members", "65", "Members (E)", "must be from 1 to 64 (got 65)"),
+    ("hidden", "0", "Hidden width", "must be from 1 to 16384 (got 0)"),
+    ("epochs", "0", "Epochs", "must be from 1 to 10000 (got 0)"),
+    ("batch_size", "0", "Batch size", "must be from 1 to 65536 (got 0)"),
+    ("lr", "0", "Learning rate", "must be a finite number > 0 (got 0.0)"),
+    ("lr", "nan", "Learning rate", "must be a finite number > 0 (got nan)"),
+    ("members", "1e", "Members (E)", "'1e' is not a number"),  # half-typed
+    ("epochs", "", "Epochs", "is empty; type a number"),
+    ("hidden", "12.5", "Hidden width", "must be a whole number"),
+]
 
 
-def test_out_of_range_widget_values_are_not_accepted(dirs: Path) -> None:  # noqa: F811
-    at = app()
-    for key, bad in WIDGETS:
-        at.number_input(key=key).set_value(bad)
-        at.run()
-        w = at.number_input(key=key)
-        assert w.min <= w.value <= w.max, (key, bad, w.value)
-    assert not at.exception
+def common_registry_jobs() -> list:
+    from pages import common
+
+    return common.registry().jobs()
+
+
+def test_out_of_range_or_half_typed_values_block_start_naming_the_field(dirs: Path) -> None:  # noqa: F811
+    """The form never runs a config the user did not see: a value that does not pass blocks
+    Start (disabled, the field named); nothing is queued, no run folder is made."""
+    for key, bad, label, said in WIDGETS:
+        at = app()
+        at.text_input(key=key).set_value(bad).run()
+        assert not at.exception
+        errors = texts(at.error)
+        assert f"**{label}**: {said}" in errors, (key, bad, errors)
+        assert start_button(at).disabled, (key, bad)  # AppTest, like a browser, cannot click it
+        assert not common_registry_jobs(), (key, bad)
 
 
 def _until_failed(at) -> object:
@@ -216,9 +235,9 @@ def test_an_unreadable_image_fails_the_job_naming_the_file(dirs: Path) -> None: 
     (root / "train" / "dog" / "broken.png").write_bytes(b"\x89PNG not really")
     at = app()
     at.radio(key="dataset_kind").set_value("folder").run()
-    at.text_input(key="folder").set_value(str(root))
-    at.number_input(key="batch_size").set_value(4)
-    at.button(key="start").click().run()
+    at.text_input(key="folder").set_value(str(root)).run()
+    at.text_input(key="batch_size").set_value("4")
+    start_button(at).click().run()
     errors = texts(_until_failed(at).error)
     assert "cannot read image" in errors and "broken.png" in errors
     assert not (dirs / "runs").exists() or not any((dirs / "runs").iterdir())
@@ -231,7 +250,7 @@ def test_cifar10_offline_fails_the_job_saying_where_to_put_the_files(
     monkeypatch.setattr(D, "CIFAR10_URL", (dirs / "nowhere.tar.gz").as_uri())
     at = app()
     at.radio(key="dataset_kind").set_value("cifar10").run()
-    at.button(key="start").click().run()
+    start_button(at).click().run()
     errors = texts(_until_failed(at).error)
     assert "CIFAR-10 could not be downloaded" in errors and "by hand" in errors
     assert str((dirs / "data").resolve()) in errors and "data_batch_1" in errors

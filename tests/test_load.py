@@ -15,6 +15,7 @@ import streamlit as st
 
 from bedash.app.jobs import JobRegistry
 from bedash.runs import list_runs
+from tests.test_app import start_button
 from tests.test_jobs import QUICK
 
 SESSIONS, CAP = 20, 2
@@ -145,7 +146,7 @@ def test_twenty_sessions_through_the_pages_share_two_slots(
         with sampler:
             t0 = time.perf_counter()
             for at in pages:
-                at.button(key="start").click().run()
+                start_button(at).click().run()
                 assert not at.exception and not at.error, texts(at.error)
             ids = [at.query_params["job"] for at in pages]
             positions = [reg.snapshot(i).queue_position for i in ids]

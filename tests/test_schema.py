@@ -63,6 +63,8 @@ def test_a_profile_caps_the_limited_fields_and_nothing_else() -> None:
     assert spec("channels").bounds(DEMO_LIMITS) == (1, 1024) == spec("channels").bounds()
     assert spec("train_size").bounds() == (1, C.MAX_SIZE)  # no cap: the whole split
     assert Limits().max_members == spec("members").hi == 64  # one number, two readers
+    assert spec("members").widget_range(DEMO_LIMITS) == (1, 8)
+    assert spec("lr").widget_range() == (1e-6, 10.0) and spec("lr").bounds() == (0.0, None)
 
 
 @pytest.mark.parametrize("name", [s.name for s in C.config_fields() if s.kind == "int"])

@@ -155,6 +155,7 @@ class JobRegistry:
         self.max_finished = max_finished
         self._cond = threading.Condition(threading.RLock())  # guards everything below
         self._jobs: dict[str, _Job] = {}
+        self._keys: dict[str, str] = {}  # submit key -> job id (a double click queues one job)
         self._queue: deque[str] = deque()
         self._running: set[str] = set()
         self._views: dict[str, tuple[str, float]] = {}  # session -> (run id, last seen)
@@ -164,9 +165,13 @@ class JobRegistry:
 
     # -- submitting and controlling --------------------------------------------------------
 
-    def submit(self, cfg: RunConfig, *, check: bool = True) -> str:
+    def submit(self, cfg: RunConfig, *, check: bool = True, key: str | None = None) -> str:
         """Queue a job and return its id. With check, bad input raises ConfigError (naming the
-        field) here, before anything is queued or written."""
+        field) here, before anything is queued or written. `key` makes a submit idempotent: a
+        second submit with the same key (a double click) returns the first one's job."""
+        with self._cond:
+            if key and key in self._keys and self._keys[key] in self._jobs:
+                return self._keys[key]
         if check:
             preflight(cfg, self.limits)
         check_runs_dir(self.runs_dir)
@@ -180,6 +185,8 @@ class JobRegistry:
             run_id = self._unused_run_id()
             job = _Job(uuid.uuid4().hex, cfg, run_id, self.runs_dir / run_id)
             self._jobs[job.id] = job
+            if key:
+                self._keys[key] = job.id
             self._queue.append(job.id)
             self._touch(job)
             self._start_queued()
@@ -339,6 +346,7 @@ class JobRegistry:
         done.sort(key=lambda j: j.submitted)
         for job in done[: max(0, len(done) - self.max_finished)]:
             del self._jobs[job.id]
+        self._keys = {k: j for k, j in self._keys.items() if j in self._jobs}
 
     def _copy(self, job: _Job) -> JobSnapshot:
         position = None

@@ -41,6 +41,9 @@ def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
             f"{cfg.batch_size} is larger than the training set ({n_train} images); "
             "choose a smaller batch or more training images",
         )
+    from ..budget import check_budget
+
+    check_budget(cfg, "cpu" if limits.cpu_only else cfg.device)  # what cannot fit in memory
 
 
 def train_images(cfg: RunConfig) -> int | None:
