@@ -111,6 +111,11 @@ def widget(
     if s.kind == "bool":
         return where.checkbox(s.label, value=bool(default), key=s.name, disabled=disabled,
                               help=s.help)  # fmt: skip
+    if s.kind == "text":  # free text checked by RunConfig.validate (the uncertainty lists)
+        if s.name not in st.session_state:
+            st.session_state[s.name] = str(default)
+        return where.text_input(s.label, key=s.name, disabled=disabled, help=s.help,
+                                placeholder=s.allowed or "none")  # fmt: skip
     raise ValueError(f"{s.name}: no generic widget for kind {s.kind!r}")
 
 
