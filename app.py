@@ -1,8 +1,12 @@
 """The bedash dashboard: `streamlit run app.py`. Registers the pages; each lives in pages/."""
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="bedash", page_icon=":material/stacked_line_chart:", layout="wide")
+# a local image: a :material/ or emoji favicon is fetched from an online service by the browser
+ICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title="bedash", page_icon=str(ICON), layout="wide")
 st.navigation(
     [
         st.Page("pages/experiment.py", title="Experiment", icon=":material/model_training:"),

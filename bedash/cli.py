@@ -127,6 +127,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from .benchmark.cli import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["sweep"]:  # seed sweeps have their own parser (bedash/sweep_cli.py)
+        from .sweep_cli import main as sweep_main
+
+        return sweep_main(argv[1:])
     parser = build_parser(_limits() if argv[:1] == ["train"] else None)
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
     try:
@@ -178,6 +182,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
+    if not result.written:  # Ctrl-C before the run's first file: nothing on disk changed
+        print(f"bedash train: {result.error}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(format_results(result.rows))
     print(f"\nrun {result.status}: {result.path}")
     if result.status == "cancelled" or cancel.is_set():  # Ctrl-C, even after the last batch

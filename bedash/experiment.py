@@ -6,8 +6,11 @@ Every kind sees the same batches in the same order; only the models differ.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import platform
 import socket
+import statistics
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -25,7 +28,9 @@ from .layers import Single
 from .metrics import Metrics, compute_metrics
 from .models import Ensemble, build_model, loss_scale, num_members, param_stats
 from .runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
-from .train import Callback, Clock, EpochRecord, FitResult, fit, make_optimizer, predict
+from .train import Callback, Clock, EpochRecord, FitResult, fit, make_optimizer, predict_timed
+
+INFER_REPEATS = 3  # timed inference passes per model (after one warm-up); results: the median
 
 
 @dataclass
@@ -41,13 +46,24 @@ class RunResult:
 NOT_STARTED = "stopped before the run started; nothing was written"
 
 
+STEP_COLUMNS = ["model", "member", "x", "loss"]  # steps.csv: x = epoch position (fractional)
+
+
 class _Recorder(Callback):
-    """Forwards every event to the user's callback and writes history.csv each epoch."""
+    """Forwards every event to the user's callback and writes history.csv each epoch, and
+    steps.csv: every log point (x = epochs done, fractional; loss = the running mean of that
+    epoch so far, from which the dashboard derives the mean between two log points)."""
 
     def __init__(self, writer: RunWriter, user: Callback | None) -> None:
         self.writer, self.user = writer, user or Callback()
+        self.steps: list[dict[str, Any]] = []
+        writer.write_table("steps.csv", STEP_COLUMNS, [])  # never an earlier run's, on overwrite
 
     def on_progress(self, p: Any) -> None:
+        x = p.epoch - 1 + p.step / max(p.steps, 1)
+        self.steps.append({"model": p.model, "member": p.member, "x": x, "loss": p.loss})
+        if p.step >= p.steps:  # an epoch's last point: once per epoch, not every log point
+            self.writer.write_table("steps.csv", STEP_COLUMNS, self.steps)
         self.user.on_progress(p)
 
     def on_epoch(self, records: list[EpochRecord]) -> None:
@@ -108,11 +124,18 @@ def run_experiment(
             model = build_model(kind, cfg, n_classes, shape).to(device)
             torch.manual_seed(cfg.seed)
             fr = _train(kind, model, batcher, cfg, recorder, cancel)
+            if fr.status == "finished" and not _finite(model):
+                fr.status = "diverged"  # a finite loss, then a step that broke the weights
             row = _result_row(kind, cfg, model, fr, dataset, device, single_params)
             members: list[dict[str, Any]] = []
             if fr.status == "finished":
-                logits, row["infer_seconds"] = predict(model, data.test, cfg.eval_batch_size)
+                row.update(_machine_load())  # before the timed passes, which add to it
+                logits, times = predict_timed(model, data.test, cfg.eval_batch_size, INFER_REPEATS)
+                row["infer_seconds"], row["infer_repeats"] = statistics.median(times), len(times)
                 m = compute_metrics(logits, dataset.test.y)
+                if not _finite_metrics(m, logits):
+                    fr.status = row["status"] = "diverged"  # finite weights, overflowing logits
+            if fr.status == "finished":
                 result.metrics[kind] = m
                 row.update(m.summary())
                 members = [
@@ -177,6 +200,30 @@ def _train(
     )
 
 
+def _finite(model: torch.nn.Module) -> bool:
+    """Every parameter and floating buffer finite (one host sync)."""
+    ts = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    return bool(torch.stack([t.isfinite().all() for t in ts]).all()) if ts else True
+
+
+def _finite_metrics(m: Metrics, logits: torch.Tensor) -> bool:
+    """Logits and every metric finite (the disagreement of a single model is undefined)."""
+    single = len(m.member_acc) == 1
+    values = [v for k, v in m.summary().items() if k != "mean_disagreement" or not single]
+    values += [*m.member_acc, *m.member_nll]
+    return bool(logits.isfinite().all()) and all(math.isfinite(float(v)) for v in values)
+
+
+def _machine_load() -> dict[str, Any]:
+    """The 1-minute load average (None where the OS has none) and the CPU count: how busy the
+    machine was when inference was timed."""
+    try:
+        load: float | None = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows; or the OS could not tell
+        load = None
+    return {"load_avg": load, "cpu_count": os.cpu_count()}
+
+
 def _use_graphs(cfg: RunConfig, batcher: Batcher) -> bool:
     """CUDA graphs on CUDA unless turned off or torch.compile manages the step itself."""
     return cfg.cuda_graphs and not cfg.compile and batcher.split.y.device.type == "cuda"
@@ -208,8 +255,9 @@ def _train_sequential(
         if fr.status != "finished":
             break
     total = FitResult(
-        fits[-1].status, sum(f.seconds for f in fits), min(f.epochs_done for f in fits)
-    )
+        fits[-1].status, sum(f.seconds for f in fits), min(f.epochs_done for f in fits),
+        member_samples=sum(f.member_samples for f in fits),
+    )  # fmt: skip
     for e in range(total.epochs_done if len(fits) == E else 0):
         member_losses = [f.losses[e] for f in fits]
         seconds = sum(f.epoch_seconds[e] for f in fits)
@@ -241,7 +289,7 @@ def _result_row(
     params, nbytes = param_stats(model)
     E = num_members(model)
     epochs_done = fr.epochs_done
-    images = len(dataset.train) * epochs_done
+    samples = fr.member_samples  # split mode: each member trained on 1/E of the images
     mean_epoch = sum(fr.epoch_seconds) / len(fr.epoch_seconds) if fr.epoch_seconds else None
     return {
         "model": kind, "status": fr.status, "members": E, "arch": cfg.arch, "hidden": cfg.hidden,
@@ -250,7 +298,7 @@ def _result_row(
         "param_bytes": nbytes, "param_mb": nbytes / 2**20,
         "params_rel_single": params / single_params, "train_seconds": fr.seconds,
         "epoch_seconds": mean_epoch,
-        "member_samples_per_s": images * E / fr.seconds if fr.seconds and images else None,
+        "member_samples_per_s": samples / fr.seconds if fr.seconds and samples else None,
     }  # fmt: skip
 
 

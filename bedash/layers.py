@@ -3,139 +3,22 @@
 Layout (DESIGN.md §2): a wrapper expands the input once to member-major `[E*B, ...]` (rows
 `k*B:(k+1)*B` belong to member k), the user's own `forward` runs unchanged, every layer here
 views its input as `[E, B, ...]`, and the wrapper returns `[E, B, C]`.
+
+Each forward here is the method's math. In inference every member reads the same batch; the
+shortcuts that then compute it once (same numbers, less work) live in bedash/fastpath.py.
 """
 
 from __future__ import annotations
 
-import contextvars
 import copy
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-@dataclass
-class _TiledInput:
-    """The wrapper's expanded input `tiled` (E copies of `source`), so that in inference a
-    layer fed exactly that tensor can use `source` once instead of E copies (same result)."""
-
-    tiled: Tensor
-    source: Tensor
-    version: int
-    members: int
-    used: bool = False  # a layer took `source` instead of reading `tiled`
-
-    def source_for(self, x: Tensor) -> Tensor | None:
-        """`source` shaped like one member's block of x, if x is still the unmodified tiled
-        input (a view of it: same storage and size, no in-place change since); else None."""
-        t = self.tiled
-        if (
-            x.data_ptr() != t.data_ptr()
-            or x.numel() != t.numel()
-            or not x.is_contiguous()
-            or x.is_inference()
-            or x._version != self.version
-            or x.shape[0] % self.members
-        ):
-            return None
-        self.used = True
-        return self.source.reshape(x.shape[0] // self.members, *x.shape[1:])
-
-
-# set by MemberMajor.forward for the duration of one inference forward pass (per thread)
-_TILED: contextvars.ContextVar[_TiledInput | None] = contextvars.ContextVar("tiled", default=None)
-
-
-def _scaled(layer: nn.Module, make: Callable[[], Tensor]) -> Tensor:
-    """The layer's weight scaled by its input factors (inference only), kept until either
-    changes: evaluating a test set batch by batch then computes it once, not once a batch.
-    Keyed by each tensor's identity, storage and version (an optimizer step or load bumps it)."""
-    w, s = layer.weight, layer.s
-    key = (id(w), w.data_ptr(), w._version, id(s), s.data_ptr(), s._version)
-    cached = layer.__dict__.get("_scaled_cache")
-    if cached is None or cached[0] != key:
-        cached = (key, make())
-        layer.__dict__["_scaled_cache"] = cached
-    return cached[1]
-
-
-def _shared_source(x: Tensor, E: int) -> Tensor | None:
-    if torch.is_grad_enabled():  # training: always the general path
-        return None
-    tiled = _TILED.get()
-    if tiled is None or tiled.members != E:
-        return None
-    return tiled.source_for(x)
-
-
-class MemberMajor(nn.Module):
-    """Runs `model` for E members at once: `[B, ...]` -> `[E*B, ...]` -> model -> `[E, B, C]`."""
-
-    def __init__(self, model: nn.Module, num_members: int) -> None:
-        super().__init__()
-        self.model = model
-        self.num_members = num_members
-
-    def forward(self, x: Tensor, split: bool = False) -> Tensor:
-        """`split=False`: every member sees all of x. `split=True`: x is already member-major,
-        member k gets rows k*b:(k+1)*b with b = len(x) // E (a remainder is dropped)."""
-        E = self.num_members
-        if split:
-            B = x.shape[0] // E
-            xm = x[: E * B]
-        else:
-            B = x.shape[0]
-            if E > 1 and not torch.is_grad_enabled() and not x.is_inference():
-                out = self._infer_shared(x)  # (E*B, C)
-                return out.view(E, B, *out.shape[1:])
-            # one copy at the model's entry; every later layer works on views
-            xm = x.unsqueeze(0).expand(E, *x.shape).reshape(E * B, *x.shape[1:])
-        out = self.model(xm)  # (E*B, C)
-        return out.view(E, B, *out.shape[1:])  # (E, B, C)
-
-    def _infer_shared(self, x: Tensor) -> Tensor:
-        """Inference: the first layer may compute from x once (see _TiledInput). A model that
-        declares `feeds_input_to_first_layer` (bedash's MLP and CNN: the input goes, through
-        views only, into the first Linear/Conv2d and nowhere else) skips even the E copies of
-        x: a third of a BatchEnsemble's evaluation time on a CPU. Should the first layer not
-        take the shortcut after all, the pass is redone on real copies: never a wrong result."""
-        E, B = self.num_members, x.shape[0]
-        src = x.contiguous()
-        shape = (E * B, *x.shape[1:])
-        declared = getattr(self.model, "feeds_input_to_first_layer", False)
-        for tile in (False, True) if declared else (True,):
-            if tile:
-                xm = x.unsqueeze(0).expand(E, *x.shape).reshape(shape)
-            else:  # never read: the first layer takes src (checked by `used` below)
-                xm = torch.empty(shape, dtype=x.dtype, device=x.device)
-            tiled = _TiledInput(xm, src, xm._version, E)
-            token = _TILED.set(tiled)
-            try:
-                out = self.model(xm)
-            finally:
-                _TILED.reset(token)
-            if tile or tiled.used:
-                return out
-        raise AssertionError("unreachable")
-
-
-class BatchEnsemble(MemberMajor):
-    """A model whose Linear/Conv2d layers are BatchEnsemble layers (see `batchensemble`)."""
-
-
-class ParallelEnsemble(MemberMajor):
-    """E independent models trained in one step with stacked weights (see `parallel_ensemble`)."""
-
-
-class Single(MemberMajor):
-    """One plain model presented as an ensemble of one: output `[1, B, C]`."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__(model, 1)
+from . import fastpath
 
 
 def _member_view(x: Tensor, E: int, layer: str) -> Tensor:
@@ -197,15 +80,8 @@ class BatchEnsembleLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
-        src = _shared_source(x, E)
-        if src is not None:  # x = E copies of src: scale W by s_i instead of E copies of x
-            ws = _scaled(
-                self,
-                lambda: (self.weight * self.s[:, None, :]).reshape(E * self.out_features, -1),
-            )
-            h = F.linear(src.reshape(-1, self.in_features), ws)  # (N, E*out): one GEMM
-            h = h.view(-1, E, self.out_features).transpose(0, 1).contiguous()  # (E, N, out)
-        else:
+        h = fastpath.be_linear(self, x)  # inference on E copies of one batch: the same, faster
+        if h is None:
             xe = _member_view(x, E, "BatchEnsembleLinear").reshape(E, -1, self.in_features)
             h = F.linear(xe * self.s[:, None, :], self.weight)  # (E, N, out)
         r = self.r[:, None, :]
@@ -266,18 +142,8 @@ class BatchEnsembleConv2d(_ConvMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
-        src = _shared_source(x, E)
-        if src is not None and self.groups != 1:  # grouped: x * s_i from src, E groups of B
-            xe = src.unsqueeze(0) * self.s[:, None, :, None, None]
-            h = self._conv(xe.reshape(x.shape), self.weight, None, self.groups)  # (E*B, O, H', W')
-            he = h.view(E, -1, *h.shape[1:])  # (E, B, O, H', W')
-        elif src is not None:  # x = E copies of src: one conv with E scaled kernels
-            w = _scaled(
-                self, lambda: (self.weight[None] * self.s[:, None, :, None, None]).flatten(0, 1)
-            )  # (E*O, C, k, k)
-            h = self._conv(src, w, None, 1)  # (B, E*O, H', W')
-            he = h.unflatten(1, (E, self.out_channels)).transpose(0, 1).contiguous()
-        else:
+        he = fastpath.be_conv(self, x)  # inference on E copies of one batch: the same, faster
+        if he is None:
             xe = _member_view(x, E, "BatchEnsembleConv2d")  # (E, B, C, H, W)
             xe = xe * self.s[:, None, :, None, None]
             h = self._conv(xe.reshape(x.shape), self.weight, None, self.groups)  # (E*B, O, H', W')
@@ -317,12 +183,9 @@ class StackedLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.num_members
-        src = _shared_source(x, E)
-        if src is not None:  # every member reads the same rows: one GEMM for all
-            b = None if self.bias is None else self.bias.flatten()
-            h = F.linear(src.reshape(-1, self.in_features), self.weight.flatten(0, 1), b)
-            h = h.view(-1, E, self.out_features).transpose(0, 1).contiguous()  # (E, N, out)
-            return h.view(*x.shape[:-1], self.out_features)
+        out = fastpath.stacked_linear(self, x)  # inference on E copies of one batch
+        if out is not None:
+            return out
         xe = _member_view(x, E, "StackedLinear").reshape(E, -1, self.in_features)
         h = _BatchedLinear.apply(xe, self.weight, self.bias)  # (E, N, out)
         return h.view(*x.shape[:-1], self.out_features)
@@ -361,26 +224,61 @@ class StackedConv2d(_ConvMixin, nn.Module):
         self.bias = _stacked(convs, "bias")
 
     def forward(self, x: Tensor) -> Tensor:
-        E = self.num_members
-        src = _shared_source(x, E)
-        if src is not None and self.groups == 1:  # the same images for all: E x O kernels
-            w = self.weight.flatten(0, 1)
-            b = None if self.bias is None else self.bias.flatten()
-            h = self._conv(src, w, b, 1)  # (B, E*O, H', W')
-            h = h.view(h.shape[0], E, self.out_channels, *h.shape[2:]).transpose(0, 1)
-            return h.reshape(-1, self.out_channels, *h.shape[3:])
-        # (grouped kernels cannot be stacked that way: member e's group k must see group k)
-        if src is not None:
-            xe = src.unsqueeze(0).expand(E, *src.shape)  # (E, B, C, H, W), copied below
-        else:
-            xe = _member_view(x, E, "StackedConv2d")  # (E, B, C, H, W)
-        B = xe.shape[1]
-        xg = xe.transpose(0, 1).reshape(B, E * self.in_channels, *x.shape[2:])  # members as groups
+        out = fastpath.stacked_conv(self, x)  # inference on E copies of one batch
+        if out is not None:
+            return out
+        return self._members_as_groups(_member_view(x, self.num_members, "StackedConv2d"))
+
+    def _members_as_groups(self, xe: Tensor) -> Tensor:
+        """(E, B, C, H, W) -> (E*B, O, H', W'): member e's kernels see only member e's rows."""
+        E, B = xe.shape[0], xe.shape[1]
+        xg = xe.transpose(0, 1).reshape(B, E * self.in_channels, *xe.shape[3:])
         w = self.weight.reshape(E * self.out_channels, *self.weight.shape[2:])
         b = None if self.bias is None else self.bias.reshape(-1)
         h = self._conv(xg, w, b, E * self.groups)  # (B, E*O, H', W')
         h = h.view(B, E, self.out_channels, *h.shape[2:]).transpose(0, 1)
         return h.reshape(E * B, self.out_channels, *h.shape[3:])
+
+
+class MemberMajor(nn.Module):
+    """Runs `model` for E members at once: `[B, ...]` -> `[E*B, ...]` -> model -> `[E, B, C]`."""
+
+    def __init__(self, model: nn.Module, num_members: int) -> None:
+        super().__init__()
+        self.model = model
+        self.num_members = num_members
+
+    def forward(self, x: Tensor, split: bool = False) -> Tensor:
+        """`split=False`: every member sees all of x. `split=True`: x is already member-major,
+        member k gets rows k*b:(k+1)*b with b = len(x) // E (a remainder is dropped)."""
+        E = self.num_members
+        if split:
+            B = x.shape[0] // E
+            xm = x[: E * B]
+        else:
+            B = x.shape[0]
+            if fastpath.applies(x, E):  # inference: the first layer may read x just once
+                out = fastpath.infer_shared(self.model, x, E)  # (E*B, C)
+                return out.view(E, B, *out.shape[1:])
+            # one copy at the model's entry; every later layer works on views
+            xm = x.unsqueeze(0).expand(E, *x.shape).reshape(E * B, *x.shape[1:])
+        out = self.model(xm)  # (E*B, C)
+        return out.view(E, B, *out.shape[1:])  # (E, B, C)
+
+
+class BatchEnsemble(MemberMajor):
+    """A model whose Linear/Conv2d layers are BatchEnsemble layers (see `batchensemble`)."""
+
+
+class ParallelEnsemble(MemberMajor):
+    """E independent models trained in one step with stacked weights (see `parallel_ensemble`)."""
+
+
+class Single(MemberMajor):
+    """One plain model presented as an ensemble of one: output `[1, B, C]`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model, 1)
 
 
 def _replace_modules(

@@ -20,7 +20,7 @@ class MLP(nn.Module):
     """The seed notebook's MLP; `layers` hidden layers of width `hidden` (the seed: 2 x 128)."""
 
     # forward passes its input, as a view, to the first Linear only: member-major wrappers
-    # may skip tiling the input in inference (bedash.layers.MemberMajor._infer_shared)
+    # may skip tiling the input in inference (bedash.fastpath.infer_shared)
     feeds_input_to_first_layer = True
 
     def __init__(

@@ -24,11 +24,12 @@ import shutil
 import stat
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_text
+from .config import config_problem
 from .lock import LOCK_NAME, LockHeld, RunLock, holder, identity, identity_alive, probe
 from .runfiles import (
     MODEL_RE,
@@ -52,22 +53,7 @@ from .schema import (
 
 RUN_FILES = ("config.json", "status.json", "history.csv", "results.csv", "members.csv")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {  # what listings read from config.json
-    "models": list, "dataset": str, "arch": str, "device": str, "members": int, "hidden": int,
-    "layers": int, "channels": int, "epochs": int, "batch_size": int, "seed": int,
-    "train_size": int, "test_size": int, "lr": (int, float), "extra": dict, "_meta": dict,
-}  # fmt: skip
-
-
-CONFIG_INT_BOUNDS = {  # generous: a run made under any profile is read, an absurd one is not
-    "members": (1, 1 << 20), "hidden": (0, 1 << 30), "layers": (0, 1 << 20),
-    "channels": (0, 1 << 30), "epochs": (0, 1 << 40), "batch_size": (1, 1 << 40),
-    "seed": (-(2**63), 2**64), "train_size": (1, 1 << 48), "test_size": (1, 1 << 48),
-    "eval_batch_size": (1, 1 << 40),
-}  # fmt: skip
-CONFIG_FLOATS = ("lr", "weight_decay", "fast_init_std", "fast_lr_mult")
-CONFIG_BOOLS = ("compile", "cuda_graphs")
-CONFIG_STRS = ("dataset", "data_dir", "arch", "device", "fast_init", "bias", "member_batch")
+MAX_CONFIG_TEXT = 4096  # characters of one text setting in config.json that are shown
 RUN_NAME_RULE = "1 to 128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
@@ -99,7 +85,7 @@ def valid_run_id(run_id: str) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _cell(value: Any) -> Any:
@@ -387,28 +373,17 @@ class RunInfo:
 
 
 def _config_problem(config: dict[str, Any]) -> str:
-    """Why config.json cannot be shown (a setting of the wrong type or out of bounds), or ''."""
+    """Why config.json cannot be shown, or '': every setting's type and bounds come from
+    RunConfig's metadata (bedash.config.config_problem); the run store adds what it shows of
+    them: model kinds as plain names, text settings of a sane length."""
+    problem = config_problem(config)
+    if problem:
+        return safe_text(problem)
     for key, value in config.items():
-        if value is None:
-            continue
-        kind = CONFIG_TYPES.get(key)
-        ok = True
-        if kind is not None:
-            ok = isinstance(value, kind) and not isinstance(value, bool)
-        if key in CONFIG_INT_BOUNDS:
-            lo, hi = CONFIG_INT_BOUNDS[key]
-            ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
-        elif key in CONFIG_FLOATS:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            ok = ok and math.isfinite(value) and abs(value) <= 1e12
-        elif key in CONFIG_BOOLS:
-            ok = isinstance(value, bool)
-        elif key in CONFIG_STRS:
-            ok = isinstance(value, str) and len(value) <= 4096
-        elif key == "models":
-            ok = ok and len(value) <= 64
-            ok = ok and all(isinstance(m, str) and MODEL_RE.match(m) for m in value)
-        if not ok:
+        bad = isinstance(value, str) and len(value) > MAX_CONFIG_TEXT
+        if key == "models" and isinstance(value, list):
+            bad = len(value) > 64 or not all(MODEL_RE.match(m) for m in value)
+        if bad:
             shown = safe_text(json.dumps(value, default=str)[:40], 40)
             return f"config.json has a bad '{safe_text(key, 40)}': {shown}"
     return ""

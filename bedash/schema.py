@@ -52,6 +52,9 @@ RESULT_COLUMNS = [
     "device", "seed", "params", "param_bytes", "param_mb", "params_rel_single", "train_seconds",
     "epoch_seconds", "infer_seconds", "member_samples_per_s", "mean_member_acc", "ensemble_acc",
     "vote_acc", "oracle_acc", "nll", "ece", "brier", "mean_disagreement",
+    # infer_seconds is the median of infer_repeats timed passes; the machine's 1-minute load
+    # average and CPU count when they ran say how far other work may have slowed them
+    "infer_repeats", "load_avg", "cpu_count",
 ]  # fmt: skip
 MEMBER_COLUMNS = ["model", "member", "accuracy", "nll"]
 RELIABILITY_COLUMNS = ["bin", "lower", "upper", "count", "accuracy", "confidence"]

@@ -18,6 +18,7 @@ from torch import nn
 
 from .config import RunConfig
 from .data import Batcher, Split, normalize
+from .fastpath import inference_pass
 from .layers import fast_weights
 from .models import num_members
 
@@ -74,6 +75,7 @@ class FitResult:
     losses: list[float] = field(default_factory=list)  # whole-model loss per epoch
     member_losses: list[list[float]] = field(default_factory=list)  # per epoch, per member
     epoch_seconds: list[float] = field(default_factory=list)
+    member_samples: int = 0  # images x members trained on, over every step taken
 
 
 class Clock:
@@ -216,19 +218,24 @@ def fit(
     for epoch in range(1, epochs + 1):
         t0 = last_log = time.perf_counter()
         loss_sum = torch.zeros(E, device=device)  # per-member sum of batch losses
-        images = 0
+        images = taken = 0  # images each member trained on; steps taken
         for step, idx in enumerate(batcher.indices(epoch), 1):
             if cancel is not None and cancel.is_set():
                 result.status = "cancelled"
                 result.seconds = time.perf_counter() - t_start
                 return result
-            loss_sum += step_fn(idx)
-            images += idx.numel() // E if split else idx.numel()
             clock.done += 1
+            rows = idx.numel() // E if split else idx.numel()  # each member's share
+            if rows == 0:  # split, a last batch with fewer rows than members: none gets one
+                continue
+            loss_sum += step_fn(idx)
+            images += rows
+            taken += 1
+            result.member_samples += rows * E
             now = time.perf_counter()
             if now - last_log >= log_interval:
                 last_log = now
-                running = float(loss_sum.mean()) / step  # the only host sync between epochs
+                running = float(loss_sum.mean()) / taken  # the only host sync between epochs
                 if not math.isfinite(running):
                     return _diverged(result, t_start)
                 elapsed = now - t0
@@ -239,7 +246,7 @@ def fit(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
-        per_member = (loss_sum / steps).tolist()
+        per_member = (loss_sum / taken).tolist()  # the mean over the batches trained on
         mean_loss = sum(per_member) / E
         if not math.isfinite(mean_loss):
             return _diverged(result, t_start)
@@ -277,10 +284,22 @@ def predict(model: nn.Module, split: Split, batch_size: int) -> tuple[torch.Tens
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t0 = time.perf_counter()
-    chunks = [
-        model(normalize(split.x[i : i + batch_size])) for i in range(0, len(split), batch_size)
-    ]
+    with inference_pass():  # the weights cannot change in here: layers may keep scaled copies
+        chunks = [
+            model(normalize(split.x[i : i + batch_size])) for i in range(0, len(split), batch_size)
+        ]
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
     return torch.cat(chunks, dim=1).float().cpu(), seconds
+
+
+def predict_timed(
+    model: nn.Module, split: Split, batch_size: int, repeats: int = 3
+) -> tuple[torch.Tensor, list[float]]:
+    """predict's logits and the seconds of `repeats` timed passes after one warm-up pass (lazy
+    kernels, allocator, caches): one pass alone is at the mercy of whatever else the machine
+    does at that moment; report the median. Every pass computes the same logits: the warm-up's
+    are returned, the others dropped at once, so memory stays that of one pass."""
+    logits, _ = predict(model, split, batch_size)
+    return logits, [predict(model, split, batch_size)[1] for _ in range(repeats)]

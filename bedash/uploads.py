@@ -8,10 +8,12 @@ message before anything is written outside a fresh folder of its own.
 from __future__ import annotations
 
 import io
+import lzma
 import shutil
 import stat
 import uuid
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -48,7 +50,29 @@ def extract_dataset_zip(
     """Unpack an image-folder zip into a new folder under dest_root and return the dataset root
     (the folder holding train/ and test/). Every image is decoded once here, so a bad file is
     named now, not mid-training (and with cache_dir the training run reuses the decode).
-    Nothing is left behind when it is refused."""
+    Every failure is an UploadError, and nothing is left behind when it is refused: the
+    unpacked folder is removed whatever ends the unpacking (Ctrl-C included)."""
+    target: Path | None = None
+    try:
+        archive, names = _open_archive(source, max_bytes, max_files, max_ratio)
+        target = Path(dest_root) / uuid.uuid4().hex
+        target.mkdir(parents=True)
+        _unpack(archive, names, target, max_bytes)
+        root = _dataset_root(target)
+        load_image_folder(root, cache_dir=cache_dir)
+        return root
+    except BaseException as e:
+        if target is not None:
+            shutil.rmtree(target, ignore_errors=True)
+        if isinstance(e, Exception) and not isinstance(e, UploadError):
+            raise UploadError(_explain(e, target)) from e
+        raise
+
+
+def _open_archive(
+    source: bytes | BinaryIO, max_bytes: int, max_files: int, max_ratio: float
+) -> tuple[zipfile.ZipFile, list[tuple[zipfile.ZipInfo, PurePosixPath]]]:
+    """The archive and its members' safe names, once the limits are checked (nothing written)."""
     data = source if isinstance(source, bytes) else source.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise UploadError(f"the archive is larger than the limit ({_size(max_bytes)})")
@@ -69,34 +93,54 @@ def extract_dataset_zip(
     for info in members:
         if stat.S_ISLNK(info.external_attr >> 16):
             raise UploadError(f"refusing the archive: member {info.filename!r} is a link")
+        if info.flag_bits & 0x1:
+            raise UploadError(
+                f"member {info.filename!r} is encrypted: password-protected zips are not supported"
+            )
         names.append((info, _safe_name(info.filename)))
+    return archive, names
 
-    target = Path(dest_root) / uuid.uuid4().hex
-    target.mkdir(parents=True)
-    try:
-        written = 0
-        for info, rel in names:
-            out = target.joinpath(*rel.parts)
-            if info.is_dir():
-                out.mkdir(parents=True, exist_ok=True)
-                continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(out, "wb") as dst:
-                # the header's size may lie: count what is really inflated
-                while chunk := src.read(1 << 20):
-                    written += len(chunk)
-                    if written > total or written > 20 * max_bytes:
-                        raise UploadError("the archive inflates beyond its declared size")
-                    dst.write(chunk)
-        root = _dataset_root(target)
-        load_image_folder(root, cache_dir=cache_dir)
-    except (UploadError, DatasetError, OSError, zipfile.BadZipFile) as e:
-        shutil.rmtree(target, ignore_errors=True)
-        if isinstance(e, UploadError):
-            raise
-        msg = str(e).replace(str(target), "<upload>")
-        raise UploadError(f"the archive is not an image folder: {msg}") from e
-    return root
+
+def _unpack(
+    archive: zipfile.ZipFile,
+    names: list[tuple[zipfile.ZipInfo, PurePosixPath]],
+    target: Path,
+    max_bytes: int,
+) -> None:
+    total = sum(i.file_size for i, _ in names if not i.is_dir())
+    written = 0
+    for info, rel in names:
+        out = target.joinpath(*rel.parts)
+        if info.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(info) as src, open(out, "wb") as dst:
+            # the header's size may lie: count what is really inflated
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > total or written > 20 * max_bytes:
+                    raise UploadError("the archive inflates beyond its declared size")
+                dst.write(chunk)
+
+
+def _explain(e: Exception, target: Path | None) -> str:
+    """Any failure while unpacking or checking -> one sentence for the user; the server's
+    folder is not shown."""
+
+    def hide(text: str) -> str:
+        return text.replace(str(target), "<upload>") if target is not None else text
+
+    if isinstance(e, DatasetError):
+        return f"the archive is not an image folder: {hide(e.message)}"
+    if isinstance(e, NotImplementedError):  # zipfile: an unsupported compression method
+        return f"the archive uses a compression this server cannot unpack ({e})"
+    if isinstance(e, (zipfile.BadZipFile, zlib.error, EOFError, lzma.LZMAError)):
+        return f"the archive is damaged ({hide(str(e)) or type(e).__name__})"
+    if isinstance(e, OSError):  # a full disk, a read-only uploads folder, a name clash
+        reason = e.strerror or str(e) or type(e).__name__
+        return f"cannot unpack the archive on the server: {hide(reason)}"
+    return f"cannot unpack the archive: {type(e).__name__}: {hide(str(e))}"
 
 
 def _dataset_root(folder: Path) -> Path:

@@ -75,7 +75,7 @@ def dashboard(cfg: RunConfig, out: Path) -> dict:
 
 def child(out: str, config: str) -> None:
     """The dashboard's side, in its own process: a registry job plus a page-like poller."""
-    from bedash import charts
+    from bedash.app import figures, tables
     from bedash.app.jobs import JobRegistry
 
     reg = JobRegistry(out)
@@ -85,10 +85,10 @@ def child(out: str, config: str) -> None:
         n = 0
         while not stop.wait(1.0):  # the fragment's run_every=1.0
             snap = reg.snapshot(job_id)
-            history = charts.frame(snap.history, charts.HISTORY_COLUMNS)
-            trace = charts.frame(snap.trace, charts.TRACE_COLUMNS)
-            charts.loss_figure(history, trace).to_json()
-            charts.epoch_time_figure(history).to_json()
+            history = tables.frame(snap.history, tables.HISTORY_COLUMNS)
+            trace = tables.frame(snap.trace, tables.TRACE_COLUMNS)
+            figures.loss_figure(history, trace).to_json()
+            figures.epoch_time_figure(history).to_json()
             n += 1
         polls.append(n)
 

@@ -24,7 +24,6 @@ LIM = common.limits()
 DEFAULTS = RunConfig(
     dataset="synthetic", train_size=10_000, test_size=2_000, epochs=5, members=5, hidden=128
 )  # 20-40 s on two CPU cores (benchmarks/dashboard_vs_cli.py), and the kinds separate
-KIND_LABELS = MODEL_LABELS
 DATASETS = {"synthetic": "Synthetic", "cifar10": "CIFAR-10", "folder": "Image folder"}
 LIVE_COLUMNS = [  # the results-so-far peek; the Results page has them all
     "Model", "Status", "E", "Acc ensemble (mean softmax)", "Acc mean member", "NLL", "ECE",
@@ -221,7 +220,7 @@ def start(cfg: RunConfig) -> None:
         st.error(f"**{label(e.field)}**: {form.plain(e.message)}", icon=":material/error:")
         return
     except RunDirError as e:  # the runs folder is read-only, full or not a folder
-        st.error(f"**Runs folder**: {form.plain(e)}", icon=":material/error:")
+        st.error(f"**Runs folder**: {form.plain(e.message)}", icon=":material/error:")
         return
     except RuntimeError as e:  # the server is shutting down
         st.error(form.plain(e), icon=":material/error:")
@@ -298,9 +297,9 @@ def show_job(snap: JobSnapshot) -> None:
         curves(snap)
     if snap.results:
         st.markdown("**Results so far**" if snap.active else "**Results**")
-        from bedash import charts
+        from bedash.app import tables
 
-        table = charts.results_table(charts.frame(snap.results, list(snap.results[0])))
+        table = tables.results_table(tables.frame(snap.results, list(snap.results[0])))
         table = table[[c for c in LIVE_COLUMNS if c in table]]
         st.dataframe(
             table, hide_index=True, column_config=common.result_columns(table),
@@ -322,46 +321,77 @@ def loading(snap: JobSnapshot) -> None:
 
 
 def progress(snap: JobSnapshot) -> None:
-    """Progress bar (model, epoch, batch, ETA) and the live numbers."""
+    """Progress bar (model, epoch, batch, the whole job's ETA) and the live numbers."""
+    from bedash.app import tables  # no pandas needed, but the module imports it: once running
+    from bedash.schema import model_label
+
     p, n = snap.progress, len(snap.config.models)
     if p is None:
         st.progress(snap.model_index / n, text=snap.message)
         return
-    who = f"{KIND_LABELS.get(p.model, p.model)} ({snap.model_index + 1}/{n})"
+    who = f"{model_label(p.model)} ({snap.model_index + 1}/{n})"
     if p.member is not None:
         who += f" · member {p.member + 1}/{snap.config.members}"
-    text = (
-        f"{who} · epoch {p.epoch}/{p.epochs} · batch {p.step}/{p.steps} · "
-        f"ETA {common.duration(p.eta)}"
-    )
+    eta = tables.job_eta(
+        snap.config.models, snap.config.members, snap.model_index, p.fraction, p.eta,
+        snap.elapsed,
+    )  # fmt: skip
+    left = "ETA —" if eta is None else f"ETA {common.duration(eta)} for the whole job"
+    text = f"{who} · epoch {p.epoch}/{p.epochs} · batch {p.step}/{p.steps} · {left}"
     if snap.message.startswith("evaluating"):
-        text = f"{who} · evaluating on the test set"
+        text = f"{who} · evaluating on the test set · {left}"
     st.progress(min(1.0, (snap.model_index + p.fraction) / n), text=text)
+    rate = tables.smoothed_throughput(p, snap.history)
     m1, m2, m3 = st.columns(3)
     m1.metric(
-        "Throughput", f"{p.samples_per_s:,.0f}/s",
-        help="Member-samples per second in this epoch: images × members trained per second.",
+        "Throughput", "—" if rate is None else f"{rate:,.0f}/s",
+        help="Member-samples per second (images × members trained per second): this epoch's "
+        "rate, blended with the previous epoch's while this one has few batches.",
     )  # fmt: skip
     m2.metric("Loss (this epoch)", f"{p.loss:.4f}", help="Running mean member cross-entropy.")
-    m3.metric("Elapsed", common.duration(snap.elapsed))
+    m3.metric(
+        "Elapsed", common.duration(snap.elapsed),
+        help=f"This model: {common.duration(p.eta)} left.",
+    )  # fmt: skip
 
 
 def curves(snap: JobSnapshot) -> None:
-    from bedash import charts  # pandas and plotly: only once there is something to draw
+    from bedash.app import figures, tables  # pandas, plotly: once there is something to draw
 
-    history = charts.frame(snap.history, charts.HISTORY_COLUMNS)
-    trace = charts.frame(snap.trace, charts.TRACE_COLUMNS)
-    show = st.toggle(
-        "Show ensemble members", value=True, key="show_members", persist_state=KEEP,
-        help="Thin lines: each member's loss (BatchEnsemble and ensembles).",
+    history = tables.frame(snap.history, tables.HISTORY_COLUMNS)
+    trace = tables.frame(snap.trace, tables.TRACE_COLUMNS)
+    weight = st.slider(
+        "Smoothing", 0.0, 0.99, figures.SMOOTHING, 0.01, key="live_smoothing",
+        persist_state=KEEP,
+        help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
+        "log points; the raw values stay faint behind it. 0: no smoothing.",
+    )  # fmt: skip
+    c2, c3, c4 = st.columns(3, vertical_alignment="center")
+    log = c2.toggle("Log scale", value=True, key="live_log", persist_state=KEEP)
+    show = c3.toggle(
+        "Members", value=True, key="show_members", persist_state=KEEP,
+        help="Thin lines: each member's loss per epoch (BatchEnsemble and ensembles).",
+    )  # fmt: skip
+    fmt = c4.segmented_control(
+        "Save as", ["png", "svg"], default="png", required=True, key="live_figure_format",
+        format_func=str.upper, persist_state=KEEP,
+        help="The camera in each chart's toolbar saves it in this format, in the browser.",
     )  # fmt: skip
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")
-        st.plotly_chart(charts.loss_figure(history, trace, members=show), key="loss_chart")
+        st.plotly_chart(
+            figures.loss_figure(
+                history, trace, members=show, smoothing=weight, log=log, pending=snap.active
+            ),
+            key="loss_chart", config=figures.plot_config("training_loss", fmt),
+        )  # fmt: skip
     with right:
         st.markdown("**Seconds per epoch**")
-        st.plotly_chart(charts.epoch_time_figure(history), key="epoch_chart")
+        st.plotly_chart(
+            figures.epoch_time_figure(history, pending=snap.active), key="epoch_chart",
+            config=figures.plot_config("epoch_seconds", fmt),
+        )  # fmt: skip
 
 
 @st.fragment(run_every=1.0)

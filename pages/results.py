@@ -4,11 +4,16 @@ per-member accuracy, agreement heatmaps, reliability diagrams, training curves, 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from bedash import charts
+import bedash.annotations as run_notes  # "from bedash import annotations": __future__
+from bedash.app import figures, tables
 from bedash.runs import list_runs, valid_run_id
+from bedash.schema import FINAL_STATUSES, FieldError, model_label
 from pages import common
 
 
@@ -16,6 +21,21 @@ def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
     st.download_button(
         label, data, file_name=file_name, mime="text/csv", key=key, on_click="ignore",
         icon=":material/download:", disabled=not data,
+    )  # fmt: skip
+
+
+def chart(fig, key: str, name: str) -> None:
+    """A figure whose modebar camera saves it as PNG or SVG (the format picked on the page)."""
+    fmt = st.session_state.get("figure_format", "png")
+    st.plotly_chart(fig, key=key, config=figures.plot_config(name, fmt))
+
+
+def format_picker() -> None:
+    st.segmented_control(
+        "Figure downloads", ["png", "svg"], default="png", required=True, key="figure_format",
+        format_func=str.upper, persist_state="session",
+        help="The camera in each chart's toolbar saves the chart in this format, drawn in the "
+        "browser (nothing leaves this machine).",
     )  # fmt: skip
 
 
@@ -57,6 +77,11 @@ def pick_run() -> str | None:
     return wanted
 
 
+def pending(data: common.RunData) -> bool:
+    """Whether the run may still fill in what is missing (it has not ended)."""
+    return data.info.status not in (*FINAL_STATUSES, "damaged", "interrupted")
+
+
 def header(data: common.RunData) -> None:
     info, cfg = data.info, data.info.config
     left, right = st.columns([4, 1], vertical_alignment="center")
@@ -65,9 +90,6 @@ def header(data: common.RunData) -> None:
         common.status_badge(info.status)
     device = cfg.get("_meta", {}).get("device", cfg.get("device"))
     st.caption(f"{common.config_summary(cfg)} · {device} · started {info.started}")
-    notes = (cfg.get("extra") or {}).get("notes")
-    if notes:
-        st.caption(f"Notes: {notes}")
     job_id = common.registry().job_for_run(info.run_id)
     snap = common.registry().watch(job_id) if job_id else None
     if snap is not None and snap.active:
@@ -81,35 +103,102 @@ def header(data: common.RunData) -> None:
     elif info.status in ("failed", "diverged", "interrupted"):
         st.warning(f"{info.status.capitalize()}: {info.reason or 'see status.json'}")
     elif info.status == "cancelled":
-        st.warning("Stopped before the end: the table holds what was measured until then.")
+        st.warning(
+            "Stopped before the end: what was not measured is left out of the charts and "
+            "shown as — in the tables."
+        )
+
+
+def annotations_section(path: Path, cfg: dict) -> None:
+    """Tags and notes, editable after the run: annotations.json in the run folder."""
+    ann = run_notes.read(path)
+    form_notes = (cfg.get("extra") or {}).get("notes") or ""
+    tags = ", ".join(ann.tags)
+    summary = " · ".join(x for x in (f"Tags: {tags}" if tags else "", ann.notes) if x)
+    if form_notes:
+        st.caption(f"Notes at start: {form_notes}")
+    with st.expander(
+        f"Tags and notes{': ' + summary[:80] if summary else ''}", icon=":material/sell:"
+    ):
+        with st.form(f"annotate_{path.name}", border=False):
+            new_tags = st.text_input(
+                "Tags", tags, key=f"ann_tags_{path.name}", placeholder="baseline, cifar, lr-sweep",
+                help="Comma-separated; the Runs page filters by them.",
+            )  # fmt: skip
+            new_notes = st.text_area(
+                "Notes", ann.notes, key=f"ann_notes_{path.name}", max_chars=run_notes.MAX_NOTES,
+                height=90,
+            )  # fmt: skip
+            saved = st.form_submit_button("Save", icon=":material/save:")
+        if saved:
+            try:
+                run_notes.write(
+                    path, run_notes.Annotations(run_notes.parse_tags(new_tags), new_notes)
+                )
+            except FieldError as e:
+                st.error(f"**{e.field.capitalize()}**: {e.message}", icon=":material/error:")
+            except OSError as e:
+                st.error(f"Could not save in {path}: {e.strerror or e}", icon=":material/error:")
+            else:
+                st.toast("Saved the tags and notes.")
+                st.rerun()
+
+
+def cpus(cfg: dict) -> int | None:
+    """The evaluating machine's CPU count, as the run recorded it (else this machine's)."""
+    meta = cfg.get("_meta") or {}
+    n = meta.get("cpus") or meta.get("cpu_count")
+    return int(n) if isinstance(n, int | float) and n > 0 else os.cpu_count()
 
 
 def results_section(data: common.RunData, path) -> None:
     st.subheader("Side by side")
     if data.results.empty:
-        st.info("No model has finished yet.")
+        st.info("No model has finished yet." if pending(data) else "No model finished in this run.")
         return
-    table = charts.results_table(data.results)
+    table = tables.results_table(data.results)
     st.dataframe(
         table, hide_index=True, column_config=common.result_columns(table),
         key="results_table", placeholder="—",  # a missing value (a model that failed)
     )  # fmt: skip
     csv_button("results.csv", common.read_bytes(path / "results.csv"), "results.csv", "dl_results")
+    kinds = [k for k in data.results["model"] if isinstance(k, str)]
     a, b = st.columns([3, 2])
     with a:
         st.markdown("**Test accuracy**")
-        st.plotly_chart(charts.accuracy_figure(data.results), key="acc_chart")
+        refs = [None, *[k for k in kinds if k == "single"], *[k for k in kinds if k != "single"]]
+        ref = st.selectbox(
+            "Show", refs, key="acc_reference",
+            format_func=lambda k: "accuracy" if k is None else f"difference to {model_label(k)}",
+            help="The axis fits the values; a difference to one model shows the gaps exactly.",
+        )  # fmt: skip
+        chart(
+            figures.accuracy_figure(data.results, reference=ref, pending=pending(data)),
+            "acc_chart", "accuracy",
+        )  # fmt: skip
     with b:
         st.markdown("**Parameters**")
-        st.plotly_chart(charts.params_figure(data.results), key="params_chart")
+        chart(figures.params_figure(data.results, pending=pending(data)), "params_chart", "params")
     st.markdown("**Time**")
-    st.plotly_chart(charts.time_figure(data.results), key="time_chart")
+    st.caption(
+        "Whiskers on the epoch time: the fastest and the slowest epoch (the first one often "
+        "pays a warm-up). Inference is flagged when the machine was busy."
+    )
+    chart(
+        figures.time_figure(
+            data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)
+        ),
+        "time_chart", "time",
+    )  # fmt: skip
 
 
 def members_section(data: common.RunData, path) -> None:
     st.subheader("Members")
     st.caption("Each member's own test accuracy, against the ensemble's and the single model's.")
-    st.plotly_chart(charts.member_accuracy_figure(data.members, data.results), key="member_chart")
+    chart(
+        figures.member_accuracy_figure(data.members, data.results, pending=pending(data)),
+        "member_chart", "members",
+    )  # fmt: skip
     csv_button("members.csv", common.read_bytes(path / "members.csv"), "members.csv", "dl_members")
 
 
@@ -120,7 +209,10 @@ def agreement_section(data: common.RunData, path) -> None:
         "from 0 to 1 for every heatmap. Diverse members (lower agreement) are what makes an "
         "ensemble better than its members."
     )
-    st.plotly_chart(charts.agreement_figure(data.agreement), key="agreement_chart")
+    chart(
+        figures.agreement_figure(data.agreement, pending=pending(data)),
+        "agreement_chart", "agreement",
+    )  # fmt: skip
     cols = st.columns(max(1, len(data.agreement)))
     for col, kind in zip(cols, data.agreement, strict=False):
         name = f"agreement_{kind}.csv"
@@ -134,9 +226,10 @@ def reliability_section(data: common.RunData, path) -> None:
         "Reliability diagrams: accuracy of the predictions in each confidence bin. Bars on the "
         "diagonal mean the confidence can be trusted; below it, the model is over-confident."
     )
-    st.plotly_chart(
-        charts.reliability_figure(data.reliability, data.results), key="reliability_chart"
-    )
+    chart(
+        figures.reliability_figure(data.reliability, data.results, pending=pending(data)),
+        "reliability_chart", "reliability",
+    )  # fmt: skip
     cols = st.columns(max(1, len(data.reliability)))
     for col, kind in zip(cols, data.reliability, strict=False):
         name = f"reliability_{kind}.csv"
@@ -144,15 +237,54 @@ def reliability_section(data: common.RunData, path) -> None:
             csv_button(name, common.read_bytes(path / name), name, f"dl_{name}")
 
 
+def read_steps(path: Path) -> pd.DataFrame | None:
+    """steps.csv (the log points of training), when the run wrote one."""
+    try:
+        return pd.read_csv(path / "steps.csv")
+    except (OSError, ValueError):
+        return None
+
+
+def loss_controls(prefix: str) -> tuple[float, bool]:
+    """TensorBoard's smoothing slider and a log / linear toggle."""
+    a, b = st.columns([3, 1], vertical_alignment="bottom")
+    weight = a.slider(
+        "Smoothing", 0.0, 0.99, figures.SMOOTHING, 0.01, key=f"{prefix}_smoothing",
+        persist_state="session",
+        help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
+        "log points; the raw values stay faint behind it. 0: no smoothing.",
+    )  # fmt: skip
+    log = b.toggle("Log scale", value=True, key=f"{prefix}_log", persist_state="session")
+    return float(weight), bool(log)
+
+
 def training_section(data: common.RunData, path) -> None:
     st.subheader("Training")
+    steps = read_steps(path)
+    st.caption(
+        "Mean loss between log points, against the epoch"
+        + (
+            "."
+            if steps is not None
+            else " (this run kept per-epoch means only: one point per epoch, at its middle)."
+        )
+    )
+    weight, log = loss_controls("hist")
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")
-        st.plotly_chart(charts.loss_figure(data.history), key="history_loss_chart")
+        chart(
+            figures.loss_figure(
+                data.history, steps, smoothing=weight, log=log, pending=pending(data)
+            ),
+            "history_loss_chart", "training_loss",
+        )  # fmt: skip
     with right:
         st.markdown("**Seconds per epoch**")
-        st.plotly_chart(charts.epoch_time_figure(data.history), key="history_time_chart")
+        chart(
+            figures.epoch_time_figure(data.history, pending=pending(data)),
+            "history_time_chart", "epoch_seconds",
+        )  # fmt: skip
     csv_button("history.csv", common.read_bytes(path / "history.csv"), "history.csv", "dl_hist")
 
 
@@ -166,11 +298,16 @@ if run_id is not None:
     else:
         data = common.load_run(path)
         header(data)
-        st.download_button(
-            "Download the whole run (zip)", lambda: common.run_zip(path),
-            file_name=f"{run_id}.zip", mime="application/zip", key="dl_zip", on_click="ignore",
-            icon=":material/folder_zip:", type="primary",
-        )  # fmt: skip
+        annotations_section(path, data.info.config)
+        a, b = st.columns([3, 2], vertical_alignment="bottom")
+        with a:
+            st.download_button(
+                "Download the whole run (zip)", lambda: common.run_zip(path),
+                file_name=f"{run_id}.zip", mime="application/zip", key="dl_zip",
+                on_click="ignore", icon=":material/folder_zip:", type="primary",
+            )  # fmt: skip
+        with b:
+            format_picker()
         results_section(data, path)
         members_section(data, path)
         agreement_section(data, path)

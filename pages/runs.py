@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bedash import charts
+import bedash.annotations as run_notes  # "from bedash import annotations": __future__
+from bedash.app import figures, tables
 from bedash.runs import delete_run, list_runs
 from pages import common
 
@@ -19,22 +20,26 @@ SORTABLE = {
 
 def filtered(table: pd.DataFrame) -> pd.DataFrame:
     """The filter and sort widgets applied to the runs table."""
-    c1, c2, c3, c4 = st.columns([2, 2, 2, 3])
+    c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 2, 3])
     statuses = sorted(table["status"].dropna().unique())
     datasets = sorted(table["dataset"].dropna().astype(str).unique())
     pick_status = c1.multiselect("Status", statuses, key="f_status", placeholder="any")
     pick_data = c2.multiselect("Dataset", datasets, key="f_dataset", placeholder="any")
+    pick_tags = c3.multiselect(
+        "Tags", tables.all_tags(table), key="f_tags", placeholder="any",
+        help="Runs carrying every tag picked. Tag a run on its Results page.",
+    )  # fmt: skip
     sortable = [c for c in SORTABLE if c in table]
-    sort_by = c3.selectbox("Sort by", sortable, key="sort_by", format_func=SORTABLE.get)
-    text = c4.text_input("Search", key="f_text", placeholder="run id, model kind, note…")
-    descending = c3.toggle("Descending", value=True, key="sort_desc")
-    out = table
+    sort_by = c4.selectbox("Sort by", sortable, key="sort_by", format_func=SORTABLE.get)
+    text = c5.text_input("Search", key="f_text", placeholder="run id, model kind, tag, note…")
+    descending = c4.toggle("Descending", value=True, key="sort_desc")
+    out = tables.tag_filter(table, pick_tags)
     if pick_status:
         out = out[out["status"].isin(pick_status)]
     if pick_data:
         out = out[out["dataset"].astype(str).isin(pick_data)]
     if text:
-        hay = out[["run_id", "models", "note"]].astype(str).agg(" ".join, axis=1)
+        hay = out[["run_id", "models", "tags", "notes", "note"]].astype(str).agg(" ".join, axis=1)
         out = out[hay.str.contains(text, case=False, regex=False)]
     return out.sort_values(sort_by, ascending=not descending, na_position="last")
 
@@ -94,16 +99,61 @@ def confirm_delete(selected: pd.DataFrame) -> None:
         st.rerun()
 
 
+def chart(fig, key: str, name: str) -> None:
+    """A figure whose modebar camera saves it as PNG or SVG (the format picked on the page)."""
+    fmt = st.session_state.get("runs_figure_format", "png")
+    st.plotly_chart(fig, key=key, config=figures.plot_config(name, fmt))
+
+
 def compare(selected: pd.DataFrame, runs: dict) -> None:
+    """The selected runs side by side: metrics against the member count, then their loss
+    curves and reliability diagrams overlaid."""
+    ids = list(selected["run_id"])
     rows = [
         {**res, "run_id": run_id}
-        for run_id in selected["run_id"]
+        for run_id in ids
         for res in runs[run_id].results
         if res.get("ensemble_acc") not in (None, "")
     ]
-    st.subheader(f"Comparing {len(selected)} runs")
-    st.caption("Against the member count E: each point is one model kind of one run.")
-    st.plotly_chart(charts.compare_figure(pd.DataFrame(rows)), key="compare_chart")
+    configs = {r: runs[r].config for r in ids}
+    head, fmt = st.columns([3, 1], vertical_alignment="bottom")
+    head.subheader(f"Comparing {len(selected)} runs")
+    fmt.segmented_control(
+        "Figure downloads", ["png", "svg"], default="png", required=True,
+        key="runs_figure_format", format_func=str.upper, persist_state="session",
+        help="The camera in each chart's toolbar saves it in this format, in the browser.",
+    )  # fmt: skip
+    st.caption(
+        "Against the member count E: each point is one model kind of one run, labelled with "
+        "the end of its run id. Lines join only runs whose other settings (data, width, "
+        "depth, epochs, batch, learning rate, seed) are the same."
+    )
+    frame = tables.compare_series(pd.DataFrame(rows), configs) if rows else pd.DataFrame()
+    chart(figures.compare_figure(frame), "compare_chart", "compare")
+    loaded = {r: common.load_run(runs[r].path) for r in ids}
+    st.markdown("**Training loss**")
+    weight = st.slider(
+        "Smoothing", 0.0, 0.99, figures.SMOOTHING, 0.01, key="cmp_smoothing",
+        persist_state="session", help="As in TensorBoard: a debiased moving average.",
+    )  # fmt: skip
+    log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
+    curves = {r: (d.history, read_steps(runs[r].path)) for r, d in loaded.items()}
+    chart(
+        figures.loss_overlay_figure(curves, smoothing=weight, log=log),
+        "compare_loss_chart", "compare_loss",
+    )  # fmt: skip
+    st.markdown("**Calibration**")
+    chart(
+        figures.reliability_overlay_figure({r: d.reliability for r, d in loaded.items()}),
+        "compare_reliability_chart", "compare_reliability",
+    )  # fmt: skip
+
+
+def read_steps(path) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(path / "steps.csv")
+    except (OSError, ValueError):
+        return None
 
 
 st.title("Runs")
@@ -118,7 +168,8 @@ if not runs:
     st.page_link("pages/experiment.py", label="Experiment", icon=":material/model_training:")
     st.stop()
 
-table = filtered(charts.runs_frame(runs))
+notes = {r.run_id: run_notes.read(r.path) for r in runs}
+table = filtered(tables.runs_frame(runs, notes))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
 event = st.dataframe(
     table, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,

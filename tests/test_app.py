@@ -20,7 +20,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bedash import charts
+from bedash import schema as charts  # the shared names (bedash.charts moved to bedash.app)
 from bedash.config import MODEL_KINDS, RunConfig
 from bedash.profile import DEMO_LIMITS
 
@@ -410,7 +410,7 @@ def test_the_run_zip_holds_its_csvs_and_config(dirs, finished_run) -> None:
         assert f"{finished_run}/config.json" in names and f"{finished_run}/results.csv" in names
         assert z.read(f"{finished_run}/results.csv") == (path / "results.csv").read_bytes()
     assert names == {f"{finished_run}/{p.name}" for p in common.run_files(path)}
-    assert len(names) == 10  # config, status, history, results, members, 2 agreement, 3 reliability
+    assert len(names) == 11  # config, status, history, steps, results, members, 2 agreement, 3 rel.
 
 
 @pytest.mark.parametrize("bad", ["20990101-000000-ffffff", "../../etc", "a/b", "%00"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bedash import fastpath
 from bedash.layers import (
     BatchEnsemble,
     BatchEnsembleConv2d,
@@ -253,38 +255,46 @@ def grouped_cnn() -> nn.Module:
                          nn.Linear(6 * 4 * 4, 5))  # fmt: skip
 
 
+NO_SHORTCUT = {"inplace", "declared_inplace"}  # the input is changed before the first layer
+
+
 @pytest.mark.parametrize("make", MAKES)
 @pytest.mark.parametrize("per_member_bias", [False, True])
-def test_inference_fast_path_equals_the_training_path(make: str, per_member_bias: bool) -> None:
-    """no_grad inference computes the first layer from the un-tiled input; the numbers must be
-    those of the general member-major path (run with grad enabled)."""
+@pytest.mark.parametrize("E", [1, 3])
+def test_inference_fast_path_equals_the_training_path(
+    make: str, per_member_bias: bool, E: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """no_grad inference computes the first layer from the un-tiled input (bedash.fastpath);
+    the numbers must be those of the general member-major path (run with grad enabled), with
+    and without predict's inference pass (which keeps the scaled weights between batches)."""
     torch.manual_seed(9)
     cnn = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=True), nn.ReLU(), nn.Flatten(),
                         nn.Linear(4 * 4 * 4, 5))  # fmt: skip
     mlp = SeedMLP(in_dim=48, hidden=6, out_dim=5)
+    pmb = per_member_bias
     models = {
-        "be_mlp": lambda: batchensemble(mlp, 3, per_member_bias=per_member_bias),
-        "be_cnn": lambda: batchensemble(cnn, 3, per_member_bias=per_member_bias),
-        "par_mlp": lambda: parallel_ensemble([copy.deepcopy(mlp) for _ in range(3)]),
-        "par_cnn": lambda: parallel_ensemble([copy.deepcopy(cnn) for _ in range(3)]),
-        "inplace": lambda: batchensemble(InPlaceFirst(), 3),
-        "branches": lambda: batchensemble(TwoBranches(), 3),
-        "declared_inplace": lambda: batchensemble(DeclaredInPlace(), 3),
+        "be_mlp": lambda: batchensemble(mlp, E, per_member_bias=pmb),
+        "be_cnn": lambda: batchensemble(cnn, E, per_member_bias=pmb),
+        "par_mlp": lambda: parallel_ensemble([copy.deepcopy(mlp) for _ in range(E)]),
+        "par_cnn": lambda: parallel_ensemble([copy.deepcopy(cnn) for _ in range(E)]),
+        "inplace": lambda: batchensemble(InPlaceFirst(), E),
+        "branches": lambda: batchensemble(TwoBranches(), E),
+        "declared_inplace": lambda: batchensemble(DeclaredInPlace(), E),
         # bedash's own MLP and CNN declare feeds_input_to_first_layer: no tiled copy at all
-        "be_bedash_mlp": lambda: batchensemble(MLP(48, 6, 5), 3, per_member_bias=per_member_bias),
+        "be_bedash_mlp": lambda: batchensemble(MLP(48, 6, 5), E, per_member_bias=pmb),
         "be_bedash_cnn": lambda: batchensemble(
-            CNN(channels=2, hidden=6, out_dim=5, image_size=8), 3, per_member_bias=per_member_bias
+            CNN(channels=2, hidden=6, out_dim=5, image_size=8), E, per_member_bias=pmb
         ),
-        "par_bedash_mlp": lambda: parallel_ensemble([MLP(48, 6, 5) for _ in range(3)]),
+        "par_bedash_mlp": lambda: parallel_ensemble([MLP(48, 6, 5) for _ in range(E)]),
         "par_bedash_cnn": lambda: parallel_ensemble(
-            [CNN(channels=2, hidden=6, out_dim=5, image_size=8) for _ in range(3)]
+            [CNN(channels=2, hidden=6, out_dim=5, image_size=8) for _ in range(E)]
         ),
         # grouped first convolutions: each member's group k must see the input's group k
-        "be_grouped": lambda: batchensemble(grouped_cnn(), 3, per_member_bias=per_member_bias),
-        "par_grouped": lambda: parallel_ensemble([grouped_cnn() for _ in range(3)]),
-        "be_grouped_declared": lambda: batchensemble(Declared(grouped_cnn()), 3),
+        "be_grouped": lambda: batchensemble(grouped_cnn(), E, per_member_bias=pmb),
+        "par_grouped": lambda: parallel_ensemble([grouped_cnn() for _ in range(E)]),
+        "be_grouped_declared": lambda: batchensemble(Declared(grouped_cnn()), E),
         "par_grouped_declared": lambda: parallel_ensemble(
-            [Declared(grouped_cnn()) for _ in range(3)]
+            [Declared(grouped_cnn()) for _ in range(E)]
         ),
     }
     model = models[make]()
@@ -293,17 +303,51 @@ def test_inference_fast_path_equals_the_training_path(make: str, per_member_bias
             p.add_(torch.randn_like(p) * 0.1)  # members must differ for the test to mean much
     x = torch.randn(7, 3, 8, 8) if "bedash_cnn" in make else torch.randn(7, 3, 4, 4)
     x = torch.randn(7, 4, 4, 4) if "grouped" in make else x
-    reference = model(x)  # grad enabled: the general path
+    # (clones: with E = 1 the wrapper passes x itself, which the in-place models change)
+    reference = model(x.clone())  # grad enabled: the general path
+    taken: list[bool] = []  # per layer call: did it compute from the shared batch?
+    real = fastpath._shared_source
+    monkeypatch.setattr(
+        fastpath, "_shared_source", lambda *a: taken.append(real(*a) is not None) or real(*a)
+    )
     with torch.no_grad():
-        fast = model(x)
+        fast = model(x.clone())
+        with fastpath.inference_pass():  # the second batch reads the kept scaled weights
+            cached = [model(x.clone()), model(x.clone())]
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
-    assert not torch.allclose(reference[0], reference[1])
-    with torch.no_grad():  # parameters change in place (an optimizer step): no stale cache
-        for p in model.parameters():
-            p.mul_(1.5)
-        again = model(x)
-    torch.testing.assert_close(again, model(x), rtol=1e-4, atol=1e-5)
-    assert not torch.allclose(again, fast)
+    for out in cached:
+        torch.testing.assert_close(out, reference, rtol=1e-4, atol=1e-5)
+    assert any(taken) == (E > 1 and make not in NO_SHORTCUT)  # the shortcut was really tested
+    if E > 1:
+        assert not torch.allclose(reference[0], reference[1])
+
+
+def test_scaled_weights_are_kept_for_one_inference_pass_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[int] = []  # one entry per scaled weight computed
+    real = fastpath._scaled
+
+    def spy(layer: nn.Module, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        return real(layer, lambda: made.append(1) or make())
+
+    monkeypatch.setattr(fastpath, "_scaled", spy)
+    torch.manual_seed(0)
+    model = batchensemble(MLP(48, 6, 5), 3)
+    x = torch.randn(4, 3, 4, 4)
+    with torch.no_grad():
+        with fastpath.inference_pass():
+            first = [model(x) for _ in range(4)]
+        assert len(made) == 1  # four batches, one first layer: scaled once (the measured gain)
+        model(x)
+        model(x)
+        assert len(made) == 3  # outside a pass: nothing kept, computed on every call
+        model.model.net[0].weight.data.mul_(2.0)  # bumps no _version
+        with fastpath.inference_pass():
+            after = model(x)
+    assert len(made) == 4 and fastpath._PASS.get() is None
+    assert not torch.allclose(after, first[0])
+    torch.testing.assert_close(after, model(x))  # the general path, grad enabled
 
 
 def test_the_shortcut_skips_the_tiled_copy_only_where_the_model_declares_it(

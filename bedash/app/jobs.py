@@ -400,7 +400,7 @@ class JobRegistry:
         except (ConfigError, DatasetError) as e:  # bad input: say which
             return "failed", str(e), ""
         except RunDirError as e:  # the runs folder went away or read-only since submit
-            return "failed", str(e).removeprefix("--out: "), ""
+            return "failed", e.message, ""
         except RunStoreError as e:  # a full disk: the run says so (if it still can)
             return "failed", f"{e.strerror}; the files written before are intact", ""
         return result.status, result.error, ""

@@ -22,7 +22,7 @@ def check_runs_dir(runs_dir: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise RunDirError(f"cannot write runs to {runs_dir}: {e.strerror or e}") from e
+        raise RunDirError("runs_dir", f"cannot write runs to {runs_dir}: {e.strerror or e}") from e
 
 
 def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -58,6 +58,6 @@ def train_images(cfg: RunConfig) -> int | None:
         try:
             listing = scan_image_folder(cfg.dataset)
         except DatasetError as e:
-            raise ConfigError("dataset", str(e).removeprefix("dataset: ")) from e
+            raise ConfigError(getattr(e, "field", "dataset"), getattr(e, "message", str(e))) from e
         full = sum(len(files) for files in listing["train"].values())
     return full if cfg.train_size is None else min(full, cfg.train_size)

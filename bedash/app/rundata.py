@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..runs import RunInfo, is_run_dir, read_run, run_path, valid_run_id
+from ..runs import RunInfo, is_run_dir, read_run, read_tables, run_path, valid_run_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +27,7 @@ class RunData:
     history: pd.DataFrame
     agreement: dict[str, pd.DataFrame]
     reliability: dict[str, pd.DataFrame]
+    problems: list[str] = field(default_factory=list)  # files that did not pass validation
 
 
 def find_run(runs_dir: Path, run_id: str) -> Path | None:
@@ -40,28 +41,18 @@ def find_run(runs_dir: Path, run_id: str) -> Path | None:
     return path if path.is_dir() and is_run_dir(path) else None
 
 
-def _csv(path: Path) -> pd.DataFrame:
+def load_run(path: Path) -> RunData:
+    """Every table of the run, validated by the run store (bedash.runs.read_tables): a file
+    that does not pass gives an empty frame and a line in `problems`, never a traceback."""
     import pandas as pd
 
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError):  # absent, empty or half-written: show nothing, not a trace
-        return pd.DataFrame()
-
-
-def load_run(path: Path) -> RunData:
-    def tables(prefix: str) -> dict[str, pd.DataFrame]:
-        found = sorted(path.glob(f"{prefix}_*.csv"))
-        return {f.stem.removeprefix(prefix + "_"): _csv(f) for f in found}
-
+    t = read_tables(path)
+    frames = {model: pd.DataFrame(rows) for model, rows in t.agreement.items()}
     return RunData(
-        read_run(path),
-        _csv(path / "results.csv"),
-        _csv(path / "members.csv"),
-        _csv(path / "history.csv"),
-        tables("agreement"),
-        tables("reliability"),
-    )
+        read_run(path), pd.DataFrame(t.results), pd.DataFrame(t.members),
+        pd.DataFrame(t.history), frames,
+        {model: pd.DataFrame(rows) for model, rows in t.reliability.items()}, list(t.problems),
+    )  # fmt: skip
 
 
 def run_files(path: Path) -> list[Path]:

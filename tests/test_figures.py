@@ -1,0 +1,338 @@
+"""Figure builders: pure functions of data frames, checked without streamlit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bedash.app import figures as charts
+from bedash.app import tables
+from bedash.app.jobs import TracePoint
+from bedash.schema import HISTORY_COLUMNS, MODEL_COLORS
+
+
+def history(rows: list[tuple]) -> pd.DataFrame:
+    """(model, member, epoch, loss, seconds) -> history.csv's frame (member None: whole)."""
+    return pd.DataFrame(
+        [(m, k, e, loss, s, 1000.0) for m, k, e, loss, s in rows], columns=HISTORY_COLUMNS
+    )
+
+
+RESULTS = pd.DataFrame(
+    [
+        {"model": "batchensemble", "status": "finished", "members": 4, "params": 1040,
+         "param_mb": 0.004, "params_rel_single": 1.04, "train_seconds": 3.0,
+         "epoch_seconds": 1.5, "infer_seconds": 0.02, "mean_member_acc": 0.6,
+         "ensemble_acc": 0.7, "vote_acc": 0.68, "oracle_acc": 0.9, "nll": 0.8, "ece": 0.03,
+         "brier": 0.4, "mean_disagreement": 0.3},
+        {"model": "single", "status": "finished", "members": 1, "params": 1000,
+         "param_mb": 0.0038, "params_rel_single": 1.0, "train_seconds": 1.0,
+         "epoch_seconds": 0.5, "infer_seconds": 0.005, "mean_member_acc": 0.65,
+         "ensemble_acc": 0.65, "vote_acc": 0.65, "oracle_acc": 0.65, "nll": 1.0, "ece": 0.1,
+         "brier": 0.5, "mean_disagreement": None},
+    ]
+)  # fmt: skip
+
+
+def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
+    h = history([
+        ("batchensemble", None, 1, 2.0, 1.0), ("batchensemble", 0, 1, 2.1, 1.0),
+        ("batchensemble", 1, 1, 1.9, 1.0), ("batchensemble", None, 2, 1.5, 1.0),
+        ("batchensemble", 0, 2, 1.6, 1.0), ("batchensemble", 1, 2, 1.4, 1.0),
+        ("single", None, 1, 2.2, 0.2),
+    ])  # fmt: skip
+    fig = charts.loss_figure(h, smoothing=0)
+    names = [t.name for t in fig.data]
+    assert names == ["BatchEnsemble", "BatchEnsemble members", "BatchEnsemble member 1",
+                     "Single model"]  # fmt: skip
+    be, m0, m1, _ = fig.data
+    # per-epoch means sit at the middle of the epoch they average: members and model alike
+    assert list(be.x) == [0.5, 1.5] and list(be.y) == [2.0, 1.5]
+    assert list(m0.x) == [0.5, 1.5] and list(m0.y) == [2.1, 1.6] and list(m1.y) == [1.9, 1.4]
+    assert m0.showlegend and not m1.showlegend  # one legend entry toggles all members
+    assert m0.line.color == be.line.color == MODEL_COLORS["batchensemble"]
+    assert be.line.width > m0.line.width
+    assert [t.name for t in charts.loss_figure(h, members=False, smoothing=0).data] == [
+        "BatchEnsemble", "Single model",
+    ]  # fmt: skip
+    # smoothed: members and model alike (the raw values faint behind the model's line)
+    smoothed = {t.name: list(t.y) for t in charts.loss_figure(h, smoothing=0.5).data}
+    assert smoothed["BatchEnsemble (raw)"] == [2.0, 1.5]
+    assert smoothed["BatchEnsemble"] == pytest.approx(tables.smooth([2.0, 1.5], 0.5))
+    assert smoothed["BatchEnsemble members"] == pytest.approx(tables.smooth([2.1, 1.6], 0.5))
+
+
+def test_live_log_points_become_interval_means_not_a_sawtooth() -> None:
+    # running means of the epoch so far: epoch 1 at a quarter, half and its end, epoch 2 ...
+    trace = tables.frame(
+        [TracePoint("batchensemble", None, x, m) for x, m in
+         [(0.25, 2.0), (0.5, 1.8), (1.0, 1.5), (1.5, 1.0), (2.0, 0.9)]],
+        tables.TRACE_COLUMNS,
+    )  # fmt: skip
+    h = history([("batchensemble", None, 1, 1.5, 1.0), ("batchensemble", None, 2, 0.9, 1.0)])
+    raw, line = charts.loss_figure(h, trace, smoothing=0.0 + 1e-9).data
+    assert list(raw.x) == [0.125, 0.375, 0.75, 1.25, 1.75]  # each interval's middle
+    assert list(raw.y) == pytest.approx([2.0, 1.6, 1.2, 1.0, 0.8])
+    assert raw.opacity < 0.5 and line.opacity == 1.0  # the raw values faint behind the line
+    # the epoch-level history is not drawn again on top of the step-level curve
+    assert len(charts.loss_figure(h, trace).data) == 2
+    assert list(charts.loss_figure(h, trace).layout.xaxis.range) == [0, 2.0]
+
+
+def test_the_smoothing_slider_smooths_the_line_and_not_the_raw_values() -> None:
+    trace = tables.frame(
+        [TracePoint("single", None, x / 10, m) for x, m in enumerate([3, 1, 3, 1, 3, 1], 1)],
+        tables.TRACE_COLUMNS,
+    )  # fmt: skip
+    raw, line = charts.loss_figure(None, trace, smoothing=0.9).data
+    assert max(line.y) - min(line.y) < max(raw.y) - min(raw.y)
+    assert list(line.y) == pytest.approx(tables.smooth(list(raw.y), 0.9))
+    (plain,) = charts.loss_figure(None, trace, smoothing=0.0).data  # no smoothing: one line
+    assert list(plain.y) == list(raw.y)
+
+
+def test_the_loss_axis_is_log_or_linear_with_several_labelled_ticks() -> None:
+    h = history([("single", None, 1, 0.52, 1.0), ("single", None, 2, 0.48, 1.0)])
+    log = charts.loss_figure(h).layout.yaxis
+    assert log.type == "log" and len(log.tickvals) >= 3
+    assert all("e" not in t for t in log.ticktext)  # 0.5, not 5e-1 or "5"
+    assert charts.loss_figure(h, log=False).layout.yaxis.type == "linear"
+    x = charts.loss_figure(history([("single", None, e, 1.0 / e, 1.0) for e in range(1, 31)]))
+    assert 4 <= 30 / x.layout.xaxis.dtick <= 10
+
+
+def test_a_sequential_ensemble_shows_its_members_while_they_train() -> None:
+    trace = tables.frame(
+        [TracePoint("ensemble", 0, 1.0, 2.0), TracePoint("ensemble", 1, 0.5, 2.3)],
+        tables.TRACE_COLUMNS,
+    )
+    fig = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS), trace, smoothing=0)
+    assert [t.name for t in fig.data] == ["Ensemble (sequential) member 0",
+                                          "Ensemble (sequential) member 1"]  # fmt: skip
+    assert fig.data[0].showlegend and not fig.data[1].showlegend
+
+
+def test_an_empty_loss_figure_says_why() -> None:
+    fig = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS))
+    assert not fig.data and "first log point" in fig.layout.annotations[0].text
+    ended = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS), pending=False)
+    assert "not measured" in ended.layout.annotations[0].text
+
+
+def test_epoch_times_sum_the_members_of_a_sequential_ensemble_until_it_is_done() -> None:
+    partial = history([("ensemble", 0, 1, 2.0, 1.0), ("ensemble", 0, 2, 1.8, 1.1),
+                       ("ensemble", 1, 1, 2.0, 0.9)])  # fmt: skip
+    t = charts.epoch_times(partial)
+    assert t["epoch"].tolist() == [1, 2] and t["epoch_seconds"].tolist() == [1.9, 1.1]
+    done = history([("ensemble", 0, 1, 2.0, 1.0), ("ensemble", 1, 1, 2.0, 0.9),
+                    ("ensemble", None, 1, 2.0, 1.9), ("single", None, 1, 2.0, 0.3)])  # fmt: skip
+    t = charts.epoch_times(done)
+    assert t[["model", "epoch_seconds"]].values.tolist() == [["ensemble", 1.9], ["single", 0.3]]
+    fig = charts.epoch_time_figure(done)
+    assert [b.name for b in fig.data] == ["Ensemble (sequential)", "Single model"]
+    assert fig.layout.barmode == "group"
+
+
+def test_accuracy_bars_label_every_accuracy_one_colour_per_model_on_a_fitted_axis() -> None:
+    fig = charts.accuracy_figure(RESULTS)
+    assert [t.name for t in fig.data] == ["BatchEnsemble", "Single model"]
+    assert list(fig.data[0].x) == [  # two lines each: readable on a phone too
+        "mean member", "ensemble<br>(mean softmax)", "majority vote", "oracle<br>(any member right)"
+    ]  # fmt: skip
+    assert list(fig.data[0].y) == [0.6, 0.7, 0.68, 0.9]
+    assert [t.marker.color for t in fig.data] == [
+        MODEL_COLORS["batchensemble"], MODEL_COLORS["single"]
+    ]  # fmt: skip
+    lo, hi = fig.layout.yaxis.range
+    assert 0.4 < lo < 0.6 and 0.9 < hi < 1.1  # fits 0.6..0.9, not 0..1
+
+
+def test_accuracy_differences_to_a_reference_model() -> None:
+    fig = charts.accuracy_figure(RESULTS, reference="single")
+    be, single = fig.data
+    assert list(be.y) == pytest.approx([-0.05, 0.05, 0.03, 0.25])
+    assert list(single.y) == [0, 0, 0, 0]
+    assert "difference to Single model" in fig.layout.yaxis.title.text
+    lo, hi = fig.layout.yaxis.range
+    assert lo < -0.05 and hi > 0.25
+
+
+def test_a_model_that_was_not_measured_is_left_out_and_says_so() -> None:
+    cancelled = RESULTS.copy()
+    for col in ("mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "infer_seconds"):
+        cancelled.loc[1, col] = None
+    acc = charts.accuracy_figure(cancelled)
+    assert acc.data[1].name == "Single model (not measured)"
+    assert all(v is None for v in acc.data[1].y)  # no bar at all, never a 0.000
+    time = charts.time_figure(cancelled)
+    infer = [t for t in time.data if t.type == "bar"][2]
+    assert list(infer.y) == [20.0, None]
+    marks = [t for t in time.data if t.type == "scatter"]
+    assert len(marks) == 1 and list(marks[0].text) == ["not measured"]
+    assert list(marks[0].x) == ["Single model"]
+
+
+def test_empty_charts_of_an_ended_run_do_not_promise_results() -> None:
+    empty = pd.DataFrame(columns=["model", "member", "accuracy", "nll"])
+    assert (
+        "has finished yet"
+        in charts.member_accuracy_figure(empty, RESULTS).layout.annotations[0].text
+    )
+    ended = charts.member_accuracy_figure(empty, RESULTS, pending=False).layout.annotations[0]
+    assert "yet" not in ended.text and "not measured" in ended.text
+    assert "yet" not in charts.agreement_figure({}, pending=False).layout.annotations[0].text
+
+
+def test_timings_show_the_epoch_spread_and_a_busy_machine() -> None:
+    res = RESULTS.assign(infer_repeats=[3, 3], load_avg=[5.2, 0.4])
+    h = history([("batchensemble", None, 1, 2.0, 3.0), ("batchensemble", None, 2, 1.0, 1.0),
+                 ("single", None, 1, 2.0, 0.5)])  # fmt: skip
+    fig = charts.time_figure(res, h, cpus=2)
+    bars = [t for t in fig.data if t.type == "bar"]
+    epoch = bars[1]
+    assert list(epoch.error_y.array) == [1.5, 0.0] and list(epoch.error_y.arrayminus) == [0.5, 0]
+    infer = bars[2]
+    assert "median of 3" in infer.text[0] and "busy: load 5.2 on 2 CPUs" in infer.text[0]
+    assert "busy" not in infer.text[1]  # load 0.4 on 2 CPUs: not busy
+    assert "busy" not in charts.time_figure(res, h, cpus=8).data[2].text[0]
+
+
+def test_every_figure_saves_as_png_or_svg_in_the_browser() -> None:
+    png = charts.plot_config("accuracy")
+    assert png["toImageButtonOptions"] == {"format": "png", "filename": "accuracy", "scale": 2}
+    assert charts.plot_config("x", "svg")["toImageButtonOptions"]["format"] == "svg"
+    with pytest.raises(ValueError, match="format"):
+        charts.plot_config("x", "pdf")
+
+
+def test_parameter_and_time_bars() -> None:
+    params = charts.params_figure(RESULTS).data[0]
+    assert list(params.y) == [1040, 1000]
+    assert params.text[0] == "1.04× single · 0.0 MB"
+    time = charts.time_figure(RESULTS)
+    assert [list(t.y) for t in time.data] == [[3.0, 1.0], [1.5, 0.5], [20.0, 5.0]]  # ms
+
+
+def test_member_bars_come_with_the_ensemble_and_single_reference_lines() -> None:
+    members = pd.DataFrame(
+        {"model": ["batchensemble"] * 4 + ["single"], "member": [0, 1, 2, 3, 0],
+         "accuracy": [0.6, 0.61, 0.59, 0.62, 0.65], "nll": [1.0] * 5}
+    )  # fmt: skip
+    fig = charts.member_accuracy_figure(members, RESULTS)
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert len(bars) == 1 and list(bars[0].y) == [0.6, 0.61, 0.59, 0.62]  # single: no panel
+    lines = {t.name: t.y[0] for t in fig.data if t.type == "scatter"}
+    assert lines == {"ensemble (mean softmax)": 0.7, "single model": 0.65}
+
+
+def test_heatmaps_share_one_zero_to_one_scale_and_write_their_values() -> None:
+    m = pd.DataFrame({"member": [0, 1], "0": [1.0, 0.4], "1": [0.4, 1.0]})
+    fig = charts.agreement_figure({"ensemble": m, "batchensemble": m * 0.5})
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    assert len(heat) == 2 and all(t.coloraxis == "coloraxis" for t in heat)
+    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 1
+    assert all(t.texttemplate == "%{z:.2f}" for t in heat)
+    assert [a.text for a in fig.layout.annotations] == ["BatchEnsemble", "Ensemble (sequential)"]
+    assert heat[1].z.tolist() == [[1.0, 0.4], [0.4, 1.0]]
+    assert fig.layout.yaxis.autorange == fig.layout.yaxis2.autorange == "reversed"  # 0 on top
+    assert charts.agreement_figure({}).layout.annotations[0].text == "no ensemble has finished yet"
+
+
+def test_reliability_diagram_per_model_skips_empty_bins() -> None:
+    t = pd.DataFrame(
+        {"bin": [0, 1, 2], "lower": [0.0, 1 / 3, 2 / 3], "upper": [1 / 3, 2 / 3, 1.0],
+         "count": [0, 10, 5], "accuracy": [None, 0.5, 0.8], "confidence": [None, 0.5, 0.9]}
+    )  # fmt: skip
+    fig = charts.reliability_figure({"single": t, "batchensemble": t}, RESULTS)
+    bars = [d for d in fig.data if d.type == "bar"]
+    assert len(bars) == 2 and list(bars[0].y) == [0.5, 0.8]
+    assert list(bars[0].x) == pytest.approx([0.5, 5 / 6])
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["BatchEnsemble<br>ECE 0.030", "Single model<br>ECE 0.100"]
+
+
+def test_compare_joins_only_runs_that_differ_in_the_member_count_alone() -> None:
+    rows = pd.DataFrame(
+        [{"run_id": "20261202-100000-bbbbbb", "model": "batchensemble", "members": 8,
+          "ensemble_acc": 0.8, "params": 10, "train_seconds": 4},
+         {"run_id": "20261202-090000-aaaaaa", "model": "batchensemble", "members": 2,
+          "ensemble_acc": 0.7, "params": 9, "train_seconds": 2},
+         {"run_id": "20261202-110000-cccccc", "model": "batchensemble", "members": 4,
+          "ensemble_acc": 0.75, "params": 20, "train_seconds": 3}]
+    )  # fmt: skip
+    same = {"hidden": 64, "epochs": 3}
+    configs = {"20261202-100000-bbbbbb": {**same, "members": 8},
+               "20261202-090000-aaaaaa": {**same, "members": 2},
+               "20261202-110000-cccccc": {**same, "hidden": 128, "members": 4}}  # fmt: skip
+    series = tables.compare_series(rows, configs)
+    assert series["series"].tolist() == [0, 0, 1]
+    fig = charts.compare_figure(series)
+    acc = [t for t in fig.data if t.xaxis == "x"]
+    assert [list(t.x) for t in acc] == [[2, 8], [4]]
+    assert "lines" in acc[0].mode and "lines" not in acc[1].mode  # width 128: a point alone
+    assert list(acc[0].text) == ["aaaaaa", "bbbbbb"]  # points labelled by run
+    assert [list(t.y) for t in fig.data if t.xaxis == "x2"] == [[9, 10], [20]]
+    assert fig.layout.legend.y < 0  # below the panels, off their titles
+    assert sum(t.showlegend for t in fig.data) == 1
+
+
+def test_overlays_of_several_runs_one_colour_each() -> None:
+    h1 = history([("single", None, 1, 2.0, 1.0), ("single", None, 2, 1.0, 1.0)])
+    h2 = history([("single", None, 1, 1.5, 1.0), ("batchensemble", None, 1, 1.2, 1.0)])
+    fig = charts.loss_overlay_figure({"run-a": (h1, None), "run-b": (h2, None)})
+    assert [a.text for a in fig.layout.annotations] == ["BatchEnsemble", "Single model"]
+    colours = {t.name: t.line.color for t in fig.data}
+    assert colours == {
+        "run-a": charts.RUN_COLORS[0],
+        "run-b": charts.RUN_COLORS[1],
+        "run-a (raw)": charts.RUN_COLORS[0],
+        "run-b (raw)": charts.RUN_COLORS[1],
+    }
+    assert sum(t.showlegend for t in fig.data) == 2  # one legend entry per run
+    rel = pd.DataFrame(
+        {"bin": [0, 1], "lower": [0, 0.5], "upper": [0.5, 1.0], "count": [3, 0],
+         "accuracy": [0.4, None], "confidence": [0.45, None]}
+    )  # fmt: skip
+    fig = charts.reliability_overlay_figure({"run-a": {"single": rel}, "run-b": {"single": rel}})
+    lines = [t for t in fig.data if t.name in ("run-a", "run-b")]
+    assert len(lines) == 2 and list(lines[0].x) == [0.45]  # empty bins skipped
+    assert charts.loss_overlay_figure({}).layout.annotations[0].text.startswith("the selected")
+
+
+def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
+    from bedash.config import RunConfig
+    from bedash.experiment import run_experiment
+
+    cfg = RunConfig(
+        dataset="synthetic", train_size=256, test_size=128, epochs=2, hidden=16, members=3,
+        batch_size=64, device="cpu", models=("batchensemble", "ensemble", "single"),
+    )  # fmt: skip
+    path = run_experiment(cfg, tmp_path / "run").path
+    res, mem = pd.read_csv(path / "results.csv"), pd.read_csv(path / "members.csv")
+    hist = pd.read_csv(path / "history.csv")
+    agree = {p.stem[10:]: pd.read_csv(p) for p in path.glob("agreement_*.csv")}
+    rel = {p.stem[12:]: pd.read_csv(p) for p in path.glob("reliability_*.csv")}
+    figures = [
+        charts.loss_figure(hist), charts.epoch_time_figure(hist), charts.accuracy_figure(res),
+        charts.params_figure(res), charts.time_figure(res),
+        charts.member_accuracy_figure(mem, res), charts.agreement_figure(agree),
+        charts.reliability_figure(rel, res),
+    ]  # fmt: skip
+    for fig in figures:
+        assert fig.data and fig.to_json()
+    assert sorted(agree) == ["batchensemble", "ensemble"]
+    # the sequential ensemble's whole-model line exists once it has finished
+    assert "Ensemble (sequential)" in [t.name for t in figures[0].data]
+    # steps.csv: every epoch's log points, down to each epoch's end; their interval means
+    # average back to history.csv's epoch means
+    steps = pd.read_csv(path / "steps.csv")
+    assert list(steps.columns) == tables.TRACE_COLUMNS
+    be = tables.interval_means(steps[steps["model"] == "batchensemble"])
+    width = be["x1"] - be["x0"]
+    per_epoch = (be["loss"] * width).groupby(be["x0"].astype(int)).sum()
+    whole = hist[(hist["model"] == "batchensemble") & hist["member"].isna()]
+    assert per_epoch.tolist() == pytest.approx(whole["loss"].tolist(), rel=1e-5)
+    fine = charts.loss_figure(hist, steps)
+    assert "BatchEnsemble (raw)" in [t.name for t in fine.data]
