@@ -220,7 +220,8 @@ RESULT_SPEC: Spec = {
     "member_samples_per_s": (_POS, False), "mean_member_acc": (_UNIT, False),
     "ensemble_acc": (_UNIT, False), "vote_acc": (_UNIT, False), "oracle_acc": (_UNIT, False),
     "nll": (_POS, False), "ece": (_UNIT, False), "brier": (_float(0.0, 2.0), False),
-    "mean_disagreement": (_UNIT, False),
+    "mean_disagreement": (_UNIT, False), "infer_repeats": (_COUNT, False),
+    "load_avg": (_float(0.0, 1e9), False), "cpu_count": (_COUNT, False),
 }  # fmt: skip
 HISTORY_SPEC: Spec = {
     "model": (_model, True), "member": (_int(0, 1 << 20), False), "epoch": (_COUNT, True),

@@ -160,17 +160,19 @@ def data_widgets(state: form.FormState) -> tuple[str, dict]:
         st.caption(f"CIFAR-10 found in {form.plain(data.resolve())}.")
     dataset = folder_widgets() if kind == "folder" else kind
     cap = LIM.max_train_size
-    full = None if kind == "folder" else 50_000
+    counts = folder_counts(dataset) if kind == "folder" else (50_000, 10_000)
     c1, c2 = st.columns(2)
     sizes = {}
     for col, name, default, most in (
-        (c1, "train_size", DEFAULTS.train_size, cap or full),
-        (c2, "test_size", DEFAULTS.test_size, None if kind == "folder" else 10_000),
+        (c1, "train_size", DEFAULTS.train_size, _least(cap, counts[0])),
+        (c2, "test_size", DEFAULTS.test_size, counts[1]),
     ):
         s = spec(name)
         key = f"{name}_{kind}"
+        if kind == "folder":  # a folder's own size: all of it, unless a profile caps it
+            default = cap if cap and (most is None or cap < most) else None
         if key not in st.session_state:
-            st.session_state[key] = form.number_text(min(default, most or default))
+            st.session_state[key] = form.number_text(_least(default, most))
         raw = col.text_input(
             s.label, key=key, help=s.help + (f" At most {most:,} here." if most else ""),
             placeholder="all",
@@ -180,6 +182,26 @@ def data_widgets(state: form.FormState) -> tuple[str, dict]:
             state.errors[name] = f"must be at most {most:,} (got {value:,})"
         sizes[name] = state.values.pop(name, None)
     return dataset, sizes
+
+
+def _least(*values: int | None) -> int | None:
+    """The smallest of the values that are given (None: no bound)."""
+    given = [v for v in values if v is not None]
+    return min(given) if given else None
+
+
+def folder_counts(root: str) -> tuple[int | None, int | None]:
+    """(training, test) images of an image folder, or (None, None) while it is not one (Start
+    then names the problem). Lists the files; decodes nothing."""
+    if not root or not PROBED:
+        return None, None
+    from bedash.data import DatasetError, scan_image_folder
+
+    try:
+        listing = scan_image_folder(root)
+    except (DatasetError, OSError):
+        return None, None
+    return tuple(sum(len(f) for f in listing[split].values()) for split in ("train", "test"))
 
 
 def folder_widgets() -> str:

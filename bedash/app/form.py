@@ -61,6 +61,8 @@ def number_text(value: Any) -> str:
 
 def parse(s: Spec, raw: Any, limits: Limits) -> Any:
     """A widget's value as the field's type; ConfigError naming the field otherwise."""
+    if s.kind == "kinds":  # a multi-select gives a list; RunConfig holds a tuple
+        return tuple(raw or ())
     if s.kind not in ("int", "float"):
         return raw
     text = str(raw if raw is not None else "").strip().replace("_", "").replace(",", "")
