@@ -69,12 +69,14 @@ def load_svhn(data_dir: str | os.PathLike, *, download: bool = True) -> Tensor:
     folder = Path(data_dir) / SVHN_FOLDER
     present = (folder / SVHN_FILE).is_file()
     if not present and not download:
-        raise DatasetError(f"ood: SVHN is not in {folder.resolve()}. {svhn_manual_hint(data_dir)}")
+        raise DatasetError(
+            "ood", f"SVHN is not in {folder.resolve()}. {svhn_manual_hint(data_dir)}"
+        )
     try:
         import scipy.io  # noqa: F401  (torchvision's SVHN reads the .mat file with it)
     except ImportError as e:
         raise DatasetError(
-            "ood: svhn needs scipy, which is not installed (pip install scipy)"
+            "ood", "svhn needs scipy, which is not installed (pip install scipy)"
         ) from e
     from torchvision.datasets import SVHN
 
@@ -82,7 +84,7 @@ def load_svhn(data_dir: str | os.PathLike, *, download: bool = True) -> Tensor:
         ds = SVHN(str(folder), split="test", download=download and not present)
     except Exception as e:  # no network, a damaged file: say how to place it by hand
         raise DatasetError(
-            f"ood: SVHN could not be loaded ({e}). {svhn_manual_hint(data_dir)}"
+            "ood", f"SVHN could not be loaded ({e}). {svhn_manual_hint(data_dir)}"
         ) from e
     return torch.from_numpy(ds.data).contiguous()  # (N, 3, 32, 32) uint8
 
@@ -91,13 +93,14 @@ def load_cifar10_images(data_dir: str | os.PathLike) -> Tensor:
     """CIFAR-10's test images from disk (an OOD set for a run on other data: never downloaded)."""
     if not cifar10_present(data_dir):
         raise DatasetError(
-            f"ood: CIFAR-10 is not in {Path(data_dir).resolve()} (it is not downloaded for an OOD "
-            f"set). {cifar10_manual_hint(data_dir)}"
+            "ood",
+            f"CIFAR-10 is not in {Path(data_dir).resolve()} (it is not downloaded for an OOD "
+            f"set). {cifar10_manual_hint(data_dir)}",
         )
     try:
         return load_cifar10(data_dir, download=False).test.x
     except DatasetError as e:
-        raise DatasetError(f"ood: {e}") from e
+        raise DatasetError("ood", e.message) from e
 
 
 def folder_images(root: str | os.PathLike, limit: int | None = None) -> list[Path]:
@@ -106,7 +109,7 @@ def folder_images(root: str | os.PathLike, limit: int | None = None) -> list[Pat
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(
-            f"ood: {root} is neither an OOD set ({', '.join(OOD_NAMES)}) nor a folder of images"
+            "ood", f"{root} is neither an OOD set ({', '.join(OOD_NAMES)}) nor a folder of images"
         )
     base = root / "test" if (root / "test").is_dir() else root
     try:
@@ -116,11 +119,11 @@ def folder_images(root: str | os.PathLike, limit: int | None = None) -> list[Pat
             and not any(part.startswith(".") for part in p.relative_to(base).parts)
         )  # fmt: skip
     except OSError as e:
-        raise DatasetError(f"ood: cannot read {e.filename or base}: {e.strerror or e}") from e
+        raise DatasetError("ood", f"cannot read {e.filename or base}: {e.strerror or e}") from e
     if not files:
         raise DatasetError(
-            f"ood: {base} holds no images (allowed extensions: "
-            f"{', '.join(sorted(IMAGE_EXTENSIONS))})"
+            "ood",
+            f"{base} holds no images (allowed extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})",
         )
     if limit is not None and len(files) > limit:  # an even spread, not the first classes only
         step = len(files) / limit
@@ -137,7 +140,7 @@ def load_folder_images(root: str | os.PathLike, limit: int | None = None) -> Ten
         try:
             arrays.append(_decode_image(f))
         except DatasetError as e:  # data words it for the dataset field
-            raise DatasetError(f"ood: {str(e).removeprefix('dataset: ')}") from e
+            raise DatasetError("ood", e.message) from e
     return torch.from_numpy(np.stack(arrays))
 
 

@@ -71,9 +71,10 @@ def shot_noise(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     lam = x.float().mul_(c / 255.0)
     z = torch.randn(x.shape, generator=g)
     out = torch.addcmul(lam, lam.sqrt(), z)
-    dark = lam < SHOT_EXACT_BELOW
-    if bool(dark.any()):
-        out[dark] = torch.poisson(lam[dark], generator=g)
+    dark = (lam < SHOT_EXACT_BELOW).view(-1).nonzero().squeeze(1)  # one pass finds them
+    if dark.numel():
+        flat = out.view(-1)
+        flat.index_copy_(0, dark, torch.poisson(lam.view(-1)[dark], generator=g))
     return _to_uint8(out.mul_(255.0 / c))
 
 

@@ -113,7 +113,7 @@ def widget(
     if s.kind == "bool":
         return where.checkbox(s.label, value=bool(default), key=s.name, disabled=disabled,
                               help=s.help)  # fmt: skip
-    if s.kind == "text":
+    if s.kind == "text":  # free text checked by RunConfig.validate (the uncertainty lists)
         if s.name not in st.session_state:
             st.session_state[s.name] = str(default)
         return where.text_input(s.label, key=s.name, disabled=disabled, help=s.help,
