@@ -51,7 +51,11 @@ from .schema import (
     FieldError,
 )
 
-RUN_FILES = ("config.json", "status.json", "history.csv", "results.csv", "members.csv")
+RUN_FILES = (
+    "config.json", "status.json", "history.csv", "results.csv", "members.csv", "steps.csv",
+    "shift.csv", "ood.csv", "selective.csv", "annotations.json",
+)  # fmt: skip
+UNCERTAINTY_RE = re.compile(r"^uncertainty_[A-Za-z0-9_]{1,64}\.csv$")  # per model, with --ood
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_CONFIG_TEXT = 4096  # characters of one text setting in config.json that are shown
 RUN_NAME_RULE = "1 to 128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -108,7 +112,7 @@ def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
 
 def _is_run_file(name: str) -> bool:
     """A file name bedash writes in a run folder (the lock excepted: it is never removed)."""
-    return name in RUN_FILES or bool(TABLE_RE.match(name))
+    return name in RUN_FILES or bool(TABLE_RE.match(name) or UNCERTAINTY_RE.match(name))
 
 
 def _is_temp_file(name: str) -> bool:

@@ -246,6 +246,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.status == "failed" else EXIT_OK
 
 
+def _have_ray() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
 def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> Any:
     from .engine import LocalEngine, RayEngine
 
@@ -254,6 +260,11 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
         if kind == "ray" or args.address:
             raise SweepError("engine", "the demo runs sweeps in this process (demo limit)")
         kind = "local"
+    if kind == "auto" and not args.address and not _have_ray():
+        kind = "local"  # `pip install .` without the ray extra: the cells run one by one here
+    if kind == "ray" and not _have_ray():
+        raise SweepError("engine", "Ray is not installed (pip install 'bedash[ray]'); or use "
+                                   "--engine local")  # fmt: skip
     if kind == "local":
         if args.address:
             raise SweepError("address", "needs --engine ray")

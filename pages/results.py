@@ -16,6 +16,7 @@ from bedash.app.form import plain
 from bedash.runs import list_runs, valid_run_id
 from bedash.schema import FINAL_STATUSES, FieldError, model_label
 from pages import common
+from pages.uncertainty_view import uncertainty_section
 
 
 def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
@@ -316,6 +317,7 @@ if run_id is not None:
         members_section(data, path)
         agreement_section(data, path)
         reliability_section(data, path)
+        uncertainty_section(path)
         training_section(data, path)
         with st.expander("Configuration (config.json)"):
             st.code(json.dumps(data.info.config, indent=2), language="json")

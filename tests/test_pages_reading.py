@@ -5,11 +5,10 @@ covers configuring, training and deleting.)"""
 
 from __future__ import annotations
 
-import re
-
 import csv
 import io
 import json
+import re
 import shutil
 import time
 from pathlib import Path

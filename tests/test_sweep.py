@@ -602,3 +602,21 @@ def test_run_cell_applies_the_profiles_caps() -> None:
     assert config["eval_batch_size"] == 16  # the same metrics, in smaller chunks
     assert json.loads(outcome.files["status.json"])["status"] == "cancelled"  # after one batch
     assert run_cell("c", cfg.replace(epochs=1).to_dict()).status == "finished"
+
+
+def test_without_ray_auto_runs_here_and_ray_is_refused_naming_the_flag(monkeypatch) -> None:
+    """`pip install .` without the ray extra: the default engine runs the cells in this
+    process; asking for Ray says how to get it (exit 2 at the CLI), never a traceback."""
+    import argparse
+
+    from bedash import sweep_cli
+    from bedash.config import DEFAULT_LIMITS
+    from bedash.engine import LocalEngine
+    from bedash.sweep import SweepError
+
+    monkeypatch.setattr(sweep_cli, "_have_ray", lambda: False)
+    args = argparse.Namespace(engine="auto", address=None)
+    assert isinstance(sweep_cli.make_engine(args, None, DEFAULT_LIMITS), LocalEngine)
+    with pytest.raises(SweepError) as info:
+        sweep_cli.make_engine(argparse.Namespace(engine="ray", address=None), None, DEFAULT_LIMITS)
+    assert info.value.field == "engine" and "not installed" in info.value.message
