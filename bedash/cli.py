@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from .config import GROUPS, RunConfig, config_fields, flag, parse_models
 from .runs import RunStoreError, list_runs, new_run_id
-from .schema import EpochRecord, FieldError, Progress, Spec
+from .schema import EpochRecord, FieldError, Progress, Spec, duration
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -294,15 +294,6 @@ def format_results(rows: list[dict[str, Any]]) -> str:
     return "\n".join(line(r) for r in cells)
 
 
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    s = int(seconds)
-    return (
-        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
-
-
 class ProgressBar:
     """One updating line on a terminal (a line per epoch when stderr is not a terminal).
     bedash.train.Callback's methods, duck-typed: this module does not import torch."""
@@ -331,7 +322,7 @@ class ProgressBar:
         self._write(
             f"{who:<20} [{'#' * filled}{'.' * (self.width - filled)}] {p.fraction:4.0%} "
             f"ep {p.epoch}/{p.epochs} step {p.step}/{p.steps} loss {p.loss:.4f} "
-            f"{p.samples_per_s:,.0f} samples/s ETA {_duration(p.eta)}"
+            f"{p.samples_per_s:,.0f} samples/s ETA {duration(p.eta)}"
         )
 
     def on_epoch(self, records: list[EpochRecord]) -> None:

@@ -184,3 +184,13 @@ class Spec:
         """What a form offers: `form_range` where validation is open-ended (a learning rate),
         else the bounds under `limits`."""
         return self.form_range if self.form_range is not None else self.bounds(limits)
+
+
+def duration(seconds: float | None) -> str:
+    """1:05, 1:02:03, or -- when unknown (an ETA before the first step)."""
+    if seconds is None or seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return "--"
+    s = round(seconds)
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )

@@ -25,7 +25,11 @@ from typing import Any
 
 from .atomic import atomic_write_bytes, atomic_write_text
 from .config import DEFAULT_LIMITS, Limits, RunConfig, config_fields
-from .runs import _is_run_file, is_run_dir
+from .runs import (
+    _csv_text,  # one way to write a CSV cell (None, NaN -> empty)
+    _is_run_file,
+    is_run_dir,
+)
 from .schema import RESULT_COLUMNS, FieldError
 from .stats import better_direction, paired, summarize, verdict
 
@@ -267,8 +271,8 @@ class SweepStore:
         fields = list(self.spec.grid)
         summary = summary_rows(records, fields)
         pairs = paired_rows(records, fields)
-        atomic_write_text(self.path / SUMMARY_FILE, _csv(summary_columns(fields), summary))
-        atomic_write_text(self.path / PAIRED_FILE, _csv(paired_columns(fields), pairs))
+        atomic_write_text(self.path / SUMMARY_FILE, _csv_text(summary_columns(fields), summary))
+        atomic_write_text(self.path / PAIRED_FILE, _csv_text(paired_columns(fields), pairs))
 
 
 def check_out(path: str | Path, spec: SweepSpec) -> None:
@@ -461,21 +465,6 @@ def paired_rows(
                              "mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high,
                              "n": d.n, "verdict": verdict(d, better, model, base)})  # fmt: skip
     return rows
-
-
-def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for row in rows:
-        w.writerow({k: _cell(row.get(k)) for k in columns})
-    return buf.getvalue()
-
-
-def _cell(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return repr(v) if isinstance(v, float) else v
 
 
 # -- running -----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ flag), 130 interrupted. The driver never imports torch (Ray workers do).
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import threading
@@ -20,7 +19,7 @@ from typing import Any, TextIO
 
 from .config import GROUPS, ConfigError, Limits, RunConfig, config_fields, parse_models
 from .config import flag as config_flag
-from .schema import FieldError, Spec
+from .schema import FieldError, Spec, duration
 from .sweep import (
     MAX_CELLS,
     SweepError,
@@ -321,15 +320,6 @@ def _num(text: str) -> str:
     return f"{x:.4g}"
 
 
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    s = int(seconds)
-    return (
-        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
-
-
 class SweepBar:
     """A bar over cells with an ETA on stderr (one line per event when it is not a terminal)."""
 
@@ -351,7 +341,7 @@ class SweepBar:
         filled = int(ev.done / ev.total * self.width) if ev.total else self.width
         line = (
             f"[{'#' * filled}{'.' * (self.width - filled)}] {ev.done}/{ev.total} cells "
-            f"({c['running']} running, {c['failed']} failed) ETA {_duration(ev.eta)}"
+            f"({c['running']} running, {c['failed']} failed) ETA {duration(ev.eta)}"
         )
         if ev.kind == "ended" and ev.status not in ("finished", "diverged"):
             self.note(f"cell {ev.cell_id} {ev.status}" + (f": {ev.error}" if ev.error else ""))

@@ -21,35 +21,7 @@ from .data import Batcher, Split, normalize
 from .fastpath import inference_pass
 from .layers import fast_weights
 from .models import num_members
-
-
-@dataclass
-class EpochRecord:
-    """One row of history.csv. member is None for the whole model."""
-
-    model: str
-    member: int | None
-    epoch: int
-    loss: float
-    epoch_seconds: float
-    samples_per_s: float  # member-samples per second (E x images for the ensemble kinds)
-
-
-@dataclass
-class Progress:
-    """A log point: where training is and how fast it goes."""
-
-    model: str
-    member: int | None  # the member being trained (sequential ensemble), else None
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    loss: float  # running mean loss of this epoch so far
-    elapsed: float  # seconds since this model started training
-    eta: float  # seconds left for this model
-    samples_per_s: float
-    fraction: float  # of this model's training done, 0..1
+from .schema import EpochRecord, Progress  # the records every front end reads
 
 
 class Callback:

@@ -23,6 +23,7 @@ from bedash.app.session import (
     set_view,
 )
 from bedash.app.settings import data_dir, limits, max_jobs, runs_dir, setting, settings
+from bedash.schema import duration  # noqa: F401 (the pages format times with it)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,13 +97,3 @@ def config_summary(cfg: dict) -> str:
 
 def status_badge(status: str) -> None:
     st.badge(status, color=STATUS_COLORS.get(status, "gray"))
-
-
-def duration(seconds: float | None) -> str:
-    """1:05, 1:02:03, or -- when unknown."""
-    if seconds is None or seconds != seconds or seconds in (float("inf"), float("-inf")):
-        return "--"
-    s = round(seconds)
-    return (
-        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
