@@ -11,6 +11,9 @@ deleted; --overwrite removes only bedash's own files, and only when the new run 
 first file; every file read is validated (bedash.runfiles) and the text shown is sanitized.
 """
 
+# Size: ~540 lines: writing and reading one folder format, with the lock and the checks that
+# keep two writers apart; the cell-level parsing lives in runfiles.py, the lock in lock.py.
+
 from __future__ import annotations
 
 import csv

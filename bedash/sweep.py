@@ -7,6 +7,9 @@ and writes what each cell's task sends back with the run store's atomic writes: 
 per folder, so workers need no shared filesystem. This module never imports torch.
 """
 
+# Size: ~600 lines: the grid, the sweep folder and its statistics are one format (sweep.json,
+# summary.csv, paired.csv) that must stay consistent on resume; the engines live in engine.py.
+
 from __future__ import annotations
 
 import csv

@@ -6,6 +6,9 @@ keeps only the job id (session state and ?job=<id>), so a refresh or a second ta
 a fragment redraws the live view about once a second from an immutable snapshot.
 """
 
+# Size: ~490 lines: the form (generated from the metadata) and the live view of a job are one
+# page; each function is one part of it.
+
 from __future__ import annotations
 
 import uuid

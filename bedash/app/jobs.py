@@ -9,6 +9,9 @@ module does not import torch (the worker imports the training code when it start
 can import it at the top and still render fast.
 """
 
+# Size: ~520 lines: the registry, its queue and its watchdog share one lock and one job
+# record; the checks before a job is queued live in preflight.py.
+
 from __future__ import annotations
 
 import os
