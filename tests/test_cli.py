@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -459,13 +460,15 @@ def test_ctrl_c_during_training_exits_130(earlier_run: Path, signals: int) -> No
     tiny = [f for f in TINY if f != "--quiet"]
     rc, out, err = interrupt_at("training batchensemble", "train", ["train", *tiny, "--epochs",
                                 "50", "--out", str(out_dir)], signals=signals)  # fmt: skip
-    assert rc == 130, err
+    # a second Ctrl-C that lands while the interpreter shuts down (the run already stopped)
+    # ends the process by SIGINT itself: the shell reports that as 130 too
+    assert rc in (130, -signal.SIGINT), err
     assert "Traceback" not in err
     if signals == 1:  # stops after the current batch; what was measured is kept and shown
         assert "stopping after this batch" in err and "run cancelled" in out
         assert (out_dir / "results.csv").is_file()
-    else:
-        assert "bedash: interrupted" in err
+    else:  # the one line, unless the process was already shutting down (see above)
+        assert "bedash: interrupted" in err or rc == -signal.SIGINT
     assert _digest(earlier_run) == before
 
 
