@@ -257,7 +257,8 @@ def test_train_watch_reload_stop_and_read_results(page, server: Server) -> None:
     page.get_by_text("Stopped before the end").first.wait_for()
     table = page.locator('[data-testid="stDataFrame"]').first
     table.wait_for()
-    assert page.locator(".js-plotly-plot").count() >= 6
+    # the page draws its charts one after another (seconds on a busy 2-core machine)
+    wait_until(page, lambda: page.locator(".js-plotly-plot").count() >= 6, 90, "the charts")
     heat = page.evaluate(
         """() => [...document.querySelectorAll('.js-plotly-plot')]
                  .map(g => g.data.filter(t => t.type === 'heatmap').length)
