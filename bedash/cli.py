@@ -127,6 +127,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from .benchmark.cli import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["sweep"]:  # seed sweeps have their own parser (bedash/sweep_cli.py)
+        from .sweep_cli import main as sweep_main
+
+        return sweep_main(argv[1:])
     parser = build_parser(_limits() if argv[:1] == ["train"] else None)
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
     try:

@@ -1,0 +1,170 @@
+"""Statistics over seeds: mean, std, a Student t interval, paired differences and a verdict.
+
+Plain Python (no numpy, no scipy): the t quantile comes from the regularized incomplete beta
+function (a continued fraction, as Numerical Recipes' betacf) inverted by bisection.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CONFIDENCE = 0.95  # every interval bedash reports
+
+# Which way is better, per results.csv metric. "" = no better direction (diversity is not a
+# goal in itself): the verdict then says which is higher instead of which is better.
+LOWER_IS_BETTER = (
+    "nll", "ece", "brier", "params", "param_bytes", "param_mb", "params_rel_single",
+    "train_seconds", "epoch_seconds", "infer_seconds",
+)  # fmt: skip
+HIGHER_IS_BETTER = (
+    "mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "member_samples_per_s",
+)  # fmt: skip
+
+
+def better_direction(metric: str) -> str:
+    """'higher', 'lower' or '' (neither) for a results.csv metric."""
+    if metric in LOWER_IS_BETTER or metric.endswith(("_seconds", "_nll", "_ece", "_brier")):
+        return "lower"
+    if metric in HIGHER_IS_BETTER or metric.endswith(("_acc", "_auroc", "_per_s")):
+        return "higher"
+    return ""
+
+
+# -- the t distribution ------------------------------------------------------------------------
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b), for a, b > 0 and 0 <= x <= 1."""
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"x must be in [0, 1] (got {x})")
+    if x in (0.0, 1.0):
+        return x
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    front = math.exp(log_front)
+    # the fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with df degrees of freedom."""
+    if df <= 0:
+        raise ValueError(f"df must be > 0 (got {df})")
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))  # P(T > |t|)
+    return 1.0 - tail if t >= 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The t value with P(T <= t) = p (bisection on t_cdf; accurate to ~1e-10)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p must be in (0, 1) (got {p})")
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:  # df = 1 at p = 0.9995 needs ~637
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * max(1.0, hi):
+            break
+    return 0.5 * (lo + hi)
+
+
+# -- summaries ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """mean ± a t interval over n values; std and the interval are NaN when n < 2."""
+
+    mean: float
+    std: float  # sample standard deviation (n - 1)
+    n: int
+    ci_low: float
+    ci_high: float
+
+
+def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summary:
+    """Mean, sample std and the Student t interval of the mean (NaN where undefined)."""
+    xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(xs)
+    if n == 0:
+        nan = math.nan
+        return Summary(nan, nan, 0, nan, nan)
+    mean = math.fsum(xs) / n
+    if n == 1:
+        return Summary(mean, math.nan, 1, math.nan, math.nan)
+    std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
+    half = t_quantile(0.5 + confidence / 2.0, n - 1) * std / math.sqrt(n)
+    return Summary(mean, std, n, mean - half, mean + half)
+
+
+def paired(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Summary:
+    """The t interval of the mean of a[i] - b[i] (pairs with a missing side are dropped)."""
+    if len(a) != len(b):
+        raise ValueError(f"paired samples differ in length ({len(a)} vs {len(b)})")
+    diffs = [
+        float(x) - float(y)
+        for x, y in zip(a, b, strict=True)
+        if x is not None and y is not None and not math.isnan(float(x) - float(y))
+    ]
+    return summarize(diffs, confidence)
+
+
+def unresolved(n: int) -> str:
+    return f"not resolved with {n} seed{'s' if n != 1 else ''}"
+
+
+def verdict(diff: Summary, better: str, a: str = "batchensemble", b: str = "ensemble") -> str:
+    """'<a> better', '<b> better' or 'not resolved with n seeds' from the interval of a - b.
+
+    better is 'higher' or 'lower' (the metric's good direction); '' words the verdict as
+    '<a> higher' / '<a> lower'. Resolved means the whole interval lies on one side of zero.
+    """
+    if diff.n < 2 or math.isnan(diff.ci_low) or math.isnan(diff.ci_high):
+        return unresolved(diff.n)
+    if diff.ci_low > 0:
+        side = "higher"
+    elif diff.ci_high < 0:
+        side = "lower"
+    else:
+        return unresolved(diff.n)
+    if not better:
+        return f"{a} {side}"
+    return f"{a} better" if side == better else f"{b} better"
