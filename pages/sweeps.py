@@ -14,16 +14,11 @@ from bedash.app.settings import limits, runs_dir
 from bedash.app.sweepform import MAX_PAGE_CELLS, parse_grid
 from bedash.config import ConfigError, RunConfig, label
 from bedash.sweep import PAIRED_FILE, SUMMARY_FILE, SWEEPABLE, SweepError, is_sweep_dir
-from bedash.sweep_job import SweepJob, start_sweep
+from bedash.sweep_job import start_sweep
+from pages.verdict_view import sweep_jobs
 
-NAME_RE = re.compile(r"^sweep-[0-9A-Za-z_-]+$")
+NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
 GRID_FIELDS = ("members", "hidden", "layers", "epochs", "lr", "train_size", "test_size")
-
-
-@st.cache_resource
-def sweep_jobs() -> dict[str, SweepJob]:
-    """Process-wide: a refresh (?sweep=<name>) reattaches to the running job."""
-    return {}
 
 
 def sweeps_root() -> Path:
@@ -79,8 +74,8 @@ def progress(name: str) -> None:
     snap = job.snapshot()
     st.progress(snap.done / max(1, snap.total), text=f"{snap.status}: {snap.done}/{snap.total}")
     st.write({k: v for k, v in snap.counts.items() if v})
-    if snap.error:
-        st.error(plain(snap.error))
+    if job.error:  # the job itself failed (a cell's error is in the cells table)
+        st.error(plain(job.error))
     if job.running and st.button("Cancel", key="sw_cancel"):
         job.cancel()
     if not job.running and st.session_state.get(f"sw_live_{name}", True):
@@ -124,12 +119,13 @@ def results(path: Path) -> None:
 
 st.title("Sweeps")
 wanted = st.query_params.get("sweep")
-if wanted and (not NAME_RE.match(wanted) or not is_sweep_dir(sweeps_root() / wanted)):
+known = wanted in sweep_jobs() or is_sweep_dir(sweeps_root() / str(wanted))
+if wanted and (not NAME_RE.match(wanted) or not known):
     st.error(f"Sweep not found: {plain(wanted)}")
     wanted = None
 if wanted:
     progress(wanted)
     job = sweep_jobs().get(wanted)
-    if job is None or not job.running:
+    if (job is None or not job.running) and is_sweep_dir(sweeps_root() / wanted):
         results(sweeps_root() / wanted)
 form()

@@ -14,6 +14,12 @@ from bedash.config import ConfigError, RunConfig
 from bedash.sweep import PAIRED_FILE, SweepError, SweepSpec
 
 
+@st.cache_resource
+def sweep_jobs() -> dict:
+    """Process-wide sweep jobs by folder name: a refresh (?sweep=<name>) reattaches."""
+    return {}
+
+
 def _paired_csv(config_dict: dict) -> Path | None:
     """The paired.csv of the sweep this run is a cell of (config.json _meta.sweep)."""
     meta = (config_dict.get("_meta") or {}).get("sweep") or {}
@@ -41,7 +47,6 @@ def verdict_section(results_frame, config_dict: dict, run_id: str) -> None:
         st.caption(CAVEAT)
     if st.button("Seed sweep of this config (seeds 0-4)", key=f"verdict_sweep_{run_id}"):
         from bedash.sweep_job import start_sweep
-        from pages.sweeps import sweep_jobs
 
         clean = {k: v for k, v in config_dict.items() if not k.startswith("_")}
         try:
