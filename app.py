@@ -12,6 +12,7 @@ st.navigation(
         st.Page("pages/experiment.py", title="Experiment", icon=":material/model_training:"),
         st.Page("pages/results.py", title="Results", icon=":material/analytics:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+        st.Page("pages/sweeps.py", title="Sweeps", icon=":material/grid_on:"),
     ],
     position="top",
 ).run()

@@ -1,0 +1,65 @@
+"""Figures of a sweep's summary.csv: a metric against a grid field with mean ± std bands per
+model kind (one colour per kind), and accuracy against parameters / training time."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import plotly.graph_objects as go
+
+from ..schema import model_color, model_label
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
+    """metric's mean (line) ± std (band) against field x, one trace per model kind."""
+    fig = go.Figure()
+    rows = summary[summary["metric"] == metric] if not summary.empty else summary
+    if rows.empty or x not in rows:
+        fig.update_layout(title=f"{metric}: no data against {x}")
+        return fig
+    for model, g in rows.groupby("model", sort=False):
+        g = g.groupby(x, as_index=False)[["mean", "std"]].mean().sort_values(x)
+        std = g["std"].fillna(0.0)
+        color = model_color(str(model))
+        xs = list(g[x])
+        fig.add_trace(go.Scatter(
+            x=xs + xs[::-1], y=list(g["mean"] + std) + list((g["mean"] - std)[::-1]),
+            fill="toself", fillcolor=_rgba(color, 0.2), line={"width": 0}, hoverinfo="skip",
+            showlegend=False, legendgroup=str(model),
+        ))  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=xs, y=list(g["mean"]), mode="lines+markers", name=model_label(str(model)),
+            line={"color": color}, legendgroup=str(model),
+        ))  # fmt: skip
+    fig.update_layout(xaxis_title=x, yaxis_title=f"{metric} (mean ± std over seeds)",
+                      margin={"t": 30})  # fmt: skip
+    return fig
+
+
+def scatter_figure(
+    summary: pd.DataFrame, x_metric: str, y_metric: str = "ensemble_acc"
+) -> go.Figure:
+    """Per config and kind: y_metric's mean against x_metric's mean (e.g. accuracy vs params)."""
+    fig = go.Figure()
+    if summary.empty:
+        return fig
+    pivot = summary.pivot_table(index=["config", "model"], columns="metric", values="mean")
+    if x_metric not in pivot or y_metric not in pivot:
+        return fig
+    pivot = pivot.reset_index()
+    for model, g in pivot.groupby("model", sort=False):
+        fig.add_trace(go.Scatter(
+            x=g[x_metric], y=g[y_metric], mode="markers", name=model_label(str(model)),
+            marker={"color": model_color(str(model)), "size": 10},
+        ))  # fmt: skip
+    fig.update_layout(xaxis_title=x_metric, yaxis_title=y_metric, margin={"t": 30})
+    return fig

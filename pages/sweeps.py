@@ -1,0 +1,131 @@
+"""Sweeps: configure a grid (comma lists per sweepable field, a seed range), launch it in the
+background, watch the cells, then the bands, scatter plots, paired table and downloads."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import streamlit as st
+
+from bedash.app.form import plain
+from bedash.app.settings import limits, runs_dir
+from bedash.app.sweepform import MAX_PAGE_CELLS, parse_grid
+from bedash.config import ConfigError, RunConfig, label
+from bedash.sweep import PAIRED_FILE, SUMMARY_FILE, SWEEPABLE, SweepError, is_sweep_dir
+from bedash.sweep_job import start_sweep
+from pages.verdict_view import sweep_jobs
+
+NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
+GRID_FIELDS = ("members", "hidden", "layers", "epochs", "lr", "train_size", "test_size")
+
+
+def sweeps_root() -> Path:
+    return runs_dir()
+
+
+def launch(texts: dict[str, str], seeds: str, dataset: str) -> str | None:
+    base = RunConfig(dataset=dataset, device="cpu")
+    try:
+        spec = parse_grid(base, texts, seeds)
+        name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        job = start_sweep(spec, sweeps_root() / name, limits=limits(), max_cells=MAX_PAGE_CELLS)
+    except (SweepError, ConfigError) as e:
+        st.error(f"**{label(e.field) if e.field in SWEEPABLE else e.field}**: {plain(e.message)}")
+        return None
+    sweep_jobs()[name] = job
+    return name
+
+
+def form() -> None:
+    st.subheader("New sweep")
+    dataset = st.radio("Dataset", ["synthetic", "cifar10"], horizontal=True, key="sw_dataset")
+    cols = st.columns(4)
+    texts = {}
+    for i, name in enumerate(GRID_FIELDS):
+        texts[name] = cols[i % 4].text_input(label(name), key=f"sw_{name}",
+                                             help="One value, or a comma list")  # fmt: skip
+    seeds = st.text_input("Seeds", "0-1", key="sw_seeds", help="e.g. 0-4 or 0,1,5")
+    if st.button("Start sweep", type="primary", key="sw_start"):
+        name = launch(texts, seeds, dataset)
+        if name:
+            st.query_params["sweep"] = name
+            st.rerun()
+
+
+def cells_table(cells: list[dict]) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        [
+            {"cell": c["id"], "seed": c["seed"], "status": c["status"], "error": c.get("error", "")}
+            for c in cells
+        ]
+    )
+    st.dataframe(frame, hide_index=True, key="sw_cells")
+
+
+@st.fragment(run_every=1)
+def progress(name: str) -> None:
+    job = sweep_jobs().get(name)
+    if job is None:
+        return
+    snap = job.snapshot()
+    st.progress(snap.done / max(1, snap.total), text=f"{snap.status}: {snap.done}/{snap.total}")
+    st.write({k: v for k, v in snap.counts.items() if v})
+    if job.error:  # the job itself failed (a cell's error is in the cells table)
+        st.error(plain(job.error))
+    if job.running and st.button("Cancel", key="sw_cancel"):
+        job.cancel()
+    if not job.running and st.session_state.get(f"sw_live_{name}", True):
+        st.session_state[f"sw_live_{name}"] = False
+        st.rerun()  # the whole page: the results below
+
+
+def results(path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    from bedash.app import sweep_figures
+
+    state = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
+    cells_table(state.get("cells", []))
+    summary, paired_bytes = path / SUMMARY_FILE, path / PAIRED_FILE
+    if not summary.is_file():
+        return
+    frame = pd.read_csv(summary)
+    st.download_button("summary.csv", summary.read_bytes(), SUMMARY_FILE, "text/csv",
+                       key="dl_summary", on_click="ignore")  # fmt: skip
+    for field in state.get("grid", {}):
+        for metric in ("ensemble_acc", "nll"):
+            st.plotly_chart(sweep_figures.band_figure(frame, metric, field),
+                            key=f"band_{field}_{metric}")  # fmt: skip
+    a, b = st.columns(2)
+    a.plotly_chart(sweep_figures.scatter_figure(frame, "params"), key="acc_params")
+    b.plotly_chart(sweep_figures.scatter_figure(frame, "train_seconds"), key="acc_time")
+    if paired_bytes.is_file():
+        st.subheader("Paired over seeds")
+        st.dataframe(pd.read_csv(paired_bytes), hide_index=True, key="sw_paired")
+        st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
+                           key="dl_paired", on_click="ignore")  # fmt: skip
+    st.subheader("Cells")
+    for c in state.get("cells", []):
+        if c["status"] in ("finished", "diverged"):
+            st.page_link("pages/results.py", label=f"{c['id']} ({c['status']})",
+                         query_params={"run": c["id"], "sweep": path.name})  # fmt: skip
+
+
+st.title("Sweeps")
+wanted = st.query_params.get("sweep")
+known = wanted in sweep_jobs() or is_sweep_dir(sweeps_root() / str(wanted))
+if wanted and (not NAME_RE.match(wanted) or not known):
+    st.error(f"Sweep not found: {plain(wanted)}")
+    wanted = None
+if wanted:
+    progress(wanted)
+    job = sweep_jobs().get(wanted)
+    if (job is None or not job.running) and is_sweep_dir(sweeps_root() / wanted):
+        results(sweeps_root() / wanted)
+form()

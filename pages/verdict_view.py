@@ -1,0 +1,60 @@
+"""The verdict at the top of a Results page (the lead calls verdict_section there): the
+one-seed answer with its caveat, or a sweep's paired verdict, and a seed-sweep button."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from bedash.app.form import plain
+from bedash.app.settings import limits, runs_dir
+from bedash.app.verdict import CAVEAT, one_seed_verdict, paired_verdict
+from bedash.config import ConfigError, RunConfig
+from bedash.sweep import PAIRED_FILE, SweepError, SweepSpec
+
+
+@st.cache_resource
+def sweep_jobs() -> dict:
+    """Process-wide sweep jobs by folder name: a refresh (?sweep=<name>) reattaches."""
+    return {}
+
+
+def _paired_csv(config_dict: dict) -> Path | None:
+    """The paired.csv of the sweep this run is a cell of (config.json _meta.sweep)."""
+    meta = (config_dict.get("_meta") or {}).get("sweep") or {}
+    name = meta.get("sweep") if isinstance(meta, dict) else None
+    if not name or "/" in str(name) or ".." in str(name):
+        return None
+    f = runs_dir() / str(name) / PAIRED_FILE
+    return f if f.is_file() else None
+
+
+def verdict_section(results_frame, config_dict: dict, run_id: str) -> None:
+    """Draw the verdict; results_frame: the run's results.csv as a DataFrame."""
+    import csv
+
+    paired = _paired_csv(config_dict)
+    lines = []
+    if paired is not None:
+        with paired.open(encoding="utf-8") as fh:
+            lines = paired_verdict(list(csv.DictReader(fh)))
+    if lines:
+        st.info("**Paired over seeds**: " + plain("; ".join(lines)), icon=":material/balance:")
+    else:
+        rows = [] if results_frame is None else results_frame.to_dict("records")
+        st.info(plain(one_seed_verdict(rows)), icon=":material/balance:")
+        st.caption(CAVEAT)
+    if st.button("Seed sweep of this config (seeds 0-4)", key=f"verdict_sweep_{run_id}"):
+        from bedash.sweep_job import start_sweep
+
+        clean = {k: v for k, v in config_dict.items() if not k.startswith("_")}
+        try:
+            spec = SweepSpec(RunConfig.from_dict(clean), {}, [0, 1, 2, 3, 4])
+            name = f"sweep-{run_id}"
+            job = start_sweep(spec, runs_dir() / name, limits=limits())
+        except (SweepError, ConfigError) as e:
+            st.error(f"**{e.field}**: {plain(e.message)}")
+            return
+        sweep_jobs()[name] = job
+        st.page_link("pages/sweeps.py", label="Watch the sweep", query_params={"sweep": name})

@@ -1,0 +1,74 @@
+"""The Sweeps page: bad grid input named, a tiny sweep launched, watched and its tables shown."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bedash.app.sweepform import parse_grid
+from bedash.config import RunConfig
+from bedash.sweep import SweepError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_parse_grid_lists_and_errors_name_the_field() -> None:
+    spec = parse_grid(RunConfig(dataset="synthetic"), {"members": "1,2", "hidden": "8"}, "0-2")
+    assert spec.grid == {"members": [1, 2]} and spec.base.hidden == 8 and spec.seeds == [0, 1, 2]
+    with pytest.raises(SweepError) as e:
+        parse_grid(RunConfig(), {"test_size": "64,128"}, "0")
+    assert e.value.field == "test_size"
+    with pytest.raises(SweepError) as e:
+        parse_grid(RunConfig(), {}, "3-1")
+    assert e.value.field == "seeds"
+    with pytest.raises(SweepError) as e:
+        parse_grid(RunConfig(), {"members": "1,x"}, "0")
+    assert e.value.field == "members"
+
+
+def _app(tmp_path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("BEDASH_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/sweeps.py")
+    return at
+
+
+def test_too_many_cells_is_a_message_not_a_traceback(tmp_path, monkeypatch) -> None:
+    at = _app(tmp_path, monkeypatch).run()
+    at.text_input(key="sw_members").input("1,2,3,4,5,6,7,8")
+    at.text_input(key="sw_seeds").input("0-9")
+    at.button(key="sw_start").click().run()
+    assert not at.exception
+    assert any("max_cells" in e.value for e in at.error)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.slow
+def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
+    at = _app(tmp_path, monkeypatch).run()
+    for name, value in {"members": "2", "hidden": "8", "epochs": "1", "train_size": "128",
+                        "test_size": "64"}.items():  # fmt: skip
+        at.text_input(key=f"sw_{name}").input(value)
+    at.text_input(key="sw_seeds").input("0-1")
+    at.button(key="sw_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    name = (
+        at.query_params["sweep"][0]
+        if isinstance(at.query_params["sweep"], list)
+        else (at.query_params["sweep"])
+    )
+    folder = tmp_path / name
+    from pages.verdict_view import sweep_jobs
+
+    sweep_jobs()[name].wait(300)
+    time.sleep(0.1)
+    at.run()
+    assert not at.exception
+    paired = (folder / "paired.csv").read_text()
+    assert "batchensemble" in paired and "ensemble_acc" in paired
+    assert at.dataframe[1].value["n"].max() == 2
+    cells = at.dataframe[0].value  # cells, then paired
+    assert list(cells["status"]) == ["finished", "finished"]
