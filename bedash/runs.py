@@ -59,6 +59,7 @@ RUN_FILES = (
     "shift.csv", "ood.csv", "selective.csv", "annotations.json",
 )  # fmt: skip
 UNCERTAINTY_RE = re.compile(r"^uncertainty_[A-Za-z0-9_]{1,64}\.csv$")  # per model, with --ood
+SWEEP_MARKER = "sweep.json"  # bedash.sweep writes it first in a sweep folder
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_CONFIG_TEXT = 4096  # characters of one text setting in config.json that are shown
 RUN_NAME_RULE = "1 to 128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -492,6 +493,8 @@ def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:
         if not valid_run_id(e.name):
             continue
         path = Path(e.path)
+        if (path / SWEEP_MARKER).is_file() and not e.is_symlink():
+            continue  # a sweep folder: its cells are runs, the folder is not (the Sweeps page)
         try:
             if e.is_symlink():
                 target = path.resolve()

@@ -70,7 +70,13 @@ def result_columns(table: pd.DataFrame) -> dict:
 
 
 def find_run(run_id: str) -> Path | None:
-    """The folder of run_id in the runs folder, or None (malformed id, no such run)."""
+    """The folder of run_id in the runs folder, or in the sweep the address names (?sweep=, a
+    sweep's cells are runs inside its folder); None for a malformed id or no such run."""
+    sweep = st.query_params.get("sweep")
+    if sweep and rundata.valid_run_id(sweep):
+        found = rundata.find_run(runs_dir() / sweep, run_id)
+        if found is not None:
+            return found
     return rundata.find_run(runs_dir(), run_id)
 
 

@@ -17,6 +17,7 @@ from bedash.runs import list_runs, valid_run_id
 from bedash.schema import FINAL_STATUSES, FieldError, model_label
 from pages import common
 from pages.uncertainty_view import uncertainty_section
+from pages.verdict_view import verdict_section
 
 
 def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
@@ -303,6 +304,7 @@ if run_id is not None:
     else:
         data = common.load_run(path)
         header(data)
+        verdict_section(data.results, data.info.config, data.info.run_id)
         annotations_section(path, data.info.config)
         a, b = st.columns([3, 2], vertical_alignment="bottom")
         with a:

@@ -551,3 +551,15 @@ def test_read_tables_gives_typed_rows_and_names_each_problem(tmp_path: Path) -> 
         "members.csv line 2: member 'zero' is not a whole number",
         "reliability_be.csv is a FIFO, not a file bedash wrote",
     ]
+
+
+def test_a_sweep_folder_among_the_runs_is_not_listed_as_a_damaged_run(tmp_path: Path) -> None:
+    """A sweep keeps its cells (ordinary runs) in its own folder, marked by sweep.json: the
+    runs listing leaves that folder out instead of calling it damaged."""
+    from bedash.runs import list_runs
+
+    sweep = tmp_path / "sweep-abc"
+    (sweep / "c00_s0").mkdir(parents=True)
+    (sweep / "sweep.json").write_text("{}")
+    (tmp_path / "other").mkdir()  # not bedash's: listed as damaged, as before
+    assert [r.run_id for r in list_runs(tmp_path)] == ["other"]
