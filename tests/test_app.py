@@ -687,3 +687,45 @@ def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(
         finished_run: "finished",
         next(p.name for p in runs.iterdir() if p.name != finished_run): "failed",
     }
+
+
+# -- the form never runs a config the user did not see (issue 9 item 8) ---------------------
+
+
+def test_a_double_click_on_start_queues_one_job(dirs: Path) -> None:
+    """Start's key changes once a job is queued: the second click of a double click targets a
+    button that is gone; and the registry returns the first job for a repeated submit key."""
+    from pages import common
+
+    at = configure(app())
+    first = start_button(at)
+    first.click().run()
+    assert not at.exception and len(common.registry().jobs()) == 1
+    at.run()  # the next run draws a Start with a new key; the old one's clicks are ignored
+    assert start_button(at).key != first.key and len(common.registry().jobs()) == 1
+    reg = common.registry()
+    cfg = reg.snapshot(reg.jobs()[0].id).config
+    assert reg.submit(cfg, key="k1") == reg.submit(cfg, key="k1")  # idempotent by key
+    run_until(at, finished)
+
+
+def test_reloading_a_job_address_shows_that_jobs_settings(dirs: Path) -> None:
+    at = start(app(), members=3, hidden=24)
+    job = at.query_params["job"]
+    fresh = app(job=job)  # a new session: the reload or a second tab
+    assert fresh.text_input(key="members").value == "3"
+    assert fresh.text_input(key="hidden").value == "24"
+    run_until(at, finished)
+
+
+def test_notes_and_names_from_users_are_shown_as_plain_text(dirs: Path) -> None:
+    """A note with a Markdown link and a remote image stays text: every punctuation mark is
+    escaped, so no link or image is made of it (on the Results page too)."""
+    at = configure(app())
+    at.text_input(key="notes").set_value("see [x](https://evil.example) ![i](https://e.x/i.png)")
+    at = start(at)
+    at = run_until(at, finished)
+    run_id = at.query_params["job"] and next((dirs / "runs").iterdir()).name
+    results = app("pages/results.py", run=run_id)
+    raw = " ".join(str(c.value) for c in results.caption if "Notes" in str(c.value))
+    assert "\\[x\\]\\(https\\:" in raw and "](" not in raw and "![" not in raw
