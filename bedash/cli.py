@@ -199,14 +199,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def flag_message(e: Exception) -> str:
     """ "--batch-size: must be ...": the error's field as the command line names it."""
-    field = getattr(e, "field", None)
+    field = getattr(e, "field", None)  # every bedash error about input is a FieldError
     if isinstance(field, str):
         return f"{flag(field)}: {getattr(e, 'message', str(e))}"
-    # an error that does not carry its field yet (DatasetError and RunDirError before they
-    # became FieldErrors) names it at the start of its text: "dataset: ..." or "--out: ..."
-    head, sep, rest = str(e).partition(": ")
-    known = {s.name for s in config_fields()}
-    return f"{flag(head)}: {rest}" if sep and head in known else str(e)
+    return str(e)
 
 
 def _local_cifar10(cfg: RunConfig, limits: Any, bar: ProgressBar) -> Any:

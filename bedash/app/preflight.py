@@ -58,6 +58,6 @@ def train_images(cfg: RunConfig) -> int | None:
         try:
             listing = scan_image_folder(cfg.dataset)
         except DatasetError as e:
-            raise ConfigError(getattr(e, "field", "dataset"), getattr(e, "message", str(e))) from e
+            raise ConfigError(e.field, e.message) from e
         full = sum(len(files) for files in listing["train"].values())
     return full if cfg.train_size is None else min(full, cfg.train_size)
