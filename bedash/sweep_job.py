@@ -117,21 +117,35 @@ def start_sweep(
     job = SweepJob(path, cancel or threading.Event())
     if engine == "ray":
         SweepStore.open(path, spec, cells)  # the child process resumes what is stored here
-        job.thread = threading.Thread(
-            target=_watch_child, args=(job, list(engine_args), progress), daemon=True,
-            name="bedash-sweep-ray",
-        )  # fmt: skip
+    job.thread = threading.Thread(
+        target=run_job, args=(job, spec, engine, limits, max_cells, progress, engine_args),
+        daemon=True, name="bedash-sweep",
+    )  # fmt: skip
+    job.thread.start()
+    return job
+
+
+def run_job(
+    job: SweepJob,
+    spec: SweepSpec,
+    engine: Any = "local",
+    limits: Limits = DEFAULT_LIMITS,
+    max_cells: int | None = None,
+    progress: Callable[[SweepEvent], None] | None = None,
+    engine_args: Sequence[str] = (),
+) -> SweepSnapshot:
+    """Run a checked sweep in this thread (start_sweep's thread, or a dashboard job's): engine
+    "ray" runs the CLI in a child process on the stored sweep, "local" or an engine object runs
+    it here. A failure of the job itself is kept in job.error; returns the final snapshot."""
+    if engine == "ray":
+        _watch_child(job, list(engine_args), progress)
     else:
         if engine == "local":
             from .engine import LocalEngine
 
             engine = LocalEngine(limits)
-        job.thread = threading.Thread(
-            target=_run_here, args=(job, spec, engine, limits, max_cells, progress),
-            daemon=True, name="bedash-sweep",
-        )  # fmt: skip
-    job.thread.start()
-    return job
+        _run_here(job, spec, engine, limits, max_cells, progress)
+    return job.snapshot()
 
 
 def _run_here(

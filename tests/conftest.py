@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import tarfile
 from pathlib import Path
@@ -12,6 +13,10 @@ import pytest
 
 from bedash.config import RunConfig
 from bedash.data import CIFAR10_CLASSES as CIFAR_CLASSES
+
+# The Sweeps page starts Ray in a child process by default; the page's tests run their cells
+# in-process (tests/test_sweep_ray.py exercises Ray itself).
+os.environ.setdefault("BEDASH_SWEEP_ENGINE", "local")
 
 TINY = RunConfig(
     dataset="synthetic",

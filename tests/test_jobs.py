@@ -461,3 +461,61 @@ def test_the_library_never_imports_streamlit() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- sweeps in the same registry ----------------------------------------------------------------
+
+
+def _sweep_spec():
+    from bedash.sweep import SweepSpec
+
+    base = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, members=2,
+                     hidden=8, models=("single",), device="cpu")  # fmt: skip
+    return SweepSpec(base, {"members": [2, 3]}, [0, 1])
+
+
+def test_a_sweep_waits_behind_a_training_job_and_reports_cells(tmp_path) -> None:
+    """One slot: the sweep queues behind a running job (their timings would measure each
+    other), then runs its cells and reports them as progress."""
+    from bedash.app.sweepjobs import submit_sweep
+
+    reg = JobRegistry(tmp_path, max_running=1)
+    gate = threading.Event()
+
+    def blocker(control):
+        gate.wait(30)
+        return "finished", "", "done"
+
+    first = reg.submit_task(RunConfig(), "blocker", blocker)
+    handle = submit_sweep(reg, _sweep_spec(), "sweep-a")
+    assert reg.snapshot(handle.job_id).status == "queued"
+    snap = handle.snapshot()
+    assert snap.status == "queued" and snap.total == 4 and snap.counts["pending"] == 4
+    gate.set()
+    assert reg.wait(first, 30).status == "finished"
+    job = reg.wait(handle.job_id, 120)
+    assert job.status == "finished", job.error
+    assert job.message == "4 of 4 cells done"
+    assert job.data_progress.stage == "cells" and job.data_progress.done == 4
+    assert handle.snapshot().status == "finished" and not handle.running
+    assert (tmp_path / "sweep-a" / "paired.csv").is_file()
+
+
+def test_a_sweep_is_checked_before_it_is_queued_and_cancelled_by_the_registry(tmp_path) -> None:
+    from bedash.app.sweepjobs import submit_sweep
+    from bedash.sweep import SweepError
+
+    reg = JobRegistry(tmp_path, max_running=1)
+    with pytest.raises(SweepError) as e:
+        submit_sweep(reg, _sweep_spec(), "sweep-b", max_cells=3)
+    assert e.value.field == "max_cells" and reg.counts()["jobs"] == 0
+    assert not (tmp_path / "sweep-b").exists()
+    gate = threading.Event()
+    reg.submit_task(RunConfig(), "blocker", lambda c: (gate.wait(30), ("finished", "", ""))[1])
+    handle = submit_sweep(reg, _sweep_spec(), "sweep-c")
+    handle.cancel()  # still queued: it never starts
+    gate.set()
+    job = reg.wait(handle.job_id, 30)
+    assert job.status == "cancelled"
+    assert [c["status"] for c in handle.snapshot().cells] == ["pending"] * 4
+    assert reg.shutdown(30)

@@ -103,6 +103,18 @@ _END_MESSAGES = {
 }
 
 
+@dataclass(frozen=True)
+class TaskControl:
+    """What a task run by the registry (a sweep) gets: the job's cancel event and a report
+    hook (message, done, total) that updates its live record under the registry's lock."""
+
+    cancel: threading.Event
+    report: Callable[[str, int, int], None]
+
+
+Task = Callable[[TaskControl], tuple[str, str, str]]  # -> status, error, final message
+
+
 class _Stopped(Exception):
     """Raised from the data-progress hook to abandon a download when the job is cancelled."""
 
@@ -135,6 +147,7 @@ class _Job:
     snap: JobSnapshot | None = None  # the last snapshot, reused while nothing changed
     watched: float = field(default_factory=time.monotonic)  # a page last polled it (monotonic)
     stop_reason: str = ""  # why the registry itself stopped the job (a profile limit)
+    task: Task | None = None  # a sweep: run this instead of training job.config
 
 
 class JobRegistry:
@@ -187,6 +200,29 @@ class JobRegistry:
             self._start_watchdog()
             run_id = self._unused_run_id()
             job = _Job(uuid.uuid4().hex, cfg, run_id, self.runs_dir / run_id)
+            self._jobs[job.id] = job
+            if key:
+                self._keys[key] = job.id
+            self._queue.append(job.id)
+            self._touch(job)
+            self._start_queued()
+            self._prune()
+        return job.id
+
+    def submit_task(
+        self, cfg: RunConfig, run_id: str, task: Task, *, key: str | None = None
+    ) -> str:
+        """Queue a task that writes runs_dir/run_id (a sweep): it waits for a slot behind the
+        same cap as training jobs (their timings would measure each other), is cancelled by
+        cancel() and shutdown(), and reports through TaskControl. The caller checks its input
+        first; `key` makes the submit idempotent as in submit()."""
+        with self._cond:
+            if key and key in self._keys and self._keys[key] in self._jobs:
+                return self._keys[key]
+            if self._closed:
+                raise RuntimeError("the job registry is shut down; no new jobs")
+            self._start_watchdog()
+            job = _Job(uuid.uuid4().hex, cfg, run_id, self.runs_dir / run_id, task=task)
             self._jobs[job.id] = job
             if key:
                 self._keys[key] = job.id
@@ -336,7 +372,7 @@ class JobRegistry:
         while self._queue and len(self._running) < self.max_running and not self._closed:
             job = self._jobs[self._queue.popleft()]
             job.status, job.started = "loading", time.time()
-            job.message = f"loading {job.config.dataset}"
+            job.message = "starting" if job.task else f"loading {job.config.dataset}"
             job.thread = threading.Thread(
                 target=self._work, args=(job,), name=f"bedash-job-{job.id[:8]}", daemon=True
             )  # daemon: a stuck job cannot keep the server alive; shutdown() joins it first
@@ -367,7 +403,10 @@ class JobRegistry:
     def _work(self, job: _Job) -> None:
         status, error, tb, message = "failed", "", "", ""
         try:
-            status, error, message = self._train(job)
+            if job.task is not None:
+                status, error, message = job.task(TaskControl(job.cancel, self._reporter(job)))
+            else:
+                status, error, message = self._train(job)
         except Exception as e:  # a crash ends this job only; the message goes to the page
             status, error, tb = "failed", f"{type(e).__name__}: {e}", traceback.format_exc()
         finally:
@@ -382,6 +421,16 @@ class JobRegistry:
                 self._running.discard(job.id)
                 self._touch(job)
                 self._start_queued()
+
+    def _reporter(self, job: _Job) -> Callable[[str, int, int], None]:
+        def report(message: str, done: int, total: int) -> None:
+            def change(j: _Job) -> None:
+                j.status = "running"
+                j.message, j.data_progress = message, DataProgress("cells", done, total)
+
+            self._update(job, change)
+
+        return report
 
     def _train(self, job: _Job) -> tuple[str, str, str]:
         from ..data import DatasetError

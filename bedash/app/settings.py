@@ -54,3 +54,13 @@ def max_jobs() -> int:
         wanted = 1
     cap = limits().max_running
     return min(wanted, cap) if cap else wanted
+
+
+def sweep_engine() -> str:
+    """How the Sweeps page runs a sweep (BEDASH_SWEEP_ENGINE): "ray" (the CLI in a child
+    process, Ray started there: the default) or "local" (cells in this process, no Ray). The
+    demo profile always runs them here, within its memory."""
+    if limits().name == "demo":
+        return "local"
+    wanted = setting("BEDASH_SWEEP_ENGINE", "ray").strip().lower()
+    return wanted if wanted in ("ray", "local") else "ray"
