@@ -85,6 +85,20 @@ ACCURACY_LABELS = {  # every accuracy named for what it is
     "vote_acc": "majority vote",
     "oracle_acc": "oracle (any member right)",
 }
+METRIC_LABELS = {  # what a chart's axis or a table's row calls a results.csv metric
+    **{k: f"accuracy, {v}" for k, v in ACCURACY_LABELS.items()},
+    "nll": "NLL (ensemble)", "ece": "ECE (ensemble)", "brier": "Brier score (ensemble)",
+    "params": "parameters", "param_mb": "parameters (MB)", "params_rel_single":
+    "parameters / single model", "train_seconds": "training time (s)",
+    "epoch_seconds": "seconds per epoch", "infer_seconds": "inference time (s, median)",
+    "member_samples_per_s": "member-samples per second",
+    "mean_disagreement": "mean pairwise disagreement",
+}  # fmt: skip
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
 
 # -- errors ------------------------------------------------------------------------------------
 

@@ -10,11 +10,14 @@ from pathlib import Path
 import streamlit as st
 
 from bedash.app.form import plain
-from bedash.app.settings import limits, runs_dir
+from bedash.app.session import registry
+from bedash.app.settings import runs_dir, sweep_engine
 from bedash.app.sweepform import MAX_PAGE_CELLS, parse_grid
+from bedash.app.sweepjobs import submit_sweep
+from bedash.app.verdict import paired_verdict
 from bedash.config import ConfigError, RunConfig, label
+from bedash.schema import metric_label
 from bedash.sweep import PAIRED_FILE, SUMMARY_FILE, SWEEPABLE, SweepError, is_sweep_dir
-from bedash.sweep_job import start_sweep
 from pages.verdict_view import sweep_jobs
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
@@ -30,7 +33,8 @@ def launch(texts: dict[str, str], seeds: str, dataset: str) -> str | None:
     try:
         spec = parse_grid(base, texts, seeds)
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        job = start_sweep(spec, sweeps_root() / name, limits=limits(), max_cells=MAX_PAGE_CELLS)
+        job = submit_sweep(registry(), spec, name, engine=sweep_engine(),
+                           max_cells=MAX_PAGE_CELLS)  # fmt: skip
     except (SweepError, ConfigError) as e:
         st.error(f"**{label(e.field) if e.field in SWEEPABLE else e.field}**: {plain(e.message)}")
         return None
@@ -72,8 +76,9 @@ def progress(name: str) -> None:
     if job is None:
         return
     snap = job.snapshot()
-    st.progress(snap.done / max(1, snap.total), text=f"{snap.status}: {snap.done}/{snap.total}")
-    st.write({k: v for k, v in snap.counts.items() if v})
+    message = getattr(job, "message", "") or f"{snap.done} of {snap.total} cells done"
+    st.progress(snap.done / max(1, snap.total), text=plain(f"{snap.status}: {message}"))
+    st.caption(" · ".join(f"{k} {v}" for k, v in snap.counts.items() if v))
     if job.error:  # the job itself failed (a cell's error is in the cells table)
         st.error(plain(job.error))
     if job.running and st.button("Cancel", key="sw_cancel"):
@@ -81,6 +86,17 @@ def progress(name: str) -> None:
     if not job.running and st.session_state.get(f"sw_live_{name}", True):
         st.session_state[f"sw_live_{name}"] = False
         st.rerun()  # the whole page: the results below
+
+
+FIRST = ("ensemble_acc", "nll", "ece", "brier", "params", "train_seconds", "infer_seconds")
+
+
+def ordered(paired):
+    """The paired table with the deciding metrics first, each with its readable name."""
+    rank = {m: i for i, m in enumerate(FIRST)}
+    out = paired.assign(_rank=paired["metric"].map(lambda m: rank.get(m, len(FIRST))))
+    out = out.sort_values(["config", "_rank"], kind="stable").drop(columns="_rank")
+    return out.assign(metric=out["metric"].map(metric_label))
 
 
 def results(path: Path) -> None:
@@ -96,6 +112,12 @@ def results(path: Path) -> None:
     if not summary.is_file():
         return
     frame = pd.read_csv(summary)
+    paired_frame = pd.read_csv(paired_bytes) if paired_bytes.is_file() else None
+    if paired_frame is not None:
+        lines = paired_verdict(paired_frame.to_dict("records"))
+        if lines:
+            st.info("**Paired over seeds** (first config): " + plain("; ".join(lines)),
+                    icon=":material/balance:")  # fmt: skip
     st.download_button("summary.csv", summary.read_bytes(), SUMMARY_FILE, "text/csv",
                        key="dl_summary", on_click="ignore")  # fmt: skip
     for field in state.get("grid", {}):
@@ -105,9 +127,13 @@ def results(path: Path) -> None:
     a, b = st.columns(2)
     a.plotly_chart(sweep_figures.scatter_figure(frame, "params"), key="acc_params")
     b.plotly_chart(sweep_figures.scatter_figure(frame, "train_seconds"), key="acc_time")
-    if paired_bytes.is_file():
+    if paired_frame is not None:
         st.subheader("Paired over seeds")
-        st.dataframe(pd.read_csv(paired_bytes), hide_index=True, key="sw_paired")
+        st.caption(
+            "BatchEnsemble minus each baseline, paired by seed (same seed, same batches): "
+            "mean difference, 95% Student t interval and the verdict."
+        )
+        st.dataframe(ordered(paired_frame), hide_index=True, key="sw_paired")
         st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
                            key="dl_paired", on_click="ignore")  # fmt: skip
     st.subheader("Cells")

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from bedash.app.form import plain
-from bedash.app.settings import limits, runs_dir
+from bedash.app.settings import runs_dir
 from bedash.app.verdict import CAVEAT, one_seed_verdict, paired_verdict
 from bedash.config import ConfigError, RunConfig
 from bedash.sweep import PAIRED_FILE, SweepError, SweepSpec
@@ -16,7 +16,8 @@ from bedash.sweep import PAIRED_FILE, SweepError, SweepSpec
 
 @st.cache_resource
 def sweep_jobs() -> dict:
-    """Process-wide sweep jobs by folder name: a refresh (?sweep=<name>) reattaches."""
+    """Process-wide sweep handles by folder name (jobs of the server's registry): a refresh
+    (?sweep=<name>) reattaches."""
     return {}
 
 
@@ -46,13 +47,15 @@ def verdict_section(results_frame, config_dict: dict, run_id: str) -> None:
         st.info(plain(one_seed_verdict(rows)), icon=":material/balance:")
         st.caption(CAVEAT)
     if st.button("Seed sweep of this config (seeds 0-4)", key=f"verdict_sweep_{run_id}"):
-        from bedash.sweep_job import start_sweep
+        from bedash.app.session import registry
+        from bedash.app.settings import sweep_engine
+        from bedash.app.sweepjobs import submit_sweep
 
         clean = {k: v for k, v in config_dict.items() if not k.startswith("_")}
         try:
             spec = SweepSpec(RunConfig.from_dict(clean), {}, [0, 1, 2, 3, 4])
             name = f"sweep-{run_id}"
-            job = start_sweep(spec, runs_dir() / name, limits=limits())
+            job = submit_sweep(registry(), spec, name, engine=sweep_engine())
         except (SweepError, ConfigError) as e:
             st.error(f"**{e.field}**: {plain(e.message)}")
             return

@@ -1,6 +1,9 @@
 """The Results page's verdict text, against numbers computed by hand."""
 
+import json
+
 from bedash.app.verdict import NOT_MEASURED, one_seed_verdict, paired_verdict
+from tests.test_pages_reading import dirs, trained  # noqa: F401  (fixtures)
 
 ROWS = [
     {"model": "batchensemble", "status": "finished", "ensemble_acc": "0.556", "nll": "1.25",
@@ -45,3 +48,25 @@ def test_paired_verdict_uses_the_paired_rows() -> None:
     )
     assert lines[1] == f"nll: {NOT_MEASURED}"
     assert paired_verdict([]) == []
+
+
+def test_the_seed_sweep_button_queues_this_config_in_the_job_registry(dirs, trained) -> None:  # noqa: F811
+    """The Results page's button queues a 5-seed sweep of the run's very config as a job of
+    the server's registry (in-process here: BEDASH_SWEEP_ENGINE=local in tests/conftest.py)."""
+    from pages.verdict_view import sweep_jobs
+    from tests.test_pages_reading import app, copy_runs
+
+    (run,) = copy_runs(dirs, trained, "20260101-000100-bbbbbb")
+    at = app("pages/results.py", run=run)
+    at.button(key=f"verdict_sweep_{run}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    handle = sweep_jobs()[f"sweep-{run}"]
+    handle.cancel()
+    snap = handle.wait(120)
+    assert snap.total == 5 and sorted(c["seed"] for c in snap.cells) == [0, 1, 2, 3, 4]
+    state = json.loads((dirs / "runs" / f"sweep-{run}" / "sweep.json").read_text())
+    base = state["base"]
+    ran = json.loads((trained[run] / "config.json").read_text())
+    assert base["members"] == ran["members"] == 3 and base["hidden"] == ran["hidden"]
+    job = handle.registry.snapshot(handle.job_id)
+    assert job.status == "cancelled" and job.run_id == f"sweep-{run}"

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 
-from ..schema import model_color, model_label
+from ..config import label as field_label
+from ..schema import metric_label, model_color, model_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +25,7 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
     fig = go.Figure()
     rows = summary[summary["metric"] == metric] if not summary.empty else summary
     if rows.empty or x not in rows:
-        fig.update_layout(title=f"{metric}: no data against {x}")
+        fig.update_layout(title=f"{metric_label(metric)}: no data against {field_label(x)}")
         return fig
     for model, g in rows.groupby("model", sort=False):
         g = g.groupby(x, as_index=False)[["mean", "std"]].mean().sort_values(x)
@@ -40,8 +41,11 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
             x=xs, y=list(g["mean"]), mode="lines+markers", name=model_label(str(model)),
             line={"color": color}, legendgroup=str(model),
         ))  # fmt: skip
-    fig.update_layout(xaxis_title=x, yaxis_title=f"{metric} (mean ± std over seeds)",
-                      margin={"t": 30})  # fmt: skip
+    fig.update_layout(xaxis_title=field_label(x), margin={"t": 30},
+                      yaxis_title=f"{metric_label(metric)}<br>mean ± std over seeds")  # fmt: skip
+    values = sorted(rows[x].dropna().unique())
+    if values and all(float(v).is_integer() for v in values):  # members 2, 4: no tick at 2.5
+        fig.update_xaxes(tickmode="array", tickvals=values, ticktext=[f"{v:g}" for v in values])
     return fig
 
 
@@ -52,7 +56,8 @@ def scatter_figure(
     fig = go.Figure()
     if summary.empty:
         return fig
-    pivot = summary.pivot_table(index=["config", "model"], columns="metric", values="mean")
+    index = ["config", "label", "model"] if "label" in summary else ["config", "model"]
+    pivot = summary.pivot_table(index=index, columns="metric", values="mean")
     if x_metric not in pivot or y_metric not in pivot:
         return fig
     pivot = pivot.reset_index()
@@ -60,6 +65,10 @@ def scatter_figure(
         fig.add_trace(go.Scatter(
             x=g[x_metric], y=g[y_metric], mode="markers", name=model_label(str(model)),
             marker={"color": model_color(str(model)), "size": 10},
+            text=list(g["label"]) if "label" in g else None,  # which config a point is
+            hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra>" + model_label(str(model))
+            + "</extra>",
         ))  # fmt: skip
-    fig.update_layout(xaxis_title=x_metric, yaxis_title=y_metric, margin={"t": 30})
+    fig.update_layout(xaxis_title=metric_label(x_metric), yaxis_title=metric_label(y_metric),
+                      margin={"t": 30})  # fmt: skip
     return fig
