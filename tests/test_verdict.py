@@ -43,10 +43,10 @@ def test_paired_verdict_uses_the_paired_rows() -> None:
     ]  # fmt: skip
     lines = paired_verdict(rows)
     assert lines[0] == (
-        "ensemble_acc: BatchEnsemble − ensemble +0.0200, 95% CI [+0.0100, +0.0300], n=3: "
-        "batchensemble better"
+        "accuracy, ensemble (mean softmax): BatchEnsemble − Ensemble (sequential) +0.0200, "
+        "95% CI [+0.0100, +0.0300], n=3: batchensemble better"
     )
-    assert lines[1] == f"nll: {NOT_MEASURED}"
+    assert lines[1] == f"NLL (ensemble): {NOT_MEASURED}"
     assert paired_verdict([]) == []
 
 

@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..schema import metric_label, model_label
+
 CAVEAT = (
     "One seed cannot resolve differences below the seed-to-seed spread: run a seed sweep "
     "of this config for a verdict with confidence intervals."
@@ -89,13 +91,14 @@ def paired_verdict(
     for metric in metrics:
         r = next((x for x in rows if x.get("config") == first and x.get("metric") == metric), None)
         if r is None:
-            lines.append(f"{metric}: {NOT_MEASURED}")
+            lines.append(f"{metric_label(metric)}: {NOT_MEASURED}")
             continue
         d, lo, hi = _num(r.get("mean_diff")), _num(r.get("ci_low")), _num(r.get("ci_high"))
         n = r.get("n")
         ci = f"95% CI [{lo:+.4f}, {hi:+.4f}]" if lo is not None and hi is not None else "no CI"
         dtext = f"{d:+.4f}" if d is not None else NOT_MEASURED
         lines.append(
-            f"{metric}: BatchEnsemble − {baseline} {dtext}, {ci}, n={n}: {r.get('verdict')}"
+            f"{metric_label(metric)}: BatchEnsemble − {model_label(baseline)} {dtext}, {ci}, "
+            f"n={n}: {r.get('verdict')}"
         )
     return lines
