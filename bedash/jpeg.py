@@ -5,10 +5,10 @@ libjpeg(-turbo)'s default path, step by step, for images whose sides are multipl
 integer forward DCT, quantization by the quality-scaled standard tables, the islow inverse DCT,
 "fancy" (triangle) chroma upsampling and fixed-point YCbCr -> RGB. Each DCT pass of islow is an
 integer-linear map of the 8 samples followed by one rounding shift, so a pass is one matmul with
-an exact integer matrix (in float64: every sum stays far below 2**53) and one floor.
-tests/test_shift.py checks this byte for byte against torchvision's libjpeg at every quality the
-corruption uses; it is about 10x faster than a libjpeg loop over 32 x 32 images, whose cost is
-per-image set-up, not arithmetic.
+an exact integer matrix (float32 where every partial sum stays below 2**24, float64 where one
+can pass it) and one floor. tests/test_jpeg.py checks this byte for byte against torchvision's
+libjpeg at every quality the corruption uses and more. It uses both cores where a libjpeg call
+per image uses one (and spends most of it on per-image set-up for 32 x 32 images).
 """
 
 from __future__ import annotations
@@ -49,6 +49,14 @@ def quant_table(base: tuple[int, ...], quality: int) -> Tensor:
     ).view(8, 8)
 
 
+# jccolor.c / jdcolor.c's fixed-point coefficients (x 2**16): as matrices over the channels
+TO_YCC = torch.tensor([[19595, 38470, 7471], [-11059, -21709, 32768], [32768, -27439, -5329]],
+                      dtype=torch.float32)  # fmt: skip
+TO_YCC_OFFSET = torch.tensor([32768, (128 << 16) + 32767, (128 << 16) + 32767],
+                             dtype=torch.float32).view(3, 1)  # fmt: skip
+TO_RGB = torch.tensor([[0, 91881], [-22554, -46802], [116130, 0]], dtype=torch.float32)
+
+
 def _fdct_1d(d: list) -> list:
     """jpeg_fdct_islow on one row (or column) of 8, before its final descale; the outputs 0
     and 4 carry 2**13 so that every output takes the same rounding shift."""
@@ -87,8 +95,8 @@ def _pass_matrix(kind: str, n: int) -> Tensor:
     """The [n, n] block-diagonal integer matrix of one islow pass over n samples (n / 8 blocks):
     the 1-D map applied to the unit vectors gives its columns."""
     fn = _fdct_1d if kind == "fdct" else _idct_1d
-    m = torch.tensor([fn([int(i == j) for i in range(8)]) for j in range(8)], dtype=torch.float64)
-    return torch.block_diag(*[m.T] * (n // 8))
+    m = torch.tensor([fn([int(i == j) for i in range(8)]) for j in range(8)], dtype=torch.float32)
+    return torch.block_diag(*[m.T] * (n // 8))  # entries below 2**16: exact in float32
 
 
 def _descale(x: Tensor, bits: int) -> Tensor:
@@ -97,24 +105,25 @@ def _descale(x: Tensor, bits: int) -> Tensor:
 
 
 def _code(plane: Tensor, q: Tensor) -> Tensor:
-    """Encode and decode float64 sample planes [M, h, w] (0..255 integers) with table q."""
+    """Encode and decode float32 sample planes [M, h, w] (0..255 integers) with table q. The
+    first pass runs in float32 (its sums stay below 2**23, exact); the rest in float64."""
     h, w = plane.shape[-2:]
-    fh, fw = _pass_matrix("fdct", h), _pass_matrix("fdct", w)
-    f = _descale(torch.matmul(plane - 128.0, fw.T), CONST_BITS - PASS1_BITS)  # rows
+    fh, fw = _pass_matrix("fdct", h).double(), _pass_matrix("fdct", w)
+    f = _descale(torch.matmul(plane - 128.0, fw.T), CONST_BITS - PASS1_BITS).double()  # rows
     f = _descale(torch.matmul(fh, f), CONST_BITS + PASS1_BITS)  # columns: 8x the DCT
     qt = q.repeat(h // 8, w // 8)
     qv = qt * 8.0
     k = torch.floor_((f.abs() + torch.floor(qv / 2)) / qv).mul_(f.sign())  # rounds half away
-    ih, iw = _pass_matrix("idct", h), _pass_matrix("idct", w)
+    ih, iw = _pass_matrix("idct", h).double(), _pass_matrix("idct", w).double()
     r = _descale(torch.matmul(ih, k.mul_(qt)), CONST_BITS - PASS1_BITS)  # columns
     r = _descale(torch.matmul(r, iw.T), CONST_BITS + PASS1_BITS + 3)  # rows
-    return r.add_(128.0).clamp_(0.0, 255.0)
+    return r.add_(128.0).clamp_(0.0, 255.0).float()
 
 
 @functools.lru_cache(maxsize=16)
 def _pair_sum(n: int) -> Tensor:
     """[n / 2, n]: each output the sum of its two inputs."""
-    return torch.eye(n // 2, dtype=torch.float64).repeat_interleave(2, dim=1)
+    return torch.eye(n // 2).repeat_interleave(2, dim=1)
 
 
 def _downsample(c: Tensor) -> Tensor:
@@ -130,7 +139,7 @@ def _triangle(n: int, edge: int) -> Tensor:
     """[2n, n]: output 2i + t takes 3 of input i and 1 of its neighbour on side t (the edge
     sample replicated), as h2v2_fancy_upsample; `edge` = 4 puts 4 of the edge sample at the two
     ends instead (its horizontal pass), 3 + 1 otherwise (its vertical pass: the same)."""
-    m = torch.zeros(2 * n, n, dtype=torch.float64)
+    m = torch.zeros(2 * n, n)
     for i in range(n):
         for t, j in ((0, max(i - 1, 0)), (1, min(i + 1, n - 1))):
             m[2 * i + t, i] += 3
@@ -151,26 +160,19 @@ def _upsample(c: Tensor) -> Tensor:
     return s.add_(bias).mul_(1 / 16).floor_()
 
 
-def _shift16(x: Tensor) -> Tensor:
-    return torch.floor_(x * 2.0**-16)
-
-
 def roundtrip(x: Tensor, quality: int) -> Tensor:
     """uint8 [N, 3, H, W] (H, W multiples of 16) -> the same images after a JPEG encode at
-    `quality` (1..100, 4:2:0) and decode, as libjpeg's default settings produce them."""
+    `quality` (1..100, 4:2:0) and decode, as libjpeg's default settings produce them. The
+    colour conversions are float32 matmuls: every partial sum is an integer below 2**24, so
+    they are exact."""
     if not supported(x):
         raise ValueError(f"sides must be multiples of 16, got {tuple(x.shape)}")
-    n = len(x)
-    r, g, b = x.double().unbind(1)  # float64: the fixed-point sums stay exact
-    y = _shift16(19595 * r + 38470 * g + 7471 * b + 32768)  # jccolor.c rgb_ycc
-    half = (128 << 16) + 32767
-    cb = _shift16(-11059 * r - 21709 * g + 32768 * b + half)
-    cr = _shift16(32768 * r - 27439 * g - 5329 * b + half)
+    n, _, h, w = x.shape
+    ycc = torch.matmul(TO_YCC, x.float().flatten(2)).add_(TO_YCC_OFFSET)  # jccolor.c rgb_ycc
+    y, cb, cr = ycc.mul_(2.0**-16).floor_().view(n, 3, h, w).unbind(1)
     y = _code(y, quant_table(LUMA_TABLE, quality))
-    qc = quant_table(CHROMA_TABLE, quality)
-    chroma = _code(_downsample(torch.cat([cb, cr])), qc)
-    cb, cr = (_upsample(chroma) - 128.0).split(n)
-    r = y + _shift16(91881 * cr + 32768)  # jdcolor.c ycc_rgb
-    b = y + _shift16(116130 * cb + 32768)
-    g = y + _shift16(-22554 * cb - 46802 * cr + 32768)
-    return torch.stack([r, g, b], 1).clamp_(0.0, 255.0).to(torch.uint8)
+    chroma = _code(_downsample(torch.cat([cb, cr])), quant_table(CHROMA_TABLE, quality))
+    c = (_upsample(chroma) - 128.0).view(2, n, h * w).transpose(0, 1)  # (N, 2, HW)
+    rgb = torch.matmul(TO_RGB, c).add_(32768.0).mul_(2.0**-16).floor_()  # jdcolor.c ycc_rgb
+    rgb = rgb.view(n, 3, h, w).add_(y.unsqueeze(1))
+    return rgb.clamp_(0.0, 255.0).to(torch.uint8)
