@@ -1,0 +1,180 @@
+"""How fast does each page first render? (Target: under 2 s, issue 13.)
+
+Starts `streamlit run app.py` on a free loopback port over a temporary runs folder holding one
+small finished run and one small finished sweep, visits every page once to warm the server
+(imports, caches), then opens each page `--repeats` times in a fresh browser context (Debian's Chromium through
+Playwright) at 1280x800 and at a phone's 390x844, and prints the median of:
+
+  title    navigation start -> the page's title (h1) is in the document;
+  content  navigation start -> the last chart (plotly) or table (data grid) of the first
+           screen has drawn: what the page draws without a click; for the Experiment page,
+           the Start button.
+
+The times come from the page itself (performance.now() in a MutationObserver installed
+before the page's scripts), so Playwright's own round trips are not counted. A page counts as
+settled once the script has stopped running, every chart on it has
+drawn and nothing was added for 1 s.
+
+    python benchmarks/page_render.py                 # every page, both widths, 3 repeats
+    python benchmarks/page_render.py --repeats 5 --pages results,runs --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = os.environ.get("BEDASH_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+WIDTHS = {1280: 800, 390: 844}
+RUN = "20261203-090000-a1b2c3"
+SWEEP = "sweep-20261203-100000"
+PAGES = {  # name -> (path, what "content" waits for)
+    "experiment": ("/", "start"),
+    "results": (f"/results?run={RUN}", "charts"),
+    "runs": ("/runs", "tables"),
+    "sweeps": (f"/sweeps?sweep={SWEEP}", "charts"),
+}
+MARKS = """
+window.__marks = {title: null, start: null, charts: null, tables: null, n: 0, t: 0};
+new MutationObserver(() => {
+  const m = window.__marks, t = performance.now();
+  if (m.title === null && document.querySelector('h1')) m.title = t;
+  if (m.start === null && [...document.querySelectorAll('button')]
+        .some(b => b.innerText.trim().endsWith('Start'))) m.start = t;
+  const c = document.querySelectorAll('.js-plotly-plot .main-svg').length;
+  const g = document.querySelectorAll('[data-testid="stDataFrame"] canvas').length;
+  if (c > m.n) { m.n = c; m.charts = t; }
+  if (g > m.t) { m.t = g; m.tables = t; }
+}).observe(document, {childList: true, subtree: true});
+"""
+RUNNING = '[data-test-script-state="running"]'  # set on the app while its script runs
+UNDRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                 .some(c => !c.querySelector('.main-svg'))"""  # a chart still loading
+
+
+def make_data(runs: Path) -> None:
+    """One run of three models (1,000 images, 3 epochs) and a 2 x 2 sweep of tiny cells."""
+    from bedash.config import RunConfig
+    from bedash.engine import LocalEngine
+    from bedash.experiment import run_experiment
+    from bedash.sweep import SweepSpec, run_sweep
+
+    cfg = RunConfig(dataset="synthetic", train_size=1000, test_size=500, epochs=3, hidden=32,
+                    members=3, batch_size=64, device="cpu")  # fmt: skip
+    run_experiment(cfg, runs / RUN)
+    base = cfg.replace(train_size=400, test_size=200, epochs=2, hidden=16)
+    run_sweep(SweepSpec(base, {"members": [2, 4]}, [0, 1]), runs / SWEEP, LocalEngine())
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "BEDASH_RUNS_DIR": str(tmp / "runs"), "BEDASH_DATA_DIR": str(tmp / "data"),
+           "BEDASH_SWEEP_ENGINE": "local", "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env.pop("BEDASH_PROFILE", None)
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    log = open(tmp / "server.log", "w")  # noqa: SIM115  (closed with the process)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"streamlit did not start: {(tmp / 'server.log').read_text()[-2000:]}")
+
+
+def visit(browser, url: str, width: int, wants: str) -> dict[str, float | None]:
+    """One first render in a fresh context: seconds to the title and to the content."""
+    context = browser.new_context(viewport={"width": width, "height": WIDTHS[width]})
+    context.add_init_script(MARKS)
+    page = context.new_page()
+    page.goto(url)
+    page.locator("h1").first.wait_for(timeout=60_000)
+    last, same_since = None, time.monotonic()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        marks = page.evaluate("() => JSON.stringify(window.__marks)")
+        if marks != last or page.locator(RUNNING).count() or page.evaluate(UNDRAWN):
+            last, same_since = marks, time.monotonic()
+        elif time.monotonic() - same_since > 1.0:
+            break
+    m = json.loads(last)
+    context.close()
+    s = {k: (None if m[k] is None else m[k] / 1000) for k in ("title", "start", "charts", "tables")}
+    return {"title": s["title"], "content": s[wants], "charts": m["n"], "tables": m["t"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pages", default=",".join(PAGES), help="comma list of " + ", ".join(PAGES))
+    ap.add_argument("--widths", default="1280,390")
+    ap.add_argument("--json", type=Path, help="also write every measurement here")
+    args = ap.parse_args()
+    pages = args.pages.split(",")
+    widths = [int(w) for w in args.widths.split(",")]
+
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="bedash-render-"))
+    print("making a run and a sweep ...", flush=True)
+    make_data(tmp / "runs")
+    proc, url = start_server(tmp)
+    out: dict[str, list[dict]] = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            # warm: app.py's navigation first (a deep link before it runs the page alone),
+            # then every page once (the server's imports, streamlit's caches)
+            visit(browser, url + "/", 1280, "start")
+            for name in pages:
+                visit(browser, url + PAGES[name][0], 1280, PAGES[name][1])
+            for _ in range(args.repeats):  # interleaved: a noisy moment hurts every page alike
+                for name in pages:
+                    for width in widths:
+                        r = visit(browser, url + PAGES[name][0], width, PAGES[name][1])
+                        out.setdefault(f"{name}-{width}", []).append(r)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(rows: list[dict], key: str) -> str:
+        values = [r[key] for r in rows if r[key] is not None]
+        return f"{statistics.median(values):.2f}" if values else "—"
+
+    print(f"\nfirst render, median of {args.repeats} (s), load average {os.getloadavg()[0]:.1f}")
+    print(f"{'page':<12}{'width':>6}{'title':>8}{'content':>9}  drawn")
+    for key, rows in out.items():
+        name, width = key.rsplit("-", 1)
+        drawn = f"{rows[-1]['charts']} charts, {rows[-1]['tables']} tables"
+        print(f"{name:<12}{width:>6}{med(rows, 'title'):>8}{med(rows, 'content'):>9}  {drawn}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
