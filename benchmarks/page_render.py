@@ -2,18 +2,22 @@
 
 Starts `streamlit run app.py` on a free loopback port over a temporary runs folder holding one
 small finished run and one small finished sweep, visits every page once to warm the server
-(imports, caches), then opens each page `--repeats` times in a fresh browser context (Debian's Chromium through
-Playwright) at 1280x800 and at a phone's 390x844, and prints the median of:
+(imports, caches), then opens each page `--repeats` times in Debian's Chromium through
+Playwright at 1280x800 and at a phone's 390x844, and prints the median of:
 
   title    navigation start -> the page's title (h1) is in the document;
   content  navigation start -> the last chart (plotly) or table (data grid) of the first
            screen has drawn: what the page draws without a click; for the Experiment page,
            the Start button.
 
+Two browsers: cold, a fresh browser context per visit (a first visit: every script of
+streamlit's frontend is fetched and compiled again), and warm, a new tab in a context that has
+seen every page (streamlit's scripts in the browser's cache, as for someone coming back).
+
 The times come from the page itself (performance.now() in a MutationObserver installed
 before the page's scripts), so Playwright's own round trips are not counted. A page counts as
-settled once the script has stopped running, every chart on it has
-drawn and nothing was added for 1 s.
+settled once the script has stopped running, every chart on it has drawn and nothing was
+added for 1 s.
 
     python benchmarks/page_render.py                 # every page, both widths, 3 repeats
     python benchmarks/page_render.py --repeats 5 --pages results,runs --json out.json
@@ -55,15 +59,17 @@ new MutationObserver(() => {
   if (m.title === null && document.querySelector('h1')) m.title = t;
   if (m.start === null && [...document.querySelectorAll('button')]
         .some(b => b.innerText.trim().endsWith('Start'))) m.start = t;
-  const c = document.querySelectorAll('.js-plotly-plot .main-svg').length;
+  const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(e => e.querySelector('.main-svg')).length;
   const g = document.querySelectorAll('[data-testid="stDataFrame"] canvas').length;
   if (c > m.n) { m.n = c; m.charts = t; }
   if (g > m.t) { m.t = g; m.tables = t; }
 }).observe(document, {childList: true, subtree: true});
 """
 RUNNING = '[data-test-script-state="running"]'  # set on the app while its script runs
-UNDRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                 .some(c => !c.querySelector('.main-svg'))"""  # a chart still loading
+UNDRAWN = """() => document.querySelector('[data-testid="stSkeleton"]') !== null ||
+    [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+        .some(c => !c.querySelector('.main-svg'))"""  # an element or a chart still loading
 
 
 def make_data(runs: Path) -> None:
@@ -104,10 +110,8 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"streamlit did not start: {(tmp / 'server.log').read_text()[-2000:]}")
 
 
-def visit(browser, url: str, width: int, wants: str) -> dict[str, float | None]:
-    """One first render in a fresh context: seconds to the title and to the content."""
-    context = browser.new_context(viewport={"width": width, "height": WIDTHS[width]})
-    context.add_init_script(MARKS)
+def visit(context, url: str, wants: str) -> dict[str, float | None]:
+    """One first render in a new tab of context: seconds to the title and to the content."""
     page = context.new_page()
     page.goto(url)
     page.locator("h1").first.wait_for(timeout=60_000)
@@ -121,9 +125,15 @@ def visit(browser, url: str, width: int, wants: str) -> dict[str, float | None]:
         elif time.monotonic() - same_since > 1.0:
             break
     m = json.loads(last)
-    context.close()
+    page.close()
     s = {k: (None if m[k] is None else m[k] / 1000) for k in ("title", "start", "charts", "tables")}
     return {"title": s["title"], "content": s[wants], "charts": m["n"], "tables": m["t"]}
+
+
+def context_for(browser, width: int):
+    context = browser.new_context(viewport={"width": width, "height": WIDTHS[width]})
+    context.add_init_script(MARKS)
+    return context
 
 
 def main() -> None:
@@ -131,10 +141,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pages", default=",".join(PAGES), help="comma list of " + ", ".join(PAGES))
     ap.add_argument("--widths", default="1280,390")
+    ap.add_argument("--modes", default="cold,warm", help="cold, warm or both (see above)")
     ap.add_argument("--json", type=Path, help="also write every measurement here")
     args = ap.parse_args()
     pages = args.pages.split(",")
     widths = [int(w) for w in args.widths.split(",")]
+    modes = args.modes.split(",")
 
     from playwright.sync_api import sync_playwright
 
@@ -146,16 +158,23 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            # warm: app.py's navigation first (a deep link before it runs the page alone),
-            # then every page once (the server's imports, streamlit's caches)
-            visit(browser, url + "/", 1280, "start")
-            for name in pages:
-                visit(browser, url + PAGES[name][0], 1280, PAGES[name][1])
+            # the server warms up: app.py's navigation first (a deep link before it runs the
+            # page alone), then every page once (imports, caches); a warm browser per width
+            # has seen every page once too
+            warm = {w: context_for(browser, w) for w in widths}
+            for context in warm.values():
+                visit(context, url + "/", "start")
+                for name in pages:
+                    visit(context, url + PAGES[name][0], PAGES[name][1])
             for _ in range(args.repeats):  # interleaved: a noisy moment hurts every page alike
                 for name in pages:
                     for width in widths:
-                        r = visit(browser, url + PAGES[name][0], width, PAGES[name][1])
-                        out.setdefault(f"{name}-{width}", []).append(r)
+                        for mode in modes:
+                            context = warm[width] if mode == "warm" else context_for(browser, width)
+                            r = visit(context, url + PAGES[name][0], PAGES[name][1])
+                            out.setdefault(f"{name}-{width}-{mode}", []).append(r)
+                            if mode == "cold":
+                                context.close()
             browser.close()
     finally:
         proc.terminate()
@@ -167,11 +186,12 @@ def main() -> None:
         return f"{statistics.median(values):.2f}" if values else "—"
 
     print(f"\nfirst render, median of {args.repeats} (s), load average {os.getloadavg()[0]:.1f}")
-    print(f"{'page':<12}{'width':>6}{'title':>8}{'content':>9}  drawn")
+    print(f"{'page':<12}{'width':>6}{'browser':>8}{'title':>8}{'content':>9}  drawn")
     for key, rows in out.items():
-        name, width = key.rsplit("-", 1)
+        name, width, mode = key.rsplit("-", 2)
         drawn = f"{rows[-1]['charts']} charts, {rows[-1]['tables']} tables"
-        print(f"{name:<12}{width:>6}{med(rows, 'title'):>8}{med(rows, 'content'):>9}  {drawn}")
+        print(f"{name:<12}{width:>6}{mode:>8}{med(rows, 'title'):>8}{med(rows, 'content'):>9}"
+              f"  {drawn}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

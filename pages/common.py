@@ -13,7 +13,7 @@ import streamlit as st
 
 from bedash.app import rundata
 from bedash.app.hosting import prune_uploads, unpack_upload
-from bedash.app.rundata import RunData, load_run, read_bytes, run_files, run_zip
+from bedash.app.rundata import RunData, read_bytes, run_files, run_zip
 from bedash.app.session import (
     await_probe,
     devices,
@@ -67,6 +67,18 @@ def result_columns(table: pd.DataFrame) -> dict:
         for col, (fmt, text) in RESULT_COLUMNS.items()
         if col in table
     }
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _load_run(path: str, signature: tuple) -> RunData:
+    return rundata.load_run(Path(path))
+
+
+def load_run(path: Path) -> RunData:
+    """The run folder's tables (bedash.app.rundata.load_run), read once per state of the
+    folder: the cache key is its signature (every file's name, inode, size and mtime), so a
+    run that writes a file is read again, and a finished one is not, rerun after rerun."""
+    return _load_run(str(path), rundata.signature(path))
 
 
 def find_run(run_id: str) -> Path | None:

@@ -7,7 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 import bedash.annotations as run_notes  # "from bedash import annotations": __future__
@@ -168,6 +167,17 @@ def results_section(data: common.RunData, path) -> None:
         key="results_table", placeholder="—",  # a missing value (a model that failed)
     )  # fmt: skip
     csv_button("results.csv", common.read_bytes(path / "results.csv"), "results.csv", "dl_results")
+
+
+def no_results(data: common.RunData) -> bool:
+    if data.results.empty:
+        st.info("No model has finished yet." if pending(data) else "No model finished in this run.")
+    return data.results.empty
+
+
+def accuracy_section(data: common.RunData, path) -> None:
+    if no_results(data):
+        return
     kinds = [k for k in data.results["model"] if isinstance(k, str)]
     a, b = st.columns([3, 2])
     with a:
@@ -185,7 +195,11 @@ def results_section(data: common.RunData, path) -> None:
     with b:
         st.markdown("**Parameters**")
         chart(figures.params_figure(data.results, pending=pending(data)), "params_chart", "params")
-    st.markdown("**Time**")
+
+
+def time_section(data: common.RunData, path) -> None:
+    if no_results(data):
+        return
     st.caption(
         "Whiskers on the epoch time: the fastest and the slowest epoch (the first one often "
         "pays a warm-up). Inference is flagged when the machine was busy."
@@ -199,7 +213,6 @@ def results_section(data: common.RunData, path) -> None:
 
 
 def members_section(data: common.RunData, path) -> None:
-    st.subheader("Members")
     st.caption("Each member's own test accuracy, against the ensemble's and the single model's.")
     chart(
         figures.member_accuracy_figure(data.members, data.results, pending=pending(data)),
@@ -209,11 +222,10 @@ def members_section(data: common.RunData, path) -> None:
 
 
 def agreement_section(data: common.RunData, path) -> None:
-    st.subheader("Agreement between members")
     st.caption(
-        "Share of test images on which two members predict the same class: one colour scale "
-        "from 0 to 1 for every heatmap. Diverse members (lower agreement) are what makes an "
-        "ensemble better than its members."
+        "Agreement between members: the share of test images on which two members predict "
+        "the same class, one colour scale from 0 to 1 for every heatmap. Diverse members "
+        "(lower agreement) are what makes an ensemble better than its members."
     )
     chart(
         figures.agreement_figure(data.agreement, pending=pending(data)),
@@ -227,7 +239,6 @@ def agreement_section(data: common.RunData, path) -> None:
 
 
 def reliability_section(data: common.RunData, path) -> None:
-    st.subheader("Calibration")
     st.caption(
         "Reliability diagrams: accuracy of the predictions in each confidence bin. Bars on the "
         "diagonal mean the confidence can be trusted; below it, the model is over-confident."
@@ -241,14 +252,6 @@ def reliability_section(data: common.RunData, path) -> None:
         name = f"reliability_{kind}.csv"
         with col:
             csv_button(name, common.read_bytes(path / name), name, f"dl_{name}")
-
-
-def read_steps(path: Path) -> pd.DataFrame | None:
-    """steps.csv (the log points of training), when the run wrote one."""
-    try:
-        return pd.read_csv(path / "steps.csv")
-    except (OSError, ValueError):
-        return None
 
 
 def loss_controls(prefix: str) -> tuple[float, bool]:
@@ -265,8 +268,7 @@ def loss_controls(prefix: str) -> tuple[float, bool]:
 
 
 def training_section(data: common.RunData, path) -> None:
-    st.subheader("Training")
-    steps = read_steps(path)
+    steps = data.steps
     st.caption(
         "Mean loss between log points, against the epoch"
         + (
@@ -294,6 +296,28 @@ def training_section(data: common.RunData, path) -> None:
     csv_button("history.csv", common.read_bytes(path / "history.csv"), "history.csv", "dl_hist")
 
 
+def config_section(data: common.RunData, path) -> None:
+    st.code(json.dumps(data.info.config, indent=2), language="json")
+
+
+# the sections below the table, one tab each; only the open tab is drawn, so the first screen
+# draws two charts, not every chart of the run (a plotly chart costs the browser ~0.3 s)
+SECTIONS = {
+    "Accuracy": accuracy_section, "Time": time_section, "Members": members_section,
+    "Agreement": agreement_section, "Calibration": reliability_section,
+    "Uncertainty": lambda data, path: uncertainty_section(path), "Training": training_section,
+    "Configuration": config_section,
+}  # fmt: skip
+
+
+def sections(data: common.RunData, path) -> None:
+    tabs = st.tabs(list(SECTIONS), key="results_tab", on_change="rerun")
+    for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw(data, path)
+
+
 st.title("Results")
 run_id = pick_run()
 if run_id is not None:
@@ -316,12 +340,6 @@ if run_id is not None:
         with b:
             format_picker()
         results_section(data, path)
-        members_section(data, path)
-        agreement_section(data, path)
-        reliability_section(data, path)
-        uncertainty_section(path)
-        training_section(data, path)
-        with st.expander("Configuration (config.json)"):
-            st.code(json.dumps(data.info.config, indent=2), language="json")
+        sections(data, path)
 else:
     common.set_view(None)

@@ -138,7 +138,7 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
         persist_state="session", help="As in TensorBoard: a debiased moving average.",
     )  # fmt: skip
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
-    curves = {r: (d.history, read_steps(runs[r].path)) for r, d in loaded.items()}
+    curves = {r: (d.history, d.steps) for r, d in loaded.items()}
     chart(
         figures.loss_overlay_figure(curves, smoothing=weight, log=log),
         "compare_loss_chart", "compare_loss",
@@ -148,13 +148,6 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
         figures.reliability_overlay_figure({r: d.reliability for r, d in loaded.items()}),
         "compare_reliability_chart", "compare_reliability",
     )  # fmt: skip
-
-
-def read_steps(path) -> pd.DataFrame | None:
-    try:
-        return pd.read_csv(path / "steps.csv")
-    except (OSError, ValueError):
-        return None
 
 
 st.title("Runs")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from bedash import runfiles as rf
+from bedash.app import rundata
 from bedash.app import uncertainty_figures as uf
 from bedash.app.form import plain
 from bedash.schema import (
@@ -129,6 +130,17 @@ def read_uncertainty(path: Path) -> UncertaintyFiles:
     return out
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _read_cached(path: str, signature: tuple) -> UncertaintyFiles:
+    return read_uncertainty(Path(path))
+
+
+def read_cached(path: Path) -> UncertaintyFiles:
+    """read_uncertainty once per state of the folder (its files' signature, as
+    pages.common.load_run)."""
+    return _read_cached(str(path), rundata.signature(path))
+
+
 def csv_button(name: str, files: UncertaintyFiles) -> None:
     data = files.raw.get(name, b"")
     st.download_button(
@@ -222,8 +234,7 @@ def _coverage_part(files: UncertaintyFiles) -> None:
 
 def uncertainty_section(path: Path) -> None:
     """The Uncertainty section of the run folder path."""
-    st.subheader("Uncertainty")
-    files = read_uncertainty(Path(path))
+    files = read_cached(Path(path))
     for problem in files.problems:
         st.warning(plain(problem), icon=":material/warning:")
     if files.empty:

@@ -378,6 +378,19 @@ def finished_run(dirs: Path, trained: Path) -> str:
     return trained.name
 
 
+def every_tab(at: AppTest) -> tuple[dict, set]:
+    """The Results page's charts (by id) and download labels over all of its tabs: only the
+    open tab is drawn, so each is opened in turn."""
+    specs, downloads = {}, set()
+    for label in [t.label for t in at.tabs]:
+        at.session_state["results_tab"] = label
+        at.run()
+        assert not at.exception, at.exception
+        specs |= {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+        downloads |= {d.label for d in at.get("download_button")}
+    return specs, downloads
+
+
 def test_results_page_shows_table_charts_heatmaps_and_downloads(dirs, finished_run) -> None:
     at = app("pages/results.py", run=finished_run)
     table = model_table(at)
@@ -386,13 +399,15 @@ def test_results_page_shows_table_charts_heatmaps_and_downloads(dirs, finished_r
                 "Acc mean member", "Acc ensemble (mean softmax)", "Acc majority vote",
                 "Acc oracle", "NLL", "ECE", "Brier", "Disagreement"]:  # fmt: skip
         assert col in table, col
-    specs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    # the first screen draws the Accuracy tab alone: accuracy and parameters
+    assert [t.label for t in at.tabs][:2] == ["Accuracy", "Time"]
+    assert len(at.get("plotly_chart")) == 2
+    specs, downloads = every_tab(at)
     assert len(specs) == 8
     heat = next(s for s in specs.values() if any(t["type"] == "heatmap" for t in s["data"]))
     assert [t["type"] for t in heat["data"]] == ["heatmap", "heatmap"]  # BE and ensemble
     assert heat["layout"]["coloraxis"]["cmin"] == 0 and heat["layout"]["coloraxis"]["cmax"] == 1
     assert all(t["texttemplate"] == "%{z:.2f}" for t in heat["data"])
-    downloads = {d.label for d in at.get("download_button")}
     assert downloads == {
         "results.csv", "members.csv", "history.csv", "agreement_batchensemble.csv",
         "agreement_ensemble.csv", "reliability_batchensemble.csv", "reliability_ensemble.csv",

@@ -77,6 +77,14 @@ def charts(at: AppTest) -> dict[str, dict]:
     return out
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open a tab of the Results page (only the open one is drawn)."""
+    at.session_state["results_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def chart(at: AppTest, name: str) -> dict:
     found = [v for k, v in charts(at).items() if k == name]
     assert len(found) == 1, f"{name}: {list(charts(at))}"
@@ -91,9 +99,43 @@ def texts(elements) -> str:
 # -- Results -----------------------------------------------------------------------------------
 
 
+def test_a_run_is_read_once_per_state_of_its_files(dirs, trained, monkeypatch) -> None:
+    """The pages' run cache: a rerun does not read an unchanged run again, and a file the
+    run store replaces (a new file renamed over it, even of the same size and mtime) is."""
+    import os
+
+    from bedash.app import rundata
+    from pages import common
+
+    (run,) = copy_runs(dirs, trained, "20260101-000000-aaaaaa")
+    path = dirs / "runs" / run
+    reads = []
+    real = rundata.load_run
+    monkeypatch.setattr(rundata, "load_run", lambda p: reads.append(p) or real(p))
+    first = common.load_run(path)
+    assert common.load_run(path).results.equals(first.results) and len(reads) == 1
+    file = path / "results.csv"
+    rows = list(csv.DictReader(io.StringIO(file.read_text())))
+    old = rows[0]["ensemble_acc"]
+    rows[0]["ensemble_acc"] = old[:-1] + ("1" if old[-1] != "1" else "2")  # same size
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    stat = file.stat()
+    (path / "results.csv.tmp").write_text(buf.getvalue())
+    os.utime(path / "results.csv.tmp", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(path / "results.csv.tmp", file)  # as bedash.atomic writes
+    assert file.stat().st_size == stat.st_size and file.stat().st_mtime_ns == stat.st_mtime_ns
+    changed = common.load_run(path)
+    assert len(reads) == 2
+    assert changed.results["ensemble_acc"][0] == pytest.approx(float(rows[0]["ensemble_acc"]))
+    assert changed.results["ensemble_acc"][0] != first.results["ensemble_acc"][0]
+
+
 def test_the_loss_chart_follows_the_smoothing_slider_and_the_scale_toggle(dirs, trained) -> None:
     (run,) = copy_runs(dirs, trained, "20260101-000000-aaaaaa")
-    at = app("pages/results.py", run=run)
+    at = open_tab(app("pages/results.py", run=run), "Training")
     fig = chart(at, "history_loss_chart")["spec"]
     names = [t["name"] for t in fig["data"]]
     assert "BatchEnsemble (raw)" in names and "BatchEnsemble" in names  # steps.csv: step level
@@ -111,11 +153,18 @@ def test_the_loss_chart_follows_the_smoothing_slider_and_the_scale_toggle(dirs, 
 def test_every_figure_downloads_as_png_or_svg(dirs, trained) -> None:
     (run,) = copy_runs(dirs, trained, "20260101-000000-aaaaaa")
     at = app("pages/results.py", run=run)
-    configs = [c["config"] for c in charts(at).values()]
+
+    def every_config() -> list[dict]:
+        out = {}
+        for label in [t.label for t in at.tabs]:
+            out |= {k: c["config"] for k, c in charts(open_tab(at, label)).items()}
+        return list(out.values())
+
+    configs = every_config()
     assert len(configs) == 8
     assert {c["toImageButtonOptions"]["format"] for c in configs} == {"png"}
     at.segmented_control(key="figure_format").set_value("svg").run()
-    configs = [c["config"] for c in charts(at).values()]
+    configs = every_config()
     assert {c["toImageButtonOptions"]["format"] for c in configs} == {"svg"}
     names = {c["toImageButtonOptions"]["filename"] for c in configs}
     assert {"accuracy", "training_loss", "reliability"} <= names
@@ -159,11 +208,13 @@ def test_a_cancelled_run_leaves_out_what_was_not_measured(dirs, trained) -> None
     assert names[0] == "BatchEnsemble" and "Single model (not measured)" in names
     missing = next(t for t in acc["data"] if t["name"] == "Single model (not measured)")
     assert all(v is None for v in missing["y"])  # no "0.000" bar
-    time_fig = chart(at, "time_chart")["spec"]
+    time_fig = chart(open_tab(at, "Time"), "time_chart")["spec"]
     marks = [t for t in time_fig["data"] if t["type"] == "scatter"]
     assert marks and all(set(t["text"]) == {"not measured"} for t in marks)
+    labels = [t.label for t in at.tabs]
+    drawn = [c for label in labels for c in charts(open_tab(at, label)).values()]
     messages = " ".join(
-        a["text"] for c in charts(at).values() for a in c["spec"]["layout"].get("annotations", [])
+        a["text"] for c in drawn for a in c["spec"]["layout"].get("annotations", [])
     )
     assert "yet" not in messages  # a run that ended never "has not finished yet"
     assert "not measured" in messages

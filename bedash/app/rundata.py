@@ -6,6 +6,7 @@ pandas is imported only when a run is loaded (half a second the first page need 
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class RunData:
     agreement: dict[str, pd.DataFrame]
     reliability: dict[str, pd.DataFrame]
     problems: list[str] = field(default_factory=list)  # files that did not pass validation
+    steps: pd.DataFrame | None = None  # steps.csv, the log points of training, when written
 
 
 def find_run(runs_dir: Path, run_id: str) -> Path | None:
@@ -48,11 +50,35 @@ def load_run(path: Path) -> RunData:
 
     t = read_tables(path)
     frames = {model: pd.DataFrame(rows) for model, rows in t.agreement.items()}
+    try:
+        steps = pd.read_csv(path / "steps.csv")
+    except (OSError, ValueError):
+        steps = None
     return RunData(
         read_run(path), pd.DataFrame(t.results), pd.DataFrame(t.members),
         pd.DataFrame(t.history), frames,
         {model: pd.DataFrame(rows) for model, rows in t.reliability.items()}, list(t.problems),
+        steps,
     )  # fmt: skip
+
+
+def signature(path: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What changes whenever a file of the folder does: (name, inode, size, mtime in ns) of
+    each entry, a stat per file and nothing read. The run store replaces a file by renaming a
+    new one over it (a new inode), so even a rewrite of the same size within the
+    filesystem's clock tick shows. A cache key for the folder's data (pages.common)."""
+    out = []
+    try:
+        with os.scandir(path) as entries:
+            for e in entries:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                out.append((e.name, st.st_ino, st.st_size, st.st_mtime_ns))
+    except OSError:
+        return ()
+    return tuple(sorted(out))
 
 
 def run_files(path: Path) -> list[Path]:
