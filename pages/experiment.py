@@ -238,24 +238,25 @@ def folder_widgets() -> str:
     return root or path
 
 
-def start(cfg: RunConfig) -> None:
-    """Queue the job once; a config that cannot run gets a specific error right here."""
+def start(cfg: RunConfig) -> bool:
+    """Queue the job once (True); a config that cannot run gets a specific error right here."""
     token = st.session_state.get("start_token", "")
     st.session_state["start_token"] = uuid.uuid4().hex[:12]  # before submit: one job per click
     try:
         job_id = common.registry().submit(cfg, key=token)
     except ConfigError as e:
         st.error(f"**{label(e.field)}**: {form.plain(e.message)}", icon=":material/error:")
-        return
+        return False
     except RunDirError as e:  # the runs folder is read-only, full or not a folder
         st.error(f"**Runs folder**: {form.plain(e.message)}", icon=":material/error:")
-        return
+        return False
     except RuntimeError as e:  # the server is shutting down
         st.error(form.plain(e), icon=":material/error:")
-        return
+        return False
     st.session_state["job"] = job_id
     st.session_state["form_job"] = job_id  # this form already shows that job's settings
     st.query_params["job"] = job_id
+    return True
 
 
 def load_job_settings(snap: JobSnapshot) -> None:
@@ -435,6 +436,39 @@ def live(job_id: str) -> None:
         st.rerun()
 
 
+# Scrolls the main area to the live view: after Start (pressed below the fold on a phone, where
+# the page was scrolled down to it) the progress bar is in sight. Sent once per job (SCROLLED),
+# so the page's later reruns never move it under the reader.
+SCROLL = """<script>
+(() => {
+  const doc = window.frameElement ? window.parent.document : document;
+  let tries = 0;
+  const go = () => {
+    const el = doc.querySelector(".st-key-live_view");
+    if (!el) { if (tries++ < 60) setTimeout(go, 50); return; }
+    el.style.scrollMarginTop = "4.5rem";  // below the sticky header with the page links
+    el.scrollIntoView({block: "start", behavior: "instant"});
+  };
+  go();
+})();
+</script>"""
+
+
+def live_view(snap: JobSnapshot) -> None:
+    """The job's view, full width above the form, in sight once (scrolled to, the first time
+    this session shows this job)."""
+    st.query_params["job"] = snap.id  # back in the URL after a visit to another page
+    st.session_state["job"] = snap.id
+    with st.container(key="live_view"):
+        if snap.done:
+            show_job(snap)
+        else:
+            live(snap.id)
+    if st.session_state.get("scrolled_to") != snap.id:
+        st.session_state["scrolled_to"] = snap.id
+        st.html(SCROLL, unsafe_allow_javascript=True)
+
+
 def other_jobs(current: str | None) -> None:
     """Active jobs of other sessions (a job started in a closed tab can be watched again)."""
     others = [s for s in common.registry().jobs() if s.active and s.id != current]
@@ -462,34 +496,34 @@ job_id = st.query_params.get("job") or st.session_state.get("job")
 snap = common.registry().watch(job_id) if job_id else None
 if snap is not None:
     load_job_settings(snap)
-form_col, live_col = st.columns([2, 3], gap="large")
+if snap is not None:  # a job: its view first, full width, then the form (a phone stacks
+    live_view(snap)  # columns, which would put the view below the whole form)
+    st.divider()
+    form_col, side_col = st.container(width=760), None
+else:  # no job: the form, and beside it what Start will do
+    form_col, side_col = st.columns([2, 3], gap="large")
 with form_col:
     cfg, pressed = config_form()
-    if cfg is not None and pressed:
-        start(cfg)
-        job_id = st.session_state.get("job", job_id)
-        snap = common.registry().watch(job_id) if job_id else None
-with live_col:
-    if job_id and snap is None:
-        st.warning(
-            "Job not found: it ran in an earlier server process or is too old to be "
-            "remembered. Its run, if it wrote one, is on the Runs page.",
-            icon=":material/search_off:",
-        )
-        st.session_state.pop("job", None)
-    elif snap is None:
-        st.info(
-            "No job yet. The defaults train a BatchEnsemble, a classical ensemble and a single "
-            "model on the synthetic set, offline, in well under a minute on two CPU cores.",
-            icon=":material/rocket_launch:",
-        )
-    else:
-        st.query_params["job"] = snap.id  # back in the URL after a visit to another page
-        st.session_state["job"] = snap.id
-        if snap.done:
-            show_job(snap)
+    if cfg is not None and pressed and start(cfg):
+        st.rerun()  # the new job's view goes above the form
+if side_col is not None:
+    with side_col:
+        if job_id:
+            st.warning(
+                "Job not found: it ran in an earlier server process or is too old to be "
+                "remembered. Its run, if it wrote one, is on the Runs page.",
+                icon=":material/search_off:",
+            )
+            st.session_state.pop("job", None)
         else:
-            live(snap.id)
+            st.info(
+                "No job yet. The defaults train a BatchEnsemble, a classical ensemble and a "
+                "single model on the synthetic set, offline, in well under a minute on two "
+                "CPU cores.",
+                icon=":material/rocket_launch:",
+            )
+        other_jobs(job_id)
+else:
     other_jobs(job_id)
 if not PROBED:  # the form was drawn without the device list: rerun once it is known
     common.await_probe()

@@ -247,6 +247,42 @@ def test_start_trains_in_the_background_and_shows_the_results(dirs: Path) -> Non
     assert [link.query_string for link in links] == [f"run={runs[0].name}"]
 
 
+def in_order(block) -> list[tuple[str, str]]:
+    """(type, text) of every element and block under block, in the order the page draws
+    them (a block before what it holds)."""
+    out = []
+    for child in block.children.values():
+        out.append((child.type, str(getattr(child, "value", ""))))
+        if getattr(child, "children", None):
+            out += in_order(child)
+    return out
+
+
+def test_after_start_the_live_view_is_drawn_above_the_form(dirs: Path) -> None:
+    """A phone stacks columns: the live view goes above the form (full width) once there is a
+    job, and the page scrolls to it once, right after Start, never on a later rerun."""
+    at = app()
+    drawn = in_order(at.main)
+    assert ("subheader", "Configure") in drawn and not at.get("html")  # no job: form first
+    at = start(at, epochs=500)
+    drawn = in_order(at.main)
+    heading = next(i for i, (t, v) in enumerate(drawn) if v.startswith("### Run"))
+    bar = next(i for i, (t, v) in enumerate(drawn) if t == "progress")
+    assert heading < bar < drawn.index(("subheader", "Configure"))
+    scrolls = [h for h in at.get("html") if "scrollIntoView" in h.proto.body]
+    assert len(scrolls) == 1 and "st-key-live_view" in scrolls[0].proto.body
+    assert [t for t, v in drawn].index("html") < drawn.index(("subheader", "Configure"))
+    at.run()  # the fragment's reruns and any later rerun leave the scroll position alone
+    assert not at.get("html")
+    assert start_button(at).label == "Start"  # still there, above Advanced
+    labels = [t for t, v in in_order(at.main)]
+    assert labels.index("button") < labels.index("expander")
+    other = app(job=at.query_params["job"])  # a refresh, a second tab: a new session scrolls
+    assert len([h for h in other.get("html") if "scrollIntoView" in h.proto.body]) == 1
+    at.button(key="stop").click().run()
+    run_until(at, lambda a: "cancelled" in badges(a), timeout=20)
+
+
 def test_a_refresh_or_a_second_tab_reattaches_through_the_url(dirs: Path) -> None:
     first = start(app(), epochs=500)  # long enough to still run when the second tab opens
     job = first.query_params["job"]
