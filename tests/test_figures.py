@@ -138,9 +138,12 @@ def test_epoch_times_sum_the_members_of_a_sequential_ensemble_until_it_is_done()
 def test_accuracy_bars_label_every_accuracy_one_colour_per_model_on_a_fitted_axis() -> None:
     fig = charts.accuracy_figure(RESULTS)
     assert [t.name for t in fig.data] == ["BatchEnsemble", "Single model"]
-    assert list(fig.data[0].x) == [  # two lines each: readable on a phone too
-        "mean member", "ensemble<br>(mean softmax)", "majority vote", "oracle<br>(any member right)"
+    assert list(fig.data[0].x) == [  # short lines, unrotated: readable on a phone too
+        "mean member", "ensemble<br>(mean softmax)", "majority vote",
+        "oracle<br>(any member<br>right)",
     ]  # fmt: skip
+    assert fig.layout.xaxis.tickangle == 0
+    assert fig.layout.uniformtext.mode == "hide"  # no bar label too small to read
     assert list(fig.data[0].y) == [0.6, 0.7, 0.68, 0.9]
     assert [t.marker.color for t in fig.data] == [
         MODEL_COLORS["batchensemble"], MODEL_COLORS["single"]
@@ -210,7 +213,7 @@ def test_every_figure_saves_as_png_or_svg_in_the_browser() -> None:
 def test_parameter_and_time_bars() -> None:
     params = charts.params_figure(RESULTS).data[0]
     assert list(params.y) == [1040, 1000]
-    assert params.text[0] == "1.04× single · 0.0 MB"
+    assert params.text[0] == "1.04× single<br>0.0 MB"
     time = charts.time_figure(RESULTS)
     assert [list(t.y) for t in time.data] == [[3.0, 1.0], [1.5, 0.5], [20.0, 5.0]]  # ms
 
@@ -234,7 +237,8 @@ def test_heatmaps_share_one_zero_to_one_scale_and_write_their_values() -> None:
     assert len(heat) == 2 and all(t.coloraxis == "coloraxis" for t in heat)
     assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 1
     assert all(t.texttemplate == "%{z:.2f}" for t in heat)
-    assert [a.text for a in fig.layout.annotations] == ["BatchEnsemble", "Ensemble (sequential)"]
+    assert [a.text for a in fig.layout.annotations] == ["BatchEnsemble", "Ensemble<br>(sequential)"]
+    assert fig.layout.coloraxis.colorbar.orientation == "h"  # under the panels: they keep the width
     assert heat[1].z.tolist() == [[1.0, 0.4], [0.4, 1.0]]
     assert fig.layout.yaxis.autorange == fig.layout.yaxis2.autorange == "reversed"  # 0 on top
     assert charts.agreement_figure({}).layout.annotations[0].text == "no ensemble has finished yet"

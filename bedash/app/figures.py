@@ -363,7 +363,7 @@ def accuracy_figure(
         data.append(
             {
                 "type": "bar",
-                "x": [ACCURACY_LABELS[c].replace(" (", "<br>(") for c in metrics],
+                "x": [_wrap(ACCURACY_LABELS[c]) for c in metrics],
                 "y": values,
                 "name": f"{label} ({NOT_MEASURED})" if missing else label,
                 "marker": {"color": model_color(kind)},
@@ -383,6 +383,9 @@ def accuracy_figure(
             "height": 360,
             "barmode": "group",
             "margin": {**_LAYOUT["margin"], "t": 60},
+            # level labels: rotated ones pushed the plot into a corner at a phone's width
+            "xaxis": {"tickangle": 0, "tickfont": {"size": 11}},
+            "uniformtext": _FIT_TEXT,
             "yaxis": {
                 "title": {"text": title},
                 "range": _fit_range(shown, zero=bool(reference)),
@@ -390,6 +393,23 @@ def accuracy_figure(
             },
         },
     )
+
+
+def _wrap(label: str, width: int = 14) -> str:
+    """A label in lines of at most `width` characters (words kept whole, a bracket on a line
+    of its own), so that four fit side by side, unrotated, at a phone's width."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and not word.startswith("(") and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+# bar labels all of one size, and none where it would be smaller than 9 px (the bars of a
+# phone's width): the hover still gives the value
+_FIT_TEXT = {"minsize": 9, "mode": "hide"}
 
 
 def _not_measured(x: list[str], y: list[float | None]) -> dict[str, Any] | None:
@@ -411,10 +431,10 @@ def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
     rel = _num(results, "params_rel_single")
     mb = _num(results, "param_mb")
     text = [
-        f"{r:.2f}× single · {m:.1f} MB" if r is not None and m is not None else ""
+        f"{r:.2f}× single<br>{m:.1f} MB" if r is not None and m is not None else ""
         for r, m in zip(rel, mb, strict=True)
     ]
-    x = [model_label(m) for m in results["model"]]
+    x = [_wrap(model_label(m), 13) for m in results["model"]]
     y = _num(results, "params")
     data = [
         {
@@ -431,6 +451,8 @@ def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
             **_LAYOUT,
             "height": 360,
             "margin": {**_LAYOUT["margin"], "t": 30},
+            "uniformtext": _FIT_TEXT,
+            "xaxis": {"tickangle": 0},
             "yaxis": {"title": {"text": "parameters"}, "range": _fit_range(y, zero=True)},
         },
     )
@@ -592,7 +614,7 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
     fig = make_subplots(
         rows=1,
         cols=len(kinds),
-        subplot_titles=[model_label(k) for k in kinds],
+        subplot_titles=[_wrap(model_label(k), 13) for k in kinds],  # side by side on a phone
         horizontal_spacing=0.08,
     )
     for i, kind in enumerate(kinds, 1):
@@ -615,21 +637,26 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
         )
     fig.update_layout(
         **_LAYOUT,
-        height=380,
+        height=420,
         coloraxis={
             "cmin": 0.0,
             "cmax": 1.0,
             "colorscale": "Blues",
-            "colorbar": {"title": {"text": "agreement"}, "tickformat": ".1f"},
+            # under the panels, not beside them: the panels keep the whole width
+            "colorbar": {
+                "title": {"text": "agreement", "side": "top"}, "tickformat": ".1f",
+                "orientation": "h", "y": -0.22, "yanchor": "top", "len": 0.6, "x": 0,
+                "xanchor": "left", "thickness": 12,
+            },
         },
-    )
+    )  # fmt: skip
     # member numbers are categories (a numeric axis would tick at 0.5, 1.5...)
     fig.update_yaxes(autorange="reversed", scaleanchor=None, type="category")
     fig.update_yaxes(title_text="member", col=1)
     for i in range(2, len(kinds) + 1):  # the rows are the same members: label them once
         fig.update_yaxes(showticklabels=False, row=1, col=i)
     fig.update_xaxes(title_text="member", type="category")
-    fig.update_annotations(font_size=13)  # the panel titles fit side by side on a phone
+    fig.update_annotations(font_size=13)
     return fig
 
 
