@@ -6,18 +6,22 @@ small finished run and one small finished sweep, visits every page once to warm 
 Playwright at 1280x800 and at a phone's 390x844, and prints the median of:
 
   title    navigation start -> the page's title (h1) is in the document;
-  content  navigation start -> the last chart (plotly) or table (data grid) of the first
-           screen has drawn: what the page draws without a click; for the Experiment page,
-           the Start button.
+  screen   -> its first screen: the Start button (Experiment), the last table (data grid:
+           the results table, the runs table, the sweep's cells and paired tables);
+  charts   -> its last chart (plotly) drawn without a click.
 
-Two browsers: cold, a fresh browser context per visit (a first visit: every script of
-streamlit's frontend is fetched and compiled again), and warm, a new tab in a context that has
-seen every page (streamlit's scripts in the browser's cache, as for someone coming back).
+Three ways in: cold, a fresh browser context per visit (a first visit: every script of
+streamlit's frontend is fetched and compiled again); warm, a new tab in a context that has seen
+every page (streamlit's scripts in the browser's cache, as for someone coming back); nav, a
+click on the page's link in the app's top bar from a page without charts (Runs for the
+Experiment page, else Experiment), timed from the click: the page's address without a query,
+so Results shows the newest finished run (the only one) and Sweeps its form alone.
 
 The times come from the page itself (performance.now() in a MutationObserver installed
 before the page's scripts), so Playwright's own round trips are not counted. A page counts as
-settled once the script has stopped running, every chart on it has drawn and nothing was
-added for 1 s.
+settled once the script has stopped running, every chart on it has drawn, and for 1 s of the
+page's clock nothing was added and no long task ran (the Results page draws its charts a
+moment after its first screen, and evaluating plotly's bundle blocks the page meanwhile).
 
     python benchmarks/page_render.py                 # every page, both widths, 3 repeats
     python benchmarks/page_render.py --repeats 5 --pages results,runs --json out.json
@@ -46,17 +50,24 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--n
 WIDTHS = {1280: 800, 390: 844}
 RUN = "20261203-090000-a1b2c3"
 SWEEP = "sweep-20261203-100000"
-PAGES = {  # name -> (path, what "content" waits for)
+PAGES = {  # name -> (path, what its first screen waits for)
     "experiment": ("/", "start"),
-    "results": (f"/results?run={RUN}", "charts"),
+    "results": (f"/results?run={RUN}", "tables"),
     "runs": ("/runs", "tables"),
-    "sweeps": (f"/sweeps?sweep={SWEEP}", "charts"),
+    "sweeps": (f"/sweeps?sweep={SWEEP}", "tables"),
 }
+NAV_FROM = {"experiment": "/runs", "results": "/", "runs": "/", "sweeps": "/"}  # no charts there
+RESET = """name => { window.__want = name; window.__t0 = performance.now();
+                      window.__marks = {title: null, start: null, charts: null, tables: null,
+                                        n: 0, t: 0} }"""
 MARKS = """
+window.__t0 = 0;  // a click on the page links sets these three (nav)
+window.__want = null;
 window.__marks = {title: null, start: null, charts: null, tables: null, n: 0, t: 0};
 new MutationObserver(() => {
-  const m = window.__marks, t = performance.now();
-  if (m.title === null && document.querySelector('h1')) m.title = t;
+  const m = window.__marks, t = performance.now() - window.__t0;
+  if (m.title === null && [...document.querySelectorAll('h1')]
+        .some(h => window.__want === null || h.innerText.trim() === window.__want)) m.title = t;
   if (m.start === null && [...document.querySelectorAll('button')]
         .some(b => b.innerText.trim().endsWith('Start'))) m.start = t;
   const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
@@ -64,8 +75,16 @@ new MutationObserver(() => {
   const g = document.querySelectorAll('[data-testid="stDataFrame"] canvas').length;
   if (c > m.n) { m.n = c; m.charts = t; }
   if (g > m.t) { m.t = g; m.tables = t; }
+  const key = [m.title, m.start, m.n, m.t].join();
+  if (key !== window.__key) { window.__key = key; window.__changed = performance.now(); }
 }).observe(document, {childList: true, subtree: true});
+// the end of the last long task: a page busy evaluating a script changes nothing meanwhile
+window.__busy = 0;
+new PerformanceObserver(list => { for (const e of list.getEntries())
+  window.__busy = Math.max(window.__busy, e.startTime + e.duration); })
+  .observe({type: "longtask", buffered: true});
 """
+QUIET = "() => performance.now() - Math.max(window.__busy, window.__changed || 0)"
 RUNNING = '[data-test-script-state="running"]'  # set on the app while its script runs
 UNDRAWN = """() => document.querySelector('[data-testid="stSkeleton"]') !== null ||
     [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
@@ -110,24 +129,46 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"streamlit did not start: {(tmp / 'server.log').read_text()[-2000:]}")
 
 
-def visit(context, url: str, wants: str) -> dict[str, float | None]:
-    """One first render in a new tab of context: seconds to the title and to the content."""
+def visit(context, url: str, wants: str, nav: tuple[str, str] | None = None) -> dict:
+    """One first render in a new tab of context: seconds to the title and to the content.
+    nav (the page to start from, the page link's title): open that first, then click the
+    link; the times count from the click."""
     page = context.new_page()
-    page.goto(url)
+    if nav is None:
+        page.goto(url)
+    else:
+        page.goto(nav[0])
+        settle(page)
+        link = page.get_by_test_id("stTopNavLink").filter(has_text=nav[1]).first
+        if not link.is_visible():  # a phone's width: the links are in the sidebar
+            link = page.get_by_test_id("stSidebarNavLink").filter(has_text=nav[1]).first
+            expand = page.get_by_test_id("stExpandSidebarButton")
+            if expand.count() and expand.is_visible():
+                expand.click()
+            page.wait_for_timeout(500)  # the sidebar slides in
+        page.evaluate(RESET, nav[1])
+        link.click()
+        page.wait_for_function("name => [...document.querySelectorAll('h1')]"
+                               ".some(h => h.innerText.trim() === name)", arg=nav[1])  # fmt: skip
     page.locator("h1").first.wait_for(timeout=60_000)
-    last, same_since = None, time.monotonic()
+    m = settle(page)
+    page.close()
+    s = {k: (None if m[k] is None else m[k] / 1000) for k in ("title", "start", "charts", "tables")}
+    return {"title": s["title"], "screen": s[wants], "charts": s["charts"], "n_charts": m["n"],
+            "n_tables": m["t"]}  # fmt: skip
+
+
+def settle(page) -> dict:
+    """The marks, once the script has stopped, every chart has drawn and for 1 s (of the
+    page's clock) nothing was added and no long task ran."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         page.wait_for_timeout(100)
-        marks = page.evaluate("() => JSON.stringify(window.__marks)")
-        if marks != last or page.locator(RUNNING).count() or page.evaluate(UNDRAWN):
-            last, same_since = marks, time.monotonic()
-        elif time.monotonic() - same_since > 1.0:
+        if page.locator(RUNNING).count() or page.evaluate(UNDRAWN):
+            continue
+        if page.evaluate(QUIET) > 1000:
             break
-    m = json.loads(last)
-    page.close()
-    s = {k: (None if m[k] is None else m[k] / 1000) for k in ("title", "start", "charts", "tables")}
-    return {"title": s["title"], "content": s[wants], "charts": m["n"], "tables": m["t"]}
+    return page.evaluate("() => window.__marks")
 
 
 def context_for(browser, width: int):
@@ -141,7 +182,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pages", default=",".join(PAGES), help="comma list of " + ", ".join(PAGES))
     ap.add_argument("--widths", default="1280,390")
-    ap.add_argument("--modes", default="cold,warm", help="cold, warm or both (see above)")
+    ap.add_argument("--modes", default="cold,warm,nav", help="cold, warm, nav (see above)")
     ap.add_argument("--json", type=Path, help="also write every measurement here")
     args = ap.parse_args()
     pages = args.pages.split(",")
@@ -170,8 +211,11 @@ def main() -> None:
                 for name in pages:
                     for width in widths:
                         for mode in modes:
-                            context = warm[width] if mode == "warm" else context_for(browser, width)
-                            r = visit(context, url + PAGES[name][0], PAGES[name][1])
+                            context = context_for(browser, width) if mode == "cold" else warm[width]
+                            nav = None
+                            if mode == "nav":  # the page link: the page's own address, bare
+                                nav = (url + NAV_FROM[name], name.capitalize())
+                            r = visit(context, url + PAGES[name][0], PAGES[name][1], nav)
                             out.setdefault(f"{name}-{width}-{mode}", []).append(r)
                             if mode == "cold":
                                 context.close()
@@ -186,12 +230,12 @@ def main() -> None:
         return f"{statistics.median(values):.2f}" if values else "—"
 
     print(f"\nfirst render, median of {args.repeats} (s), load average {os.getloadavg()[0]:.1f}")
-    print(f"{'page':<12}{'width':>6}{'browser':>8}{'title':>8}{'content':>9}  drawn")
+    print(f"{'page':<12}{'width':>6}{'way in':>8}{'title':>8}{'screen':>8}{'charts':>8}  drawn")
     for key, rows in out.items():
         name, width, mode = key.rsplit("-", 2)
-        drawn = f"{rows[-1]['charts']} charts, {rows[-1]['tables']} tables"
-        print(f"{name:<12}{width:>6}{mode:>8}{med(rows, 'title'):>8}{med(rows, 'content'):>9}"
-              f"  {drawn}")  # fmt: skip
+        drawn = f"{rows[-1]['n_charts']} charts, {rows[-1]['n_tables']} tables"
+        print(f"{name:<12}{width:>6}{mode:>8}{med(rows, 'title'):>8}{med(rows, 'screen'):>8}"
+              f"{med(rows, 'charts'):>8}  {drawn}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

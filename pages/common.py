@@ -11,17 +11,10 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from bedash.app import rundata
+from bedash.app import rundata, session
 from bedash.app.hosting import prune_uploads, unpack_upload
 from bedash.app.rundata import RunData, read_bytes, run_files, run_zip
-from bedash.app.session import (
-    await_probe,
-    devices,
-    probe_ready,
-    registry,
-    session_id,
-    set_view,
-)
+from bedash.app.session import await_probe, devices, probe_ready, registry, session_id
 from bedash.app.settings import data_dir, limits, max_jobs, runs_dir, setting, settings
 from bedash.schema import duration  # noqa: F401 (the pages format times with it)
 
@@ -79,6 +72,18 @@ def load_run(path: Path) -> RunData:
     folder: the cache key is its signature (every file's name, inode, size and mtime), so a
     run that writes a file is read again, and a finished one is not, rerun after rerun."""
     return _load_run(str(path), rundata.signature(path))
+
+
+# set by the Results page once it has drawn its charts in this visit (see pages/results.py)
+CHARTS_DRAWN = "results_charts_drawn"
+
+
+def set_view(run_id: str | None) -> None:
+    """The run this session shows (None: none; Runs refuses to delete a run shown elsewhere).
+    A page that shows none ends a visit to Results: its next visit defers its charts again."""
+    session.set_view(run_id)
+    if run_id is None:
+        st.session_state.pop(CHARTS_DRAWN, None)
 
 
 def find_run(run_id: str) -> Path | None:

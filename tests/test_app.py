@@ -50,6 +50,8 @@ def app(page: str | None = None, **query: str) -> AppTest:
     at.run()
     if page:
         at.switch_page(page).run()
+    if page == "pages/results.py":  # its charts come on the next run (the browser's timer,
+        at.run()  # charts_soon's run_every, does not fire under AppTest)
     assert not at.exception, at.exception
     return at
 
@@ -438,6 +440,15 @@ def test_results_page_shows_table_charts_heatmaps_and_downloads(dirs, finished_r
     # the first screen draws the Accuracy tab alone: accuracy and parameters
     assert [t.label for t in at.tabs][:2] == ["Accuracy", "Time"]
     assert len(at.get("plotly_chart")) == 2
+    first = AppTest.from_file(APP, default_timeout=60)  # a visit's first run: no chart yet
+    first.query_params.update(run=finished_run)
+    first.run()
+    first.switch_page("pages/results.py").run()
+    assert not first.get("plotly_chart") and model_table(first) is not None
+    assert "Side by side" in texts(first.subheader)
+    assert len(first.run().get("plotly_chart")) == 2  # the next run (the fragment's tick)
+    first.switch_page("pages/runs.py").run()  # another page ends the visit: deferred again
+    assert not first.switch_page("pages/results.py").run().get("plotly_chart")
     specs, downloads = every_tab(at)
     assert len(specs) == 8
     heat = next(s for s in specs.values() if any(t["type"] == "heatmap" for t in s["data"]))

@@ -64,6 +64,8 @@ def app(page: str, **query: str) -> AppTest:
     at.query_params.update(query)
     at.run()
     at.switch_page(page).run()
+    if page == "pages/results.py":  # its charts come on the next run (the browser's timer,
+        at.run()  # charts_soon's run_every, does not fire under AppTest)
     assert not at.exception, at.exception
     return at
 
