@@ -76,6 +76,7 @@ def load_run(path: Path) -> RunData:
 
 # set by the Results page once it has drawn its charts in this visit (see pages/results.py)
 CHARTS_DRAWN = "results_charts_drawn"
+NOT_FOUND = "results_not_found"  # (the run id asked for in vain, the run shown instead)
 
 
 def set_view(run_id: str | None) -> None:
@@ -84,6 +85,7 @@ def set_view(run_id: str | None) -> None:
     session.set_view(run_id)
     if run_id is None:
         st.session_state.pop(CHARTS_DRAWN, None)
+        st.session_state.pop(NOT_FOUND, None)
 
 
 def find_run(run_id: str) -> Path | None:

@@ -47,17 +47,26 @@ def pick_run() -> str | None:
     ids = [r.run_id for r in runs]
     wanted = st.query_params.get("run")
     if wanted is not None and (not valid_run_id(wanted) or common.find_run(wanted) is None):
-        shown = f"`{wanted}`" if valid_run_id(wanted) else "the id in the address"
-        st.error(f"Run not found: {shown} is not a run in {plain(common.runs_dir())}.")
+        st.session_state[common.NOT_FOUND] = (wanted, None)
         wanted = None
+    by_id = {r.run_id: r for r in runs}
+    if wanted is None and ids:
+        finished = [r.run_id for r in runs if r.status == "finished"]
+        wanted = finished[0] if finished else ids[0]
+    # the id asked for stays reported while the run shown instead of it is (the next reruns,
+    # the charts' among them, find that run in the address): until another run is picked
+    asked = st.session_state.get(common.NOT_FOUND)
+    if asked is not None and asked[1] in (None, wanted):
+        st.session_state[common.NOT_FOUND] = (asked[0], wanted)
+        bad = asked[0]
+        shown = f"`{bad}`" if valid_run_id(bad) else "the id in the address"
+        st.error(f"Run not found: {shown} is not a run in {plain(common.runs_dir())}.")
+    else:
+        st.session_state.pop(common.NOT_FOUND, None)
     if not ids:
         st.info("No runs yet: start one on the Experiment page.", icon=":material/info:")
         st.page_link("pages/experiment.py", label="Experiment", icon=":material/model_training:")
         return None
-    by_id = {r.run_id: r for r in runs}
-    if wanted is None:
-        finished = [r.run_id for r in runs if r.status == "finished"]
-        wanted = finished[0] if finished else ids[0]
     if wanted not in by_id:  # written after list_runs ran: show it anyway
         ids.insert(0, wanted)
     if st.session_state.get("run_pick") != wanted:
