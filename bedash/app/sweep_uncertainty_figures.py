@@ -9,7 +9,6 @@ model kind, as on every chart.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -18,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from ..schema import model_color, model_label
 from .sweep_figures import _rgba
+from .tables import as_float as _f  # a number, or None for an empty / NaN cell
 from .uncertainty_figures import CLEAN, MEAN, OOD_TABLE, SCORE_LABELS, SHIFT_TABLE, models_in
 
 CI = "mean ± 95% CI over seeds"
@@ -32,14 +32,6 @@ def one_config(frame: pd.DataFrame, config: Any = None) -> pd.DataFrame:
     if config is None:
         config = frame["config"].min()
     return frame[frame["config"] == config]
-
-
-def _f(v: Any) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def shift_severity_figure(summary: pd.DataFrame, config: Any = None) -> go.Figure:
