@@ -70,7 +70,9 @@ def load_svhn(data_dir: str | os.PathLike, *, download: bool = True) -> Tensor:
     present = (folder / SVHN_FILE).is_file()
     if not present and not download:
         raise DatasetError(
-            "ood", f"SVHN is not in {folder.resolve()}. {svhn_manual_hint(data_dir)}"
+            "ood",
+            f"SVHN is not in {folder.resolve()}, and downloads are turned off. "
+            f"{svhn_manual_hint(data_dir)}",
         )
     try:
         import scipy.io  # noqa: F401  (torchvision's SVHN reads the .mat file with it)

@@ -1,8 +1,11 @@
 """Sweeps: configure a grid (comma lists per sweepable field, a seed range), launch it in the
-background, watch the cells, then the bands, scatter plots, paired table and downloads."""
+background, watch the cells, then the bands, scatter plots, paired table and downloads, and,
+for cells evaluated under shift, accuracy and ECE against severity, the OOD table and their
+paired verdicts."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +21,7 @@ from bedash.app.verdict import paired_verdict
 from bedash.config import ConfigError, RunConfig, label
 from bedash.schema import metric_label
 from bedash.sweep import PAIRED_FILE, SUMMARY_FILE, SWEEPABLE, SweepError, is_sweep_dir
+from bedash.sweep_uncertainty import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
 from pages.verdict_view import sweep_jobs
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
@@ -136,11 +140,52 @@ def results(path: Path) -> None:
         st.dataframe(ordered(paired_frame), hide_index=True, key="sw_paired")
         st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
                            key="dl_paired", on_click="ignore")  # fmt: skip
+    uncertainty(path)
     st.subheader("Cells")
     for c in state.get("cells", []):
         if c["status"] in ("finished", "diverged"):
             st.page_link("pages/results.py", label=f"{c['id']} ({c['status']})",
                          query_params={"run": c["id"], "sweep": path.name})  # fmt: skip
+
+
+def uncertainty(path: Path) -> None:
+    """The cells' shift.csv and ood.csv over seeds: shown when the sweep has those files."""
+    import pandas as pd
+
+    from bedash.app import sweep_uncertainty_figures as suf
+    from bedash.app.figures import plot_config
+
+    files, frames = {}, {}  # read once: a rewrite while the page draws changes nothing here
+    for name in UNCERTAINTY_SWEEP_FILES:
+        if not (path / name).is_file():
+            continue
+        try:
+            files[name] = (path / name).read_bytes()
+            frames[name] = pd.read_csv(io.BytesIO(files[name]))
+        except (OSError, ValueError) as e:  # pandas' ParserError is a ValueError
+            st.warning(f"{name} cannot be read: {plain(str(e))}")
+    if not files:
+        return
+    st.subheader("Uncertainty under shift")
+    st.caption(
+        "The cells' shift.csv and ood.csv over seeds: means with 95% Student t intervals, and "
+        "BatchEnsemble minus each baseline paired by seed. Entropy and mutual information have "
+        "no better direction: their verdict says higher or lower. First config; every config "
+        "is in the files."
+    )
+    if SHIFT.summary in frames:
+        fig = suf.shift_severity_figure(frames[SHIFT.summary])
+        st.plotly_chart(fig, key="sw_shift", config=plot_config("sweep_shift_severity"))
+    if SHIFT.paired in frames:
+        st.dataframe(suf.shift_verdicts(frames[SHIFT.paired]), hide_index=True,
+                     key="sw_shift_paired")  # fmt: skip
+    if OOD.summary in frames:
+        st.dataframe(suf.ood_table(frames[OOD.summary]), hide_index=True, key="sw_ood")
+    if OOD.paired in frames:
+        st.dataframe(suf.ood_verdicts(frames[OOD.paired]), hide_index=True, key="sw_ood_paired")
+    for col, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
+        col.download_button(name, data, name, "text/csv", key=f"dl_{name}",
+                            on_click="ignore")  # fmt: skip
 
 
 st.title("Sweeps")

@@ -72,3 +72,49 @@ def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
     assert at.dataframe[1].value["n"].max() == 2
     cells = at.dataframe[0].value  # cells, then paired
     assert list(cells["status"]) == ["finished", "finished"]
+
+
+def _finished_sweep(root: Path, name: str, **files: bool) -> Path:
+    """A sweep folder written by the fake engine of test_sweep_uncertainty (no training)."""
+    from bedash.sweep import run_sweep
+    from tests.test_sweep_uncertainty import Engine, spec
+
+    run_sweep(spec(), root / name, Engine(**files))
+    return root / name
+
+
+def test_uncertainty_section_shows_for_a_sweep_with_its_files(tmp_path, monkeypatch) -> None:
+    import json
+
+    from bedash.sweep_uncertainty import UNCERTAINTY_SWEEP_FILES
+
+    folder = _finished_sweep(tmp_path, "sweep-unc")
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-unc"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Uncertainty under shift" in [h.value for h in at.subheader]
+    downloads = {d.label for d in at.get("download_button")}
+    assert set(UNCERTAINTY_SWEEP_FILES) <= downloads and "summary.csv" in downloads
+    (chart,) = [c for c in at.get("plotly_chart") if "ECE" in c.proto.spec]
+    spec = json.loads(chart.proto.spec)
+    be = [t for t in spec["data"] if t.get("name") == "BatchEnsemble"]
+    assert be[0]["y"] == pytest.approx([0.9, 0.62])  # clean, mean over corruptions at 1
+    # cells, paired, then the shift verdicts, the OOD table and the OOD verdicts
+    _, _, verdicts, ood, ood_verdicts = (d.value for d in at.dataframe)
+    assert list(ood["OOD set"].unique()) == ["uniform"] and len(ood) == 3 * 2
+    assert "batchensemble better" in set(ood_verdicts["Verdict"])
+    assert "batchensemble better" in set(verdicts["Verdict"])
+    assert folder.is_dir()
+
+
+def test_uncertainty_section_is_absent_without_its_files(tmp_path, monkeypatch) -> None:
+    _finished_sweep(tmp_path, "sweep-plain", shift=False, ood=False)
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-plain"
+    at.run()
+    assert not at.exception and not at.error
+    assert "Paired over seeds" in [h.value for h in at.subheader]  # the sweep's results show
+    assert "Uncertainty under shift" not in [h.value for h in at.subheader]
+    downloads = {d.label for d in at.get("download_button")}
+    assert downloads == {"summary.csv", "paired.csv"}
