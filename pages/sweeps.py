@@ -103,6 +103,23 @@ def ordered(paired):
     return out.assign(metric=out["metric"].map(metric_label))
 
 
+def pick_config(summary) -> tuple[int | None, str]:
+    """The config the verdict line and the uncertainty section show: a selectbox over the
+    sweep's configs (their labels, e.g. "members=4 hidden=64") when it has more than one."""
+    if summary.empty or "config" not in summary:
+        return None, ""
+    labels = {}
+    for r in summary.drop_duplicates("config").sort_values("config").to_dict("records"):
+        labels[int(r["config"])] = str(r.get("label") or f"config {r['config']}")
+    ids = list(labels)
+    if len(ids) > 1:
+        why = "The verdict below and the uncertainty section; the other tables show all"
+        chosen = st.selectbox("Config", ids, format_func=labels.get, key="sw_config", help=why)
+    else:
+        chosen = ids[0]
+    return chosen, labels[chosen]
+
+
 def results(path: Path) -> None:
     import json
 
@@ -117,10 +134,11 @@ def results(path: Path) -> None:
         return
     frame = pd.read_csv(summary)
     paired_frame = pd.read_csv(paired_bytes) if paired_bytes.is_file() else None
+    config, config_name = pick_config(frame)
     if paired_frame is not None:
-        lines = paired_verdict(paired_frame.to_dict("records"))
+        lines = paired_verdict(paired_frame.to_dict("records"), config=config)
         if lines:
-            st.info("**Paired over seeds** (first config): " + plain("; ".join(lines)),
+            st.info(f"**Paired over seeds** ({plain(config_name)}): " + plain("; ".join(lines)),
                     icon=":material/balance:")  # fmt: skip
     st.download_button("summary.csv", summary.read_bytes(), SUMMARY_FILE, "text/csv",
                        key="dl_summary", on_click="ignore")  # fmt: skip
@@ -140,7 +158,7 @@ def results(path: Path) -> None:
         st.dataframe(ordered(paired_frame), hide_index=True, key="sw_paired")
         st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
                            key="dl_paired", on_click="ignore")  # fmt: skip
-    uncertainty(path)
+    uncertainty(path, config, config_name)
     st.subheader("Cells")
     for c in state.get("cells", []):
         if c["status"] in ("finished", "diverged"):
@@ -148,8 +166,9 @@ def results(path: Path) -> None:
                          query_params={"run": c["id"], "sweep": path.name})  # fmt: skip
 
 
-def uncertainty(path: Path) -> None:
-    """The cells' shift.csv and ood.csv over seeds: shown when the sweep has those files."""
+def uncertainty(path: Path, config: int | None = None, config_name: str = "") -> None:
+    """The cells' shift.csv and ood.csv over seeds, for one config (None: the first): shown
+    when the sweep has those files."""
     import pandas as pd
 
     from bedash.app import sweep_uncertainty_figures as suf
@@ -170,19 +189,22 @@ def uncertainty(path: Path) -> None:
     st.caption(
         "The cells' shift.csv and ood.csv over seeds: means with 95% Student t intervals, and "
         "BatchEnsemble minus each baseline paired by seed. Entropy and mutual information have "
-        "no better direction: their verdict says higher or lower. First config; every config "
-        "is in the files."
-    )
+        "no better direction: their verdict says higher or lower. "
+        + (f"Config **{plain(config_name)}**; every config is in the files."
+           if config_name else "Every config is in the files.")
+    )  # fmt: skip
     if SHIFT.summary in frames:
-        fig = suf.shift_severity_figure(frames[SHIFT.summary])
+        fig = suf.shift_severity_figure(frames[SHIFT.summary], config)
         st.plotly_chart(fig, key="sw_shift", config=plot_config("sweep_shift_severity"))
     if SHIFT.paired in frames:
-        st.dataframe(suf.shift_verdicts(frames[SHIFT.paired]), hide_index=True,
+        st.dataframe(suf.shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
                      key="sw_shift_paired")  # fmt: skip
     if OOD.summary in frames:
-        st.dataframe(suf.ood_table(frames[OOD.summary]), hide_index=True, key="sw_ood")
+        st.dataframe(suf.ood_table(frames[OOD.summary], config), hide_index=True, key="sw_ood")
     if OOD.paired in frames:
-        st.dataframe(suf.ood_verdicts(frames[OOD.paired]), hide_index=True, key="sw_ood_paired")
+        st.dataframe(
+            suf.ood_verdicts(frames[OOD.paired], config), hide_index=True, key="sw_ood_paired"
+        )
     for col, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
         col.download_button(name, data, name, "text/csv", key=f"dl_{name}",
                             on_click="ignore")  # fmt: skip

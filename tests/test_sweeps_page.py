@@ -118,3 +118,75 @@ def test_uncertainty_section_is_absent_without_its_files(tmp_path, monkeypatch) 
     assert "Uncertainty under shift" not in [h.value for h in at.subheader]
     downloads = {d.label for d in at.get("download_button")}
     assert downloads == {"summary.csv", "paired.csv"}
+
+
+def _two_config_sweep(root: Path, name: str) -> Path:
+    """Configs members=2 and members=4 from the fake engine; in members=4 every kind is 0.05
+    more accurate under shift and at AUROC, and BatchEnsemble 0.03 more under shift (clean
+    too); BatchEnsemble's ensemble accuracy in results.csv is 0.61 or 0.66, the others' 0.6."""
+    import csv
+    import io
+
+    from bedash.runs import _csv_text
+    from bedash.schema import RESULT_COLUMNS, SHIFT_COLUMNS
+    from bedash.sweep import CellOutcome, SweepSpec, run_sweep
+    from tests.test_sweep_uncertainty import BASE, Engine, files
+
+    class TwoConfigs(Engine):
+        def run(self, cells, *, started, ended, cancel) -> None:
+            for cell in cells:
+                started(cell.id, {})
+                bump = 0.05 if cell.config.members == 4 else 0.0
+                out = files(cell.config, bump=bump)
+                rows = list(csv.DictReader(io.StringIO(out["results.csv"].decode())))
+                for r in rows:  # BatchEnsemble minus the ensemble: +0.01 (members=2), +0.06
+                    if r["model"] == "batchensemble":
+                        r["ensemble_acc"] = str(0.61 + bump)
+                out["results.csv"] = _csv_text(RESULT_COLUMNS, rows).encode()
+                rows = list(csv.DictReader(io.StringIO(out["shift.csv"].decode())))
+                for r in rows:  # and 0.03 more accurate under shift than the other kinds
+                    if r["model"] == "batchensemble" and bump:
+                        r["acc"] = str(float(r["acc"]) + 0.03)
+                out["shift.csv"] = _csv_text(SHIFT_COLUMNS, rows).encode()
+                ended(CellOutcome(cell.id, "finished", out, started=1.0, ended=2.0), {})
+
+    run_sweep(SweepSpec(BASE, {"members": [2, 4]}, [0, 1, 2]), root / name, TwoConfigs())
+    return root / name
+
+
+def test_the_config_selector_drives_the_verdict_and_the_uncertainty_section(
+    tmp_path, monkeypatch
+) -> None:
+    import json
+    import re
+
+    _two_config_sweep(tmp_path, "sweep-two")
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-two"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    def shown() -> tuple[str, list[float], str, str]:
+        (info,) = [re.sub(r"\\(.)", r"\1", i.value) for i in at.info  # plain()'s escapes
+                   if "Paired over seeds" in i.value]  # fmt: skip
+        (chart,) = [c for c in at.get("plotly_chart") if "ECE" in c.proto.spec]
+        be = [t for t in json.loads(chart.proto.spec)["data"] if t.get("name") == "BatchEnsemble"]
+        _, _, verdicts, ood, _ = (d.value for d in at.dataframe)
+        auroc = ood[(ood["Model"] == "BatchEnsemble") & (ood["Score"] == ood["Score"].iloc[0])]
+        acc = verdicts[(verdicts["Metric"] == "Accuracy") & (verdicts["Corruption"] == "mean")
+                       & (verdicts["Baseline"] == "Ensemble (sequential)")]  # fmt: skip
+        return info, be[0]["y"], auroc.iloc[0, 3], acc["BatchEnsemble − baseline"].iloc[0]
+
+    box = at.selectbox(key="sw_config")
+    assert box.options == ["members=2", "members=4"] and box.value == 0
+    info, ys, auroc, diff = shown()
+    assert "(members=2)" in info and "+0.0100" in info
+    assert ys == pytest.approx([0.9, 0.62]) and auroc.startswith("0.920 ± ")
+    assert diff == "+0.0200"  # 0.62 - 0.60
+    box.select(1).run()
+    assert not at.exception
+    info, ys, auroc, diff = shown()
+    assert "(members=4)" in info and "+0.0600" in info
+    assert ys == pytest.approx([0.93, 0.70]) and auroc.startswith("0.970 ± ")
+    assert diff == "+0.0500"  # 0.70 - 0.65
+    assert any("members\\=4" in c.value for c in at.caption)
