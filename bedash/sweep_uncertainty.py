@@ -4,7 +4,8 @@ For the cells run with --shift or --ood, the same statistics as summary.csv and 
 (bedash.sweep's summary_rows and paired_rows, with a key), written beside them:
 
 - shift_summary.csv: per config, model kind, corruption, severity and metric (acc, nll, ece,
-  brier, entropy, mutual_info): mean, std, n and the 95% t interval over seeds. Corruption
+  brier, entropy, mutual_info, aurc: selective prediction's area under the risk-coverage
+  curve, lower is better): mean, std, n and the 95% t interval over seeds. Corruption
   "clean" (severity 0) is the clean test set, "mean" the mean over the corruptions at one
   severity, as each run's shift.csv holds them (the mean of each seed's mean).
 - ood_summary.csv: per config, model kind, OOD set, score and metric (auroc, aupr, fpr95).
@@ -41,7 +42,9 @@ from .sweep import (
 if TYPE_CHECKING:
     from .sweep import SweepStore
 
-SHIFT_METRICS = ("acc", "nll", "ece", "brier", "entropy", "mutual_info")
+# aurc: the area under the risk-coverage curve of selective prediction (selective.csv's curve
+# is of the clean test set; shift.csv has its area for every set)
+SHIFT_METRICS = ("acc", "nll", "ece", "brier", "entropy", "mutual_info", "aurc")
 OOD_METRICS = ("auroc", "aupr", "fpr95")
 
 

@@ -38,6 +38,9 @@ ENT_C1 = {"batchensemble": [1.0, 1.1, 1.2], "ensemble": [0.5] * 3, "single": [0.
           "ensemble_parallel": [0.0] * 3}  # fmt: skip
 AUROC = {"batchensemble": [0.90, 0.92, 0.94], "ensemble": [0.80] * 3, "single": [0.70] * 3,
          "ensemble_parallel": [1.0] * 3}  # fmt: skip
+# AURC of the clean test set (the fake's corrupted rows have none, so only "clean" has a row)
+AURC = {"batchensemble": [0.10, 0.11, 0.12], "ensemble": [0.20, 0.22, 0.24], "single": [0.3] * 3,
+        "ensemble_parallel": [0.0] * 3}  # fmt: skip
 FPR95 = {"batchensemble": [0.3, 0.3, 0.3], "ensemble": [0.4, 0.3, 0.2], "single": [0.5] * 3,
          "ensemble_parallel": [0.0] * 3}  # fmt: skip
 
@@ -55,7 +58,8 @@ def files(cfg: RunConfig, shift: bool = True, ood: bool = True, bump: float = 0.
         b1 = {**c1, "acc": ACC_B1[m][s] + bump}
         mean = {k: (c1[k] + b1[k]) / 2 for k in c1}  # what evaluation.py writes as "mean"
         shift_rows += [
-            {"model": m, "corruption": "clean", "severity": 0, **c1, "acc": 0.9, "aurc": 0.1},
+            {"model": m, "corruption": "clean", "severity": 0, **c1, "acc": 0.9,
+             "aurc": AURC[m][s]},
             {"model": m, "corruption": "contrast", "severity": 1, **c1},
             {"model": m, "corruption": "brightness", "severity": 1, **b1},
             {"model": m, "corruption": "mean", "severity": 1, **mean},
@@ -126,7 +130,11 @@ def test_shift_summary_means_and_intervals_over_seeds(tmp_path: Path) -> None:
     assert by[("ensemble", "contrast", "1", "ece")]["better"] == "lower"
     assert by[("ensemble", "contrast", "1", "entropy")]["better"] == ""
     metrics = {r["metric"] for r in rows}
-    assert metrics == {"acc", "nll", "ece", "brier", "entropy", "mutual_info"}  # not aurc
+    assert metrics == {"acc", "nll", "ece", "brier", "entropy", "mutual_info", "aurc"}
+    a = by[("ensemble", "clean", "0", "aurc")]  # 0.20, 0.22, 0.24
+    assert float(a["mean"]) == pytest.approx(0.22) and float(a["std"]) == pytest.approx(0.02)
+    assert float(a["ci_low"]) == pytest.approx(0.22 - 2 * HALF) and a["better"] == "lower"
+    assert ("ensemble", "contrast", "1", "aurc") not in by  # no value: no row
     assert not any(r["model"] == "ensemble_parallel" for r in rows)  # diverged: left out
 
     ood = {(r["model"], r["ood_set"], r["score"], r["metric"]): r
@@ -168,6 +176,11 @@ def test_paired_differences_and_verdicts(tmp_path: Path) -> None:
     # 0.01, 0.02, 0.03, so their mean does too
     assert float(by[("mean", "1", "ensemble", "acc")]["mean_diff"]) == pytest.approx(0.02)
     assert not any(r["baseline"] == "ensemble_parallel" for r in rows)  # diverged
+    # AURC, lower is better: -0.10, -0.11, -0.12 -> mean -0.11, sd 0.01: resolved
+    r = by[("clean", "0", "ensemble", "aurc")]
+    assert float(r["mean_diff"]) == pytest.approx(-0.11)
+    assert float(r["ci_high"]) == pytest.approx(-0.11 + HALF)
+    assert r["verdict"] == "batchensemble better" and r["better"] == "lower"
 
     ood = {(r["score"], r["baseline"], r["metric"]): r for r in read_csv(out / "ood_paired.csv")}
     a = ood[("entropy", "ensemble", "auroc")]  # 0.10, 0.12, 0.14
