@@ -193,9 +193,11 @@ def uncertainty(path: Path, config: int | None = None, config_name: str = "") ->
         + (f"Config **{plain(config_name)}**; every config is in the files."
            if config_name else "Every config is in the files.")
     )  # fmt: skip
-    if SHIFT.summary in frames:
-        fig = suf.shift_severity_figure(frames[SHIFT.summary], config)
-        st.plotly_chart(fig, key="sw_shift", config=plot_config("sweep_shift_severity"))
+    if SHIFT.summary in frames:  # two columns: side by side when wide, stacked on a phone
+        for col, metric in zip(st.columns(2), suf.SEVERITY_METRICS, strict=True):
+            fig = suf.shift_severity_figure(frames[SHIFT.summary], config, metric)
+            col.plotly_chart(fig, key=f"sw_shift_{metric}",
+                             config=plot_config(f"sweep_shift_{metric}"))  # fmt: skip
     if SHIFT.paired in frames:
         st.dataframe(suf.shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
                      key="sw_shift_paired")  # fmt: skip

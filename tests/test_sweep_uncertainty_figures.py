@@ -21,21 +21,22 @@ def sweep(tmp_path: Path) -> Path:
 
 def test_severity_figure_draws_means_with_interval_bands(sweep: Path) -> None:
     summary = pd.read_csv(sweep / "shift_summary.csv")
-    fig = suf.shift_severity_figure(summary)
-    lines = [t for t in fig.data if t.name == "BatchEnsemble"]
-    acc, ece = lines  # one per panel
+    fig = suf.shift_severity_figure(summary)  # accuracy
+    (acc,) = [t for t in fig.data if t.name == "BatchEnsemble"]
     assert list(acc.x) == [0, 1]  # clean, then the mean over corruptions at severity 1
     assert list(acc.y) == pytest.approx([0.9, (0.52 + 0.72) / 2])
-    assert acc.line.color == MODEL_COLORS["batchensemble"] and acc.xaxis == "x"
-    assert ece.xaxis == "x2" and list(ece.y) == pytest.approx([0.05, 0.05])
-    assert acc.showlegend and not ece.showlegend
+    assert acc.line.color == MODEL_COLORS["batchensemble"] and acc.mode == "lines+markers"
     bands = [t for t in fig.data if t.fill == "toself" and t.legendgroup == "batchensemble"]
-    band = bands[0]  # accuracy: clean (sd 0: a zero-width band), then 0.62 ± HALF
-    assert list(band.x) == [0, 1, 1, 0]
+    (band,) = bands  # clean (sd 0: a zero-width band), then 0.62 ± HALF
+    assert list(band.x) == [0, 1, 1, 0] and band.mode == "lines"  # no dots at its corners
     assert list(band.y) == pytest.approx([0.9, 0.62 + HALF, 0.62 - HALF, 0.9])
     assert "95% CI" in fig.layout.yaxis.title.text
+    assert fig.layout.title.text == "Accuracy under shift"
     assert {t.name for t in fig.data if t.name} == {"BatchEnsemble", "Ensemble (sequential)",
                                                      "Single model"}  # fmt: skip
+    ece = suf.shift_severity_figure(summary, metric="ece")
+    (line,) = [t for t in ece.data if t.name == "BatchEnsemble"]
+    assert list(line.y) == pytest.approx([0.05, 0.05]) and "ECE" in ece.layout.yaxis.title.text
     empty = suf.shift_severity_figure(pd.DataFrame())
     assert not empty.data and "no shift" in empty.layout.title.text
 

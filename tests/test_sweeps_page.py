@@ -13,6 +13,7 @@ from bedash.config import RunConfig
 from bedash.sweep import SweepError
 
 ROOT = Path(__file__).resolve().parent.parent
+ACC_TITLE = "Accuracy under shift"  # the severity figure of accuracy (one of ECE beside it)
 
 
 def test_parse_grid_lists_and_errors_name_the_field() -> None:
@@ -96,8 +97,8 @@ def test_uncertainty_section_shows_for_a_sweep_with_its_files(tmp_path, monkeypa
     assert "Uncertainty under shift" in [h.value for h in at.subheader]
     downloads = {d.label for d in at.get("download_button")}
     assert set(UNCERTAINTY_SWEEP_FILES) <= downloads and "summary.csv" in downloads
-    (chart,) = [c for c in at.get("plotly_chart") if "ECE" in c.proto.spec]
-    spec = json.loads(chart.proto.spec)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (spec,) = [c for c in charts if c["layout"].get("title", {}).get("text") == ACC_TITLE]
     be = [t for t in spec["data"] if t.get("name") == "BatchEnsemble"]
     assert be[0]["y"] == pytest.approx([0.9, 0.62])  # clean, mean over corruptions at 1
     # cells, paired, then the shift verdicts, the OOD table and the OOD verdicts
@@ -169,8 +170,9 @@ def test_the_config_selector_drives_the_verdict_and_the_uncertainty_section(
     def shown() -> tuple[str, list[float], str, str]:
         (info,) = [re.sub(r"\\(.)", r"\1", i.value) for i in at.info  # plain()'s escapes
                    if "Paired over seeds" in i.value]  # fmt: skip
-        (chart,) = [c for c in at.get("plotly_chart") if "ECE" in c.proto.spec]
-        be = [t for t in json.loads(chart.proto.spec)["data"] if t.get("name") == "BatchEnsemble"]
+        charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        (chart,) = [c for c in charts if c["layout"].get("title", {}).get("text") == ACC_TITLE]
+        be = [t for t in chart["data"] if t.get("name") == "BatchEnsemble"]
         _, _, verdicts, ood, _ = (d.value for d in at.dataframe)
         auroc = ood[(ood["Model"] == "BatchEnsemble") & (ood["Score"] == ood["Score"].iloc[0])]
         acc = verdicts[(verdicts["Metric"] == "Accuracy") & (verdicts["Corruption"] == "mean")

@@ -13,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ..schema import model_color, model_label
 from .sweep_figures import _rgba
@@ -34,51 +33,57 @@ def one_config(frame: pd.DataFrame, config: Any = None) -> pd.DataFrame:
     return frame[frame["config"] == config]
 
 
-def shift_severity_figure(summary: pd.DataFrame, config: Any = None) -> go.Figure:
-    """Accuracy and ECE against severity (0 = clean, then the mean over corruptions at 1-5)
-    per model kind, each mean with its 95% interval over seeds as a band: the figure of
+SEVERITY_METRICS = ("acc", "ece")  # the page's two figures, side by side where it is wide
+AXIS_NAMES = {"acc": "accuracy", "ece": "ECE"}
+
+
+def shift_severity_figure(
+    summary: pd.DataFrame, config: Any = None, metric: str = "acc"
+) -> go.Figure:
+    """One metric (acc, ece, ...) against severity (0 = clean, then the mean over corruptions
+    at 1-5) per model kind, each mean with its 95% interval over seeds as a band: the figure of
     Ovadia et al. (2019) with error bars. summary: shift_summary.csv; config: which (default
-    the first)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "ECE"), horizontal_spacing=0.1)
+    the first). One figure per metric, so a narrow page stacks them instead of squeezing."""
+    name = METRIC_NAMES.get(metric, metric)
+    fig = go.Figure()
     need = {"model", "corruption", "severity", "metric", "mean", "ci_low", "ci_high", "n"}
     rows = one_config(summary, config)
     if rows.empty or not need <= set(rows):
         fig.update_layout(title="no shift statistics")
         return fig
-    rows = rows[rows["corruption"].isin([CLEAN, MEAN])]
+    rows = rows[rows["corruption"].isin([CLEAN, MEAN]) & (rows["metric"] == metric)]
     for kind in models_in(rows):
         color = model_color(kind)
-        for col, metric in ((1, "acc"), (2, "ece")):
-            g = rows[(rows["model"] == kind) & (rows["metric"] == metric)]
-            g = g.assign(_s=pd.to_numeric(g["severity"], errors="coerce")).sort_values("_s")
-            cols = (g["_s"], g["mean"], g["ci_low"], g["ci_high"], g["n"])
-            pts = [
-                (s, m, _f(lo), _f(hi), n)
-                for s, m, lo, hi, n in zip(*cols, strict=True)
-                if _f(s) is not None and _f(m) is not None
-            ]
-            if not pts:
-                continue
-            band = [(s, lo, hi) for s, _, lo, hi, _ in pts if lo is not None and hi is not None]
-            if band:
-                xs = [b[0] for b in band]
-                fig.add_trace(go.Scatter(
-                    x=xs + xs[::-1], y=[b[2] for b in band] + [b[1] for b in band][::-1],
-                    fill="toself", fillcolor=_rgba(color, 0.2), line={"width": 0},
-                    hoverinfo="skip", showlegend=False, legendgroup=kind,
-                ), row=1, col=col)  # fmt: skip
+        g = rows[rows["model"] == kind]
+        g = g.assign(_s=pd.to_numeric(g["severity"], errors="coerce")).sort_values("_s")
+        cols = (g["_s"], g["mean"], g["ci_low"], g["ci_high"], g["n"])
+        pts = [
+            (s, m, _f(lo), _f(hi), n)
+            for s, m, lo, hi, n in zip(*cols, strict=True)
+            if _f(s) is not None and _f(m) is not None
+        ]
+        if not pts:
+            continue
+        band = [(s, lo, hi) for s, _, lo, hi, _ in pts if lo is not None and hi is not None]
+        if band:
+            xs = [b[0] for b in band]
             fig.add_trace(go.Scatter(
-                x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-                name=model_label(kind), line={"color": color}, legendgroup=kind,
-                showlegend=col == 1, customdata=[[p[4]] for p in pts],
-                hovertemplate=f"{model_label(kind)}<br>severity %{{x}}<br>"
-                f"{METRIC_NAMES[metric]} %{{y:.4f}} (n=%{{customdata[0]}})<extra></extra>",
-            ), row=1, col=col)  # fmt: skip
+                x=xs + xs[::-1], y=[b[2] for b in band] + [b[1] for b in band][::-1],
+                mode="lines", fill="toself", fillcolor=_rgba(color, 0.2), line={"width": 0},
+                hoverinfo="skip", showlegend=False, legendgroup=kind,
+            ))  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
+            name=model_label(kind), line={"color": color}, legendgroup=kind,
+            customdata=[[p[4]] for p in pts],
+            hovertemplate=f"{model_label(kind)}<br>severity %{{x}}<br>"
+            f"{name} %{{y:.4f}} (n=%{{customdata[0]}})<extra></extra>",
+        ))  # fmt: skip
     ticks = {"tickvals": [0, 1, 2, 3, 4, 5], "ticktext": ["clean", "1", "2", "3", "4", "5"]}
     fig.update_xaxes(title_text="severity (mean over corruptions)", range=[-0.3, 5.3], **ticks)
-    fig.update_yaxes(title_text=f"accuracy, {CI}", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text=f"ECE, {CI}", rangemode="tozero", row=1, col=2)
-    fig.update_layout(height=380, margin={"t": 40, "b": 40}, legend={"orientation": "h", "y": -0.2})
+    fig.update_yaxes(title_text=f"{AXIS_NAMES.get(metric, name)},<br>{CI}", rangemode="tozero")
+    fig.update_layout(title=f"{name} under shift", height=380, margin={"t": 50, "b": 40},
+                      legend={"orientation": "h", "y": -0.25})  # fmt: skip
     return fig
 
 
