@@ -92,6 +92,7 @@ def shoot_section(page, heading: str, next_heading: str, name: str, width: int) 
     page.set_viewport_size({"width": width, "height": int(max(WIDTHS[width], min(span, 3000)))})
     page.wait_for_timeout(1200)  # charts resize
     top.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.mouse.move(0, 0)  # no chart hovered: its toolbar would cover a title or a legend
     page.wait_for_timeout(300)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}-{width}.png"))
