@@ -58,8 +58,7 @@ def files(cfg: RunConfig, shift: bool = True, ood: bool = True, bump: float = 0.
         b1 = {**c1, "acc": ACC_B1[m][s] + bump}
         mean = {k: (c1[k] + b1[k]) / 2 for k in c1}  # what evaluation.py writes as "mean"
         shift_rows += [
-            {"model": m, "corruption": "clean", "severity": 0, **c1, "acc": 0.9,
-             "aurc": AURC[m][s]},
+            {"model": m, "corruption": "clean", "severity": 0, **c1, "acc": 0.9, "aurc": AURC[m][s]},
             {"model": m, "corruption": "contrast", "severity": 1, **c1},
             {"model": m, "corruption": "brightness", "severity": 1, **b1},
             {"model": m, "corruption": "mean", "severity": 1, **mean},
