@@ -57,8 +57,9 @@ def files(cfg: RunConfig, shift: bool = True, ood: bool = True, bump: float = 0.
               "entropy": ENT_C1[m][s], "mutual_info": 0.1}  # fmt: skip
         b1 = {**c1, "acc": ACC_B1[m][s] + bump}
         mean = {k: (c1[k] + b1[k]) / 2 for k in c1}  # what evaluation.py writes as "mean"
+        clean = {**c1, "acc": 0.9, "aurc": AURC[m][s]}
         shift_rows += [
-            {"model": m, "corruption": "clean", "severity": 0, **c1, "acc": 0.9, "aurc": AURC[m][s]},
+            {"model": m, "corruption": "clean", "severity": 0, **clean},
             {"model": m, "corruption": "contrast", "severity": 1, **c1},
             {"model": m, "corruption": "brightness", "severity": 1, **b1},
             {"model": m, "corruption": "mean", "severity": 1, **mean},
