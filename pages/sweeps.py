@@ -199,11 +199,14 @@ def uncertainty(path: Path, config: int | None = None, config_name: str = "") ->
             col.plotly_chart(fig, key=f"sw_shift_{metric}",
                              config=plot_config(f"sweep_shift_{metric}"))  # fmt: skip
     if SHIFT.paired in frames:
+        st.caption("**Paired under shift**: clean and the mean over corruptions per severity.")
         st.dataframe(suf.shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
                      key="sw_shift_paired")  # fmt: skip
     if OOD.summary in frames:
+        st.caption("**Out-of-distribution detection**: mean ± half-width of the 95% interval.")
         st.dataframe(suf.ood_table(frames[OOD.summary], config), hide_index=True, key="sw_ood")
     if OOD.paired in frames:
+        st.caption("**Paired OOD detection**: BatchEnsemble minus each baseline.")
         st.dataframe(
             suf.ood_verdicts(frames[OOD.paired], config), hide_index=True, key="sw_ood_paired"
         )
