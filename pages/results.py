@@ -51,7 +51,7 @@ def pick_run() -> str | None:
         shown = f"`{wanted}`" if valid_run_id(wanted) else "the id in the address"
         st.error(f"Run not found: {shown} is not a run in {plain(common.runs_dir())}.")
         wanted = None
-    if not ids:
+    if not ids and wanted is None:  # a sweep's cell (?sweep=) is shown with no other run
         st.info("No runs yet: start one on the Experiment page.", icon=":material/info:")
         st.page_link("pages/experiment.py", label="Experiment", icon=":material/model_training:")
         return None

@@ -192,3 +192,30 @@ def test_the_config_selector_drives_the_verdict_and_the_uncertainty_section(
     assert ys == pytest.approx([0.93, 0.70]) and auroc.startswith("0.970 ± ")
     assert diff == "+0.0500"  # 0.70 - 0.65
     assert any("members\\=4" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(("members", "diff"), [(2, "+0.0100"), (4, "+0.0600")])
+def test_a_cells_results_page_gives_the_verdict_of_its_own_config(
+    tmp_path, monkeypatch, members: int, diff: str
+) -> None:
+    """A cell's Results page reads the sweep's paired.csv for the cell's config, not the
+    first config of the sweep (BatchEnsemble minus the ensemble: +0.01 at members=2, +0.06)."""
+    import json
+    import re
+
+    folder = _two_config_sweep(tmp_path, "sweep-two")
+    cells = json.loads((folder / "sweep.json").read_text())["cells"]
+    cell = next(c for c in cells if c["values"] == {"members": members})
+    stamp = "2026-01-01T00:00:00+00:00"  # the fake engine's status.json, as bedash writes it
+    status = {"status": "finished", "started": stamp, "updated": stamp}
+    (folder / cell["id"] / "status.json").write_text(json.dumps(status))
+    monkeypatch.setenv("BEDASH_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/results.py")
+    at.query_params["run"] = cell["id"]
+    at.query_params["sweep"] = "sweep-two"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (info,) = [re.sub(r"\\(.)", r"\1", i.value) for i in at.info if "Paired over seeds" in i.value]
+    assert f"(members={members})" in info
+    assert f"BatchEnsemble − Ensemble (sequential) {diff}, 95% CI [{diff}, {diff}]" in info
