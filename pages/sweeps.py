@@ -18,7 +18,7 @@ from bedash.app.settings import runs_dir, sweep_engine
 from bedash.app.sweepform import MAX_PAGE_CELLS, parse_grid
 from bedash.app.sweepjobs import submit_sweep
 from bedash.app.verdict import paired_verdict
-from bedash.config import ConfigError, RunConfig, label
+from bedash.config import ConfigError, RunConfig, label, spec
 from bedash.schema import metric_label
 from bedash.sweep import PAIRED_FILE, SUMMARY_FILE, SWEEPABLE, SweepError, is_sweep_dir
 from bedash.sweep_uncertainty import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
@@ -32,15 +32,21 @@ def sweeps_root() -> Path:
     return runs_dir()
 
 
-def launch(texts: dict[str, str], seeds: str, dataset: str) -> str | None:
-    base = RunConfig(dataset=dataset, device="cpu")
+EVALUATION = ("shift", "severities", "ood")  # the same for every cell (not sweepable)
+
+
+def launch(
+    texts: dict[str, str], seeds: str, dataset: str, evaluation: dict[str, str] | None = None
+) -> str | None:
+    base = RunConfig(dataset=dataset, device="cpu").replace(**(evaluation or {}))
     try:
         spec = parse_grid(base, texts, seeds)
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         job = submit_sweep(registry(), spec, name, engine=sweep_engine(),
                            max_cells=MAX_PAGE_CELLS)  # fmt: skip
     except (SweepError, ConfigError) as e:
-        st.error(f"**{label(e.field) if e.field in SWEEPABLE else e.field}**: {plain(e.message)}")
+        named = label(e.field) if e.field in (*SWEEPABLE, *EVALUATION) else e.field
+        st.error(f"**{named}**: {plain(e.message)}")
         return None
     sweep_jobs()[name] = job
     return name
@@ -55,8 +61,13 @@ def form() -> None:
         texts[name] = cols[i % 4].text_input(label(name), key=f"sw_{name}",
                                              help="One value, or a comma list")  # fmt: skip
     seeds = st.text_input("Seeds", "0-1", key="sw_seeds", help="e.g. 0-4 or 0,1,5")
+    with st.expander("Uncertainty under shift (every cell)"):
+        cols = st.columns(len(EVALUATION))
+        evaluation = {name: cols[i].text_input(label(name), str(getattr(RunConfig(), name)),
+                                               key=f"sw_{name}", help=spec(name).help)
+                      for i, name in enumerate(EVALUATION)}  # fmt: skip
     if st.button("Start sweep", type="primary", key="sw_start"):
-        name = launch(texts, seeds, dataset)
+        name = launch(texts, seeds, dataset, evaluation)
         if name:
             st.query_params["sweep"] = name
             st.rerun()

@@ -47,6 +47,40 @@ def test_too_many_cells_is_a_message_not_a_traceback(tmp_path, monkeypatch) -> N
     assert not list(tmp_path.iterdir())  # nothing written
 
 
+def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monkeypatch) -> None:
+    """Corruptions, severities and OOD sets from the form: a bad one is named on the page and
+    nothing is written; good ones are the base config of the queued sweep."""
+    import json
+
+    at = _app(tmp_path, monkeypatch).run()
+    at.text_input(key="sw_shift").input("contrast,fog")
+    at.button(key="sw_start").click().run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("**Corruptions**") and "fog" in error
+    assert not list(tmp_path.iterdir())
+    at.text_input(key="sw_shift").input("contrast")
+    at.text_input(key="sw_severities").input("1,5")
+    at.text_input(key="sw_ood").input("uniform")
+    for name, value in {
+        "hidden": "8",
+        "epochs": "1",
+        "train_size": "64",
+        "test_size": "32",
+    }.items():
+        at.text_input(key=f"sw_{name}").input(value)
+    at.text_input(key="sw_seeds").input("0")
+    at.button(key="sw_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    from pages.verdict_view import sweep_jobs
+
+    (name,) = [p.name for p in tmp_path.iterdir() if p.name.startswith("sweep-")]
+    sweep_jobs()[name].cancel()
+    sweep_jobs()[name].wait(120)
+    base = json.loads((tmp_path / name / "sweep.json").read_text())["base"]
+    assert (base["shift"], base["severities"], base["ood"]) == ("contrast", "1,5", "uniform")
+
+
 @pytest.mark.slow
 def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
     at = _app(tmp_path, monkeypatch).run()
