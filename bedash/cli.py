@@ -51,7 +51,8 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
     out.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
     out.add_argument("--runs-dir", default="runs", help="where runs go without --out")
     out.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
-    out.add_argument("--no-download", action="store_true", help="never download CIFAR-10")
+    out.add_argument("--no-download", action="store_true",
+                     help="never download anything (CIFAR-10, the SVHN OOD set)")  # fmt: skip
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     r = sub.add_parser("runs", help="list the runs in a folder")
@@ -160,10 +161,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous = _install_sigint(cancel, lambda: bar.training)
     try:
         limits = _limits()
-        dataset = _local_cifar10(cfg, limits, bar) if args.no_download else None
         result = run_experiment(
             cfg, out, overwrite=args.overwrite, callback=bar, cancel=cancel, limits=limits,
-            dataset=dataset, data_progress=bar.data_progress,
+            data_progress=bar.data_progress, download=not args.no_download,
         )  # fmt: skip
     except (FieldError, DatasetError, RunDirError) as e:
         raise UsageError(flag_message(e)) from e
@@ -203,20 +203,6 @@ def flag_message(e: Exception) -> str:
     if isinstance(field, str):
         return f"{flag(field)}: {getattr(e, 'message', str(e))}"
     return str(e)
-
-
-def _local_cifar10(cfg: RunConfig, limits: Any, bar: ProgressBar) -> Any:
-    """--no-download: CIFAR-10 from disk only (None for other datasets: nothing to download).
-    The flags are checked first, as they are without --no-download."""
-    if cfg.dataset != "cifar10":
-        return None
-    from .data import load_dataset
-
-    cfg.validate(limits)
-    return load_dataset(
-        "cifar10", cfg.data_dir, train_size=cfg.train_size, test_size=cfg.test_size,
-        download=False, progress=bar.data_progress,
-    )  # fmt: skip
 
 
 def _install_sigint(cancel: threading.Event, training: Callable[[], bool]) -> Any:

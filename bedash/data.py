@@ -34,7 +34,19 @@ import torch
 from torch import Tensor
 
 from .atomic import atomic_write
-from .folders import IMAGE_EXTENSIONS, DatasetError, scan_image_folder  # noqa: F401 (re-exported)
+from .folders import (  # noqa: F401 (re-exported: bedash.data is where callers look)
+    CIFAR10_ARCHIVE,
+    CIFAR10_FILES,
+    CIFAR10_FOLDER,
+    CIFAR10_MD5,
+    CIFAR10_URL,
+    IMAGE_EXTENSIONS,
+    DatasetError,
+    cifar10_manual_hint,
+    cifar10_missing,
+    cifar10_present,
+    scan_image_folder,
+)
 from .housekeeping import folder_cache_file
 from .schema import FieldError  # noqa: F401
 
@@ -43,19 +55,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
-CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-CIFAR10_FOLDER = "cifar-10-batches-py"
-# per-file checksums of the official release (the same list torchvision keeps)
-CIFAR10_FILES = {
-    "data_batch_1": "c99cafc152244af753f735de768cd75f",
-    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
-    "data_batch_4": "634d18415352ddfa80567beed471001a",
-    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
-    "test_batch": "40351d587109b95175f43aff81a1287e",
-}
 CIFAR10_META = "batches.meta"
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -219,23 +218,6 @@ def _smooth_noise(n: int, res: int, g: torch.Generator, out: Tensor | None = Non
 
 
 # -- CIFAR-10 --------------------------------------------------------------------------------
-
-
-def cifar10_manual_hint(data_dir: str | os.PathLike) -> str:
-    folder = Path(data_dir).resolve()
-    return (
-        f"Download {CIFAR10_URL} by hand and put it in {folder} (or extract it there, so that "
-        f"{folder / CIFAR10_FOLDER / 'data_batch_1'} exists); bedash verifies and uses it."
-    )
-
-
-def cifar10_present(data_dir: str | os.PathLike) -> bool:
-    """True when the extracted batches, or the archive, are on disk (no network needed)."""
-    d = Path(data_dir)
-    folder = d / CIFAR10_FOLDER
-    if all((folder / f).is_file() for f in CIFAR10_FILES):
-        return True
-    return (d / CIFAR10_ARCHIVE).is_file()
 
 
 def download_cifar10(
@@ -510,9 +492,7 @@ def load_cifar10(
     folder = d / CIFAR10_FOLDER
     if not all((folder / f).is_file() for f in CIFAR10_FILES):
         if not download and not (d / CIFAR10_ARCHIVE).is_file():
-            raise DatasetError(
-                "dataset", f"CIFAR-10 is not in {d.resolve()}. {cifar10_manual_hint(d)}"
-            )
+            raise DatasetError("dataset", cifar10_missing(d))
         folder = download_cifar10(d, progress, download=download)
     files = [folder / f for f in CIFAR10_FILES]
     cache = folder / "bedash-cache.pt"

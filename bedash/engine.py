@@ -37,8 +37,10 @@ def run_cell(
     limits: Limits = DEFAULT_LIMITS,
     threads: int | None = None,
     cancel: threading.Event | None = None,
+    download: bool = True,
 ) -> CellOutcome:
     """Run one cell into a temporary folder and return its files (what a task returns).
+    download=False: nothing is downloaded (CIFAR-10, SVHN), as `train --no-download`.
 
     Never raises for a failing run: the outcome says failed, with the error and whatever the
     run wrote (status.json holds the traceback). A set `cancel` gives 'interrupted'; Ray's
@@ -59,7 +61,8 @@ def run_cell(
     with tempfile.TemporaryDirectory(prefix="bedash-cell-") as tmp:
         out = Path(tmp) / "run"
         try:
-            result = run_experiment(cfg, out, cancel=stop, limits=limits)  # type: ignore[arg-type]
+            result = run_experiment(cfg, out, cancel=stop, limits=limits,  # type: ignore[arg-type]
+                                    download=download)  # fmt: skip
             outcome.status = _RUN_STATUS.get(result.status, "failed")
             outcome.error = result.error
             if stop.timed_out():
@@ -111,8 +114,8 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, download: bool = True) -> None:
+        self.limits, self.download = limits, download
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "host": socket.gethostname(), "runs_at_once": 1}
@@ -125,7 +128,8 @@ class LocalEngine:
             if cancel.is_set():
                 return
             started(cell.id, {**info, "node": "local", "host": socket.gethostname()})
-            outcome = run_cell(cell.id, cell.config.to_dict(), self.limits, cancel=cancel)
+            outcome = run_cell(cell.id, cell.config.to_dict(), self.limits, cancel=cancel,
+                               download=self.download)  # fmt: skip
             outcome.node = "local"
             ended(outcome, info)
 
@@ -148,8 +152,10 @@ class Node:
     task_gpus: float
 
 
-def _ray_task(cell_id: str, config: dict[str, Any], limits: Limits, threads: int) -> CellOutcome:
-    return run_cell(cell_id, config, limits, threads)
+def _ray_task(
+    cell_id: str, config: dict[str, Any], limits: Limits, threads: int, download: bool = True
+) -> CellOutcome:
+    return run_cell(cell_id, config, limits, threads, download=download)
 
 
 class RayEngine:
@@ -173,6 +179,7 @@ class RayEngine:
         use_gpu: bool = True,
         limits: Limits = DEFAULT_LIMITS,
         connect_timeout: float = CONNECT_TIMEOUT,
+        download: bool = True,
     ) -> None:
         for flag, value in (("cpus_per_run", cpus_per_run), ("gpus_per_run", gpus_per_run)):
             if value is not None and (not math.isfinite(value) or value < 0):
@@ -183,6 +190,7 @@ class RayEngine:
         self.cpus_per_run, self.gpus_per_run = cpus_per_run, gpus_per_run
         self.exclusive, self.dashboard, self.logs = exclusive, dashboard, logs
         self.use_gpu, self.limits, self.connect_timeout = use_gpu, limits, connect_timeout
+        self.download = download  # False: the cells download nothing (--no-download)
         self.nodes: list[Node] = []
         self._started_ray = False
 
@@ -292,7 +300,7 @@ class RayEngine:
                 num_cpus=node.task_cpus, num_gpus=node.task_gpus,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
             ).remote(cell.id, cell.config.to_dict(), self.limits,
-                     max(1, int(node.task_cpus)))  # fmt: skip
+                     max(1, int(node.task_cpus)), self.download)  # fmt: skip
             inflight[ref] = (cell, node)
             running = on_node[node.node_id]
             running.add(cell.id)

@@ -81,8 +81,11 @@ def run_experiment(
     limits: Limits = DEFAULT_LIMITS,
     dataset: Dataset | None = None,
     data_progress: Progress | None = None,
+    download: bool = True,
 ) -> RunResult:
     """Train and evaluate cfg.models on one dataset and write the run folder out_dir.
+    download=False: nothing is downloaded (CIFAR-10, an OOD set such as SVHN); what is not on
+    disk is a DatasetError saying where to put it.
 
     Bad input raises before anything is written: ConfigError (a field), RunDirError (out_dir),
     DatasetError (data). Once the folder exists, every later failure is recorded in it.
@@ -96,10 +99,10 @@ def run_experiment(
         cb.on_status(f"loading {cfg.dataset}")
         dataset = load_dataset(
             cfg.dataset, cfg.data_dir, train_size=cfg.train_size, test_size=cfg.test_size,
-            progress=data_progress,
+            download=download, progress=data_progress,
         )  # fmt: skip
     # uncertainty under shift: the validation split leaves the training set, OOD sets load
-    dataset, uncertainty = prepare_run(cfg, dataset)
+    dataset, uncertainty = prepare_run(cfg, dataset, download=download)
     data = dataset.to(device)
     batcher = Batcher(data.train, cfg.batch_size, cfg.seed)  # DatasetError if the batch is too big
 

@@ -1,6 +1,7 @@
-"""An image folder's layout (train/<class>/*, test/<class>/*) checked and listed, and the error
-every dataset problem is: torch-free, so the dashboard can count a folder's images before it
-has loaded torch. Decoding the images is bedash.data's job."""
+"""An image folder's layout (train/<class>/*, test/<class>/*) checked and listed, whether
+CIFAR-10 and SVHN are on disk, and the error every dataset problem is: torch-free, so the
+dashboard can count a folder's images and a sweep's driver can refuse --no-download without
+the files before it has loaded torch. Decoding the images is bedash.data's job."""
 
 from __future__ import annotations
 
@@ -9,6 +10,22 @@ from pathlib import Path
 
 from .schema import FieldError
 
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_FOLDER = "cifar-10-batches-py"
+# per-file checksums of the official release (the same list torchvision keeps)
+CIFAR10_FILES = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
+SVHN_URL = "http://ufldl.stanford.edu/housenumbers/test_32x32.mat"
+SVHN_FILE = "test_32x32.mat"
+SVHN_FOLDER = "svhn"
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 
 
@@ -80,3 +97,55 @@ def image_counts(root: str | os.PathLike) -> tuple[int, int]:
     """(training, test) images of an image folder; DatasetError when it is not one."""
     listing = scan_image_folder(root)
     return tuple(sum(len(f) for f in listing[s].values()) for s in ("train", "test"))
+
+
+# -- CIFAR-10 and SVHN on disk -----------------------------------------------------------------
+
+
+def cifar10_manual_hint(data_dir: str | os.PathLike) -> str:
+    folder = Path(data_dir).resolve()
+    return (
+        f"Download {CIFAR10_URL} by hand and put it in {folder} (or extract it there, so that "
+        f"{folder / CIFAR10_FOLDER / 'data_batch_1'} exists); bedash verifies and uses it."
+    )
+
+
+def cifar10_present(data_dir: str | os.PathLike) -> bool:
+    """True when the extracted batches, or the archive, are on disk (no network needed)."""
+    d = Path(data_dir)
+    folder = d / CIFAR10_FOLDER
+    if all((folder / f).is_file() for f in CIFAR10_FILES):
+        return True
+    return (d / CIFAR10_ARCHIVE).is_file()
+
+
+def cifar10_missing(data_dir: str | os.PathLike) -> str:
+    """What a run without downloads says when CIFAR-10 is not in data_dir."""
+    return f"CIFAR-10 is not in {Path(data_dir).resolve()}. {cifar10_manual_hint(data_dir)}"
+
+
+def svhn_manual_hint(data_dir: str | os.PathLike) -> str:
+    folder = (Path(data_dir) / SVHN_FOLDER).resolve()
+    return (
+        f"Download {SVHN_URL} by hand and put it in {folder} (so that {folder / SVHN_FILE} "
+        "exists); bedash reads it with scipy."
+    )
+
+
+def svhn_present(data_dir: str | os.PathLike) -> bool:
+    return (Path(data_dir) / SVHN_FOLDER / SVHN_FILE).is_file()
+
+
+def svhn_missing(data_dir: str | os.PathLike) -> str:
+    """What a run without downloads says when SVHN (an OOD set) is not in data_dir."""
+    folder = (Path(data_dir) / SVHN_FOLDER).resolve()
+    return f"SVHN is not in {folder}, and downloads are turned off. {svhn_manual_hint(data_dir)}"
+
+
+def check_offline(dataset: str, data_dir: str | os.PathLike, ood: tuple[str, ...]) -> None:
+    """Refuse, before anything starts, a run without downloads whose files are not on disk:
+    DatasetError naming "dataset" (CIFAR-10) or "ood" (SVHN), with the loaders' own words."""
+    if dataset == "cifar10" and not cifar10_present(data_dir):
+        raise DatasetError("dataset", cifar10_missing(data_dir))
+    if "svhn" in ood and not svhn_present(data_dir):
+        raise DatasetError("ood", svhn_missing(data_dir))

@@ -14,21 +14,20 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .data import (
-    IMAGE_EXTENSIONS,
-    DatasetError,
-    _decode_image,
+from .data import IMAGE_EXTENSIONS, DatasetError, _decode_image, load_cifar10, synthetic
+from .folders import (  # noqa: F401 (SVHN_URL, svhn_manual_hint: re-exported)
+    SVHN_FILE,
+    SVHN_FOLDER,
+    SVHN_URL,
     cifar10_manual_hint,
     cifar10_present,
-    load_cifar10,
-    synthetic,
+    svhn_manual_hint,
+    svhn_missing,
+    svhn_present,
 )
 from .schema import OOD_NAMES
 
 GENERATED_OOD = ("uniform", "gaussian", "synthetic")
-SVHN_URL = "http://ufldl.stanford.edu/housenumbers/test_32x32.mat"
-SVHN_FILE = "test_32x32.mat"
-SVHN_FOLDER = "svhn"
 
 
 def is_ood_name(name: str) -> bool:
@@ -56,22 +55,12 @@ def synthetic_images(n: int) -> Tensor:
     return synthetic(n_train=0, n_test=n).test.x
 
 
-def svhn_manual_hint(data_dir: str | os.PathLike) -> str:
-    folder = (Path(data_dir) / SVHN_FOLDER).resolve()
-    return (
-        f"Download {SVHN_URL} by hand and put it in {folder} (so that {folder / SVHN_FILE} "
-        "exists); bedash reads it with scipy."
-    )
-
-
 def load_svhn(data_dir: str | os.PathLike, *, download: bool = True) -> Tensor:
     """SVHN's test images through torchvision (downloaded into DATA_DIR/svhn when missing)."""
     folder = Path(data_dir) / SVHN_FOLDER
-    present = (folder / SVHN_FILE).is_file()
+    present = svhn_present(data_dir)
     if not present and not download:
-        raise DatasetError(
-            "ood", f"SVHN is not in {folder.resolve()}. {svhn_manual_hint(data_dir)}"
-        )
+        raise DatasetError("ood", svhn_missing(data_dir))
     try:
         import scipy.io  # noqa: F401  (torchvision's SVHN reads the .mat file with it)
     except ImportError as e:

@@ -12,19 +12,22 @@ from dataclasses import dataclass
 
 CONFIDENCE = 0.95  # every interval bedash reports
 
-# Which way is better, per results.csv metric. "" = no better direction (diversity is not a
-# goal in itself): the verdict then says which is higher instead of which is better.
+# Which way is better, per metric of results.csv, shift.csv (acc, nll, ece, brier) and ood.csv
+# (auroc, aupr, fpr95). "" = no better direction (diversity is not a goal in itself, and neither
+# is a higher or a lower entropy or mutual information on shifted images): the verdict then
+# says which is higher instead of which is better.
 LOWER_IS_BETTER = (
     "nll", "ece", "brier", "params", "param_bytes", "param_mb", "params_rel_single",
-    "train_seconds", "epoch_seconds", "infer_seconds",
+    "train_seconds", "epoch_seconds", "infer_seconds", "fpr95", "aurc",
 )  # fmt: skip
 HIGHER_IS_BETTER = (
     "mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "member_samples_per_s",
+    "acc", "auroc", "aupr",
 )  # fmt: skip
 
 
 def better_direction(metric: str) -> str:
-    """'higher', 'lower' or '' (neither) for a results.csv metric."""
+    """'higher', 'lower' or '' (neither) for a metric of results.csv, shift.csv or ood.csv."""
     if metric in LOWER_IS_BETTER or metric.endswith(("_seconds", "_nll", "_ece", "_brier")):
         return "lower"
     if metric in HIGHER_IS_BETTER or metric.endswith(("_acc", "_auroc", "_per_s")):

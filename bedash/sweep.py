@@ -1,4 +1,6 @@
-"""Seed sweeps: a grid of ordinary runs in one folder, plus sweep.json, summary.csv, paired.csv.
+"""Seed sweeps: a grid of ordinary runs in one folder, plus sweep.json, summary.csv, paired.csv
+(and, for cells evaluated under shift, the same statistics of shift.csv and ood.csv:
+bedash.sweep_uncertainty).
 
 A grid is RunConfig fields given as lists, times seeds. Each cell is a run folder inside the
 sweep folder (the Runs and Results pages read it unchanged). The driver here expands the grid,
@@ -20,7 +22,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -276,6 +278,9 @@ class SweepStore:
         pairs = paired_rows(records, fields)
         atomic_write_text(self.path / SUMMARY_FILE, _csv_text(summary_columns(fields), summary))
         atomic_write_text(self.path / PAIRED_FILE, _csv_text(paired_columns(fields), pairs))
+        from .sweep_uncertainty import write_uncertainty_stats  # it builds on this module
+
+        write_uncertainty_stats(self, records)
 
 
 def check_out(path: str | Path, spec: SweepSpec) -> None:
@@ -350,19 +355,22 @@ def _differs(path: Path, there: Any, here: Any) -> str:
 
 @dataclass(frozen=True)
 class Record:
-    """One results.csv row of a done cell."""
+    """One row of a done cell's results.csv (or of another of its tables: then `key` holds
+    what the row measures besides its model, e.g. (corruption, severity) in shift.csv)."""
 
     config_index: int
     values: dict[str, Any]
     seed: int
     model: str
     metrics: dict[str, float]
+    key: tuple[str, ...] = ()
 
 
-def _floats(row: dict[str, str]) -> dict[str, float]:
+def _floats(row: dict[str, str], metrics: Sequence[str] | None = None) -> dict[str, float]:
+    """The row's finite numbers: of the columns `metrics`, or of every non-descriptive one."""
     out = {}
     for k, v in row.items():
-        if k in DESCRIPTIVE or v in (None, ""):
+        if (k not in metrics if metrics is not None else k in DESCRIPTIVE) or v in (None, ""):
             continue
         try:
             x = float(v)
@@ -373,17 +381,23 @@ def _floats(row: dict[str, str]) -> dict[str, float]:
     return out
 
 
-def load_records(store: SweepStore) -> list[Record]:
-    """The finished model rows of every done cell."""
-    records = []
+def cell_rows(store: SweepStore, name: str) -> Iterator[tuple[Cell, list[dict[str, str]]]]:
+    """(cell, rows of its file `name`) for every done cell that has the file."""
     for cell in store.cells:
         if store.entry(cell.id)["status"] not in DONE_STATUSES:
             continue
-        f = store.path / cell.id / "results.csv"
+        f = store.path / cell.id / name
         try:
             rows = list(csv.DictReader(io.StringIO(f.read_text(encoding="utf-8"))))
-        except OSError:
+        except (OSError, UnicodeDecodeError, csv.Error):
             continue
+        yield cell, rows
+
+
+def load_records(store: SweepStore) -> list[Record]:
+    """The finished model rows of every done cell."""
+    records = []
+    for cell, rows in cell_rows(store, "results.csv"):
         for row in rows:
             if row.get("status") == "finished":
                 records.append(Record(cell.config_index, cell.values, cell.seed, row["model"],
@@ -401,24 +415,33 @@ def config_label(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in values.items()) or "base config"
 
 
-def summary_columns(fields: list[str]) -> list[str]:
-    return ["config", "label", *fields, "model", "metric", "better", "mean", "std", "n",
+# key: the columns a table's rows are told apart by besides config and model (shift.csv:
+# corruption, severity; ood.csv: ood_set, score); () for results.csv
+
+
+def summary_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
+    return ["config", "label", *fields, "model", *key, "metric", "better", "mean", "std", "n",
             "ci_low", "ci_high"]  # fmt: skip
 
 
-def paired_columns(fields: list[str]) -> list[str]:
-    return ["config", "label", *fields, "metric", "better", "model", "baseline", "mean_model",
-            "mean_baseline", "mean_diff", "ci_low", "ci_high", "n", "verdict"]  # fmt: skip
+def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
+    return ["config", "label", *fields, *key, "metric", "better", "model", "baseline",
+            "mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n",
+            "verdict"]  # fmt: skip
 
 
-def summary_rows(records: list[Record], fields: list[str]) -> list[dict[str, Any]]:
-    """Per config, model kind and metric: mean, std, n and the 95% t interval over seeds."""
-    metrics = _metric_order(records)
-    groups: dict[tuple[int, str], list[Record]] = {}
+def summary_rows(
+    records: list[Record], fields: list[str], key: Sequence[str] = (),
+    metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per config, model kind, key and metric: mean, std, n and the 95% t interval over seeds.
+    metrics: which, in this order (default: every metric of the records, results.csv's order)."""
+    metrics = list(metrics) if metrics is not None else _metric_order(records)
+    groups: dict[tuple[int, str, tuple[str, ...]], list[Record]] = {}
     for r in records:
-        groups.setdefault((r.config_index, r.model), []).append(r)
+        groups.setdefault((r.config_index, r.model, r.key), []).append(r)
     rows = []
-    for (index, model), group in sorted(groups.items(), key=lambda kv: kv[0][0]):
+    for (index, model, k), group in sorted(groups.items(), key=lambda kv: kv[0][0]):
         values = group[0].values
         for metric in metrics:
             xs = [r.metrics[metric] for r in group if metric in r.metrics]
@@ -426,34 +449,37 @@ def summary_rows(records: list[Record], fields: list[str]) -> list[dict[str, Any
                 continue
             s = summarize(xs)
             rows.append({"config": index, "label": config_label(values),
-                         **{f: values.get(f) for f in fields}, "model": model, "metric": metric,
+                         **{f: values.get(f) for f in fields}, "model": model,
+                         **dict(zip(key, k, strict=True)), "metric": metric,
                          "better": better_direction(metric), "mean": s.mean, "std": s.std,
                          "n": s.n, "ci_low": s.ci_low, "ci_high": s.ci_high})  # fmt: skip
     return rows
 
 
 def paired_rows(
-    records: list[Record], fields: list[str], model: str = "batchensemble"
-) -> list[dict[str, Any]]:
-    """Per config and metric: model minus each baseline, paired by seed (same seed, same
+    records: list[Record], fields: list[str], model: str = "batchensemble",
+    key: Sequence[str] = (), metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per config, key and metric: model minus each baseline, paired by seed (same seed, same
     batches), with the t interval of the mean difference and a verdict."""
-    metrics = _metric_order(records)
-    by: dict[tuple[int, str, int], Record] = {(r.config_index, r.model, r.seed): r for r in records}
+    metrics = list(metrics) if metrics is not None else _metric_order(records)
+    by = {(r.config_index, r.key, r.model, r.seed): r for r in records}
     configs = sorted({(r.config_index, json.dumps(r.values)) for r in records})
     kinds = {r.model for r in records}
     rows = []
     for index, values_json in configs:
         values = json.loads(values_json)
         seeds = sorted({r.seed for r in records if r.config_index == index})
-        for metric in metrics:
+        keys = list(dict.fromkeys(r.key for r in records if r.config_index == index))
+        for k, metric in ((k, m) for k in keys for m in metrics):
             for base in (b for b in BASELINES if b in kinds and model in kinds):
                 pairs = [
                     (
-                        by[(index, model, s)].metrics.get(metric),
-                        by[(index, base, s)].metrics.get(metric),
+                        by[(index, k, model, s)].metrics.get(metric),
+                        by[(index, k, base, s)].metrics.get(metric),
                     )
                     for s in seeds
-                    if (index, model, s) in by and (index, base, s) in by
+                    if (index, k, model, s) in by and (index, k, base, s) in by
                 ]
                 pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
                 if not pairs:
@@ -461,7 +487,8 @@ def paired_rows(
                 d = paired([x for x, _ in pairs], [y for _, y in pairs])
                 better = better_direction(metric)
                 rows.append({"config": index, "label": config_label(values),
-                             **{f: values.get(f) for f in fields}, "metric": metric,
+                             **{f: values.get(f) for f in fields},
+                             **dict(zip(key, k, strict=True)), "metric": metric,
                              "better": better, "model": model, "baseline": base,
                              "mean_model": summarize([x for x, _ in pairs]).mean,
                              "mean_baseline": summarize([y for _, y in pairs]).mean,

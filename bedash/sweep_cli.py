@@ -1,7 +1,8 @@
 """`python -m bedash sweep`: a grid of runs over seeds, with paired statistics and a verdict.
 
-Every setting of `train` is a flag here too; a sweepable one takes a comma list
-(`--members 1,2,4,8 --hidden 128,512 --seeds 0-4`). Rerunning the same command (or just
+Every setting of `train` is a flag here too, and --no-download; a sweepable one takes a comma
+list (`--members 1,2,4,8 --hidden 128,512 --seeds 0-4`); --shift, --severities and --ood keep
+theirs as one value. Rerunning the same command (or just
 `--out DIR`) resumes: finished cells are kept, failed and interrupted ones run again.
 Exit codes: 0 every cell finished, 1 some cell failed, 2 bad input (one line naming the
 flag), 130 interrupted. The driver never imports torch (Ray workers do).
@@ -39,7 +40,13 @@ DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all wo
 SWEEP_FLAGS = {  # sweep settings an error may name, and their flags
     "seeds": "--seeds", "out": "--out", "address": "--address", "max_cells": "--max-cells",
     "cpus_per_run": "--cpus-per-run", "gpus_per_run": "--gpus-per-run", "engine": "--engine",
+    "no_download": "--no-download",
 }  # fmt: skip
+
+
+# settings whose one value is itself a comma list (as in train): --shift contrast,brightness,
+# --severities 1,3,5, --ood uniform,svhn; the same for every config, never a grid axis
+LIST_VALUED = ("shift", "severities", "ood")
 
 
 class UsageError(Exception):
@@ -99,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sweeps-dir", default="sweeps", help="where sweeps go without --out")
     g.add_argument("--max-cells", type=int, default=MAX_CELLS, help="refuse bigger grids")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--no-download", action="store_true",
+                   help="never download anything (CIFAR-10, the SVHN OOD set), as train's; "
+                        "checked before any cell starts")  # fmt: skip
     e = p.add_argument_group("engine")
     e.add_argument("--engine", choices=["auto", "ray", "local"], default="auto",
                    help="ray (default), or local: in this process, one cell at a time "
@@ -161,6 +171,9 @@ def spec_from_args(a: argparse.Namespace) -> SweepSpec | None:
         if s.kind == "kinds":
             base[s.name] = parse_models(raw)
             continue
+        if s.name in LIST_VALUED:
+            base[s.name] = raw
+            continue
         items = raw.split(",")
         if len(items) > 1 and not s.sweepable:
             raise UsageError(f"{s.flag}: takes one value in a sweep (got {raw!r})")
@@ -220,8 +233,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         else:
             spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
     out = Path(args.out) if args.out else Path(args.sweeps_dir) / _new_id()
-    check_cells(spec, limits, args.max_cells)
+    cells = check_cells(spec, limits, args.max_cells)
     check_out(out, spec)
+    if getattr(args, "no_download", False):  # before Ray starts: one line naming the flag
+        check_no_download(cells)
     engine = make_engine(args, spec, limits)
     cancel = threading.Event()
     bar = SweepBar(sys.stderr, quiet=args.quiet)
@@ -243,6 +258,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_FAILED if result.status == "failed" else EXIT_OK
+
+
+def check_no_download(cells: Sequence[Any]) -> None:
+    """Every file the cells would download is on disk (CIFAR-10, SVHN as an OOD set), else
+    DatasetError naming --dataset or --ood in the words train --no-download uses."""
+    from .config import parse_ood
+    from .folders import check_offline
+
+    seen = set()
+    for cell in cells:
+        c = cell.config
+        key = (c.dataset, c.data_dir, parse_ood(c.ood))
+        if key not in seen:
+            seen.add(key)
+            check_offline(*key)
 
 
 def _have_ray() -> bool:
@@ -267,11 +297,12 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
     if kind == "local":
         if args.address:
             raise SweepError("address", "needs --engine ray")
-        return LocalEngine(limits)
+        return LocalEngine(limits, download=not getattr(args, "no_download", False))
     return RayEngine(
         address=args.address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
         exclusive=args.exclusive, dashboard=args.ray_dashboard, logs=args.ray_logs,
         use_gpu=spec.base.device != "cpu", limits=limits,
+        download=not getattr(args, "no_download", False),
     )  # fmt: skip
 
 

@@ -63,7 +63,7 @@ def pick_run() -> str | None:
         st.error(f"Run not found: {shown} is not a run in {plain(common.runs_dir())}.")
     else:
         st.session_state.pop(common.NOT_FOUND, None)
-    if not ids:
+    if not ids and wanted is None:  # a sweep's cell (?sweep=) is shown with no other run
         st.info("No runs yet: start one on the Experiment page.", icon=":material/info:")
         st.page_link("pages/experiment.py", label="Experiment", icon=":material/model_training:")
         return None

@@ -1,8 +1,11 @@
 """Sweeps: configure a grid (comma lists per sweepable field, a seed range), launch it in the
-background, watch the cells, then the bands, scatter plots, paired table and downloads."""
+background, watch the cells, then the bands, scatter plots, paired table and downloads, and,
+for cells evaluated under shift, accuracy and ECE against severity, the OOD table and their
+paired verdicts."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +18,10 @@ from bedash.app.settings import runs_dir, sweep_engine
 from bedash.app.sweepform import MAX_PAGE_CELLS, parse_grid
 from bedash.app.sweepjobs import submit_sweep
 from bedash.app.verdict import paired_verdict
-from bedash.config import ConfigError, RunConfig, label
+from bedash.config import ConfigError, RunConfig, label, spec
 from bedash.schema import metric_label
 from bedash.sweep import PAIRED_FILE, SUMMARY_FILE, SWEEPABLE, SweepError, is_sweep_dir
+from bedash.sweep_uncertainty import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
 from pages.verdict_view import sweep_jobs
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
@@ -28,15 +32,21 @@ def sweeps_root() -> Path:
     return runs_dir()
 
 
-def launch(texts: dict[str, str], seeds: str, dataset: str) -> str | None:
-    base = RunConfig(dataset=dataset, device="cpu")
+EVALUATION = ("shift", "severities", "ood")  # the same for every cell (not sweepable)
+
+
+def launch(
+    texts: dict[str, str], seeds: str, dataset: str, evaluation: dict[str, str] | None = None
+) -> str | None:
+    base = RunConfig(dataset=dataset, device="cpu").replace(**(evaluation or {}))
     try:
         spec = parse_grid(base, texts, seeds)
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         job = submit_sweep(registry(), spec, name, engine=sweep_engine(),
                            max_cells=MAX_PAGE_CELLS)  # fmt: skip
     except (SweepError, ConfigError) as e:
-        st.error(f"**{label(e.field) if e.field in SWEEPABLE else e.field}**: {plain(e.message)}")
+        named = label(e.field) if e.field in (*SWEEPABLE, *EVALUATION) else e.field
+        st.error(f"**{named}**: {plain(e.message)}")
         return None
     sweep_jobs()[name] = job
     return name
@@ -51,8 +61,13 @@ def form() -> None:
         texts[name] = cols[i % 4].text_input(label(name), key=f"sw_{name}",
                                              help="One value, or a comma list")  # fmt: skip
     seeds = st.text_input("Seeds", "0-1", key="sw_seeds", help="e.g. 0-4 or 0,1,5")
+    with st.expander("Uncertainty under shift (every cell)"):
+        cols = st.columns(len(EVALUATION))
+        evaluation = {name: cols[i].text_input(label(name), str(getattr(RunConfig(), name)),
+                                               key=f"sw_{name}", help=spec(name).help)
+                      for i, name in enumerate(EVALUATION)}  # fmt: skip
     if st.button("Start sweep", type="primary", key="sw_start"):
-        name = launch(texts, seeds, dataset)
+        name = launch(texts, seeds, dataset, evaluation)
         if name:
             st.query_params["sweep"] = name
             st.rerun()
@@ -99,6 +114,23 @@ def ordered(paired):
     return out.assign(metric=out["metric"].map(metric_label))
 
 
+def pick_config(summary) -> tuple[int | None, str]:
+    """The config the verdict line and the uncertainty section show: a selectbox over the
+    sweep's configs (their labels, e.g. "members=4 hidden=64") when it has more than one."""
+    if summary.empty or "config" not in summary:
+        return None, ""
+    labels = {}
+    for r in summary.drop_duplicates("config").sort_values("config").to_dict("records"):
+        labels[int(r["config"])] = str(r.get("label") or f"config {r['config']}")
+    ids = list(labels)
+    if len(ids) > 1:
+        why = "The verdict below and the uncertainty section; the other tables show all"
+        chosen = st.selectbox("Config", ids, format_func=labels.get, key="sw_config", help=why)
+    else:
+        chosen = ids[0]
+    return chosen, labels[chosen]
+
+
 def results(path: Path) -> None:
     import json
 
@@ -113,10 +145,11 @@ def results(path: Path) -> None:
         return
     frame = pd.read_csv(summary)
     paired_frame = pd.read_csv(paired_bytes) if paired_bytes.is_file() else None
+    config, config_name = pick_config(frame)
     if paired_frame is not None:
-        lines = paired_verdict(paired_frame.to_dict("records"))
+        lines = paired_verdict(paired_frame.to_dict("records"), config=config)
         if lines:
-            st.info("**Paired over seeds** (first config): " + plain("; ".join(lines)),
+            st.info(f"**Paired over seeds** ({plain(config_name)}): " + plain("; ".join(lines)),
                     icon=":material/balance:")  # fmt: skip
     st.download_button("summary.csv", summary.read_bytes(), SUMMARY_FILE, "text/csv",
                        key="dl_summary", on_click="ignore")  # fmt: skip
@@ -136,11 +169,61 @@ def results(path: Path) -> None:
         st.dataframe(ordered(paired_frame), hide_index=True, key="sw_paired")
         st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
                            key="dl_paired", on_click="ignore")  # fmt: skip
+    uncertainty(path, config, config_name)
     st.subheader("Cells")
     for c in state.get("cells", []):
         if c["status"] in ("finished", "diverged"):
             st.page_link("pages/results.py", label=f"{c['id']} ({c['status']})",
                          query_params={"run": c["id"], "sweep": path.name})  # fmt: skip
+
+
+def uncertainty(path: Path, config: int | None = None, config_name: str = "") -> None:
+    """The cells' shift.csv and ood.csv over seeds, for one config (None: the first): shown
+    when the sweep has those files."""
+    import pandas as pd
+
+    from bedash.app import sweep_uncertainty_figures as suf
+    from bedash.app.figures import plot_config
+
+    files, frames = {}, {}  # read once: a rewrite while the page draws changes nothing here
+    for name in UNCERTAINTY_SWEEP_FILES:
+        if not (path / name).is_file():
+            continue
+        try:
+            files[name] = (path / name).read_bytes()
+            frames[name] = pd.read_csv(io.BytesIO(files[name]))
+        except (OSError, ValueError) as e:  # pandas' ParserError is a ValueError
+            st.warning(f"{name} cannot be read: {plain(str(e))}")
+    if not files:
+        return
+    st.subheader("Uncertainty under shift")
+    st.caption(
+        "The cells' shift.csv and ood.csv over seeds: means with 95% Student t intervals, and "
+        "BatchEnsemble minus each baseline paired by seed. Entropy and mutual information have "
+        "no better direction: their verdict says higher or lower. "
+        + (f"Config **{plain(config_name)}**; every config is in the files."
+           if config_name else "Every config is in the files.")
+    )  # fmt: skip
+    if SHIFT.summary in frames:  # two columns: side by side when wide, stacked on a phone
+        for col, metric in zip(st.columns(2), suf.SEVERITY_METRICS, strict=True):
+            fig = suf.shift_severity_figure(frames[SHIFT.summary], config, metric)
+            col.plotly_chart(fig, key=f"sw_shift_{metric}",
+                             config=plot_config(f"sweep_shift_{metric}"))  # fmt: skip
+    if SHIFT.paired in frames:
+        st.caption("**Paired under shift**: clean and the mean over corruptions per severity.")
+        st.dataframe(suf.shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
+                     key="sw_shift_paired")  # fmt: skip
+    if OOD.summary in frames:
+        st.caption("**Out-of-distribution detection**: mean ± half-width of the 95% interval.")
+        st.dataframe(suf.ood_table(frames[OOD.summary], config), hide_index=True, key="sw_ood")
+    if OOD.paired in frames:
+        st.caption("**Paired OOD detection**: BatchEnsemble minus each baseline.")
+        st.dataframe(
+            suf.ood_verdicts(frames[OOD.paired], config), hide_index=True, key="sw_ood_paired"
+        )
+    for col, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
+        col.download_button(name, data, name, "text/csv", key=f"dl_{name}",
+                            on_click="ignore")  # fmt: skip
 
 
 st.title("Sweeps")

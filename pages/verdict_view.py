@@ -11,7 +11,7 @@ from bedash.app.form import plain
 from bedash.app.settings import runs_dir
 from bedash.app.verdict import CAVEAT, one_seed_verdict, paired_verdict
 from bedash.config import ConfigError, RunConfig
-from bedash.sweep import PAIRED_FILE, SweepError, SweepSpec
+from bedash.sweep import PAIRED_FILE, SweepError, SweepSpec, config_label, read_sweep_json
 
 
 @st.cache_resource
@@ -21,27 +21,38 @@ def sweep_jobs() -> dict:
     return {}
 
 
-def _paired_csv(config_dict: dict) -> Path | None:
-    """The paired.csv of the sweep this run is a cell of (config.json _meta.sweep)."""
+def _sweep_cell(config_dict: dict) -> tuple[Path, dict] | None:
+    """The paired.csv of the sweep this run is a cell of (config.json _meta.sweep) and the
+    cell's sweep.json entry (its config index): None when either is missing."""
     meta = (config_dict.get("_meta") or {}).get("sweep") or {}
     name = meta.get("sweep") if isinstance(meta, dict) else None
     if not name or "/" in str(name) or ".." in str(name):
         return None
-    f = runs_dir() / str(name) / PAIRED_FILE
-    return f if f.is_file() else None
+    folder = runs_dir() / str(name)
+    if not (folder / PAIRED_FILE).is_file():
+        return None
+    try:
+        cells = read_sweep_json(folder).get("cells", [])
+    except SweepError:
+        return None
+    cell = next((c for c in cells if isinstance(c, dict) and c.get("id") == meta.get("cell")), None)
+    return None if cell is None else (folder / PAIRED_FILE, cell)
 
 
 def verdict_section(results_frame, config_dict: dict, run_id: str) -> None:
     """Draw the verdict; results_frame: the run's results.csv as a DataFrame."""
     import csv
 
-    paired = _paired_csv(config_dict)
+    found = _sweep_cell(config_dict)
     lines = []
-    if paired is not None:
+    if found is not None:  # this cell's config, not the sweep's first
+        paired, cell = found
         with paired.open(encoding="utf-8") as fh:
-            lines = paired_verdict(list(csv.DictReader(fh)))
+            lines = paired_verdict(list(csv.DictReader(fh)), config=cell.get("config"))
     if lines:
-        st.info("**Paired over seeds**: " + plain("; ".join(lines)), icon=":material/balance:")
+        where = config_label(cell.get("values") or {})
+        st.info(f"**Paired over seeds** ({plain(where)}): " + plain("; ".join(lines)),
+                icon=":material/balance:")  # fmt: skip
     else:
         rows = [] if results_frame is None else results_frame.to_dict("records")
         st.info(plain(one_seed_verdict(rows)), icon=":material/balance:")

@@ -490,3 +490,30 @@ def test_the_cli_imports_torch_only_when_a_run_needs_it(tmp_path: Path) -> None:
     assert p.stdout.strip() == "False", p.stderr  # a Ctrl-C in torch's import reaches main
     listed = run_cli("runs", "list", "--runs-dir", str(tmp_path))
     assert listed.returncode == 0 and "no runs in" in listed.stdout
+
+
+def test_no_download_reaches_the_ood_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """--no-download with --ood svhn and no SVHN on disk: exit 2, one line naming --ood and
+    saying where to put the file; the download is never attempted (scipy present or not)."""
+    import types
+
+    import torchvision.datasets
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("went to the network")
+
+    monkeypatch.setitem(sys.modules, "scipy", types.ModuleType("scipy"))
+    monkeypatch.setitem(sys.modules, "scipy.io", types.ModuleType("scipy.io"))
+    monkeypatch.setattr(torchvision.datasets, "SVHN", no_network)
+    argv = ["train", *TINY, "--ood", "svhn", "--no-download", "--data-dir", str(tmp_path / "d"),
+            "--out", str(tmp_path / "r")]  # fmt: skip
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "network" not in err
+    assert err.startswith("bedash train: error: --ood: SVHN is not in ")
+    assert "downloads are turned off" in err and "test_32x32.mat" in err and "by hand" in err
+    assert not (tmp_path / "r").exists()

@@ -163,3 +163,31 @@ def test_seeds_differ_per_corruption_severity_and_chunk() -> None:
         for n in shift.CORRUPTION_NAMES for s in shift.SEVERITIES for c in range(10)
     }  # fmt: skip
     assert len(seeds) == len(shift.CORRUPTION_NAMES) * 5 * 10
+
+
+@pytest.mark.parametrize("name", RANDOM)
+def test_random_corruptions_do_not_depend_on_the_thread_count(name: str) -> None:
+    """The draws are split in fixed pieces filled on threads: one thread gives the very same
+    images as two (the plain, sequential path)."""
+    x = synthetic(n_train=0, n_test=100).test.x  # 307,200 values: the threaded path
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = shift.corrupt(x, name, 5, _gen(3))
+        torch.set_num_threads(2)
+        two = shift.corrupt(x, name, 5, _gen(3))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+
+
+def test_the_pieces_of_a_draw_are_independent_and_normal() -> None:
+    z = shift.randn((400_000,), _gen(0))
+    a, b = z[:200_000], z[200_000:]
+    assert not torch.equal(a, b)
+    for part in (a, b):
+        assert abs(float(part.mean())) < 0.01 and abs(float(part.std()) - 1) < 0.01
+    assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 0.01
+    u = shift.random31((400_000,), _gen(0))
+    assert int(u.min()) >= 0 and abs(float(u.double().mean()) / 2**31 - 0.5) < 0.005
+    assert torch.equal(shift.randn((1000,), _gen(7)), shift.randn((1000,), _gen(7)))

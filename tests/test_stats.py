@@ -114,3 +114,10 @@ def test_better_direction() -> None:
               "member_samples_per_s"):  # fmt: skip
         assert better_direction(m) == "higher", m
     assert better_direction("mean_disagreement") == ""
+    # shift.csv and ood.csv
+    for m in ("acc", "auroc", "aupr"):
+        assert better_direction(m) == "higher", m
+    for m in ("fpr95", "aurc"):
+        assert better_direction(m) == "lower", m
+    for m in ("entropy", "mutual_info"):  # no good direction: "batchensemble higher / lower"
+        assert better_direction(m) == "", m

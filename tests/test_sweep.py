@@ -384,6 +384,58 @@ def test_cli_unreachable_address_exits_2_fast(
     assert not (tmp_path / "sw").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "flag", "words"),
+    [
+        (["--dataset", "cifar10"], "--dataset", "CIFAR-10 is not in "),
+        (["--ood", "uniform,svhn"], "--ood", "SVHN is not in "),
+    ],
+)
+def test_cli_no_download_without_the_files_exits_2_before_ray(
+    argv: list[str], flag: str, words: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    def no_engine(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("an engine (Ray) was started")
+
+    monkeypatch.setattr(sweep_cli, "make_engine", no_engine)
+    args = [*TINY[:-3], *argv, "--no-download", "--data-dir", str(tmp_path / "empty")]
+    code, err = cli([*args, "--out", str(tmp_path / "sw")], capsys)
+    assert code == 2 and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"bedash sweep: error: {flag}: {words}") and "by hand" in line, err
+    assert not (tmp_path / "sw").exists()
+
+
+def test_no_download_reaches_every_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--no-download goes to each engine and from there to run_experiment(download=False)."""
+    import bedash.experiment
+    from bedash.engine import LocalEngine, RayEngine, _ray_task
+
+    seen = []
+
+    def fake_run(cfg: RunConfig, out: Path, **kwargs: Any) -> Any:
+        seen.append(kwargs["download"])
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(bedash.experiment, "run_experiment", fake_run)
+    parse = sweep_cli.build_parser().parse_args
+    engine = sweep_cli.make_engine(parse(["--engine", "local", "--no-download"]), spec(),
+                                   current_limits({}))  # fmt: skip
+    assert isinstance(engine, LocalEngine) and engine.download is False
+    assert sweep_cli.make_engine(parse(["--engine", "local"]), spec(), current_limits({})).download
+    done = []
+    engine.run(spec().cells()[:1], started=lambda *a: None, ended=lambda o, i: done.append(o),
+               cancel=threading.Event())  # fmt: skip
+    assert seen == [False] and done[0].status == "failed"
+    monkeypatch.setattr(sweep_cli, "_have_ray", lambda: True)
+    ray_engine = sweep_cli.make_engine(parse(["--engine", "ray", "--no-download"]), spec(),
+                                       current_limits({}))  # fmt: skip
+    assert isinstance(ray_engine, RayEngine) and ray_engine.download is False
+    _ray_task("c", BASE.to_dict(), current_limits({}), 1, False)  # what each Ray task runs
+    assert seen == [False, False]
+
+
 def test_cli_parses_lists_into_a_grid() -> None:
     args = sweep_cli.build_parser().parse_args(
         ["--members", "1,2,4,8", "--hidden", "128,512", "--seeds", "0-4", "--lr", "0.01",
@@ -394,6 +446,13 @@ def test_cli_parses_lists_into_a_grid() -> None:
     assert s.seeds == [0, 1, 2, 3, 4] and s.n_cells == 80
     assert s.base.lr == 0.01 and s.base.models == ("batchensemble", "single")
     assert s.base.cuda_graphs is False
+    # settings whose value is a comma list, as in train: one value for every config
+    args = sweep_cli.build_parser().parse_args(
+        ["--shift", "contrast,brightness", "--severities", "1,3,5", "--ood", "uniform,gaussian"]
+    )
+    s = sweep_cli.spec_from_args(args)
+    assert s.grid == {} and s.base.shift == "contrast,brightness"
+    assert s.base.severities == "1,3,5" and s.base.ood == "uniform,gaussian"
     assert sweep_cli.spec_from_args(sweep_cli.build_parser().parse_args([])) is None
 
 

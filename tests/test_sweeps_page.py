@@ -13,6 +13,7 @@ from bedash.config import RunConfig
 from bedash.sweep import SweepError
 
 ROOT = Path(__file__).resolve().parent.parent
+ACC_TITLE = "Accuracy under shift"  # the severity figure of accuracy (one of ECE beside it)
 
 
 def test_parse_grid_lists_and_errors_name_the_field() -> None:
@@ -46,6 +47,40 @@ def test_too_many_cells_is_a_message_not_a_traceback(tmp_path, monkeypatch) -> N
     assert not list(tmp_path.iterdir())  # nothing written
 
 
+def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monkeypatch) -> None:
+    """Corruptions, severities and OOD sets from the form: a bad one is named on the page and
+    nothing is written; good ones are the base config of the queued sweep."""
+    import json
+
+    at = _app(tmp_path, monkeypatch).run()
+    at.text_input(key="sw_shift").input("contrast,fog")
+    at.button(key="sw_start").click().run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("**Corruptions**") and "fog" in error
+    assert not list(tmp_path.iterdir())
+    at.text_input(key="sw_shift").input("contrast")
+    at.text_input(key="sw_severities").input("1,5")
+    at.text_input(key="sw_ood").input("uniform")
+    for name, value in {
+        "hidden": "8",
+        "epochs": "1",
+        "train_size": "64",
+        "test_size": "32",
+    }.items():
+        at.text_input(key=f"sw_{name}").input(value)
+    at.text_input(key="sw_seeds").input("0")
+    at.button(key="sw_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    from pages.verdict_view import sweep_jobs
+
+    (name,) = [p.name for p in tmp_path.iterdir() if p.name.startswith("sweep-")]
+    sweep_jobs()[name].cancel()
+    sweep_jobs()[name].wait(120)
+    base = json.loads((tmp_path / name / "sweep.json").read_text())["base"]
+    assert (base["shift"], base["severities"], base["ood"]) == ("contrast", "1,5", "uniform")
+
+
 @pytest.mark.slow
 def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
     at = _app(tmp_path, monkeypatch).run()
@@ -72,3 +107,149 @@ def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
     assert at.dataframe[1].value["n"].max() == 2
     cells = at.dataframe[0].value  # cells, then paired
     assert list(cells["status"]) == ["finished", "finished"]
+
+
+def _finished_sweep(root: Path, name: str, **files: bool) -> Path:
+    """A sweep folder written by the fake engine of test_sweep_uncertainty (no training)."""
+    from bedash.sweep import run_sweep
+    from tests.test_sweep_uncertainty import Engine, spec
+
+    run_sweep(spec(), root / name, Engine(**files))
+    return root / name
+
+
+def test_uncertainty_section_shows_for_a_sweep_with_its_files(tmp_path, monkeypatch) -> None:
+    import json
+
+    from bedash.sweep_uncertainty import UNCERTAINTY_SWEEP_FILES
+
+    folder = _finished_sweep(tmp_path, "sweep-unc")
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-unc"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Uncertainty under shift" in [h.value for h in at.subheader]
+    downloads = {d.label for d in at.get("download_button")}
+    assert set(UNCERTAINTY_SWEEP_FILES) <= downloads and "summary.csv" in downloads
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (spec,) = [c for c in charts if c["layout"].get("title", {}).get("text") == ACC_TITLE]
+    be = [t for t in spec["data"] if t.get("name") == "BatchEnsemble"]
+    assert be[0]["y"] == pytest.approx([0.9, 0.62])  # clean, mean over corruptions at 1
+    # cells, paired, then the shift verdicts, the OOD table and the OOD verdicts
+    _, _, verdicts, ood, ood_verdicts = (d.value for d in at.dataframe)
+    assert list(ood["OOD set"].unique()) == ["uniform"] and len(ood) == 3 * 2
+    assert "batchensemble better" in set(ood_verdicts["Verdict"])
+    assert "batchensemble better" in set(verdicts["Verdict"])
+    assert folder.is_dir()
+
+
+def test_uncertainty_section_is_absent_without_its_files(tmp_path, monkeypatch) -> None:
+    _finished_sweep(tmp_path, "sweep-plain", shift=False, ood=False)
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-plain"
+    at.run()
+    assert not at.exception and not at.error
+    assert "Paired over seeds" in [h.value for h in at.subheader]  # the sweep's results show
+    assert "Uncertainty under shift" not in [h.value for h in at.subheader]
+    downloads = {d.label for d in at.get("download_button")}
+    assert downloads == {"summary.csv", "paired.csv"}
+
+
+def _two_config_sweep(root: Path, name: str) -> Path:
+    """Configs members=2 and members=4 from the fake engine; in members=4 every kind is 0.05
+    more accurate under shift and at AUROC, and BatchEnsemble 0.03 more under shift (clean
+    too); BatchEnsemble's ensemble accuracy in results.csv is 0.61 or 0.66, the others' 0.6."""
+    import csv
+    import io
+
+    from bedash.runs import _csv_text
+    from bedash.schema import RESULT_COLUMNS, SHIFT_COLUMNS
+    from bedash.sweep import CellOutcome, SweepSpec, run_sweep
+    from tests.test_sweep_uncertainty import BASE, Engine, files
+
+    class TwoConfigs(Engine):
+        def run(self, cells, *, started, ended, cancel) -> None:
+            for cell in cells:
+                started(cell.id, {})
+                bump = 0.05 if cell.config.members == 4 else 0.0
+                out = files(cell.config, bump=bump)
+                rows = list(csv.DictReader(io.StringIO(out["results.csv"].decode())))
+                for r in rows:  # BatchEnsemble minus the ensemble: +0.01 (members=2), +0.06
+                    if r["model"] == "batchensemble":
+                        r["ensemble_acc"] = str(0.61 + bump)
+                out["results.csv"] = _csv_text(RESULT_COLUMNS, rows).encode()
+                rows = list(csv.DictReader(io.StringIO(out["shift.csv"].decode())))
+                for r in rows:  # and 0.03 more accurate under shift than the other kinds
+                    if r["model"] == "batchensemble" and bump:
+                        r["acc"] = str(float(r["acc"]) + 0.03)
+                out["shift.csv"] = _csv_text(SHIFT_COLUMNS, rows).encode()
+                ended(CellOutcome(cell.id, "finished", out, started=1.0, ended=2.0), {})
+
+    run_sweep(SweepSpec(BASE, {"members": [2, 4]}, [0, 1, 2]), root / name, TwoConfigs())
+    return root / name
+
+
+def test_the_config_selector_drives_the_verdict_and_the_uncertainty_section(
+    tmp_path, monkeypatch
+) -> None:
+    import json
+    import re
+
+    _two_config_sweep(tmp_path, "sweep-two")
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-two"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    def shown() -> tuple[str, list[float], str, str]:
+        (info,) = [re.sub(r"\\(.)", r"\1", i.value) for i in at.info  # plain()'s escapes
+                   if "Paired over seeds" in i.value]  # fmt: skip
+        charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        (chart,) = [c for c in charts if c["layout"].get("title", {}).get("text") == ACC_TITLE]
+        be = [t for t in chart["data"] if t.get("name") == "BatchEnsemble"]
+        _, _, verdicts, ood, _ = (d.value for d in at.dataframe)
+        auroc = ood[(ood["Model"] == "BatchEnsemble") & (ood["Score"] == ood["Score"].iloc[0])]
+        acc = verdicts[(verdicts["Metric"] == "Accuracy") & (verdicts["Corruption"] == "mean")
+                       & (verdicts["Baseline"] == "Ensemble (sequential)")]  # fmt: skip
+        return info, be[0]["y"], auroc.iloc[0, 3], acc["BatchEnsemble − baseline"].iloc[0]
+
+    box = at.selectbox(key="sw_config")
+    assert box.options == ["members=2", "members=4"] and box.value == 0
+    info, ys, auroc, diff = shown()
+    assert "(members=2)" in info and "+0.0100" in info
+    assert ys == pytest.approx([0.9, 0.62]) and auroc.startswith("0.920 ± ")
+    assert diff == "+0.0200"  # 0.62 - 0.60
+    box.select(1).run()
+    assert not at.exception
+    info, ys, auroc, diff = shown()
+    assert "(members=4)" in info and "+0.0600" in info
+    assert ys == pytest.approx([0.93, 0.70]) and auroc.startswith("0.970 ± ")
+    assert diff == "+0.0500"  # 0.70 - 0.65
+    assert any("members\\=4" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(("members", "diff"), [(2, "+0.0100"), (4, "+0.0600")])
+def test_a_cells_results_page_gives_the_verdict_of_its_own_config(
+    tmp_path, monkeypatch, members: int, diff: str
+) -> None:
+    """A cell's Results page reads the sweep's paired.csv for the cell's config, not the
+    first config of the sweep (BatchEnsemble minus the ensemble: +0.01 at members=2, +0.06)."""
+    import json
+    import re
+
+    folder = _two_config_sweep(tmp_path, "sweep-two")
+    cells = json.loads((folder / "sweep.json").read_text())["cells"]
+    cell = next(c for c in cells if c["values"] == {"members": members})
+    stamp = "2026-01-01T00:00:00+00:00"  # the fake engine's status.json, as bedash writes it
+    status = {"status": "finished", "started": stamp, "updated": stamp}
+    (folder / cell["id"] / "status.json").write_text(json.dumps(status))
+    monkeypatch.setenv("BEDASH_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/results.py")
+    at.query_params["run"] = cell["id"]
+    at.query_params["sweep"] = "sweep-two"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (info,) = [re.sub(r"\\(.)", r"\1", i.value) for i in at.info if "Paired over seeds" in i.value]
+    assert f"(members={members})" in info
+    assert f"BatchEnsemble − Ensemble (sequential) {diff}, 95% CI [{diff}, {diff}]" in info

@@ -48,6 +48,11 @@ def test_paired_verdict_uses_the_paired_rows() -> None:
     )
     assert lines[1] == f"NLL (ensemble): {NOT_MEASURED}"
     assert paired_verdict([]) == []
+    other = [dict(r, config="1", mean_diff="-0.5") for r in rows]
+    assert paired_verdict(rows + other) == lines  # the first config
+    (line, _) = paired_verdict(rows + other, config=1)  # a number or the file's text
+    assert "−0.5000" not in line and "-0.5000" in line
+    assert paired_verdict(rows, config=7) == []
 
 
 def test_the_seed_sweep_button_queues_this_config_in_the_job_registry(dirs, trained) -> None:  # noqa: F811

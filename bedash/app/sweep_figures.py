@@ -34,7 +34,8 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
         xs = list(g[x])
         fig.add_trace(go.Scatter(
             x=xs + xs[::-1], y=list(g["mean"] + std) + list((g["mean"] - std)[::-1]),
-            fill="toself", fillcolor=_rgba(color, 0.2), line={"width": 0}, hoverinfo="skip",
+            mode="lines", fill="toself", fillcolor=_rgba(color, 0.2), line={"width": 0},
+            hoverinfo="skip",
             showlegend=False, legendgroup=str(model),
         ))  # fmt: skip
         fig.add_trace(go.Scatter(

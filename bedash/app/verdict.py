@@ -80,16 +80,21 @@ def paired_verdict(
     paired_rows: Iterable[Mapping[str, Any]],
     metrics: tuple[str, ...] = ("ensemble_acc", "nll"),
     baseline: str = "ensemble",
+    config: Any = None,
 ) -> list[str]:
-    """One line per metric from a sweep's paired.csv rows (first config): mean difference,
-    its 95% CI, n and the verdict; [] when no row fits."""
+    """One line per metric from a sweep's paired.csv rows of one config (its index, as a number
+    or as the file's text; None: the first): mean difference, its 95% CI, n and the verdict;
+    [] when no row fits."""
     rows = [r for r in paired_rows if str(r.get("baseline")) == baseline]
     if not rows:
         return []
-    first = rows[0].get("config")
+    want = str(rows[0].get("config") if config is None else config)
+    rows = [r for r in rows if str(r.get("config")) == want]
+    if not rows:
+        return []
     lines = []
     for metric in metrics:
-        r = next((x for x in rows if x.get("config") == first and x.get("metric") == metric), None)
+        r = next((x for x in rows if x.get("metric") == metric), None)
         if r is None:
             lines.append(f"{metric_label(metric)}: {NOT_MEASURED}")
             continue
