@@ -85,11 +85,27 @@ def cells_table(cells: list[dict]) -> None:
     st.dataframe(frame, hide_index=True, key="sw_cells")
 
 
-@st.fragment(run_every=1)
 def progress(name: str) -> None:
+    """The sweep's progress: redrawn every second while its job runs, drawn once otherwise
+    (a finished sweep's page does not poll)."""
     job = sweep_jobs().get(name)
     if job is None:
         return
+    if job.running:
+        _live_progress(name)
+    else:
+        _progress(job)
+
+
+@st.fragment(run_every=1)
+def _live_progress(name: str) -> None:
+    job = sweep_jobs()[name]
+    _progress(job)
+    if not job.running:
+        st.rerun()  # the whole page: the results below, and no more polling
+
+
+def _progress(job) -> None:
     snap = job.snapshot()
     message = getattr(job, "message", "") or f"{snap.done} of {snap.total} cells done"
     st.progress(snap.done / max(1, snap.total), text=plain(f"{snap.status}: {message}"))
@@ -98,9 +114,6 @@ def progress(name: str) -> None:
         st.error(plain(job.error))
     if job.running and st.button("Cancel", key="sw_cancel"):
         job.cancel()
-    if not job.running and st.session_state.get(f"sw_live_{name}", True):
-        st.session_state[f"sw_live_{name}"] = False
-        st.rerun()  # the whole page: the results below
 
 
 FIRST = ("ensemble_acc", "nll", "ece", "brier", "params", "train_seconds", "infer_seconds")

@@ -35,9 +35,11 @@ from bedash.schema import ACCURACY_LABELS, model_color, model_label
 # the runs of an overlay, one colour each (Paul Tol's "muted": none is a model kind's colour)
 RUN_COLORS = ["#332288", "#CC6677", "#117733", "#882255", "#44AA99", "#999933", "#AA4499",
               "#88CCEE", "#DDCC77", "#661100"]  # fmt: skip
+# one row above the plot: beside it, a legend squeezes the plot to ~90 px at a phone's width
+LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
 _LAYOUT = {
     "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    "legend": LEGEND_ABOVE,
     "hovermode": "closest",
 }
 # subplots: the legend under the plot, where it cannot cover a panel's title

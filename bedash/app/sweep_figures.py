@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from ..config import label as field_label
 from ..schema import metric_label, model_color, model_label
+from .figures import LEGEND_ABOVE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +43,7 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
             x=xs, y=list(g["mean"]), mode="lines+markers", name=model_label(str(model)),
             line={"color": color}, legendgroup=str(model),
         ))  # fmt: skip
-    fig.update_layout(xaxis_title=field_label(x), margin={"t": 30},
+    fig.update_layout(xaxis_title=field_label(x), margin={"t": 40}, legend=LEGEND_ABOVE,
                       yaxis_title=f"{metric_label(metric)}<br>mean ± std over seeds")  # fmt: skip
     values = sorted(rows[x].dropna().unique())
     if values and all(float(v).is_integer() for v in values):  # members 2, 4: no tick at 2.5
@@ -71,5 +72,5 @@ def scatter_figure(
             + "</extra>",
         ))  # fmt: skip
     fig.update_layout(xaxis_title=metric_label(x_metric), yaxis_title=metric_label(y_metric),
-                      margin={"t": 30})  # fmt: skip
+                      margin={"t": 40}, legend=LEGEND_ABOVE)  # fmt: skip
     return fig
