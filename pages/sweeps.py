@@ -38,8 +38,8 @@ EVALUATION = ("shift", "severities", "ood")  # the same for every cell (not swee
 def launch(
     texts: dict[str, str], seeds: str, dataset: str, evaluation: dict[str, str] | None = None
 ) -> str | None:
-    base = RunConfig(dataset=dataset, device="cpu").replace(**(evaluation or {}))
     try:
+        base = RunConfig(dataset=dataset, device="cpu").replace(**(evaluation or {}))
         spec = parse_grid(base, texts, seeds)
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         job = submit_sweep(registry(), spec, name, engine=sweep_engine(),
