@@ -20,7 +20,14 @@ from bedash.app.sweepjobs import submit_sweep
 from bedash.app.verdict import paired_verdict
 from bedash.config import ConfigError, RunConfig, label, spec
 from bedash.schema import metric_label
-from bedash.sweep import PAIRED_FILE, SUMMARY_FILE, SWEEPABLE, SweepError, is_sweep_dir
+from bedash.sweep import (
+    PAIRED_FILE,
+    SUMMARY_FILE,
+    SWEEPABLE,
+    SweepError,
+    is_sweep_dir,
+    read_sweep_json,
+)
 from bedash.sweep_uncertainty import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
 from pages.verdict_view import sweep_jobs
 
@@ -145,19 +152,27 @@ def pick_config(summary) -> tuple[int | None, str]:
 
 
 def results(path: Path) -> None:
-    import json
-
     import pandas as pd
 
     from bedash.app import sweep_figures
 
-    state = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
-    cells_table(state.get("cells", []))
-    summary, paired_bytes = path / SUMMARY_FILE, path / PAIRED_FILE
-    if not summary.is_file():
+    try:  # a damaged sweep folder is a message naming the file, never a traceback
+        state = read_sweep_json(path)
+        cells_table(state.get("cells", []))
+        summary, paired_bytes = path / SUMMARY_FILE, path / PAIRED_FILE
+        if not summary.is_file():
+            return
+        frame = pd.read_csv(summary)
+        paired_frame = pd.read_csv(paired_bytes) if paired_bytes.is_file() else None
+        for name, table in ((SUMMARY_FILE, frame), (PAIRED_FILE, paired_frame)):
+            if table is not None and not {"config", "model", "metric"} <= set(table):
+                raise ValueError(f"{name} lacks the config, model and metric columns")
+    except SweepError as e:
+        st.error(plain(e.message))
         return
-    frame = pd.read_csv(summary)
-    paired_frame = pd.read_csv(paired_bytes) if paired_bytes.is_file() else None
+    except (OSError, ValueError) as e:  # pandas' ParserError is a ValueError
+        st.error(f"The sweep's tables cannot be read: {plain(str(e))}")
+        return
     config, config_name = pick_config(frame)
     if paired_frame is not None:
         lines = paired_verdict(paired_frame.to_dict("records"), config=config)

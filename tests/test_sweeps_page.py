@@ -253,3 +253,17 @@ def test_a_cells_results_page_gives_the_verdict_of_its_own_config(
     (info,) = [re.sub(r"\\(.)", r"\1", i.value) for i in at.info if "Paired over seeds" in i.value]
     assert f"(members={members})" in info
     assert f"BatchEnsemble − Ensemble (sequential) {diff}, 95% CI [{diff}, {diff}]" in info
+
+
+@pytest.mark.parametrize("damage", ["sweep.json", "summary.csv"])
+def test_a_damaged_sweep_folder_is_a_message_not_a_traceback(tmp_path, monkeypatch, damage) -> None:
+    folder = _finished_sweep(tmp_path, "sweep-bad", shift=False, ood=False)
+    (folder / damage).write_bytes(
+        b'{"format": 1, "cells": [' if damage == "sweep.json" else b"a,b\n1,2,3,4\n"
+    )
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-bad"
+    at.run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert "cannot be read" in error and damage.replace(".", "\\.") in error  # plain()'s escapes
