@@ -285,6 +285,7 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
     from .engine import LocalEngine, RayEngine
 
     kind = args.engine
+    download = not getattr(args, "no_download", False)  # a hand-made Namespace may lack it
     if limits.name == "demo":
         if kind == "ray" or args.address:
             raise SweepError("engine", "the demo runs sweeps in this process (demo limit)")
@@ -297,12 +298,12 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
     if kind == "local":
         if args.address:
             raise SweepError("address", "needs --engine ray")
-        return LocalEngine(limits, download=not getattr(args, "no_download", False))
+        return LocalEngine(limits, download=download)
     return RayEngine(
         address=args.address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
         exclusive=args.exclusive, dashboard=args.ray_dashboard, logs=args.ray_logs,
         use_gpu=spec.base.device != "cpu", limits=limits,
-        download=not getattr(args, "no_download", False),
+        download=download,
     )  # fmt: skip
 
 

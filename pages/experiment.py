@@ -494,10 +494,9 @@ st.caption(
 common.set_view(None)
 job_id = st.query_params.get("job") or st.session_state.get("job")
 snap = common.registry().watch(job_id) if job_id else None
-if snap is not None:
-    load_job_settings(snap)
 if snap is not None:  # a job: its view first, full width, then the form (a phone stacks
-    live_view(snap)  # columns, which would put the view below the whole form)
+    load_job_settings(snap)  # columns, which would put the view below the whole form)
+    live_view(snap)
     st.divider()
     form_col, side_col = st.container(width=760), None
 else:  # no job: the form, and beside it what Start will do

@@ -21,6 +21,17 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def band_trace(xs: list, lows: list, highs: list, color: str, group: str) -> go.Scatter:
+    """A filled band from lows to highs over xs in a model's colour: no markers, no hover, no
+    legend entry of its own (its line's legend group)."""
+    xs = list(xs)
+    return go.Scatter(
+        x=xs + xs[::-1], y=list(highs) + list(lows)[::-1], mode="lines", fill="toself",
+        fillcolor=_rgba(color, 0.2), line={"width": 0}, hoverinfo="skip", showlegend=False,
+        legendgroup=group,
+    )  # fmt: skip
+
+
 def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
     """metric's mean (line) ± std (band) against field x, one trace per model kind."""
     fig = go.Figure()
@@ -33,12 +44,7 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
         std = g["std"].fillna(0.0)
         color = model_color(str(model))
         xs = list(g[x])
-        fig.add_trace(go.Scatter(
-            x=xs + xs[::-1], y=list(g["mean"] + std) + list((g["mean"] - std)[::-1]),
-            mode="lines", fill="toself", fillcolor=_rgba(color, 0.2), line={"width": 0},
-            hoverinfo="skip",
-            showlegend=False, legendgroup=str(model),
-        ))  # fmt: skip
+        fig.add_trace(band_trace(xs, g["mean"] - std, g["mean"] + std, color, str(model)))
         fig.add_trace(go.Scatter(
             x=xs, y=list(g["mean"]), mode="lines+markers", name=model_label(str(model)),
             line={"color": color}, legendgroup=str(model),

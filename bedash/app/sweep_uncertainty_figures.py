@@ -15,13 +15,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..schema import model_color, model_label
-from .sweep_figures import _rgba
+from ..sweep_uncertainty import OOD_METRICS
+from .sweep_figures import band_trace
 from .tables import as_float as _f  # a number, or None for an empty / NaN cell
 from .uncertainty_figures import CLEAN, MEAN, OOD_TABLE, SCORE_LABELS, SHIFT_TABLE, models_in
 
 CI = "mean ± 95% CI over seeds"
 METRIC_NAMES = {**SHIFT_TABLE, **OOD_TABLE}  # acc -> Accuracy, auroc -> AUROC ...
-OOD_METRICS = ("auroc", "aupr", "fpr95")
 
 
 def one_config(frame: pd.DataFrame, config: Any = None) -> pd.DataFrame:
@@ -66,12 +66,8 @@ def shift_severity_figure(
             continue
         band = [(s, lo, hi) for s, _, lo, hi, _ in pts if lo is not None and hi is not None]
         if band:
-            xs = [b[0] for b in band]
-            fig.add_trace(go.Scatter(
-                x=xs + xs[::-1], y=[b[2] for b in band] + [b[1] for b in band][::-1],
-                mode="lines", fill="toself", fillcolor=_rgba(color, 0.2), line={"width": 0},
-                hoverinfo="skip", showlegend=False, legendgroup=kind,
-            ))  # fmt: skip
+            xs, lows, highs = zip(*band, strict=True)
+            fig.add_trace(band_trace(xs, lows, highs, color, kind))
         fig.add_trace(go.Scatter(
             x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
             name=model_label(kind), line={"color": color}, legendgroup=kind,
