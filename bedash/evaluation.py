@@ -21,8 +21,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from . import intgemm
 from .config import RunConfig, parse_ood, parse_severities, parse_shift, validation_size
 from .data import Dataset, Split
+from .fastpath import inference_pass
 from .metrics import ECE_BINS
 from .ood import load_ood, ood_label
 from .schema import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
@@ -138,7 +140,8 @@ def stream_logits(
             x[start : start + chunk] = corrupt(images[start : start + chunk], corruption,
                                                severity, g)  # fmt: skip
     dummy = torch.zeros(len(x), dtype=torch.int64, device=device)  # predict reads y's device
-    logits, _ = predict(model, Split(x.to(device), dummy), batch_size)
+    with intgemm.integer_inputs():  # an MLP's first layer as exact integer products on a CPU
+        logits, _ = predict(model, Split(x.to(device), dummy), batch_size)
     return logits
 
 
@@ -208,7 +211,14 @@ def evaluate_model(
 ) -> ModelUncertainty:  # fmt: skip
     """Every table of one model. clean_logits: the test logits when already computed. A set
     cancel event stops it between two sets (the rows so far are returned)."""
+    with inference_pass():  # no weight changes in here: scale and split each weight only once
+        return _evaluate_model(model, kind, data, batch_size, clean_logits, chunk, cancel)
 
+
+def _evaluate_model(
+    model: nn.Module, kind: str, data: UncertaintyData, batch_size: int,
+    clean_logits: Tensor | None, chunk: int, cancel: threading.Event | None,
+) -> ModelUncertainty:  # fmt: skip
     def stopped() -> bool:
         return cancel is not None and cancel.is_set()
 

@@ -20,11 +20,13 @@ import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from . import intgemm
 
 if TYPE_CHECKING:
     from .layers import BatchEnsembleConv2d, BatchEnsembleLinear, StackedConv2d, StackedLinear
@@ -107,16 +109,20 @@ def _shared_source(x: Tensor, E: int) -> Tensor | None:
 
 # -- the scaled weights, kept for one inference pass -----------------------------------------
 
-_PASS: contextvars.ContextVar[dict[int, tuple[nn.Module, Tensor]] | None] = contextvars.ContextVar(
-    "inference_pass", default=None
+_PASS: contextvars.ContextVar[dict[tuple[int, str], tuple[nn.Module, object]] | None] = (
+    contextvars.ContextVar("inference_pass", default=None)
 )
 
 
 @contextlib.contextmanager
 def inference_pass() -> Iterator[None]:
     """Keep each layer's scaled weight from its first batch to the last batch of this block;
-    drop them all at its end. Open it only where the weights cannot change (one predict call):
-    evaluating a test set batch by batch then scales each weight once, not once a batch."""
+    drop them all at its end. Open it only where the weights cannot change (one predict call,
+    or the uncertainty evaluation's 40-odd sets): evaluating a test set batch by batch then
+    scales each weight once, not once a batch. Inside an open pass, a nested one adds nothing."""
+    if _PASS.get() is not None:
+        yield
+        return
     token = _PASS.set({})
     try:
         yield
@@ -124,16 +130,36 @@ def inference_pass() -> Iterator[None]:
         _PASS.reset(token)
 
 
-def _scaled(layer: nn.Module, make: Callable[[], Tensor]) -> Tensor:
-    """make() (the layer's weight scaled by its factors), kept for the open inference pass;
-    outside one it is computed afresh on every call."""
+def _scaled(layer: nn.Module, make: Callable[[], Any], tag: str = "scaled") -> Any:
+    """make() (the layer's weight scaled by its factors, or what `tag` names), kept for the
+    open inference pass; outside one it is computed afresh on every call."""
     cache = _PASS.get()
     if cache is None:
         return make()
-    hit = cache.get(id(layer))
+    key = (id(layer), tag)
+    hit = cache.get(key)
     if hit is None:
-        hit = cache[id(layer)] = (layer, make())  # holding the layer keeps its id unique
+        hit = cache[key] = (layer, make())  # holding the layer keeps its id unique
     return hit[1]
+
+
+def _first_linear(
+    layer: nn.Module, x: Tensor, weight: Callable[[], Tensor], bias: Tensor | None = None
+) -> Tensor:
+    """F.linear(x, weight(), bias) for x [N, K]: as bedash.intgemm's integer products when x is
+    a marked normalize(uint8) batch (the uncertainty evaluation), else exactly F.linear."""
+    raw = intgemm.raw_for(x)
+    if raw is not None:
+        digits = _scaled(layer, lambda: intgemm.decompose(weight()), tag="digits")
+        if digits is not None:
+            h = intgemm.linear(raw, digits)
+            return h if bias is None else h.add_(bias)
+    return F.linear(x, weight(), bias)
+
+
+def plain_linear(layer: nn.Linear, x: Tensor) -> Tensor:
+    """layer(x) for a plain nn.Linear (a single model's or a member's MLP): `_first_linear`."""
+    return _first_linear(layer, x, lambda: layer.weight, layer.bias)
 
 
 # -- each layer kind's shortcut: None where it does not apply ----------------------------------
@@ -146,8 +172,10 @@ def be_linear(layer: BatchEnsembleLinear, x: Tensor) -> Tensor | None:
     if src is None:
         return None
     # x = E copies of src: scale W by s_i instead of E copies of x
-    ws = _scaled(layer, lambda: (layer.weight * layer.s[:, None, :]).reshape(E * out, -1))
-    h = F.linear(src.reshape(-1, layer.in_features), ws)  # (N, E*out): one GEMM
+    def ws() -> Tensor:
+        return _scaled(layer, lambda: (layer.weight * layer.s[:, None, :]).reshape(E * out, -1))
+
+    h = _first_linear(layer, src.reshape(-1, layer.in_features), ws)  # (N, E*out): one GEMM
     return h.view(-1, E, out).transpose(0, 1).contiguous()  # (E, N, out)
 
 
@@ -174,7 +202,7 @@ def stacked_linear(layer: StackedLinear, x: Tensor) -> Tensor | None:
     if src is None:
         return None
     b = None if layer.bias is None else layer.bias.flatten()
-    h = F.linear(src.reshape(-1, layer.in_features), layer.weight.flatten(0, 1), b)
+    h = _first_linear(layer, src.reshape(-1, layer.in_features), lambda: layer.weight.flatten(0, 1), b)
     h = h.view(-1, E, layer.out_features).transpose(0, 1).contiguous()  # (E, N, out)
     return h.view(*x.shape[:-1], layer.out_features)
 

@@ -13,6 +13,7 @@ of 10 counts; torch.poisson is ~30x slower).
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -94,16 +95,28 @@ def randn(shape: tuple[int, ...] | torch.Size, g: torch.Generator) -> Tensor:
     return out
 
 
-def random31(shape: tuple[int, ...] | torch.Size, g: torch.Generator) -> Tensor:
-    """Uniform int32 values on [0, 2**31), drawn in pieces (see draw)."""
-    out = torch.empty(shape, dtype=torch.int32)
-    flat = out.view(-1)
-
-    def fill(a: int, b: int, gen: torch.Generator) -> None:
-        flat[a:b].random_(generator=gen)
-
-    draw(flat.numel(), fill, g)
-    return out
+def bernoulli_positions(n: int, p: float, g: torch.Generator) -> Tensor:
+    """The sorted positions in range(n) where independent Bernoulli(p) trials succeed, drawn
+    as geometric gaps between successes (floor(log U / log(1 - p)) + 1, U uniform on (0, 1]):
+    the same law as a uniform draw per trial compared with p, with about n p draws, not n."""
+    if n <= 0 or p <= 0.0:
+        return torch.empty(0, dtype=torch.int64)
+    if p >= 1.0:
+        return torch.arange(n)
+    log_q = math.log1p(-p)
+    parts: list[Tensor] = []
+    last = -1  # the position of the last success so far
+    while True:
+        expected = (n - 1 - last) * p
+        u = torch.rand(int(expected + 6.0 * math.sqrt(expected) + 16), generator=g,
+                       dtype=torch.float64)  # fmt: skip
+        gaps = torch.log1p(-u).div_(log_q).floor_().add_(1.0)  # 1 - u is in (0, 1]
+        pos = gaps.cumsum_(0).add_(last).long()
+        inside = pos[pos < n]
+        parts.append(inside)
+        if len(inside) < len(pos):  # the trials reached n: done
+            return torch.cat(parts)
+        last = int(pos[-1])
 
 
 # Every corruption below works on the 0..255 scale in as few passes over the images as it can
@@ -139,16 +152,18 @@ SHOT_EXACT_BELOW = 10.0
 
 
 def impulse_noise(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
-    """Salt and pepper on each value (channel included), half salt, as skimage's random_noise:
-    one uniform draw u per value, salt where u < amount / 2, pepper where amount / 2 <= u <
-    amount. u is a 31-bit integer (random_ on int32: about half torch.rand's time), compared
-    with amount * 2**31."""
+    """Salt and pepper on each value (channel included), as skimage's random_noise: each value
+    is replaced with probability `amount`, by salt or pepper with probability 1/2 each. The
+    replaced values are drawn as positions (bernoulli_positions: 1-7 % of the values, so a
+    tenth of the draws and passes of a uniform draw per value) and a coin for each."""
     _check(x, severity)
     amount = IMPULSE_NOISE[severity - 1]
-    u = random31(x.shape, g)
-    return x.masked_fill(u < round(amount * 2**31), 0).masked_fill_(
-        u < round(amount / 2 * 2**31), 255
-    )
+    out = x.clone(memory_format=torch.contiguous_format)
+    flat = out.view(-1)
+    pos = bernoulli_positions(flat.numel(), amount, g)
+    salt = torch.randint(0, 2, (len(pos),), generator=g, dtype=torch.uint8).mul_(255)
+    flat[pos] = salt
+    return out
 
 
 def speckle_noise(x: Tensor, severity: int, g: torch.Generator) -> Tensor:

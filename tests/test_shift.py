@@ -188,6 +188,35 @@ def test_the_pieces_of_a_draw_are_independent_and_normal() -> None:
     for part in (a, b):
         assert abs(float(part.mean())) < 0.01 and abs(float(part.std()) - 1) < 0.01
     assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 0.01
-    u = shift.random31((400_000,), _gen(0))
-    assert int(u.min()) >= 0 and abs(float(u.double().mean()) / 2**31 - 0.5) < 0.005
     assert torch.equal(shift.randn((1000,), _gen(7)), shift.randn((1000,), _gen(7)))
+
+
+def test_bernoulli_positions_have_the_law_of_one_draw_per_trial() -> None:
+    """Geometric gaps between successes are the law of n independent Bernoulli(p) trials: the
+    count, the spread over positions and the gaps are those of a uniform draw per trial."""
+    n, p = 2_000_000, 0.05
+    pos = shift.bernoulli_positions(n, p, _gen(1))
+    assert pos.dtype == torch.int64 and bool((pos[1:] > pos[:-1]).all())
+    assert int(pos[0]) >= 0 and int(pos[-1]) < n
+    sd = (n * p * (1 - p)) ** 0.5
+    assert abs(len(pos) - n * p) < 5 * sd
+    per_tenth = torch.bincount(pos * 10 // n, minlength=10).double()
+    assert float((per_tenth - n * p / 10).abs().max()) < 5 * (n * p / 10) ** 0.5
+    gaps = torch.diff(pos)
+    for k in (1, 2, 5, 20):  # P(gap = k) = (1 - p)^(k - 1) p
+        expected = (1 - p) ** (k - 1) * p
+        assert abs(float((gaps == k).double().mean()) - expected) < 0.05 * expected
+    # the plain path, one uniform per trial: the same frequency of successes at each position
+    plain = (torch.rand(n, generator=_gen(2)) < p).nonzero().squeeze(1)
+    assert abs(len(plain) - len(pos)) < 7 * sd
+    assert torch.equal(shift.bernoulli_positions(n, p, _gen(1)), pos)  # seeded
+
+
+def test_bernoulli_positions_edges() -> None:
+    assert len(shift.bernoulli_positions(10, 0.0, _gen())) == 0
+    assert torch.equal(shift.bernoulli_positions(5, 1.0, _gen()), torch.arange(5))
+    assert len(shift.bernoulli_positions(0, 0.5, _gen())) == 0
+    few = shift.bernoulli_positions(3, 0.9, _gen())  # the draw overshoots n at once
+    assert bool((few < 3).all()) and len(set(few.tolist())) == len(few)
+    many = [len(shift.bernoulli_positions(1000, 0.5, _gen(s))) for s in range(200)]
+    assert abs(sum(many) / 200 - 500) < 5  # mean over seeds: n p
