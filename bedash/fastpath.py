@@ -171,6 +171,7 @@ def be_linear(layer: BatchEnsembleLinear, x: Tensor) -> Tensor | None:
     src = _shared_source(x, E)
     if src is None:
         return None
+
     # x = E copies of src: scale W by s_i instead of E copies of x
     def ws() -> Tensor:
         return _scaled(layer, lambda: (layer.weight * layer.s[:, None, :]).reshape(E * out, -1))
@@ -202,7 +203,8 @@ def stacked_linear(layer: StackedLinear, x: Tensor) -> Tensor | None:
     if src is None:
         return None
     b = None if layer.bias is None else layer.bias.flatten()
-    h = _first_linear(layer, src.reshape(-1, layer.in_features), lambda: layer.weight.flatten(0, 1), b)
+    w = layer.weight
+    h = _first_linear(layer, src.reshape(-1, layer.in_features), lambda: w.flatten(0, 1), b)
     h = h.view(-1, E, layer.out_features).transpose(0, 1).contiguous()  # (E, N, out)
     return h.view(*x.shape[:-1], layer.out_features)
 

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import intgemm
 from .config import RunConfig
 from .data import Batcher, Split, normalize
-from . import intgemm
 from .fastpath import inference_pass
 from .layers import fast_weights
 from .models import num_members
