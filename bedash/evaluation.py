@@ -153,8 +153,10 @@ def scalar_metrics(logits: Tensor, labels: Tensor) -> dict[str, Any]:
     z = logits.float()
     E, N, _ = z.shape
     labels = labels.long()
-    p = torch.softmax(z, dim=-1)  # (E, N, C)
     lse = torch.logsumexp(z, dim=-1)  # (E, N)
+    # the softmax from lse: the same values to a float32 rounding, and torch.softmax over a
+    # last dimension of 10 classes is ~8x slower on a CPU (43 sets per model)
+    p = (z - lse.unsqueeze(-1)).exp_()  # (E, N, C)
     logp_y = z.gather(2, labels.view(1, N, 1).expand(E, N, 1)).squeeze(2) - lse
     nll = -(torch.logsumexp(logp_y, dim=0) - math.log(E)).mean()
     pbar = p.mean(0)  # (N, C)

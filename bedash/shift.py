@@ -95,6 +95,18 @@ def randn(shape: tuple[int, ...] | torch.Size, g: torch.Generator) -> Tensor:
     return out
 
 
+def poisson(lam: Tensor, g: torch.Generator) -> Tensor:
+    """Poisson counts of the float32 means lam (1-D), drawn in pieces (see draw): torch.poisson
+    draws one value at a time on one thread."""
+    out = torch.empty_like(lam)
+
+    def fill(a: int, b: int, gen: torch.Generator) -> None:
+        out[a:b] = torch.poisson(lam[a:b], generator=gen)
+
+    draw(lam.numel(), fill, g)
+    return out
+
+
 def bernoulli_positions(n: int, p: float, g: torch.Generator) -> Tensor:
     """The sorted positions in range(n) where independent Bernoulli(p) trials succeed, drawn
     as geometric gaps between successes (floor(log U / log(1 - p)) + 1, U uniform on (0, 1]):
@@ -144,7 +156,7 @@ def shot_noise(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     dark = (lam < SHOT_EXACT_BELOW).view(-1).nonzero().squeeze(1)  # one pass finds them
     if dark.numel():
         flat = out.view(-1)
-        flat.index_copy_(0, dark, torch.poisson(lam.view(-1)[dark], generator=g))
+        flat.index_copy_(0, dark, poisson(lam.view(-1)[dark], g))
     return _to_uint8(out.mul_(255.0 / c))
 
 

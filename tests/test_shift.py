@@ -169,7 +169,7 @@ def test_seeds_differ_per_corruption_severity_and_chunk() -> None:
 def test_random_corruptions_do_not_depend_on_the_thread_count(name: str) -> None:
     """The draws are split in fixed pieces filled on threads: one thread gives the very same
     images as two (the plain, sequential path)."""
-    x = synthetic(n_train=0, n_test=100).test.x  # 307,200 values: the threaded path
+    x = synthetic(n_train=0, n_test=300).test.x  # threaded draws, the dark Poisson ones too
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
