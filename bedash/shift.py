@@ -304,11 +304,12 @@ def _box_matrix(n_in: int, n_out: int) -> Tensor:
 
 def _resize_box(x: Tensor, h: int, w: int) -> Tensor:
     """Resize float images in [0, 255] as PIL's BOX does: width first, each pass rounded to
-    8 bits."""
+    8 bits. (No clamp: the weights are >= 0 and sum to 1, so every value stays in [0, 255]
+    within a float rounding that the + 0.5 and floor absorb.)"""
     mw = _box_matrix(x.shape[3], w)
     mh = _box_matrix(x.shape[2], h)
-    x = torch.matmul(x, mw.T).add_(0.5).floor_().clamp_(0, 255)
-    return torch.matmul(mh, x).add_(0.5).floor_().clamp_(0, 255)
+    x = torch.matmul(x, mw.T).add_(0.5).floor_()
+    return torch.matmul(mh, x).add_(0.5).floor_()
 
 
 def pixelate(x: Tensor, severity: int, g: torch.Generator) -> Tensor:

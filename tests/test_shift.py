@@ -138,10 +138,15 @@ def test_defocus_kernel_is_the_reference_disk() -> None:
 
 
 def test_pixelate_equals_pils_box_resize(images) -> None:
-    for s in (1, 5):
+    saturated = torch.zeros(3, 3, 32, 32, dtype=torch.uint8)
+    saturated[0] = 255  # all white: no value may pass 255 (there is no clamp)
+    saturated[1, :, ::2] = 255  # stripes of 0 and 255
+    saturated[2, :, :, 1::3] = 255
+    images = torch.cat([images, saturated])
+    for s in shift.SEVERITIES:
         c = shift.PIXELATE[s - 1]
         y = shift.pixelate(images, s, _gen())
-        for i in range(0, len(images), 7):
+        for i in [*range(0, len(images) - 3, 7), *range(len(images) - 3, len(images))]:
             im = Image.fromarray(images[i].permute(1, 2, 0).numpy())
             small = im.resize((int(32 * c), int(32 * c)), Image.BOX)
             ref = np.asarray(small.resize((32, 32), Image.BOX)).transpose(2, 0, 1)
