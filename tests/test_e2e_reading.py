@@ -191,15 +191,36 @@ TABS = {"Time": 1, "Members": 1, "Agreement": 1, "Calibration": 1, "Training": 2
 
 
 def open_tab(page, name: str, charts: int) -> None:
-    """Click a tab of the Results page; wait until its charts (only its own) have drawn."""
+    """Click a tab of the Results page; wait until its rerun has drawn its charts (only its
+    own) in its panel. Counting charts on the whole page is not enough: right after the click
+    the previous tab's charts are still there and the rerun has not started, so two tabs
+    with one chart each would look done at once, and the next click would land mid-rerun."""
     page.get_by_role("tab", name=name, exact=True).click()
-    page.wait_for_function(
-        """n => { const p = document.querySelectorAll('[data-testid="stPlotlyChart"]');
-                  return p.length === n && [...p].every(c => c.querySelector('.main-svg'))
-                         && !document.querySelector('[data-test-script-state="running"]') }""",
-        arg=charts,
-        timeout=60_000,
-    )
+    try:
+        page.wait_for_function(
+            """([name, n]) => {
+                 const tab = [...document.querySelectorAll('[role=tab]')]
+                   .find(t => t.innerText.trim() === name);
+                 const panel = tab && tab.getAttribute('aria-selected') === 'true'
+                   && document.getElementById(tab.getAttribute('aria-controls'));
+                 if (!panel) return false;
+                 const own = panel.querySelectorAll('[data-testid="stPlotlyChart"]');
+                 const all = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+                 return own.length === n && all.length === n
+                        && [...own].every(c => c.querySelector('.main-svg'))
+                        && !document.querySelector('[data-test-script-state="running"]') }""",
+            arg=[name, charts],
+            timeout=60_000,
+        )
+    except Exception as e:
+        state = page.evaluate(
+            """() => ({selected: [...document.querySelectorAll('[role=tab]')]
+                          .filter(t => t.getAttribute('aria-selected') === 'true')
+                          .map(t => t.innerText),
+                       charts: document.querySelectorAll('[data-testid="stPlotlyChart"]').length,
+                       running: !!document.querySelector('[data-test-script-state="running"]')})"""
+        )
+        raise AssertionError(f"tab {name!r}: {charts} charts never drew; page: {state}") from e
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
