@@ -1,8 +1,8 @@
 """Out-of-distribution image sets, as uint8 tensors `[N, 3, 32, 32]` (what the models eat).
 
 Generated (no files): uniform noise, Gaussian noise, bedash's smooth synthetic images. From disk:
-CIFAR-10 (for a run on other data; never downloaded here), SVHN's test split (torchvision, which
-needs scipy; downloaded where the network allows, or placed by hand), or any folder of images.
+CIFAR-10 (for a run on other data; never downloaded here), SVHN's test split (downloaded by
+torchvision where the network allows, or placed by hand; read with scipy), or any folder of images.
 Errors name the field: "ood: ...".
 """
 
@@ -56,26 +56,46 @@ def synthetic_images(n: int) -> Tensor:
 
 
 def load_svhn(data_dir: str | os.PathLike, *, download: bool = True) -> Tensor:
-    """SVHN's test images through torchvision (downloaded into DATA_DIR/svhn when missing)."""
+    """SVHN's test images `[N, 3, 32, 32]` from DATA_DIR/svhn/test_32x32.mat, downloaded there
+    by torchvision first when missing (it checks the file's MD5 after the download)."""
     folder = Path(data_dir) / SVHN_FOLDER
-    present = svhn_present(data_dir)
-    if not present and not download:
-        raise DatasetError("ood", svhn_missing(data_dir))
+    if not svhn_present(data_dir):
+        if not download:
+            raise DatasetError("ood", svhn_missing(data_dir))
+        from torchvision.datasets import SVHN
+
+        try:
+            SVHN(str(folder), split="test", download=True)
+        except Exception as e:  # no network, a damaged download: say how to place it by hand
+            raise DatasetError(
+                "ood", f"SVHN could not be downloaded ({e}). {svhn_manual_hint(data_dir)}"
+            ) from e
+    return read_svhn(folder / SVHN_FILE, data_dir)
+
+
+def read_svhn(path: Path, data_dir: str | os.PathLike) -> Tensor:
+    """The images of an SVHN .mat file (X: 32 x 32 x 3 x N, uint8), in torchvision's order.
+    Read here rather than through torchvision's SVHN class, which refuses any file whose MD5
+    is not the published one: a file placed by hand is read as it is, and a damaged one
+    gets a message naming it."""
     try:
-        import scipy.io  # noqa: F401  (torchvision's SVHN reads the .mat file with it)
-    except ImportError as e:
+        import scipy.io
+    except ImportError as e:  # a requirement; only a hand-made environment lacks it
         raise DatasetError(
             "ood", "svhn needs scipy, which is not installed (pip install scipy)"
         ) from e
-    from torchvision.datasets import SVHN
-
+    hint = svhn_manual_hint(data_dir)
     try:
-        ds = SVHN(str(folder), split="test", download=download and not present)
-    except Exception as e:  # no network, a damaged file: say how to place it by hand
+        x = scipy.io.loadmat(str(path), variable_names=["X"]).get("X")
+    except Exception as e:  # truncated, not a .mat file, unreadable
+        raise DatasetError("ood", f"{path} could not be read as SVHN ({e}). {hint}") from e
+    if x is None or x.ndim != 4 or x.shape[:3] != (32, 32, 3) or str(x.dtype) != "uint8":
+        what = "no X" if x is None else f"X of shape {tuple(x.shape)}, {x.dtype}"
         raise DatasetError(
-            "ood", f"SVHN could not be loaded ({e}). {svhn_manual_hint(data_dir)}"
-        ) from e
-    return torch.from_numpy(ds.data).contiguous()  # (N, 3, 32, 32) uint8
+            "ood", f"{path} is not SVHN's format (X: 32 x 32 x 3 x N, uint8; it has {what}). {hint}"
+        )
+    # (row, column, channel, image) -> (image, channel, row, column), as torchvision does
+    return torch.from_numpy(x.transpose(3, 2, 0, 1).copy())
 
 
 def load_cifar10_images(data_dir: str | os.PathLike) -> Tensor:

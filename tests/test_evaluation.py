@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from PIL import Image
@@ -210,6 +212,88 @@ def test_cifar10_ood_set_is_read_from_disk(tmp_path) -> None:
             pickle.dump(batch, f)
     x = load_ood("cifar10", 15, data_dir=tmp_path)
     assert x.shape == (15, 3, 32, 32)
+
+
+def write_svhn(path, images) -> None:
+    """An SVHN test file as the published one is laid out: X is (32, 32, 3, N) uint8,
+    y is (N, 1) with digit 0 labelled 10."""
+    import numpy as np
+    import scipy.io
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels = (np.arange(len(images)) % 10 + 1).reshape(-1, 1)
+    scipy.io.savemat(path, {"X": images.transpose(2, 3, 1, 0), "y": labels})
+
+
+def test_svhn_placed_by_hand_is_read_image_for_image(tmp_path, monkeypatch) -> None:
+    """A test_32x32.mat placed by hand is read as it is (torchvision's own class would refuse
+    a file whose MD5 is not the published one) and never downloaded again; images come back
+    as (N, 3, 32, 32) with row, column and channel where they were, at most n of them spread
+    evenly over the set."""
+    import numpy as np
+    import torchvision.datasets
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("went to the network")
+
+    monkeypatch.setattr(torchvision.datasets, "SVHN", no_network)
+    images = np.random.default_rng(0).integers(0, 256, (7, 3, 32, 32), dtype=np.uint8)
+    images[2, 1, 5, 9] = 201  # one known pixel: image 2, green, row 5, column 9
+    write_svhn(tmp_path / "svhn" / "test_32x32.mat", images)
+    for download in (True, False):
+        x = load_ood("svhn", 100, data_dir=tmp_path, download=download)
+        assert x.dtype == torch.uint8 and x.shape == (7, 3, 32, 32)
+        assert torch.equal(x, torch.from_numpy(images)) and int(x[2, 1, 5, 9]) == 201
+    assert torch.equal(load_ood("svhn", 3, data_dir=tmp_path), torch.from_numpy(images[[0, 3, 6]]))
+
+
+def test_svhn_is_downloaded_into_the_data_folder_when_missing(tmp_path, monkeypatch) -> None:
+    """Without the file, torchvision downloads it into DATA_DIR/svhn (faked here: it writes
+    the file); a failed download says how to place the file by hand."""
+    import numpy as np
+    import torchvision.datasets
+
+    images = np.full((4, 3, 32, 32), 77, dtype=np.uint8)
+    calls = []
+
+    def fake_svhn(root: str, split: str, download: bool) -> None:
+        calls.append((root, split, download))
+        write_svhn(Path(root) / "test_32x32.mat", images)
+
+    monkeypatch.setattr(torchvision.datasets, "SVHN", fake_svhn)
+    x = load_ood("svhn", 10, data_dir=tmp_path)
+    assert calls == [(str(tmp_path / "svhn"), "test", True)]
+    assert torch.equal(x, torch.from_numpy(images))
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(torchvision.datasets, "SVHN", offline)
+    with pytest.raises(DatasetError, match=r"^ood: SVHN could not be downloaded \(no route to host"
+                                           r"\)\. Download .* by hand"):  # fmt: skip
+        load_ood("svhn", 10, data_dir=tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [
+        (b"not a mat file at all", "could not be read as SVHN"),
+        (None, r"is not SVHN's format \(X: 32 x 32 x 3 x N, uint8; it has X of shape "
+               r"\(28, 28, 1, 5\), uint8\)"),
+    ],
+)  # fmt: skip
+def test_a_damaged_svhn_file_gets_a_message_naming_it(tmp_path, content, text) -> None:
+    import numpy as np
+    import scipy.io
+
+    path = tmp_path / "svhn" / "test_32x32.mat"
+    path.parent.mkdir()
+    if content is None:  # MNIST-shaped images in the file
+        scipy.io.savemat(path, {"X": np.zeros((28, 28, 1, 5), dtype=np.uint8)})
+    else:
+        path.write_bytes(content)
+    with pytest.raises(DatasetError, match=r"^ood: .*test_32x32\.mat " + text + ".*by hand"):
+        load_ood("svhn", 10, data_dir=tmp_path, download=False)
 
 
 # -- a whole run: the flags, the files -----------------------------------------------------------
