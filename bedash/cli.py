@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import stopping
 from .config import GROUPS, RunConfig, config_fields, flag, parse_models
 from .runs import RunStoreError, list_runs, new_run_id
 from .schema import EpochRecord, FieldError, Progress, Spec, duration
@@ -112,14 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     with one line and exit code 130, never a traceback."""
     try:
         return _main(argv)
-    except KeyboardInterrupt:
-        return interrupted()
+    except KeyboardInterrupt as e:
+        return interrupted(e)
 
 
-def interrupted() -> int:
-    """Say so in one line; the code a shell expects after Ctrl-C (128 + SIGINT)."""
-    print("\nbedash: interrupted", file=sys.stderr)
-    return EXIT_INTERRUPTED
+def interrupted(e: BaseException | None = None) -> int:
+    """Say so in one line; the code a shell expects: 128 + the signal (130 after Ctrl-C,
+    143 after SIGTERM)."""
+    print(f"\nbedash: {stopping.word(e)}", file=sys.stderr)
+    return stopping.exit_code(e)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -158,7 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.runs_dir) / new_run_id()
     cancel = threading.Event()
     bar = ProgressBar(sys.stderr, quiet=args.quiet)
-    previous = _install_sigint(cancel, lambda: bar.training)
+    restore = stopping.install(cancel, "stopping after this batch", keep=lambda: bar.training)
     try:
         limits = _limits()
         result = run_experiment(
@@ -180,15 +181,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(_plain(f"bedash train: failed: {type(e).__name__}: {e}{where}"), file=sys.stderr)
         return EXIT_FAILED
     finally:
-        signal.signal(signal.SIGINT, previous)
+        restore()
         bar.close()
     if not result.written:  # Ctrl-C before the run's first file: nothing on disk changed
         print(f"bedash train: {result.error}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return stopping.exit_code()
     print(format_results(result.rows))
     print(f"\nrun {result.status}: {result.path}")
     if result.status == "cancelled" or cancel.is_set():  # Ctrl-C, even after the last batch
-        return EXIT_INTERRUPTED
+        return stopping.exit_code()
     if result.status == "diverged":  # the numbers are kept and shown, but the run is no success
         kinds = [r["model"] for r in result.rows if r.get("status") == "diverged"]
         print(f"bedash train: run diverged: {', '.join(kinds)} (loss or weights not finite); "
@@ -203,22 +204,6 @@ def flag_message(e: Exception) -> str:
     if isinstance(field, str):
         return f"{flag(field)}: {getattr(e, 'message', str(e))}"
     return str(e)
-
-
-def _install_sigint(cancel: threading.Event, training: Callable[[], bool]) -> Any:
-    """Once training has started, the first Ctrl-C stops after the current batch and keeps what
-    was measured; a second aborts. Before (checks, data loading, a download) there is nothing
-    to keep: Ctrl-C aborts at once, and the run folder has not been touched yet."""
-    if threading.current_thread() is not threading.main_thread():
-        return signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: Any) -> None:
-        if cancel.is_set() or not training():
-            raise KeyboardInterrupt
-        cancel.set()
-        print("\nstopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
-
-    return signal.signal(signal.SIGINT, handler)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

@@ -11,13 +11,13 @@ flag), 130 interrupted. The driver never imports torch (Ray workers do).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import stopping
 from .config import GROUPS, ConfigError, Limits, RunConfig, config_fields, parse_models
 from .config import flag as config_flag
 from .schema import FieldError, Spec, duration
@@ -202,9 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(EXIT_USAGE, f"bedash sweep: error: {e}\n")
     except (FieldError, ConfigError) as e:  # SweepError, ConfigError: name the flag
         parser.exit(EXIT_USAGE, f"bedash sweep: error: {flag_of(e.field)}: {e.message}\n")
-    except KeyboardInterrupt:
-        print("\nbedash sweep: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        print(f"\nbedash sweep: {stopping.word(e)}", file=sys.stderr)
+        return stopping.exit_code(e)
     return EXIT_OK
 
 
@@ -240,15 +240,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     engine = make_engine(args, spec, limits)
     cancel = threading.Event()
     bar = SweepBar(sys.stderr, quiet=args.quiet)
-    previous = _install_sigint(cancel)
+    restore = lambda: None  # noqa: E731
     try:
-        if hasattr(engine, "connect"):
+        if hasattr(engine, "connect"):  # a Ctrl-C meanwhile aborts: no cell has started
             bar.note("connecting to Ray..." if engine.address else "starting Ray...")
             engine.connect()
+        # after connecting: Ray's driver installs its own SIGTERM handler, which exits with
+        # its stack printed and the running cells left marked running
+        restore = stopping.install(cancel, "cancelling the running cells")
         result = run_sweep(spec, out, engine, limits=limits, max_cells=args.max_cells,
                            cancel=cancel, on_event=bar.on_event)  # fmt: skip
     finally:
-        signal.signal(signal.SIGINT, previous)
+        restore()
         bar.close()
         engine.close()
     print(format_verdicts(out))
@@ -256,7 +259,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"\nsweep {result.status}: {c['finished'] + c['diverged']}/{sum(c.values())} cells done, "
           f"{c['failed']} failed, {c['interrupted'] + c['pending']} to resume: {out}")  # fmt: skip
     if result.status == "interrupted":
-        return EXIT_INTERRUPTED
+        return stopping.exit_code()
     return EXIT_FAILED if result.status == "failed" else EXIT_OK
 
 
@@ -305,20 +308,6 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
         use_gpu=spec.base.device != "cpu", limits=limits,
         download=download,
     )  # fmt: skip
-
-
-def _install_sigint(cancel: threading.Event) -> Any:
-    """First Ctrl-C: cancel the running cells (marked interrupted). Second: abort."""
-    if threading.current_thread() is not threading.main_thread():
-        return signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: Any) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        print("\ncancelling the running cells (Ctrl-C again to abort)...", file=sys.stderr)
-
-    return signal.signal(signal.SIGINT, handler)
 
 
 # -- output ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -290,28 +291,36 @@ def test_python_m_bedash_catches_ctrl_c_outside_main(
     assert info.value.code == 130 and "bedash: interrupted" in capsys.readouterr().err
 
 
-def test_ctrl_c_before_training_aborts_and_during_training_stops_after_a_batch(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_before_training_aborts_and_during_training_stops_after_a_batch(
+    signum: int, capsys: pytest.CaptureFixture
 ) -> None:
-    import signal
+    """Ctrl-C and SIGTERM (a scheduler's, a service manager's) follow the same rules; the
+    exit code is 128 + the signal's number."""
     import threading
 
-    import bedash.cli as cli
+    from bedash import stopping
 
     cancel, state = threading.Event(), {"training": False}
-    previous = cli._install_sigint(cancel, lambda: state["training"])
+    restore = stopping.install(cancel, "stopping after this batch", keep=lambda: state["training"])
     try:
-        handler = signal.getsignal(signal.SIGINT)
-        with pytest.raises(KeyboardInterrupt):  # loading data: nothing to keep, stop now
-            handler(signal.SIGINT, None)
-        assert not cancel.is_set()
+        for s in stopping.SIGNALS:
+            assert signal.getsignal(s) is signal.getsignal(signum)  # one handler for both
+        handler = signal.getsignal(signum)
+        with pytest.raises(KeyboardInterrupt) as info:  # loading data: nothing to keep, stop now
+            handler(signum, None)
+        assert not cancel.is_set() and stopping.exit_code(info.value) == 128 + signum
         state["training"] = True
-        handler(signal.SIGINT, None)  # training: finish the batch, keep what was measured
-        assert cancel.is_set()
+        handler(signum, None)  # training: finish the batch, keep what was measured
+        assert cancel.is_set() and "stopping after this batch" in capsys.readouterr().err
         with pytest.raises(KeyboardInterrupt):  # the second: abort
-            handler(signal.SIGINT, None)
+            handler(signum, None)
+        assert stopping.exit_code() == 128 + signum
+        assert stopping.word() == ("interrupted" if signum == signal.SIGINT else "terminated")
     finally:
-        signal.signal(signal.SIGINT, previous)
+        restore()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # as it was before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 # -- runs list prints text from files as plain text ------------------------------------------
@@ -386,10 +395,12 @@ runpy.run_module("bedash", run_name="__main__", alter_sys=True)
 """
 
 
-def interrupt_at(marker: str, phase: str, argv: list[str], signals: int = 1, **env: str):
-    """Run the CLI, send SIGINT `signals` times once stderr shows `marker`; (rc, out, err)."""
+def interrupt_at(
+    marker: str, phase: str, argv: list[str], signals: int = 1, sig: int = 2, **env: str
+):
+    """Run the CLI, send signal `sig` (SIGINT) `signals` times once stderr shows `marker`;
+    (rc, out, err)."""
     import queue
-    import signal
     import threading
     import time
 
@@ -406,7 +417,7 @@ def interrupt_at(marker: str, phase: str, argv: list[str], signals: int = 1, **e
             assert line is not None, f"ended before {marker!r}: {''.join(err)}"
             err.append(line)
         for _ in range(signals):
-            p.send_signal(signal.SIGINT)
+            p.send_signal(sig)
             time.sleep(0.5)
         rc = p.wait(timeout=120)
     finally:
@@ -470,6 +481,23 @@ def test_ctrl_c_during_training_exits_130(earlier_run: Path, signals: int) -> No
     else:  # the one line, unless the process was already shutting down (see above)
         assert "bedash: interrupted" in err or rc == -signal.SIGINT
     assert _digest(earlier_run) == before
+
+
+@pytest.mark.slow  # subprocesses
+def test_sigterm_during_training_keeps_what_was_measured_and_exits_143(
+    earlier_run: Path,
+) -> None:
+    """A scheduler's SIGTERM is a first Ctrl-C: the run stops after the batch, is marked
+    cancelled with its results written, and the process says so in one line, exit 143."""
+    out_dir = earlier_run.parent / "new"
+    tiny = [f for f in TINY if f != "--quiet"]
+    rc, out, err = interrupt_at("training batchensemble", "train", ["train", *tiny, "--epochs",
+                                "50", "--out", str(out_dir)], sig=signal.SIGTERM)  # fmt: skip
+    assert rc == 143, err
+    assert "Traceback" not in err and "SIGTERM: stopping after this batch" in err
+    assert "run cancelled" in out and (out_dir / "results.csv").is_file()
+    status = json.loads((out_dir / "status.json").read_text())
+    assert status["status"] == "cancelled"
 
 
 @pytest.mark.slow  # subprocesses
