@@ -74,18 +74,53 @@ def load_run(path: Path) -> RunData:
     return _load_run(str(path), rundata.signature(path))
 
 
-# set by the Results page once it has drawn its charts in this visit (see pages/results.py)
-CHARTS_DRAWN = "results_charts_drawn"
 NOT_FOUND = "results_not_found"  # (the run id asked for in vain, the run shown instead)
 
 
 def set_view(run_id: str | None) -> None:
-    """The run this session shows (None: none; Runs refuses to delete a run shown elsewhere).
-    A page that shows none ends a visit to Results: its next visit defers its charts again."""
+    """The run this session shows (None: none; Runs refuses to delete a run shown elsewhere)."""
     session.set_view(run_id)
     if run_id is None:
-        st.session_state.pop(CHARTS_DRAWN, None)
         st.session_state.pop(NOT_FOUND, None)
+
+
+# -- charts a moment after the first screen -----------------------------------------------------
+# The first chart a page draws makes the browser evaluate plotly's 4.7 MB bundle (1-2 s of its
+# one thread on a first visit here) and every chart then costs ~0.3 s to draw: the title,
+# verdict and tables of Results and Sweeps would wait behind them. So the first run of a visit
+# to such a page leaves its charts out (Sweeps keeps their space), and a fragment's timer then
+# reruns the page with them. A visit: the runs of one page in a row.
+CHARTS_DRAWN = "charts_drawn_on"  # the page whose visit has had its charts drawn
+
+
+def visit(page: str) -> None:
+    """Every page says which it is at its top: another page ends the last one's visit."""
+    if st.session_state.get(CHARTS_DRAWN) not in (None, page):
+        st.session_state.pop(CHARTS_DRAWN)
+
+
+def charts_later(page: str) -> bool:
+    """Whether this run of `page` leaves its charts out (the first run of a visit); the page
+    then calls charts_soon(page) once it has drawn the rest."""
+    return st.session_state.get(CHARTS_DRAWN) != page
+
+
+# 0.6 s after the first screen's elements arrive: on a first visit the browser is still
+# loading the data grid's scripts then, and a rerun at 0.3 s made the table wait behind the
+# charts' messages (Results' first screen 2.13 s at 0.3, 1.71 s at 0.6 and 1.0; its last chart
+# 3.15 s at 0.3, 3.11 s at 0.6, 3.51 s at 1.0: benchmarks/page_render.py, BENCHMARKS.md)
+@st.fragment(run_every=0.6)
+def _charts_soon(page: str) -> None:
+    """Ticks once the first screen is up (a browser timer): a full rerun then draws the
+    charts. Not in the run that draws the first screen (the page is not marked yet)."""
+    if st.session_state.get(CHARTS_DRAWN) == page:
+        st.rerun()
+
+
+def charts_soon(page: str) -> None:
+    """At the end of a run that left its charts out: the next run of this visit draws them."""
+    _charts_soon(page)
+    st.session_state[CHARTS_DRAWN] = page
 
 
 def find_run(run_id: str) -> Path | None:

@@ -486,6 +486,7 @@ def other_jobs(current: str | None) -> None:
 # -- the page ---------------------------------------------------------------------------------
 
 PROBED = common.probe_ready()  # decided once per run: the form and the last line must agree
+common.visit("experiment")
 st.title("Experiment")
 st.caption(
     "Is a BatchEnsemble as good as a real ensemble, and how much does it save? Configure a "

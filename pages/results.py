@@ -320,29 +320,20 @@ SECTIONS = {
 
 
 def sections(data: common.RunData, path) -> None:
-    """The tabs, the open one drawn. On the first run of a visit its charts come a moment
-    later: the browser spends 1-2 s of its one thread evaluating plotly's 4.7 MB bundle the
-    first time a page draws a chart, and the title, verdict and table (the first screen:
-    the tabs are below the fold at 1280x800 too) would wait behind it."""
-    later = not st.session_state.get(common.CHARTS_DRAWN)
+    """The tabs, the open one drawn; on the first run of a visit without its charts, which
+    come a moment later (common.charts_later): the first screen (the title, verdict and
+    table; the tabs are below the fold at 1280x800 too) would wait behind them."""
+    later = common.charts_later("results")
     tabs = st.tabs(list(SECTIONS), key="results_tab", on_change="rerun")
     for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
         if tab.open and not later:
             with tab:
                 draw(data, path)
     if later:
-        charts_soon()
-        st.session_state[common.CHARTS_DRAWN] = True
+        common.charts_soon("results")
 
 
-@st.fragment(run_every=0.3)
-def charts_soon() -> None:
-    """Ticks once the first screen is up (a browser timer: it fires when the page is idle):
-    a full rerun then draws the open tab. Not in the run that draws the first screen."""
-    if st.session_state.get(common.CHARTS_DRAWN):
-        st.rerun()
-
-
+common.visit("results")
 st.title("Results")
 run_id = pick_run()
 if run_id is not None:

@@ -150,6 +150,7 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
     )  # fmt: skip
 
 
+common.visit("runs")
 st.title("Runs")
 common.set_view(None)
 runs = list_runs(common.runs_dir())

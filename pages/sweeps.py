@@ -29,6 +29,7 @@ from bedash.sweep import (
     read_sweep_json,
 )
 from bedash.sweep_uncertainty import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
+from pages import common
 from pages.verdict_view import sweep_jobs
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
@@ -151,6 +152,15 @@ def pick_config(summary) -> tuple[int | None, str]:
     return chosen, labels[chosen]
 
 
+def chart(where, fig, key: str, later: bool, **kw) -> None:
+    """A chart; on the first run of a visit (common.charts_later) an empty box of its height
+    instead, so that nothing below moves when it comes."""
+    if later:
+        where.container(height=int(fig.layout.height or 450), border=False)
+    else:
+        where.plotly_chart(fig, key=key, **kw)
+
+
 def results(path: Path) -> None:
     import pandas as pd
 
@@ -181,13 +191,14 @@ def results(path: Path) -> None:
                     icon=":material/balance:")  # fmt: skip
     st.download_button("summary.csv", summary.read_bytes(), SUMMARY_FILE, "text/csv",
                        key="dl_summary", on_click="ignore")  # fmt: skip
+    later = common.charts_later("sweeps")
     for field in state.get("grid", {}):
         for metric in ("ensemble_acc", "nll"):
-            st.plotly_chart(sweep_figures.band_figure(frame, metric, field),
-                            key=f"band_{field}_{metric}")  # fmt: skip
+            chart(st, sweep_figures.band_figure(frame, metric, field), f"band_{field}_{metric}",
+                  later)  # fmt: skip
     a, b = st.columns(2)
-    a.plotly_chart(sweep_figures.scatter_figure(frame, "params"), key="acc_params")
-    b.plotly_chart(sweep_figures.scatter_figure(frame, "train_seconds"), key="acc_time")
+    chart(a, sweep_figures.scatter_figure(frame, "params"), "acc_params", later)
+    chart(b, sweep_figures.scatter_figure(frame, "train_seconds"), "acc_time", later)
     if paired_frame is not None:
         st.subheader("Paired over seeds")
         st.caption(
@@ -197,15 +208,19 @@ def results(path: Path) -> None:
         st.dataframe(ordered(paired_frame), hide_index=True, key="sw_paired")
         st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
                            key="dl_paired", on_click="ignore")  # fmt: skip
-    uncertainty(path, config, config_name)
+    uncertainty(path, config, config_name, later)
     st.subheader("Cells")
     for c in state.get("cells", []):
         if c["status"] in ("finished", "diverged"):
             st.page_link("pages/results.py", label=f"{c['id']} ({c['status']})",
                          query_params={"run": c["id"], "sweep": path.name})  # fmt: skip
+    if later:
+        common.charts_soon("sweeps")
 
 
-def uncertainty(path: Path, config: int | None = None, config_name: str = "") -> None:
+def uncertainty(
+    path: Path, config: int | None = None, config_name: str = "", later: bool = False
+) -> None:
     """The cells' shift.csv and ood.csv over seeds, for one config (None: the first): shown
     when the sweep has those files."""
     import pandas as pd
@@ -235,8 +250,8 @@ def uncertainty(path: Path, config: int | None = None, config_name: str = "") ->
     if SHIFT.summary in frames:  # two columns: side by side when wide, stacked on a phone
         for col, metric in zip(st.columns(2), suf.SEVERITY_METRICS, strict=True):
             fig = suf.shift_severity_figure(frames[SHIFT.summary], config, metric)
-            col.plotly_chart(fig, key=f"sw_shift_{metric}",
-                             config=plot_config(f"sweep_shift_{metric}"))  # fmt: skip
+            chart(col, fig, f"sw_shift_{metric}", later,
+                  config=plot_config(f"sweep_shift_{metric}"))  # fmt: skip
     if SHIFT.paired in frames:
         st.caption("**Paired under shift**: clean and the mean over corruptions per severity.")
         st.dataframe(suf.shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
@@ -254,6 +269,7 @@ def uncertainty(path: Path, config: int | None = None, config_name: str = "") ->
                             on_click="ignore")  # fmt: skip
 
 
+common.visit("sweeps")
 st.title("Sweeps")
 wanted = st.query_params.get("sweep")
 known = wanted in sweep_jobs() or is_sweep_dir(sweeps_root() / str(wanted))

@@ -126,7 +126,7 @@ def test_uncertainty_section_shows_for_a_sweep_with_its_files(tmp_path, monkeypa
     folder = _finished_sweep(tmp_path, "sweep-unc")
     at = _app(tmp_path, monkeypatch)
     at.query_params["sweep"] = "sweep-unc"
-    at.run()
+    at.run().run()  # the charts come on a visit's second run (the fragment's tick)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Uncertainty under shift" in [h.value for h in at.subheader]
     downloads = {d.label for d in at.get("download_button")}
@@ -189,6 +189,40 @@ def _two_config_sweep(root: Path, name: str) -> Path:
     return root / name
 
 
+def test_a_visits_first_run_draws_the_tables_and_keeps_room_for_the_charts(
+    tmp_path, monkeypatch
+) -> None:
+    """The first run of a visit leaves the charts out (plotly's bundle and each chart's
+    drawing would hold up the tables) but keeps a box of each chart's height in its place, so
+    nothing moves when they come on the next run; another page ends the visit."""
+    _finished_sweep(tmp_path, "sweep-unc")
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-unc"
+    at.run()
+    assert not at.exception and not at.get("plotly_chart")
+    tables = [d.value for d in at.dataframe]
+    assert len(tables) == 5  # cells, paired, shift verdicts, OOD table, OOD verdicts
+
+    def boxes(a: AppTest) -> list[int]:  # the empty fixed-height containers
+        return [
+            b.proto.height_config.pixel_height
+            for b in a.get("flex_container")
+            if b.proto.height_config.pixel_height and not b.children
+        ]
+
+    at.run()  # the fragment's tick: the same page with its charts
+    charts = at.get("plotly_chart")
+    assert charts and not at.exception
+    assert [d.value.equals(t) for d, t in zip(at.dataframe, tables, strict=True)] == [True] * 5
+    at.switch_page("pages/runs.py").run()
+    at.switch_page("pages/sweeps.py").run()  # a new visit: deferred again
+    assert not at.get("plotly_chart") and len(boxes(at)) == len(charts)
+    import json
+
+    heights = sorted(json.loads(c.proto.spec)["layout"].get("height") or 450 for c in charts)
+    assert sorted(boxes(at)) == heights
+
+
 def test_the_config_selector_drives_the_verdict_and_the_uncertainty_section(
     tmp_path, monkeypatch
 ) -> None:
@@ -198,7 +232,7 @@ def test_the_config_selector_drives_the_verdict_and_the_uncertainty_section(
     _two_config_sweep(tmp_path, "sweep-two")
     at = _app(tmp_path, monkeypatch)
     at.query_params["sweep"] = "sweep-two"
-    at.run()
+    at.run().run()  # the charts come on a visit's second run (the fragment's tick)
     assert not at.exception and not at.error, [e.value for e in at.error]
 
     def shown() -> tuple[str, list[float], str, str]:
