@@ -464,9 +464,13 @@ def live_view(snap: JobSnapshot) -> None:
             show_job(snap)
         else:
             live(snap.id)
+    # a slot on every run, filled on one: an element drawn on some runs only would move the
+    # form below it in the page's tree, and the browser would show two forms (the old one
+    # faded) during the next full rerun, the one at the job's end
+    slot = st.empty()
     if st.session_state.get("scrolled_to") != snap.id:
         st.session_state["scrolled_to"] = snap.id
-        st.html(SCROLL, unsafe_allow_javascript=True)
+        slot.html(SCROLL, unsafe_allow_javascript=True)
 
 
 def other_jobs(current: str | None) -> None:

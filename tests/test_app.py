@@ -260,6 +260,17 @@ def in_order(block) -> list[tuple[str, str]]:
     return out
 
 
+def form_position(at: AppTest) -> int:
+    """The index, among the main area's children, of the block that holds the form."""
+
+    def holds(node) -> bool:
+        if node.type == "subheader" and getattr(node, "value", "") == "Configure":
+            return True
+        return any(holds(c) for c in (getattr(node, "children", None) or {}).values())
+
+    return next(i for i, child in at.main.children.items() if holds(child))
+
+
 def test_after_start_the_live_view_is_drawn_above_the_form(dirs: Path) -> None:
     """A phone stacks columns: the live view goes above the form (full width) once there is a
     job, and the page scrolls to it once, right after Start, never on a later rerun."""
@@ -274,8 +285,12 @@ def test_after_start_the_live_view_is_drawn_above_the_form(dirs: Path) -> None:
     scrolls = [h for h in at.get("html") if "scrollIntoView" in h.proto.body]
     assert len(scrolls) == 1 and "st-key-live_view" in scrolls[0].proto.body
     assert [t for t, v in drawn].index("html") < drawn.index(("subheader", "Configure"))
+    where = form_position(at)
     at.run()  # the fragment's reruns and any later rerun leave the scroll position alone
     assert not at.get("html")
+    # the form keeps its place in the page's tree: moved, it would be drawn twice (its old
+    # copy kept, faded, until the run ends) in the rerun at the job's end
+    assert form_position(at) == where
     assert start_button(at).label == "Start"  # still there, above Advanced
     labels = [t for t, v in in_order(at.main)]
     assert labels.index("button") < labels.index("expander")
