@@ -142,6 +142,21 @@ def svhn_missing(data_dir: str | os.PathLike) -> str:
     return f"SVHN is not in {folder}, and downloads are turned off. {svhn_manual_hint(data_dir)}"
 
 
+def cifar10_ood_missing(data_dir: str | os.PathLike) -> str:
+    """What a run says when CIFAR-10, asked for as an OOD set, is not in data_dir."""
+    return (
+        f"CIFAR-10 is not in {Path(data_dir).resolve()} (it is not downloaded for an OOD set). "
+        f"{cifar10_manual_hint(data_dir)}"
+    )
+
+
+def check_on_disk(data_dir: str | os.PathLike, ood: tuple[str, ...]) -> None:
+    """Refuse, before anything starts, what is read from disk only and never downloaded:
+    CIFAR-10 as an OOD set (DatasetError naming "ood")."""
+    if "cifar10" in ood and not cifar10_present(data_dir):
+        raise DatasetError("ood", cifar10_ood_missing(data_dir))
+
+
 def check_offline(dataset: str, data_dir: str | os.PathLike, ood: tuple[str, ...]) -> None:
     """Refuse, before anything starts, a run without downloads whose files are not on disk:
     DatasetError naming "dataset" (CIFAR-10) or "ood" (SVHN), with the loaders' own words."""

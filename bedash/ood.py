@@ -20,6 +20,7 @@ from .folders import (  # noqa: F401 (SVHN_URL, svhn_manual_hint: re-exported)
     SVHN_FOLDER,
     SVHN_URL,
     cifar10_manual_hint,
+    cifar10_ood_missing,
     cifar10_present,
     svhn_manual_hint,
     svhn_missing,
@@ -101,11 +102,7 @@ def read_svhn(path: Path, data_dir: str | os.PathLike) -> Tensor:
 def load_cifar10_images(data_dir: str | os.PathLike) -> Tensor:
     """CIFAR-10's test images from disk (an OOD set for a run on other data: never downloaded)."""
     if not cifar10_present(data_dir):
-        raise DatasetError(
-            "ood",
-            f"CIFAR-10 is not in {Path(data_dir).resolve()} (it is not downloaded for an OOD "
-            f"set). {cifar10_manual_hint(data_dir)}",
-        )
+        raise DatasetError("ood", cifar10_ood_missing(data_dir))
     try:
         return load_cifar10(data_dir, download=False).test.x
     except DatasetError as e:

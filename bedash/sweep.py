@@ -181,6 +181,17 @@ def check_cells(spec: SweepSpec, limits: Limits, max_cells: int | None = None) -
     return cells
 
 
+def check_files(cells: Sequence[Cell]) -> None:
+    """What the cells read from disk and never download (CIFAR-10 as an OOD set) is there:
+    DatasetError naming the field before the sweep starts, not a failure in every cell. Only
+    for cells that run on this machine: a Ray cluster's workers have their own disks."""
+    from .config import parse_ood
+    from .folders import check_on_disk
+
+    for data_dir, ood in dict.fromkeys((c.config.data_dir, parse_ood(c.config.ood)) for c in cells):
+        check_on_disk(data_dir, ood)
+
+
 # -- the sweep folder --------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from .sweep import (
     SweepEvent,
     SweepSpec,
     check_cells,
+    check_files,
     check_out,
     is_sweep_dir,
     parse_seeds,
@@ -235,6 +236,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.sweeps_dir) / _new_id()
     cells = check_cells(spec, limits, args.max_cells)
     check_out(out, spec)
+    if not args.address:  # the cells read this machine's disk (not a cluster's workers')
+        check_files(cells)
     if getattr(args, "no_download", False):  # before Ray starts: one line naming the flag
         check_no_download(cells)
     engine = make_engine(args, spec, limits)

@@ -18,8 +18,8 @@ from bedash.app.settings import runs_dir, sweep_engine
 from bedash.app.sweepform import MAX_PAGE_CELLS, parse_grid
 from bedash.app.sweepjobs import submit_sweep
 from bedash.app.verdict import paired_verdict
-from bedash.config import ConfigError, RunConfig, label, spec
-from bedash.schema import metric_label
+from bedash.config import RunConfig, label, spec
+from bedash.schema import FieldError, metric_label
 from bedash.sweep import (
     PAIRED_FILE,
     SUMMARY_FILE,
@@ -47,12 +47,13 @@ def launch(
     texts: dict[str, str], seeds: str, dataset: str, evaluation: dict[str, str] | None = None
 ) -> str | None:
     try:
-        base = RunConfig(dataset=dataset, device="cpu").replace(**(evaluation or {}))
+        base = RunConfig(dataset=dataset, device="cpu", data_dir=str(common.data_dir()))
+        base = base.replace(**(evaluation or {}))  # the data folder: BEDASH_DATA_DIR
         spec = parse_grid(base, texts, seeds)
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         job = submit_sweep(registry(), spec, name, engine=sweep_engine(),
                            max_cells=MAX_PAGE_CELLS)  # fmt: skip
-    except (SweepError, ConfigError) as e:
+    except FieldError as e:  # SweepError, ConfigError, DatasetError (an OOD set not on disk)
         named = label(e.field) if e.field in (*SWEEPABLE, *EVALUATION) else e.field
         st.error(f"**{named}**: {plain(e.message)}")
         return None

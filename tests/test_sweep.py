@@ -407,6 +407,27 @@ def test_cli_no_download_without_the_files_exits_2_before_ray(
     assert not (tmp_path / "sw").exists()
 
 
+def test_cli_cifar10_as_an_ood_set_not_on_disk_exits_2_before_any_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CIFAR-10 as an OOD set is never downloaded: missing, the sweep is refused in one line
+    naming --ood, downloads on or off, before an engine starts or the folder is made."""
+
+    def no_engine(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("an engine (Ray) was started")
+
+    monkeypatch.setattr(sweep_cli, "make_engine", no_engine)
+    for extra in ([], ["--no-download"]):
+        args = [*TINY[:-3], "--ood", "uniform,cifar10", *extra, "--data-dir",
+                str(tmp_path / "empty")]  # fmt: skip
+        code, err = cli([*args, "--out", str(tmp_path / "sw")], capsys)
+        assert code == 2 and "Traceback" not in err
+        (line,) = err.strip().splitlines()
+        assert line.startswith("bedash sweep: error: --ood: CIFAR-10 is not in "), line
+        assert "not downloaded for an OOD set" in line and "by hand" in line
+        assert not (tmp_path / "sw").exists()
+
+
 def test_no_download_reaches_every_cell(monkeypatch: pytest.MonkeyPatch) -> None:
     """--no-download goes to each engine and from there to run_experiment(download=False)."""
     import bedash.experiment

@@ -51,7 +51,10 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     """Corruptions, severities and OOD sets from the form: a bad one is named on the page and
     nothing is written; good ones are the base config of the queued sweep."""
     import json
+    import re
 
+    data = tmp_path.parent / f"{tmp_path.name}-data"  # BEDASH_DATA_DIR: no CIFAR-10 in it
+    monkeypatch.setenv("BEDASH_DATA_DIR", str(data))
     at = _app(tmp_path, monkeypatch).run()
     at.text_input(key="sw_shift").input("contrast,fog")
     at.button(key="sw_start").click().run()
@@ -59,7 +62,15 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     (error,) = [e.value for e in at.error]
     assert error.startswith("**Corruptions**") and "fog" in error
     assert not list(tmp_path.iterdir())
+    # CIFAR-10 as an OOD set is read from the data folder, never downloaded: refused here,
+    # not in every cell
     at.text_input(key="sw_shift").input("contrast")
+    at.text_input(key="sw_ood").input("uniform,cifar10")
+    at.button(key="sw_start").click().run()
+    assert not at.exception
+    (error,) = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]  # plain()'s escapes
+    assert error.startswith("**OOD sets**") and f"CIFAR-10 is not in {data.resolve()}" in error
+    assert not list(tmp_path.iterdir())
     at.text_input(key="sw_severities").input("1,5")
     at.text_input(key="sw_ood").input("uniform")
     for name, value in {
@@ -79,6 +90,7 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     sweep_jobs()[name].wait(120)
     base = json.loads((tmp_path / name / "sweep.json").read_text())["base"]
     assert (base["shift"], base["severities"], base["ood"]) == ("contrast", "1,5", "uniform")
+    assert base["data_dir"] == str(data)  # the dashboard's data folder, as on Experiment
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..config import Limits
 from ..schema import duration
-from ..sweep import SweepEvent, SweepSpec, SweepStore, check_cells, check_out
+from ..sweep import SweepEvent, SweepSpec, SweepStore, check_cells, check_files, check_out
 from ..sweep_job import SweepJob, SweepSnapshot, run_job
 from .jobs import JobRegistry, TaskControl
 
@@ -74,14 +74,16 @@ def submit_sweep(
     engine_args: Sequence[str] = (),
     key: str | None = None,
 ) -> SweepHandle:
-    """Check the sweep (SweepError/ConfigError name the field; nothing is queued or written on
-    bad input), store its grid (the page shows the pending cells at once) and queue it.
+    """Check the sweep (SweepError/ConfigError/DatasetError name the field; nothing is queued
+    or written on bad input), store its grid (the page shows the pending cells at once) and
+    queue it.
     engine: "local" (cells in this process: the demo) or "ray" (`python -m bedash sweep` in a
     child process, Ray started there)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
     limits: Limits = registry.limits
     cells = check_cells(spec, limits, max_cells)
+    check_files(cells)  # the dashboard's sweeps run on this machine, Ray or not
     path = registry.runs_dir / name
     check_out(path, spec)
     SweepStore.open(path, spec, cells)
