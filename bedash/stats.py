@@ -26,6 +26,40 @@ HIGHER_IS_BETTER = (
 )  # fmt: skip
 
 
+# The values a metric can take (None: no bound), so that a chart draws an interval of the mean
+# only where the metric exists: with few seeds a t interval reaches past them (an ECE band
+# below 0). The intervals in the CSV files stay as computed.
+FRACTIONS = ("acc", "ece", "auroc", "aupr", "fpr95", "aurc", "disagreement", "agreement")
+NONNEGATIVE = (
+    "nll", "brier", "entropy", "expected_entropy", "mutual_info", "params", "param_bytes",
+    "param_mb", "params_rel_single", "member_samples_per_s", "temperature",
+)  # fmt: skip
+
+
+def metric_range(metric: str) -> tuple[float | None, float | None]:
+    """(lowest, highest) value metric can take: (0, 1) for accuracies, ECE, the OOD scores and
+    agreement; (0, 2) for the Brier score; (0, None) for NLL, entropies, sizes, times and
+    speeds; (None, None) for anything else."""
+    base = metric.removesuffix("_ts")  # a temperature-scaled metric: the same range
+    if base == "brier" or base.endswith("_brier"):
+        return 0.0, 2.0
+    if base in FRACTIONS or base.endswith(tuple(f"_{f}" for f in FRACTIONS)):
+        return 0.0, 1.0
+    if base in NONNEGATIVE or base.endswith(("_seconds", "_per_s", "_nll", "_entropy")):
+        return 0.0, None
+    return None, None
+
+
+def clip_to_range(metric: str, values: Sequence[float]) -> list[float]:
+    """values cut to metric_range(metric): where a chart may draw a band of them."""
+    lo, hi = metric_range(metric)
+    out = []
+    for v in values:
+        v = max(v, lo) if lo is not None else v
+        out.append(min(v, hi) if hi is not None else v)
+    return out
+
+
 def better_direction(metric: str) -> str:
     """'higher', 'lower' or '' (neither) for a metric of results.csv, shift.csv or ood.csv."""
     if metric in LOWER_IS_BETTER or metric.endswith(("_seconds", "_nll", "_ece", "_brier")):

@@ -121,3 +121,22 @@ def test_better_direction() -> None:
         assert better_direction(m) == "lower", m
     for m in ("entropy", "mutual_info"):  # no good direction: "batchensemble higher / lower"
         assert better_direction(m) == "", m
+
+
+@pytest.mark.parametrize(
+    ("metric", "bounds"),
+    [
+        ("acc", (0.0, 1.0)), ("ensemble_acc", (0.0, 1.0)), ("ece", (0.0, 1.0)),
+        ("ece_ts", (0.0, 1.0)), ("auroc", (0.0, 1.0)), ("fpr95", (0.0, 1.0)),
+        ("brier", (0.0, 2.0)), ("brier_ts", (0.0, 2.0)), ("nll", (0.0, None)),
+        ("mutual_info", (0.0, None)), ("train_seconds", (0.0, None)), ("params", (0.0, None)),
+        ("diversity", (None, None)), ("mean_diff", (None, None)),
+    ],
+)  # fmt: skip
+def test_metric_range_is_what_the_metric_can_take(metric: str, bounds: tuple) -> None:
+    from bedash.stats import clip_to_range, metric_range
+
+    assert metric_range(metric) == bounds
+    lo, hi = bounds
+    clipped = clip_to_range(metric, [-5.0, 0.5, 7.0])
+    assert clipped == [-5.0 if lo is None else lo, 0.5, 7.0 if hi is None else hi]

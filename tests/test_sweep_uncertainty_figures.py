@@ -82,3 +82,46 @@ def test_verdict_tables(sweep: Path) -> None:
             & (ood["Score"] == "Predictive entropy")]  # fmt: skip
     assert list(a["Verdict"]) == ["batchensemble better"] and list(a["n"]) == [3]
     assert suf.ood_verdicts(pd.DataFrame()).empty
+
+
+def test_bands_stay_within_the_metrics_range(sweep: Path) -> None:
+    """With few seeds a t interval reaches past what a metric can be (an ECE below 0, an
+    accuracy above 1): the band is drawn only up to there; the mean and the CSV's interval
+    stay as they are."""
+    summary = pd.read_csv(sweep / "shift_summary.csv")
+    rows = summary["model"] == "batchensemble"
+    wide = summary.assign(
+        ci_low=summary["ci_low"].where(~rows, summary["mean"] - 0.5),
+        ci_high=summary["ci_high"].where(~rows, summary["mean"] + 0.5),
+    )
+    cut = 0
+    for metric in ("ece", "acc"):
+        fig = suf.shift_severity_figure(wide, metric=metric)
+        (band,) = [t for t in fig.data if t.fill == "toself" and t.legendgroup == "batchensemble"]
+        (line,) = [t for t in fig.data if t.name == "BatchEnsemble"]
+        means = list(line.y)  # clean, then the mean over corruptions at severity 1
+        highs, lows = [min(m + 0.5, 1.0) for m in means], [max(m - 0.5, 0.0) for m in means]
+        assert list(band.y) == pytest.approx(highs + lows[::-1])
+        assert min(band.y) >= 0.0 and max(band.y) <= 1.0
+        cut += sum(m + 0.5 > 1 for m in means) + sum(m - 0.5 < 0 for m in means)
+    assert cut >= 2  # the ECE's low end and the accuracy's high end were cut
+    assert (wide.loc[rows, "ci_low"] < 0).any()  # the data itself is left alone
+
+
+def test_the_std_band_over_a_grid_stays_within_the_metrics_range() -> None:
+    """The Sweeps page's mean ± std band against a grid field: an NLL band stops at 0, an
+    accuracy band at 1; the line is the mean itself."""
+    from bedash.app.sweep_figures import band_figure
+
+    summary = pd.DataFrame(
+        {"config": [0, 1, 0, 1], "model": ["batchensemble"] * 4, "members": [2, 4, 2, 4],
+         "metric": ["nll", "nll", "ensemble_acc", "ensemble_acc"],
+         "mean": [0.2, 1.5, 0.7, 0.95], "std": [0.5, 0.5, 0.1, 0.1]}
+    )  # fmt: skip
+    for metric, highs, lows in (("nll", [0.7, 2.0], [0.0, 1.0]),
+                                ("ensemble_acc", [0.8, 1.0], [0.6, 0.85])):  # fmt: skip
+        fig = band_figure(summary, metric, "members")
+        band, line = fig.data
+        assert band.fill == "toself" and list(band.x) == [2, 4, 4, 2]
+        assert list(band.y) == pytest.approx(highs + lows[::-1])
+        assert list(line.y) == pytest.approx(list(summary[summary["metric"] == metric]["mean"]))

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from ..config import label as field_label
 from ..schema import metric_label, model_color, model_label
+from ..stats import clip_to_range
 from .figures import LEGEND_ABOVE
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ def band_trace(xs: list, lows: list, highs: list, color: str, group: str) -> go.
 
 
 def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
-    """metric's mean (line) ± std (band) against field x, one trace per model kind."""
+    """metric's mean (line) ± std (band, cut where the metric ends: stats.metric_range)
+    against field x, one trace per model kind."""
     fig = go.Figure()
     rows = summary[summary["metric"] == metric] if not summary.empty else summary
     if rows.empty or x not in rows:
@@ -44,7 +46,8 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
         std = g["std"].fillna(0.0)
         color = model_color(str(model))
         xs = list(g[x])
-        fig.add_trace(band_trace(xs, g["mean"] - std, g["mean"] + std, color, str(model)))
+        lows, highs = (clip_to_range(metric, list(g["mean"] + k * std)) for k in (-1, 1))
+        fig.add_trace(band_trace(xs, lows, highs, color, str(model)))  # within the metric's range
         fig.add_trace(go.Scatter(
             x=xs, y=list(g["mean"]), mode="lines+markers", name=model_label(str(model)),
             line={"color": color}, legendgroup=str(model),

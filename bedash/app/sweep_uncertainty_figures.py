@@ -3,7 +3,9 @@ and their paired files, bedash.sweep_uncertainty): pure functions of pandas fram
 plotly figures or display frames. No streamlit.
 
 The error bars are 95% Student t intervals of the mean over seeds (the files' ci_low and
-ci_high), labelled so; a point from one seed has no interval and gets no band. One colour per
+ci_high), labelled so, drawn only within what the metric can take (an ECE band stops at 0;
+the files keep the interval as computed); a point from one seed has no interval and gets no
+band. One colour per
 model kind, as on every chart.
 """
 
@@ -15,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..schema import model_color, model_label
+from ..stats import clip_to_range
 from ..sweep_uncertainty import OOD_METRICS
 from .sweep_figures import band_trace
 from .tables import as_float as _f  # a number, or None for an empty / NaN cell
@@ -67,7 +70,8 @@ def shift_severity_figure(
         band = [(s, lo, hi) for s, _, lo, hi, _ in pts if lo is not None and hi is not None]
         if band:
             xs, lows, highs = zip(*band, strict=True)
-            fig.add_trace(band_trace(xs, lows, highs, color, kind))
+            lows, highs = clip_to_range(metric, lows), clip_to_range(metric, highs)
+            fig.add_trace(band_trace(xs, lows, highs, color, kind))  # within the metric's range
         fig.add_trace(go.Scatter(
             x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
             name=model_label(kind), line={"color": color}, legendgroup=kind,
