@@ -19,7 +19,6 @@ from .folders import (  # noqa: F401 (SVHN_URL, svhn_manual_hint: re-exported)
     SVHN_FILE,
     SVHN_FOLDER,
     SVHN_URL,
-    cifar10_manual_hint,
     cifar10_ood_missing,
     cifar10_present,
     svhn_manual_hint,
