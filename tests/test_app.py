@@ -339,9 +339,13 @@ def test_a_second_job_waits_in_the_queue_and_can_be_cancelled(dirs: Path) -> Non
     assert second.button(key="stop").label == "Cancel"
     second.button(key="stop").click().run()
     run_until(second, lambda a: "cancelled before it started" in texts(a.warning))
+    runs = dirs / "runs"
+    # the first job's folder exists once it trains (stopped while it still loaded its data,
+    # it would write none, by design): only then is the count below the queued job's doing
+    run_until(first, lambda a: runs.is_dir() and any(runs.iterdir()), timeout=60)
     first.button(key="stop").click().run()
     run_until(first, lambda a: bool(a.warning), timeout=20)
-    assert len(list((dirs / "runs").iterdir())) == 1  # the queued job wrote nothing
+    assert len(list(runs.iterdir())) == 1  # the queued job wrote nothing
 
 
 @pytest.mark.parametrize(
