@@ -31,8 +31,8 @@ HIGHER_IS_BETTER = (
 # below 0). The intervals in the CSV files stay as computed.
 FRACTIONS = ("acc", "ece", "auroc", "aupr", "fpr95", "aurc", "disagreement", "agreement")
 NONNEGATIVE = (
-    "nll", "brier", "entropy", "expected_entropy", "mutual_info", "params", "param_bytes",
-    "param_mb", "params_rel_single", "member_samples_per_s", "temperature",
+    "nll", "entropy", "mutual_info", "params", "param_bytes", "param_mb", "params_rel_single",
+    "temperature",
 )  # fmt: skip
 
 

@@ -181,15 +181,21 @@ def check_cells(spec: SweepSpec, limits: Limits, max_cells: int | None = None) -
     return cells
 
 
-def check_files(cells: Sequence[Cell]) -> None:
-    """What the cells read from disk and never download (CIFAR-10 as an OOD set) is there:
-    DatasetError naming the field before the sweep starts, not a failure in every cell. Only
-    for cells that run on this machine: a Ray cluster's workers have their own disks."""
+def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = True) -> None:
+    """The files the cells need are there, else DatasetError naming the field before the sweep
+    starts, not a failure in every cell: without downloads, what they would download
+    (CIFAR-10, SVHN); when they run on this machine (here; a Ray cluster's workers have their
+    own disks), what is never downloaded (CIFAR-10 as an OOD set)."""
     from .config import parse_ood
-    from .folders import check_on_disk
+    from .folders import check_offline, check_on_disk
 
-    for data_dir, ood in dict.fromkeys((c.config.data_dir, parse_ood(c.config.ood)) for c in cells):
-        check_on_disk(data_dir, ood)
+    configs = (c.config for c in cells)
+    for dataset, data_dir, ood in dict.fromkeys((c.dataset, c.data_dir, parse_ood(c.ood))
+                                                for c in configs):  # fmt: skip
+        if here:
+            check_on_disk(data_dir, ood)
+        if not download:
+            check_offline(dataset, data_dir, ood)
 
 
 # -- the sweep folder --------------------------------------------------------------------------

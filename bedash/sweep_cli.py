@@ -236,10 +236,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.sweeps_dir) / _new_id()
     cells = check_cells(spec, limits, args.max_cells)
     check_out(out, spec)
-    if not args.address:  # the cells read this machine's disk (not a cluster's workers')
-        check_files(cells)
-    if getattr(args, "no_download", False):  # before Ray starts: one line naming the flag
-        check_no_download(cells)
+    # before Ray starts: one line naming the flag
+    download = not getattr(args, "no_download", False)  # a hand-made Namespace may lack it
+    check_files(cells, download=download, here=not args.address)
     engine = make_engine(args, spec, limits)
     cancel = threading.Event()
     bar = SweepBar(sys.stderr, quiet=args.quiet)
@@ -264,21 +263,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if result.status == "interrupted":
         return stopping.exit_code()
     return EXIT_FAILED if result.status == "failed" else EXIT_OK
-
-
-def check_no_download(cells: Sequence[Any]) -> None:
-    """Every file the cells would download is on disk (CIFAR-10, SVHN as an OOD set), else
-    DatasetError naming --dataset or --ood in the words train --no-download uses."""
-    from .config import parse_ood
-    from .folders import check_offline
-
-    seen = set()
-    for cell in cells:
-        c = cell.config
-        key = (c.dataset, c.data_dir, parse_ood(c.ood))
-        if key not in seen:
-            seen.add(key)
-            check_offline(*key)
 
 
 def _have_ray() -> bool:
