@@ -1,7 +1,7 @@
 """bedash: is a BatchEnsemble as good as a real ensemble, and how much does it save?
 
-The public API is re-exported here lazily, so `import bedash.config` or `bedash.runs` (what a
-dashboard page needs to render) does not pay for importing torch.
+The public API is re-exported here lazily, so `import bedash.settings.config` or
+`bedash.store.runs` (what a dashboard page needs to render) does not pay for importing torch.
 """
 
 from __future__ import annotations
@@ -12,18 +12,20 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "config": ["MODEL_KINDS", "ConfigError", "Limits", "RunConfig", "config_fields", "spec"],
-    "data": ["Batcher", "Dataset", "DatasetError", "Split", "load_dataset", "synthetic"],
+    "settings.config": [
+        "MODEL_KINDS", "ConfigError", "Limits", "RunConfig", "config_fields", "spec",
+    ],
+    "data.datasets": ["Batcher", "Dataset", "DatasetError", "Split", "load_dataset", "synthetic"],
     "experiment": ["RunResult", "run_experiment"],
-    "layers": [
+    "method.layers": [
         "BatchEnsemble", "BatchEnsembleConv2d", "BatchEnsembleLinear", "ParallelEnsemble",
         "StackedConv2d", "StackedLinear", "batchensemble", "parallel_ensemble",
     ],
-    "metrics": ["Metrics", "compute_metrics"],
-    "models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
-    "runs": ["RunDirError", "list_runs", "read_run"],
-    "schema": ["FieldError", "Spec"],
-    "train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
+    "method.metrics": ["Metrics", "compute_metrics"],
+    "method.models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
+    "store.runs": ["RunDirError", "list_runs", "read_run"],
+    "names": ["FieldError", "Spec"],
+    "method.train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

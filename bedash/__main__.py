@@ -3,7 +3,7 @@
 import sys
 
 try:
-    from .cli import interrupted, main
+    from bedash.cli import interrupted, main
 except KeyboardInterrupt:  # Ctrl-C while the CLI itself is imported: main cannot catch it yet
     print("\nbedash: interrupted", file=sys.stderr)
     sys.exit(130)

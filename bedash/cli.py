@@ -2,7 +2,8 @@
 
 Exit codes: 0 the run finished, 1 it failed or diverged, 2 bad input (one line naming the flag
 and the allowed values, never a traceback), 130 interrupted. The `train` flags are generated
-from RunConfig's metadata (bedash.config): a new setting gets its flag by being declared there.
+from RunConfig's metadata (bedash.settings.config): a new setting gets its flag by being declared
+there.
 Ctrl-C stops training after the current batch and keeps everything measured; a Ctrl-C at any
 other moment (imports, data loading, writing) exits 130 with one line.
 
@@ -22,10 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import stopping
-from .config import GROUPS, RunConfig, config_fields, flag, parse_models
-from .runs import RunStoreError, list_runs, new_run_id
-from .schema import EpochRecord, FieldError, Progress, Spec, duration
+from bedash import stopping
+from bedash.names import EpochRecord, FieldError, Progress, Spec, duration
+from bedash.settings.config import GROUPS, RunConfig, config_fields, flag, parse_models
+from bedash.store.runs import RunStoreError, list_runs, new_run_id
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -126,11 +127,11 @@ def interrupted(e: BaseException | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark has its own parser (bedash/benchmark/cli.py)
-        from .benchmark.cli import main as bench_main
+        from bedash.benchmark.cli import main as bench_main
 
         return bench_main(argv[1:])
     if argv[:1] == ["sweep"]:  # seed sweeps have their own parser (bedash/sweep_cli.py)
-        from .sweep_cli import main as sweep_main
+        from bedash.sweep.cli import main as sweep_main
 
         return sweep_main(argv[1:])
     parser = build_parser(_limits() if argv[:1] == ["train"] else None)
@@ -145,15 +146,15 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _limits():  # the demo profile (BEDASH_PROFILE=demo) tightens the caps
-    from .profile import current_limits
+    from bedash.settings.profile import current_limits
 
     return current_limits()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .data import DatasetError  # imports torch: not before a run needs it
-    from .experiment import run_experiment
-    from .runs import RunDirError
+    from bedash.data.datasets import DatasetError  # imports torch: not before a run needs it
+    from bedash.experiment import run_experiment
+    from bedash.store.runs import RunDirError
 
     cfg = config_from_args(args)
     out = Path(args.out) if args.out else Path(args.runs_dir) / new_run_id()
@@ -263,7 +264,7 @@ def format_results(rows: list[dict[str, Any]]) -> str:
 
 class ProgressBar:
     """One updating line on a terminal (a line per epoch when stderr is not a terminal).
-    bedash.train.Callback's methods, duck-typed: this module does not import torch."""
+    bedash.method.train.Callback's methods, duck-typed: this module does not import torch."""
 
     def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
         self.stream, self.quiet, self.width = stream, quiet, width

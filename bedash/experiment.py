@@ -19,16 +19,24 @@ from typing import Any
 
 import torch
 
-from .budget import check_budget
-from .config import DEFAULT_LIMITS, Limits, RunConfig
-from .data import Batcher, Dataset, Progress, load_dataset
-from .devices import resolve_device
-from .evaluation import UncertaintyTables, prepare_run
-from .layers import Single
-from .metrics import Metrics, compute_metrics
-from .models import Ensemble, build_model, loss_scale, num_members, param_stats
-from .runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
-from .train import Callback, Clock, EpochRecord, FitResult, fit, make_optimizer, predict_timed
+from bedash.data.datasets import Batcher, Dataset, Progress, load_dataset
+from bedash.method.budget import check_budget
+from bedash.method.devices import resolve_device
+from bedash.method.layers import Single
+from bedash.method.metrics import Metrics, compute_metrics
+from bedash.method.models import Ensemble, build_model, loss_scale, num_members, param_stats
+from bedash.method.train import (
+    Callback,
+    Clock,
+    EpochRecord,
+    FitResult,
+    fit,
+    make_optimizer,
+    predict_timed,
+)
+from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig
+from bedash.store.runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
+from bedash.uncertainty.evaluation import UncertaintyTables, prepare_run
 
 INFER_REPEATS = 3  # timed inference passes per model (after one warm-up); results: the median
 
@@ -306,7 +314,7 @@ def _result_row(
 
 
 def _meta(cfg: RunConfig, device: torch.device, dataset: Dataset) -> dict[str, Any]:
-    from . import __version__
+    from bedash import __version__
 
     meta: dict[str, Any] = {
         "bedash": __version__, "torch": torch.__version__, "python": platform.python_version(),

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bedash.config import RunConfig  # noqa: E402  (after the path above)
+from bedash.settings.config import RunConfig  # noqa: E402  (after the path above)
 
 FULL = RunConfig(
     dataset="synthetic",
@@ -75,8 +75,8 @@ def dashboard(cfg: RunConfig, out: Path) -> dict:
 
 def child(out: str, config: str) -> None:
     """The dashboard's side, in its own process: a registry job plus a page-like poller."""
-    from bedash.app import figures, tables
-    from bedash.app.jobs import JobRegistry
+    from bedash.dashboard import figures, tables
+    from bedash.dashboard.jobs import JobRegistry
 
     reg = JobRegistry(out)
     stop, polls = threading.Event(), []

@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402  (after the path above)
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from bedash.config import RunConfig  # noqa: E402
-from bedash.data import Batcher, synthetic  # noqa: E402
-from bedash.models import build_model, loss_scale, training_units  # noqa: E402
-from bedash.train import Stepper, make_optimizer  # noqa: E402
+from bedash.data.datasets import Batcher, synthetic  # noqa: E402
+from bedash.method.models import build_model, loss_scale, training_units  # noqa: E402
+from bedash.method.train import Stepper, make_optimizer  # noqa: E402
+from bedash.settings.config import RunConfig  # noqa: E402
 
 GEMM = {"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm", "aten::mkldnn_convolution"}
 OPTIM = ("fused_adam", "_foreach_", "adam")

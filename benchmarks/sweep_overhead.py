@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = [sys.executable, "-m", "bedash.sweep_cli"]  # = python -m bedash sweep
+SWEEP = [sys.executable, "-m", "bedash.sweep.cli"]  # = python -m bedash sweep
 TRAIN = [sys.executable, "-m", "bedash", "train"]
 CELL = {  # one cell: the seed's model on synthetic data, ~15 s on 2 quiet cores
     "dataset": "synthetic", "train-size": "5000", "test-size": "1000", "epochs": "2",

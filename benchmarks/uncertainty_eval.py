@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from bedash.config import RunConfig
-from bedash.data import synthetic
-from bedash.evaluation import evaluate_model, prepare
-from bedash.models import build_model
-from bedash.shift import CORRUPTION_NAMES, corrupt
+from bedash.data.datasets import synthetic
+from bedash.method.models import build_model
+from bedash.settings.config import RunConfig
+from bedash.uncertainty.corruptions import CORRUPTION_NAMES, corrupt
+from bedash.uncertainty.evaluation import evaluate_model, prepare
 
 EIGHT = (
     "gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur", "contrast", "brightness",

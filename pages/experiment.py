@@ -1,6 +1,6 @@
 """Experiment: configure a run, start it in the background, watch it train live, stop it.
 
-The form is generated from RunConfig's metadata (bedash.app.form): what runs is exactly what
+The form is generated from RunConfig's metadata (bedash.dashboard.form): what runs is exactly what
 the form shows, and a value that does not pass blocks Start with the field named. The page
 keeps only the job id (session state and ?job=<id>), so a refresh or a second tab reattaches;
 a fragment redraws the live view about once a second from an immutable snapshot.
@@ -16,12 +16,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from bedash.app import form
-from bedash.app.jobs import JobSnapshot
-from bedash.config import GROUPS, ConfigError, RunConfig, label, spec
-from bedash.runs import RunDirError
-from bedash.schema import MODEL_LABELS
-from pages import common
+from bedash.dashboard import common, form
+from bedash.dashboard.jobs import JobSnapshot
+from bedash.names import MODEL_LABELS
+from bedash.settings.config import GROUPS, ConfigError, RunConfig, label, spec
+from bedash.store.runs import RunDirError
 
 LIM = common.limits()
 DEFAULTS = RunConfig(
@@ -200,7 +199,7 @@ def _least(*values: int | None) -> int | None:
 def folder_counts(root: str) -> tuple[int | None, int | None]:
     """(training, test) images of an image folder, or (None, None) while it is not one (Start
     then names the problem). Lists the files; decodes nothing, imports no torch."""
-    from bedash.folders import DatasetError, image_counts
+    from bedash.data.folders import DatasetError, image_counts
 
     if not root:
         return None, None
@@ -327,7 +326,7 @@ def show_job(snap: JobSnapshot) -> None:
         curves(snap)
     if snap.results:
         st.markdown("**Results so far**" if snap.active else "**Results**")
-        from bedash.app import tables
+        from bedash.dashboard import tables
 
         table = tables.results_table(tables.frame(snap.results, list(snap.results[0])))
         table = table[[c for c in LIVE_COLUMNS if c in table]]
@@ -352,8 +351,8 @@ def loading(snap: JobSnapshot) -> None:
 
 def progress(snap: JobSnapshot) -> None:
     """Progress bar (model, epoch, batch, the whole job's ETA) and the live numbers."""
-    from bedash.app import tables  # no pandas needed, but the module imports it: once running
-    from bedash.schema import model_label
+    from bedash.dashboard import tables  # no pandas needed, but the module imports it: once running
+    from bedash.names import model_label
 
     p, n = snap.progress, len(snap.config.models)
     if p is None:
@@ -386,7 +385,7 @@ def progress(snap: JobSnapshot) -> None:
 
 
 def curves(snap: JobSnapshot) -> None:
-    from bedash.app import figures, tables  # pandas, plotly: once there is something to draw
+    from bedash.dashboard import figures, tables  # pandas, plotly: once there is something to draw
 
     history = tables.frame(snap.history, tables.HISTORY_COLUMNS)
     trace = tables.frame(snap.trace, tables.TRACE_COLUMNS)

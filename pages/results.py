@@ -9,14 +9,13 @@ from pathlib import Path
 
 import streamlit as st
 
-import bedash.annotations as run_notes  # "from bedash import annotations": __future__
-from bedash.app import figures, tables
-from bedash.app.form import plain
-from bedash.runs import list_runs, valid_run_id
-from bedash.schema import FINAL_STATUSES, FieldError, model_label
-from pages import common
-from pages.uncertainty_view import uncertainty_section
-from pages.verdict_view import verdict_section
+import bedash.store.annotations as run_notes  # "from bedash import annotations": __future__
+from bedash.dashboard import common, figures, tables
+from bedash.dashboard.form import plain
+from bedash.dashboard.uncertainty_view import uncertainty_section
+from bedash.dashboard.verdict_view import verdict_section
+from bedash.names import FINAL_STATUSES, FieldError, model_label
+from bedash.store.runs import list_runs, valid_run_id
 
 
 def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import bedash.annotations as run_notes  # "from bedash import annotations": __future__
-from bedash.app import figures, tables
-from bedash.app.form import plain
-from bedash.runs import delete_run, list_runs
-from pages import common
+import bedash.store.annotations as run_notes  # "from bedash import annotations": __future__
+from bedash.dashboard import common, figures, tables
+from bedash.dashboard.form import plain
+from bedash.store.runs import delete_run, list_runs
 
 SORTABLE = {
     "started": "Started", "run_id": "Run id", "status": "Status", "members": "Members",

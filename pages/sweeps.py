@@ -12,15 +12,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from bedash.app.form import plain
-from bedash.app.session import registry
-from bedash.app.settings import runs_dir, sweep_engine
-from bedash.app.sweepform import MAX_PAGE_CELLS, parse_grid
-from bedash.app.sweepjobs import submit_sweep
-from bedash.app.verdict import paired_verdict
-from bedash.config import RunConfig, label, spec
-from bedash.schema import FieldError, metric_label
-from bedash.sweep import (
+from bedash.dashboard import common
+from bedash.dashboard.form import plain
+from bedash.dashboard.session import registry
+from bedash.dashboard.settings import runs_dir, sweep_engine
+from bedash.dashboard.sweepform import MAX_PAGE_CELLS, parse_grid
+from bedash.dashboard.sweepjobs import submit_sweep
+from bedash.dashboard.verdict import paired_verdict
+from bedash.dashboard.verdict_view import sweep_jobs
+from bedash.names import FieldError, metric_label
+from bedash.settings.config import RunConfig, label, spec
+from bedash.sweep.core import (
     PAIRED_FILE,
     SUMMARY_FILE,
     SWEEPABLE,
@@ -28,9 +30,7 @@ from bedash.sweep import (
     is_sweep_dir,
     read_sweep_json,
 )
-from bedash.sweep_uncertainty import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
-from pages import common
-from pages.verdict_view import sweep_jobs
+from bedash.sweep.uncertainty_stats import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
 GRID_FIELDS = ("members", "hidden", "layers", "epochs", "lr", "train_size", "test_size")
@@ -165,7 +165,7 @@ def chart(where, fig, key: str, later: bool, **kw) -> None:
 def results(path: Path) -> None:
     import pandas as pd
 
-    from bedash.app import sweep_figures
+    from bedash.dashboard import sweep_figures
 
     try:  # a damaged sweep folder is a message naming the file, never a traceback
         state = read_sweep_json(path)
@@ -226,8 +226,8 @@ def uncertainty(
     when the sweep has those files."""
     import pandas as pd
 
-    from bedash.app import sweep_uncertainty_figures as suf
-    from bedash.app.figures import plot_config
+    from bedash.dashboard import sweep_uncertainty_figures as suf
+    from bedash.dashboard.figures import plot_config
 
     files, frames = {}, {}  # read once: a rewrite while the page draws changes nothing here
     for name in UNCERTAINTY_SWEEP_FILES:

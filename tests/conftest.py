@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bedash.config import RunConfig
-from bedash.data import CIFAR10_CLASSES as CIFAR_CLASSES
+from bedash.data.datasets import CIFAR10_CLASSES as CIFAR_CLASSES
+from bedash.settings.config import RunConfig
 
 # The Sweeps page starts Ray in a child process by default; the page's tests run their cells
 # in-process (tests/test_sweep_ray.py exercises Ray itself).

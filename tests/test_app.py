@@ -20,9 +20,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bedash import schema as charts  # the shared names (bedash.charts moved to bedash.app)
-from bedash.config import MODEL_KINDS, RunConfig
-from bedash.profile import DEMO_LIMITS
+from bedash import names as charts  # the shared names
+from bedash.settings.config import MODEL_KINDS, RunConfig
+from bedash.settings.profile import DEMO_LIMITS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = {  # widget key -> value: a run of a second or two
@@ -375,7 +375,7 @@ def test_bad_input_gets_a_specific_error_next_to_start(dirs: Path, values, field
 
 
 def test_a_device_that_vanished_is_refused(dirs: Path, monkeypatch) -> None:
-    import bedash.devices as devices
+    import bedash.method.devices as devices
 
     monkeypatch.setattr(devices, "available_devices", lambda: ["cpu", "cuda:0"])
     at = run_until(app(), probed)
@@ -483,7 +483,7 @@ def test_results_page_shows_table_charts_heatmaps_and_downloads(dirs, finished_r
 
 
 def test_the_run_zip_holds_its_csvs_and_config(dirs, finished_run) -> None:
-    from pages import common
+    from bedash.dashboard import common
 
     path = dirs / "runs" / finished_run
     with zipfile.ZipFile(io.BytesIO(common.run_zip(path))) as z:
@@ -633,7 +633,7 @@ def test_the_demo_profile_can_come_from_a_streamlit_secret(dirs: Path) -> None:
 
 
 def test_the_demo_runs_one_job_at_a_time_whatever_max_jobs_says(dirs, monkeypatch) -> None:
-    from pages import common
+    from bedash.dashboard import common
 
     monkeypatch.setenv("BEDASH_MAX_JOBS", "4")
     assert common.max_jobs() == 4
@@ -646,7 +646,7 @@ def quick_demo(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo profile with a 3 s watchdog and long runs allowed (so a job outlives it)."""
     import dataclasses
 
-    import bedash.profile as profile
+    import bedash.settings.profile as profile
 
     demo = dataclasses.replace(DEMO_LIMITS, unwatched_seconds=3.0, max_epochs=10_000)
     monkeypatch.setattr(profile, "DEMO_LIMITS", demo)
@@ -746,7 +746,7 @@ def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(
 ) -> None:
     import errno
 
-    from bedash import runs as R
+    from bedash.store import runs as R
 
     runs = dirs / "runs"
     before = snapshot_files(runs / finished_run)
@@ -776,7 +776,7 @@ def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(
 def test_a_double_click_on_start_queues_one_job(dirs: Path) -> None:
     """Start's key changes once a job is queued: the second click of a double click targets a
     button that is gone; and the registry returns the first job for a repeated submit key."""
-    from pages import common
+    from bedash.dashboard import common
 
     at = configure(app())
     first = start_button(at)

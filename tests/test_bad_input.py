@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from bedash import data as D
-from bedash import folders as F
 from bedash.cli import main
-from bedash.data import DatasetError, load_dataset
-
-from .conftest import make_cifar_archive
-from .test_app import app, dirs, run_until, start_button, texts  # noqa: F401  (dirs: the AppTest fixture)
-from .test_data import _image_folder
-from .test_runs import _tree_digest
+from bedash.data import datasets as D
+from bedash.data import folders as F
+from bedash.data.datasets import DatasetError, load_dataset
+from tests.conftest import make_cifar_archive
+from tests.test_app import app, dirs, run_until, start_button, texts  # noqa: F401  (dirs: the AppTest fixture)
+from tests.test_data import _image_folder
+from tests.test_runs import _tree_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 RELIABILITY = ROOT / "docs" / "RELIABILITY.md"
@@ -208,7 +207,7 @@ WIDGETS = [  # (key, typed text, the field's label, what the page says)
 
 
 def common_registry_jobs() -> list:
-    from pages import common
+    from bedash.dashboard import common
 
     return common.registry().jobs()
 

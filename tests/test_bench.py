@@ -12,7 +12,7 @@ import pytest
 
 from bedash.benchmark import cli, memory, plot, timing
 from bedash.benchmark.settings import BenchSettings
-from bedash.schema import MODEL_COLORS, MODEL_KINDS, model_label
+from bedash.names import MODEL_COLORS, MODEL_KINDS, model_label
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ def test_seed_images_behave_like_torchvision_cifar10() -> None:
     pytest.importorskip("torchvision")
     from torchvision import transforms
 
-    from bedash.data import synthetic
+    from bedash.data.datasets import synthetic
 
     ds = synthetic(4, 1)
     seed = timing.SeedImages(ds.train, transforms.ToTensor())
@@ -77,8 +77,8 @@ def test_seed_warmup_leaves_room_for_the_timed_steps() -> None:
 def test_the_seed_loop_counts_the_steps_it_timed() -> None:
     import torch
 
-    from bedash.config import RunConfig
-    from bedash.data import normalize, synthetic
+    from bedash.data.datasets import normalize, synthetic
+    from bedash.settings.config import RunConfig
 
     cfg = RunConfig(members=2, hidden=8, batch_size=16)
     train = synthetic(64, 1).train
@@ -163,8 +163,8 @@ def test_a_bad_flag_exits_2_with_one_line_naming_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bedash import budget
     from bedash.benchmark import run
+    from bedash.method import budget
 
     monkeypatch.setattr(budget, "host_available", lambda: (16 * 10**9, "this machine has"))
     monkeypatch.setattr(run, "run_bench", _never)  # checks happen before anything is timed
@@ -244,9 +244,14 @@ def _benchmark_imports(path: Path, *, top_level_only: bool) -> list[str]:
 def test_the_core_never_imports_the_benchmark() -> None:
     """bedash/*.py import nothing of bedash.benchmark; the CLI dispatches to it lazily, inside
     main, so that importing bedash.cli does not load it either."""
-    core = sorted((ROOT / "bedash").glob("*.py"))
+    core = sorted(p for p in (ROOT / "bedash").rglob("*.py") if "benchmark" not in p.parts)
     assert core and not (ROOT / "bedash" / "bench.py").exists()
-    bad = {p.name: _benchmark_imports(p, top_level_only=p.name == "cli.py") for p in core}
+    bad = {
+        str(p.relative_to(ROOT)): _benchmark_imports(
+            p, top_level_only=p == ROOT / "bedash" / "cli.py"
+        )
+        for p in core
+    }
     assert not {k: v for k, v in bad.items() if v}
     assert _benchmark_imports(ROOT / "bedash" / "cli.py", top_level_only=False)  # the dispatch
 

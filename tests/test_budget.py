@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bedash import budget
-from bedash.budget import check_budget, estimate, format_bytes, param_bytes
-from bedash.config import MODEL_KINDS, ConfigError, RunConfig
-from bedash.models import build_model, param_stats
+from bedash.method import budget
+from bedash.method.budget import check_budget, estimate, format_bytes, param_bytes
+from bedash.method.models import build_model, param_stats
+from bedash.settings.config import MODEL_KINDS, ConfigError, RunConfig
 
 GB = 10**9
 HUGE = RunConfig(members=64, hidden=16384, layers=16)
@@ -142,7 +142,7 @@ def test_run_experiment_refuses_before_the_folder_exists(
 
 
 def test_preflight_refuses_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bedash.app.preflight import preflight
+    from bedash.dashboard.preflight import preflight
 
     monkeypatch.setattr(budget, "host_available", lambda: (22 * GB, "this machine has"))
     with pytest.raises(ConfigError, match="22 GB available") as err:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bedash.cli import format_results, main
-from bedash.config import RunConfig
-from bedash.schema import FieldError
+from bedash.names import FieldError
+from bedash.settings.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "synthetic", "--train-size", "256", "--test-size", "64", "--epochs", "1",
@@ -157,7 +157,7 @@ def test_a_crash_before_the_run_folder_exists_points_nowhere(
 def cli_reaches(name: str) -> object:
     """Set field `name` to its example value with its flag; return what config_from_args made."""
     from bedash.cli import build_parser, config_from_args
-    from bedash.config import example_value, spec
+    from bedash.settings.config import example_value, spec
 
     s, value = spec(name), example_value(name)
     if s.kind == "bool":
@@ -172,7 +172,7 @@ def cli_reaches(name: str) -> object:
 
 def test_every_setting_reaches_the_cli() -> None:
     from bedash.cli import build_parser
-    from bedash.config import example_value, field_names, flag
+    from bedash.settings.config import example_value, field_names, flag
 
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     by_dest = {a.dest: a for a in train._actions}
@@ -200,7 +200,7 @@ def test_the_flags_contract_is_kept() -> None:
 
 def test_help_shows_bounds_choices_and_the_profiles_caps() -> None:
     from bedash.cli import build_parser
-    from bedash.profile import DEMO_LIMITS
+    from bedash.settings.profile import DEMO_LIMITS
 
     text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     assert "1 to 64; default: 5" in text and "mlp | cnn; default: mlp" in text
@@ -386,7 +386,7 @@ elif phase == "load":  # loading the data (a download: minutes)
     real_load = experiment.load_dataset
     experiment.load_dataset = lambda *a, **k: (hold("load"), real_load(*a, **k))[1]
 elif phase == "write":  # writing a model's results
-    import bedash.runs as runs
+    import bedash.store.runs as runs
 
     real_add = runs.RunWriter.add_result
     runs.RunWriter.add_result = lambda self, *a, **k: (hold("write"), real_add(self, *a, **k))[1]
@@ -441,7 +441,9 @@ def _digest(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow  # subprocesses
-@pytest.mark.parametrize("module", ["bedash.runs", "torch"])  # in __main__'s import, in main's
+@pytest.mark.parametrize(
+    "module", ["bedash.store.runs", "torch"]
+)  # in __main__'s import, in main's
 def test_ctrl_c_during_imports_exits_130_without_a_traceback(tmp_path: Path, module: str) -> None:
     rc, _, err = interrupt_at("PHASE import", "import", ["train", *TINY, "--out",
                                 str(tmp_path / "r")], HOLD_MODULE=module)  # fmt: skip

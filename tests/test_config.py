@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from bedash.config import ConfigError, Limits, RunConfig
-from bedash.profile import DEMO_LIMITS, current_limits
+from bedash.settings.config import ConfigError, Limits, RunConfig
+from bedash.settings.profile import DEMO_LIMITS, current_limits
 
 
 def test_defaults_reproduce_the_seed() -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bedash.config import RunConfig
-from bedash.data import Batcher, synthetic
+from bedash.data.datasets import Batcher, synthetic
 from bedash.experiment import run_experiment
-from bedash.models import build_model
-from bedash.train import fit, make_optimizer, predict
+from bedash.method.models import build_model
+from bedash.method.train import fit, make_optimizer, predict
+from bedash.settings.config import RunConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 CFG = RunConfig(dataset="synthetic", train_size=512, test_size=256, epochs=2, hidden=32,
@@ -74,7 +74,7 @@ def test_cuda_predict_and_metrics() -> None:
 def test_cuda_graph_steps_equal_eager_steps(kind: str) -> None:
     """The captured step is the same math: weights after 2 epochs (the last batch partial,
     so eager and replayed steps mix) match an eager run from the same start."""
-    from bedash.train import Stepper
+    from bedash.method.train import Stepper
 
     data = synthetic(32 * 9 + 16, 8).to("cuda")
     cfg = CFG.replace(members=3)

@@ -10,10 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from bedash import data as D
-from bedash.data import Batcher, DatasetError, Split, load_dataset, normalize, synthetic
-
-from .conftest import make_cifar_archive, write_tiny_cifar
+from bedash.data import datasets as D
+from bedash.data.datasets import Batcher, DatasetError, Split, load_dataset, normalize, synthetic
+from tests.conftest import make_cifar_archive, write_tiny_cifar
 
 
 def test_synthetic_noise_is_the_same_however_it_is_sliced() -> None:
@@ -244,7 +243,7 @@ def test_batcher_is_seeded_complete_and_keeps_the_last_partial_batch() -> None:
 
 
 def test_dataset_errors_carry_the_field_they_are_about(tmp_path: Path) -> None:
-    from bedash.schema import FieldError
+    from bedash.names import FieldError
 
     with pytest.raises(DatasetError) as info:
         load_dataset(str(tmp_path / "missing"), tmp_path / "data")

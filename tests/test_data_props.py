@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bedash import data as D
-from bedash.data import DatasetError
+from bedash.data import datasets as D
+from bedash.data.datasets import DatasetError
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

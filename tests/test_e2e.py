@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bedash.runs import RESULT_COLUMNS
+from bedash.store.runs import RESULT_COLUMNS
 
 pytestmark = pytest.mark.e2e
 
@@ -320,7 +320,7 @@ def run_files_bytes(run: Path) -> dict[str, bytes]:
 def test_kill_9_mid_run_then_restart_lists_finished_intact_and_killed_interrupted(
     browser,
 ) -> None:
-    from bedash.runs import list_runs
+    from bedash.store.runs import list_runs
 
     tmp = Path(tempfile.mkdtemp(prefix="bedash-kill-"))
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)

@@ -32,10 +32,10 @@ RUNS = [  # name, members, hidden, cancelled after the first model
 def make_runs(runs_dir: Path) -> None:
     """Three small runs written as the CLI writes them: E=3 and E=5 alike otherwise, and a
     wider one stopped after the BatchEnsemble (the others not measured); one is tagged."""
-    import bedash.annotations as notes
-    from bedash.config import RunConfig
+    import bedash.store.annotations as notes
     from bedash.experiment import run_experiment
-    from bedash.train import Callback
+    from bedash.method.train import Callback
+    from bedash.settings.config import RunConfig
 
     class StopAfterFirst(Callback):
         def __init__(self, event: threading.Event) -> None:

@@ -8,9 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from bedash.config import RunConfig
-from bedash.data import DatasetError, Split, synthetic
-from bedash.evaluation import (
+from bedash.data.datasets import DatasetError, Split, synthetic
+from bedash.method.metrics import compute_metrics
+from bedash.method.models import build_model
+from bedash.method.train import predict
+from bedash.names import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
+from bedash.settings.config import RunConfig
+from bedash.uncertainty.corruptions import CORRUPTION_NAMES, corrupt, corruption_seed
+from bedash.uncertainty.evaluation import (
     IN_DISTRIBUTION,
     evaluate_model,
     expand_corruptions,
@@ -19,12 +24,7 @@ from bedash.evaluation import (
     scalar_metrics,
     stream_logits,
 )
-from bedash.metrics import compute_metrics
-from bedash.models import build_model
-from bedash.ood import OOD_NAMES, load_ood
-from bedash.schema import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
-from bedash.shift import CORRUPTION_NAMES, corrupt, corruption_seed
-from bedash.train import predict
+from bedash.uncertainty.ood import OOD_NAMES, load_ood
 
 CFG = RunConfig(members=3, hidden=16)
 
@@ -200,7 +200,7 @@ def test_cifar10_ood_set_is_read_from_disk(tmp_path) -> None:
 
     import numpy as np
 
-    from bedash.data import CIFAR10_FILES, CIFAR10_FOLDER
+    from bedash.data.datasets import CIFAR10_FILES, CIFAR10_FOLDER
 
     folder = tmp_path / CIFAR10_FOLDER
     folder.mkdir()
@@ -365,8 +365,8 @@ def test_a_run_without_the_options_writes_none_of_them(tmp_path, tiny_cfg) -> No
 def test_bad_settings_name_their_field_before_anything_is_written(
     tmp_path, tiny_cfg, changes, field, text
 ) -> None:
-    from bedash.config import ConfigError
     from bedash.experiment import run_experiment
+    from bedash.settings.config import ConfigError
 
     with pytest.raises(ConfigError) as e:
         run_experiment(tiny_cfg.replace(**changes), tmp_path / "run")
@@ -375,8 +375,8 @@ def test_bad_settings_name_their_field_before_anything_is_written(
 
 
 def test_val_size_is_checked_against_the_loaded_training_set(tmp_path, tiny_cfg) -> None:
-    from bedash.config import ConfigError
     from bedash.experiment import run_experiment
+    from bedash.settings.config import ConfigError
 
     cfg = tiny_cfg.replace(train_size=None, temperature_scaling=True, val_size=300)
     small = synthetic(n_train=100, n_test=50)

@@ -12,12 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from bedash import experiment as X
-from bedash.config import ConfigError, RunConfig
-from bedash.data import Batcher, DatasetError, synthetic
+from bedash.data.datasets import Batcher, DatasetError, synthetic
 from bedash.experiment import run_experiment
-from bedash.models import build_model
-from bedash.runs import HISTORY_COLUMNS, MEMBER_COLUMNS, RESULT_COLUMNS, RunDirError, read_run
-from bedash.train import Callback, EpochRecord, Progress, fit, make_optimizer
+from bedash.method.models import build_model
+from bedash.method.train import Callback, EpochRecord, Progress, fit, make_optimizer
+from bedash.settings.config import ConfigError, RunConfig
+from bedash.store.runs import HISTORY_COLUMNS, MEMBER_COLUMNS, RESULT_COLUMNS, RunDirError, read_run
 
 CONTRACT_RESULT_COLUMNS = [
     "model", "members", "hidden", "epochs", "params", "train_seconds", "infer_seconds",
@@ -210,7 +210,7 @@ def test_parallel_weights_track_sequential_weights(tiny_cfg: RunConfig) -> None:
     par = build_model("ensemble_parallel", tiny_cfg)
     batcher = Batcher(data.train, 32, seed=0)
     for k, member in enumerate(seq.members):
-        from bedash.layers import Single
+        from bedash.method.layers import Single
 
         single = Single(member)
         fit(single, batcher, make_optimizer(single, tiny_cfg), epochs=2, name=f"m{k}")

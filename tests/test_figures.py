@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bedash.app import figures as charts
-from bedash.app import tables
-from bedash.app.jobs import TracePoint
-from bedash.schema import HISTORY_COLUMNS, MODEL_COLORS
+from bedash.dashboard import figures as charts
+from bedash.dashboard import tables
+from bedash.dashboard.jobs import TracePoint
+from bedash.names import HISTORY_COLUMNS, MODEL_COLORS
 
 
 def history(rows: list[tuple]) -> pd.DataFrame:
@@ -306,8 +306,8 @@ def test_overlays_of_several_runs_one_colour_each() -> None:
 
 
 def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
-    from bedash.config import RunConfig
     from bedash.experiment import run_experiment
+    from bedash.settings.config import RunConfig
 
     cfg = RunConfig(
         dataset="synthetic", train_size=256, test_size=128, epochs=2, hidden=16, members=3,

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from bedash.housekeeping import prune_uploads, tree_bytes
+from bedash.data.housekeeping import prune_uploads, tree_bytes
 
 NOW = time.time()
 HOUR = 3600.0
@@ -49,7 +49,7 @@ def test_the_dataset_of_an_active_job_stays_and_counts(tmp_path: Path) -> None:
 def test_a_removed_upload_takes_its_decoded_cache_along(tmp_path: Path) -> None:
     from PIL import Image
 
-    from bedash.data import load_image_folder
+    from bedash.data.datasets import load_image_folder
 
     root = tmp_path / "uploads"
     folder = upload(root, "u1", 0)

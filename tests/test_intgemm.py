@@ -7,11 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bedash import evaluation, intgemm
-from bedash.config import RunConfig
-from bedash.data import Split, normalize, synthetic
-from bedash.models import build_model
-from bedash.train import predict
+from bedash.data.datasets import Split, normalize, synthetic
+from bedash.method import intgemm
+from bedash.method.models import build_model
+from bedash.method.train import predict
+from bedash.settings.config import RunConfig
+from bedash.uncertainty import evaluation
 
 KINDS = ("single", "batchensemble", "ensemble", "ensemble_parallel")
 

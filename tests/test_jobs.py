@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bedash.app.jobs import JobRegistry, JobSnapshot
-from bedash.app.preflight import preflight, train_images
-from bedash.config import ConfigError, Limits, RunConfig
-from bedash.runs import RunDirError
+from bedash.dashboard.jobs import JobRegistry, JobSnapshot
+from bedash.dashboard.preflight import preflight, train_images
+from bedash.settings.config import ConfigError, Limits, RunConfig
+from bedash.store.runs import RunDirError
 
 QUICK = RunConfig(
     dataset="synthetic", train_size=256, test_size=128, epochs=1, hidden=16, members=2,
@@ -163,7 +163,7 @@ def test_bad_input_found_while_loading_fails_the_job_with_the_message(registry, 
     reg = registry()
     cfg = QUICK.replace(dataset="cifar10", data_dir=str(tmp_path / "empty"))
     job_id = reg.submit(cfg, check=False)
-    import bedash.data as data
+    import bedash.data.datasets as data
 
     # no network in tests: make the download fail as it does offline
     def offline(*a, **k):
@@ -301,7 +301,7 @@ def test_views_are_counted_per_other_session() -> None:
 def test_importing_jobs_does_not_import_torch() -> None:
     import subprocess
 
-    code = "import bedash.app.jobs, sys; print('torch' in sys.modules)"
+    code = "import bedash.dashboard.jobs, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -358,7 +358,7 @@ def test_the_default_profile_has_no_watchdog_and_shutdown_joins_it(registry) -> 
 def raise_in_epoch(monkeypatch: pytest.MonkeyPatch, seed: int, epoch: int = 2) -> None:
     """Make the training of every config with `seed` raise after the first batch of `epoch`
     (inside the training loop, as a real bug or an out-of-memory error would)."""
-    from bedash.data import Batcher
+    from bedash.data.datasets import Batcher
 
     real = Batcher.indices
 
@@ -397,7 +397,7 @@ def test_an_unwritable_runs_folder_is_refused_at_submit(registry, tmp_path) -> N
 def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(registry, monkeypatch) -> None:
     import errno
 
-    from bedash import runs as R
+    from bedash.store import runs as R
 
     reg = registry()
     first = reg.wait(reg.submit(QUICK), timeout=60)
@@ -456,7 +456,8 @@ def test_the_library_never_imports_streamlit() -> None:
     import subprocess
 
     code = (
-        "import sys, bedash.app.jobs, bedash.profile, bedash.housekeeping, bedash.experiment;"
+        "import sys, bedash.dashboard.jobs, bedash.settings.profile, bedash.data.housekeeping,"
+        " bedash.experiment;"
         "print('streamlit' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -467,7 +468,7 @@ def test_the_library_never_imports_streamlit() -> None:
 
 
 def _sweep_spec():
-    from bedash.sweep import SweepSpec
+    from bedash.sweep.core import SweepSpec
 
     base = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, members=2,
                      hidden=8, models=("single",), device="cpu")  # fmt: skip
@@ -477,7 +478,7 @@ def _sweep_spec():
 def test_a_sweep_waits_behind_a_training_job_and_reports_cells(tmp_path) -> None:
     """One slot: the sweep queues behind a running job (their timings would measure each
     other), then runs its cells and reports them as progress."""
-    from bedash.app.sweepjobs import submit_sweep
+    from bedash.dashboard.sweepjobs import submit_sweep
 
     reg = JobRegistry(tmp_path, max_running=1)
     gate = threading.Event()
@@ -502,8 +503,8 @@ def test_a_sweep_waits_behind_a_training_job_and_reports_cells(tmp_path) -> None
 
 
 def test_a_sweep_is_checked_before_it_is_queued_and_cancelled_by_the_registry(tmp_path) -> None:
-    from bedash.app.sweepjobs import submit_sweep
-    from bedash.sweep import SweepError
+    from bedash.dashboard.sweepjobs import submit_sweep
+    from bedash.sweep.core import SweepError
 
     reg = JobRegistry(tmp_path, max_running=1)
     with pytest.raises(SweepError) as e:

@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from bedash import jpeg, shift
-from bedash.data import synthetic
+from bedash.data.datasets import synthetic
+from bedash.uncertainty import corruptions as shift
+from bedash.uncertainty import jpeg
 
 
 def _images() -> dict[str, torch.Tensor]:

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bedash import fastpath
-from bedash.layers import (
+from bedash.method import fastpath
+from bedash.method.layers import (
     BatchEnsemble,
     BatchEnsembleConv2d,
     BatchEnsembleLinear,
@@ -21,7 +21,7 @@ from bedash.layers import (
     fast_weights,
     parallel_ensemble,
 )
-from bedash.models import CNN, MLP
+from bedash.method.models import CNN, MLP
 
 
 class SeedMLP(nn.Module):
@@ -264,7 +264,7 @@ NO_SHORTCUT = {"inplace", "declared_inplace"}  # the input is changed before the
 def test_inference_fast_path_equals_the_training_path(
     make: str, per_member_bias: bool, E: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """no_grad inference computes the first layer from the un-tiled input (bedash.fastpath);
+    """no_grad inference computes the first layer from the un-tiled input (bedash.method.fastpath);
     the numbers must be those of the general member-major path (run with grad enabled), with
     and without predict's inference pass (which keeps the scaled weights between batches)."""
     torch.manual_seed(9)

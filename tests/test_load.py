@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from bedash.app.jobs import JobRegistry
-from bedash.runs import list_runs
+from bedash.dashboard.jobs import JobRegistry
+from bedash.store.runs import list_runs
 from tests.test_app import start_button
 from tests.test_jobs import QUICK
 
@@ -124,7 +124,7 @@ def test_twenty_concurrent_submits_against_a_cap_of_two(tmp_path: Path, monkeypa
 def test_twenty_sessions_through_the_pages_share_two_slots(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pages import common
+    from bedash.dashboard import common
     from tests.test_app import app, configure, finished, texts
 
     monkeypatch.setenv("BEDASH_RUNS_DIR", str(tmp_path / "runs"))

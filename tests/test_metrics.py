@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from bedash.metrics import compute_metrics
+from bedash.method.metrics import compute_metrics
 
 
 def _logits_from_preds(

@@ -6,10 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from bedash.config import RunConfig
-from bedash.models import CNN, MLP, Ensemble, build_model, num_members, param_stats
-
-from .test_layers import SeedMLP
+from bedash.method.models import CNN, MLP, Ensemble, build_model, num_members, param_stats
+from bedash.settings.config import RunConfig
+from tests.test_layers import SeedMLP
 
 
 def test_mlp_default_is_the_seed_mlp() -> None:

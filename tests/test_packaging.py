@@ -113,7 +113,7 @@ def test_pip_install_into_a_fresh_environment_gives_a_working_bedash_command(
     )  # fmt: skip
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
     installed = Path(site) / "bedash"
-    assert (installed / "cli.py").is_file() and (installed / "app" / "jobs.py").is_file()
+    assert (installed / "cli.py").is_file() and (installed / "dashboard" / "jobs.py").is_file()
     assert not (Path(site) / "pages").exists() and not (Path(site) / "tests").exists()
     run = subprocess.run(
         [str(venv / "bin" / "bedash"), "train", "--dataset", "synthetic", "--epochs", "1",

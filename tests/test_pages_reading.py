@@ -17,8 +17,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import bedash.annotations as annotations  # bedash.annotations is also __future__.annotations
-from bedash.config import RunConfig
+import bedash.store.annotations as annotations  # the name is also __future__.annotations
+from bedash.settings.config import RunConfig
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -106,8 +106,7 @@ def test_a_run_is_read_once_per_state_of_its_files(dirs, trained, monkeypatch) -
     run store replaces (a new file renamed over it, even of the same size and mtime) is."""
     import os
 
-    from bedash.app import rundata
-    from pages import common
+    from bedash.dashboard import common, rundata
 
     (run,) = copy_runs(dirs, trained, "20260101-000000-aaaaaa")
     path = dirs / "runs" / run
@@ -127,7 +126,7 @@ def test_a_run_is_read_once_per_state_of_its_files(dirs, trained, monkeypatch) -
     stat = file.stat()
     (path / "results.csv.tmp").write_text(buf.getvalue())
     os.utime(path / "results.csv.tmp", ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    os.replace(path / "results.csv.tmp", file)  # as bedash.atomic writes
+    os.replace(path / "results.csv.tmp", file)  # as bedash.store.atomic writes
     assert file.stat().st_size == stat.st_size and file.stat().st_mtime_ns == stat.st_mtime_ns
     changed = common.load_run(path)
     assert len(reads) == 2
@@ -289,7 +288,7 @@ def test_compare_joins_like_runs_and_overlays_loss_and_calibration(dirs, trained
 
 @pytest.mark.slow
 def test_the_live_view_shows_the_whole_jobs_eta_and_a_smoothed_throughput(dirs) -> None:
-    from pages import common
+    from bedash.dashboard import common
 
     cfg = RunConfig(
         dataset="synthetic", train_size=512, test_size=256, epochs=500, hidden=16, members=2,

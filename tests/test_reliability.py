@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bedash import runs as R
 from bedash.cli import main
-from bedash.runs import list_runs, read_run
+from bedash.store import runs as R
+from bedash.store.runs import list_runs, read_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bedash import atomic
-from bedash.lock import LOCK_NAME, process_start_ticks
-from bedash.runs import (
+from bedash.store import atomic
+from bedash.store.lock import LOCK_NAME, process_start_ticks
+from bedash.store.runs import (
     RESULT_COLUMNS,
     RunDirError,
     RunWriter,
@@ -316,7 +316,7 @@ def test_a_run_locked_by_another_process_is_refused_until_that_process_dies(
     tmp_path: Path,
 ) -> None:
     code = (
-        "import sys, time; from bedash.runs import RunWriter\n"
+        "import sys, time; from bedash.store.runs import RunWriter\n"
         "w = RunWriter(sys.argv[1]); w.write_config({}, {}); w.set_status('running')\n"
         "print('ready', flush=True); time.sleep(120)\n"
     )
@@ -556,7 +556,7 @@ def test_read_tables_gives_typed_rows_and_names_each_problem(tmp_path: Path) -> 
 def test_a_sweep_folder_among_the_runs_is_not_listed_as_a_damaged_run(tmp_path: Path) -> None:
     """A sweep keeps its cells (ordinary runs) in its own folder, marked by sweep.json: the
     runs listing leaves that folder out instead of calling it damaged."""
-    from bedash.runs import list_runs
+    from bedash.store.runs import list_runs
 
     sweep = tmp_path / "sweep-abc"
     (sweep / "c00_s0").mkdir(parents=True)

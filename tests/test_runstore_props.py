@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bedash.runfiles import safe_text
-from bedash.runs import RunWriter, list_runs, read_run, read_tables
-from bedash.schema import HISTORY_COLUMNS, RESULT_COLUMNS, RUN_STATUSES
+from bedash.names import HISTORY_COLUMNS, RESULT_COLUMNS, RUN_STATUSES
+from bedash.store.readers import safe_text
+from bedash.store.runs import RunWriter, list_runs, read_run, read_tables
 
 FILES = [
     "config.json", "status.json", "history.csv", "results.csv", "members.csv",

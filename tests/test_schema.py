@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bedash import config as C
-from bedash.config import ConfigError, Limits, RunConfig, spec
-from bedash.profile import DEMO_LIMITS
-from bedash.schema import FieldError
+from bedash.names import FieldError
+from bedash.settings import config as C
+from bedash.settings.config import ConfigError, Limits, RunConfig, spec
+from bedash.settings.profile import DEMO_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -217,7 +217,7 @@ def test_summary_text() -> None:
 @pytest.mark.slow  # a subprocess
 def test_the_schema_imports_neither_torch_nor_pandas() -> None:
     code = (
-        "import sys, bedash.config, bedash.schema; "
+        "import sys, bedash.settings.config, bedash.names; "
         "print(sorted(m for m in ('torch', 'pandas', 'numpy') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""bedash.stats: the t quantile against table values, intervals and verdicts by hand."""
+"""bedash.sweep.stats: the t quantile against table values, intervals and verdicts by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bedash.stats import (
+from bedash.sweep.stats import (
     Summary,
     betainc,
     better_direction,
@@ -134,7 +134,7 @@ def test_better_direction() -> None:
     ],
 )  # fmt: skip
 def test_metric_range_is_what_the_metric_can_take(metric: str, bounds: tuple) -> None:
-    from bedash.stats import clip_to_range, metric_range
+    from bedash.sweep.stats import clip_to_range, metric_range
 
     assert metric_range(metric) == bounds
     lo, hi = bounds

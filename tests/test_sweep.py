@@ -1,4 +1,4 @@
-"""bedash.sweep and the sweep CLI: grid, sweep folder, resume, cancel, failure, statistics.
+"""bedash.sweep.core and the sweep CLI: grid, sweep folder, resume, cancel, failure, statistics.
 
 Most tests drive run_sweep with a fake engine that returns hand-made run files, so the
 statistics can be checked against values computed here; one test trains real tiny cells.
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from bedash import sweep_cli
-from bedash.config import ConfigError, RunConfig
-from bedash.profile import current_limits
-from bedash.runs import RESULT_COLUMNS, _csv_text, read_run
-from bedash.sweep import (
+from bedash.settings.config import ConfigError, RunConfig
+from bedash.settings.profile import current_limits
+from bedash.store.runs import RESULT_COLUMNS, _csv_text, read_run
+from bedash.sweep import cli as sweep_cli
+from bedash.sweep.core import (
     CellOutcome,
     SweepError,
     SweepSpec,
@@ -251,7 +251,7 @@ def test_interrupt_marks_running_cells_and_resume_finishes(tmp_path: Path) -> No
 
 
 def test_cancel_event_stops_the_local_engine_before_the_next_cell(tmp_path: Path) -> None:
-    from bedash.engine import LocalEngine
+    from bedash.sweep.engines import LocalEngine
 
     cancel = threading.Event()
     cancel.set()
@@ -431,7 +431,7 @@ def test_cli_cifar10_as_an_ood_set_not_on_disk_exits_2_before_any_cell(
 def test_no_download_reaches_every_cell(monkeypatch: pytest.MonkeyPatch) -> None:
     """--no-download goes to each engine and from there to run_experiment(download=False)."""
     import bedash.experiment
-    from bedash.engine import LocalEngine, RayEngine, _ray_task
+    from bedash.sweep.engines import LocalEngine, RayEngine, _ray_task
 
     seen = []
 
@@ -515,7 +515,7 @@ def nodes(*resources: dict[str, float]) -> list[dict[str, Any]]:
 
 
 def test_ray_plan_defaults_to_one_run_per_node() -> None:
-    from bedash.engine import RayEngine
+    from bedash.sweep.engines import RayEngine
 
     plan = RayEngine()._plan(nodes({"CPU": 2.0}, {"CPU": 16.0}))
     assert [(n.slots, n.task_cpus, n.task_gpus) for n in plan] == [(1, 2.0, 0.0), (1, 16.0, 0.0)]
@@ -525,7 +525,7 @@ def test_ray_plan_defaults_to_one_run_per_node() -> None:
 
 
 def test_ray_plan_shares_gpus() -> None:
-    from bedash.engine import RayEngine
+    from bedash.sweep.engines import RayEngine
 
     gpu_node = {"CPU": 16.0, "GPU": 1.0}
     plan = RayEngine(gpus_per_run=0.25)._plan(nodes(gpu_node, {"CPU": 4.0}))
@@ -535,7 +535,7 @@ def test_ray_plan_shares_gpus() -> None:
 
 
 def test_ray_plan_errors_name_the_flag() -> None:
-    from bedash.engine import RayEngine
+    from bedash.sweep.engines import RayEngine
 
     with pytest.raises(SweepError, match="no node has 4 CPUs .the most on a node: 2") as e:
         RayEngine(cpus_per_run=4)._plan(nodes({"CPU": 2.0}))
@@ -570,7 +570,7 @@ def test_cli_ctrl_c_interrupts_the_running_cell_and_keeps_its_files(
     root = Path(__file__).resolve().parents[1]
     tiny = [*TINY[:-1]]
     tiny[tiny.index("--engine") + 1] = engine
-    cmd = [sys.executable, "-m", "bedash.sweep_cli", *tiny, "--train-size", "2000",
+    cmd = [sys.executable, "-m", "bedash.sweep.cli", *tiny, "--train-size", "2000",
            "--epochs", "10000", "--seeds", "0-1", "--models", "single",
            "--out", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -627,7 +627,7 @@ def test_cli_demo_profile_runs_locally_within_its_cap(
 
 
 def test_start_sweep_runs_in_a_thread_with_progress(tmp_path: Path) -> None:
-    from bedash.sweep_job import start_sweep
+    from bedash.sweep.job import start_sweep
 
     events: list[Any] = []
     job = start_sweep(spec(), tmp_path / "sw", engine=FakeEngine(), progress=events.append)
@@ -639,7 +639,7 @@ def test_start_sweep_runs_in_a_thread_with_progress(tmp_path: Path) -> None:
 
 
 def test_start_sweep_checks_first_and_cancels(tmp_path: Path) -> None:
-    from bedash.sweep_job import start_sweep
+    from bedash.sweep.job import start_sweep
 
     other = tmp_path / "other"
     other.mkdir()
@@ -663,7 +663,7 @@ def test_start_sweep_in_a_child_process_cancels_with_sigint(tmp_path: Path) -> N
     no Ray starts); cancel reaches it as Ctrl-C."""
     import time
 
-    from bedash.sweep_job import start_sweep
+    from bedash.sweep.job import start_sweep
 
     long = BASE.replace(train_size=2000, epochs=10_000, models=("single",))
     events: list[Any] = []
@@ -685,8 +685,8 @@ def test_start_sweep_in_a_child_process_cancels_with_sigint(tmp_path: Path) -> N
 def test_run_cell_applies_the_profiles_caps() -> None:
     import dataclasses
 
-    from bedash.config import DEFAULT_LIMITS
-    from bedash.engine import run_cell
+    from bedash.settings.config import DEFAULT_LIMITS
+    from bedash.sweep.engines import run_cell
 
     capped = dataclasses.replace(DEFAULT_LIMITS, max_wall_seconds=1e-9, eval_batch_size=16,
                                  name="demo")  # fmt: skip
@@ -708,10 +708,10 @@ def test_without_ray_auto_runs_here_and_ray_is_refused_naming_the_flag(monkeypat
     process; asking for Ray says how to get it (exit 2 at the CLI), never a traceback."""
     import argparse
 
-    from bedash import sweep_cli
-    from bedash.config import DEFAULT_LIMITS
-    from bedash.engine import LocalEngine
-    from bedash.sweep import SweepError
+    from bedash.settings.config import DEFAULT_LIMITS
+    from bedash.sweep import cli as sweep_cli
+    from bedash.sweep.core import SweepError
+    from bedash.sweep.engines import LocalEngine
 
     monkeypatch.setattr(sweep_cli, "_have_ray", lambda: False)
     args = argparse.Namespace(engine="auto", address=None)

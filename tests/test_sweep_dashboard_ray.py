@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bedash.app.jobs import JobRegistry
-from bedash.app.sweepjobs import submit_sweep
-from bedash.config import RunConfig
-from bedash.sweep import SweepSpec
+from bedash.dashboard.jobs import JobRegistry
+from bedash.dashboard.sweepjobs import submit_sweep
+from bedash.settings.config import RunConfig
+from bedash.sweep.core import SweepSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bedash.config import RunConfig
-from bedash.runs import read_run
-from bedash.sweep import SweepEvent, SweepSpec, read_sweep_json, run_sweep
+from bedash.settings.config import RunConfig
+from bedash.store.runs import read_run
+from bedash.sweep.core import SweepEvent, SweepSpec, read_sweep_json, run_sweep
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def cluster() -> Iterator[Any]:
 
 def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
     out = tmp_path / "sw"
-    cmd = [sys.executable, "-m", "bedash.sweep_cli", *TINY, "--members", "2,3",
+    cmd = [sys.executable, "-m", "bedash.sweep.cli", *TINY, "--members", "2,3",
            "--lr", "0.001,0.01", "--seeds", "0-1", "--address", cluster.address,
            "--out", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
@@ -73,7 +73,7 @@ def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
 def test_cancel_interrupts_running_cells_and_frees_the_cluster(
     cluster: Any, tmp_path: Path
 ) -> None:
-    from bedash.engine import RayEngine
+    from bedash.sweep.engines import RayEngine
 
     long = RunConfig(dataset="synthetic", train_size=2000, test_size=100, epochs=10_000,
                      hidden=16, members=2, device="cpu")  # fmt: skip

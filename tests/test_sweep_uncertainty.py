@@ -1,4 +1,4 @@
-"""bedash.sweep_uncertainty: shift.csv and ood.csv of a sweep's cells, aggregated over seeds.
+"""bedash.sweep.uncertainty_stats: shift.csv and ood.csv of a sweep's cells, aggregated over seeds.
 
 A fake engine answers every cell with hand-written run files, so every mean, interval and
 verdict is checked against values computed here by hand.
@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from bedash.config import RunConfig
-from bedash.profile import current_limits
-from bedash.runs import _csv_text
-from bedash.schema import OOD_COLUMNS, RESULT_COLUMNS, SHIFT_COLUMNS
-from bedash.sweep import CellOutcome, SweepSpec, SweepStore, check_cells, run_sweep
-from bedash.sweep_uncertainty import UNCERTAINTY_SWEEP_FILES, write_uncertainty_stats
+from bedash.names import OOD_COLUMNS, RESULT_COLUMNS, SHIFT_COLUMNS
+from bedash.settings.config import RunConfig
+from bedash.settings.profile import current_limits
+from bedash.store.runs import _csv_text
+from bedash.sweep.core import CellOutcome, SweepSpec, SweepStore, check_cells, run_sweep
+from bedash.sweep.uncertainty_stats import UNCERTAINTY_SWEEP_FILES, write_uncertainty_stats
 
 BASE = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, hidden=8,
                  members=2, device="cpu")  # fmt: skip

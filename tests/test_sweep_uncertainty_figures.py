@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bedash.app import sweep_uncertainty_figures as suf
-from bedash.schema import MODEL_COLORS
-from bedash.sweep import run_sweep
+from bedash.dashboard import sweep_uncertainty_figures as suf
+from bedash.names import MODEL_COLORS
+from bedash.sweep.core import run_sweep
 from tests.test_sweep_uncertainty import HALF, Engine, spec
 
 
@@ -111,7 +111,7 @@ def test_bands_stay_within_the_metrics_range(sweep: Path) -> None:
 def test_the_std_band_over_a_grid_stays_within_the_metrics_range() -> None:
     """The Sweeps page's mean ± std band against a grid field: an NLL band stops at 0, an
     accuracy band at 1; the line is the mean itself."""
-    from bedash.app.sweep_figures import band_figure
+    from bedash.dashboard.sweep_figures import band_figure
 
     summary = pd.DataFrame(
         {"config": [0, 1, 0, 1], "model": ["batchensemble"] * 4, "members": [2, 4, 2, 4],

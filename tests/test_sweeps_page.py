@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bedash.app.sweepform import parse_grid
-from bedash.config import RunConfig
-from bedash.sweep import SweepError
+from bedash.dashboard.sweepform import parse_grid
+from bedash.settings.config import RunConfig
+from bedash.sweep.core import SweepError
 
 ROOT = Path(__file__).resolve().parent.parent
 ACC_TITLE = "Accuracy under shift"  # the severity figure of accuracy (one of ECE beside it)
@@ -83,7 +83,7 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     at.text_input(key="sw_seeds").input("0")
     at.button(key="sw_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    from pages.verdict_view import sweep_jobs
+    from bedash.dashboard.verdict_view import sweep_jobs
 
     (name,) = [p.name for p in tmp_path.iterdir() if p.name.startswith("sweep-")]
     sweep_jobs()[name].cancel()
@@ -108,7 +108,7 @@ def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
         else (at.query_params["sweep"])
     )
     folder = tmp_path / name
-    from pages.verdict_view import sweep_jobs
+    from bedash.dashboard.verdict_view import sweep_jobs
 
     sweep_jobs()[name].wait(300)
     time.sleep(0.1)
@@ -123,7 +123,7 @@ def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
 
 def _finished_sweep(root: Path, name: str, **files: bool) -> Path:
     """A sweep folder written by the fake engine of test_sweep_uncertainty (no training)."""
-    from bedash.sweep import run_sweep
+    from bedash.sweep.core import run_sweep
     from tests.test_sweep_uncertainty import Engine, spec
 
     run_sweep(spec(), root / name, Engine(**files))
@@ -133,7 +133,7 @@ def _finished_sweep(root: Path, name: str, **files: bool) -> Path:
 def test_uncertainty_section_shows_for_a_sweep_with_its_files(tmp_path, monkeypatch) -> None:
     import json
 
-    from bedash.sweep_uncertainty import UNCERTAINTY_SWEEP_FILES
+    from bedash.sweep.uncertainty_stats import UNCERTAINTY_SWEEP_FILES
 
     folder = _finished_sweep(tmp_path, "sweep-unc")
     at = _app(tmp_path, monkeypatch)
@@ -174,9 +174,9 @@ def _two_config_sweep(root: Path, name: str) -> Path:
     import csv
     import io
 
-    from bedash.runs import _csv_text
-    from bedash.schema import RESULT_COLUMNS, SHIFT_COLUMNS
-    from bedash.sweep import CellOutcome, SweepSpec, run_sweep
+    from bedash.names import RESULT_COLUMNS, SHIFT_COLUMNS
+    from bedash.store.runs import _csv_text
+    from bedash.sweep.core import CellOutcome, SweepSpec, run_sweep
     from tests.test_sweep_uncertainty import BASE, Engine, files
 
     class TwoConfigs(Engine):

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bedash.annotations import Annotations
-from bedash.app import tables
-from bedash.app.jobs import TracePoint
-from bedash.runs import RunInfo
-from bedash.schema import HISTORY_COLUMNS
-from bedash.schema import EpochRecord as EpochRow
+from bedash.dashboard import tables
+from bedash.dashboard.jobs import TracePoint
+from bedash.names import HISTORY_COLUMNS
+from bedash.names import EpochRecord as EpochRow
+from bedash.store.annotations import Annotations
+from bedash.store.runs import RunInfo
 from tests.test_figures import RESULTS
 
 

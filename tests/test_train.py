@@ -13,14 +13,13 @@ import torch
 from torch import nn
 
 from bedash import experiment as X
-from bedash import train as T
-from bedash.config import RunConfig
-from bedash.data import Batcher, synthetic
+from bedash.data.datasets import Batcher, synthetic
 from bedash.experiment import run_experiment
-from bedash.models import build_model
-from bedash.train import fit, make_optimizer, predict
-
-from .conftest import TINY
+from bedash.method import train as T
+from bedash.method.models import build_model
+from bedash.method.train import fit, make_optimizer, predict
+from bedash.settings.config import RunConfig
+from tests.conftest import TINY
 
 KINDS = [("batchensemble", "mlp"), ("batchensemble", "cnn"), ("ensemble_parallel", "cnn")]
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from bedash import uncertainty as U
+from bedash.uncertainty import scores as U
 
 
 def _random_probs(E: int, N: int = 200, C: int = 10, seed: int = 0) -> torch.Tensor:

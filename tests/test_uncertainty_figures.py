@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from bedash.app import uncertainty_figures as uf
-from bedash.schema import MODEL_COLORS, UNCERTAINTY_COLUMNS
+from bedash.dashboard import uncertainty_figures as uf
+from bedash.names import MODEL_COLORS, UNCERTAINTY_COLUMNS
 
 NAN = math.nan
 

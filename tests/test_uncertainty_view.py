@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bedash.config import RunConfig
+from bedash.settings.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ def section(path: Path) -> AppTest:
         f"ROOT_DIR = {str(ROOT)!r}\nRUN_PATH = {str(path)!r}\n"
         "import sys\nsys.path.insert(0, ROOT_DIR)\n"
         "from pathlib import Path\n"
-        "from pages.uncertainty_view import uncertainty_section\n"
+        "from bedash.dashboard.uncertainty_view import uncertainty_section\n"
         "uncertainty_section(Path(RUN_PATH))\n"
     )
     return AppTest.from_string(script, default_timeout=60).run()

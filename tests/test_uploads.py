@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bedash.data import load_dataset
-from bedash.uploads import UploadError, extract_dataset_zip
+from bedash.data.datasets import load_dataset
+from bedash.data.uploads import UploadError, extract_dataset_zip
 
 LIMITS = {"max_bytes": 2**20, "max_files": 100}
 
@@ -125,7 +125,7 @@ def test_a_damaged_image_is_named_and_every_retry_leaves_nothing(tmp_path: Path)
 def test_any_failure_while_checking_is_an_upload_error_and_removes_the_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
-    import bedash.uploads as U
+    import bedash.data.uploads as U
 
     def fail(root: Path, cache_dir: object = None) -> None:
         assert root.is_dir()  # it was unpacked
@@ -140,7 +140,7 @@ def test_any_failure_while_checking_is_an_upload_error_and_removes_the_folder(
 def test_ctrl_c_while_checking_removes_the_folder_and_still_stops(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bedash.uploads as U
+    import bedash.data.uploads as U
 
     def interrupted(root: Path, cache_dir: object = None) -> None:
         raise KeyboardInterrupt

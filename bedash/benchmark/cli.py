@@ -3,7 +3,7 @@
 Every flag is checked before anything is timed, the way `train` checks its own: a bad one
 exits 2 with one line `bedash bench: error: --flag: ...`. The settings bench shares with
 `train` go through RunConfig.validate (a ConfigError's field is the flag's name), then the
-bench's own, then the memory budget (bedash.budget) of the largest model timed.
+bench's own, then the memory budget (bedash.method.budget) of the largest model timed.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..schema import MODEL_KINDS, FieldError
-from . import __doc__ as PACKAGE_DOC
-from .settings import BenchSettings
+from bedash.benchmark import __doc__ as PACKAGE_DOC
+from bedash.benchmark.settings import BenchSettings
+from bedash.names import MODEL_KINDS, FieldError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # as `train` (bedash.cli)
 IMAGES_CIFAR10 = 50_000
@@ -111,9 +111,9 @@ def _count(field: str, value: int, lo: int) -> None:
 def check(s: BenchSettings) -> None:
     """FieldError naming the first bad setting (its field is the flag's name); nothing timed.
     Imports torch (the device list, the memory budget)."""
-    from ..budget import check_budget
-    from ..data import cifar10_present
-    from ..devices import resolve_device
+    from bedash.data.datasets import cifar10_present
+    from bedash.method.budget import check_budget
+    from bedash.method.devices import resolve_device
 
     s.run_config(use_cifar=False).validate()  # members, hidden, batch, eval batch, sizes
     for e in s.scaling_members:
@@ -158,7 +158,7 @@ def check(s: BenchSettings) -> None:
 
 def _as(field: str, check_one: Callable[[Any], object], arg: Any) -> None:
     """check_one(arg), its ConfigError reported under the bench-only flag `field`."""
-    from ..config import ConfigError
+    from bedash.settings.config import ConfigError
 
     try:
         check_one(arg.run_config() if isinstance(arg, BenchSettings) else arg)
@@ -175,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         check(s)
     except FieldError as e:
         parser.exit(EXIT_USAGE, f"bedash bench: error: {flag(e.field)}: {e.message}\n")
-    from .report import format_report, write_outputs
-    from .run import run_bench
+    from bedash.benchmark.report import format_report, write_outputs
+    from bedash.benchmark.run import run_bench
 
     command = "python -m bedash bench " + shlex.join(argv)
     log = (lambda *a, **k: None) if s.quiet else print

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from ..config import RunConfig
-from ..data import Split
-from .timing import time_kind
+from bedash.benchmark.timing import time_kind
+from bedash.data.datasets import Split
+from bedash.settings.config import RunConfig
 
 
 def memory_run_args(tmp: str, n_train: int, n_test: int) -> list[str]:

@@ -1,5 +1,5 @@
 """The scaling figure: step time of each model kind as E grows and as the hidden width grows,
-in the dashboard's palette (bedash.schema). Written as scaling.html and, where Chromium is
+in the dashboard's palette (bedash.names). Written as scaling.html and, where Chromium is
 installed, scaling.png; without plotly (a bare GPU box) only scaling.csv is written."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..schema import MODEL_KINDS, model_color, model_label
+from bedash.names import MODEL_KINDS, model_color, model_label
 
 SIZE = (1100, 450)  # the figure's pixels; the screenshot's window is 20 px larger each way
 

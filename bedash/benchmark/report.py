@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .plot import plot_scaling
+from bedash.benchmark.plot import plot_scaling
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -17,12 +17,9 @@ from typing import Any
 
 import torch
 
-from ..config import RunConfig
-from ..data import Batcher, Dataset, load_dataset, synthetic
-from ..devices import resolve_device
-from .memory import measure_memory
-from .settings import BenchSettings
-from .timing import (
+from bedash.benchmark.memory import measure_memory
+from bedash.benchmark.settings import BenchSettings
+from bedash.benchmark.timing import (
     KINDS,
     Measure,
     interleaved,
@@ -34,6 +31,9 @@ from .timing import (
     time_seed_loop,
     time_seed_pipeline,
 )
+from bedash.data.datasets import Batcher, Dataset, load_dataset, synthetic
+from bedash.method.devices import resolve_device
+from bedash.settings.config import RunConfig
 
 CIFAR10_EPOCH_IMAGES = 50_000  # "s/epoch(50k)": one CIFAR-10 epoch, 1,563 steps at batch 32
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import RunConfig
+from bedash.settings.config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class BenchSettings:
 
     def uses_cifar10(self) -> bool:
         """Whether the benchmark reads CIFAR-10 (auto: when it is in data_dir)."""
-        from ..data import cifar10_present
+        from bedash.data.datasets import cifar10_present
 
         return self.dataset == "cifar10" or (
             self.dataset == "auto" and cifar10_present(self.data_dir)

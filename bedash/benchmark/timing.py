@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig
-from ..data import Batcher, Split, normalize
-from ..models import build_model, loss_scale, training_units
-from ..schema import MODEL_KINDS
-from ..train import fit, make_optimizer, predict
+from bedash.data.datasets import Batcher, Split, normalize
+from bedash.method.models import build_model, loss_scale, training_units
+from bedash.method.train import fit, make_optimizer, predict
+from bedash.names import MODEL_KINDS
+from bedash.settings.config import RunConfig
 
 KINDS = MODEL_KINDS  # every kind is timed, in the schema's order
 

@@ -1,0 +1,63 @@
+"""Checks before a job is queued: what can be known to fail before training, reported when Start
+is pressed, not after the data has loaded."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from bedash.settings.config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
+from bedash.store.runs import RunDirError
+
+CIFAR10_TRAIN, SYNTHETIC_TRAIN = 50_000, 50_000  # images in the full training splits
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """RunDirError unless a run can be written in runs_dir (made if missing): a read-only or
+    misplaced folder is reported when Start is pressed, not after the data has loaded."""
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=runs_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise RunDirError("runs_dir", f"cannot write runs to {runs_dir}: {e.strerror or e}") from e
+
+
+def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
+    """What can be known to fail before training, as a ConfigError naming the field: the
+    config's own bounds, a device that is not (or no longer) there, a folder that is not a
+    dataset, a batch larger than the training set. Imports torch (for the device list)."""
+    cfg.validate(limits)  # cpu_only (the demo) already refuses any device but auto and cpu
+    if not limits.cpu_only:
+        from bedash.method.devices import resolve_device
+
+        resolve_device(cfg.device)  # ConfigError("device", ...) listing the devices there are
+    n_train = train_images(cfg)
+    if n_train is not None and cfg.batch_size > n_train:
+        raise ConfigError(
+            "batch_size",
+            f"{cfg.batch_size} is larger than the training set ({n_train} images); "
+            "choose a smaller batch or more training images",
+        )
+    from bedash.method.budget import check_budget
+
+    check_budget(cfg, "cpu" if limits.cpu_only else cfg.device)  # what cannot fit in memory
+
+
+def train_images(cfg: RunConfig) -> int | None:
+    """How many training images cfg will use (None when only loading can tell)."""
+    if cfg.dataset == "synthetic":
+        full = SYNTHETIC_TRAIN if cfg.train_size is None else cfg.train_size
+    elif cfg.dataset == "cifar10":
+        full = CIFAR10_TRAIN
+    else:
+        from bedash.data.datasets import DatasetError, scan_image_folder
+
+        try:
+            listing = scan_image_folder(cfg.dataset)
+        except DatasetError as e:
+            raise ConfigError(e.field, e.message) from e
+        full = sum(len(files) for files in listing["train"].values())
+    return full if cfg.train_size is None else min(full, cfg.train_size)

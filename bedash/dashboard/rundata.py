@@ -1,0 +1,103 @@
+"""A run folder read for the pages: its tables as frames, its files, the whole run as a zip.
+
+pandas is imported only when a run is loaded (half a second the first page need not pay).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bedash.store.runs import RunInfo, is_run_dir, read_run, read_tables, run_path, valid_run_id
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class RunData:
+    """A run folder read into frames (empty frames for files not written yet)."""
+
+    info: RunInfo
+    results: pd.DataFrame
+    members: pd.DataFrame
+    history: pd.DataFrame
+    agreement: dict[str, pd.DataFrame]
+    reliability: dict[str, pd.DataFrame]
+    problems: list[str] = field(default_factory=list)  # files that did not pass validation
+    steps: pd.DataFrame | None = None  # steps.csv, the log points of training, when written
+
+
+def find_run(runs_dir: Path, run_id: str) -> Path | None:
+    """The folder of run_id, or None when the id is malformed or no such run exists."""
+    if not valid_run_id(run_id):
+        return None
+    try:
+        path = run_path(runs_dir, run_id)
+    except ValueError:
+        return None
+    return path if path.is_dir() and is_run_dir(path) else None
+
+
+def load_run(path: Path) -> RunData:
+    """Every table of the run, validated by the run store (bedash.store.runs.read_tables): a file
+    that does not pass gives an empty frame and a line in `problems`, never a traceback."""
+    import pandas as pd
+
+    t = read_tables(path)
+    frames = {model: pd.DataFrame(rows) for model, rows in t.agreement.items()}
+    try:
+        steps = pd.read_csv(path / "steps.csv")
+    except (OSError, ValueError):
+        steps = None
+    return RunData(
+        read_run(path), pd.DataFrame(t.results), pd.DataFrame(t.members),
+        pd.DataFrame(t.history), frames,
+        {model: pd.DataFrame(rows) for model, rows in t.reliability.items()}, list(t.problems),
+        steps,
+    )  # fmt: skip
+
+
+def signature(path: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What changes whenever a file of the folder does: (name, inode, size, mtime in ns) of
+    each entry, a stat per file and nothing read. The run store replaces a file by renaming a
+    new one over it (a new inode), so even a rewrite of the same size within the
+    filesystem's clock tick shows. A cache key for the folder's data (bedash.dashboard.common)."""
+    out = []
+    try:
+        with os.scandir(path) as entries:
+            for e in entries:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                out.append((e.name, st.st_ino, st.st_size, st.st_mtime_ns))
+    except OSError:
+        return ()
+    return tuple(sorted(out))
+
+
+def run_files(path: Path) -> list[Path]:
+    """What a run's zip holds: its CSVs and JSON files (regular files only)."""
+    names = [p for p in sorted(path.iterdir()) if p.is_file() and not p.is_symlink()]
+    return [p for p in names if p.suffix in (".csv", ".json") and not p.name.startswith(".")]
+
+
+def run_zip(path: Path) -> bytes:
+    """The whole run as one zip, files under a folder named after the run."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in run_files(path):
+            z.write(f, f"{path.name}/{f.name}")
+    return buf.getvalue()
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes() if path.is_file() else b""
+    except OSError:
+        return b""

@@ -1,0 +1,316 @@
+"""Table shaping for the dashboard: pure functions of rows and frames (a run folder's CSVs, a
+live job's snapshot) returning DataFrames or numbers. No streamlit, no plotly, no torch.
+
+Also the numbers the live view derives from a job snapshot: the loss between two log points,
+TensorBoard's smoothing, a throughput that does not jump, and the whole job's ETA.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from bedash.names import HISTORY_COLUMNS, MODEL_LABELS, model_label
+
+__all__ = ["HISTORY_COLUMNS", "TRACE_COLUMNS"]
+
+TRACE_COLUMNS = ["model", "member", "x", "loss"]  # live log points and steps.csv
+# results.csv column -> the results table's header, in the order the table shows them
+RESULT_TABLE = {
+    "model": "Model",
+    "status": "Status",
+    "members": "E",
+    "params": "Params",
+    "param_mb": "MB",
+    "params_rel_single": "× single",
+    "train_seconds": "Train s",
+    "epoch_seconds": "s / epoch",
+    "infer_seconds": "Infer s",
+    "infer_repeats": "Infer repeats",
+    "load_avg": "Load",
+    "mean_member_acc": "Acc mean member",
+    "ensemble_acc": "Acc ensemble (mean softmax)",
+    "vote_acc": "Acc majority vote",
+    "oracle_acc": "Acc oracle",
+    "nll": "NLL",
+    "ece": "ECE",
+    "brier": "Brier",
+    "mean_disagreement": "Disagreement",
+}
+NOT_MEASURED = "not measured"
+
+
+def frame(rows: Iterable[Any], columns: Sequence[str]) -> pd.DataFrame:
+    """Dataclasses or dicts -> a DataFrame with exactly `columns` (also when rows is empty)."""
+    rows = list(rows)
+    df = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(columns))
+    return df.reindex(columns=list(columns))
+
+
+def members_of(series: pd.Series) -> pd.Series:
+    """history.csv leaves member empty for whole-model rows: NaN/None -> -1, else int."""
+    return pd.to_numeric(series, errors="coerce").fillna(-1).astype(int)
+
+
+def ordered(kinds: Iterable[str]) -> list[str]:
+    """Model kinds in the order the charts list them (known kinds first, in MODEL_LABELS order)."""
+    kinds = list(dict.fromkeys(kinds))
+    known = [k for k in MODEL_LABELS if k in kinds]
+    return known + [k for k in kinds if k not in MODEL_LABELS]
+
+
+def as_float(value: Any) -> float | None:
+    """A number, or None for a missing / NaN / non-numeric cell."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+# -- the loss between log points, smoothing ---------------------------------------------------
+
+
+def interval_means(trace: pd.DataFrame) -> pd.DataFrame:
+    """Live log points (model, member, x, loss: the running mean of the epoch so far at epoch
+    position x) -> the mean loss of each interval between two log points of one epoch, placed at
+    the interval's middle: columns model, member, x, x0, x1, loss.
+
+    The running mean restarts every epoch, so drawing it as it is makes a sawtooth. With m1 at
+    fraction f1 and m2 at f2 of the same epoch, the batches in between average exactly
+    (m2*f2 - m1*f1) / (f2 - f1); the first point of an epoch covers [epoch start, x]."""
+    cols = ["model", "member", "x", "x0", "x1", "loss"]
+    if trace is None or not len(trace):
+        return pd.DataFrame(columns=cols)
+    t = trace.assign(
+        member=members_of(trace["member"]),
+        x=pd.to_numeric(trace["x"], errors="coerce"),
+        loss=pd.to_numeric(trace["loss"], errors="coerce"),
+    ).dropna(subset=["x", "loss"])
+    out: list[tuple] = []
+    for (kind, member), rows in t.groupby(["model", "member"], sort=False):
+        rows = rows.drop_duplicates("x", keep="last").sort_values("x")
+        prev_epoch, prev_f, prev_m = -1, 0.0, 0.0
+        for x, m in zip(rows["x"].tolist(), rows["loss"].tolist(), strict=True):
+            epoch = max(0, math.ceil(x - 1e-9) - 1)  # x = 2.0 ends the second epoch (index 1)
+            f = x - epoch
+            if epoch != prev_epoch or f <= prev_f:
+                prev_f, prev_m = 0.0, 0.0
+            loss = (m * f - prev_m * prev_f) / (f - prev_f)
+            out.append((kind, member, epoch + (prev_f + f) / 2, epoch + prev_f, x, loss))
+            prev_epoch, prev_f, prev_m = epoch, f, m
+    return pd.DataFrame(out, columns=cols)
+
+
+def epoch_means(history: pd.DataFrame) -> pd.DataFrame:
+    """history.csv's per-epoch means as intervals: epoch e covers [e-1, e], drawn at e-0.5, the
+    same footing as interval_means (columns model, member, x, x0, x1, loss)."""
+    cols = ["model", "member", "x", "x0", "x1", "loss"]
+    if history is None or not len(history):
+        return pd.DataFrame(columns=cols)
+    epoch = pd.to_numeric(history["epoch"], errors="coerce")  # words in a damaged file -> NaN
+    h = pd.DataFrame(
+        {
+            "model": history["model"],
+            "member": members_of(history["member"]),
+            "x": epoch - 0.5,
+            "x0": epoch - 1,
+            "x1": epoch,
+            "loss": pd.to_numeric(history["loss"], errors="coerce"),
+        }
+    )
+    return h.dropna(subset=["x", "loss"]).reset_index(drop=True)[cols]
+
+
+def smooth(values: Sequence[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first points are
+    not pulled towards zero; weight 0 leaves the values as they are, non-finite values pass
+    through. (tensorboard/plugins/scalar/vz_line_chart2 resmoothDataset.)"""
+    values = [float(v) for v in values]
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing: {weight} is not in [0, 1)")
+    if not values or all(v == values[0] for v in values):
+        return values
+    out, last, n = [], 0.0, 0
+    for v in values:
+        if not math.isfinite(v):
+            out.append(v)
+            continue
+        last = last * weight + (1 - weight) * v
+        n += 1
+        out.append(last / (1 - weight**n))
+    return out
+
+
+# -- the live view's numbers --------------------------------------------------------------------
+
+
+def _kind_members(kind: str, members: int) -> int:
+    return 1 if kind == "single" else members
+
+
+def smoothed_throughput(progress: Any, history: Iterable[Any]) -> float | None:
+    """Member-samples per second that do not jump at an epoch start: the current epoch's rate
+    (few batches yet: noisy) blended with the previous epoch's rate of the same model in
+    proportion to how much of this epoch is done."""
+    if progress is None:
+        return None
+    current = as_float(progress.samples_per_s)
+    done = progress.step / progress.steps if progress.steps else 1.0
+    earlier = [
+        r
+        for r in history
+        if r.model == progress.model and r.member == progress.member and r.epoch < progress.epoch
+    ]
+    previous = as_float(earlier[-1].samples_per_s) if earlier else None
+    if previous is None or previous <= 0:
+        return current
+    if current is None or current <= 0:
+        return previous
+    return done * current + (1 - done) * previous
+
+
+def job_eta(
+    models: Sequence[str],
+    members: int,
+    model_index: int,
+    fraction: float,
+    model_eta: float | None,
+    elapsed: float,
+) -> float | None:
+    """Seconds left for the whole job, not only the model training now: the current model's own
+    ETA, plus the models still to come at the pace of the job so far (work counted in
+    member-epochs: a member of an ensemble costs about what a single model does; the elapsed
+    time includes loading and evaluating, so the estimate errs on the long side)."""
+    if not models or not 0 <= model_index < len(models):
+        return None
+    work = [_kind_members(k, members) for k in models]
+    done = sum(work[:model_index]) + work[model_index] * min(max(fraction, 0.0), 1.0)
+    later = sum(work[model_index + 1 :])
+    if model_eta is None or not math.isfinite(model_eta):
+        if done <= 0:
+            return None
+        return elapsed * (sum(work) - done) / done
+    if later == 0:
+        return max(0.0, model_eta)
+    if done <= 0 or elapsed <= 0:
+        return None
+    return max(0.0, model_eta) + later * elapsed / done
+
+
+def busy(load_avg: Any, cpus: int | None) -> bool:
+    """The machine was busy when the 1-minute load average exceeded its CPU count."""
+    load = as_float(load_avg)
+    return load is not None and cpus is not None and cpus > 0 and load > cpus
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+
+def results_table(results: pd.DataFrame) -> pd.DataFrame:
+    """results.csv rows -> the side-by-side table (readable headers, numbers kept numeric)."""
+    cols = [c for c in RESULT_TABLE if c in results]
+    out = results[cols].copy()
+    for c in cols:
+        if c not in ("model", "status"):
+            out[c] = pd.to_numeric(out[c], errors="coerce")
+    out["model"] = out["model"].map(model_label)
+    return out.rename(columns=RESULT_TABLE)
+
+
+def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One row per run (bedash.store.runs.RunInfo): its config and headline metrics, the ensemble
+    accuracy of each model kind, the total training time, and its tags and notes
+    (annotations: run_id -> bedash.store.annotations.Annotations)."""
+    annotations = annotations or {}
+    records = []
+    for r in runs:
+        cfg = r.config if isinstance(r.config, dict) else {}
+        note = annotations.get(r.run_id)
+        row: dict[str, Any] = {
+            "run_id": r.run_id,
+            "status": r.status,
+            "started": r.started,
+            "tags": ", ".join(note.tags) if note is not None else "",
+            "dataset": _short_dataset(cfg.get("dataset")),
+            "arch": cfg.get("arch"),
+            "models": ", ".join(cfg.get("models", []) or []),
+            "members": cfg.get("members"),
+            "hidden": cfg.get("hidden"),
+            "layers": cfg.get("layers"),
+            "epochs": cfg.get("epochs"),
+            "batch_size": cfg.get("batch_size"),
+            "lr": cfg.get("lr"),
+            "seed": cfg.get("seed"),
+            "device": cfg.get("device"),
+            "train_size": cfg.get("train_size"),
+        }
+        total = 0.0
+        for res in r.results:
+            kind = res.get("model", "")
+            row[f"acc {kind}"] = as_float(res.get("ensemble_acc"))
+            if kind == "batchensemble":
+                row["BE params × single"] = as_float(res.get("params_rel_single"))
+            total += as_float(res.get("train_seconds")) or 0.0
+        row["train s (all)"] = total if r.results else None
+        row["notes"] = note.notes if note is not None else ""
+        row["note"] = r.reason
+        records.append(row)
+    df = pd.DataFrame(records)
+    if not len(df):
+        return df
+    df["started"] = pd.to_datetime(df["started"], errors="coerce", utc=True)
+    acc = [f"acc {k}" for k in MODEL_LABELS if f"acc {k}" in df]
+    acc += sorted(c for c in df if c.startswith("acc ") and c not in acc)
+    headline = ["run_id", "status", "started", "tags", "models", *acc]
+    headline += [c for c in ("BE params × single", "train s (all)") if c in df]
+    return df[headline + [c for c in df if c not in headline]]
+
+
+def tag_filter(table: pd.DataFrame, tags: Iterable[str]) -> pd.DataFrame:
+    """The runs carrying every one of `tags` (none given: all)."""
+    wanted = set(tags)
+    if not wanted or not len(table):
+        return table
+    have = table["tags"].fillna("").map(lambda s: {t.strip() for t in str(s).split(",")})
+    return table[have.map(wanted.issubset)]
+
+
+def all_tags(table: pd.DataFrame) -> list[str]:
+    if not len(table) or "tags" not in table:
+        return []
+    found = {t.strip() for s in table["tags"].fillna("") for t in str(s).split(",")}
+    return sorted(t for t in found if t)
+
+
+# -- comparing runs ------------------------------------------------------------------------------
+
+# the settings that make two runs' numbers comparable along the member count
+COMPARE_SETTINGS = ("dataset", "arch", "hidden", "layers", "epochs", "batch_size", "lr", "seed",
+                    "train_size", "test_size")  # fmt: skip
+
+
+def compare_series(rows: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
+    """results rows (with run_id) -> the same rows with a `series` column: runs whose settings
+    other than the member count agree share a series (and a line on the compare chart); any
+    other difference starts a new one. configs: run_id -> config.json."""
+    if rows is None or not len(rows):
+        return pd.DataFrame(columns=[*rows.columns, "series"] if rows is not None else ["series"])
+
+    def key(run_id: str) -> tuple:
+        cfg = configs.get(run_id) or {}
+        return tuple(str(cfg.get(s)) for s in COMPARE_SETTINGS)
+
+    keys = {r: key(r) for r in dict.fromkeys(rows["run_id"])}
+    numbers = {k: i for i, k in enumerate(dict.fromkeys(keys.values()))}
+    return rows.assign(series=rows["run_id"].map(lambda r: numbers[keys[r]]))
+
+
+def _short_dataset(value: Any) -> Any:
+    """An image folder's path -> its last part (the table stays narrow)."""
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        return value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return value

@@ -1,0 +1,251 @@
+"""The Uncertainty section of a run's Results page: accuracy and ECE under dataset shift (the
+Ovadia figure), OOD detection, entropy and mutual-information histograms, accuracy-coverage.
+
+Every file is read through bedash.store.readers' validated CSV reader: a file that is missing shows
+nothing (or a hint), a damaged one a short message naming it, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from bedash.dashboard import rundata
+from bedash.dashboard import uncertainty_figures as uf
+from bedash.dashboard.form import plain
+from bedash.names import (
+    OOD_COLUMNS,
+    SELECTIVE_COLUMNS,
+    SHIFT_COLUMNS,
+    UNCERTAINTY_COLUMNS,
+    model_label,
+)
+from bedash.store import readers as rf
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HIST_RE = re.compile(r"^uncertainty_([A-Za-z0-9_]{1,64})\.csv$")
+_NAME = rf._text  # a corruption, an OOD set or a score: text made safe (newer runs may add names)
+_METRIC = rf._float(0.0, 1e300)  # NLL, entropies: never negative
+_UNIT = rf._UNIT
+SHIFT_SPEC: rf.Spec = {
+    "model": (rf._model, True), "corruption": (_NAME, True), "severity": (rf._int(0, 5), True),
+    "acc": (_UNIT, False), "nll": (_METRIC, False), "ece": (_UNIT, False),
+    "brier": (rf._float(0.0, 2.0), False), "entropy": (_METRIC, False),
+    "mutual_info": (_METRIC, False), "expected_entropy": (_METRIC, False),
+    "aurc": (_UNIT, False), "temperature": (rf._float(0.0, 1e300), False),
+    "acc_ts": (_UNIT, False), "nll_ts": (_METRIC, False), "ece_ts": (_UNIT, False),
+    "brier_ts": (rf._float(0.0, 2.0), False),
+}  # fmt: skip
+OOD_SPEC: rf.Spec = {
+    "model": (rf._model, True), "ood_set": (_NAME, True), "score": (_NAME, True),
+    "auroc": (_UNIT, False), "aupr": (_UNIT, False), "fpr95": (_UNIT, False),
+}  # fmt: skip
+SELECTIVE_SPEC: rf.Spec = {
+    "model": (rf._model, True), "coverage": (_UNIT, True), "accuracy": (_UNIT, False),
+    "risk": (_UNIT, False),
+}  # fmt: skip
+UNCERTAINTY_SPEC: rf.Spec = {
+    "model": (rf._model, True), "set": (_NAME, True), "quantity": (_NAME, True),
+    "bin": (rf._COUNT, True), "lower": (_METRIC, True), "upper": (_METRIC, True),
+    "count": (rf._COUNT, True), "fraction": (_UNIT, False),
+}  # fmt: skip
+assert list(SHIFT_SPEC) == SHIFT_COLUMNS and list(OOD_SPEC) == OOD_COLUMNS
+assert list(SELECTIVE_SPEC) == SELECTIVE_COLUMNS and list(UNCERTAINTY_SPEC) == UNCERTAINTY_COLUMNS
+REQUIRED = {
+    "shift.csv": ["model", "corruption", "severity", "acc", "ece"],
+    "ood.csv": OOD_COLUMNS,
+    "selective.csv": ["model", "coverage", "accuracy"],
+    "uncertainty": ["model", "set", "quantity", "lower", "upper", "fraction"],
+}
+
+
+@dataclass
+class UncertaintyFiles:
+    """A run's uncertainty tables as frames (empty when absent or damaged), the bytes of each
+    file read (for its download button), and one line per damaged file."""
+
+    shift: pd.DataFrame
+    ood: pd.DataFrame
+    selective: pd.DataFrame
+    hist: dict[str, pd.DataFrame] = field(default_factory=dict)
+    raw: dict[str, bytes] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.shift.empty and self.ood.empty and self.selective.empty and not self.hist
+
+
+def read_uncertainty(path: Path) -> UncertaintyFiles:
+    """shift.csv, ood.csv, selective.csv and uncertainty_<model>.csv of the run folder path,
+    validated. Never raises for what is in the folder."""
+    import pandas as pd
+
+    raw: dict[str, bytes] = {}
+    problems: list[str] = []
+
+    def load(name: str, spec: rf.Spec, required: list[str]) -> pd.DataFrame:
+        file = path / name
+        try:
+            rows = rf.parse_table(file, spec, required)
+            raw[name] = rf.read_bytes(file, rf.CSV_LIMIT)
+        except FileNotFoundError:
+            return pd.DataFrame()
+        except rf.FileProblem as e:
+            problems.append(str(e))
+            return pd.DataFrame()
+        except OSError as e:
+            problems.append(f"cannot read {rf.safe_text(name, 100)} ({rf.safe_text(e, 100)})")
+            return pd.DataFrame()
+        # float columns keep NaN for an empty cell: missing stays missing, never zero
+        return pd.DataFrame(rows, columns=list(spec))
+
+    out = UncertaintyFiles(
+        load("shift.csv", SHIFT_SPEC, REQUIRED["shift.csv"]),
+        load("ood.csv", OOD_SPEC, REQUIRED["ood.csv"]),
+        load("selective.csv", SELECTIVE_SPEC, REQUIRED["selective.csv"]),
+    )
+    try:
+        names = sorted(p.name for p in path.iterdir())[:10_000]
+    except OSError:
+        names = []
+    for name in names:
+        if not (m := HIST_RE.match(name)):
+            continue
+        frame = load(name, UNCERTAINTY_SPEC, REQUIRED["uncertainty"])
+        if frame.empty:
+            continue
+        if set(frame["model"]) != {m.group(1)}:
+            problems.append(f"{name} holds rows of another model")
+            raw.pop(name, None)
+            continue
+        out.hist[m.group(1)] = frame
+    out.raw, out.problems = raw, problems
+    return out
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _read_cached(path: str, signature: tuple) -> UncertaintyFiles:
+    return read_uncertainty(Path(path))
+
+
+def read_cached(path: Path) -> UncertaintyFiles:
+    """read_uncertainty once per state of the folder (its files' signature, as
+    bedash.dashboard.common.load_run)."""
+    return _read_cached(str(path), rundata.signature(path))
+
+
+def csv_button(name: str, files: UncertaintyFiles) -> None:
+    data = files.raw.get(name, b"")
+    st.download_button(
+        name, data, file_name=name, mime="text/csv", key=f"dl_unc_{name}", on_click="ignore",
+        icon=":material/download:", disabled=not data,
+    )  # fmt: skip
+
+
+def _shift_part(files: UncertaintyFiles) -> None:
+    st.markdown("**Accuracy and calibration under dataset shift**")
+    if files.shift.empty:
+        st.caption(f"Shifted test sets: {uf.NOT_MEASURED} (train with --shift).")
+        return
+    st.caption(
+        "The test set corrupted as in CIFAR-10-C, severity 1 (mild) to 5 (strong); 0 is the "
+        "clean test set. An ensemble whose uncertainty can be trusted loses accuracy without "
+        "its ECE growing as fast (Ovadia et al. 2019)."
+    )
+    corruptions = uf.corruptions_in(files.shift)
+    has_mean = (files.shift["corruption"] == uf.MEAN).any()
+    options = ([uf.MEAN] if has_mean else []) + corruptions
+    if not options:
+        options = [uf.MEAN]  # only the clean rows: the figure shows severity 0
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    picked = left.selectbox(
+        "Corruption", options, key="unc_corruption",
+        format_func=lambda c: "mean over the corruptions" if c == uf.MEAN else c,
+    )  # fmt: skip
+    has_ts = any(c in files.shift and files.shift[c].notna().any() for c in ("acc_ts", "ece_ts"))
+    scaled = right.checkbox(
+        "Temperature-scaled (dashed)", value=has_ts, key="unc_scaled", disabled=not has_ts,
+        help="After one temperature per model fitted on a held-out validation split; shown "
+        "beside the raw metrics, never instead. Needs --temperature-scaling.",
+    )  # fmt: skip
+    st.plotly_chart(uf.shift_figure(files.shift, picked, scaled), key="unc_shift_chart")
+    with st.expander("Table"):
+        st.dataframe(
+            uf.shift_table(files.shift, picked), hide_index=True, key="unc_shift_table",
+            placeholder=uf.NOT_MEASURED,
+        )  # fmt: skip
+    csv_button("shift.csv", files)
+
+
+def _ood_part(files: UncertaintyFiles) -> None:
+    st.markdown("**Out-of-distribution detection**")
+    if files.ood.empty:
+        st.caption(f"OOD sets: {uf.NOT_MEASURED} (train with --ood).")
+        return
+    st.caption(
+        "Telling the clean test images from images of another kind by one score, predictive "
+        "entropy or mutual information (higher: more likely OOD). AUROC and AUPR: 1 is "
+        "perfect, 0.5 chance; FPR at 95% TPR: lower is better. Mutual information is zero "
+        "for a single model, so it cannot detect anything there."
+    )
+    st.dataframe(
+        uf.ood_table(files.ood), hide_index=True, key="unc_ood_table",
+        placeholder=uf.NOT_MEASURED,
+    )  # fmt: skip
+    csv_button("ood.csv", files)
+
+
+def _hist_part(files: UncertaintyFiles) -> None:
+    st.markdown("**Uncertainty in distribution and out of it**")
+    if not files.hist:
+        st.caption(f"Histograms: {uf.NOT_MEASURED}.")
+        return
+    st.caption(
+        "Predictive entropy (total uncertainty) and mutual information (the members' "
+        "disagreement: epistemic) per image, as a fraction of each set. Good uncertainty puts "
+        "the OOD lines to the right of the clean test bars."
+    )
+    kinds = uf.models_in(*files.hist.values())
+    kind = st.selectbox("Model", kinds, key="unc_hist_model", format_func=model_label)
+    st.plotly_chart(uf.histogram_figure(files.hist[kind], kind), key="unc_hist_chart")
+    csv_button(f"uncertainty_{kind}.csv", files)
+
+
+def _coverage_part(files: UncertaintyFiles) -> None:
+    st.markdown("**Selective prediction**")
+    if files.selective.empty:
+        st.caption(f"Accuracy against coverage: {uf.NOT_MEASURED}.")
+        return
+    st.caption(
+        "Answer only the most confident share of the clean test images: accuracy on those "
+        "against the share answered. AURC, the area under the risk-coverage curve: lower is "
+        "better."
+    )
+    st.plotly_chart(uf.coverage_figure(files.selective, files.shift), key="unc_coverage_chart")
+    csv_button("selective.csv", files)
+
+
+def uncertainty_section(path: Path) -> None:
+    """The Uncertainty section of the run folder path."""
+    files = read_cached(Path(path))
+    for problem in files.problems:
+        st.warning(plain(problem), icon=":material/warning:")
+    if files.empty:
+        if not files.problems:
+            st.info(
+                "No uncertainty evaluation in this run: train with --shift, --ood or "
+                "--temperature-scaling (Evaluation, under Advanced on the Experiment page).",
+                icon=":material/info:",
+            )
+        return
+    _shift_part(files)
+    _ood_part(files)
+    _hist_part(files)
+    _coverage_part(files)

@@ -1,0 +1,74 @@
+"""The verdict at the top of a Results page (the lead calls verdict_section there): the
+one-seed answer with its caveat, or a sweep's paired verdict, and a seed-sweep button."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from bedash.dashboard.form import plain
+from bedash.dashboard.settings import runs_dir
+from bedash.dashboard.verdict import CAVEAT, one_seed_verdict, paired_verdict
+from bedash.settings.config import ConfigError, RunConfig
+from bedash.sweep.core import PAIRED_FILE, SweepError, SweepSpec, config_label, read_sweep_json
+
+
+@st.cache_resource
+def sweep_jobs() -> dict:
+    """Process-wide sweep handles by folder name (jobs of the server's registry): a refresh
+    (?sweep=<name>) reattaches."""
+    return {}
+
+
+def _sweep_cell(config_dict: dict) -> tuple[Path, dict] | None:
+    """The paired.csv of the sweep this run is a cell of (config.json _meta.sweep) and the
+    cell's sweep.json entry (its config index): None when either is missing."""
+    meta = (config_dict.get("_meta") or {}).get("sweep") or {}
+    name = meta.get("sweep") if isinstance(meta, dict) else None
+    if not name or "/" in str(name) or ".." in str(name):
+        return None
+    folder = runs_dir() / str(name)
+    if not (folder / PAIRED_FILE).is_file():
+        return None
+    try:
+        cells = read_sweep_json(folder).get("cells", [])
+    except SweepError:
+        return None
+    cell = next((c for c in cells if isinstance(c, dict) and c.get("id") == meta.get("cell")), None)
+    return None if cell is None else (folder / PAIRED_FILE, cell)
+
+
+def verdict_section(results_frame, config_dict: dict, run_id: str) -> None:
+    """Draw the verdict; results_frame: the run's results.csv as a DataFrame."""
+    import csv
+
+    found = _sweep_cell(config_dict)
+    lines = []
+    if found is not None:  # this cell's config, not the sweep's first
+        paired, cell = found
+        with paired.open(encoding="utf-8") as fh:
+            lines = paired_verdict(list(csv.DictReader(fh)), config=cell.get("config"))
+    if lines:
+        where = config_label(cell.get("values") or {})
+        st.info(f"**Paired over seeds** ({plain(where)}): " + plain("; ".join(lines)),
+                icon=":material/balance:")  # fmt: skip
+    else:
+        rows = [] if results_frame is None else results_frame.to_dict("records")
+        st.info(plain(one_seed_verdict(rows)), icon=":material/balance:")
+        st.caption(CAVEAT)
+    if st.button("Seed sweep of this config (seeds 0-4)", key=f"verdict_sweep_{run_id}"):
+        from bedash.dashboard.session import registry
+        from bedash.dashboard.settings import sweep_engine
+        from bedash.dashboard.sweepjobs import submit_sweep
+
+        clean = {k: v for k, v in config_dict.items() if not k.startswith("_")}
+        try:
+            spec = SweepSpec(RunConfig.from_dict(clean), {}, [0, 1, 2, 3, 4])
+            name = f"sweep-{run_id}"
+            job = submit_sweep(registry(), spec, name, engine=sweep_engine())
+        except (SweepError, ConfigError) as e:
+            st.error(f"**{e.field}**: {plain(e.message)}")
+            return
+        sweep_jobs()[name] = job
+        st.page_link("pages/sweeps.py", label="Watch the sweep", query_params={"sweep": name})

@@ -1,0 +1,1 @@
+"""The method: BatchEnsemble layers, models, the training loop, metrics, devices."""

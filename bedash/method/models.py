@@ -1,0 +1,165 @@
+"""Architectures (the seed's MLP, a small CNN) and the model kinds built from them.
+
+Every kind returns logits `[E, B, C]`: `single` (E = 1), `batchensemble`, `ensemble` (E
+independent models run one after another) and `ensemble_parallel` (the same E models with
+stacked weights, one step for all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from bedash.method import fastpath
+from bedash.method.layers import MemberMajor, Single, batchensemble, parallel_ensemble
+from bedash.settings.config import RunConfig
+
+
+class MLP(nn.Module):
+    """The seed notebook's MLP; `layers` hidden layers of width `hidden` (the seed: 2 x 128)."""
+
+    # forward passes its input, as a view, to the first Linear only: member-major wrappers
+    # may skip tiling the input in inference (bedash.method.fastpath.infer_shared)
+    feeds_input_to_first_layer = True
+
+    def __init__(
+        self, in_dim: int = 3072, hidden: int = 128, out_dim: int = 10, layers: int = 2
+    ) -> None:
+        super().__init__()
+        mods: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.ReLU()]
+        for _ in range(layers - 1):
+            mods += [nn.Linear(hidden, hidden), nn.ReLU()]
+        mods.append(nn.Linear(hidden, out_dim))
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.view(x.size(0), -1)  # as the seed: flatten (B, 3, 32, 32) -> (B, 3072)
+        first = self.net[0]
+        if type(first) is nn.Linear and not torch.is_grad_enabled():
+            # in the uncertainty evaluation the first layer may run as integer products
+            return self.net[1:](fastpath.plain_linear(first, x))
+        return self.net(x)
+
+
+class CNN(nn.Module):
+    """Three conv-ReLU-maxpool blocks (c, 2c, 4c channels) and a two-layer classifier."""
+
+    feeds_input_to_first_layer = True  # the input goes to the first Conv2d only (see MLP)
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        channels: int = 32,
+        hidden: int = 128,
+        out_dim: int = 10,
+        image_size: int = 32,
+    ) -> None:
+        super().__init__()
+        c = channels
+        blocks: list[nn.Module] = []
+        for cin, cout in ((in_channels, c), (c, 2 * c), (2 * c, 4 * c)):
+            blocks += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        self.features = nn.Sequential(*blocks)
+        side = image_size // 8
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(4 * c * side * side, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, out_dim),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(x))  # (B, 3, 32, 32) -> (B, out_dim)
+
+
+class Ensemble(nn.Module):
+    """E independent models; forward runs them one after another and stacks: `[E, B, C]`."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.num_members = len(members)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.stack([m(x) for m in self.members])
+
+
+def make_arch(
+    cfg: RunConfig, num_classes: int = 10, image_shape: tuple[int, int, int] = (3, 32, 32)
+) -> nn.Module:
+    """A freshly initialised base network for cfg.arch (uses the global RNG)."""
+    c, h, w = image_shape
+    if cfg.arch == "mlp":
+        return MLP(c * h * w, cfg.hidden, num_classes, cfg.layers)
+    if cfg.arch == "cnn":
+        return CNN(c, cfg.channels, cfg.hidden, num_classes, h)
+    raise ValueError(f"arch: unknown value {cfg.arch!r}; allowed: mlp, cnn")
+
+
+def build_model(
+    kind: str,
+    cfg: RunConfig,
+    num_classes: int = 10,
+    image_shape: tuple[int, int, int] = (3, 32, 32),
+) -> nn.Module:
+    """Build model kind `kind`. Seeds: the base net of single/batchensemble uses cfg.seed;
+    ensemble member k uses cfg.seed + k, so `single` and ensemble member 0 start equal, and
+    `ensemble_parallel` member k starts equal to `ensemble` member k."""
+
+    def base(seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        return make_arch(cfg, num_classes, image_shape)
+
+    if kind == "single":
+        return Single(base(cfg.seed))
+    if kind == "batchensemble":
+        net = base(cfg.seed)
+        return batchensemble(
+            net,
+            cfg.members,
+            per_member_bias=cfg.bias == "member",
+            fast_init=cfg.fast_init,
+            fast_init_std=cfg.fast_init_std,
+        )
+    if kind == "ensemble":
+        return Ensemble([base(cfg.seed + k) for k in range(cfg.members)])
+    if kind == "ensemble_parallel":
+        return parallel_ensemble([base(cfg.seed + k) for k in range(cfg.members)])
+    raise ValueError(f"models: unknown kind {kind!r}")
+
+
+def num_members(model: nn.Module) -> int:
+    """E of any model kind built here (also behind torch.compile's wrapper)."""
+    model = getattr(model, "_orig_mod", model)
+    if isinstance(model, (MemberMajor, Ensemble)):
+        return model.num_members
+    return 1
+
+
+def loss_scale(kind: str, members: int) -> float:
+    """Factor on the mean member loss: E for ensemble_parallel, so that each stacked member
+    gets exactly the gradient it would get if trained alone; 1 for every other kind."""
+    return float(members) if kind == "ensemble_parallel" else 1.0
+
+
+def training_units(model: nn.Module) -> list[nn.Module]:
+    """What one optimizer trains at a time: each member of a sequential Ensemble (wrapped to
+    return [1, B, C]), or the whole model."""
+    if isinstance(model, Ensemble):
+        return [Single(m) for m in model.members]
+    return [model]
+
+
+def param_stats(model: nn.Module) -> tuple[int, int]:
+    """(parameter count, parameter bytes); shared tensors are counted once."""
+    seen: set[int] = set()
+    count = nbytes = 0
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        count += p.numel()
+        nbytes += p.numel() * p.element_size()
+    return count, nbytes

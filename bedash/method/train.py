@@ -1,0 +1,281 @@
+"""One training loop for every model kind, with callbacks and a cancel flag.
+
+Loss = mean over members of each member's cross-entropy (the seed; never the loss of the
+averaged prediction). Losses stay on the device and are read only at log points (about twice a
+second) and at epoch ends, so a CUDA step never waits for the host.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bedash.data.datasets import Batcher, Split, normalize
+from bedash.method import intgemm
+from bedash.method.fastpath import inference_pass
+from bedash.method.layers import fast_weights
+from bedash.method.models import num_members
+from bedash.names import EpochRecord, Progress  # the records every front end reads
+from bedash.settings.config import RunConfig
+
+
+class Callback:
+    """Override what you need; every method is called from the training thread."""
+
+    def on_progress(self, p: Progress) -> None: ...
+
+    def on_epoch(self, records: list[EpochRecord]) -> None:
+        """The rows of one finished epoch: the whole model first, then each member."""
+
+    def on_model_start(self, model: str, info: dict) -> None: ...
+
+    def on_model_end(self, model: str, result: dict) -> None: ...
+
+    def on_status(self, message: str) -> None: ...
+
+
+@dataclass
+class FitResult:
+    status: str  # finished | cancelled | diverged
+    seconds: float
+    epochs_done: int
+    losses: list[float] = field(default_factory=list)  # whole-model loss per epoch
+    member_losses: list[list[float]] = field(default_factory=list)  # per epoch, per member
+    epoch_seconds: list[float] = field(default_factory=list)
+    member_samples: int = 0  # images x members trained on, over every step taken
+
+
+class Clock:
+    """Shared across the members of a sequential ensemble, so ETA covers all of them."""
+
+    def __init__(self, total_steps: int) -> None:
+        self.total, self.done, self.start = total_steps, 0, time.perf_counter()
+
+    def eta(self) -> float:
+        elapsed = time.perf_counter() - self.start
+        return elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+
+
+def make_optimizer(
+    model: nn.Module, cfg: RunConfig, capturable: bool = False
+) -> torch.optim.Optimizer:
+    """Adam for every kind (one implementation, fused). Fast weights get lr x fast_lr_mult and
+    no weight decay. `capturable` (CUDA): the step can be recorded in a CUDA graph."""
+    fast = list(fast_weights(model))
+    fast_ids = {id(p) for p in fast}
+    rest = [p for p in model.parameters() if id(p) not in fast_ids]
+    groups: list[dict] = [{"params": rest, "weight_decay": cfg.weight_decay}]
+    if fast:
+        groups.append({"params": fast, "lr": cfg.lr * cfg.fast_lr_mult, "weight_decay": 0.0})
+    return torch.optim.Adam(groups, lr=cfg.lr, fused=True, capturable=capturable)
+
+
+class Stepper:
+    """One training step from a batch's indices: gather, forward, mean member loss, backward,
+    optimizer. With `graph=True` (CUDA), after three warm-up steps the whole step (gather
+    included) is captured once as a CUDA graph and then replayed: one launch per step instead of
+    dozens, which is what small models on a fast GPU are limited by. Batches of another size
+    (the last, partial one) run eagerly. Returns the per-member losses `(E,)` on the device."""
+
+    WARMUP = 3
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batcher: Batcher,
+        *,
+        split: bool = False,
+        loss_scale: float = 1.0,
+        graph: bool = False,
+    ) -> None:
+        self.model, self.optimizer, self.batcher = model, optimizer, batcher
+        self.split, self.loss_scale = split, loss_scale
+        self.graph = graph and batcher.split.y.device.type == "cuda"
+        self.calls = 0
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._idx: torch.Tensor | None = None
+        self._loss: torch.Tensor | None = None
+
+    def _compute(self, idx: torch.Tensor) -> torch.Tensor:
+        xb, yb = self.batcher.batch(idx)
+        out = self.model(xb, split=True) if self.split else self.model(xb)  # (E, b, C)
+        E, b = out.shape[0], out.shape[1]
+        target = yb[: E * b].view(E, b) if self.split else yb.expand(E, b)
+        ce = F.cross_entropy(out.flatten(0, 1), target.reshape(-1), reduction="none")
+        member_loss = ce.view(E, b).mean(1)  # (E,)
+        loss = member_loss.mean()
+        if self.loss_scale != 1.0:
+            loss = loss * self.loss_scale
+        loss.backward()
+        self.optimizer.step()
+        return member_loss.detach()
+
+    def _eager(self, idx: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)  # fresh grads: never add to a graph's
+        return self._compute(idx)
+
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        full = idx.numel() == self.batcher.batch_size
+        if not (self.graph and full):
+            return self._eager(idx)
+        self.calls += 1
+        if self._graph is not None:
+            self._idx.copy_(idx)
+            self._graph.replay()
+            return self._loss
+        if self.calls <= self.WARMUP:  # real steps, on a side stream as CUDA graphs require
+            side = _side_stream(idx.device)
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                loss = self._eager(idx)
+            torch.cuda.current_stream().wait_stream(side)
+            return loss
+        self._idx = idx.clone()
+        self.optimizer.zero_grad(set_to_none=True)  # captured backward writes, not adds
+        graph = torch.cuda.CUDAGraph()
+        # thread_local: another thread's CUDA work (a second job) must not break the capture
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            self._loss = self._compute(self._idx)
+        self._graph = graph
+        graph.replay()  # capturing records the step; replaying runs it
+        return self._loss
+
+
+_SIDE_STREAMS: dict[torch.device, torch.cuda.Stream] = {}
+
+
+def _side_stream(device: torch.device) -> torch.cuda.Stream:
+    """One warm-up stream per device for every Stepper. A fresh stream per fit made cuBLAS
+    allocate a new workspace for each (kept until the process ends): 2.3 GB after a benchmark."""
+    if device not in _SIDE_STREAMS:
+        _SIDE_STREAMS[device] = torch.cuda.Stream(device)
+    return _SIDE_STREAMS[device]
+
+
+def fit(
+    model: nn.Module,
+    batcher: Batcher,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    name: str,
+    member: int | None = None,
+    split: bool = False,
+    loss_scale: float = 1.0,
+    graph: bool = False,
+    callback: Callback | None = None,
+    cancel: threading.Event | None = None,
+    clock: Clock | None = None,
+    log_interval: float = 0.5,
+) -> FitResult:
+    """Train a model that maps `[B, ...]` to `[E, B, C]`. `split`: member k sees only its 1/E
+    slice of each batch. `loss_scale` multiplies the mean member loss (ensemble_parallel uses E,
+    so every member gets exactly the gradient it would get alone). `graph`: replay the step as
+    a CUDA graph (CUDA only; the optimizer must be capturable, see make_optimizer)."""
+    cb = callback or Callback()
+    E = num_members(model)
+    steps = len(batcher)
+    clock = clock or Clock(epochs * steps)
+    device = batcher.split.y.device
+    step_fn = Stepper(model, optimizer, batcher, split=split, loss_scale=loss_scale, graph=graph)
+    result = FitResult("finished", 0.0, 0)
+    t_start = time.perf_counter()
+    model.train()
+    for epoch in range(1, epochs + 1):
+        t0 = last_log = time.perf_counter()
+        loss_sum = torch.zeros(E, device=device)  # per-member sum of batch losses
+        images = taken = 0  # images each member trained on; steps taken
+        for step, idx in enumerate(batcher.indices(epoch), 1):
+            if cancel is not None and cancel.is_set():
+                result.status = "cancelled"
+                result.seconds = time.perf_counter() - t_start
+                return result
+            clock.done += 1
+            rows = idx.numel() // E if split else idx.numel()  # each member's share
+            if rows == 0:  # split, a last batch with fewer rows than members: none gets one
+                continue
+            loss_sum += step_fn(idx)
+            images += rows
+            taken += 1
+            result.member_samples += rows * E
+            now = time.perf_counter()
+            if now - last_log >= log_interval:
+                last_log = now
+                running = float(loss_sum.mean()) / taken  # the only host sync between epochs
+                if not math.isfinite(running):
+                    return _diverged(result, t_start)
+                elapsed = now - t0
+                cb.on_progress(Progress(
+                    name, member, epoch, epochs, step, steps, running, now - t_start,
+                    clock.eta(), images * E / elapsed, clock.done / clock.total,
+                ))  # fmt: skip
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - t0
+        per_member = (loss_sum / taken).tolist()  # the mean over the batches trained on
+        mean_loss = sum(per_member) / E
+        if not math.isfinite(mean_loss):
+            return _diverged(result, t_start)
+        result.epochs_done = epoch
+        result.losses.append(mean_loss)
+        result.member_losses.append(per_member)
+        result.epoch_seconds.append(seconds)
+        rate = images * E / seconds
+        records = [EpochRecord(name, member, epoch, mean_loss, seconds, rate)]
+        if E > 1:
+            records += [
+                EpochRecord(name, k, epoch, v, seconds, rate) for k, v in enumerate(per_member)
+            ]
+        cb.on_epoch(records)
+        cb.on_progress(Progress(
+            name, member, epoch, epochs, steps, steps, mean_loss, time.perf_counter() - t_start,
+            clock.eta(), rate, clock.done / clock.total,
+        ))  # fmt: skip
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _diverged(result: FitResult, t_start: float) -> FitResult:
+    result.status = "diverged"
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+@torch.no_grad()  # not inference_mode: the first layer's shared-input path checks versions
+def predict(model: nn.Module, split: Split, batch_size: int) -> tuple[torch.Tensor, float]:
+    """Logits `[E, N, C]` (on the CPU) of a whole split, and the seconds the forward passes took
+    (normalisation included, copying the logits to the host excluded)."""
+    model.eval()
+    device = split.y.device
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    chunks = []
+    with inference_pass():  # the weights cannot change in here: layers may keep scaled copies
+        for i in range(0, len(split), batch_size):
+            raw = split.x[i : i + batch_size]
+            x = normalize(raw)
+            with intgemm.source(x, raw):  # a no-op outside intgemm.integer_inputs()
+                chunks.append(model(x))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - t0
+    return torch.cat(chunks, dim=1).float().cpu(), seconds
+
+
+def predict_timed(
+    model: nn.Module, split: Split, batch_size: int, repeats: int = 3
+) -> tuple[torch.Tensor, list[float]]:
+    """predict's logits and the seconds of `repeats` timed passes after one warm-up pass (lazy
+    kernels, allocator, caches): one pass alone is at the mercy of whatever else the machine
+    does at that moment; report the median. Every pass computes the same logits: the warm-up's
+    are returned, the others dropped at once, so memory stays that of one pass."""
+    logits, _ = predict(model, split, batch_size)
+    return logits, [predict(model, split, batch_size)[1] for _ in range(repeats)]

@@ -1,0 +1,1 @@
+"""Settings: every knob declared once (RunConfig), its kinds, the profiles."""

@@ -1,0 +1,378 @@
+"""`python -m bedash sweep`: a grid of runs over seeds, with paired statistics and a verdict.
+
+Every setting of `train` is a flag here too, and --no-download; a sweepable one takes a comma
+list (`--members 1,2,4,8 --hidden 128,512 --seeds 0-4`); --shift, --severities and --ood keep
+theirs as one value. Rerunning the same command (or just
+`--out DIR`) resumes: finished cells are kept, failed and interrupted ones run again.
+Exit codes: 0 every cell finished, 1 some cell failed, 2 bad input (one line naming the
+flag), 130 interrupted. The driver never imports torch (Ray workers do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bedash import stopping
+from bedash.names import FieldError, Spec, duration
+from bedash.settings.config import (
+    GROUPS,
+    ConfigError,
+    Limits,
+    RunConfig,
+    config_fields,
+    parse_models,
+)
+from bedash.settings.config import flag as config_flag
+from bedash.sweep.core import (
+    MAX_CELLS,
+    SweepError,
+    SweepEvent,
+    SweepSpec,
+    check_cells,
+    check_files,
+    check_out,
+    is_sweep_dir,
+    parse_seeds,
+    read_sweep_json,
+    run_sweep,
+    spec_from_sweep,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading
+SWEEP_FLAGS = {  # sweep settings an error may name, and their flags
+    "seeds": "--seeds", "out": "--out", "address": "--address", "max_cells": "--max-cells",
+    "cpus_per_run": "--cpus-per-run", "gpus_per_run": "--gpus-per-run", "engine": "--engine",
+    "no_download": "--no-download",
+}  # fmt: skip
+
+
+# settings whose one value is itself a comma list (as in train): --shift contrast,brightness,
+# --severities 1,3,5, --ood uniform,svhn; the same for every config, never a grid axis
+LIST_VALUED = ("shift", "severities", "ood")
+
+
+class UsageError(Exception):
+    """Bad input (exit code 2); the message names the flag."""
+
+
+def config_specs() -> list[Spec]:
+    """The settings a sweep offers: every RunConfig field with a flag (as `train`), except
+    the seed: --seeds lists those."""
+    return [s for s in config_fields() if s.flag and s.name != "seed"]
+
+
+def flag_of(field: str) -> str:
+    """How this command names a field: "--batch-size", "--seeds", "--out"..."""
+    return SWEEP_FLAGS.get(field) or config_flag(field)
+
+
+def _help(s: Spec) -> str:
+    """The setting's help, what it accepts and its default ("1 to 64; default 5")."""
+    lo, hi = s.bounds(None)
+    allowed = {
+        "kinds": f"comma list of {', '.join(s.choices)}",
+        "choice": " | ".join(s.choices),
+        "int": f"{lo} to {hi}" + (" or all" if s.optional else ""),
+        "float": f"{'>' if s.open_lo else '>='} {lo:g}" if lo is not None else "",
+    }.get(s.kind, s.allowed)
+    if s.kind == "bool":
+        return f"{s.help} (default: {'on' if s.default else 'off'})".replace("%", "%%")
+    lists = "A comma list sweeps it. " if s.sweepable else ""
+    text = f"{s.help} {lists}{allowed + '; ' if allowed else ''}default: {_show(s.default)}"
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bedash sweep",
+        description="Run a grid of configs over seeds (every model kind per cell, on the same "
+        "batches), then mean +- 95% CI per config and paired BatchEnsemble-minus-baseline "
+        "intervals with a verdict. Sweepable flags take comma lists.",
+    )
+    groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
+    for s in config_specs():
+        group = groups.get(s.group) or groups["output"]
+        if s.kind == "bool":
+            action = "store_false" if s.negated else "store_true"
+            group.add_argument(s.flag, dest=s.name, action=action, default=None, help=_help(s))
+            continue
+        metavar = "LIST" if s.sweepable else None
+        group.add_argument(s.flag, dest=s.name, default=None, metavar=metavar, help=_help(s))
+    g = p.add_argument_group("sweep")
+    g.add_argument(
+        "--seeds",
+        default=None,
+        help=f"seeds of every config: 0-4, 0,1,2 or 0-2,7 (default {DEFAULT_SEEDS})",
+    )
+    g.add_argument("--out", default=None, help="sweep folder; an existing one is resumed")
+    g.add_argument("--sweeps-dir", default="sweeps", help="where sweeps go without --out")
+    g.add_argument("--max-cells", type=int, default=MAX_CELLS, help="refuse bigger grids")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--no-download", action="store_true",
+                   help="never download anything (CIFAR-10, the SVHN OOD set), as train's; "
+                        "checked before any cell starts")  # fmt: skip
+    e = p.add_argument_group("engine")
+    e.add_argument("--engine", choices=["auto", "ray", "local"], default="auto",
+                   help="ray (default), or local: in this process, one cell at a time "
+                        "(the demo profile always runs locally)")  # fmt: skip
+    e.add_argument("--address", default=None,
+                   help="a Ray cluster (HOST:PORT or auto; default: $RAY_ADDRESS, else a local "
+                        "Ray started for this sweep)")  # fmt: skip
+    e.add_argument("--cpus-per-run", type=float, default=None,
+                   help="CPUs a cell reserves (fractions allowed; default: all of a node's, i.e. "
+                        "one run per node at a time, or 1 with GPUs)")  # fmt: skip
+    e.add_argument("--gpus-per-run", type=float, default=None,
+                   help="GPUs a cell reserves (0.25: four runs share a GPU; default: 1 where "
+                        "the cluster has GPUs and --device is not cpu)")  # fmt: skip
+    e.add_argument(
+        "--exclusive", action="store_true", help="one run per node at a time (for timing sweeps)"
+    )
+    e.add_argument("--ray-dashboard", action="store_true", help="start Ray's dashboard")
+    e.add_argument("--ray-logs", action="store_true", help="show the workers' logs")
+    return p
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return "all" if value is None else str(value)
+
+
+def _convert(s: Any, text: str) -> Any:
+    text = text.strip()
+    if s.kind == "int":
+        if s.optional and text.lower() in ("all", "none"):
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise UsageError(f"{s.flag}: {text!r} is not a whole number") from None
+    if s.kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            raise UsageError(f"{s.flag}: {text!r} is not a number") from None
+    return text
+
+
+def spec_from_args(a: argparse.Namespace) -> SweepSpec | None:
+    """The sweep the flags describe; None when no setting and no --seeds was given."""
+    base: dict[str, Any] = {}
+    grid: dict[str, list[Any]] = {}
+    given = False
+    for s in config_specs():
+        if s.name == "seed":
+            continue
+        raw = getattr(a, s.name)
+        if raw is None:
+            continue
+        given = True
+        if s.kind == "bool":
+            base[s.name] = raw
+            continue
+        if s.kind == "kinds":
+            base[s.name] = parse_models(raw)
+            continue
+        if s.name in LIST_VALUED:
+            base[s.name] = raw
+            continue
+        items = raw.split(",")
+        if len(items) > 1 and not s.sweepable:
+            raise UsageError(f"{s.flag}: takes one value in a sweep (got {raw!r})")
+        if any(not t.strip() for t in items):
+            raise UsageError(f"{s.flag}: empty value in {raw!r}")
+        values = [_convert(s, t) for t in items]
+        if len(values) == 1:
+            base[s.name] = values[0]
+        else:
+            grid[s.name] = values
+    if a.seeds is not None:
+        given = True
+    if not given:
+        return None
+    seeds = parse_seeds(a.seeds if a.seeds is not None else DEFAULT_SEEDS)
+    return SweepSpec(RunConfig(**base), grid, seeds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse exits 2 on malformed flags
+    try:
+        return cmd_sweep(args)
+    except UsageError as e:
+        parser.exit(EXIT_USAGE, f"bedash sweep: error: {e}\n")
+    except (FieldError, ConfigError) as e:  # SweepError, ConfigError: name the flag
+        parser.exit(EXIT_USAGE, f"bedash sweep: error: {flag_of(e.field)}: {e.message}\n")
+    except KeyboardInterrupt as e:
+        print(f"\nbedash sweep: {stopping.word(e)}", file=sys.stderr)
+        return stopping.exit_code(e)
+    return EXIT_OK
+
+
+def _limits() -> Limits:
+    from bedash.settings.profile import current_limits
+
+    return current_limits()
+
+
+def _new_id() -> str:
+    from bedash.store.runs import new_run_id
+
+    return new_run_id()
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    limits = _limits()
+    spec = spec_from_args(args)
+    if spec is None:  # only --out: resume what is there
+        if not args.out:
+            spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
+        elif is_sweep_dir(args.out):
+            spec = spec_from_sweep(args.out)
+        elif Path(args.out).is_dir() and any(Path(args.out).iterdir()):
+            read_sweep_json(args.out)  # raises: not a sweep
+        else:
+            spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
+    out = Path(args.out) if args.out else Path(args.sweeps_dir) / _new_id()
+    cells = check_cells(spec, limits, args.max_cells)
+    check_out(out, spec)
+    # before Ray starts: one line naming the flag
+    download = not getattr(args, "no_download", False)  # a hand-made Namespace may lack it
+    check_files(cells, download=download, here=not args.address)
+    engine = make_engine(args, spec, limits)
+    cancel = threading.Event()
+    bar = SweepBar(sys.stderr, quiet=args.quiet)
+    restore = lambda: None  # noqa: E731
+    try:
+        if hasattr(engine, "connect"):  # a Ctrl-C meanwhile aborts: no cell has started
+            bar.note("connecting to Ray..." if engine.address else "starting Ray...")
+            engine.connect()
+        # after connecting: Ray's driver installs its own SIGTERM handler, which exits with
+        # its stack printed and the running cells left marked running
+        restore = stopping.install(cancel, "cancelling the running cells")
+        result = run_sweep(spec, out, engine, limits=limits, max_cells=args.max_cells,
+                           cancel=cancel, on_event=bar.on_event)  # fmt: skip
+    finally:
+        restore()
+        bar.close()
+        engine.close()
+    print(format_verdicts(out))
+    c = result.counts
+    print(f"\nsweep {result.status}: {c['finished'] + c['diverged']}/{sum(c.values())} cells done, "
+          f"{c['failed']} failed, {c['interrupted'] + c['pending']} to resume: {out}")  # fmt: skip
+    if result.status == "interrupted":
+        return stopping.exit_code()
+    return EXIT_FAILED if result.status == "failed" else EXIT_OK
+
+
+def _have_ray() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
+def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> Any:
+    from bedash.sweep.engines import LocalEngine, RayEngine
+
+    kind = args.engine
+    download = not getattr(args, "no_download", False)  # a hand-made Namespace may lack it
+    if limits.name == "demo":
+        if kind == "ray" or args.address:
+            raise SweepError("engine", "the demo runs sweeps in this process (demo limit)")
+        kind = "local"
+    if kind == "auto" and not args.address and not _have_ray():
+        kind = "local"  # `pip install .` without the ray extra: the cells run one by one here
+    if kind == "ray" and not _have_ray():
+        raise SweepError("engine", "Ray is not installed (pip install 'bedash[ray]'); or use "
+                                   "--engine local")  # fmt: skip
+    if kind == "local":
+        if args.address:
+            raise SweepError("address", "needs --engine ray")
+        return LocalEngine(limits, download=download)
+    return RayEngine(
+        address=args.address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+        exclusive=args.exclusive, dashboard=args.ray_dashboard, logs=args.ray_logs,
+        use_gpu=spec.base.device != "cpu", limits=limits,
+        download=download,
+    )  # fmt: skip
+
+
+# -- output ------------------------------------------------------------------------------------
+
+VERDICT_METRICS = ("ensemble_acc", "nll", "ece", "params", "train_seconds")
+
+
+def format_verdicts(path: Path) -> str:
+    """The paired table's key rows: BatchEnsemble minus each baseline, CI and verdict."""
+    import csv
+
+    f = path / "paired.csv"
+    if not f.is_file():
+        return "no paired statistics yet"
+    rows = [r for r in csv.DictReader(f.open(encoding="utf-8")) if r["metric"] in VERDICT_METRICS]
+    if not rows:
+        return "no paired statistics yet (no config has BatchEnsemble and a baseline done)"
+    lines = [f"{'config':<24} {'metric':<14} {'vs':<18} {'diff':>10} {'95% CI':>24}  verdict"]
+    for r in rows:
+        ci = f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]" if r["ci_low"] else "-"
+        lines.append(f"{r['label'][:24]:<24} {r['metric']:<14} {r['baseline']:<18} "
+                     f"{_num(r['mean_diff']):>10} {ci:>24}  {r['verdict']}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _num(text: str) -> str:
+    try:
+        x = float(text)
+    except ValueError:
+        return text or "-"
+    return f"{x:.4g}"
+
+
+class SweepBar:
+    """A bar over cells with an ETA on stderr (one line per event when it is not a terminal)."""
+
+    def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
+        self.stream, self.quiet, self.width = stream, quiet, width
+        self.tty = stream.isatty()
+        self._open = False
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.close()
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def on_event(self, ev: SweepEvent) -> None:
+        if self.quiet:
+            return
+        c = ev.counts
+        filled = int(ev.done / ev.total * self.width) if ev.total else self.width
+        line = (
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {ev.done}/{ev.total} cells "
+            f"({c['running']} running, {c['failed']} failed) ETA {duration(ev.eta)}"
+        )
+        if ev.kind == "ended" and ev.status not in ("finished", "diverged"):
+            self.note(f"cell {ev.cell_id} {ev.status}" + (f": {ev.error}" if ev.error else ""))
+        if self.tty:
+            self.stream.write("\r" + line)
+            self._open = True
+        elif ev.kind == "ended":
+            self.stream.write(f"{line}  {ev.cell_id} {ev.status}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+
+if __name__ == "__main__":  # python -m bedash.sweep.cli (= python -m bedash sweep)
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""Engines that run sweep cells: Ray core tasks (a laptop or a cluster), or in-process.
+
+An engine gets the cells to run and two callbacks: started(cell_id, info) when a cell starts
+and ended(outcome, info) when it ends; info says where and under what concurrency it ran.
+Each cell runs run_experiment into a temporary folder on its worker and returns the run's
+files, so workers need no filesystem shared with the driver. Importing this module does not
+import torch or ray; a Ray worker imports torch when its first cell starts.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig
+from bedash.sweep.core import Cell, CellOutcome, SweepError
+
+Started = Callable[[str, dict[str, Any]], None]
+Ended = Callable[[CellOutcome, dict[str, Any]], None]
+OBJECT_STORE_BYTES = 100 * 2**20  # results are a few CSVs per cell; Ray's default is 30% of RAM
+CONNECT_TIMEOUT = 25.0  # seconds: an unreachable --address fails well within 30 s
+_RUN_STATUS = {"finished": "finished", "diverged": "diverged", "cancelled": "interrupted"}
+
+
+def run_cell(
+    cell_id: str,
+    config: dict[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+    threads: int | None = None,
+    cancel: threading.Event | None = None,
+    download: bool = True,
+) -> CellOutcome:
+    """Run one cell into a temporary folder and return its files (what a task returns).
+    download=False: nothing is downloaded (CIFAR-10, SVHN), as `train --no-download`.
+
+    Never raises for a failing run: the outcome says failed, with the error and whatever the
+    run wrote (status.json holds the traceback). A set `cancel` gives 'interrupted'; Ray's
+    cancel is force=True (the worker exits), so nothing here sees it."""
+    from bedash.experiment import run_experiment  # torch: only where cells run
+
+    threads = threads or limits.torch_threads
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    cfg = RunConfig.from_dict(config)
+    if limits.eval_batch_size and cfg.eval_batch_size > limits.eval_batch_size:
+        cfg = cfg.replace(eval_batch_size=limits.eval_batch_size)  # same metrics, less memory
+    stop = _Stop(cancel, limits.max_wall_seconds)
+    outcome = CellOutcome(cell_id, "failed", node=_node_id(), host=socket.gethostname())
+    outcome.started = time.time()
+    with tempfile.TemporaryDirectory(prefix="bedash-cell-") as tmp:
+        out = Path(tmp) / "run"
+        try:
+            result = run_experiment(cfg, out, cancel=stop, limits=limits,  # type: ignore[arg-type]
+                                    download=download)  # fmt: skip
+            outcome.status = _RUN_STATUS.get(result.status, "failed")
+            outcome.error = result.error
+            if stop.timed_out():
+                outcome.status = "failed"
+                outcome.error = f"stopped at the {limits.name} limit of {stop.seconds:g} s a run"
+        except Exception as e:  # this cell fails alone
+            outcome.status, outcome.error = "failed", f"{type(e).__name__}: {e}"
+        if out.is_dir():
+            outcome.files = {
+                p.name: p.read_bytes()
+                for p in out.iterdir()
+                if p.is_file() and not p.name.startswith(".")
+            }
+    outcome.ended = time.time()
+    return outcome
+
+
+class _Stop:
+    """What training polls after every batch: the sweep's cancel event, or the profile's
+    wall-clock cap of one run (Limits.max_wall_seconds) passed."""
+
+    def __init__(self, cancel: threading.Event | None, seconds: float | None) -> None:
+        self.cancel, self.seconds = cancel, seconds
+        self.deadline = time.monotonic() + seconds if seconds else math.inf
+
+    def timed_out(self) -> bool:
+        return time.monotonic() > self.deadline
+
+    def is_set(self) -> bool:
+        return (self.cancel is not None and self.cancel.is_set()) or self.timed_out()
+
+
+def _node_id() -> str:
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return ray.get_runtime_context().get_node_id()
+    except Exception:  # not in Ray: the local engine's cells
+        pass
+    return "local"
+
+
+# -- in-process --------------------------------------------------------------------------------
+
+
+class LocalEngine:
+    """Cells one after another in this process (the demo profile; tests). No Ray."""
+
+    name = "local"
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, download: bool = True) -> None:
+        self.limits, self.download = limits, download
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "host": socket.gethostname(), "runs_at_once": 1}
+
+    def run(
+        self, cells: list[Cell], *, started: Started, ended: Ended, cancel: threading.Event
+    ) -> None:
+        info = {"runs_per_node": 1, "concurrent_runs": 1, "exclusive": True}
+        for cell in cells:
+            if cancel.is_set():
+                return
+            started(cell.id, {**info, "node": "local", "host": socket.gethostname()})
+            outcome = run_cell(cell.id, cell.config.to_dict(), self.limits, cancel=cancel,
+                               download=self.download)  # fmt: skip
+            outcome.node = "local"
+            ended(outcome, info)
+
+    def close(self) -> None:
+        pass
+
+
+# -- Ray ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    node_id: str
+    host: str
+    address: str
+    cpus: float
+    gpus: float
+    slots: int  # runs at once on this node
+    task_cpus: float
+    task_gpus: float
+
+
+def _ray_task(
+    cell_id: str, config: dict[str, Any], limits: Limits, threads: int, download: bool = True
+) -> CellOutcome:
+    return run_cell(cell_id, config, limits, threads, download=download)
+
+
+class RayEngine:
+    """Each cell a Ray task, placed by the driver on a node with a free slot (node affinity),
+    so the driver knows every run's concurrency and `exclusive` means one run per node.
+
+    Default placement: one run per node at a time, using all its CPUs (torch uses them),
+    unless --cpus-per-run or --gpus-per-run ask for more runs per node."""
+
+    name = "ray"
+
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        cpus_per_run: float | None = None,
+        gpus_per_run: float | None = None,
+        exclusive: bool = False,
+        dashboard: bool = False,
+        logs: bool = False,
+        use_gpu: bool = True,
+        limits: Limits = DEFAULT_LIMITS,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        download: bool = True,
+    ) -> None:
+        for flag, value in (("cpus_per_run", cpus_per_run), ("gpus_per_run", gpus_per_run)):
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise SweepError(flag, f"must be a number >= 0 (got {value})")
+        if cpus_per_run == 0 and not gpus_per_run:
+            raise SweepError("cpus_per_run", "must be > 0 unless --gpus-per-run is given")
+        self.address = address if address is not None else os.environ.get("RAY_ADDRESS") or None
+        self.cpus_per_run, self.gpus_per_run = cpus_per_run, gpus_per_run
+        self.exclusive, self.dashboard, self.logs = exclusive, dashboard, logs
+        self.use_gpu, self.limits, self.connect_timeout = use_gpu, limits, connect_timeout
+        self.download = download  # False: the cells download nothing (--no-download)
+        self.nodes: list[Node] = []
+        self._started_ray = False
+
+    # connection
+
+    def connect(self) -> None:
+        """ray.init (local, or the cluster at address) and plan the slots per node."""
+        import ray
+
+        if not ray.is_initialized():
+            if self.address and self.address != "auto":
+                _check_reachable(self.address, min(self.connect_timeout, 10.0))
+            self._init(ray)
+        self.nodes = self._plan(ray.nodes())
+
+    def _init(self, ray: Any) -> None:
+        package = str(Path(__file__).resolve().parent)
+        kwargs: dict[str, Any] = {"log_to_driver": self.logs, "logging_level": "ERROR"}
+        if self.address:
+            # the package travels with the job: cluster nodes need only torch
+            kwargs.update(address=self.address, runtime_env={"py_modules": [package]})
+        else:
+            kwargs.update(
+                num_cpus=os.cpu_count() or 1,
+                include_dashboard=self.dashboard,
+                object_store_memory=OBJECT_STORE_BYTES,
+                runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(Path(package).parent)}},
+            )
+        where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+        try:  # in the main thread: ray.init blocks forever in any other
+            ray.init(**kwargs)
+        except Exception as e:
+            raise SweepError(
+                "address", f"cannot start or reach {where}: {_first_line(e)}"
+            ) from None
+        self._started_ray = True
+
+    def _plan(self, nodes: list[dict[str, Any]]) -> list[Node]:
+        alive = [n for n in nodes if n.get("Alive")]
+        any_gpu = any(n.get("Resources", {}).get("GPU", 0) > 0 for n in alive)
+        gpus = self.gpus_per_run
+        if gpus is None:
+            gpus = 1.0 if self.use_gpu and any_gpu else 0.0
+        plan = []
+        for n in alive:
+            res = n.get("Resources", {})
+            cpus, ngpu = float(res.get("CPU", 0)), float(res.get("GPU", 0))
+            task_cpus = self.cpus_per_run
+            if task_cpus is None:
+                task_cpus = 1.0 if gpus else cpus
+            if (task_cpus and task_cpus > cpus + 1e-9) or (gpus and gpus > ngpu + 1e-9):
+                continue
+            slots = math.floor(cpus / task_cpus + 1e-9) if task_cpus else 10**6
+            if gpus:
+                slots = min(slots, math.floor(ngpu / gpus + 1e-9))
+            if self.exclusive:
+                slots = min(slots, 1)
+            if slots < 1:
+                continue
+            plan.append(Node(n["NodeID"], n.get("NodeManagerHostname", ""),
+                             n.get("NodeManagerAddress", ""), cpus, ngpu, slots, task_cpus,
+                             gpus))  # fmt: skip
+        if not plan:
+            best_cpu = max((n.get("Resources", {}).get("CPU", 0) for n in alive), default=0)
+            best_gpu = max((n.get("Resources", {}).get("GPU", 0) for n in alive), default=0)
+            if gpus and gpus > best_gpu:
+                raise SweepError(
+                    "gpus_per_run", f"no node has {gpus:g} GPUs (the most on a node: {best_gpu:g})"
+                )
+            raise SweepError("cpus_per_run", f"no node has {self.cpus_per_run:g} CPUs "
+                                              f"(the most on a node: {best_cpu:g})")  # fmt: skip
+        return plan
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "address": self.address or "local",
+            "cpus_per_run": self.cpus_per_run, "gpus_per_run": self.gpus_per_run,
+            "exclusive": self.exclusive, "runs_at_once": sum(n.slots for n in self.nodes),
+            "nodes": [{"node": n.node_id, "host": n.host, "address": n.address, "cpus": n.cpus,
+                       "gpus": n.gpus, "slots": n.slots} for n in self.nodes],
+        }  # fmt: skip
+
+    # running
+
+    def run(
+        self, cells: list[Cell], *, started: Started, ended: Ended, cancel: threading.Event
+    ) -> None:
+        import ray
+        from ray.exceptions import TaskCancelledError
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        if not self.nodes:
+            self.connect()
+        remote = ray.remote(max_retries=0)(_ray_task)
+        queue = deque(cells)
+        inflight: dict[Any, tuple[Cell, Node]] = {}
+        on_node: dict[str, set[str]] = {n.node_id: set() for n in self.nodes}
+        peak: dict[str, int] = {}
+
+        def info(cell_id: str, node: Node) -> dict[str, Any]:
+            return {"node": node.node_id, "host": node.host, "runs_per_node": node.slots,
+                    "concurrent_runs": peak.get(cell_id, 1), "cpus_per_run": node.task_cpus,
+                    "gpus_per_run": node.task_gpus, "exclusive": self.exclusive}  # fmt: skip
+
+        def submit(cell: Cell, node: Node) -> None:
+            ref = remote.options(
+                num_cpus=node.task_cpus, num_gpus=node.task_gpus,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
+            ).remote(cell.id, cell.config.to_dict(), self.limits,
+                     max(1, int(node.task_cpus)), self.download)  # fmt: skip
+            inflight[ref] = (cell, node)
+            running = on_node[node.node_id]
+            running.add(cell.id)
+            for cid in running:  # everything on the node now runs beside len(running) - 1 others
+                peak[cid] = max(peak.get(cid, 1), len(running))
+            started(cell.id, info(cell.id, node))
+
+        def fill() -> None:
+            while queue:
+                free = [n for n in self.nodes if len(on_node[n.node_id]) < n.slots]
+                if not free:
+                    return
+                # the least loaded node first, so a 2-node cluster alternates
+                node = min(free, key=lambda n: len(on_node[n.node_id]) / n.slots)
+                submit(queue.popleft(), node)
+
+        try:
+            fill()
+            while inflight:
+                if cancel.is_set():
+                    # force: the worker process exits. A KeyboardInterrupt can land while a
+                    # fresh worker imports torch and leave it broken for its next cell.
+                    for ref in inflight:
+                        ray.cancel(ref, force=True)
+                    for cell, node in inflight.values():
+                        ended(CellOutcome(cell.id, "interrupted", error="cancelled",
+                                          node=node.node_id, host=node.host),
+                              info(cell.id, node))  # fmt: skip
+                    inflight.clear()
+                    return
+                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
+                for ref in ready:
+                    cell, node = inflight.pop(ref)
+                    on_node[node.node_id].discard(cell.id)
+                    try:
+                        outcome = ray.get(ref)
+                    except TaskCancelledError:
+                        outcome = CellOutcome(cell.id, "interrupted", error="cancelled")
+                    except Exception as e:  # a worker died (out of memory...): this cell only
+                        outcome = CellOutcome(cell.id, "failed", error=_first_line(e))
+                    outcome.node, outcome.host = (
+                        outcome.node or node.node_id,
+                        outcome.host or node.host,
+                    )
+                    ended(outcome, info(cell.id, node))
+                fill()
+        except BaseException:
+            for ref in inflight:  # the driver is going: do not leave cells running
+                ray.cancel(ref, force=True)
+            raise
+
+    def close(self) -> None:
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+            self._started_ray = False
+
+
+def _pythonpath(root: Path) -> str:
+    old = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join([str(root), *([old] if old else [])])
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}".strip()
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Ray's GCS speaks gRPC: connect, send HTTP/2's preface and expect its SETTINGS frame.
+    An unreachable address or another service fails in seconds here; ray.init itself would
+    retry for minutes (its C++ client ignores Python's signals meanwhile)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise SweepError("address", f"expected HOST:PORT (got {address!r})")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.sendall(H2_PREFACE)
+            head = conn.recv(9)
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        if isinstance(e, TimeoutError | socket.timeout):
+            reason = f"no answer within {timeout:.0f} s"
+        raise SweepError("address", f"cannot reach a Ray cluster at {address} ({reason})") from None
+    if len(head) < 9 or head[3] != 0x04:  # frame type 4: SETTINGS
+        raise SweepError(
+            "address", f"no Ray cluster at {address} (the port answers, but not as Ray's GCS)"
+        )

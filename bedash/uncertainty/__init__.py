@@ -1,0 +1,1 @@
+"""Uncertainty under shift: corruptions, OOD sets, scores, the evaluation."""
