@@ -125,3 +125,19 @@ def test_the_std_band_over_a_grid_stays_within_the_metrics_range() -> None:
         assert band.fill == "toself" and list(band.x) == [2, 4, 4, 2]
         assert list(band.y) == pytest.approx(highs + lows[::-1])
         assert list(line.y) == pytest.approx(list(summary[summary["metric"] == metric]["mean"]))
+
+
+def test_the_paired_table_puts_the_deciding_metrics_first_per_config() -> None:
+    from bedash.dashboard.sweep_tables import config_labels, paired_table
+
+    paired = pd.DataFrame(
+        {"config": [1, 0, 0, 0], "metric": ["nll", "params", "zz", "ensemble_acc"]}
+    )
+    out = paired_table(paired)
+    assert out["config"].tolist() == [0, 0, 0, 1]
+    assert out["metric"].tolist() == [
+        "accuracy, ensemble (mean softmax)", "parameters", "zz", "NLL (ensemble)",
+    ]  # fmt: skip
+    summary = pd.DataFrame({"config": [1, 0, 0], "label": [None, "members=2", "members=2"]})
+    assert config_labels(summary) == {0: "members=2", 1: "config 1"}
+    assert config_labels(pd.DataFrame()) == {}

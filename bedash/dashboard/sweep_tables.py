@@ -27,7 +27,13 @@ def config_labels(summary: pd.DataFrame) -> dict[int, str]:
     if summary.empty or "config" not in summary:
         return {}
     rows = summary.drop_duplicates("config").sort_values("config").to_dict("records")
-    return {int(r["config"]): str(r.get("label") or f"config {r['config']}") for r in rows}
+    labels = {}
+    for r in rows:  # an empty label cell reads as NaN: "config 1", not "nan"
+        label = r.get("label")
+        labels[int(r["config"])] = (
+            label if isinstance(label, str) and label else f"config {r['config']}"
+        )
+    return labels
 
 
 def paired_table(paired: pd.DataFrame) -> pd.DataFrame:

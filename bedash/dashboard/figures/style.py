@@ -26,6 +26,8 @@ LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": LEGEND_ABOVE
           "hovermode": "closest"}  # fmt: skip
 # subplots: the legend under the plot, where it cannot cover a panel's title
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0}
+# the uncertainty charts: a legend row under the plot (x-axis titles leave it room)
+LEGEND_UNDER = {"orientation": "h", "y": -0.2}
 # bar labels all of one size, and none where it would be smaller than 9 px (the bars of a
 # phone's width): the hover still gives the value
 FIT_TEXT = {"minsize": 9, "mode": "hide"}

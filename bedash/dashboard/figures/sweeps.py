@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from bedash.dashboard.figures.style import LEGEND_ABOVE, SEVERITY_TICKS, band_trace
+from bedash.dashboard.figures.style import LEGEND_ABOVE, LEGEND_UNDER, SEVERITY_TICKS, band_trace
 from bedash.dashboard.sweep_tables import CI, METRIC_NAMES, one_config
 from bedash.dashboard.tables import as_float, ordered
 from bedash.dashboard.uncertainty_tables import CLEAN, MEAN
@@ -115,5 +115,5 @@ def shift_severity_figure(
                      **SEVERITY_TICKS)  # fmt: skip
     fig.update_yaxes(title_text=f"{AXIS_NAMES.get(metric, name)},<br>{CI}", rangemode="tozero")
     fig.update_layout(title=f"{name} under shift", height=380, margin={"t": 50, "b": 40},
-                      legend={"orientation": "h", "y": -0.25})  # fmt: skip
+                      legend={**LEGEND_UNDER, "y": -0.25})  # fmt: skip
     return fig

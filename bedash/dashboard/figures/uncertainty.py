@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bedash.dashboard.figures.style import SEVERITY_TICKS, not_measured_entry
+from bedash.dashboard.figures.style import LEGEND_UNDER, SEVERITY_TICKS, not_measured_entry
 from bedash.dashboard.tables import NOT_MEASURED, numbers
 from bedash.dashboard.uncertainty_tables import (
     IN_DISTRIBUTION,
@@ -26,7 +26,6 @@ from bedash.names import model_color, model_label
 
 # OOD sets against the in-distribution bars: Okabe-Ito colours no model kind uses
 SET_COLORS = ["#000000", "#CC79A7", "#56B4E9", "#7f7f7f", "#F0E442"]
-LEGEND = {"orientation": "h", "y": -0.2}
 
 
 def shift_figure(shift: pd.DataFrame, corruption: str = MEAN, scaled: bool = True) -> go.Figure:
@@ -58,7 +57,7 @@ def shift_figure(shift: pd.DataFrame, corruption: str = MEAN, scaled: bool = Tru
     fig.update_xaxes(title_text="severity", range=[-0.3, 5.3], **SEVERITY_TICKS)
     fig.update_yaxes(title_text="accuracy", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="ECE", rangemode="tozero", row=1, col=2)
-    fig.update_layout(height=380, margin={"t": 40, "b": 40}, legend=LEGEND)
+    fig.update_layout(height=380, margin={"t": 40, "b": 40}, legend=LEGEND_UNDER)
     return fig
 
 
@@ -112,7 +111,7 @@ def histogram_figure(hist: pd.DataFrame, kind: str) -> go.Figure:
         )  # fmt: skip
     fig.update_yaxes(title_text="fraction of the set", rangemode="tozero", row=1, col=1)
     fig.update_layout(height=340, bargap=0, barmode="overlay", margin={"t": 40, "b": 40},
-                      legend=LEGEND)  # fmt: skip
+                      legend=LEGEND_UNDER)  # fmt: skip
     return fig
 
 
@@ -150,5 +149,5 @@ def coverage_figure(selective: pd.DataFrame, shift: pd.DataFrame | None = None) 
     fig.update_xaxes(title_text="coverage (share of test images answered)", range=[0, 1.02])
     fig.update_yaxes(title_text="accuracy on the answered images", rangemode="tozero")
     fig.update_layout(height=360, margin={"t": 20, "b": 40},
-                      legend={"orientation": "h", "y": -0.25})  # fmt: skip
+                      legend={**LEGEND_UNDER, "y": -0.25})  # fmt: skip
     return fig
