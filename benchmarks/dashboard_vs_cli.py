@@ -75,7 +75,8 @@ def dashboard(cfg: RunConfig, out: Path) -> dict:
 
 def child(out: str, config: str) -> None:
     """The dashboard's side, in its own process: a registry job plus a page-like poller."""
-    from bedash.dashboard import figures, tables
+    from bedash.dashboard import tables
+    from bedash.dashboard.figures import training as figures
     from bedash.dashboard.jobs import JobRegistry
 
     reg = JobRegistry(out)

@@ -385,12 +385,14 @@ def progress(snap: JobSnapshot) -> None:
 
 
 def curves(snap: JobSnapshot) -> None:
-    from bedash.dashboard import figures, tables  # pandas, plotly: once there is something to draw
+    from bedash.dashboard import tables  # pandas, plotly: once there is something to draw
+    from bedash.dashboard.figures.style import plot_config
+    from bedash.dashboard.figures.training import SMOOTHING, epoch_time_figure, loss_figure
 
     history = tables.frame(snap.history, tables.HISTORY_COLUMNS)
     trace = tables.frame(snap.trace, tables.TRACE_COLUMNS)
     weight = st.slider(
-        "Smoothing", 0.0, 0.99, figures.SMOOTHING, 0.01, key="live_smoothing",
+        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key="live_smoothing",
         persist_state=KEEP,
         help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
         "log points; the raw values stay faint behind it. 0: no smoothing.",
@@ -410,16 +412,16 @@ def curves(snap: JobSnapshot) -> None:
     with left:
         st.markdown("**Training loss**")
         st.plotly_chart(
-            figures.loss_figure(
+            loss_figure(
                 history, trace, members=show, smoothing=weight, log=log, pending=snap.active
             ),
-            key="loss_chart", config=figures.plot_config("training_loss", fmt),
+            key="loss_chart", config=plot_config("training_loss", fmt),
         )  # fmt: skip
     with right:
         st.markdown("**Seconds per epoch**")
         st.plotly_chart(
-            figures.epoch_time_figure(history, pending=snap.active), key="epoch_chart",
-            config=figures.plot_config("epoch_seconds", fmt),
+            epoch_time_figure(history, pending=snap.active), key="epoch_chart",
+            config=plot_config("epoch_seconds", fmt),
         )  # fmt: skip
 
 

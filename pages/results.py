@@ -10,7 +10,16 @@ from pathlib import Path
 import streamlit as st
 
 import bedash.store.annotations as run_notes  # "from bedash import annotations": __future__
-from bedash.dashboard import common, figures, tables
+from bedash.dashboard import common, tables
+from bedash.dashboard.figures.results import (
+    accuracy_figure,
+    agreement_figure,
+    member_accuracy_figure,
+    params_figure,
+    reliability_figure,
+    time_figure,
+)
+from bedash.dashboard.figures.training import SMOOTHING, epoch_time_figure, loss_figure
 from bedash.dashboard.form import plain
 from bedash.dashboard.uncertainty_view import uncertainty_section
 from bedash.dashboard.verdict_view import verdict_section
@@ -22,21 +31,6 @@ def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
     st.download_button(
         label, data, file_name=file_name, mime="text/csv", key=key, on_click="ignore",
         icon=":material/download:", disabled=not data,
-    )  # fmt: skip
-
-
-def chart(fig, key: str, name: str) -> None:
-    """A figure whose modebar camera saves it as PNG or SVG (the format picked on the page)."""
-    fmt = st.session_state.get("figure_format", "png")
-    st.plotly_chart(fig, key=key, config=figures.plot_config(name, fmt))
-
-
-def format_picker() -> None:
-    st.segmented_control(
-        "Figure downloads", ["png", "svg"], default="png", required=True, key="figure_format",
-        format_func=str.upper, persist_state="session",
-        help="The camera in each chart's toolbar saves the chart in this format, drawn in the "
-        "browser (nothing leaves this machine).",
     )  # fmt: skip
 
 
@@ -196,13 +190,13 @@ def accuracy_section(data: common.RunData, path) -> None:
             format_func=lambda k: "accuracy" if k is None else f"difference to {model_label(k)}",
             help="The axis fits the values; a difference to one model shows the gaps exactly.",
         )  # fmt: skip
-        chart(
-            figures.accuracy_figure(data.results, reference=ref, pending=pending(data)),
+        common.chart(
+            accuracy_figure(data.results, reference=ref, pending=pending(data)),
             "acc_chart", "accuracy",
         )  # fmt: skip
     with b:
         st.markdown("**Parameters**")
-        chart(figures.params_figure(data.results, pending=pending(data)), "params_chart", "params")
+        common.chart(params_figure(data.results, pending=pending(data)), "params_chart", "params")
 
 
 def time_section(data: common.RunData, path) -> None:
@@ -212,8 +206,8 @@ def time_section(data: common.RunData, path) -> None:
         "Whiskers on the epoch time: the fastest and the slowest epoch (the first one often "
         "pays a warm-up). Inference is flagged when the machine was busy."
     )
-    chart(
-        figures.time_figure(
+    common.chart(
+        time_figure(
             data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)
         ),
         "time_chart", "time",
@@ -222,8 +216,8 @@ def time_section(data: common.RunData, path) -> None:
 
 def members_section(data: common.RunData, path) -> None:
     st.caption("Each member's own test accuracy, against the ensemble's and the single model's.")
-    chart(
-        figures.member_accuracy_figure(data.members, data.results, pending=pending(data)),
+    common.chart(
+        member_accuracy_figure(data.members, data.results, pending=pending(data)),
         "member_chart", "members",
     )  # fmt: skip
     csv_button("members.csv", common.read_bytes(path / "members.csv"), "members.csv", "dl_members")
@@ -235,8 +229,8 @@ def agreement_section(data: common.RunData, path) -> None:
         "the same class, one colour scale from 0 to 1 for every heatmap. Diverse members "
         "(lower agreement) are what makes an ensemble better than its members."
     )
-    chart(
-        figures.agreement_figure(data.agreement, pending=pending(data)),
+    common.chart(
+        agreement_figure(data.agreement, pending=pending(data)),
         "agreement_chart", "agreement",
     )  # fmt: skip
     cols = st.columns(max(1, len(data.agreement)))
@@ -251,8 +245,8 @@ def reliability_section(data: common.RunData, path) -> None:
         "Reliability diagrams: accuracy of the predictions in each confidence bin. Bars on the "
         "diagonal mean the confidence can be trusted; below it, the model is over-confident."
     )
-    chart(
-        figures.reliability_figure(data.reliability, data.results, pending=pending(data)),
+    common.chart(
+        reliability_figure(data.reliability, data.results, pending=pending(data)),
         "reliability_chart", "reliability",
     )  # fmt: skip
     cols = st.columns(max(1, len(data.reliability)))
@@ -266,7 +260,7 @@ def loss_controls(prefix: str) -> tuple[float, bool]:
     """TensorBoard's smoothing slider and a log / linear toggle."""
     a, b = st.columns([3, 1], vertical_alignment="bottom")
     weight = a.slider(
-        "Smoothing", 0.0, 0.99, figures.SMOOTHING, 0.01, key=f"{prefix}_smoothing",
+        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key=f"{prefix}_smoothing",
         persist_state="session",
         help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
         "log points; the raw values stay faint behind it. 0: no smoothing.",
@@ -289,16 +283,16 @@ def training_section(data: common.RunData, path) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")
-        chart(
-            figures.loss_figure(
+        common.chart(
+            loss_figure(
                 data.history, steps, smoothing=weight, log=log, pending=pending(data)
             ),
             "history_loss_chart", "training_loss",
         )  # fmt: skip
     with right:
         st.markdown("**Seconds per epoch**")
-        chart(
-            figures.epoch_time_figure(data.history, pending=pending(data)),
+        common.chart(
+            epoch_time_figure(data.history, pending=pending(data)),
             "history_time_chart", "epoch_seconds",
         )  # fmt: skip
     csv_button("history.csv", common.read_bytes(path / "history.csv"), "history.csv", "dl_hist")
@@ -353,7 +347,7 @@ if run_id is not None:
                 on_click="ignore", icon=":material/folder_zip:", type="primary",
             )  # fmt: skip
         with b:
-            format_picker()
+            common.format_picker()
         results_section(data, path)
         sections(data, path)
 else:

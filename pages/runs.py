@@ -7,7 +7,13 @@ import pandas as pd
 import streamlit as st
 
 import bedash.store.annotations as run_notes  # "from bedash import annotations": __future__
-from bedash.dashboard import common, figures, tables
+from bedash.dashboard import common, tables
+from bedash.dashboard.figures.runs import (
+    compare_figure,
+    loss_overlay_figure,
+    reliability_overlay_figure,
+)
+from bedash.dashboard.figures.training import SMOOTHING
 from bedash.dashboard.form import plain
 from bedash.store.runs import delete_run, list_runs
 
@@ -100,51 +106,38 @@ def confirm_delete(selected: pd.DataFrame) -> None:
 
 
 def chart(fig, key: str, name: str) -> None:
-    """A figure whose modebar camera saves it as PNG or SVG (the format picked on the page)."""
-    fmt = st.session_state.get("runs_figure_format", "png")
-    st.plotly_chart(fig, key=key, config=figures.plot_config(name, fmt))
+    common.chart(fig, key, name, "runs_figure_format")
 
 
 def compare(selected: pd.DataFrame, runs: dict) -> None:
     """The selected runs side by side: metrics against the member count, then their loss
     curves and reliability diagrams overlaid."""
     ids = list(selected["run_id"])
-    rows = [
-        {**res, "run_id": run_id}
-        for run_id in ids
-        for res in runs[run_id].results
-        if res.get("ensemble_acc") not in (None, "")
-    ]
-    configs = {r: runs[r].config for r in ids}
     head, fmt = st.columns([3, 1], vertical_alignment="bottom")
     head.subheader(f"Comparing {len(selected)} runs")
-    fmt.segmented_control(
-        "Figure downloads", ["png", "svg"], default="png", required=True,
-        key="runs_figure_format", format_func=str.upper, persist_state="session",
-        help="The camera in each chart's toolbar saves it in this format, in the browser.",
-    )  # fmt: skip
+    with fmt:
+        common.format_picker("runs_figure_format")
     st.caption(
         "Against the member count E: each point is one model kind of one run, labelled with "
         "the end of its run id. Lines join only runs whose other settings (data, width, "
         "depth, epochs, batch, learning rate, seed) are the same."
     )
-    frame = tables.compare_series(pd.DataFrame(rows), configs) if rows else pd.DataFrame()
-    chart(figures.compare_figure(frame), "compare_chart", "compare")
+    chart(compare_figure(tables.compare_rows(runs, ids)), "compare_chart", "compare")
     loaded = {r: common.load_run(runs[r].path) for r in ids}
     st.markdown("**Training loss**")
     weight = st.slider(
-        "Smoothing", 0.0, 0.99, figures.SMOOTHING, 0.01, key="cmp_smoothing",
+        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key="cmp_smoothing",
         persist_state="session", help="As in TensorBoard: a debiased moving average.",
     )  # fmt: skip
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
     curves = {r: (d.history, d.steps) for r, d in loaded.items()}
     chart(
-        figures.loss_overlay_figure(curves, smoothing=weight, log=log),
+        loss_overlay_figure(curves, smoothing=weight, log=log),
         "compare_loss_chart", "compare_loss",
     )  # fmt: skip
     st.markdown("**Calibration**")
     chart(
-        figures.reliability_overlay_figure({r: d.reliability for r, d in loaded.items()}),
+        reliability_overlay_figure({r: d.reliability for r, d in loaded.items()}),
         "compare_reliability_chart", "compare_reliability",
     )  # fmt: skip
 

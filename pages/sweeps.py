@@ -20,7 +20,7 @@ from bedash.dashboard.sweepform import MAX_PAGE_CELLS, parse_grid
 from bedash.dashboard.sweepjobs import submit_sweep
 from bedash.dashboard.verdict import paired_verdict
 from bedash.dashboard.verdict_view import sweep_jobs
-from bedash.names import FieldError, metric_label
+from bedash.names import FieldError
 from bedash.settings.config import RunConfig, label, spec
 from bedash.sweep.core import (
     PAIRED_FILE,
@@ -125,25 +125,14 @@ def _progress(job) -> None:
         job.cancel()
 
 
-FIRST = ("ensemble_acc", "nll", "ece", "brier", "params", "train_seconds", "infer_seconds")
-
-
-def ordered(paired):
-    """The paired table with the deciding metrics first, each with its readable name."""
-    rank = {m: i for i, m in enumerate(FIRST)}
-    out = paired.assign(_rank=paired["metric"].map(lambda m: rank.get(m, len(FIRST))))
-    out = out.sort_values(["config", "_rank"], kind="stable").drop(columns="_rank")
-    return out.assign(metric=out["metric"].map(metric_label))
-
-
 def pick_config(summary) -> tuple[int | None, str]:
     """The config the verdict line and the uncertainty section show: a selectbox over the
     sweep's configs (their labels, e.g. "members=4 hidden=64") when it has more than one."""
-    if summary.empty or "config" not in summary:
+    from bedash.dashboard.sweep_tables import config_labels
+
+    labels = config_labels(summary)
+    if not labels:
         return None, ""
-    labels = {}
-    for r in summary.drop_duplicates("config").sort_values("config").to_dict("records"):
-        labels[int(r["config"])] = str(r.get("label") or f"config {r['config']}")
     ids = list(labels)
     if len(ids) > 1:
         why = "The verdict below and the uncertainty section; the other tables show all"
@@ -165,7 +154,8 @@ def chart(where, fig, key: str, later: bool, **kw) -> None:
 def results(path: Path) -> None:
     import pandas as pd
 
-    from bedash.dashboard import sweep_figures
+    from bedash.dashboard.figures.sweeps import band_figure, scatter_figure
+    from bedash.dashboard.sweep_tables import paired_table
 
     try:  # a damaged sweep folder is a message naming the file, never a traceback
         state = read_sweep_json(path)
@@ -195,18 +185,18 @@ def results(path: Path) -> None:
     later = common.charts_later("sweeps")
     for field in state.get("grid", {}):
         for metric in ("ensemble_acc", "nll"):
-            chart(st, sweep_figures.band_figure(frame, metric, field), f"band_{field}_{metric}",
+            chart(st, band_figure(frame, metric, field), f"band_{field}_{metric}",
                   later)  # fmt: skip
     a, b = st.columns(2)
-    chart(a, sweep_figures.scatter_figure(frame, "params"), "acc_params", later)
-    chart(b, sweep_figures.scatter_figure(frame, "train_seconds"), "acc_time", later)
+    chart(a, scatter_figure(frame, "params"), "acc_params", later)
+    chart(b, scatter_figure(frame, "train_seconds"), "acc_time", later)
     if paired_frame is not None:
         st.subheader("Paired over seeds")
         st.caption(
             "BatchEnsemble minus each baseline, paired by seed (same seed, same batches): "
             "mean difference, 95% Student t interval and the verdict."
         )
-        st.dataframe(ordered(paired_frame), hide_index=True, key="sw_paired")
+        st.dataframe(paired_table(paired_frame), hide_index=True, key="sw_paired")
         st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
                            key="dl_paired", on_click="ignore")  # fmt: skip
     uncertainty(path, config, config_name, later)
@@ -226,8 +216,9 @@ def uncertainty(
     when the sweep has those files."""
     import pandas as pd
 
-    from bedash.dashboard import sweep_uncertainty_figures as suf
-    from bedash.dashboard.figures import plot_config
+    from bedash.dashboard.figures.style import plot_config
+    from bedash.dashboard.figures.sweeps import SEVERITY_METRICS, shift_severity_figure
+    from bedash.dashboard.sweep_tables import ood_table, ood_verdicts, shift_verdicts
 
     files, frames = {}, {}  # read once: a rewrite while the page draws changes nothing here
     for name in UNCERTAINTY_SWEEP_FILES:
@@ -249,22 +240,20 @@ def uncertainty(
            if config_name else "Every config is in the files.")
     )  # fmt: skip
     if SHIFT.summary in frames:  # two columns: side by side when wide, stacked on a phone
-        for col, metric in zip(st.columns(2), suf.SEVERITY_METRICS, strict=True):
-            fig = suf.shift_severity_figure(frames[SHIFT.summary], config, metric)
+        for col, metric in zip(st.columns(2), SEVERITY_METRICS, strict=True):
+            fig = shift_severity_figure(frames[SHIFT.summary], config, metric)
             chart(col, fig, f"sw_shift_{metric}", later,
                   config=plot_config(f"sweep_shift_{metric}"))  # fmt: skip
     if SHIFT.paired in frames:
         st.caption("**Paired under shift**: clean and the mean over corruptions per severity.")
-        st.dataframe(suf.shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
+        st.dataframe(shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
                      key="sw_shift_paired")  # fmt: skip
     if OOD.summary in frames:
         st.caption("**Out-of-distribution detection**: mean ± half-width of the 95% interval.")
-        st.dataframe(suf.ood_table(frames[OOD.summary], config), hide_index=True, key="sw_ood")
+        st.dataframe(ood_table(frames[OOD.summary], config), hide_index=True, key="sw_ood")
     if OOD.paired in frames:
         st.caption("**Paired OOD detection**: BatchEnsemble minus each baseline.")
-        st.dataframe(
-            suf.ood_verdicts(frames[OOD.paired], config), hide_index=True, key="sw_ood_paired"
-        )
+        st.dataframe(ood_verdicts(frames[OOD.paired], config), hide_index=True, key="sw_ood_paired")
     for col, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
         col.download_button(name, data, name, "text/csv", key=f"dl_{name}",
                             on_click="ignore")  # fmt: skip

@@ -7,8 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bedash.dashboard import figures as charts
 from bedash.dashboard import tables
+from bedash.dashboard.figures import results as charts
+from bedash.dashboard.figures import runs as run_charts
+from bedash.dashboard.figures import style
+from bedash.dashboard.figures import training as curves
 from bedash.dashboard.jobs import TracePoint
 from bedash.names import HISTORY_COLUMNS, MODEL_COLORS
 
@@ -43,7 +46,7 @@ def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
         ("batchensemble", 0, 2, 1.6, 1.0), ("batchensemble", 1, 2, 1.4, 1.0),
         ("single", None, 1, 2.2, 0.2),
     ])  # fmt: skip
-    fig = charts.loss_figure(h, smoothing=0)
+    fig = curves.loss_figure(h, smoothing=0)
     names = [t.name for t in fig.data]
     assert names == ["BatchEnsemble", "BatchEnsemble members", "BatchEnsemble member 1",
                      "Single model"]  # fmt: skip
@@ -54,11 +57,11 @@ def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
     assert m0.showlegend and not m1.showlegend  # one legend entry toggles all members
     assert m0.line.color == be.line.color == MODEL_COLORS["batchensemble"]
     assert be.line.width > m0.line.width
-    assert [t.name for t in charts.loss_figure(h, members=False, smoothing=0).data] == [
+    assert [t.name for t in curves.loss_figure(h, members=False, smoothing=0).data] == [
         "BatchEnsemble", "Single model",
     ]  # fmt: skip
     # smoothed: members and model alike (the raw values faint behind the model's line)
-    smoothed = {t.name: list(t.y) for t in charts.loss_figure(h, smoothing=0.5).data}
+    smoothed = {t.name: list(t.y) for t in curves.loss_figure(h, smoothing=0.5).data}
     assert smoothed["BatchEnsemble (raw)"] == [2.0, 1.5]
     assert smoothed["BatchEnsemble"] == pytest.approx(tables.smooth([2.0, 1.5], 0.5))
     assert smoothed["BatchEnsemble members"] == pytest.approx(tables.smooth([2.1, 1.6], 0.5))
@@ -72,13 +75,13 @@ def test_live_log_points_become_interval_means_not_a_sawtooth() -> None:
         tables.TRACE_COLUMNS,
     )  # fmt: skip
     h = history([("batchensemble", None, 1, 1.5, 1.0), ("batchensemble", None, 2, 0.9, 1.0)])
-    raw, line = charts.loss_figure(h, trace, smoothing=0.0 + 1e-9).data
+    raw, line = curves.loss_figure(h, trace, smoothing=0.0 + 1e-9).data
     assert list(raw.x) == [0.125, 0.375, 0.75, 1.25, 1.75]  # each interval's middle
     assert list(raw.y) == pytest.approx([2.0, 1.6, 1.2, 1.0, 0.8])
     assert raw.opacity < 0.5 and line.opacity == 1.0  # the raw values faint behind the line
     # the epoch-level history is not drawn again on top of the step-level curve
-    assert len(charts.loss_figure(h, trace).data) == 2
-    assert list(charts.loss_figure(h, trace).layout.xaxis.range) == [0, 2.0]
+    assert len(curves.loss_figure(h, trace).data) == 2
+    assert list(curves.loss_figure(h, trace).layout.xaxis.range) == [0, 2.0]
 
 
 def test_the_smoothing_slider_smooths_the_line_and_not_the_raw_values() -> None:
@@ -86,20 +89,20 @@ def test_the_smoothing_slider_smooths_the_line_and_not_the_raw_values() -> None:
         [TracePoint("single", None, x / 10, m) for x, m in enumerate([3, 1, 3, 1, 3, 1], 1)],
         tables.TRACE_COLUMNS,
     )  # fmt: skip
-    raw, line = charts.loss_figure(None, trace, smoothing=0.9).data
+    raw, line = curves.loss_figure(None, trace, smoothing=0.9).data
     assert max(line.y) - min(line.y) < max(raw.y) - min(raw.y)
     assert list(line.y) == pytest.approx(tables.smooth(list(raw.y), 0.9))
-    (plain,) = charts.loss_figure(None, trace, smoothing=0.0).data  # no smoothing: one line
+    (plain,) = curves.loss_figure(None, trace, smoothing=0.0).data  # no smoothing: one line
     assert list(plain.y) == list(raw.y)
 
 
 def test_the_loss_axis_is_log_or_linear_with_several_labelled_ticks() -> None:
     h = history([("single", None, 1, 0.52, 1.0), ("single", None, 2, 0.48, 1.0)])
-    log = charts.loss_figure(h).layout.yaxis
+    log = curves.loss_figure(h).layout.yaxis
     assert log.type == "log" and len(log.tickvals) >= 3
     assert all("e" not in t for t in log.ticktext)  # 0.5, not 5e-1 or "5"
-    assert charts.loss_figure(h, log=False).layout.yaxis.type == "linear"
-    x = charts.loss_figure(history([("single", None, e, 1.0 / e, 1.0) for e in range(1, 31)]))
+    assert curves.loss_figure(h, log=False).layout.yaxis.type == "linear"
+    x = curves.loss_figure(history([("single", None, e, 1.0 / e, 1.0) for e in range(1, 31)]))
     assert 4 <= 30 / x.layout.xaxis.dtick <= 10
 
 
@@ -108,29 +111,29 @@ def test_a_sequential_ensemble_shows_its_members_while_they_train() -> None:
         [TracePoint("ensemble", 0, 1.0, 2.0), TracePoint("ensemble", 1, 0.5, 2.3)],
         tables.TRACE_COLUMNS,
     )
-    fig = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS), trace, smoothing=0)
+    fig = curves.loss_figure(tables.frame([], tables.HISTORY_COLUMNS), trace, smoothing=0)
     assert [t.name for t in fig.data] == ["Ensemble (sequential) member 0",
                                           "Ensemble (sequential) member 1"]  # fmt: skip
     assert fig.data[0].showlegend and not fig.data[1].showlegend
 
 
 def test_an_empty_loss_figure_says_why() -> None:
-    fig = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS))
+    fig = curves.loss_figure(tables.frame([], tables.HISTORY_COLUMNS))
     assert not fig.data and "first log point" in fig.layout.annotations[0].text
-    ended = charts.loss_figure(tables.frame([], tables.HISTORY_COLUMNS), pending=False)
+    ended = curves.loss_figure(tables.frame([], tables.HISTORY_COLUMNS), pending=False)
     assert "not measured" in ended.layout.annotations[0].text
 
 
 def test_epoch_times_sum_the_members_of_a_sequential_ensemble_until_it_is_done() -> None:
     partial = history([("ensemble", 0, 1, 2.0, 1.0), ("ensemble", 0, 2, 1.8, 1.1),
                        ("ensemble", 1, 1, 2.0, 0.9)])  # fmt: skip
-    t = charts.epoch_times(partial)
+    t = curves.epoch_times(partial)
     assert t["epoch"].tolist() == [1, 2] and t["epoch_seconds"].tolist() == [1.9, 1.1]
     done = history([("ensemble", 0, 1, 2.0, 1.0), ("ensemble", 1, 1, 2.0, 0.9),
                     ("ensemble", None, 1, 2.0, 1.9), ("single", None, 1, 2.0, 0.3)])  # fmt: skip
-    t = charts.epoch_times(done)
+    t = curves.epoch_times(done)
     assert t[["model", "epoch_seconds"]].values.tolist() == [["ensemble", 1.9], ["single", 0.3]]
-    fig = charts.epoch_time_figure(done)
+    fig = curves.epoch_time_figure(done)
     assert [b.name for b in fig.data] == ["Ensemble (sequential)", "Single model"]
     assert fig.layout.barmode == "group"
 
@@ -203,11 +206,11 @@ def test_timings_show_the_epoch_spread_and_a_busy_machine() -> None:
 
 
 def test_every_figure_saves_as_png_or_svg_in_the_browser() -> None:
-    png = charts.plot_config("accuracy")
+    png = style.plot_config("accuracy")
     assert png["toImageButtonOptions"] == {"format": "png", "filename": "accuracy", "scale": 2}
-    assert charts.plot_config("x", "svg")["toImageButtonOptions"]["format"] == "svg"
+    assert style.plot_config("x", "svg")["toImageButtonOptions"]["format"] == "svg"
     with pytest.raises(ValueError, match="format"):
-        charts.plot_config("x", "pdf")
+        style.plot_config("x", "pdf")
 
 
 def test_parameter_and_time_bars() -> None:
@@ -272,7 +275,7 @@ def test_compare_joins_only_runs_that_differ_in_the_member_count_alone() -> None
                "20261202-110000-cccccc": {**same, "hidden": 128, "members": 4}}  # fmt: skip
     series = tables.compare_series(rows, configs)
     assert series["series"].tolist() == [0, 0, 1]
-    fig = charts.compare_figure(series)
+    fig = run_charts.compare_figure(series)
     acc = [t for t in fig.data if t.xaxis == "x"]
     assert [list(t.x) for t in acc] == [[2, 8], [4]]
     assert "lines" in acc[0].mode and "lines" not in acc[1].mode  # width 128: a point alone
@@ -285,24 +288,26 @@ def test_compare_joins_only_runs_that_differ_in_the_member_count_alone() -> None
 def test_overlays_of_several_runs_one_colour_each() -> None:
     h1 = history([("single", None, 1, 2.0, 1.0), ("single", None, 2, 1.0, 1.0)])
     h2 = history([("single", None, 1, 1.5, 1.0), ("batchensemble", None, 1, 1.2, 1.0)])
-    fig = charts.loss_overlay_figure({"run-a": (h1, None), "run-b": (h2, None)})
+    fig = run_charts.loss_overlay_figure({"run-a": (h1, None), "run-b": (h2, None)})
     assert [a.text for a in fig.layout.annotations] == ["BatchEnsemble", "Single model"]
     colours = {t.name: t.line.color for t in fig.data}
     assert colours == {
-        "run-a": charts.RUN_COLORS[0],
-        "run-b": charts.RUN_COLORS[1],
-        "run-a (raw)": charts.RUN_COLORS[0],
-        "run-b (raw)": charts.RUN_COLORS[1],
+        "run-a": style.RUN_COLORS[0],
+        "run-b": style.RUN_COLORS[1],
+        "run-a (raw)": style.RUN_COLORS[0],
+        "run-b (raw)": style.RUN_COLORS[1],
     }
     assert sum(t.showlegend for t in fig.data) == 2  # one legend entry per run
     rel = pd.DataFrame(
         {"bin": [0, 1], "lower": [0, 0.5], "upper": [0.5, 1.0], "count": [3, 0],
          "accuracy": [0.4, None], "confidence": [0.45, None]}
     )  # fmt: skip
-    fig = charts.reliability_overlay_figure({"run-a": {"single": rel}, "run-b": {"single": rel}})
+    fig = run_charts.reliability_overlay_figure(
+        {"run-a": {"single": rel}, "run-b": {"single": rel}}
+    )
     lines = [t for t in fig.data if t.name in ("run-a", "run-b")]
     assert len(lines) == 2 and list(lines[0].x) == [0.45]  # empty bins skipped
-    assert charts.loss_overlay_figure({}).layout.annotations[0].text.startswith("the selected")
+    assert run_charts.loss_overlay_figure({}).layout.annotations[0].text.startswith("the selected")
 
 
 def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
@@ -319,7 +324,7 @@ def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
     agree = {p.stem[10:]: pd.read_csv(p) for p in path.glob("agreement_*.csv")}
     rel = {p.stem[12:]: pd.read_csv(p) for p in path.glob("reliability_*.csv")}
     figures = [
-        charts.loss_figure(hist), charts.epoch_time_figure(hist), charts.accuracy_figure(res),
+        curves.loss_figure(hist), curves.epoch_time_figure(hist), charts.accuracy_figure(res),
         charts.params_figure(res), charts.time_figure(res),
         charts.member_accuracy_figure(mem, res), charts.agreement_figure(agree),
         charts.reliability_figure(rel, res),
@@ -338,5 +343,5 @@ def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
     per_epoch = (be["loss"] * width).groupby(be["x0"].astype(int)).sum()
     whole = hist[(hist["model"] == "batchensemble") & hist["member"].isna()]
     assert per_epoch.tolist() == pytest.approx(whole["loss"].tolist(), rel=1e-5)
-    fine = charts.loss_figure(hist, steps)
+    fine = curves.loss_figure(hist, steps)
     assert "BatchEnsemble (raw)" in [t.name for t in fine.data]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bedash.dashboard import sweep_uncertainty_figures as suf
+from bedash.dashboard import sweep_tables as suf
+from bedash.dashboard.figures import sweeps as charts
 from bedash.names import MODEL_COLORS
 from bedash.sweep.core import run_sweep
 from tests.test_sweep_uncertainty import HALF, Engine, spec
@@ -21,7 +22,7 @@ def sweep(tmp_path: Path) -> Path:
 
 def test_severity_figure_draws_means_with_interval_bands(sweep: Path) -> None:
     summary = pd.read_csv(sweep / "shift_summary.csv")
-    fig = suf.shift_severity_figure(summary)  # accuracy
+    fig = charts.shift_severity_figure(summary)  # accuracy
     (acc,) = [t for t in fig.data if t.name == "BatchEnsemble"]
     assert list(acc.x) == [0, 1]  # clean, then the mean over corruptions at severity 1
     assert list(acc.y) == pytest.approx([0.9, (0.52 + 0.72) / 2])
@@ -34,10 +35,10 @@ def test_severity_figure_draws_means_with_interval_bands(sweep: Path) -> None:
     assert fig.layout.title.text == "Accuracy under shift"
     assert {t.name for t in fig.data if t.name} == {"BatchEnsemble", "Ensemble (sequential)",
                                                      "Single model"}  # fmt: skip
-    ece = suf.shift_severity_figure(summary, metric="ece")
+    ece = charts.shift_severity_figure(summary, metric="ece")
     (line,) = [t for t in ece.data if t.name == "BatchEnsemble"]
     assert list(line.y) == pytest.approx([0.05, 0.05]) and "ECE" in ece.layout.yaxis.title.text
-    empty = suf.shift_severity_figure(pd.DataFrame())
+    empty = charts.shift_severity_figure(pd.DataFrame())
     assert not empty.data and "no shift" in empty.layout.title.text
 
 
@@ -47,7 +48,7 @@ def test_severity_figure_picks_the_config(sweep: Path) -> None:
     both = pd.concat([summary, other])
 
     def be(config: int | None) -> object:
-        fig = suf.shift_severity_figure(both, config)
+        fig = charts.shift_severity_figure(both, config)
         return next(t for t in fig.data if t.name == "BatchEnsemble")
 
     first, second = be(None), be(1)
@@ -96,7 +97,7 @@ def test_bands_stay_within_the_metrics_range(sweep: Path) -> None:
     )
     cut = 0
     for metric in ("ece", "acc"):
-        fig = suf.shift_severity_figure(wide, metric=metric)
+        fig = charts.shift_severity_figure(wide, metric=metric)
         (band,) = [t for t in fig.data if t.fill == "toself" and t.legendgroup == "batchensemble"]
         (line,) = [t for t in fig.data if t.name == "BatchEnsemble"]
         means = list(line.y)  # clean, then the mean over corruptions at severity 1
@@ -111,7 +112,6 @@ def test_bands_stay_within_the_metrics_range(sweep: Path) -> None:
 def test_the_std_band_over_a_grid_stays_within_the_metrics_range() -> None:
     """The Sweeps page's mean ± std band against a grid field: an NLL band stops at 0, an
     accuracy band at 1; the line is the mean itself."""
-    from bedash.dashboard.sweep_figures import band_figure
 
     summary = pd.DataFrame(
         {"config": [0, 1, 0, 1], "model": ["batchensemble"] * 4, "members": [2, 4, 2, 4],
@@ -120,8 +120,24 @@ def test_the_std_band_over_a_grid_stays_within_the_metrics_range() -> None:
     )  # fmt: skip
     for metric, highs, lows in (("nll", [0.7, 2.0], [0.0, 1.0]),
                                 ("ensemble_acc", [0.8, 1.0], [0.6, 0.85])):  # fmt: skip
-        fig = band_figure(summary, metric, "members")
+        fig = charts.band_figure(summary, metric, "members")
         band, line = fig.data
         assert band.fill == "toself" and list(band.x) == [2, 4, 4, 2]
         assert list(band.y) == pytest.approx(highs + lows[::-1])
         assert list(line.y) == pytest.approx(list(summary[summary["metric"] == metric]["mean"]))
+
+
+def test_the_paired_table_puts_the_deciding_metrics_first_per_config() -> None:
+    from bedash.dashboard.sweep_tables import config_labels, paired_table
+
+    paired = pd.DataFrame(
+        {"config": [1, 0, 0, 0], "metric": ["nll", "params", "zz", "ensemble_acc"]}
+    )
+    out = paired_table(paired)
+    assert out["config"].tolist() == [0, 0, 0, 1]
+    assert out["metric"].tolist() == [
+        "accuracy, ensemble (mean softmax)", "parameters", "zz", "NLL (ensemble)",
+    ]  # fmt: skip
+    summary = pd.DataFrame({"config": [1, 0, 0], "label": [None, "members=2", "members=2"]})
+    assert config_labels(summary) == {0: "members=2", 1: "config 1"}
+    assert config_labels(pd.DataFrame()) == {}

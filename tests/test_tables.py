@@ -143,3 +143,25 @@ def test_the_tag_filter_keeps_runs_with_every_tag_picked() -> None:
     assert tables.tag_filter(df, ["y"])["run_id"].tolist() == ["a", "b"]
     assert tables.tag_filter(df, ["x", "y"])["run_id"].tolist() == ["a"]
     assert tables.tag_filter(df, [])["run_id"].tolist() == ["a", "b", "c"]
+
+
+def test_numbers_leave_out_what_is_not_a_finite_number() -> None:
+    assert tables.numbers(["0.5", 2, None, "", "n/a", float("nan"), float("inf")]) == [
+        0.5, 2.0, None, None, None, None, None,
+    ]  # fmt: skip
+    frame = pd.DataFrame({"a": [1, None]})
+    assert tables.column(frame, "a") == [1.0, None] and tables.column(frame, "b") == [None, None]
+
+
+def test_compare_rows_keep_runs_with_an_ensemble_accuracy_and_their_series() -> None:
+    def run(acc: object, hidden: int) -> SimpleNamespace:
+        return SimpleNamespace(
+            results=[{"model": "single", "members": 1, "ensemble_acc": acc}],
+            config={"hidden": hidden},
+        )
+
+    runs = {"a": run(0.5, 64), "b": run("", 64), "c": run(0.6, 64), "d": run(0.7, 128)}
+    rows = tables.compare_rows(runs, ["a", "b", "c", "d"])
+    assert rows["run_id"].tolist() == ["a", "c", "d"]  # b: cancelled before its accuracy
+    assert rows["series"].tolist() == [0, 0, 1]  # d's width differs: a series of its own
+    assert tables.compare_rows(runs, ["b"]).empty

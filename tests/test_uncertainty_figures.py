@@ -8,7 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from bedash.dashboard import uncertainty_figures as uf
+from bedash.dashboard import uncertainty_tables as uf
+from bedash.dashboard.figures import uncertainty as charts
 from bedash.names import MODEL_COLORS, UNCERTAINTY_COLUMNS
 
 NAN = math.nan
@@ -42,7 +43,7 @@ def test_models_come_in_bedash_order_then_unknown_ones() -> None:
 
 
 def test_shift_figure_plots_the_mean_rows_with_clean_as_severity_zero() -> None:
-    fig = uf.shift_figure(shift_rows(), "mean")
+    fig = charts.shift_figure(shift_rows(), "mean")
     be = traces(fig, "BatchEnsemble")
     assert len(be) == 2  # accuracy and ECE panels
     acc, ece = be
@@ -56,7 +57,7 @@ def test_shift_figure_plots_the_mean_rows_with_clean_as_severity_zero() -> None:
 
 
 def test_shift_figure_shows_one_corruption_when_picked() -> None:
-    fig = uf.shift_figure(shift_rows(), "gaussian_noise")
+    fig = charts.shift_figure(shift_rows(), "gaussian_noise")
     acc = traces(fig, "Single model")[0]
     assert list(acc.y) == pytest.approx([0.8, 0.6, 0.4, 0.2])
 
@@ -65,22 +66,22 @@ def test_missing_values_are_left_out_not_drawn_as_zero() -> None:
     frame = shift_rows()
     hole = (frame["model"] == "single") & (frame["corruption"] == "mean") & (frame["severity"] == 2)
     frame.loc[hole, "acc"] = NAN
-    acc = traces(uf.shift_figure(frame, "mean"), "Single model")[0]
+    acc = traces(charts.shift_figure(frame, "mean"), "Single model")[0]
     assert list(acc.x) == [0, 1, 3]
     assert 0 not in list(acc.y) and len(acc.y) == 3
     # no temperature scaling measured (every *_ts empty but the clean row's): only what exists
-    scaled = traces(uf.shift_figure(frame, "mean"), "Single model (temperature-scaled)")
+    scaled = traces(charts.shift_figure(frame, "mean"), "Single model (temperature-scaled)")
     assert [list(t.x) for t in scaled] == [[0], [0]]
     assert list(scaled[0].y) == pytest.approx([0.79]) and scaled[0].line.dash == "dash"
     assert not traces(
-        uf.shift_figure(frame, "mean", scaled=False), "Single model (temperature-scaled)"
+        charts.shift_figure(frame, "mean", scaled=False), "Single model (temperature-scaled)"
     )
 
 
 def test_a_model_with_nothing_to_draw_is_labelled_not_measured() -> None:
     frame = shift_rows()
     frame.loc[frame["model"] == "single", ["acc", "ece", "acc_ts", "ece_ts"]] = NAN
-    fig = uf.shift_figure(frame, "mean")
+    fig = charts.shift_figure(frame, "mean")
     assert not traces(fig, "Single model")
     (entry,) = traces(fig, "Single model: not measured")
     assert list(entry.y) == [None] and entry.line.color == MODEL_COLORS["single"]
@@ -128,7 +129,7 @@ def hist_rows(kind: str = "batchensemble") -> pd.DataFrame:
 
 
 def test_histogram_figure_bars_clean_and_steps_ood_on_the_same_bins() -> None:
-    fig = uf.histogram_figure(hist_rows(), "batchensemble")
+    fig = charts.histogram_figure(hist_rows(), "batchensemble")
     clean = traces(fig, "in-distribution (clean test)")
     ood = traces(fig, "OOD: uniform")
     assert [t.type for t in clean] == ["bar", "bar"] and [t.type for t in ood] == ["scatter"] * 2
@@ -144,9 +145,9 @@ def test_histogram_figure_bars_clean_and_steps_ood_on_the_same_bins() -> None:
 def test_histogram_figure_escapes_markup_in_set_names_and_says_not_measured() -> None:
     frame = hist_rows()
     frame.loc[frame["set"] == "uniform", "set"] = "<a href='x'>f</a>"
-    fig = uf.histogram_figure(frame, "batchensemble")
+    fig = charts.histogram_figure(frame, "batchensemble")
     assert traces(fig, "OOD: &lt;a href='x'&gt;f&lt;/a&gt;")
-    empty = uf.histogram_figure(pd.DataFrame(), "single")
+    empty = charts.histogram_figure(pd.DataFrame(), "single")
     assert [t.name for t in empty.data] == ["Single model: not measured"]
 
 
@@ -158,12 +159,12 @@ def test_coverage_figure_draws_each_model_and_names_its_aurc() -> None:
     )
     shift = shift_rows()
     shift.loc[shift["model"] == "batchensemble", "aurc"] = NAN
-    fig = uf.coverage_figure(sel, shift)
+    fig = charts.coverage_figure(sel, shift)
     (single,) = traces(fig, "Single model (AURC 0.1000)")
     assert list(single.x) == [0.5, 1.0] and list(single.y) == [1.0, 0.8]  # sorted; NaN left out
     (be,) = traces(fig, "BatchEnsemble (AURC not measured)")
     assert be.line.color == MODEL_COLORS["batchensemble"]
-    only_shift = uf.coverage_figure(pd.DataFrame(), shift)
+    only_shift = charts.coverage_figure(pd.DataFrame(), shift)
     assert {t.name for t in only_shift.data} == {
         "BatchEnsemble: not measured", "Single model: not measured",
     }  # fmt: skip
@@ -174,7 +175,9 @@ def test_a_single_models_zero_mutual_information_is_said_not_hidden() -> None:
     mi = frame["quantity"] == "mutual_info"
     frame.loc[mi, "lower"] = [b * 1e-6 / 3 for b in frame.loc[mi, "bin"]]
     frame.loc[mi, "upper"] = [(b + 1) * 1e-6 / 3 for b in frame.loc[mi, "bin"]]
-    notes = [a.text for a in uf.histogram_figure(frame, "single").layout.annotations]
+    notes = [a.text for a in charts.histogram_figure(frame, "single").layout.annotations]
     assert any(n.startswith("zero for every image") for n in notes)
-    notes = [a.text for a in uf.histogram_figure(hist_rows(), "batchensemble").layout.annotations]
+    notes = [
+        a.text for a in charts.histogram_figure(hist_rows(), "batchensemble").layout.annotations
+    ]
     assert not any(n.startswith("zero for every image") for n in notes)  # subplot titles only

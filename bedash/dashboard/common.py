@@ -53,6 +53,25 @@ RESULT_COLUMNS = {  # results table header: (number format, help)
 }
 
 
+def chart(fig, key: str, name: str, fmt_key: str = "figure_format") -> None:
+    """A figure whose modebar camera saves it as PNG or SVG (the format picked on the page by
+    format_picker(fmt_key)), named `name`."""
+    from bedash.dashboard.figures.style import plot_config  # plotly: once a chart is drawn
+
+    fmt = st.session_state.get(fmt_key, "png")
+    st.plotly_chart(fig, key=key, config=plot_config(name, fmt))
+
+
+def format_picker(fmt_key: str = "figure_format") -> None:
+    """PNG or SVG for the cameras of the page's charts (drawn in the browser)."""
+    st.segmented_control(
+        "Figure downloads", ["png", "svg"], default="png", required=True, key=fmt_key,
+        format_func=str.upper, persist_state="session",
+        help="The camera in each chart's toolbar saves the chart in this format, drawn in the "
+        "browser (nothing leaves this machine).",
+    )  # fmt: skip
+
+
 def result_columns(table: pd.DataFrame) -> dict:
     """Number formats and help texts of the results table's columns (bedash.charts)."""
     return {

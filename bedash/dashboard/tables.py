@@ -71,6 +71,16 @@ def as_float(value: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
+def numbers(values: Iterable[Any]) -> list[float | None]:
+    """Numbers as floats, anything missing or not finite as None (never drawn as a zero)."""
+    return [f if f is not None and math.isfinite(f) else None for f in map(as_float, values)]
+
+
+def column(frame: pd.DataFrame, name: str) -> list[float | None]:
+    """A column's numbers (all None when the frame has no such column)."""
+    return numbers(frame[name]) if name in frame else [None] * len(frame)
+
+
 # -- the loss between log points, smoothing ---------------------------------------------------
 
 
@@ -307,6 +317,21 @@ def compare_series(rows: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame
     keys = {r: key(r) for r in dict.fromkeys(rows["run_id"])}
     numbers = {k: i for i, k in enumerate(dict.fromkeys(keys.values()))}
     return rows.assign(series=rows["run_id"].map(lambda r: numbers[keys[r]]))
+
+
+def compare_rows(runs: dict[str, Any], ids: Iterable[str]) -> pd.DataFrame:
+    """The results rows of the runs `ids` (runs: run_id -> RunInfo) that have an ensemble
+    accuracy, with their run_id and series (compare_series): what the compare chart draws."""
+    ids = list(ids)
+    rows = [
+        {**res, "run_id": run_id}
+        for run_id in ids
+        for res in runs[run_id].results
+        if res.get("ensemble_acc") not in (None, "")
+    ]
+    if not rows:
+        return pd.DataFrame()
+    return compare_series(pd.DataFrame(rows), {r: runs[r].config for r in ids})
 
 
 def _short_dataset(value: Any) -> Any:

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from bedash.dashboard import rundata
-from bedash.dashboard import uncertainty_figures as uf
+from bedash.dashboard import uncertainty_tables as ut
+from bedash.dashboard.figures.uncertainty import coverage_figure, histogram_figure, shift_figure
 from bedash.dashboard.form import plain
+from bedash.dashboard.tables import NOT_MEASURED
 from bedash.names import (
     OOD_COLUMNS,
     SELECTIVE_COLUMNS,
@@ -152,22 +154,22 @@ def csv_button(name: str, files: UncertaintyFiles) -> None:
 def _shift_part(files: UncertaintyFiles) -> None:
     st.markdown("**Accuracy and calibration under dataset shift**")
     if files.shift.empty:
-        st.caption(f"Shifted test sets: {uf.NOT_MEASURED} (train with --shift).")
+        st.caption(f"Shifted test sets: {NOT_MEASURED} (train with --shift).")
         return
     st.caption(
         "The test set corrupted as in CIFAR-10-C, severity 1 (mild) to 5 (strong); 0 is the "
         "clean test set. An ensemble whose uncertainty can be trusted loses accuracy without "
         "its ECE growing as fast (Ovadia et al. 2019)."
     )
-    corruptions = uf.corruptions_in(files.shift)
-    has_mean = (files.shift["corruption"] == uf.MEAN).any()
-    options = ([uf.MEAN] if has_mean else []) + corruptions
+    corruptions = ut.corruptions_in(files.shift)
+    has_mean = (files.shift["corruption"] == ut.MEAN).any()
+    options = ([ut.MEAN] if has_mean else []) + corruptions
     if not options:
-        options = [uf.MEAN]  # only the clean rows: the figure shows severity 0
+        options = [ut.MEAN]  # only the clean rows: the figure shows severity 0
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     picked = left.selectbox(
         "Corruption", options, key="unc_corruption",
-        format_func=lambda c: "mean over the corruptions" if c == uf.MEAN else c,
+        format_func=lambda c: "mean over the corruptions" if c == ut.MEAN else c,
     )  # fmt: skip
     has_ts = any(c in files.shift and files.shift[c].notna().any() for c in ("acc_ts", "ece_ts"))
     scaled = right.checkbox(
@@ -175,11 +177,11 @@ def _shift_part(files: UncertaintyFiles) -> None:
         help="After one temperature per model fitted on a held-out validation split; shown "
         "beside the raw metrics, never instead. Needs --temperature-scaling.",
     )  # fmt: skip
-    st.plotly_chart(uf.shift_figure(files.shift, picked, scaled), key="unc_shift_chart")
+    st.plotly_chart(shift_figure(files.shift, picked, scaled), key="unc_shift_chart")
     with st.expander("Table"):
         st.dataframe(
-            uf.shift_table(files.shift, picked), hide_index=True, key="unc_shift_table",
-            placeholder=uf.NOT_MEASURED,
+            ut.shift_table(files.shift, picked), hide_index=True, key="unc_shift_table",
+            placeholder=NOT_MEASURED,
         )  # fmt: skip
     csv_button("shift.csv", files)
 
@@ -187,7 +189,7 @@ def _shift_part(files: UncertaintyFiles) -> None:
 def _ood_part(files: UncertaintyFiles) -> None:
     st.markdown("**Out-of-distribution detection**")
     if files.ood.empty:
-        st.caption(f"OOD sets: {uf.NOT_MEASURED} (train with --ood).")
+        st.caption(f"OOD sets: {NOT_MEASURED} (train with --ood).")
         return
     st.caption(
         "Telling the clean test images from images of another kind by one score, predictive "
@@ -196,8 +198,8 @@ def _ood_part(files: UncertaintyFiles) -> None:
         "for a single model, so it cannot detect anything there."
     )
     st.dataframe(
-        uf.ood_table(files.ood), hide_index=True, key="unc_ood_table",
-        placeholder=uf.NOT_MEASURED,
+        ut.ood_table(files.ood), hide_index=True, key="unc_ood_table",
+        placeholder=NOT_MEASURED,
     )  # fmt: skip
     csv_button("ood.csv", files)
 
@@ -205,30 +207,30 @@ def _ood_part(files: UncertaintyFiles) -> None:
 def _hist_part(files: UncertaintyFiles) -> None:
     st.markdown("**Uncertainty in distribution and out of it**")
     if not files.hist:
-        st.caption(f"Histograms: {uf.NOT_MEASURED}.")
+        st.caption(f"Histograms: {NOT_MEASURED}.")
         return
     st.caption(
         "Predictive entropy (total uncertainty) and mutual information (the members' "
         "disagreement: epistemic) per image, as a fraction of each set. Good uncertainty puts "
         "the OOD lines to the right of the clean test bars."
     )
-    kinds = uf.models_in(*files.hist.values())
+    kinds = ut.models_in(*files.hist.values())
     kind = st.selectbox("Model", kinds, key="unc_hist_model", format_func=model_label)
-    st.plotly_chart(uf.histogram_figure(files.hist[kind], kind), key="unc_hist_chart")
+    st.plotly_chart(histogram_figure(files.hist[kind], kind), key="unc_hist_chart")
     csv_button(f"uncertainty_{kind}.csv", files)
 
 
 def _coverage_part(files: UncertaintyFiles) -> None:
     st.markdown("**Selective prediction**")
     if files.selective.empty:
-        st.caption(f"Accuracy against coverage: {uf.NOT_MEASURED}.")
+        st.caption(f"Accuracy against coverage: {NOT_MEASURED}.")
         return
     st.caption(
         "Answer only the most confident share of the clean test images: accuracy on those "
         "against the share answered. AURC, the area under the risk-coverage curve: lower is "
         "better."
     )
-    st.plotly_chart(uf.coverage_figure(files.selective, files.shift), key="unc_coverage_chart")
+    st.plotly_chart(coverage_figure(files.selective, files.shift), key="unc_coverage_chart")
     csv_button("selective.csv", files)
 
 

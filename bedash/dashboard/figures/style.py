@@ -1,0 +1,163 @@
+"""The one style of the dashboard's charts: colours, legend and margins, the modebar's config,
+the chart that says why it is blank, and the axis helpers several charts share.
+
+Every model kind keeps its colour from bedash.names on every chart; a value that was not
+measured is left out and said so, never drawn as a zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from bedash.dashboard.tables import NOT_MEASURED
+from bedash.names import model_color, model_label
+
+# the runs of an overlay, one colour each (Paul Tol's "muted": none is a model kind's colour)
+RUN_COLORS = ["#332288", "#CC6677", "#117733", "#882255", "#44AA99", "#999933", "#AA4499",
+              "#88CCEE", "#DDCC77", "#661100"]  # fmt: skip
+# one row above the plot: beside it, a legend squeezes the plot to ~90 px at a phone's width
+LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
+LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": LEGEND_ABOVE,
+          "hovermode": "closest"}  # fmt: skip
+# subplots: the legend under the plot, where it cannot cover a panel's title
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0}
+# the uncertainty charts: a legend row under the plot (x-axis titles leave it room)
+LEGEND_UNDER = {"orientation": "h", "y": -0.2}
+# bar labels all of one size, and none where it would be smaller than 9 px (the bars of a
+# phone's width): the hover still gives the value
+FIT_TEXT = {"minsize": 9, "mode": "hide"}
+SEVERITY_TICKS = {"tickvals": [0, 1, 2, 3, 4, 5], "ticktext": ["clean", "1", "2", "3", "4", "5"]}
+DIAGONAL = {"color": "#555", "dash": "dash", "width": 1}  # perfect calibration
+
+
+def plot_config(name: str, fmt: str = "png") -> dict[str, Any]:
+    """st.plotly_chart's config: the modebar's camera saves the figure as `fmt` (png or svg),
+    drawn in the browser by plotly.js itself (nothing is fetched)."""
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"format: {fmt!r} is not png or svg")
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {
+            "format": fmt,
+            "filename": name,
+            "scale": 2 if fmt == "png" else 1,
+        },
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
+
+
+def empty_figure(message: str, height: int = 260) -> go.Figure:
+    """A blank chart that says why it is blank."""
+    fig = go.Figure(layout={**LAYOUT, "height": height})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font={"size": 14})  # fmt: skip
+    return fig
+
+
+def none_yet(pending: bool, what: str = "model") -> str:
+    """The blank chart's message: a run that may still fill it, or one that ended."""
+    return f"no {what} has finished yet" if pending else f"{NOT_MEASURED}: no {what} finished"
+
+
+def not_measured_entry(kind: str) -> go.Scatter:
+    """A legend entry for a model with nothing to draw."""
+    return go.Scatter(
+        x=[None], y=[None], mode="lines", name=f"{model_label(kind)}: {NOT_MEASURED}",
+        line={"color": model_color(kind), "dash": "dot"}, legendgroup=kind,
+    )  # fmt: skip
+
+
+def not_measured_marks(x: list[str], y: list[float | None]) -> go.Scatter | None:
+    """A text mark "not measured" where a bar is missing (plotly draws nothing for None)."""
+    where = [xi for xi, yi in zip(x, y, strict=True) if yi is None]
+    if not where:
+        return None
+    return go.Scatter(
+        mode="text", x=where, y=[0] * len(where), text=[NOT_MEASURED] * len(where),
+        textposition="top center", showlegend=False, hoverinfo="skip", textfont={"color": "#666"},
+    )  # fmt: skip
+
+
+def wrap(label: str, width: int = 14) -> str:
+    """A label in lines of at most `width` characters (words kept whole, a bracket on a line
+    of its own), so that four fit side by side, unrotated, at a phone's width."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and not word.startswith("(") and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+def rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def band_trace(xs: Sequence, lows: Sequence, highs: Sequence, color: str, group: str) -> go.Scatter:
+    """A filled band from lows to highs over xs in a model's colour: no markers, no hover, no
+    legend entry of its own (its line's legend group)."""
+    xs = list(xs)
+    return go.Scatter(
+        x=xs + xs[::-1], y=list(highs) + list(lows)[::-1], mode="lines", fill="toself",
+        fillcolor=rgba(color, 0.2), line={"width": 0}, hoverinfo="skip", showlegend=False,
+        legendgroup=group,
+    )  # fmt: skip
+
+
+def fit_range(values: Sequence[float | None], *, zero: bool = False) -> list[float] | None:
+    """An axis range around the values (with room for the labels above the bars); zero: keep 0
+    inside (differences)."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return None
+    lo, hi = min(v), max(v)
+    if zero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    pad = max((hi - lo) * 0.15, 0.005)
+    return [lo - pad if zero or lo - pad > 0 else 0.0, hi + 2 * pad]
+
+
+def epoch_ticks(last: float, *, whole: bool = False) -> dict[str, Any]:
+    """Ticks every 1/4, 1/2, 1, 2, 5... epochs: at most about 10 (whole: whole epochs only)."""
+    if last <= 0:
+        return {}
+    steps = (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)[2 if whole else 0 :]
+    return next(({"dtick": s, "tick0": 0} for s in steps if last / s <= 10), {})
+
+
+def log_ticks(values: pd.Series) -> dict[str, Any]:
+    """3 to 10 ticks spanning values on a log axis, labelled in full (plotly's own log ticks
+    label 0.05 as '5', and a narrow range gets a single tick): 1-2-5 per decade, 1 per decade
+    over many decades, 1..9 over a short range, evenly spaced over a very short one."""
+    positive = pd.to_numeric(values, errors="coerce")
+    positive = positive[positive > 0]
+    if not len(positive):
+        return {}
+    lo, hi = float(positive.min()) / 1.15, float(positive.max()) * 1.15
+    elo, ehi = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    ticks: list[float] = []
+    for mantissas in ((1, 2, 5), (1,), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
+        found = [m * 10.0**e for e in range(elo, ehi + 1) for m in mantissas]
+        found = [t for t in found if lo <= t <= hi]
+        if 3 <= len(found) <= 10:
+            ticks = found
+            break
+    if not ticks:  # less than a factor 1.5 between the ends: evenly spaced nice numbers
+        raw = (hi - lo) / 4
+        step = min(
+            (m * 10.0 ** math.floor(math.log10(raw)) for m in (1, 2, 2.5, 5, 10)),
+            key=lambda s: abs(s - raw),
+        )
+        ticks = [k * step for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+    return {"tickvals": ticks, "ticktext": [f"{t:.4g}" for t in ticks],
+            "range": [math.log10(lo), math.log10(hi)]}  # fmt: skip

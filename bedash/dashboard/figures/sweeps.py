@@ -1,0 +1,119 @@
+"""The Sweeps page's charts of a sweep's statistics over seeds: a metric against a grid field
+(mean ± std band), accuracy against parameters or training time, and accuracy / ECE against
+severity with 95% intervals (shift_summary.csv). One colour per model kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from bedash.dashboard.figures.style import LEGEND_ABOVE, LEGEND_UNDER, SEVERITY_TICKS, band_trace
+from bedash.dashboard.sweep_tables import CI, METRIC_NAMES, one_config
+from bedash.dashboard.tables import as_float, ordered
+from bedash.dashboard.uncertainty_tables import CLEAN, MEAN
+from bedash.names import metric_label, model_color, model_label
+from bedash.settings.config import label as field_label
+from bedash.sweep.stats import clip_to_range
+
+SEVERITY_METRICS = ("acc", "ece")  # the page's two figures, side by side where it is wide
+AXIS_NAMES = {"acc": "accuracy", "ece": "ECE"}
+
+
+def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
+    """metric's mean (line) ± std (band, cut where the metric ends: stats.metric_range)
+    against field x, one trace per model kind."""
+    fig = go.Figure()
+    rows = summary[summary["metric"] == metric] if not summary.empty else summary
+    if rows.empty or x not in rows:
+        fig.update_layout(title=f"{metric_label(metric)}: no data against {field_label(x)}")
+        return fig
+    for model, g in rows.groupby("model", sort=False):
+        g = g.groupby(x, as_index=False)[["mean", "std"]].mean().sort_values(x)
+        std = g["std"].fillna(0.0)
+        color = model_color(str(model))
+        lows, highs = (clip_to_range(metric, list(g["mean"] + k * std)) for k in (-1, 1))
+        fig.add_trace(band_trace(g[x], lows, highs, color, str(model)))  # within the range
+        fig.add_scatter(x=list(g[x]), y=list(g["mean"]), mode="lines+markers",
+                        name=model_label(str(model)), line={"color": color},
+                        legendgroup=str(model))  # fmt: skip
+    fig.update_layout(xaxis_title=field_label(x), margin={"t": 40}, legend=LEGEND_ABOVE,
+                      yaxis_title=f"{metric_label(metric)}<br>mean ± std over seeds")  # fmt: skip
+    values = sorted(rows[x].dropna().unique())
+    if values and all(float(v).is_integer() for v in values):  # members 2, 4: no tick at 2.5
+        fig.update_xaxes(tickmode="array", tickvals=values, ticktext=[f"{v:g}" for v in values])
+    return fig
+
+
+def scatter_figure(
+    summary: pd.DataFrame, x_metric: str, y_metric: str = "ensemble_acc"
+) -> go.Figure:
+    """Per config and kind: y_metric's mean against x_metric's mean (e.g. accuracy vs params)."""
+    if summary.empty:
+        return go.Figure()
+    index = ["config", "label", "model"] if "label" in summary else ["config", "model"]
+    pivot = summary.pivot_table(index=index, columns="metric", values="mean")
+    if x_metric not in pivot or y_metric not in pivot:
+        return go.Figure()
+    pivot = pivot.reset_index()
+    kinds = list(dict.fromkeys(pivot["model"].astype(str)))
+    fig = px.scatter(
+        pivot.assign(name=pivot["model"].astype(str).map(model_label)), x=x_metric, y=y_metric,
+        color="name", category_orders={"name": [model_label(k) for k in kinds]},
+        color_discrete_map={model_label(k): model_color(k) for k in kinds},
+        custom_data=["label"] if "label" in pivot else None,  # which config a point is
+    )  # fmt: skip
+    which = "%{customdata[0]}<br>" if "label" in pivot else ""
+    tail = "%{x:.4g}, %{y:.4g}<extra>%{fullData.name}</extra>"
+    fig.update_traces(marker_size=10, hovertemplate=which + tail)
+    fig.update_layout(xaxis_title=metric_label(x_metric), yaxis_title=metric_label(y_metric),
+                      margin={"t": 40}, legend=LEGEND_ABOVE, legend_title_text=None)  # fmt: skip
+    return fig
+
+
+def shift_severity_figure(
+    summary: pd.DataFrame, config: Any = None, metric: str = "acc"
+) -> go.Figure:
+    """One metric (acc, ece, ...) against severity (0 = clean, then the mean over corruptions
+    at 1-5) per model kind, each mean with its 95% interval over seeds as a band: the figure of
+    Ovadia et al. (2019) with error bars. summary: shift_summary.csv; config: which (default
+    the first). One figure per metric, so a narrow page stacks them instead of squeezing."""
+    name = METRIC_NAMES.get(metric, metric)
+    fig = go.Figure()
+    need = {"model", "corruption", "severity", "metric", "mean", "ci_low", "ci_high", "n"}
+    rows = one_config(summary, config)
+    if rows.empty or not need <= set(rows):
+        fig.update_layout(title="no shift statistics")
+        return fig
+    rows = rows[rows["corruption"].isin([CLEAN, MEAN]) & (rows["metric"] == metric)]
+    for kind in ordered(rows["model"].dropna().astype(str)):
+        g = rows[rows["model"] == kind]
+        g = g.assign(_s=pd.to_numeric(g["severity"], errors="coerce")).sort_values("_s")
+        cols = (g["_s"], g["mean"], g["ci_low"], g["ci_high"], g["n"])
+        pts = [
+            (as_float(s), as_float(m), as_float(lo), as_float(hi), n)
+            for s, m, lo, hi, n in zip(*cols, strict=True)
+            if as_float(s) is not None and as_float(m) is not None
+        ]
+        if not pts:
+            continue
+        band = [(s, lo, hi) for s, _, lo, hi, _ in pts if lo is not None and hi is not None]
+        if band:
+            xs, lows, highs = zip(*band, strict=True)
+            lows, highs = clip_to_range(metric, lows), clip_to_range(metric, highs)
+            fig.add_trace(band_trace(xs, lows, highs, model_color(kind), kind))  # within range
+        fig.add_scatter(
+            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
+            name=model_label(kind), line={"color": model_color(kind)}, legendgroup=kind,
+            customdata=[[p[4]] for p in pts],
+            hovertemplate=f"{model_label(kind)}<br>severity %{{x}}<br>"
+            f"{name} %{{y:.4f}} (n=%{{customdata[0]}})<extra></extra>",
+        )  # fmt: skip
+    fig.update_xaxes(title_text="severity (mean over corruptions)", range=[-0.3, 5.3],
+                     **SEVERITY_TICKS)  # fmt: skip
+    fig.update_yaxes(title_text=f"{AXIS_NAMES.get(metric, name)},<br>{CI}", rangemode="tozero")
+    fig.update_layout(title=f"{name} under shift", height=380, margin={"t": 50, "b": 40},
+                      legend={**LEGEND_UNDER, "y": -0.25})  # fmt: skip
+    return fig

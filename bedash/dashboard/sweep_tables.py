@@ -1,0 +1,123 @@
+"""A sweep's statistics shaped for the Sweeps page: its configs, the paired table with the
+deciding metrics first, and the uncertainty files over seeds (shift_summary.csv, ood_summary.csv
+and their paired files, bedash.sweep.uncertainty_stats) as labelled tables. Pure pandas.
+
+Intervals are 95% Student t intervals of the mean over seeds (the files' ci_low and ci_high),
+written as the mean ± the interval's half-width; a value from one seed has no interval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from bedash.dashboard.tables import NOT_MEASURED, as_float, ordered
+from bedash.dashboard.uncertainty_tables import CLEAN, MEAN, OOD_TABLE, SCORE_LABELS, SHIFT_TABLE
+from bedash.names import metric_label, model_label
+from bedash.sweep.uncertainty_stats import OOD_METRICS
+
+CI = "mean ± 95% CI over seeds"
+METRIC_NAMES = {**SHIFT_TABLE, **OOD_TABLE}  # acc -> Accuracy, auroc -> AUROC ...
+FIRST = ("ensemble_acc", "nll", "ece", "brier", "params", "train_seconds", "infer_seconds")
+
+
+def config_labels(summary: pd.DataFrame) -> dict[int, str]:
+    """The sweep's configs by index, each with its label (e.g. "members=4 hidden=64")."""
+    if summary.empty or "config" not in summary:
+        return {}
+    rows = summary.drop_duplicates("config").sort_values("config").to_dict("records")
+    labels = {}
+    for r in rows:  # an empty label cell reads as NaN: "config 1", not "nan"
+        label = r.get("label")
+        labels[int(r["config"])] = (
+            label if isinstance(label, str) and label else f"config {r['config']}"
+        )
+    return labels
+
+
+def paired_table(paired: pd.DataFrame) -> pd.DataFrame:
+    """paired.csv for the page: the deciding metrics first, each with its readable name."""
+    rank = {m: i for i, m in enumerate(FIRST)}
+    out = paired.assign(_rank=paired["metric"].map(lambda m: rank.get(m, len(FIRST))))
+    out = out.sort_values(["config", "_rank"], kind="stable").drop(columns="_rank")
+    return out.assign(metric=out["metric"].map(metric_label))
+
+
+def one_config(frame: pd.DataFrame, config: Any = None) -> pd.DataFrame:
+    """The rows of one config of a sweep file (the first one when config is None)."""
+    if frame.empty or "config" not in frame:
+        return frame
+    if config is None:
+        config = frame["config"].min()
+    return frame[frame["config"] == config]
+
+
+def mean_ci(mean: Any, low: Any, high: Any) -> str:
+    """ "0.920 ± 0.050" (the interval's half-width); "0.920" without an interval."""
+    m, lo, hi = as_float(mean), as_float(low), as_float(high)
+    if m is None:
+        return NOT_MEASURED
+    if lo is None or hi is None:
+        return f"{m:.3f}"
+    return f"{m:.3f} ± {(hi - lo) / 2:.3f}"
+
+
+def ood_table(summary: pd.DataFrame, config: Any = None) -> pd.DataFrame:
+    """ood_summary.csv for the page: per model, OOD set and score, AUROC, AUPR and FPR at 95%
+    TPR as mean ± the 95% interval's half-width, and the number of seeds."""
+    names = [f"{METRIC_NAMES[m]} ({CI})" for m in OOD_METRICS]
+    columns = ["Model", "OOD set", "Score", *names, "Seeds"]
+    rows = one_config(summary, config)
+    if rows.empty or not {"model", "ood_set", "score", "metric", "mean"} <= set(rows):
+        return pd.DataFrame(columns=columns)
+    out = []
+    order = {k: i for i, k in enumerate(ordered(rows["model"].dropna().astype(str)))}
+    groups = rows.groupby(["model", "ood_set", "score"], sort=False)
+    for (model, ood_set, score), g in sorted(groups, key=lambda kv: order[kv[0][0]]):
+        by = {r["metric"]: r for r in g.to_dict("records")}
+        line = {"Model": model_label(str(model)), "OOD set": str(ood_set),
+                "Score": SCORE_LABELS.get(str(score), str(score))}  # fmt: skip
+        for metric, name in zip(OOD_METRICS, names, strict=True):
+            r = by.get(metric)
+            line[name] = mean_ci(r["mean"], r["ci_low"], r["ci_high"]) if r else NOT_MEASURED
+        line["Seeds"] = int(max((as_float(r.get("n")) or 0) for r in by.values()))
+        out.append(line)
+    return pd.DataFrame(out, columns=columns)
+
+
+def verdict_table(paired: pd.DataFrame, key: dict[str, str], config: Any = None) -> pd.DataFrame:
+    """A paired file (shift_paired.csv, ood_paired.csv) for the page: its key columns under
+    the names in `key`, then the metric, the baseline, BatchEnsemble minus it with its 95%
+    interval, n and the verdict."""
+    columns = [*key.values(), "Metric", "Baseline", "BatchEnsemble − baseline", "95% CI", "n",
+               "Verdict"]  # fmt: skip
+    rows = one_config(paired, config)
+    if rows.empty or not {*key, "metric", "baseline", "mean_diff", "verdict"} <= set(rows):
+        return pd.DataFrame(columns=columns)
+    out = []
+    for r in rows.to_dict("records"):
+        lo, hi, d = (as_float(r.get(k)) for k in ("ci_low", "ci_high", "mean_diff"))
+        line = {name: str(r[k]) for k, name in key.items()}
+        line.update({
+            "Metric": METRIC_NAMES.get(str(r["metric"]), str(r["metric"])),
+            "Baseline": model_label(str(r["baseline"])),
+            "BatchEnsemble − baseline": f"{d:+.4f}" if d is not None else NOT_MEASURED,
+            "95% CI": f"[{lo:+.4f}, {hi:+.4f}]" if lo is not None and hi is not None else "none",
+            "n": r.get("n"), "Verdict": str(r["verdict"]),
+        })  # fmt: skip
+        out.append(line)
+    return pd.DataFrame(out, columns=columns)
+
+
+def shift_verdicts(paired: pd.DataFrame, config: Any = None) -> pd.DataFrame:
+    """shift_paired.csv's clean and mean-over-corruptions rows (the rest is in the file)."""
+    if not paired.empty and "corruption" in paired:
+        paired = paired[paired["corruption"].isin([CLEAN, MEAN])]
+    return verdict_table(paired, {"corruption": "Corruption", "severity": "Severity"}, config)
+
+
+def ood_verdicts(paired: pd.DataFrame, config: Any = None) -> pd.DataFrame:
+    if not paired.empty and "score" in paired:
+        paired = paired.assign(score=paired["score"].map(lambda s: SCORE_LABELS.get(s, s)))
+    return verdict_table(paired, {"ood_set": "OOD set", "score": "Score"}, config)

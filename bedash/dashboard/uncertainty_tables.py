@@ -1,0 +1,103 @@
+"""A run's uncertainty files (shift.csv, ood.csv, selective.csv, uncertainty_<model>.csv) shaped
+for the Results page: their names, the models and corruptions in them, labelled tables. Pure
+pandas: no streamlit, no plotly. An empty cell stays empty, never zero."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from bedash.dashboard.tables import numbers, ordered
+from bedash.names import model_label
+
+ZERO_MI = 1e-6  # bedash.uncertainty.evaluation's upper edge of the mutual-information bins if all 0
+MEAN = "mean"  # shift.csv: the mean over the corruptions at one severity
+CLEAN = "clean"  # shift.csv: the clean test set, severity 0
+IN_DISTRIBUTION = "in_distribution"
+SCORE_LABELS = {"entropy": "Predictive entropy", "mutual_info": "Mutual information"}
+QUANTITY_LABELS = {
+    "entropy": "Predictive entropy (nats)",
+    "mutual_info": "Mutual information (nats)",
+}
+OOD_TABLE = {
+    "model": "Model", "ood_set": "OOD set", "score": "Score", "auroc": "AUROC",
+    "aupr": "AUPR", "fpr95": "FPR at 95% TPR",
+}  # fmt: skip
+SHIFT_TABLE = {
+    "model": "Model", "corruption": "Corruption", "severity": "Severity", "acc": "Accuracy",
+    "nll": "NLL", "ece": "ECE", "brier": "Brier", "entropy": "Entropy",
+    "mutual_info": "Mutual info", "aurc": "AURC", "acc_ts": "Accuracy (T-scaled)",
+    "nll_ts": "NLL (T-scaled)", "ece_ts": "ECE (T-scaled)", "brier_ts": "Brier (T-scaled)",
+}  # fmt: skip
+
+
+def models_in(*frames: pd.DataFrame) -> list[str]:
+    """The model kinds found in the frames' "model" column: bedash's order first, then any
+    other name in the order met."""
+    return ordered(m for f in frames if "model" in f for m in f["model"].dropna().astype(str))
+
+
+def points(x: Any, y: Any) -> tuple[list[float], list[float]]:
+    """The (x, y) pairs where both are numbers: a missing value is left out, never zero."""
+    pairs = [(a, b) for a, b in zip(numbers(x), numbers(y), strict=True) if None not in (a, b)]
+    return [a for a, _ in pairs], [b for _, b in pairs]
+
+
+def corruptions_in(shift: pd.DataFrame) -> list[str]:
+    """The corruptions of shift.csv (without "clean" and "mean"), in the file's order."""
+    if shift.empty or "corruption" not in shift:
+        return []
+    names = list(dict.fromkeys(shift["corruption"].dropna().astype(str)))
+    return [n for n in names if n not in (CLEAN, MEAN)]
+
+
+def severity_rows(shift: pd.DataFrame, kind: str, corruption: str = MEAN) -> pd.DataFrame:
+    """One model's rows for one corruption (or the mean), with its clean row as severity 0,
+    sorted by severity."""
+    if shift.empty or not {"model", "corruption", "severity"} <= set(shift):
+        return pd.DataFrame()
+    rows = shift[(shift["model"] == kind) & shift["corruption"].isin([CLEAN, corruption])]
+    return rows.sort_values("severity", kind="stable")
+
+
+def shift_table(shift: pd.DataFrame, corruption: str = MEAN) -> pd.DataFrame:
+    """The rows behind shift_figure, labelled for the page (models by name; empty cells stay
+    empty, and the temperature-scaled columns only where the run has them)."""
+    if shift.empty or "corruption" not in shift:
+        return pd.DataFrame(columns=list(SHIFT_TABLE.values()))
+    rows = shift[shift["corruption"].isin([CLEAN, corruption])].copy()
+    rows["_order"] = rows["model"].map({k: i for i, k in enumerate(models_in(shift))})
+    rows = rows.sort_values(["_order", "severity"], kind="stable")
+    cols = [
+        c for c in SHIFT_TABLE if c in rows and (not c.endswith("_ts") or rows[c].notna().any())
+    ]
+    out = rows[cols].rename(columns=SHIFT_TABLE)
+    out["Model"] = out["Model"].map(model_label)
+    return out.reset_index(drop=True)
+
+
+def ood_table(ood: pd.DataFrame) -> pd.DataFrame:
+    """ood.csv for the page: one row per model, OOD set and score, models by name."""
+    cols = list(OOD_TABLE)
+    if ood.empty or not set(cols) <= set(ood):
+        return pd.DataFrame(columns=list(OOD_TABLE.values()))
+    order = {k: i for i, k in enumerate(models_in(ood))}
+    out = ood[cols].copy()
+    out["_order"] = out["model"].map(order)
+    out = out.sort_values(["_order"], kind="stable").drop(columns="_order")
+    out["model"] = out["model"].map(model_label)
+    out["score"] = out["score"].map(lambda s: SCORE_LABELS.get(s, s))
+    return out.rename(columns=OOD_TABLE).reset_index(drop=True)
+
+
+def aurc_by_model(shift: pd.DataFrame) -> dict[str, float | None]:
+    """Each model's AURC on the clean test set (shift.csv's clean row; None when missing)."""
+    out: dict[str, float | None] = {}
+    if shift.empty or not {"model", "corruption", "aurc"} <= set(shift):
+        return out
+    for kind in models_in(shift):
+        rows = shift[(shift["model"] == kind) & (shift["corruption"] == CLEAN)]
+        vals = [v for v in numbers(rows["aurc"]) if v is not None]
+        out[kind] = vals[0] if vals else None
+    return out
