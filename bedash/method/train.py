@@ -7,7 +7,6 @@ second) and at epoch ends, so a CUDA step never waits for the host.
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 import time
@@ -251,14 +250,14 @@ def predict(model: nn.Module, split: Split, batch_size: int) -> tuple[torch.Tens
     (normalisation included, copying the logits to the host excluded). Runs the model's
     `predict_shared` where it has one (its forward with the input read once, not E times)."""
     model.eval()
-    run = getattr(model, "predict_shared", functools.partial(map, model))
+    shared = getattr(model, "predict_shared", None)
     device = split.y.device
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t0 = time.perf_counter()
     with torch.inference_mode():
         batches = (normalize(split.x[i : i + batch_size]) for i in range(0, len(split), batch_size))
-        chunks = list(run(batches))
+        chunks = list(shared(batches)) if shared else [model(x) for x in batches]
         if device.type == "cuda":
             torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0

@@ -75,10 +75,9 @@ class ShiftedSets:
                 with path.open("rb") as f:
                     if f.readinto(flat) == flat.nbytes:
                         return self.buffer
-        x = self.images
-        for i, start in enumerate(range(0, len(x), self.chunk)):
+        for i, start in enumerate(range(0, len(self.images), self.chunk)):
             g = torch.Generator().manual_seed(corruption_seed(self.seed, corruption, severity, i))
-            part = x[start : start + self.chunk]
+            part = self.images[start : start + self.chunk]
             self.buffer[start : start + self.chunk] = corrupt(part, corruption, severity, g)
         if path is not None:
             flat.tofile(path)
@@ -95,16 +94,12 @@ class UncertaintyData:
     """What every model of a run is evaluated on (CPU tensors)."""
 
     test: Split  # the clean test split
+    shifted: ShiftedSets  # its corrupted versions
     corruptions: tuple[str, ...] = ()
     severities: tuple[int, ...] = SEVERITIES
     ood: dict[str, Tensor] = field(default_factory=dict)  # label -> uint8 images
     val: Split | None = None  # held out of the training set: fit the temperature on it
     seed: int = 0
-    shifted: ShiftedSets | None = None  # built by prepare: the corrupted test sets
-
-    def __post_init__(self) -> None:
-        if self.shifted is None:
-            self.shifted = ShiftedSets(self.test.x, self.seed)
 
     @property
     def active(self) -> bool:
@@ -163,8 +158,8 @@ def prepare(
         label = name if label in sets else label  # two folders of one name: the whole path
         sets[label] = load_ood(name, n, data_dir=data_dir, seed=seed, download=download)
     return UncertaintyData(
-        test, expand_corruptions(corruptions), tuple(severities), sets,
-        None if val is None else val.to("cpu"), seed, ShiftedSets(test.x, seed, chunk, keep),
+        test, ShiftedSets(test.x, seed, chunk, keep), expand_corruptions(corruptions),
+        tuple(severities), sets, None if val is None else val.to("cpu"), seed,
     )  # fmt: skip
 
 
