@@ -24,7 +24,7 @@ from bedash.method.budget import check_budget
 from bedash.method.devices import resolve_device
 from bedash.method.layers import Single
 from bedash.method.metrics import Metrics, compute_metrics
-from bedash.method.models import Ensemble, build_model, loss_scale, num_members, param_stats
+from bedash.method.models import Ensemble, build_model, loss_scale, param_stats
 from bedash.method.train import (
     Callback,
     Clock,
@@ -174,6 +174,9 @@ def run_experiment(
                 "failed", models=model_status, error=result.error, traceback=traceback.format_exc()
             )
         raise
+    finally:
+        if uncertainty is not None:
+            uncertainty.shifted.close()  # the shifted sets kept for the later kinds
     statuses = set(model_status.values())
     if "cancelled" in statuses or "pending" in statuses:
         result.status = "cancelled"
@@ -193,7 +196,6 @@ def _train(
     cb: Callback,
     cancel: threading.Event | None,
 ) -> FitResult:
-    E = num_members(model)
     if isinstance(model, Ensemble):
         return _train_sequential(kind, model, batcher, cfg, cb, cancel)
     graph = _use_graphs(cfg, batcher)
@@ -204,7 +206,7 @@ def _train(
         epochs=cfg.epochs,
         name=kind,
         split=kind == "batchensemble" and cfg.member_batch == "split",
-        loss_scale=loss_scale(kind, E),
+        loss_scale=loss_scale(kind, model.members),
         graph=graph,
         callback=cb,
         cancel=cancel,
@@ -250,11 +252,11 @@ def _train_sequential(
 ) -> FitResult:
     """The classical ensemble as the seed trains it: member after member, each with its own
     Adam. Whole-model history rows (mean loss, summed epoch time) follow the last member."""
-    E = model.num_members
+    E = model.members
     clock = Clock(E * cfg.epochs * len(batcher))
     graph = _use_graphs(cfg, batcher)
     fits: list[FitResult] = []
-    for k, member in enumerate(model.members):
+    for k, member in enumerate(model.nets):
         torch.manual_seed(cfg.seed + k)
         single = Single(member)
         fr = fit(
@@ -298,8 +300,7 @@ def _result_row(
     single_params: int,
 ) -> dict[str, Any]:
     params, nbytes = param_stats(model)
-    E = num_members(model)
-    epochs_done = fr.epochs_done
+    E, epochs_done = model.members, fr.epochs_done
     samples = fr.member_samples  # split mode: each member trained on 1/E of the images
     mean_epoch = sum(fr.epoch_seconds) / len(fr.epoch_seconds) if fr.epoch_seconds else None
     return {

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from bedash.data.datasets import DatasetError, Split, synthetic
+from bedash.data.datasets import DatasetError, synthetic
 from bedash.method.metrics import compute_metrics
 from bedash.method.models import build_model
 from bedash.method.train import predict
 from bedash.names import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
 from bedash.settings.config import RunConfig
+from bedash.uncertainty import evaluation
 from bedash.uncertainty.corruptions import CORRUPTION_NAMES, corrupt, corruption_seed
 from bedash.uncertainty.evaluation import (
     IN_DISTRIBUTION,
+    ShiftedSets,
     evaluate_model,
     expand_corruptions,
     hold_out,
+    logits_of,
     prepare,
     scalar_metrics,
-    stream_logits,
 )
 from bedash.uncertainty.ood import OOD_NAMES, load_ood
 
@@ -52,30 +55,52 @@ def test_scalar_metrics_equal_compute_metrics() -> None:
         assert ours["brier"] == pytest.approx(ref.brier, rel=1e-5)
 
 
-def test_stream_logits_is_predict_chunk_by_chunk(ds, models) -> None:
+def test_logits_of_images_are_predicts(ds, models) -> None:
     m = models["batchensemble"]
     ref, _ = predict(m, ds.test, 64)
-    got = stream_logits(m, ds.test.x, 50, chunk=128)
-    assert torch.allclose(got, ref, atol=1e-5)
-    # the shifted images are the corruption of each chunk with its own seed
-    shifted = stream_logits(m, ds.test.x, 50, corruption="contrast", severity=2, chunk=128)
-    parts = [
-        corrupt(ds.test.x[a : a + 128], "contrast", 2,
-                torch.Generator().manual_seed(corruption_seed(0, "contrast", 2, i)))
-        for i, a in enumerate(range(0, 300, 128))
-    ]  # fmt: skip
-    ref2, _ = predict(m, Split(torch.cat(parts), ds.test.y), 64)
-    assert torch.allclose(shifted, ref2, atol=1e-5)
-    # the batch size of evaluation does not change the images
-    again = stream_logits(m, ds.test.x, 7, corruption="gaussian_noise", severity=4, chunk=128)
-    once = stream_logits(m, ds.test.x, 300, corruption="gaussian_noise", severity=4, chunk=128)
-    assert torch.allclose(again, once, atol=1e-5)
+    assert torch.allclose(logits_of(m, ds.test.x, 50), ref, atol=1e-5)
+
+
+def test_shifted_sets_are_chunks_corrupted_with_their_own_seeds(ds) -> None:
+    for keep in (False, True):
+        sets = ShiftedSets(ds.test.x, seed=0, chunk=128, keep=keep)
+        for _ in range(2):  # the second time: read back where kept
+            shifted = sets.get("contrast", 2).clone()
+            parts = [
+                corrupt(ds.test.x[a : a + 128], "contrast", 2,
+                        torch.Generator().manual_seed(corruption_seed(0, "contrast", 2, i)))
+                for i, a in enumerate(range(0, 300, 128))
+            ]  # fmt: skip
+            assert torch.equal(shifted, torch.cat(parts))
+            assert torch.equal(sets.get("gaussian_noise", 4), sets.get("gaussian_noise", 4))
+        sets.close()
+
+
+@pytest.mark.parametrize("kinds", [1, 3])
+def test_each_shifted_set_is_built_once_whatever_the_number_of_models(
+    ds, models, kinds: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(corruption, severity) -> corruption calls: one per chunk, for every model evaluated;
+    every model sees the very images a lone evaluation sees."""
+    real = evaluation.corrupt
+    calls: Counter[tuple[str, int]] = Counter()
+    monkeypatch.setattr(evaluation, "corrupt",
+                        lambda x, n, s, g: calls.update([(n, s)]) or real(x, n, s, g))  # fmt: skip
+    names, sevs = ("gaussian_noise", "contrast"), (1, 3)
+    data = prepare(ds, corruptions=names, severities=sevs, chunk=128, keep=kinds > 1)
+    rows = [evaluate_model(models["batchensemble"], "batchensemble", data, 100).shift
+            for _ in range(kinds)]  # fmt: skip
+    assert calls == {(n, s): 3 for n in names for s in sevs}  # 300 images: 3 chunks of 128
+    lone = prepare(ds, corruptions=names, severities=sevs, chunk=128)
+    assert all(r == evaluate_model(models["batchensemble"], "batchensemble", lone, 100).shift
+               for r in rows)  # fmt: skip
+    data.shifted.close()
 
 
 def test_evaluate_model_rows(ds, models) -> None:
     data = prepare(ds, corruptions=("gaussian_noise", "contrast"), severities=(1, 3),
-                   ood=("uniform", "gaussian"))  # fmt: skip
-    res = evaluate_model(models["batchensemble"], "batchensemble", data, 100, chunk=128)
+                   ood=("uniform", "gaussian"), chunk=128)  # fmt: skip
+    res = evaluate_model(models["batchensemble"], "batchensemble", data, 100)
     keys = [(r["corruption"], r["severity"]) for r in res.shift]
     assert keys == [("clean", 0), ("gaussian_noise", 1), ("gaussian_noise", 3),
                     ("contrast", 1), ("contrast", 3), ("mean", 1), ("mean", 3)]  # fmt: skip
@@ -114,9 +139,9 @@ def test_evaluate_model_rows(ds, models) -> None:
 
 
 def test_every_model_kind_sees_the_same_data_and_repeats(ds, models) -> None:
-    data = prepare(ds, corruptions=("shot_noise",), severities=(5,), ood=("uniform",))
-    a = evaluate_model(models["single"], "single", data, 100, chunk=128)
-    b = evaluate_model(models["single"], "single", data, 100, chunk=128)
+    data = prepare(ds, corruptions=("shot_noise",), severities=(5,), ood=("uniform",), chunk=128)
+    a = evaluate_model(models["single"], "single", data, 100)
+    b = evaluate_model(models["single"], "single", data, 100)
     assert a.shift == b.shift and a.ood == b.ood
     # a single model: mutual information is exactly zero, so it cannot tell OOD by it
     assert all(r["mutual_info"] == 0.0 for r in a.shift)
@@ -133,8 +158,8 @@ def test_temperature_scaling_is_reported_beside_the_raw_metrics(ds, models) -> N
         last = [p for p in hot.parameters()][-2:]
         for p in last:
             p.mul_(10)
-    data = prepare(train, corruptions=("contrast",), severities=(2,), val=val)
-    res = evaluate_model(hot, "single", data, 100, chunk=128)
+    data = prepare(train, corruptions=("contrast",), severities=(2,), val=val, chunk=128)
+    res = evaluate_model(hot, "single", data, 100)
     clean = res.shift[0]
     assert res.temperature is not None and res.temperature > 1
     assert clean["temperature"] == res.temperature
@@ -306,14 +331,20 @@ def _csv(path):
         return list(csv.DictReader(f))
 
 
-def test_a_run_writes_the_uncertainty_files(tmp_path, tiny_cfg) -> None:
+def test_a_run_writes_the_uncertainty_files(tmp_path, tiny_cfg, monkeypatch) -> None:
     from bedash.experiment import run_experiment
 
+    real = evaluation.corrupt
+    calls: Counter[tuple[str, int]] = Counter()
+    monkeypatch.setattr(evaluation, "corrupt",
+                        lambda x, n, s, g: calls.update([(n, s)]) or real(x, n, s, g))  # fmt: skip
     cfg = tiny_cfg.replace(models=("batchensemble", "single"), shift="contrast,pixelate",
                            severities="1,5", ood="uniform", temperature_scaling=True,
                            val_size=56)  # fmt: skip
     res = run_experiment(cfg, tmp_path / "run")
     assert res.status == "finished"
+    # each shifted set built once (128 test images: one chunk), for both kinds
+    assert calls == {(n, s): 1 for n in ("contrast", "pixelate") for s in (1, 5)}
     run = tmp_path / "run"
     meta = __import__("json").loads((run / "config.json").read_text())["_meta"]
     assert meta["train_images"] == 200  # 256 - 56 held out for the temperature

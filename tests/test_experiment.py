@@ -164,7 +164,7 @@ def test_nan_loss_marks_that_model_diverged_and_keeps_the_others(
     def build(kind: str, *a, **k):
         model = real_build(kind, *a, **k)
         if kind == "ensemble":
-            model.members[1].net[0].weight.data.fill_(float("nan"))
+            model.nets[1].net[0].weight.data.fill_(float("nan"))
         return model
 
     monkeypatch.setattr(X, "build_model", build)
@@ -209,13 +209,13 @@ def test_parallel_weights_track_sequential_weights(tiny_cfg: RunConfig) -> None:
     seq = build_model("ensemble", tiny_cfg)
     par = build_model("ensemble_parallel", tiny_cfg)
     batcher = Batcher(data.train, 32, seed=0)
-    for k, member in enumerate(seq.members):
+    for k, member in enumerate(seq.nets):
         from bedash.method.layers import Single
 
         single = Single(member)
         fit(single, batcher, make_optimizer(single, tiny_cfg), epochs=2, name=f"m{k}")
     fit(par, batcher, make_optimizer(par, tiny_cfg), epochs=2, name="par", loss_scale=3.0)
-    for k, member in enumerate(seq.members):
+    for k, member in enumerate(seq.nets):
         torch.testing.assert_close(
             par.model.net[0].weight[k], member.net[0].weight, atol=2e-5, rtol=1e-4
         )

@@ -10,16 +10,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bedash.method import fastpath
 from bedash.method.layers import (
     BatchEnsemble,
     BatchEnsembleConv2d,
     BatchEnsembleLinear,
+    Single,
     StackedConv2d,
     StackedLinear,
     batchensemble,
     fast_weights,
     parallel_ensemble,
+    tile,
 )
 from bedash.method.models import CNN, MLP
 
@@ -199,205 +200,102 @@ def test_parallel_ensemble_members_equal_models() -> None:
         torch.testing.assert_close(out[k], m(x))
 
 
-class InPlaceFirst(nn.Module):
-    """Changes its input in place before the first layer: the shared-input path must not be used."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc = nn.Linear(48, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.view(x.size(0), -1)
-        x.mul_(2.0)
-        return self.fc(x)
-
-
-class TwoBranches(nn.Module):
-    """The input feeds two layers (a residual-style shortcut)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = nn.Conv2d(3, 4, 3, padding=1)
-        self.b = nn.Conv2d(3, 4, 1)
-        self.head = nn.Linear(4 * 4 * 4, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head((torch.relu(self.a(x)) + self.b(x)).flatten(1))
-
-
-class DeclaredInPlace(InPlaceFirst):
-    """Declares that its input only feeds its first layer, then writes to it: the member-major
-    wrapper must notice (the shortcut was not taken) and redo the pass on real copies."""
-
-    feeds_input_to_first_layer = True
-
-
-MAKES = ["be_mlp", "be_cnn", "par_mlp", "par_cnn", "inplace", "branches", "declared_inplace",
-         "be_bedash_mlp", "be_bedash_cnn", "par_bedash_mlp", "par_bedash_cnn", "be_grouped",
-         "par_grouped", "be_grouped_declared", "par_grouped_declared"]  # fmt: skip
-
-
-class Declared(nn.Module):
-    """Wraps a net whose input goes only to its first layer, and says so."""
-
-    feeds_input_to_first_layer = True
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-def grouped_cnn() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(4, 6, 3, padding=1, groups=2), nn.ReLU(), nn.Flatten(),
-                         nn.Linear(6 * 4 * 4, 5))  # fmt: skip
-
-
-NO_SHORTCUT = {"inplace", "declared_inplace"}  # the input is changed before the first layer
-
-
-@pytest.mark.parametrize("make", MAKES)
-@pytest.mark.parametrize("per_member_bias", [False, True])
-@pytest.mark.parametrize("E", [1, 3])
-def test_inference_fast_path_equals_the_training_path(
-    make: str, per_member_bias: bool, E: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """no_grad inference computes the first layer from the un-tiled input (bedash.method.fastpath);
-    the numbers must be those of the general member-major path (run with grad enabled), with
-    and without predict's inference pass (which keeps the scaled weights between batches)."""
-    torch.manual_seed(9)
-    cnn = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=True), nn.ReLU(), nn.Flatten(),
-                        nn.Linear(4 * 4 * 4, 5))  # fmt: skip
-    mlp = SeedMLP(in_dim=48, hidden=6, out_dim=5)
-    pmb = per_member_bias
-    models = {
-        "be_mlp": lambda: batchensemble(mlp, E, per_member_bias=pmb),
-        "be_cnn": lambda: batchensemble(cnn, E, per_member_bias=pmb),
-        "par_mlp": lambda: parallel_ensemble([copy.deepcopy(mlp) for _ in range(E)]),
-        "par_cnn": lambda: parallel_ensemble([copy.deepcopy(cnn) for _ in range(E)]),
-        "inplace": lambda: batchensemble(InPlaceFirst(), E),
-        "branches": lambda: batchensemble(TwoBranches(), E),
-        "declared_inplace": lambda: batchensemble(DeclaredInPlace(), E),
-        # bedash's own MLP and CNN declare feeds_input_to_first_layer: no tiled copy at all
-        "be_bedash_mlp": lambda: batchensemble(MLP(48, 6, 5), E, per_member_bias=pmb),
-        "be_bedash_cnn": lambda: batchensemble(
-            CNN(channels=2, hidden=6, out_dim=5, image_size=8), E, per_member_bias=pmb
-        ),
-        "par_bedash_mlp": lambda: parallel_ensemble([MLP(48, 6, 5) for _ in range(E)]),
-        "par_bedash_cnn": lambda: parallel_ensemble(
-            [CNN(channels=2, hidden=6, out_dim=5, image_size=8) for _ in range(E)]
-        ),
-        # grouped first convolutions: each member's group k must see the input's group k
-        "be_grouped": lambda: batchensemble(grouped_cnn(), E, per_member_bias=pmb),
-        "par_grouped": lambda: parallel_ensemble([grouped_cnn() for _ in range(E)]),
-        "be_grouped_declared": lambda: batchensemble(Declared(grouped_cnn()), E),
-        "par_grouped_declared": lambda: parallel_ensemble(
-            [Declared(grouped_cnn()) for _ in range(E)]
-        ),
-    }
-    model = models[make]()
+def _perturbed(model: nn.Module) -> nn.Module:
+    """Members must differ for an equality test to mean much."""
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.1)  # members must differ for the test to mean much
-    x = torch.randn(7, 3, 8, 8) if "bedash_cnn" in make else torch.randn(7, 3, 4, 4)
-    x = torch.randn(7, 4, 4, 4) if "grouped" in make else x
-    # (clones: with E = 1 the wrapper passes x itself, which the in-place models change)
-    reference = model(x.clone())  # grad enabled: the general path
-    taken: list[bool] = []  # per layer call: did it compute from the shared batch?
-    real = fastpath._shared_source
-    monkeypatch.setattr(
-        fastpath, "_shared_source", lambda *a: taken.append(real(*a) is not None) or real(*a)
-    )
-    with torch.no_grad():
-        fast = model(x.clone())
-        with fastpath.inference_pass():  # the second batch reads the kept scaled weights
-            cached = [model(x.clone()), model(x.clone())]
-    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
-    for out in cached:
-        torch.testing.assert_close(out, reference, rtol=1e-4, atol=1e-5)
-    assert any(taken) == (E > 1 and make not in NO_SHORTCUT)  # the shortcut was really tested
-    if E > 1:
-        assert not torch.allclose(reference[0], reference[1])
+            p.add_(torch.randn_like(p) * 0.1)
+    return model
 
 
-def test_scaled_weights_are_kept_for_one_inference_pass_only(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("E", [1, 3])
+@pytest.mark.parametrize("bias", ["none", "shared", "member"])
+def test_linear_forward_shared_equals_each_members_effective_layer(E: int, bias: str) -> None:
+    """forward_shared(x): every member on the one batch x, each member the plain layer with
+    its effective weight W * outer(r_i, s_i)."""
+    torch.manual_seed(10)
+    layer = _perturbed(BatchEnsembleLinear(7, 5, E, bias != "none", bias == "member"))
+    x = torch.randn(6, 7)
+    out = layer.forward_shared(x).view(E, 6, 5)
+    for i in range(E):
+        b = None if layer.bias is None else layer.bias[i] if bias == "member" else layer.bias
+        torch.testing.assert_close(out[i], F.linear(x, layer.member_weight(i), b))
+    torch.testing.assert_close(layer.forward_shared(x), layer(tile(x, E)))  # the plain path
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("per_member_bias", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
+def test_conv_forward_shared_equals_each_members_effective_conv(
+    groups: int, per_member_bias: bool, padding_mode: str
 ) -> None:
-    made: list[int] = []  # one entry per scaled weight computed
-    real = fastpath._scaled
-
-    def spy(layer: nn.Module, make: Callable[[], torch.Tensor]) -> torch.Tensor:
-        return real(layer, lambda: made.append(1) or make())
-
-    monkeypatch.setattr(fastpath, "_scaled", spy)
-    torch.manual_seed(0)
-    model = batchensemble(MLP(48, 6, 5), 3)
-    x = torch.randn(4, 3, 4, 4)
-    with torch.no_grad():
-        with fastpath.inference_pass():
-            first = [model(x) for _ in range(4)]
-        assert len(made) == 1  # four batches, one first layer: scaled once (the measured gain)
-        model(x)
-        model(x)
-        assert len(made) == 3  # outside a pass: nothing kept, computed on every call
-        model.model.net[0].weight.data.mul_(2.0)  # bumps no _version
-        with fastpath.inference_pass():
-            after = model(x)
-    assert len(made) == 4 and fastpath._PASS.get() is None
-    assert not torch.allclose(after, first[0])
-    torch.testing.assert_close(after, model(x))  # the general path, grad enabled
+    torch.manual_seed(11)
+    E = 3
+    conv = nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=groups, padding_mode=padding_mode)
+    layer = _perturbed(BatchEnsembleConv2d(conv, E, per_member_bias))
+    x = torch.randn(2, 4, 9, 9)
+    out = layer.forward_shared(x).view(E, 2, 6, 5, 5)
+    for i in range(E):
+        ref = copy.deepcopy(conv)
+        with torch.no_grad():  # x * s_i through W, then * r_i + b_i: the effective layer
+            ref.weight.copy_(layer.weight)
+            ref.bias.zero_()
+        b = layer.bias[i] if per_member_bias else layer.bias
+        expected = ref(x * layer.s[i, None, :, None, None]) * layer.r[i, None, :, None, None]
+        torch.testing.assert_close(out[i], expected + b[None, :, None, None])
+    torch.testing.assert_close(layer.forward_shared(x), layer(tile(x, E)))
 
 
-def test_the_shortcut_skips_the_tiled_copy_only_where_the_model_declares_it(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("groups", [1, 2])
+def test_stacked_forward_shared_equals_each_member(groups: int) -> None:
+    torch.manual_seed(12)
+    lins = [nn.Linear(5, 3) for _ in range(3)]
+    x = torch.randn(4, 5)
+    out = StackedLinear(lins).forward_shared(x).view(3, 4, 3)
+    for k, m in enumerate(lins):
+        torch.testing.assert_close(out[k], m(x))
+    convs = [nn.Conv2d(4, 6, 3, padding=1, groups=groups) for _ in range(3)]
+    x = torch.randn(2, 4, 6, 6)
+    out = StackedConv2d(convs).forward_shared(x).view(3, 2, 6, 6, 6)
+    for k, m in enumerate(convs):
+        torch.testing.assert_close(out[k], m(x))
+
+
+def _models(E: int, pmb: bool) -> dict[str, Callable[[], nn.Module]]:
+    def cnn() -> CNN:
+        return CNN(channels=2, hidden=6, out_dim=5, image_size=8)
+
+    return {
+        "be_mlp": lambda: batchensemble(MLP(192, 6, 5), E, per_member_bias=pmb),
+        "be_cnn": lambda: batchensemble(cnn(), E, per_member_bias=pmb),
+        "par_mlp": lambda: parallel_ensemble([MLP(192, 6, 5) for _ in range(E)]),
+        "par_cnn": lambda: parallel_ensemble([cnn() for _ in range(E)]),
+        "single_mlp": lambda: Single(MLP(192, 6, 5)),
+        "seed_mlp": lambda: batchensemble(SeedMLP(192, 6, 5), E),  # no stages(): forward
+    }
+
+
+@pytest.mark.parametrize("make", list(_models(1, False)))
+@pytest.mark.parametrize("per_member_bias", [False, True])
+@pytest.mark.parametrize("E", [1, 3])
+def test_predict_shared_equals_the_plain_forward(
+    make: str, per_member_bias: bool, E: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[bool] = []  # per forward pass: was the (never written) buffer used as input?
-    real = torch.empty
-
-    def spy(*args, **kwargs):
-        seen.append(True)
-        return real(*args, **kwargs)
-
-    torch.manual_seed(0)
-    x = torch.randn(4, 3, 4, 4)
-    for model, expected in ((batchensemble(MLP(48, 6, 5), 3), [True]),
-                            (batchensemble(SeedMLP(48, 6, 5), 3), [])):  # fmt: skip
-        seen.clear()
-        monkeypatch.setattr(torch, "empty", spy)
-        with torch.no_grad():
-            model(x)
-        monkeypatch.setattr(torch, "empty", real)
-        assert seen == expected
-
-
-@pytest.mark.parametrize("bias", [True, False])
-def test_stacked_linear_gradients_match_autograd_and_keep_the_weight_layout(bias: bool) -> None:
-    torch.manual_seed(0)
-    lins = [nn.Linear(6, 4, bias=bias).double() for _ in range(3)]
-    stacked = StackedLinear(lins)
-    x = torch.randn(3, 5, 6, dtype=torch.double, requires_grad=True)
-    args = (x, stacked.weight, stacked.bias)
-    assert torch.autograd.gradcheck(lambda *a: stacked(a[0]), args)
-    stacked(x).square().sum().backward()
-    # the reference: each member's plain layer through autograd's own backward
-    for e, lin in enumerate(lins):
-        lin(x[e].detach()).square().sum().backward()
-        torch.testing.assert_close(stacked.weight.grad[e], lin.weight.grad)
-        if bias:
-            torch.testing.assert_close(stacked.bias.grad[e], lin.bias.grad)
-    # the raw gradient comes out in the weight's own layout (AccumulateGrad need not copy it)
-    (raw,) = torch.autograd.grad(stacked(x).sum(), stacked.weight)
-    assert raw.is_contiguous()
-
-
-def test_outputs_with_more_dimensions_keep_their_shape_in_inference() -> None:
-    torch.manual_seed(0)
-    net = batchensemble(nn.Conv2d(3, 4, 3, padding=1), 3)  # a dense (per-pixel) output
-    x = torch.randn(2, 3, 5, 5)
-    train_out = net(x)
-    with torch.no_grad():
-        fast = net(x)
-    assert fast.shape == train_out.shape == (3, 2, 4, 5, 5)
-    torch.testing.assert_close(fast, train_out, rtol=1e-5, atol=1e-6)
+    """Batch by batch, predict_shared gives forward's logits; the first layer's weight is
+    scaled once for all the batches."""
+    torch.manual_seed(9)
+    model = _perturbed(_models(E, per_member_bias)[make]())
+    xs = [torch.randn(7, 3, 8, 8), torch.randn(4, 3, 8, 8)]
+    calls: list[str] = []  # of a first layer's shortcut
+    for cls in (BatchEnsembleLinear, BatchEnsembleConv2d, StackedLinear, StackedConv2d):
+        for name in ("forward_shared", "shared_weight"):
+            real = getattr(cls, name)
+            monkeypatch.setattr(cls, name, lambda *a, r=real, n=name: calls.append(n) or r(*a))
+    outs = list(model.predict_shared(xs))
+    taken = make not in ("single_mlp", "seed_mlp")
+    assert calls == (["shared_weight", "forward_shared", "forward_shared"] if taken else [])
+    assert len(outs) == 2
+    for out, x in zip(outs, xs, strict=True):
+        torch.testing.assert_close(out, model(x), rtol=1e-4, atol=1e-5)
+        if len(out) > 1:
+            assert not torch.allclose(out[0], out[1])

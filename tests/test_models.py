@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from bedash.method.models import CNN, MLP, Ensemble, build_model, num_members, param_stats
+from bedash.method.models import CNN, MLP, Ensemble, build_model, param_stats
 from bedash.settings.config import RunConfig
 from tests.test_layers import SeedMLP
 
@@ -33,7 +33,7 @@ def test_every_kind_returns_e_b_c(kind: str, arch: str) -> None:
     model = build_model(kind, cfg)
     out = model(torch.randn(5, 3, 32, 32))
     e = 1 if kind == "single" else 3
-    assert out.shape == (e, 5, 10) and num_members(model) == e
+    assert out.shape == (e, 5, 10) and model.members == e
 
 
 def test_seeds_single_equals_member_zero_and_members_differ() -> None:
@@ -41,10 +41,10 @@ def test_seeds_single_equals_member_zero_and_members_differ() -> None:
     single = build_model("single", cfg)
     ens = build_model("ensemble", cfg)
     assert isinstance(ens, Ensemble)
-    torch.testing.assert_close(single.model.net[0].weight, ens.members[0].net[0].weight)
-    assert not torch.equal(ens.members[0].net[0].weight, ens.members[1].net[0].weight)
+    torch.testing.assert_close(single.model.net[0].weight, ens.nets[0].net[0].weight)
+    assert not torch.equal(ens.nets[0].net[0].weight, ens.nets[1].net[0].weight)
     again = build_model("ensemble", cfg)
-    torch.testing.assert_close(again.members[2].net[2].weight, ens.members[2].net[2].weight)
+    torch.testing.assert_close(again.nets[2].net[2].weight, ens.nets[2].net[2].weight)
 
 
 def test_param_stats_count_shared_once() -> None:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from bedash import experiment as X
-from bedash.data.datasets import Batcher, synthetic
+from bedash.data.datasets import Batcher, normalize, synthetic
 from bedash.experiment import run_experiment
 from bedash.method import train as T
 from bedash.method.models import build_model
@@ -73,6 +73,25 @@ def test_predict_after_cuda_graph_replays_equals_a_fresh_copy(kind: str, arch: s
     fresh, _ = predict(copy.deepcopy(model), data.test, 32)
     assert not torch.allclose(after, before)
     torch.testing.assert_close(after, fresh, rtol=0, atol=1e-6)  # stale was ~1e-3 off
+
+
+@pytest.mark.parametrize(("kind", "arch"), [*KINDS, ("single", "mlp"), ("ensemble", "cnn")])
+def test_predict_is_the_plain_forward_under_inference_mode(kind: str, arch: str) -> None:
+    """predict takes the model's predict_shared where it has one: the logits of its plain
+    forward on each batch, computed under torch.inference_mode."""
+    data = synthetic(8, 40)
+    model = _model(kind, arch)
+    modes: list[bool] = []
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            m.register_forward_hook(lambda *_: modes.append(torch.is_inference_mode_enabled()))
+    logits, _ = predict(model, data.test, 16)
+    assert modes and all(modes)
+    modes.clear()
+    with torch.no_grad():
+        ref = torch.cat([model(normalize(data.test.x[i : i + 16])) for i in (0, 16, 32)], dim=1)
+    torch.testing.assert_close(logits, ref, rtol=1e-4, atol=1e-5)
+    assert not logits.is_inference()  # a plain tensor: later autograd may use it
 
 
 # -- split member batches ------------------------------------------------------------------------

@@ -91,20 +91,29 @@ def _built(kind: str, cfg: RunConfig, num_classes: int) -> tuple[int, int]:
         return param_stats(build_model(kind, cfg, num_classes, IMAGE_SHAPE))
 
 
+@functools.lru_cache(maxsize=256)
 def _widths(cfg: RunConfig, num_classes: int) -> tuple[int, int]:
-    """Float activations one image makes in one member's forward pass: (all that training
-    keeps for backward: the input, each layer's output and ReLU, the CNN's pooling outputs;
-    the most alive at once without autograd: the input and the widest layer's two)."""
-    c, h, w = IMAGE_SHAPE
-    if cfg.arch == "cnn":
-        total, side = c * h * w, h * w
-        for cout in (cfg.channels, 2 * cfg.channels, 4 * cfg.channels):
-            total += 2 * cout * side + cout * side // 4  # conv, ReLU, max-pool
-            side //= 4
-        widest = max(cfg.channels * h * w, cfg.hidden)  # the first conv's output
-        return total + 2 * cfg.hidden + num_classes, c * h * w + 2 * widest
-    total = c * h * w + 2 * cfg.layers * cfg.hidden + num_classes
-    return total, c * h * w + 2 * max(cfg.hidden, num_classes)
+    """Float activations one image makes in one member's forward pass, read off the
+    architecture itself (bedash.method.models, run on the meta device): (all that training
+    keeps for backward: the input and every layer's output, views such as Flatten aside; the
+    most alive at once without autograd: the input and the widest layer's output and ReLU)."""
+    from bedash.method.models import make_arch
+
+    outputs: list[int] = []
+
+    def record(module: torch.nn.Module, args: object, out: torch.Tensor) -> None:
+        if not isinstance(module, torch.nn.Flatten):  # a view: no memory of its own
+            outputs.append(out[0].numel())
+
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        net = make_arch(cfg, num_classes, IMAGE_SHAPE)
+        leaves = [m for m in net.modules() if not list(m.children())]
+        hooks = [m.register_forward_hook(record) for m in leaves]
+        net(torch.empty(1, *IMAGE_SHAPE))
+    for h in hooks:
+        h.remove()
+    image = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
+    return image + sum(outputs), image + 2 * max(outputs)
 
 
 def kind_bytes(kind: str, cfg: RunConfig, n_test: int, num_classes: int = 10) -> dict[str, int]:

@@ -4,21 +4,20 @@ Layout (DESIGN.md §2): a wrapper expands the input once to member-major `[E*B, 
 `k*B:(k+1)*B` belong to member k), the user's own `forward` runs unchanged, every layer here
 views its input as `[E, B, ...]`, and the wrapper returns `[E, B, C]`.
 
-Each forward here is the method's math. In inference every member reads the same batch; the
-shortcuts that then compute it once (same numbers, less work) live in bedash/fastpath.py.
+Each forward here is the method's math. In inference every member reads the same batch `[B, ...]`;
+`forward_shared` (each layer) and `MemberMajor.predict_shared` compute the first layer from that
+batch once instead of from E copies: the same numbers to float rounding (tests/test_layers.py).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from bedash.method import fastpath
 
 
 def _member_view(x: Tensor, E: int, layer: str) -> Tensor:
@@ -28,6 +27,11 @@ def _member_view(x: Tensor, E: int, layer: str) -> Tensor:
             f"(members = {E}); wrap the model with batchensemble() so inputs are expanded"
         )
     return x.view(E, x.shape[0] // E, *x.shape[1:])
+
+
+def tile(x: Tensor, E: int) -> Tensor:
+    """E copies of x `[B, ...]`, member-major: `[E*B, ...]` (rows k*B:(k+1)*B are member k's)."""
+    return x.unsqueeze(0).expand(E, *x.shape).reshape(E * x.shape[0], *x.shape[1:])
 
 
 def init_fast_weights(t: Tensor, mode: str, std: float) -> None:
@@ -48,27 +52,27 @@ class BatchEnsembleLinear(nn.Module):
         self,
         in_features: int,
         out_features: int,
-        num_members: int,
+        members: int,
         bias: bool = True,
         per_member_bias: bool = False,
     ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.num_members = num_members
+        self.members = members
         self.per_member_bias = per_member_bias and bias
         self.weight = nn.Parameter(torch.empty(out_features, in_features))  # shared
-        self.r = nn.Parameter(torch.ones(num_members, out_features))  # fast weights
-        self.s = nn.Parameter(torch.ones(num_members, in_features))
-        shape = (num_members, out_features) if self.per_member_bias else (out_features,)
+        self.r = nn.Parameter(torch.ones(members, out_features))  # fast weights
+        self.s = nn.Parameter(torch.ones(members, in_features))
+        shape = (members, out_features) if self.per_member_bias else (out_features,)
         self.bias = nn.Parameter(torch.zeros(shape)) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's default
 
     @classmethod
     def from_linear(
-        cls, layer: nn.Linear, num_members: int, per_member_bias: bool = False
+        cls, layer: nn.Linear, members: int, per_member_bias: bool = False
     ) -> BatchEnsembleLinear:
         new = cls(
-            layer.in_features, layer.out_features, num_members, layer.bias is not None,
+            layer.in_features, layer.out_features, members, layer.bias is not None,
             per_member_bias,
         )  # fmt: skip
         new.to(device=layer.weight.device, dtype=layer.weight.dtype)
@@ -79,19 +83,31 @@ class BatchEnsembleLinear(nn.Module):
         return new
 
     def forward(self, x: Tensor) -> Tensor:
-        E = self.num_members
-        h = fastpath.be_linear(self, x)  # inference on E copies of one batch: the same, faster
-        if h is None:
-            xe = _member_view(x, E, "BatchEnsembleLinear").reshape(E, -1, self.in_features)
-            h = F.linear(xe * self.s[:, None, :], self.weight)  # (E, N, out)
+        E = self.members
+        xe = _member_view(x, E, "BatchEnsembleLinear").reshape(E, -1, self.in_features)
+        h = F.linear(xe * self.s[:, None, :], self.weight)  # (E, N, out)
+        return self._times_r_plus_b(h).view(*x.shape[:-1], self.out_features)
+
+    def shared_weight(self) -> Tensor:
+        """The E scaled weights W * s_i as one `(E*out, in)` matrix, for forward_shared."""
+        return (self.weight * self.s[:, None, :]).reshape(-1, self.in_features)
+
+    def forward_shared(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        """forward(tile(x, E)) for x `[B, ..., in]`, from x once: one GEMM with the E scaled
+        weights (`shared_weight()`, or `weight` computed by it beforehand) instead of E scaled
+        copies of x."""
+        E, out = self.members, self.out_features
+        w = self.shared_weight() if weight is None else weight
+        h = F.linear(x.reshape(-1, self.in_features), w)  # (N, E*out)
+        h = self._times_r_plus_b(h.view(-1, E, out).transpose(0, 1))  # (E, N, out)
+        return h.reshape(E * x.shape[0], *x.shape[1:-1], out)
+
+    def _times_r_plus_b(self, h: Tensor) -> Tensor:
+        """h `(E, N, out)` * r_i + b (one fused kernel)."""
         r = self.r[:, None, :]
         if self.bias is None:
-            h = h * r
-        elif self.per_member_bias:
-            h = torch.addcmul(self.bias[:, None, :], h, r)
-        else:
-            h = torch.addcmul(self.bias, h, r)  # one fused kernel for * r + b
-        return h.view(*x.shape[:-1], self.out_features)
+            return h * r
+        return torch.addcmul(self.bias[:, None, :] if self.per_member_bias else self.bias, h, r)
 
     def member_weight(self, i: int) -> Tensor:
         """The effective weight of member i: W * outer(r_i, s_i)."""
@@ -99,7 +115,7 @@ class BatchEnsembleLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"in={self.in_features}, out={self.out_features}, members={self.num_members}, "
+            f"in={self.in_features}, out={self.out_features}, members={self.members}, "
             f"bias={'member' if self.per_member_bias else self.bias is not None}"
         )
 
@@ -123,39 +139,56 @@ class _ConvMixin:
 class BatchEnsembleConv2d(_ConvMixin, nn.Module):
     """Conv2d with a shared kernel and per-member channel factors s_i (input), r_i (output)."""
 
-    def __init__(self, conv: nn.Conv2d, num_members: int, per_member_bias: bool = False) -> None:
+    def __init__(self, conv: nn.Conv2d, members: int, per_member_bias: bool = False) -> None:
         super().__init__()
         self._copy_conv_args(conv)
-        self.num_members = num_members
+        self.members = members
         has_bias = conv.bias is not None
         self.per_member_bias = per_member_bias and has_bias
         self.weight = nn.Parameter(conv.weight.detach().clone())
         dev, dt = conv.weight.device, conv.weight.dtype
-        self.r = nn.Parameter(torch.ones(num_members, self.out_channels, device=dev, dtype=dt))
-        self.s = nn.Parameter(torch.ones(num_members, self.in_channels, device=dev, dtype=dt))
+        self.r = nn.Parameter(torch.ones(members, self.out_channels, device=dev, dtype=dt))
+        self.s = nn.Parameter(torch.ones(members, self.in_channels, device=dev, dtype=dt))
         if has_bias:
             b = conv.bias.detach()
-            b = b.expand(num_members, -1) if self.per_member_bias else b
+            b = b.expand(members, -1) if self.per_member_bias else b
             self.bias = nn.Parameter(b.clone())
         else:
             self.bias = None
 
     def forward(self, x: Tensor) -> Tensor:
-        E = self.num_members
-        he = fastpath.be_conv(self, x)  # inference on E copies of one batch: the same, faster
-        if he is None:
-            xe = _member_view(x, E, "BatchEnsembleConv2d")  # (E, B, C, H, W)
-            xe = xe * self.s[:, None, :, None, None]
-            h = self._conv(xe.reshape(x.shape), self.weight, None, self.groups)  # (E*B, O, H', W')
-            he = h.view(E, -1, *h.shape[1:])  # (E, B, O, H', W')
+        E = self.members
+        xe = _member_view(x, E, "BatchEnsembleConv2d")  # (E, B, C, H, W)
+        xe = xe * self.s[:, None, :, None, None]
+        h = self._conv(xe.reshape(x.shape), self.weight, None, self.groups)  # (E*B, O, H', W')
+        return self._times_r_plus_b(h.view(E, -1, *h.shape[1:])).flatten(0, 1)
+
+    def shared_weight(self) -> Tensor | None:
+        """The E scaled kernels W * s_i as one `(E*O, C, k, k)` kernel, for forward_shared
+        (None for a grouped convolution: member e's group k must see group k of x)."""
+        if self.groups != 1:
+            return None
+        return (self.weight[None] * self.s[:, None, :, None, None]).flatten(0, 1)
+
+    def forward_shared(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        """forward(tile(x, E)) for x `[B, C, H, W]`, from x once: one convolution with the E
+        scaled kernels (`shared_weight()`, or `weight` computed by it beforehand) instead of E
+        scaled copies of x."""
+        E = self.members
+        w = self.shared_weight() if weight is None else weight
+        if w is None:  # grouped: no shared form
+            return self(tile(x, E))
+        h = self._conv(x, w, None, 1)  # (B, E*O, H', W')
+        h = h.unflatten(1, (E, self.out_channels)).transpose(0, 1)  # (E, B, O, H', W')
+        return self._times_r_plus_b(h).flatten(0, 1)
+
+    def _times_r_plus_b(self, h: Tensor) -> Tensor:
+        """h `(E, B, O, H', W')` * r_i + b, per output channel."""
         r = self.r[:, None, :, None, None]
         if self.bias is None:
-            he = he * r
-        elif self.per_member_bias:
-            he = torch.addcmul(self.bias[:, None, :, None, None], he, r)
-        else:
-            he = torch.addcmul(self.bias[:, None, None], he, r)
-        return he.flatten(0, 1)
+            return h * r
+        b = self.bias[:, None, :, None, None] if self.per_member_bias else self.bias[:, None, None]
+        return torch.addcmul(b, h, r)
 
     def member_weight(self, i: int) -> Tensor:
         """The effective kernel of member i: W * outer(r_i, s_i) over (out, in) channels."""
@@ -176,19 +209,28 @@ class StackedLinear(nn.Module):
 
     def __init__(self, layers: Sequence[nn.Linear]) -> None:
         super().__init__()
-        self.num_members = len(layers)
+        self.members = len(layers)
         self.in_features, self.out_features = layers[0].in_features, layers[0].out_features
         self.weight = _stacked(layers, "weight")
         self.bias = _stacked(layers, "bias")
 
     def forward(self, x: Tensor) -> Tensor:
-        E = self.num_members
-        out = fastpath.stacked_linear(self, x)  # inference on E copies of one batch
-        if out is not None:
-            return out
+        E = self.members
         xe = _member_view(x, E, "StackedLinear").reshape(E, -1, self.in_features)
         h = _BatchedLinear.apply(xe, self.weight, self.bias)  # (E, N, out)
         return h.view(*x.shape[:-1], self.out_features)
+
+    def shared_weight(self) -> Tensor:
+        """The members' weights as one `(E*out, in)` matrix (a view), for forward_shared."""
+        return self.weight.flatten(0, 1)
+
+    def forward_shared(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        """forward(tile(x, E)) for x `[B, ..., in]`, from x once: one GEMM for all members."""
+        E, out = self.members, self.out_features
+        w = self.shared_weight() if weight is None else weight
+        b = None if self.bias is None else self.bias.flatten()
+        h = F.linear(x.reshape(-1, self.in_features), w, b)  # (N, E*out)
+        return h.view(-1, E, out).transpose(0, 1).reshape(E * x.shape[0], *x.shape[1:-1], out)
 
 
 class _BatchedLinear(torch.autograd.Function):
@@ -219,15 +261,28 @@ class StackedConv2d(_ConvMixin, nn.Module):
     def __init__(self, convs: Sequence[nn.Conv2d]) -> None:
         super().__init__()
         self._copy_conv_args(convs[0])
-        self.num_members = len(convs)
+        self.members = len(convs)
         self.weight = _stacked(convs, "weight")
         self.bias = _stacked(convs, "bias")
 
     def forward(self, x: Tensor) -> Tensor:
-        out = fastpath.stacked_conv(self, x)  # inference on E copies of one batch
-        if out is not None:
-            return out
-        return self._members_as_groups(_member_view(x, self.num_members, "StackedConv2d"))
+        return self._members_as_groups(_member_view(x, self.members, "StackedConv2d"))
+
+    def shared_weight(self) -> Tensor | None:
+        """The members' kernels as one `(E*O, C, k, k)` kernel (a view), for forward_shared
+        (None for a grouped convolution: member e's group k must see group k of x)."""
+        return self.weight.flatten(0, 1) if self.groups == 1 else None
+
+    def forward_shared(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        """forward(tile(x, E)) for x `[B, C, H, W]`, from x once: E x O kernels in one
+        convolution."""
+        E, out = self.members, self.out_channels
+        w = self.shared_weight() if weight is None else weight
+        if w is None:  # grouped: no shared form
+            return self(tile(x, E))
+        b = None if self.bias is None else self.bias.flatten()
+        h = self._conv(x, w, b, 1)  # (B, E*O, H', W')
+        return h.unflatten(1, (E, out)).transpose(0, 1).flatten(0, 1)  # (E*B, O, H', W')
 
     def _members_as_groups(self, xe: Tensor) -> Tensor:
         """(E, B, C, H, W) -> (E*B, O, H', W'): member e's kernels see only member e's rows."""
@@ -243,27 +298,39 @@ class StackedConv2d(_ConvMixin, nn.Module):
 class MemberMajor(nn.Module):
     """Runs `model` for E members at once: `[B, ...]` -> `[E*B, ...]` -> model -> `[E, B, C]`."""
 
-    def __init__(self, model: nn.Module, num_members: int) -> None:
+    def __init__(self, model: nn.Module, members: int) -> None:
         super().__init__()
         self.model = model
-        self.num_members = num_members
+        self.members = members
 
     def forward(self, x: Tensor, split: bool = False) -> Tensor:
         """`split=False`: every member sees all of x. `split=True`: x is already member-major,
         member k gets rows k*b:(k+1)*b with b = len(x) // E (a remainder is dropped)."""
-        E = self.num_members
+        E = self.members
         if split:
             B = x.shape[0] // E
             xm = x[: E * B]
         else:
             B = x.shape[0]
-            if fastpath.applies(x, E):  # inference: the first layer may read x just once
-                out = fastpath.infer_shared(self.model, x, E)  # (E*B, C)
-                return out.view(E, B, *out.shape[1:])
-            # one copy at the model's entry; every later layer works on views
-            xm = x.unsqueeze(0).expand(E, *x.shape).reshape(E * B, *x.shape[1:])
+            xm = tile(x, E)  # one copy at the model's entry; every later layer works on views
         out = self.model(xm)  # (E*B, C)
         return out.view(E, B, *out.shape[1:])  # (E, B, C)
+
+    def predict_shared(self, batches: Iterable[Tensor]) -> Iterator[Tensor]:
+        """forward(x) for each batch x (every member sees all of it), with the first layer
+        computed from x once rather than from E copies, its weight scaled per member once for
+        all the batches: the same `[E, B, C]` to float rounding. For inference: the weights
+        must not change while it runs. Needs a model that names its first layer (`stages()`,
+        as bedash's MLP and CNN do); any other model runs forward."""
+        stages = getattr(self.model, "stages", None)
+        before, first, rest = stages() if stages is not None else (None, None, None)
+        if not hasattr(first, "forward_shared"):  # a plain layer (E = 1): nothing to share
+            yield from map(self, batches)
+            return
+        weight = first.shared_weight()
+        for x in batches:
+            out = rest(first.forward_shared(before(x), weight))  # (E*B, C)
+            yield out.view(self.members, x.shape[0], *out.shape[1:])
 
 
 class BatchEnsemble(MemberMajor):
@@ -324,13 +391,13 @@ def batchensemble(
     return BatchEnsemble(net, num_members)
 
 
-def parallel_ensemble(members: Sequence[nn.Module]) -> ParallelEnsemble:
+def parallel_ensemble(nets: Sequence[nn.Module]) -> ParallelEnsemble:
     """Stack E models of one architecture into a single model with batched layers. Member k of
-    the result computes exactly what `members[k]` computes; the inputs are left untouched."""
-    if not members:
+    the result computes exactly what `nets[k]` computes; the inputs are left untouched."""
+    if not nets:
         raise ValueError("parallel_ensemble needs at least one member")
-    net = copy.deepcopy(members[0])
-    lookup = [dict(m.named_modules()) for m in members]
+    net = copy.deepcopy(nets[0])
+    lookup = [dict(m.named_modules()) for m in nets]
 
     def make(name: str, m: nn.Module) -> nn.Module:
         same = [mods[name] for mods in lookup]
@@ -338,7 +405,7 @@ def parallel_ensemble(members: Sequence[nn.Module]) -> ParallelEnsemble:
 
     if _replace_modules(net, (nn.Linear, nn.Conv2d), make) == 0:
         raise ValueError("parallel_ensemble: the model has no nn.Linear or nn.Conv2d layer")
-    return ParallelEnsemble(net, len(members))
+    return ParallelEnsemble(net, len(nets))
 
 
 def fast_weights(model: nn.Module) -> Iterator[nn.Parameter]:

@@ -1,28 +1,26 @@
 """Architectures (the seed's MLP, a small CNN) and the model kinds built from them.
 
-Every kind returns logits `[E, B, C]`: `single` (E = 1), `batchensemble`, `ensemble` (E
-independent models run one after another) and `ensemble_parallel` (the same E models with
-stacked weights, one step for all).
+Every kind returns logits `[E, B, C]` and names E in `.members`: `single` (E = 1),
+`batchensemble`, `ensemble` (E independent models run one after another) and
+`ensemble_parallel` (the same E models with stacked weights, one step for all).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from bedash.method import fastpath
-from bedash.method.layers import MemberMajor, Single, batchensemble, parallel_ensemble
+from bedash.method.layers import Single, batchensemble, parallel_ensemble
 from bedash.settings.config import RunConfig
+
+# forward(x) == rest(first(before(x))): lets MemberMajor.predict_shared compute `first` once
+Stages = tuple[Callable[[Tensor], Tensor], nn.Module, Callable[[Tensor], Tensor]]
 
 
 class MLP(nn.Module):
     """The seed notebook's MLP; `layers` hidden layers of width `hidden` (the seed: 2 x 128)."""
-
-    # forward passes its input, as a view, to the first Linear only: member-major wrappers
-    # may skip tiling the input in inference (bedash.method.fastpath.infer_shared)
-    feeds_input_to_first_layer = True
 
     def __init__(
         self, in_dim: int = 3072, hidden: int = 128, out_dim: int = 10, layers: int = 2
@@ -35,18 +33,19 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*mods)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x.view(x.size(0), -1)  # as the seed: flatten (B, 3, 32, 32) -> (B, 3072)
-        first = self.net[0]
-        if type(first) is nn.Linear and not torch.is_grad_enabled():
-            # in the uncertainty evaluation the first layer may run as integer products
-            return self.net[1:](fastpath.plain_linear(first, x))
-        return self.net(x)
+        return self.net(self.flatten(x))
+
+    @staticmethod
+    def flatten(x: Tensor) -> Tensor:
+        return x.view(x.size(0), -1)  # as the seed: (B, 3, 32, 32) -> (B, 3072)
+
+    def stages(self) -> Stages:
+        """forward as (before the first layer, the first layer, the rest)."""
+        return self.flatten, self.net[0], self.net[1:]
 
 
 class CNN(nn.Module):
     """Three conv-ReLU-maxpool blocks (c, 2c, 4c channels) and a two-layer classifier."""
-
-    feeds_input_to_first_layer = True  # the input goes to the first Conv2d only (see MLP)
 
     def __init__(
         self,
@@ -73,17 +72,21 @@ class CNN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))  # (B, 3, 32, 32) -> (B, out_dim)
 
+    def stages(self) -> Stages:
+        """forward as (before the first layer, the first layer, the rest)."""
+        return nn.Identity(), self.features[0], nn.Sequential(self.features[1:], self.classifier)
+
 
 class Ensemble(nn.Module):
     """E independent models; forward runs them one after another and stacks: `[E, B, C]`."""
 
-    def __init__(self, members: Sequence[nn.Module]) -> None:
+    def __init__(self, nets: Sequence[nn.Module]) -> None:
         super().__init__()
-        self.members = nn.ModuleList(members)
-        self.num_members = len(members)
+        self.nets = nn.ModuleList(nets)
+        self.members = len(nets)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.stack([m(x) for m in self.members])
+        return torch.stack([m(x) for m in self.nets])
 
 
 def make_arch(
@@ -130,14 +133,6 @@ def build_model(
     raise ValueError(f"models: unknown kind {kind!r}")
 
 
-def num_members(model: nn.Module) -> int:
-    """E of any model kind built here (also behind torch.compile's wrapper)."""
-    model = getattr(model, "_orig_mod", model)
-    if isinstance(model, (MemberMajor, Ensemble)):
-        return model.num_members
-    return 1
-
-
 def loss_scale(kind: str, members: int) -> float:
     """Factor on the mean member loss: E for ensemble_parallel, so that each stacked member
     gets exactly the gradient it would get if trained alone; 1 for every other kind."""
@@ -148,7 +143,7 @@ def training_units(model: nn.Module) -> list[nn.Module]:
     """What one optimizer trains at a time: each member of a sequential Ensemble (wrapped to
     return [1, B, C]), or the whole model."""
     if isinstance(model, Ensemble):
-        return [Single(m) for m in model.members]
+        return [Single(m) for m in model.nets]
     return [model]
 
 

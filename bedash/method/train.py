@@ -17,10 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bedash.data.datasets import Batcher, Split, normalize
-from bedash.method import intgemm
-from bedash.method.fastpath import inference_pass
 from bedash.method.layers import fast_weights
-from bedash.method.models import num_members
 from bedash.names import EpochRecord, Progress  # the records every front end reads
 from bedash.settings.config import RunConfig
 
@@ -180,7 +177,7 @@ def fit(
     so every member gets exactly the gradient it would get alone). `graph`: replay the step as
     a CUDA graph (CUDA only; the optimizer must be capturable, see make_optimizer)."""
     cb = callback or Callback()
-    E = num_members(model)
+    E = model.members
     steps = len(batcher)
     clock = clock or Clock(epochs * steps)
     device = batcher.split.y.device
@@ -248,25 +245,23 @@ def _diverged(result: FitResult, t_start: float) -> FitResult:
     return result
 
 
-@torch.no_grad()  # not inference_mode: the first layer's shared-input path checks versions
 def predict(model: nn.Module, split: Split, batch_size: int) -> tuple[torch.Tensor, float]:
     """Logits `[E, N, C]` (on the CPU) of a whole split, and the seconds the forward passes took
-    (normalisation included, copying the logits to the host excluded)."""
+    (normalisation included, copying the logits to the host excluded). Runs the model's
+    `predict_shared` where it has one (its forward with the input read once, not E times)."""
     model.eval()
+    shared = getattr(model, "predict_shared", None)
     device = split.y.device
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t0 = time.perf_counter()
-    chunks = []
-    with inference_pass():  # the weights cannot change in here: layers may keep scaled copies
-        for i in range(0, len(split), batch_size):
-            raw = split.x[i : i + batch_size]
-            x = normalize(raw)
-            with intgemm.source(x, raw):  # a no-op outside intgemm.integer_inputs()
-                chunks.append(model(x))
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    with torch.inference_mode():
+        batches = (normalize(split.x[i : i + batch_size]) for i in range(0, len(split), batch_size))
+        chunks = list(shared(batches)) if shared else [model(x) for x in batches]
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
+    # concatenated outside inference mode: an ordinary tensor, which autograd may use later
     return torch.cat(chunks, dim=1).float().cpu(), seconds
 
 

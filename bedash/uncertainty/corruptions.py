@@ -3,11 +3,11 @@
 Every corruption is a pure function `(uint8 images [N, 3, 32, 32], severity 1..5, generator) ->
 uint8 images [N, 3, 32, 32]`, vectorised in torch, with the parameters of the authors'
 make_cifar_c.py. Random corruptions draw only from the generator they are given, so a seed fixes
-the result. JPEG is libjpeg's integer pipeline as tensor arithmetic (uncertainty.jpeg, equal to
-libjpeg byte for byte and faster than a libjpeg call per image), pixelate is PIL's BOX resampling
-as small matrices (equal to PIL's output), blurs are matmuls with banded matrices, and shot noise
-draws exact Poisson counts only for dark values (a normal law of the same mean and variance above
-a mean of 10 counts; torch.poisson is ~30x slower).
+the result. JPEG is libjpeg itself, batched through torchvision.io (byte for byte PIL's round
+trip), pixelate is PIL's BOX resampling as small matrices (equal to PIL's output), blurs are
+matmuls with banded matrices, and shot noise draws exact Poisson counts only for dark values (a
+normal law of the same mean and variance above a mean of 10 counts; torch.poisson is ~30x
+slower).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import torch
 from torch import Tensor
 
 from bedash import names as schema
-from bedash.uncertainty import jpeg
 
 Corruption = Callable[[Tensor, int, torch.Generator], Tensor]
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -322,19 +321,12 @@ def pixelate(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
 
 
 def jpeg_compression(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
-    """Encode and decode each image at the severity's quality, as libjpeg does by default:
-    uncertainty.jpeg's tensor form (byte for byte libjpeg's output) where the sides are multiples
-    of 16, libjpeg itself otherwise."""
+    """Encode and decode each image at the severity's quality with libjpeg's defaults
+    (torchvision.io, batched: the same bytes as PIL's round trip, and faster)."""
     _check(x, severity)
     if len(x) == 0:
         return x.clone()
     quality = JPEG_QUALITY[severity - 1]
-    return jpeg.roundtrip(x, quality) if jpeg.supported(x) else libjpeg_roundtrip(x, quality)
-
-
-def libjpeg_roundtrip(x: Tensor, quality: int) -> Tensor:
-    """libjpeg's encode and decode of each image (torchvision.io: the same bytes as PIL at the
-    same quality, about 3x faster than a PIL round trip)."""
     with warnings.catch_warnings():  # torchvision 0.29 warns that torchcodec will take over
         warnings.simplefilter("ignore", DeprecationWarning)
         from torchvision.io import decode_jpeg, encode_jpeg

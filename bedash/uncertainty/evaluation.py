@@ -1,29 +1,30 @@
 """Uncertainty under shift for one model: corrupted test sets, OOD sets, selective prediction.
 
 Every set goes through the same `bedash.method.train.predict` path as the clean test set, one
-corruption and severity at a time: CHUNK images at a time are corrupted into one reused uint8
-buffer the size of the test set (30 MB for 10,000 images), which predict then evaluates in its
-batches; only the logits `[E, N, C]` are kept, so memory stays flat however many sets there are.
-Corrupted images are drawn per (corruption, severity, chunk) from their own seed, so every model
-kind of a run sees the very same shifted images. The rows returned match bedash.names's
-SHIFT_COLUMNS, OOD_COLUMNS, SELECTIVE_COLUMNS and UNCERTAINTY_COLUMNS.
+corruption and severity at a time; only the logits `[E, N, C]` are kept, so memory stays flat
+however many sets there are. A shifted set is corrupted CHUNK images at a time, each chunk from
+its own seed, into one reused uint8 buffer the size of the test set (30 MB for 10,000 images).
+It is built once per run: where several model kinds are evaluated, the first one's sets are
+written to a temporary folder and every later kind reads the very same images back. The rows
+returned match bedash.names's SHIFT_COLUMNS, OOD_COLUMNS, SELECTIVE_COLUMNS and
+UNCERTAINTY_COLUMNS.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from bedash.data.datasets import Dataset, Split
-from bedash.method import intgemm
-from bedash.method.fastpath import inference_pass
 from bedash.method.metrics import ECE_BINS
 from bedash.method.train import predict
 from bedash.names import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
@@ -52,11 +53,48 @@ COVERAGE_POINTS = 100
 IN_DISTRIBUTION = "in_distribution"  # the clean test set's name in uncertainty_<model>.csv
 
 
+class ShiftedSets:
+    """The corrupted versions of one test set, (corruption, severity) -> uint8 images. Each is
+    built chunk by chunk into one buffer; with `keep`, it is also written to a temporary folder
+    on its first use and read back from there on every later one (the next model kind)."""
+
+    def __init__(self, images: Tensor, seed: int, chunk: int = CHUNK, keep: bool = False):
+        self.images, self.seed, self.chunk = images, seed, chunk
+        self.buffer: Tensor | None = None  # allocated on the first set
+        self.folder = tempfile.TemporaryDirectory(prefix="bedash-shifted-") if keep else None
+
+    def get(self, corruption: str, severity: int) -> Tensor:
+        """The shifted set, in the one buffer: valid until the next call."""
+        if self.buffer is None:
+            self.buffer = torch.empty_like(self.images)
+        flat = self.buffer.view(-1).numpy()
+        path = None
+        if self.folder is not None:
+            path = Path(self.folder.name) / f"{corruption}-{severity}.u8"
+            if path.exists():
+                with path.open("rb") as f:
+                    if f.readinto(flat) == flat.nbytes:
+                        return self.buffer
+        for i, start in enumerate(range(0, len(self.images), self.chunk)):
+            g = torch.Generator().manual_seed(corruption_seed(self.seed, corruption, severity, i))
+            part = self.images[start : start + self.chunk]
+            self.buffer[start : start + self.chunk] = corrupt(part, corruption, severity, g)
+        if path is not None:
+            flat.tofile(path)
+        return self.buffer
+
+    def close(self) -> None:
+        """Delete the kept sets (also done when the object is garbage-collected)."""
+        if self.folder is not None:
+            self.folder.cleanup()
+
+
 @dataclass
 class UncertaintyData:
     """What every model of a run is evaluated on (CPU tensors)."""
 
     test: Split  # the clean test split
+    shifted: ShiftedSets  # its corrupted versions
     corruptions: tuple[str, ...] = ()
     severities: tuple[int, ...] = SEVERITIES
     ood: dict[str, Tensor] = field(default_factory=dict)  # label -> uint8 images
@@ -107,10 +145,11 @@ def prepare(
     dataset: Dataset, *, corruptions: tuple[str, ...] = (),
     severities: tuple[int, ...] = SEVERITIES, ood: tuple[str, ...] = (),
     val: Split | None = None, seed: int = 0, data_dir: str | os.PathLike = "./data",
-    download: bool = True,
+    download: bool = True, chunk: int = CHUNK, keep: bool = False,
 ) -> UncertaintyData:  # fmt: skip
     """Load every OOD set once (as many images as the test set), before anything is trained:
-    a bad folder fails here (DatasetError naming `ood`), not after an hour of training."""
+    a bad folder fails here (DatasetError naming `ood`), not after an hour of training.
+    `keep`: more than one model will be evaluated; keep each shifted set (on disk) for them."""
     test = dataset.test.to("cpu")
     n = len(test)
     sets: dict[str, Tensor] = {}
@@ -119,8 +158,8 @@ def prepare(
         label = name if label in sets else label  # two folders of one name: the whole path
         sets[label] = load_ood(name, n, data_dir=data_dir, seed=seed, download=download)
     return UncertaintyData(
-        test, expand_corruptions(corruptions), tuple(severities), sets,
-        None if val is None else val.to("cpu"), seed,
+        test, ShiftedSets(test.x, seed, chunk, keep), expand_corruptions(corruptions),
+        tuple(severities), sets, None if val is None else val.to("cpu"), seed,
     )  # fmt: skip
 
 
@@ -129,25 +168,12 @@ def _device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def stream_logits(
-    model: nn.Module, images: Tensor, batch_size: int, *, corruption: str | None = None,
-    severity: int = 0, seed: int = 0, chunk: int = CHUNK, buffer: Tensor | None = None,
-) -> Tensor:  # fmt: skip
-    """Logits `[E, N, C]` (CPU) of uint8 images `[N, 3, 32, 32]` (CPU), corrupted chunk by
-    chunk when a corruption is named: the shifted set is written into one uint8 buffer (`buffer`
-    when given, reused from set to set), then goes through one predict call, as the clean test
-    set does (a predict call per chunk costs its per-call set-up ten times over)."""
+def logits_of(model: nn.Module, images: Tensor, batch_size: int) -> Tensor:
+    """Logits `[E, N, C]` (CPU) of uint8 images `[N, 3, 32, 32]` (CPU): one predict call, as
+    for the clean test set."""
     device = _device(model)
-    x = images
-    if corruption is not None:
-        x = buffer[: len(images)] if buffer is not None else torch.empty_like(images)
-        for i, start in enumerate(range(0, len(images), chunk)):
-            g = torch.Generator().manual_seed(corruption_seed(seed, corruption, severity, i))
-            x[start : start + chunk] = corrupt(images[start : start + chunk], corruption,
-                                               severity, g)  # fmt: skip
-    dummy = torch.zeros(len(x), dtype=torch.int64, device=device)  # predict reads y's device
-    with intgemm.integer_inputs():  # an MLP's first layer as exact integer products on a CPU
-        logits, _ = predict(model, Split(x.to(device), dummy), batch_size)
+    dummy = torch.zeros(len(images), dtype=torch.int64, device=device)  # predict reads y's device
+    logits, _ = predict(model, Split(images.to(device), dummy), batch_size)
     return logits
 
 
@@ -214,33 +240,25 @@ def set_metrics(
 
 def evaluate_model(
     model: nn.Module, kind: str, data: UncertaintyData, batch_size: int, *,
-    clean_logits: Tensor | None = None, chunk: int = CHUNK,
-    cancel: threading.Event | None = None,
+    clean_logits: Tensor | None = None, cancel: threading.Event | None = None,
 ) -> ModelUncertainty:  # fmt: skip
     """Every table of one model. clean_logits: the test logits when already computed. A set
     cancel event stops it between two sets (the rows so far are returned)."""
-    with inference_pass():  # no weight changes in here: scale and split each weight only once
-        return _evaluate_model(model, kind, data, batch_size, clean_logits, chunk, cancel)
 
-
-def _evaluate_model(
-    model: nn.Module, kind: str, data: UncertaintyData, batch_size: int,
-    clean_logits: Tensor | None, chunk: int, cancel: threading.Event | None,
-) -> ModelUncertainty:  # fmt: skip
     def stopped() -> bool:
         return cancel is not None and cancel.is_set()
 
     out = ModelUncertainty()
     t0 = time.perf_counter()
     if data.val is not None:
-        val_logits = stream_logits(model, data.val.x, batch_size, chunk=chunk)
+        val_logits = logits_of(model, data.val.x, batch_size)
         out.temperature = fit_temperature(val_logits, data.val.y)
     out.seconds["temperature"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     labels = data.test.y
     if clean_logits is None:
-        clean_logits = stream_logits(model, data.test.x, batch_size, chunk=chunk)
+        clean_logits = logits_of(model, data.test.x, batch_size)
     clean, clean_scores = set_metrics(clean_logits, labels, out.temperature)
     out.shift.append({"model": kind, "corruption": "clean", "severity": 0, **clean})
     correct = clean_scores["correct"]
@@ -252,13 +270,11 @@ def _evaluate_model(
 
     t0 = time.perf_counter()
     per_severity: dict[int, list[dict[str, float]]] = {s: [] for s in data.severities}
-    buffer = torch.empty_like(data.test.x) if data.corruptions else None  # one shifted set
     for name in data.corruptions:
         for sev in data.severities:
             if stopped():
                 return out
-            logits = stream_logits(model, data.test.x, batch_size, corruption=name, severity=sev,
-                                   seed=data.seed, chunk=chunk, buffer=buffer)  # fmt: skip
+            logits = logits_of(model, data.shifted.get(name, sev), batch_size)
             row, _ = set_metrics(logits, labels, out.temperature)
             out.shift.append({"model": kind, "corruption": name, "severity": sev, **row})
             per_severity[sev].append(row)
@@ -273,7 +289,7 @@ def _evaluate_model(
     for label, images in data.ood.items():
         if stopped():
             return out
-        logits = stream_logits(model, images, batch_size, chunk=chunk)
+        logits = logits_of(model, images, batch_size)
         predictive, _, mi = logit_entropy_terms(logits)  # OOD images have no labels
         scores[label] = (predictive, mi)
         for score, s_in, s_out in (
@@ -325,7 +341,7 @@ def prepare_run(
         return dataset, None
     data = prepare(
         dataset, corruptions=corruptions, severities=severities, ood=ood, val=val,
-        seed=cfg.seed, data_dir=cfg.data_dir, download=download,
+        seed=cfg.seed, data_dir=cfg.data_dir, download=download, keep=len(cfg.models) > 1,
     )  # fmt: skip
     return dataset, data
 
