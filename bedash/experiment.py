@@ -34,9 +34,18 @@ from bedash.method.train import (
     make_optimizer,
     predict_timed,
 )
-from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig
+from bedash.settings.config import (
+    DEFAULT_LIMITS,
+    Limits,
+    RunConfig,
+    parse_ood,
+    parse_severities,
+    parse_shift,
+    validation_size,
+)
 from bedash.store.runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
-from bedash.uncertainty.evaluation import UncertaintyTables, prepare_run
+from bedash.uncertainty.evaluation import UncertaintyData, UncertaintyTables, hold_out, prepare
+from bedash.uncertainty.ood import load_ood_sets
 
 INFER_REPEATS = 3  # timed inference passes per model (after one warm-up); results: the median
 
@@ -330,3 +339,28 @@ def _meta(cfg: RunConfig, device: torch.device, dataset: Dataset) -> dict[str, A
         meta["cpu"] = platform.processor() or platform.machine()
         meta["threads"] = torch.get_num_threads()
     return meta
+
+
+def prepare_run(
+    cfg: RunConfig, dataset: Dataset, *, download: bool = True
+) -> tuple[Dataset, UncertaintyData | None]:
+    """Before training: hold the validation split out of the training set (temperature
+    scaling) and load the OOD sets. Returns the dataset to train on, and what to evaluate
+    (None when the run asks for none of it). Raises ConfigError (val_size) or DatasetError
+    (ood) before anything is written."""
+    corruptions = parse_shift(cfg.shift)
+    ood = parse_ood(cfg.ood)
+    val = None
+    if cfg.temperature_scaling:
+        n = validation_size(cfg.val_size, len(dataset.train))
+        dataset, val = hold_out(dataset, n, cfg.seed)
+    if not (corruptions or ood or val is not None):
+        return dataset, None
+    sets = load_ood_sets(
+        ood, len(dataset.test), data_dir=cfg.data_dir, seed=cfg.seed, download=download
+    )
+    data = prepare(
+        dataset, corruptions=corruptions, severities=parse_severities(cfg.severities), ood=sets,
+        val=val, seed=cfg.seed, keep=len(cfg.models) > 1,
+    )  # fmt: skip
+    return dataset, data

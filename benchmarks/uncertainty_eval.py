@@ -24,6 +24,7 @@ from bedash.method.models import build_model
 from bedash.settings.config import RunConfig
 from bedash.uncertainty.corruptions import CORRUPTION_NAMES, corrupt
 from bedash.uncertainty.evaluation import evaluate_model, prepare
+from bedash.uncertainty.ood import load_ood_sets
 
 EIGHT = (
     "gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur", "contrast", "brightness",
@@ -48,7 +49,8 @@ def main() -> None:
     model = build_model("batchensemble", RunConfig(members=5))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    data = prepare(ds, corruptions=names, ood=("uniform", "gaussian"), seed=0)
+    ood = load_ood_sets(("uniform", "gaussian"), len(ds.test), seed=0)
+    data = prepare(ds, corruptions=names, ood=ood, seed=0)
     t_prep = time.perf_counter() - t0
     t0 = time.perf_counter()
     res = evaluate_model(model, "batchensemble", data, a.batch_size)

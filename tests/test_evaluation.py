@@ -27,7 +27,7 @@ from bedash.uncertainty.evaluation import (
     prepare,
     scalar_metrics,
 )
-from bedash.uncertainty.ood import OOD_NAMES, load_ood
+from bedash.uncertainty.ood import OOD_NAMES, load_ood, load_ood_sets
 
 CFG = RunConfig(members=3, hidden=16)
 
@@ -98,8 +98,9 @@ def test_each_shifted_set_is_built_once_whatever_the_number_of_models(
 
 
 def test_evaluate_model_rows(ds, models) -> None:
-    data = prepare(ds, corruptions=("gaussian_noise", "contrast"), severities=(1, 3),
-                   ood=("uniform", "gaussian"), chunk=128)  # fmt: skip
+    ood = load_ood_sets(("uniform", "gaussian"), len(ds.test))
+    data = prepare(ds, corruptions=("gaussian_noise", "contrast"), severities=(1, 3), ood=ood,
+                   chunk=128)  # fmt: skip
     res = evaluate_model(models["batchensemble"], "batchensemble", data, 100)
     keys = [(r["corruption"], r["severity"]) for r in res.shift]
     assert keys == [("clean", 0), ("gaussian_noise", 1), ("gaussian_noise", 3),
@@ -139,7 +140,8 @@ def test_evaluate_model_rows(ds, models) -> None:
 
 
 def test_every_model_kind_sees_the_same_data_and_repeats(ds, models) -> None:
-    data = prepare(ds, corruptions=("shot_noise",), severities=(5,), ood=("uniform",), chunk=128)
+    ood = load_ood_sets(("uniform",), len(ds.test))
+    data = prepare(ds, corruptions=("shot_noise",), severities=(5,), ood=ood, chunk=128)
     a = evaluate_model(models["single"], "single", data, 100)
     b = evaluate_model(models["single"], "single", data, 100)
     assert a.shift == b.shift and a.ood == b.ood

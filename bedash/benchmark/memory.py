@@ -8,14 +8,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-
-from bedash.benchmark.timing import time_kind
-from bedash.data.datasets import Split
-from bedash.settings.config import RunConfig
 
 
 def memory_run_args(tmp: str, n_train: int, n_test: int) -> list[str]:
@@ -60,9 +57,10 @@ def peak_rss_of_cli_run(args: list[str]) -> tuple[float, float]:
 
 
 def measure_memory(
-    cfg: RunConfig, train: Split, steps: int, device: torch.device, n_train: int, n_test: int
+    device: torch.device, n_train: int, n_test: int, train_on_gpu: Callable[[], object]
 ) -> dict[str, Any]:
-    """The report's "memory" entry for `device` (empty for a device that has no measure)."""
+    """The report's "memory" entry for `device` (empty for a device that has no measure). On
+    CUDA, `train_on_gpu` trains the batchensemble (the caller's timed loop) while it is read."""
     if device.type == "cpu":
         runs = []
         for _ in range(3):  # peak RSS varies by ~100 MiB run to run (allocator, thread pools)
@@ -77,7 +75,7 @@ def measure_memory(
         }
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        time_kind("batchensemble", cfg, train, min(steps, 200), device)
+        train_on_gpu()
         return {
             "cuda_max_allocated_mib": torch.cuda.max_memory_allocated(device) / 2**20,
             "what": "batchensemble training, data resident on the GPU",

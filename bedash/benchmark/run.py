@@ -93,7 +93,10 @@ def run_bench(
     if not s.no_train:
         report.update(_train_and_inference(s, cfg, data, dev, steps, device, use_cifar))
     if s.memory:
-        memory = measure_memory(cfg, dev.train, steps, device, s.train_size, s.test_size)
+        memory = measure_memory(
+            device, s.train_size, s.test_size,
+            lambda: time_kind("batchensemble", cfg, dev.train, min(steps, 200), device),
+        )  # fmt: skip
         if memory:
             report["memory"] = memory
     if s.compile:

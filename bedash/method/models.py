@@ -8,12 +8,27 @@ Every kind returns logits `[E, B, C]` and names E in `.members`: `single` (E = 1
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
 from bedash.method.layers import Single, batchensemble, parallel_ensemble
-from bedash.settings.config import RunConfig
+
+
+class ModelSettings(Protocol):
+    """What building a model reads of a RunConfig (the method never imports the settings)."""
+
+    arch: str
+    hidden: int
+    layers: int
+    channels: int
+    members: int
+    seed: int
+    bias: str
+    fast_init: str
+    fast_init_std: float
+
 
 # forward(x) == rest(first(before(x))): lets MemberMajor.predict_shared compute `first` once
 Stages = tuple[Callable[[Tensor], Tensor], nn.Module, Callable[[Tensor], Tensor]]
@@ -90,7 +105,7 @@ class Ensemble(nn.Module):
 
 
 def make_arch(
-    cfg: RunConfig, num_classes: int = 10, image_shape: tuple[int, int, int] = (3, 32, 32)
+    cfg: ModelSettings, num_classes: int = 10, image_shape: tuple[int, int, int] = (3, 32, 32)
 ) -> nn.Module:
     """A freshly initialised base network for cfg.arch (uses the global RNG)."""
     c, h, w = image_shape
@@ -103,7 +118,7 @@ def make_arch(
 
 def build_model(
     kind: str,
-    cfg: RunConfig,
+    cfg: ModelSettings,
     num_classes: int = 10,
     image_shape: tuple[int, int, int] = (3, 32, 32),
 ) -> nn.Module:

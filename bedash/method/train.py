@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +20,6 @@ from torch import nn
 from bedash.data.datasets import Batcher, Split, normalize
 from bedash.method.layers import fast_weights
 from bedash.names import EpochRecord, Progress  # the records every front end reads
-from bedash.settings.config import RunConfig
 
 
 class Callback:
@@ -59,8 +59,16 @@ class Clock:
         return elapsed / self.done * (self.total - self.done) if self.done else float("nan")
 
 
+class OptimizerSettings(Protocol):
+    """What the optimizer reads of a RunConfig (the method never imports the settings)."""
+
+    lr: float
+    weight_decay: float
+    fast_lr_mult: float
+
+
 def make_optimizer(
-    model: nn.Module, cfg: RunConfig, capturable: bool = False
+    model: nn.Module, cfg: OptimizerSettings, capturable: bool = False
 ) -> torch.optim.Optimizer:
     """Adam for every kind (one implementation, fused). Fast weights get lr x fast_lr_mult and
     no weight decay. `capturable` (CUDA): the step can be recorded in a CUDA graph."""

@@ -13,7 +13,6 @@ UNCERTAINTY_COLUMNS.
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 import threading
 import time
@@ -28,15 +27,7 @@ from bedash.data.datasets import Dataset, Split
 from bedash.method.metrics import ECE_BINS
 from bedash.method.train import predict
 from bedash.names import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
-from bedash.settings.config import (
-    RunConfig,
-    parse_ood,
-    parse_severities,
-    parse_shift,
-    validation_size,
-)
 from bedash.uncertainty.corruptions import CORRUPTION_NAMES, SEVERITIES, corrupt, corruption_seed
-from bedash.uncertainty.ood import load_ood, ood_label
 from bedash.uncertainty.scores import (
     aurc,
     entropy,
@@ -143,23 +134,16 @@ def hold_out(dataset: Dataset, val_size: int, seed: int) -> tuple[Dataset, Split
 
 def prepare(
     dataset: Dataset, *, corruptions: tuple[str, ...] = (),
-    severities: tuple[int, ...] = SEVERITIES, ood: tuple[str, ...] = (),
-    val: Split | None = None, seed: int = 0, data_dir: str | os.PathLike = "./data",
-    download: bool = True, chunk: int = CHUNK, keep: bool = False,
+    severities: tuple[int, ...] = SEVERITIES, ood: dict[str, Tensor] | None = None,
+    val: Split | None = None, seed: int = 0, chunk: int = CHUNK, keep: bool = False,
 ) -> UncertaintyData:  # fmt: skip
-    """Load every OOD set once (as many images as the test set), before anything is trained:
-    a bad folder fails here (DatasetError naming `ood`), not after an hour of training.
+    """What to evaluate: the clean test set, its corrupted versions (built lazily, once), the
+    OOD sets already loaded (ood.load_ood_sets: label -> images) and the validation split.
     `keep`: more than one model will be evaluated; keep each shifted set (on disk) for them."""
     test = dataset.test.to("cpu")
-    n = len(test)
-    sets: dict[str, Tensor] = {}
-    for name in ood:
-        label = ood_label(name)
-        label = name if label in sets else label  # two folders of one name: the whole path
-        sets[label] = load_ood(name, n, data_dir=data_dir, seed=seed, download=download)
     return UncertaintyData(
         test, ShiftedSets(test.x, seed, chunk, keep), expand_corruptions(corruptions),
-        tuple(severities), sets, None if val is None else val.to("cpu"), seed,
+        tuple(severities), dict(ood or {}), None if val is None else val.to("cpu"), seed,
     )  # fmt: skip
 
 
@@ -318,32 +302,6 @@ def _histograms(
             for r in histogram(values, 0.0, upper, HIST_BINS):
                 rows.append({"model": kind, "set": label, "quantity": quantity, **r})
     return rows
-
-
-# -- a run's evaluation: from its RunConfig to its files -----------------------------------------
-
-
-def prepare_run(
-    cfg: RunConfig, dataset: Dataset, *, download: bool = True
-) -> tuple[Dataset, UncertaintyData | None]:
-    """Before training: hold the validation split out of the training set (temperature
-    scaling) and load the OOD sets. Returns the dataset to train on, and what to evaluate
-    (None when the run asks for none of it). Raises ConfigError (val_size) or DatasetError
-    (ood) before anything is written."""
-    corruptions = parse_shift(cfg.shift)
-    severities = parse_severities(cfg.severities)
-    ood = parse_ood(cfg.ood)
-    val = None
-    if cfg.temperature_scaling:
-        n = validation_size(cfg.val_size, len(dataset.train))
-        dataset, val = hold_out(dataset, n, cfg.seed)
-    if not (corruptions or ood or val is not None):
-        return dataset, None
-    data = prepare(
-        dataset, corruptions=corruptions, severities=severities, ood=ood, val=val,
-        seed=cfg.seed, data_dir=cfg.data_dir, download=download, keep=len(cfg.models) > 1,
-    )  # fmt: skip
-    return dataset, data
 
 
 class UncertaintyTables:

@@ -184,3 +184,17 @@ def _head(x: Tensor, n: int) -> Tensor:
         return x
     idx = torch.linspace(0, len(x) - 1, n).round().long()
     return x[idx].contiguous()
+
+
+def load_ood_sets(
+    names: tuple[str, ...], n: int, *, data_dir: str | os.PathLike = "./data", seed: int = 0,
+    download: bool = True,
+) -> dict[str, Tensor]:  # fmt: skip
+    """Every OOD set once, label -> images (at most n each), before anything is trained: a bad
+    folder fails here (DatasetError naming `ood`), not after an hour of training."""
+    sets: dict[str, Tensor] = {}
+    for name in names:
+        label = ood_label(name)
+        label = name if label in sets else label  # two folders of one name: the whole path
+        sets[label] = load_ood(name, n, data_dir=data_dir, seed=seed, download=download)
+    return sets
