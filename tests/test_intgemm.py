@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bedash.data.datasets import Split, normalize, synthetic
+from bedash.data.synthetic import synthetic
+from bedash.data.tensors import Split, normalize
 from bedash.method import intgemm
 from bedash.method.models import build_model
 from bedash.method.train import predict

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from bedash import experiment as X
-from bedash.data.datasets import Batcher, synthetic
+from bedash.data.batches import Batcher
+from bedash.data.synthetic import synthetic
 from bedash.experiment import run_experiment
 from bedash.method import train as T
 from bedash.method.models import build_model

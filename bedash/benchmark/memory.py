@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from bedash.benchmark.timing import time_kind
-from bedash.data.datasets import Split
+from bedash.data.tensors import Split
 from bedash.settings.config import RunConfig
 
 

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bedash.data.datasets import Batcher, Split, normalize
+from bedash.data.batches import Batcher
+from bedash.data.tensors import Split, normalize
 from bedash.method import intgemm
 from bedash.method.fastpath import inference_pass
 from bedash.method.layers import fast_weights

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from bedash.data.datasets import Dataset, Split
+from bedash.data.tensors import Dataset, Split
 from bedash.method import intgemm
 from bedash.method.fastpath import inference_pass
 from bedash.method.metrics import ECE_BINS
