@@ -65,7 +65,7 @@ def test_cifar_cache_makes_second_load_skip_decoding(
     def boom(path: Path) -> None:
         raise AssertionError("decoded again instead of using the cache")
 
-    monkeypatch.setattr(L, "read_cifar_batch", boom)
+    monkeypatch.setattr(C, "read_cifar_batch", boom)
     second = load_dataset("cifar10", tiny_cifar_dir, download=False)
     assert torch.equal(first.train.x, second.train.x)
 

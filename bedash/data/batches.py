@@ -1,5 +1,4 @@
-"""Seeded mini-batches of one split, gathered on the training device and normalised per batch:
-no per-image DataLoader."""
+"""Seeded mini-batches gathered on the training device, normalised per batch (no DataLoader)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""CIFAR-10 on disk: where it lives, what to say when it is not there, the download (MD5-checked),
-and the batch files read into numpy arrays. The batches are untrusted pickles: only what they
-hold is allowed (_SafeUnpickler), and no array is built before its shape and bytes are checked
-(_check_batch). Torch-free at import (torchvision's checksum helpers are imported when used), so
-a sweep's driver can refuse --no-download without the files before it has loaded torch."""
+"""CIFAR-10 on disk: where it lives and what to say when it is not there (torch-free), the download
+(MD5-checked), and the batch files -> numpy arrays. A batch is an untrusted pickle: only what it
+holds is allowed (_SafeUnpickler), and no array is built before its shape and bytes are checked."""
 
 from __future__ import annotations
 
@@ -52,10 +50,8 @@ def cifar10_manual_hint(data_dir: str | os.PathLike) -> str:
 def cifar10_present(data_dir: str | os.PathLike) -> bool:
     """True when the extracted batches, or the archive, are on disk (no network needed)."""
     d = Path(data_dir)
-    folder = d / CIFAR10_FOLDER
-    if all((folder / f).is_file() for f in CIFAR10_FILES):
-        return True
-    return (d / CIFAR10_ARCHIVE).is_file()
+    extracted = all((d / CIFAR10_FOLDER / f).is_file() for f in CIFAR10_FILES)
+    return extracted or (d / CIFAR10_ARCHIVE).is_file()
 
 
 def cifar10_missing(data_dir: str | os.PathLike) -> str:
@@ -69,9 +65,6 @@ def cifar10_ood_missing(data_dir: str | os.PathLike) -> str:
         f"CIFAR-10 is not in {Path(data_dir).resolve()} (it is not downloaded for an OOD set). "
         f"{cifar10_manual_hint(data_dir)}"
     )
-
-
-# -- the download and the batch files ------------------------------------------------------------
 
 
 def download_cifar10(
@@ -333,8 +326,7 @@ def _labels(raw: object, n: int) -> np.ndarray:
         if bad.size:
             i = int(bad[0])
             raise ValueError(f"label {int(values[i])} (image {i}) is not a class index 0..9")
-    labels = np.asarray(values, dtype=np.int64)  # n <= 10,000 values in 0..9: small
-    return labels
+    return np.asarray(values, dtype=np.int64)  # n <= 10,000 values in 0..9: small
 
 
 def verify_md5(files: list[Path]) -> bool:

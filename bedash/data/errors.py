@@ -1,5 +1,4 @@
-"""The error every dataset problem is. Torch-free: the layout and on-disk checks raise it before
-anything has loaded torch."""
+"""The error every dataset problem is (torch-free: the checks before a run raise it too)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ Every problem is a DatasetError naming the file, never another exception."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,14 +84,10 @@ def image_counts(root: str | os.PathLike) -> tuple[int, int]:
     return tuple(sum(len(f) for f in listing[s].values()) for s in ("train", "test"))
 
 
-# -- one image -> (3, 32, 32) uint8 -----------------------------------------------------------
-
-
 IMAGE_SIZE = (32, 32)
 _HIGH_BIT_GRAY = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit (and 32-bit int) grayscale
 _ALPHA = ("LA", "La", "PA", "RGBA", "RGBa")
 _PLAIN = ("1", "L", "P", "RGB", "RGBX", "YCbCr", "HSV", "CMYK")  # PIL's convert is right
-_bomb_filter_installed = False
 
 
 def decode_image(path: Path) -> np.ndarray:
@@ -112,7 +109,8 @@ def decode_image(path: Path) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DatasetError("dataset", _too_many_pixels(path)) from e
     except Exception as e:  # PIL raises SyntaxError, struct.error, zlib.error... on bad data
-        raise DatasetError("dataset", f"cannot read image {path}: {_reason(e)}") from e
+        reason = str(e).strip() or type(e).__name__
+        raise DatasetError("dataset", f"cannot read image {path}: {reason}") from e
 
 
 def _to_rgb(im: Image.Image, path: Path) -> np.ndarray:
@@ -215,20 +213,13 @@ def _too_many_pixels(path: Path) -> str:
     return f"image {path} has more than {_max_pixels():,} pixels: refused as a decompression bomb"
 
 
+@functools.cache  # once per process
 def _install_bomb_filter() -> None:
-    """PIL warns (and decodes anyway) up to twice its pixel limit: make that an error, once per
-    process. Only DecompressionBombWarning is affected; _check_pixels refuses the same images
-    should another thread's catch_warnings() drop the filter for a while."""
-    global _bomb_filter_installed
-    if not _bomb_filter_installed:
-        import warnings
+    """PIL warns (and decodes anyway) up to twice its pixel limit: make that an error. Only
+    DecompressionBombWarning is affected; _check_pixels refuses the same images should another
+    thread's catch_warnings() drop the filter for a while."""
+    import warnings
 
-        from PIL import Image
+    from PIL import Image
 
-        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-        _bomb_filter_installed = True
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e).strip()
-    return text if text else type(e).__name__
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)

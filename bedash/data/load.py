@@ -1,8 +1,5 @@
-"""A dataset's name -> uint8 tensors: 'synthetic', 'cifar10' or the path of an image folder.
-CIFAR-10's batches and a folder's images are decoded once and cached beside the files (keyed on
-every file's split, class, path, size and mtime), so a second start takes well under a second.
-The readers (bedash.data.cifar10, bedash.data.folder) check every file; the cache is checked too.
-"""
+"""A dataset's name -> uint8 tensors: 'synthetic', 'cifar10' or an image folder's path. The files
+are decoded once and cached beside them, so a second start takes well under a second."""
 
 from __future__ import annotations
 
@@ -15,24 +12,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bedash.data.tensors import Dataset, Split
-from bedash.data.cifar10 import (
-    CIFAR10_ARCHIVE,
-    CIFAR10_CLASSES,
-    CIFAR10_FILES,
-    CIFAR10_FOLDER,
-    CIFAR10_TEST,
-    CIFAR10_TRAIN,
-    Progress,
-    cifar10_missing,
-    download_cifar10,
-    read_cifar_batch,
-    verify_md5,
-)
+from bedash.data import cifar10
+from bedash.data.cifar10 import Progress
 from bedash.data.errors import DatasetError
 from bedash.data.folder import decode_image, image_counts, scan_image_folder
 from bedash.data.housekeeping import folder_cache_file
 from bedash.data.synthetic import SYNTHETIC_TEST, SYNTHETIC_TRAIN, synthetic
+from bedash.data.tensors import Dataset, Split
 from bedash.store.atomic import atomic_write
 
 CACHE_VERSION = 2  # 2: keyed on split, class and relative path; decode_image's 8-bit RGB rule
@@ -69,22 +55,19 @@ def load_dataset(
 def planned_sizes(
     dataset: str, train_size: int | None = None, test_size: int | None = None
 ) -> tuple[int, int]:
-    """(training, test) images load_dataset will hold, counted without loading: the synthetic
-    set at the size asked, CIFAR-10's official splits, an image folder's files (listed, not
-    decoded; DatasetError when it is not one). A size beyond its split counts as the split here:
-    loading refuses it, naming the field."""
+    """(training, test) images load_dataset holds, counted without loading (a folder is listed;
+    DatasetError when it is not one). A size beyond its split counts as the split here: loading
+    refuses it, naming the field."""
     if dataset == "synthetic":
         return train_size or SYNTHETIC_TRAIN, test_size or SYNTHETIC_TEST
-    n_train, n_test = (
-        (CIFAR10_TRAIN, CIFAR10_TEST) if dataset == "cifar10" else image_counts(dataset)
-    )
+    if dataset == "cifar10":
+        n_train, n_test = cifar10.CIFAR10_TRAIN, cifar10.CIFAR10_TEST
+    else:
+        n_train, n_test = image_counts(dataset)
     return (
         n_train if train_size is None else min(n_train, train_size),
         n_test if test_size is None else min(n_test, test_size),
     )
-
-
-# -- CIFAR-10 and image folders, decoded once --------------------------------------------------
 
 
 def load_cifar10(
@@ -93,25 +76,25 @@ def load_cifar10(
     """CIFAR-10 from DATA_DIR/cifar-10-batches-py (downloaded first when missing and allowed);
     the decoded tensors are cached beside the files, so a second load takes well under a second."""
     d = Path(data_dir)
-    folder = d / CIFAR10_FOLDER
-    if not all((folder / f).is_file() for f in CIFAR10_FILES):
-        if not download and not (d / CIFAR10_ARCHIVE).is_file():
-            raise DatasetError("dataset", cifar10_missing(d))
-        folder = download_cifar10(d, progress, download=download)
-    files = [folder / f for f in CIFAR10_FILES]
+    folder = d / cifar10.CIFAR10_FOLDER
+    if not all((folder / f).is_file() for f in cifar10.CIFAR10_FILES):
+        if not download and not (d / cifar10.CIFAR10_ARCHIVE).is_file():
+            raise DatasetError("dataset", cifar10.cifar10_missing(d))
+        folder = cifar10.download_cifar10(d, progress, download=download)
+    files = [folder / f for f in cifar10.CIFAR10_FILES]
     cache = folder / "bedash-cache.pt"
     key = _files_key(
         folder, [("test" if f.name == "test_batch" else "train", "", f) for f in files]
     )
-    cached = _load_cache(cache, key, len(CIFAR10_CLASSES))
+    cached = _load_cache(cache, key, len(cifar10.CIFAR10_CLASSES))
     if cached is None:
         cached = _decode_cifar(files, progress)
-        cached["verified"] = torch.tensor(verify_md5(files))
+        cached["verified"] = torch.tensor(cifar10.verify_md5(files))
         _save_cache(cache, key, cached)
     verified = cached.get("verified")
     ok = isinstance(verified, Tensor) and verified.numel() == 1 and bool(verified.item())
     return _dataset(
-        "cifar10", list(CIFAR10_CLASSES), cached, {"source": str(folder), "verified": ok}
+        "cifar10", list(cifar10.CIFAR10_CLASSES), cached, {"source": str(folder), "verified": ok}
     )
 
 
@@ -122,7 +105,7 @@ def _decode_cifar(files: list[Path], progress: Progress | None) -> dict[str, Ten
     for i, p in enumerate(files):
         if progress:
             progress("decode", i, len(files))
-        parts["test" if p.name == "test_batch" else "train"].append(read_cifar_batch(p))
+        parts["test" if p.name == "test_batch" else "train"].append(cifar10.read_cifar_batch(p))
     out: dict[str, Tensor] = {}
     for split, batches in parts.items():
         n = sum(len(b[1]) for b in batches)
@@ -150,7 +133,6 @@ def load_image_folder(
     entries = [
         (s, c, f) for s, per_class in listing.items() for c, fs in per_class.items() for f in fs
     ]
-    all_files = [f for _, _, f in entries]
     key = _files_key(Path(root), entries)
     cache = None
     if cache_dir is not None:
@@ -158,7 +140,7 @@ def load_image_folder(
         cached = _load_cache(cache, key, len(classes))
         if cached is not None:
             return _dataset(Path(root).name, classes, cached, {"source": str(root), "cached": True})
-    done, total = 0, len(all_files)
+    done, total = 0, len(entries)
     tensors: dict[str, Tensor] = {}
     for split in ("train", "test"):
         xs, ys = [], []
@@ -180,9 +162,6 @@ def _dataset(name: str, classes: list[str], t: dict[str, Tensor], info: dict) ->
     return Dataset(
         name, classes, Split(t["train_x"], t["train_y"]), Split(t["test_x"], t["test_y"]), info
     )
-
-
-# -- the decoded-tensor cache -------------------------------------------------------------------
 
 
 def _files_key(root: Path, entries: list[tuple[str, str, Path]]) -> str:

@@ -1,6 +1,5 @@
-"""What a run reads from disk only, checked before it starts: SVHN's test split (an OOD set,
-placed by hand where downloads are off) and CIFAR-10 where it is never downloaded. Torch-free,
-so a sweep's driver refuses a run without its files before it has loaded torch."""
+"""What a run reads from disk only (SVHN without downloads, CIFAR-10 as an OOD set), checked
+before it starts; torch-free, so a sweep's driver refuses it before loading torch."""
 
 from __future__ import annotations
 

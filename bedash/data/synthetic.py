@@ -1,5 +1,4 @@
-"""A learnable synthetic set of CIFAR shape that needs no files (offline use, tests, the hosted
-demo's first screen). Deterministic: the same images for every run."""
+"""A learnable synthetic set of CIFAR shape that needs no files (offline use, tests, the demo)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""A dataset in memory: each split one uint8 tensor `[N, 3, 32, 32]` with its int64 labels, and
-the one conversion to the models' floats, as the seed: (x/255 - 0.5)/0.5. Imports nothing of
-bedash: the training loop and every reader build on it."""
+"""A dataset in memory: per split, uint8 images `[N, 3, 32, 32]` and int64 labels, and the one
+conversion to the models' floats. Imports nothing of bedash: the training loop builds on it."""
 
 from __future__ import annotations
 
