@@ -15,7 +15,11 @@ _EXPORTS = {
     "settings.config": [
         "MODEL_KINDS", "ConfigError", "Limits", "RunConfig", "config_fields", "spec",
     ],
-    "data.datasets": ["Batcher", "Dataset", "DatasetError", "Split", "load_dataset", "synthetic"],
+    "data.batches": ["Batcher"],
+    "data.tensors": ["Dataset", "Split"],
+    "data.errors": ["DatasetError"],
+    "data.load": ["load_dataset"],
+    "data.synthetic": ["synthetic"],
     "experiment": ["RunResult", "run_experiment"],
     "method.layers": [
         "BatchEnsemble", "BatchEnsembleConv2d", "BatchEnsembleLinear", "ParallelEnsemble",

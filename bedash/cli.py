@@ -152,7 +152,7 @@ def _limits():  # the demo profile (BEDASH_PROFILE=demo) tightens the caps
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bedash.data.datasets import DatasetError  # imports torch: not before a run needs it
+    from bedash.data.errors import DatasetError
     from bedash.experiment import run_experiment
     from bedash.store.runs import RunDirError
 

@@ -19,7 +19,9 @@ from typing import Any
 
 import torch
 
-from bedash.data.datasets import Batcher, Dataset, Progress, load_dataset
+from bedash.data.batches import Batcher
+from bedash.data.load import Progress, load_dataset
+from bedash.data.tensors import Dataset
 from bedash.method.budget import check_budget
 from bedash.method.devices import resolve_device
 from bedash.method.layers import Single

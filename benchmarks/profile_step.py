@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402  (after the path above)
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from bedash.data.datasets import Batcher, synthetic  # noqa: E402
+from bedash.data.batches import Batcher  # noqa: E402
+from bedash.data.synthetic import synthetic  # noqa: E402
 from bedash.method.models import build_model, loss_scale, training_units  # noqa: E402
 from bedash.method.train import Stepper, make_optimizer  # noqa: E402
 from bedash.settings.config import RunConfig  # noqa: E402

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from bedash.data.datasets import synthetic
+from bedash.data.synthetic import synthetic
 from bedash.method.models import build_model
 from bedash.settings.config import RunConfig
 from bedash.uncertainty.corruptions import CORRUPTION_NAMES, corrupt

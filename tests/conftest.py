@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bedash.data.datasets import CIFAR10_CLASSES as CIFAR_CLASSES
+from bedash.data.cifar10 import CIFAR10_CLASSES as CIFAR_CLASSES
 from bedash.settings.config import RunConfig
 
 # The Sweeps page starts Ray in a child process by default; the page's tests run their cells

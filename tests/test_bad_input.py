@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from bedash.cli import main
-from bedash.data import datasets as D
-from bedash.data import folders as F
-from bedash.data.datasets import DatasetError, load_dataset
+from bedash.data import cifar10 as C
+from bedash.data import folder as FO
+from bedash.data.errors import DatasetError
+from bedash.data.load import load_dataset
 from tests.conftest import make_cifar_archive
 from tests.test_app import app, dirs, run_until, start_button, texts  # noqa: F401  (dirs: the AppTest fixture)
 from tests.test_data import _image_folder
@@ -88,7 +89,7 @@ def test_unreadable_class_folder_is_a_dataset_error(tmp_path: Path, monkeypatch)
     def denied(split_dir: Path) -> dict:
         raise PermissionError(13, "Permission denied", str(split_dir / "cat"))
 
-    monkeypatch.setattr(F, "_class_images", denied)
+    monkeypatch.setattr(FO, "_class_images", denied)
     with pytest.raises(DatasetError, match=r"cannot read .*train/cat: Permission denied"):
         load_dataset(str(root), tmp_path / "data")
 
@@ -100,7 +101,7 @@ def _no_network(url: str, dest: Path, progress: object) -> None:
 def test_corrupt_cifar_archive_on_disk_is_refused_by_checksum(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    monkeypatch.setattr(D, "_download", _no_network)
+    monkeypatch.setattr(C, "_download", _no_network)
     data = tmp_path / "data"
     archive, _ = make_cifar_archive(tmp_path / "server")
     data.mkdir()
@@ -113,7 +114,7 @@ def test_corrupt_cifar_archive_on_disk_is_refused_by_checksum(
 
 
 def test_no_download_never_goes_to_the_network(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(D, "_download", _no_network)
+    monkeypatch.setattr(C, "_download", _no_network)
     argv = [*TINY, "--dataset", "cifar10", "--no-download", "--data-dir", str(tmp_path / "d")]
     err = refused([*argv, "--out", str(tmp_path / "r")], capsys)
     assert "CIFAR-10 is not in" in err and "by hand" in err
@@ -246,7 +247,7 @@ def test_cifar10_offline_fails_the_job_saying_where_to_put_the_files(
     dirs: Path,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(D, "CIFAR10_URL", (dirs / "nowhere.tar.gz").as_uri())
+    monkeypatch.setattr(C, "CIFAR10_URL", (dirs / "nowhere.tar.gz").as_uri())
     at = app()
     at.radio(key="dataset_kind").set_value("cifar10").run()
     start_button(at).click().run()

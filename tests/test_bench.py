@@ -58,7 +58,7 @@ def test_seed_images_behave_like_torchvision_cifar10() -> None:
     pytest.importorskip("torchvision")
     from torchvision import transforms
 
-    from bedash.data.datasets import synthetic
+    from bedash.data.synthetic import synthetic
 
     ds = synthetic(4, 1)
     seed = timing.SeedImages(ds.train, transforms.ToTensor())
@@ -77,7 +77,8 @@ def test_seed_warmup_leaves_room_for_the_timed_steps() -> None:
 def test_the_seed_loop_counts_the_steps_it_timed() -> None:
     import torch
 
-    from bedash.data.datasets import normalize, synthetic
+    from bedash.data.synthetic import synthetic
+    from bedash.data.tensors import normalize
     from bedash.settings.config import RunConfig
 
     cfg = RunConfig(members=2, hidden=8, batch_size=16)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from bedash.data.datasets import Batcher, synthetic
+from bedash.data.batches import Batcher
+from bedash.data.synthetic import synthetic
 from bedash.experiment import run_experiment
 from bedash.method.models import build_model
 from bedash.method.train import fit, make_optimizer, predict

@@ -10,8 +10,16 @@ import pytest
 import torch
 from PIL import Image
 
-from bedash.data import datasets as D
-from bedash.data.datasets import Batcher, DatasetError, Split, load_dataset, normalize, synthetic
+from bedash.data import cifar10 as C
+from bedash.data import folder as FO
+from bedash.data import load as L
+from bedash.data import synthetic as SY
+from bedash.data.batches import Batcher
+from bedash.data.errors import DatasetError
+from bedash.data.folder import decode_image
+from bedash.data.load import load_dataset
+from bedash.data.synthetic import synthetic
+from bedash.data.tensors import Dataset, Split, normalize
 from tests.conftest import make_cifar_archive, write_tiny_cifar
 
 
@@ -19,7 +27,7 @@ def test_synthetic_noise_is_the_same_however_it_is_sliced() -> None:
     # synthetic() upsamples its noise a slice at a time to keep memory low; the values must be
     # those of one call over all images, or the dataset would change between versions
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    sliced = D._smooth_noise(600, 4, g1)
+    sliced = SY._smooth_noise(600, 4, g1)
     z = torch.randn(600, 3, 4, 4, generator=g2)
     whole = torch.nn.functional.interpolate(z, size=(32, 32), mode="bilinear", align_corners=False)
     assert torch.equal(sliced, whole)
@@ -57,7 +65,7 @@ def test_cifar_cache_makes_second_load_skip_decoding(
     def boom(path: Path) -> None:
         raise AssertionError("decoded again instead of using the cache")
 
-    monkeypatch.setattr(D, "_read_cifar_batch", boom)
+    monkeypatch.setattr(C, "read_cifar_batch", boom)
     second = load_dataset("cifar10", tiny_cifar_dir, download=False)
     assert torch.equal(first.train.x, second.train.x)
 
@@ -73,8 +81,8 @@ def test_download_verifies_md5_and_extracts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     archive, md5 = make_cifar_archive(tmp_path / "server")
-    monkeypatch.setattr(D, "CIFAR10_URL", archive.as_uri())
-    monkeypatch.setattr(D, "CIFAR10_MD5", md5)
+    monkeypatch.setattr(C, "CIFAR10_URL", archive.as_uri())
+    monkeypatch.setattr(C, "CIFAR10_MD5", md5)
     seen: list[str] = []
     ds = load_dataset("cifar10", tmp_path / "data", progress=lambda s, d, t: seen.append(s))
     assert len(ds.train) == 100 and len(ds.test) == 30
@@ -86,8 +94,8 @@ def test_download_with_bad_checksum_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     archive, _ = make_cifar_archive(tmp_path / "server")
-    monkeypatch.setattr(D, "CIFAR10_URL", archive.as_uri())
-    monkeypatch.setattr(D, "CIFAR10_MD5", "0" * 32)
+    monkeypatch.setattr(C, "CIFAR10_URL", archive.as_uri())
+    monkeypatch.setattr(C, "CIFAR10_MD5", "0" * 32)
     with pytest.raises(DatasetError, match="MD5") as info:
         load_dataset("cifar10", tmp_path / "data")
     assert "by hand" in str(info.value)
@@ -97,7 +105,7 @@ def test_download_with_bad_checksum_is_refused(
 def test_unreachable_download_says_where_to_put_the_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(D, "CIFAR10_URL", (tmp_path / "nowhere.tar.gz").as_uri())
+    monkeypatch.setattr(C, "CIFAR10_URL", (tmp_path / "nowhere.tar.gz").as_uri())
     with pytest.raises(DatasetError) as info:
         load_dataset("cifar10", tmp_path / "data")
     msg = str(info.value)
@@ -252,7 +260,7 @@ def test_dataset_errors_carry_the_field_they_are_about(tmp_path: Path) -> None:
     assert not info.value.message.startswith("dataset:")  # the field gives the prefix
     (tmp_path / "file").write_text("x")
     with pytest.raises(DatasetError) as info:
-        D.download_cifar10(tmp_path / "file", download=False)
+        C.download_cifar10(tmp_path / "file", download=False)
     assert info.value.field == "data_dir" and "cannot use" in info.value.message
     split = Split(torch.zeros(3, 3, 32, 32, dtype=torch.uint8), torch.zeros(3, dtype=torch.int64))
     with pytest.raises(DatasetError) as info:
@@ -286,11 +294,11 @@ def test_cache_key_tells_split_class_and_path_apart(tmp_path: Path) -> None:
     f = tmp_path / "train" / "a" / "x.png"
     f.parent.mkdir(parents=True)
     f.write_bytes(b"x")
-    key = D._files_key(tmp_path, [("train", "a", f)])
-    assert key != D._files_key(tmp_path, [("train", "b", f)])
-    assert key != D._files_key(tmp_path, [("test", "a", f)])
-    assert key != D._files_key(tmp_path / "train", [("train", "a", f)])  # another relative path
-    assert key == D._files_key(tmp_path, [("train", "a", f)])
+    key = L._files_key(tmp_path, [("train", "a", f)])
+    assert key != L._files_key(tmp_path, [("train", "b", f)])
+    assert key != L._files_key(tmp_path, [("test", "a", f)])
+    assert key != L._files_key(tmp_path / "train", [("train", "a", f)])  # another relative path
+    assert key == L._files_key(tmp_path, [("train", "a", f)])
 
 
 # -- the 8-bit RGB rule of every image mode ---------------------------------------------------
@@ -367,7 +375,7 @@ MODES = {  # id: (image, expected RGB at pixel (0, 0), expected RGB elsewhere)
 @pytest.mark.parametrize("case", list(MODES))
 def test_every_image_mode_becomes_the_documented_8bit_rgb(case: str) -> None:
     make, first, rest = MODES[case]
-    rgb = D._to_rgb(make(), Path(f"{case}.png"))
+    rgb = FO._to_rgb(make(), Path(f"{case}.png"))
     assert rgb.dtype == np.uint8 and rgb.shape == (32, 32, 3)
     assert tuple(int(v) for v in rgb[0, 0]) == first, case
     assert tuple(int(v) for v in rgb[5, 7]) == rest, case
@@ -375,7 +383,7 @@ def test_every_image_mode_becomes_the_documented_8bit_rgb(case: str) -> None:
 
 
 def test_lab_images_are_converted_to_srgb() -> None:
-    white = D._to_rgb(Image.new("LAB", (32, 32), (255, 128, 128)), Path("lab.tif"))
+    white = FO._to_rgb(Image.new("LAB", (32, 32), (255, 128, 128)), Path("lab.tif"))
     assert np.abs(white.astype(int) - 255).max() <= 2  # L = 100, a = b = 0: white
 
 
@@ -384,7 +392,7 @@ def test_a_16bit_grayscale_png_is_not_all_white(tmp_path: Path) -> None:
     Image.fromarray(ramp).save(tmp_path / "ramp.png")
     with Image.open(tmp_path / "ramp.png") as im:
         assert im.mode == "I;16"  # what PIL reads a 16-bit grayscale PNG as
-    x = D._decode_image(tmp_path / "ramp.png")
+    x = decode_image(tmp_path / "ramp.png")
     expected = ((ramp.astype(np.int64) + 128) // 257).astype(np.uint8)
     assert x.shape == (3, 32, 32) and x.flags["C_CONTIGUOUS"]
     assert np.array_equal(x[0], expected) and np.array_equal(x[1], x[2])
@@ -396,7 +404,7 @@ def test_a_transparent_image_is_resized_without_its_hidden_colour(tmp_path: Path
     rgba[..., :3] = 255  # white but fully transparent: must not bleed into the result
     rgba[::2, ::2] = (200, 0, 0, 255)  # a quarter of the pixels opaque red
     Image.fromarray(rgba, "RGBA").save(tmp_path / "sparse.png")
-    x = D._decode_image(tmp_path / "sparse.png")
+    x = decode_image(tmp_path / "sparse.png")
     assert x[1].max() == 0 and x[2].max() == 0  # no white from the transparent pixels
     assert 40 <= x[0].mean() <= 60  # 200 x a quarter coverage
 
@@ -407,7 +415,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x0112] = 3  # rotated 180 degrees: the right half is white as seen
     Image.fromarray(arr).save(tmp_path / "photo.png", exif=exif)
-    x = D._decode_image(tmp_path / "photo.png")
+    x = decode_image(tmp_path / "photo.png")
     assert x[:, :, 16:].min() == 255 and x[:, :, :16].max() == 0
 
 
@@ -446,7 +454,7 @@ def test_damaged_images_are_a_dataset_error_naming_the_file(
     bad = tmp_path / "bad.png"
     bad.write_bytes(data)
     with pytest.raises(DatasetError, match=text) as info:
-        D._decode_image(bad)
+        decode_image(bad)
     assert info.value.field == "dataset" and str(bad) in info.value.message
 
 
@@ -470,12 +478,12 @@ def test_decompression_bombs_are_refused(tmp_path: Path, monkeypatch: pytest.Mon
         warnings.simplefilter("error")  # no warning may escape either
         for name in ("warn.png", "error.png"):
             with pytest.raises(DatasetError, match="refused as a decompression bomb") as info:
-                D._decode_image(tmp_path / name)
+                decode_image(tmp_path / name)
             assert name in info.value.message and "1,000 pixels" in info.value.message
-        assert D._decode_image(tmp_path / "fine.png").shape == (3, 32, 32)
+        assert decode_image(tmp_path / "fine.png").shape == (3, 32, 32)
     # even where another catch_warnings() lets PIL's warning through, the image is refused
     with pytest.warns(PILImage.DecompressionBombWarning), pytest.raises(DatasetError):
-        D._decode_image(tmp_path / "warn.png")
+        decode_image(tmp_path / "warn.png")
 
 
 def test_a_bomb_or_damaged_image_exits_2_on_the_cli(
@@ -564,7 +572,7 @@ def test_the_official_python2_array_pickle_is_read(tiny_cifar_dir: Path) -> None
     blob = pickle.dumps({"data": _huge_array((0,), b"b", state), "labels": [3, 9]}, protocol=2)
     assert np.array_equal(pickle.loads(blob)["data"], rows)  # numpy reads it so, too
     _batch(tiny_cifar_dir).write_bytes(blob)
-    x, y = D._read_cifar_batch(_batch(tiny_cifar_dir))
+    x, y = C.read_cifar_batch(_batch(tiny_cifar_dir))
     assert np.array_equal(x.reshape(2, 3072), rows) and y.tolist() == [3, 9]
     assert x.flags["WRITEABLE"] and y.dtype == np.int64
 
@@ -576,7 +584,7 @@ def test_batches_pickled_by_python3_are_read(tiny_cifar_dir: Path, protocol: int
     _batch(tiny_cifar_dir).write_bytes(
         pickle.dumps({"data": data, "labels": labels}, protocol=protocol)
     )
-    x, y = D._read_cifar_batch(_batch(tiny_cifar_dir))
+    x, y = C.read_cifar_batch(_batch(tiny_cifar_dir))
     assert np.array_equal(x.reshape(4, 3072), data) and y.tolist() == [0, 1, 8, 9]
 
 
@@ -622,7 +630,7 @@ def test_a_batch_file_larger_than_any_batch_is_not_read(
 ) -> None:
     batch = _batch(tiny_cifar_dir)
     limit = max(f.stat().st_size for f in batch.parent.iterdir())  # every file fits...
-    monkeypatch.setattr(D, "CIFAR10_MAX_FILE_BYTES", limit)
+    monkeypatch.setattr(C, "CIFAR10_MAX_FILE_BYTES", limit)
     batch.write_bytes(b"\0" * (limit + 1))  # ...but this one, by a byte (unpickled: a load key)
     _refused(tiny_cifar_dir, f"it is {limit + 1:,} bytes; a batch is at most {limit:,}")
 
@@ -685,11 +693,11 @@ def test_sizes_larger_than_the_dataset_are_refused(tiny_cifar_dir: Path, tmp_pat
 def test_the_synthetic_set_is_made_at_the_size_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[tuple[int, int]] = []
 
-    def made(n_train: int, n_test: int) -> D.Dataset:
+    def made(n_train: int, n_test: int) -> Dataset:
         asked.append((n_train, n_test))
         return synthetic(8, 4)
 
-    monkeypatch.setattr(D, "synthetic", made)
+    monkeypatch.setattr(L, "synthetic", made)
     load_dataset("synthetic", train_size=70_000, test_size=20_000)  # more than 50,000: fine
     assert asked == [(70_000, 20_000)]
 
@@ -711,3 +719,15 @@ def test_a_train_size_larger_than_the_dataset_exits_2_before_training(
         == "bedash train: error: --train-size: 5000 is larger than the training set (100 images)"
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_planned_sizes_count_what_a_load_holds(tmp_path: Path) -> None:
+    root = _image_folder(tmp_path / "ds", {"cat": 3, "dog": 2}, test={"cat": 1, "dog": 2})
+    assert L.planned_sizes(str(root)) == (5, 3)  # listed, not decoded
+    loaded = load_dataset(str(root), tmp_path / "data", train_size=4)
+    assert L.planned_sizes(str(root), train_size=4) == (len(loaded.train), len(loaded.test))
+    assert L.planned_sizes(str(root), train_size=9, test_size=2) == (5, 2)  # loading refuses 9
+    assert L.planned_sizes("synthetic", 70_000) == (70_000, 10_000)  # made at the size asked
+    assert L.planned_sizes("cifar10") == (50_000, 10_000)  # the published splits
+    with pytest.raises(DatasetError, match="does not exist"):
+        L.planned_sizes(str(tmp_path / "missing"))

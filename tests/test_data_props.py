@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bedash.data import datasets as D
-from bedash.data.datasets import DatasetError
+from bedash.data.errors import DatasetError
+from bedash.data.folder import decode_image
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -90,7 +90,7 @@ def images(draw: st.DrawFn) -> tuple[bytes, str, str]:
 def _decodes_or_names_the_file(path: Path) -> np.ndarray | None:
     """The property itself: an array of the promised kind, or a DatasetError naming path."""
     try:
-        x = D._decode_image(path)
+        x = decode_image(path)
     except DatasetError as e:
         assert e.field == "dataset" and str(path) in e.message, e
         return None

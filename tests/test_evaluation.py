@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from bedash.data.datasets import DatasetError, synthetic
+from bedash.data.errors import DatasetError
+from bedash.data.synthetic import synthetic
 from bedash.method.metrics import compute_metrics
 from bedash.method.models import build_model
 from bedash.method.train import predict
@@ -227,7 +228,7 @@ def test_cifar10_ood_set_is_read_from_disk(tmp_path) -> None:
 
     import numpy as np
 
-    from bedash.data.datasets import CIFAR10_FILES, CIFAR10_FOLDER
+    from bedash.data.cifar10 import CIFAR10_FILES, CIFAR10_FOLDER
 
     folder = tmp_path / CIFAR10_FOLDER
     folder.mkdir()

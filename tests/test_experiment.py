@@ -12,7 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from bedash import experiment as X
-from bedash.data.datasets import Batcher, DatasetError, synthetic
+from bedash.data.batches import Batcher
+from bedash.data.errors import DatasetError
+from bedash.data.synthetic import synthetic
 from bedash.experiment import run_experiment
 from bedash.method.models import build_model
 from bedash.method.train import Callback, EpochRecord, Progress, fit, make_optimizer

@@ -49,7 +49,7 @@ def test_the_dataset_of_an_active_job_stays_and_counts(tmp_path: Path) -> None:
 def test_a_removed_upload_takes_its_decoded_cache_along(tmp_path: Path) -> None:
     from PIL import Image
 
-    from bedash.data.datasets import load_image_folder
+    from bedash.data.load import load_image_folder
 
     root = tmp_path / "uploads"
     folder = upload(root, "u1", 0)

@@ -163,7 +163,7 @@ def test_bad_input_found_while_loading_fails_the_job_with_the_message(registry, 
     reg = registry()
     cfg = QUICK.replace(dataset="cifar10", data_dir=str(tmp_path / "empty"))
     job_id = reg.submit(cfg, check=False)
-    import bedash.data.datasets as data
+    import bedash.data.cifar10 as data
 
     # no network in tests: make the download fail as it does offline
     def offline(*a, **k):
@@ -358,7 +358,7 @@ def test_the_default_profile_has_no_watchdog_and_shutdown_joins_it(registry) -> 
 def raise_in_epoch(monkeypatch: pytest.MonkeyPatch, seed: int, epoch: int = 2) -> None:
     """Make the training of every config with `seed` raise after the first batch of `epoch`
     (inside the training loop, as a real bug or an out-of-memory error would)."""
-    from bedash.data.datasets import Batcher
+    from bedash.data.batches import Batcher
 
     real = Batcher.indices
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bedash.data.datasets import synthetic
+from bedash.data.synthetic import synthetic
 from bedash.uncertainty import corruptions as shift
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from bedash.data.datasets import synthetic
+from bedash.data.synthetic import synthetic
 from bedash.uncertainty import corruptions as shift
 
 RANDOM = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise")

@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from bedash import experiment as X
-from bedash.data.datasets import Batcher, normalize, synthetic
+from bedash.data.batches import Batcher
+from bedash.data.synthetic import synthetic
+from bedash.data.tensors import normalize
 from bedash.experiment import run_experiment
 from bedash.method import train as T
 from bedash.method.models import build_model

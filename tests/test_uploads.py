@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bedash.data.datasets import load_dataset
+from bedash.data.load import load_dataset
 from bedash.data.uploads import UploadError, extract_dataset_zip
 
 LIMITS = {"max_bytes": 2**20, "max_files": 100}

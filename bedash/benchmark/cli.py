@@ -111,7 +111,7 @@ def _count(field: str, value: int, lo: int) -> None:
 def check(s: BenchSettings) -> None:
     """FieldError naming the first bad setting (its field is the flag's name); nothing timed.
     Imports torch (the device list, the memory budget)."""
-    from bedash.data.datasets import cifar10_present
+    from bedash.data.cifar10 import cifar10_present
     from bedash.method.budget import check_budget
     from bedash.method.devices import resolve_device
 

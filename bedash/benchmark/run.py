@@ -31,7 +31,10 @@ from bedash.benchmark.timing import (
     time_seed_loop,
     time_seed_pipeline,
 )
-from bedash.data.datasets import Batcher, Dataset, load_dataset, synthetic
+from bedash.data.batches import Batcher
+from bedash.data.load import load_dataset
+from bedash.data.synthetic import synthetic
+from bedash.data.tensors import Dataset
 from bedash.method.devices import resolve_device
 from bedash.settings.config import RunConfig
 

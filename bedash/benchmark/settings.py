@@ -50,7 +50,7 @@ class BenchSettings:
 
     def uses_cifar10(self) -> bool:
         """Whether the benchmark reads CIFAR-10 (auto: when it is in data_dir)."""
-        from bedash.data.datasets import cifar10_present
+        from bedash.data.cifar10 import cifar10_present
 
         return self.dataset == "cifar10" or (
             self.dataset == "auto" and cifar10_present(self.data_dir)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bedash.data.datasets import Batcher, Split, normalize
+from bedash.data.batches import Batcher
+from bedash.data.tensors import Split, normalize
 from bedash.method.models import build_model, loss_scale, training_units
 from bedash.method.train import fit, make_optimizer, predict
 from bedash.names import MODEL_KINDS

@@ -433,7 +433,7 @@ class JobRegistry:
         return report
 
     def _train(self, job: _Job) -> tuple[str, str, str]:
-        from bedash.data.datasets import DatasetError
+        from bedash.data.errors import DatasetError
         from bedash.experiment import run_experiment
         from bedash.store.runs import RunStoreError
 

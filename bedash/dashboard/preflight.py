@@ -10,8 +10,6 @@ from pathlib import Path
 from bedash.settings.config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
 from bedash.store.runs import RunDirError
 
-CIFAR10_TRAIN, SYNTHETIC_TRAIN = 50_000, 50_000  # images in the full training splits
-
 
 def check_runs_dir(runs_dir: Path) -> None:
     """RunDirError unless a run can be written in runs_dir (made if missing): a read-only or
@@ -46,18 +44,12 @@ def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
     check_budget(cfg, "cpu" if limits.cpu_only else cfg.device)  # what cannot fit in memory
 
 
-def train_images(cfg: RunConfig) -> int | None:
-    """How many training images cfg will use (None when only loading can tell)."""
-    if cfg.dataset == "synthetic":
-        full = SYNTHETIC_TRAIN if cfg.train_size is None else cfg.train_size
-    elif cfg.dataset == "cifar10":
-        full = CIFAR10_TRAIN
-    else:
-        from bedash.data.datasets import DatasetError, scan_image_folder
+def train_images(cfg: RunConfig) -> int:
+    """How many training images cfg will use (bedash.data's own count: a folder is listed)."""
+    from bedash.data.errors import DatasetError
+    from bedash.data.load import planned_sizes
 
-        try:
-            listing = scan_image_folder(cfg.dataset)
-        except DatasetError as e:
-            raise ConfigError(e.field, e.message) from e
-        full = sum(len(files) for files in listing["train"].values())
-    return full if cfg.train_size is None else min(full, cfg.train_size)
+    try:
+        return planned_sizes(cfg.dataset, cfg.train_size)[0]
+    except DatasetError as e:
+        raise ConfigError(e.field, e.message) from e

@@ -89,7 +89,7 @@ class _Probe:
 
     def _run(self) -> None:
         try:
-            import bedash.data.datasets  # noqa: F401  (so later dataset checks cost nothing)
+            import bedash.data.load  # noqa: F401  (so later dataset checks cost nothing)
             from bedash.method.devices import available_devices
 
             self.devices = available_devices()

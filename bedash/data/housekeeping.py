@@ -29,7 +29,7 @@ def tree_bytes(path: Path) -> int:
 
 def folder_cache_file(cache_dir: str | os.PathLike, root: str | os.PathLike) -> Path:
     """The decoded-tensor cache file of an image folder, named after its resolved path (used
-    by bedash.data.datasets.load_image_folder to write it and here to remove it; torch-free)."""
+    by bedash.data.load.load_image_folder to write it and here to remove it; torch-free)."""
     digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
     return Path(cache_dir) / f"folder-{digest}.pt"
 

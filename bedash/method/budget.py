@@ -147,7 +147,8 @@ def planned_images(cfg: RunConfig) -> tuple[int, int, int]:
         n_train, n_test = FULL_SPLITS[cfg.dataset]
         classes = 10
     else:
-        from bedash.data.datasets import DatasetError, scan_image_folder
+        from bedash.data.errors import DatasetError
+        from bedash.data.folder import scan_image_folder
 
         try:
             listing = scan_image_folder(cfg.dataset)

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bedash.data.datasets import Batcher, Split, normalize
+from bedash.data.batches import Batcher
+from bedash.data.tensors import Split, normalize
 from bedash.method.layers import fast_weights
 from bedash.names import EpochRecord, Progress  # the records every front end reads
 

@@ -186,7 +186,7 @@ def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = Tr
     starts, not a failure in every cell: without downloads, what they would download
     (CIFAR-10, SVHN); when they run on this machine (here; a Ray cluster's workers have their
     own disks), what is never downloaded (CIFAR-10 as an OOD set)."""
-    from bedash.data.folders import check_offline, check_on_disk
+    from bedash.data.offline import check_offline, check_on_disk
     from bedash.settings.config import parse_ood
 
     configs = (c.config for c in cells)

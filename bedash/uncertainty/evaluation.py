@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from bedash.data.datasets import Dataset, Split
+from bedash.data.tensors import Dataset, Split
 from bedash.method.metrics import ECE_BINS
 from bedash.method.train import predict
 from bedash.names import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS

@@ -14,23 +14,19 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from bedash.data.datasets import (
-    IMAGE_EXTENSIONS,
-    DatasetError,
-    _decode_image,
-    load_cifar10,
-    synthetic,
-)
-from bedash.data.folders import (  # noqa: F401 (SVHN_URL, svhn_manual_hint: re-exported)
+from bedash.data.cifar10 import cifar10_ood_missing, cifar10_present
+from bedash.data.errors import DatasetError
+from bedash.data.folder import IMAGE_EXTENSIONS, decode_image
+from bedash.data.load import load_cifar10
+from bedash.data.offline import (  # noqa: F401 (SVHN_URL, svhn_manual_hint: re-exported)
     SVHN_FILE,
     SVHN_FOLDER,
     SVHN_URL,
-    cifar10_ood_missing,
-    cifar10_present,
     svhn_manual_hint,
     svhn_missing,
     svhn_present,
 )
+from bedash.data.synthetic import synthetic
 from bedash.names import OOD_NAMES
 
 GENERATED_OOD = ("uniform", "gaussian", "synthetic")
@@ -149,7 +145,7 @@ def load_folder_images(root: str | os.PathLike, limit: int | None = None) -> Ten
     arrays = []
     for f in folder_images(root, limit):
         try:
-            arrays.append(_decode_image(f))
+            arrays.append(decode_image(f))
         except DatasetError as e:  # data words it for the dataset field
             raise DatasetError("ood", e.message) from e
     return torch.from_numpy(np.stack(arrays))
