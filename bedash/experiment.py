@@ -34,8 +34,10 @@ from bedash.method.train import (
     make_optimizer,
     predict_timed,
 )
+from bedash.names import RELIABILITY_COLUMNS
 from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig
-from bedash.store.runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
+from bedash.store.folders import check_out_dir
+from bedash.store.writer import RunWriter
 from bedash.uncertainty.evaluation import UncertaintyTables, prepare_run
 
 INFER_REPEATS = 3  # timed inference passes per model (after one warm-up); results: the median

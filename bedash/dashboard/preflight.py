@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from bedash.settings.config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
-from bedash.store.runs import RunDirError
+from bedash.store.folders import RunDirError
 
 CIFAR10_TRAIN, SYNTHETIC_TRAIN = 50_000, 50_000  # images in the full training splits
 
