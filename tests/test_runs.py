@@ -494,6 +494,24 @@ def test_special_files_are_never_opened(tmp_path: Path) -> None:
     assert {r.status for n, r in got.items() if n != "ok"} == {"damaged"}
 
 
+def test_annotations_in_a_fifo_or_behind_a_link_read_as_none(tmp_path: Path) -> None:
+    """annotations.json is read like every run file: a FIFO is never opened (it would block the
+    runs page forever), a link never followed."""
+    import bedash.store.annotations as notes
+
+    _finished_run(tmp_path / "r")
+    file = tmp_path / "r" / "annotations.json"
+    notes.write(tmp_path / "r", notes.Annotations(("baseline",), "first try"))
+    assert notes.read(tmp_path / "r") == notes.Annotations(("baseline",), "first try")
+    secret = tmp_path / "elsewhere.json"
+    os.replace(file, secret)
+    file.symlink_to(secret)
+    assert notes.read(tmp_path / "r") == notes.Annotations()
+    file.unlink()
+    os.mkfifo(file)
+    assert notes.read(tmp_path / "r") == notes.Annotations()  # returned: nothing blocked
+
+
 def test_one_damaged_folder_hides_no_other(tmp_path: Path) -> None:
     _finished_run(tmp_path / "good")
     _finished_run(tmp_path / "bad")

@@ -17,7 +17,7 @@ from typing import Any
 
 from bedash.names import FieldError
 from bedash.store.lock import LOCK_NAME, holder, probe
-from bedash.store.readers import fits, read_json, safe_text
+from bedash.store.readers import read_json, record_problem, safe_text
 from bedash.store.runfiles import CONFIG_META, STATUS_JSON, TABLE_RE, UNCERTAINTY_RE
 
 RUN_FILES = (
@@ -90,7 +90,9 @@ def bedash_signed(config: Any, status: Any) -> bool:
     """Whether config.json names bedash's version in its _meta, or status.json has bedash's
     shape (a known status, started, updated): someone else's files are not enough."""
     meta = config.get("_meta") if isinstance(config, dict) else None
-    return fits(meta, CONFIG_META) or fits(status, STATUS_JSON)
+    return not record_problem("_meta", meta, CONFIG_META) or not record_problem(
+        "status.json", status, STATUS_JSON
+    )
 
 
 def written_by_bedash(path: str | os.PathLike) -> bool:

@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from bedash.store.readers import Int, Schema, Text, fits, required
+from bedash.store.readers import Int, Schema, Text, record_problem, required
 
 LOCK_NAME = ".bedash.lock"
 _WAIT = 0.1  # seconds: a reader's probe holds the lock for microseconds, retry before refusing
@@ -77,7 +77,7 @@ def holder(folder: Path) -> dict[str, Any]:
         return {}
     finally:
         os.close(fd)
-    return value if fits(value, HOLDER) else {}
+    return {} if record_problem(LOCK_NAME, value, HOLDER) else value
 
 
 def _record(fd: int) -> None:

@@ -74,16 +74,8 @@ def clean_json(value: Any, limit: int = 2000) -> Any:
 # -- files -------------------------------------------------------------------------------------
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "not a regular file"
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}  # fmt: skip
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
@@ -94,7 +86,8 @@ def read_bytes(path: Path, limit: int) -> bytes:
     if stat.S_ISLNK(st.st_mode):
         raise FileProblem(f"{name} is a symbolic link (bedash writes none; it is not followed)")
     if not stat.S_ISREG(st.st_mode):
-        raise FileProblem(f"{name} is {_kind(st.st_mode)}, not a file bedash wrote")
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise FileProblem(f"{name} is {kind}, not a file bedash wrote")
     if st.st_size > limit:
         raise FileProblem(f"{name} is larger than {limit >> 20} MiB ({st.st_size} bytes)")
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -256,15 +249,19 @@ class Match(Cell):
 Schema = dict[str, Cell]  # a file's columns (or a JSON object's keys), in the file's order
 
 
-def fits(obj: Any, schema: Schema) -> bool:
-    """Whether obj is a JSON object whose keys fit schema: every required key present and of its
-    kind, every other key absent, null or of its kind; keys the schema does not name are free."""
+def record_problem(name: str, obj: Any, schema: Schema) -> str:
+    """Why the JSON value obj (of the file name) does not fit schema, or "": it must be an
+    object with every required key, each key the schema names absent, null or of its kind;
+    keys the schema does not name are free (a newer version may add some)."""
     if not isinstance(obj, dict):
-        return False
-    return all(
-        cell.accepts(obj[k]) if obj.get(k) is not None else cell.need != "required"
-        for k, cell in schema.items()
-    )
+        return f"{name} is not a JSON object"
+    for key, cell in schema.items():
+        if obj.get(key) is None and cell.need == "required":
+            return f"{name} has no '{key}'"
+        if obj.get(key) is not None and not cell.accepts(obj[key]):
+            shown = safe_text(json.dumps(obj[key], default=str)[:40], 40)
+            return f"{name} has a bad '{key}': {shown}"
+    return ""
 
 
 # -- tables ------------------------------------------------------------------------------------

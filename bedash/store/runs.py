@@ -93,9 +93,9 @@ def _read_run(p: Path, info: RunInfo) -> None:
         info.reason = "not a folder"
         return
     held = probe(p)
-    config, config_problem = _load_json(p, "config.json")
-    status, status_problem = _load_json(p, "status.json")
-    info.reason = config_problem or status_problem
+    config, config_why = _load_json(p, "config.json")
+    status, status_why = _load_json(p, "status.json")
+    info.reason = config_why or status_why
     if info.reason:
         if held:  # its writer has just started: nothing written yet
             info.status, info.reason = "running", ""
