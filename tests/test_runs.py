@@ -251,6 +251,35 @@ def test_a_live_run_is_refused_with_or_without_overwrite(tmp_path: Path) -> None
     RunWriter(tmp_path / "r", overwrite=True).close()
 
 
+def test_the_holder_is_named_only_from_a_record_of_its_shape(tmp_path: Path) -> None:
+    live = RunWriter(tmp_path / "r")
+    (tmp_path / "r" / LOCK_NAME).write_text('{"pid": true, "host": "\\u001b[2J"}')
+    with pytest.raises(RunDirError, match=r"another bedash run \(another process\)"):
+        RunWriter(tmp_path / "r")
+    (tmp_path / "r" / LOCK_NAME).write_text('{"pid": 7, "host": "\\u001b[2J"}')
+    with pytest.raises(RunDirError, match=r"\(pid 7 on \\x1b\[2J\)"):
+        RunWriter(tmp_path / "r")
+    live.close()
+
+
+def test_json_objects_are_checked_against_their_declared_keys() -> None:
+    from bedash.store.readers import record_problem
+    from bedash.store.runfiles import STATUS_JSON
+
+    ok = {"status": "running", "started": "2026-12-07", "updated": "2026-12-07", "extra": [1]}
+    assert record_problem("status.json", ok, STATUS_JSON) == ""
+    assert record_problem("status.json", [ok], STATUS_JSON) == "status.json is not a JSON object"
+    assert (
+        record_problem("status.json", {**ok, "status": "exploded"}, STATUS_JSON)
+        == "status.json has a bad 'status': \"exploded\""
+    )
+    assert (
+        record_problem("status.json", {**ok, "started": None}, STATUS_JSON)
+        == "status.json has no 'started'"
+    )
+    assert record_problem("status.json", {**ok, "updated": 5}, STATUS_JSON).endswith("'updated': 5")
+
+
 def test_a_lock_just_taken_reads_as_running_not_damaged(tmp_path: Path) -> None:
     w = RunWriter(tmp_path / "r")  # locked; nothing written yet
     assert read_run(tmp_path / "r").status == "running"
