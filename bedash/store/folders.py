@@ -77,7 +77,7 @@ def is_temp_file(name: str) -> bool:
     return bool(m) and is_run_file(m.group(1))
 
 
-def json_object(path: Path) -> dict[str, Any] | None:
+def _json_object(path: Path) -> dict[str, Any] | None:
     """The JSON object in path, or None (absent, unreadable, not an object)."""
     try:
         value = read_json(path)
@@ -106,7 +106,7 @@ def written_by_bedash(path: str | os.PathLike) -> bool:
             return True
     except OSError:
         pass
-    return bedash_signed(json_object(p / "config.json"), json_object(p / "status.json"))
+    return bedash_signed(_json_object(p / "config.json"), _json_object(p / "status.json"))
 
 
 def is_run_dir(path: str | os.PathLike) -> bool:

@@ -141,7 +141,7 @@ def read_matrix(path: Path) -> list[Row]:
     return out
 
 
-def load_table(file: Path, read: Callable[[Path], list[Row]], problems: list[str]) -> list[Row]:
+def _load(file: Path, read: Callable[[Path], list[Row]], problems: list[str]) -> list[Row]:
     """read(file)'s rows; [] when the file is absent, and [] plus a line in problems (safe to
     show as plain text) when it cannot be used."""
     try:
@@ -179,7 +179,7 @@ class RunTables:
     problems: list[str] = field(default_factory=list)
 
 
-def per_model_files(path: Path, pattern: re.Pattern[str]) -> list[tuple[re.Match[str], Path]]:
+def _per_model_files(path: Path, pattern: re.Pattern[str]) -> list[tuple[re.Match[str], Path]]:
     """(match, file) of the files in folder path whose names match pattern, sorted by name."""
     try:
         names = sorted(e.name for e in os.scandir(path))
@@ -197,13 +197,13 @@ def read_tables(path: str | os.PathLike) -> RunTables:
     def schema(s: Schema) -> Callable[[Path], list[Row]]:
         return lambda f: read_table(f, s)
 
-    t.results = load_table(p / "results.csv", schema(RESULTS), t.problems)
-    t.members = load_table(p / "members.csv", schema(MEMBERS), t.problems)
-    t.history = load_table(p / "history.csv", schema(HISTORY), t.problems)
-    for m, file in per_model_files(p, TABLE_RE):
+    t.results = _load(p / "results.csv", schema(RESULTS), t.problems)
+    t.members = _load(p / "members.csv", schema(MEMBERS), t.problems)
+    t.history = _load(p / "history.csv", schema(HISTORY), t.problems)
+    for m, file in _per_model_files(p, TABLE_RE):
         if m.group(1) == "agreement":
-            if rows := load_table(file, read_matrix, t.problems):
+            if rows := _load(file, read_matrix, t.problems):
                 t.agreement[m.group(2)] = rows
-        elif rows := load_table(file, schema(RELIABILITY), t.problems):
+        elif rows := _load(file, schema(RELIABILITY), t.problems):
             t.reliability[m.group(2)] = rows
     return t

@@ -87,12 +87,6 @@ class RunWriter:
         """Release the run's lock (the run ended, or will never be written again)."""
         self._lock.release()
 
-    def __enter__(self) -> RunWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- writes ----------------------------------------------------------------------------
 
     def _clear_earlier_run(self) -> None:
