@@ -27,7 +27,8 @@ _EXPORTS = {
     ],
     "method.metrics": ["Metrics", "compute_metrics"],
     "method.models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
-    "store.runs": ["RunDirError", "list_runs", "read_run"],
+    "store.folders": ["RunDirError"],
+    "store.runs": ["list_runs", "read_run"],
     "names": ["FieldError", "Spec"],
     "method.train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
 }  # fmt: skip

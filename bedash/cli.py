@@ -26,7 +26,9 @@ from typing import Any, TextIO
 from bedash import stopping
 from bedash.names import EpochRecord, FieldError, Progress, Spec, duration
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag, parse_models
-from bedash.store.runs import RunStoreError, list_runs, new_run_id
+from bedash.store.folders import new_run_id
+from bedash.store.runs import list_runs
+from bedash.store.writer import RunStoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -154,7 +156,7 @@ def _limits():  # the demo profile (BEDASH_PROFILE=demo) tightens the caps
 def cmd_train(args: argparse.Namespace) -> int:
     from bedash.data.errors import DatasetError
     from bedash.experiment import run_experiment
-    from bedash.store.runs import RunDirError
+    from bedash.store.folders import RunDirError
 
     cfg = config_from_args(args)
     out = Path(args.out) if args.out else Path(args.runs_dir) / new_run_id()

@@ -36,6 +36,7 @@ from bedash.method.train import (
     make_optimizer,
     predict_timed,
 )
+from bedash.names import RELIABILITY_COLUMNS
 from bedash.settings.config import (
     DEFAULT_LIMITS,
     Limits,
@@ -45,7 +46,8 @@ from bedash.settings.config import (
     parse_shift,
     validation_size,
 )
-from bedash.store.runs import RELIABILITY_COLUMNS, RunWriter, check_out_dir
+from bedash.store.folders import check_out_dir
+from bedash.store.writer import RunWriter
 from bedash.uncertainty.evaluation import UncertaintyData, UncertaintyTables, hold_out, prepare
 from bedash.uncertainty.ood import load_ood_sets
 

@@ -20,7 +20,7 @@ from bedash.dashboard import common, form
 from bedash.dashboard.jobs import JobSnapshot
 from bedash.names import MODEL_LABELS
 from bedash.settings.config import GROUPS, ConfigError, RunConfig, label, spec
-from bedash.store.runs import RunDirError
+from bedash.store.folders import RunDirError
 
 LIM = common.limits()
 DEFAULTS = RunConfig(

@@ -24,7 +24,8 @@ from bedash.dashboard.form import plain
 from bedash.dashboard.uncertainty_view import uncertainty_section
 from bedash.dashboard.verdict_view import verdict_section
 from bedash.names import FINAL_STATUSES, FieldError, model_label
-from bedash.store.runs import list_runs, valid_run_id
+from bedash.store.folders import valid_run_id
+from bedash.store.runs import list_runs
 
 
 def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:

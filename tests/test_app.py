@@ -746,7 +746,7 @@ def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(
 ) -> None:
     import errno
 
-    from bedash.store import runs as R
+    from bedash.store import writer as R
 
     runs = dirs / "runs"
     before = snapshot_files(runs / finished_run)

@@ -386,10 +386,10 @@ elif phase == "load":  # loading the data (a download: minutes)
     real_load = experiment.load_dataset
     experiment.load_dataset = lambda *a, **k: (hold("load"), real_load(*a, **k))[1]
 elif phase == "write":  # writing a model's results
-    import bedash.store.runs as runs
+    import bedash.store.writer as writer
 
-    real_add = runs.RunWriter.add_result
-    runs.RunWriter.add_result = lambda self, *a, **k: (hold("write"), real_add(self, *a, **k))[1]
+    real_add = writer.RunWriter.add_result
+    writer.RunWriter.add_result = lambda self, *a, **k: (hold("write"), real_add(self, *a, **k))[1]
 sys.argv = ["bedash", *argv]
 runpy.run_module("bedash", run_name="__main__", alter_sys=True)
 """

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bedash.store.runs import RESULT_COLUMNS
+from bedash.names import RESULT_COLUMNS
 
 pytestmark = pytest.mark.e2e
 

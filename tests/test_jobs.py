@@ -15,7 +15,7 @@ import pytest
 from bedash.dashboard.jobs import JobRegistry, JobSnapshot
 from bedash.dashboard.preflight import preflight, train_images
 from bedash.settings.config import ConfigError, Limits, RunConfig
-from bedash.store.runs import RunDirError
+from bedash.store.folders import RunDirError
 
 QUICK = RunConfig(
     dataset="synthetic", train_size=256, test_size=128, epochs=1, hidden=16, members=2,
@@ -397,7 +397,7 @@ def test_an_unwritable_runs_folder_is_refused_at_submit(registry, tmp_path) -> N
 def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(registry, monkeypatch) -> None:
     import errno
 
-    from bedash.store import runs as R
+    from bedash.store import writer as R
 
     reg = registry()
     first = reg.wait(reg.submit(QUICK), timeout=60)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bedash.cli import main
-from bedash.store import runs as R
+from bedash.store import writer as R
 from bedash.store.runs import list_runs, read_run
 
 ROOT = Path(__file__).resolve().parents[1]

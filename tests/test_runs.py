@@ -14,22 +14,20 @@ from pathlib import Path
 
 import pytest
 
+from bedash.names import RESULT_COLUMNS
 from bedash.store import atomic
-from bedash.store.lock import LOCK_NAME, process_start_ticks
-from bedash.store.runs import (
-    RESULT_COLUMNS,
+from bedash.store.folders import (
     RunDirError,
-    RunWriter,
     check_out_dir,
-    delete_run,
-    list_runs,
     new_run_id,
-    read_run,
-    read_tables,
     run_path,
     valid_run_id,
     written_by_bedash,
 )
+from bedash.store.lock import LOCK_NAME
+from bedash.store.runfiles import read_tables
+from bedash.store.runs import delete_run, list_runs, read_run
+from bedash.store.writer import RunWriter
 
 
 def _finished_run(path: Path) -> RunWriter:
@@ -197,7 +195,8 @@ def test_a_folder_of_valid_files_someone_else_wrote_reads_as_not_a_bedash_run(
 
 
 def test_runs_of_this_version_without_a_lock_file_are_still_runs(tmp_path: Path) -> None:
-    """Runs written before the lock existed: their config's _meta names bedash."""
+    """A run folder that lost its lock file (copied without hidden files): its config's _meta
+    names bedash, or its status.json has bedash's shape."""
     _finished_run(tmp_path / "old")
     (tmp_path / "old" / LOCK_NAME).unlink()
     assert written_by_bedash(tmp_path / "old")
@@ -252,6 +251,35 @@ def test_a_live_run_is_refused_with_or_without_overwrite(tmp_path: Path) -> None
     RunWriter(tmp_path / "r", overwrite=True).close()
 
 
+def test_the_holder_is_named_only_from_a_record_of_its_shape(tmp_path: Path) -> None:
+    live = RunWriter(tmp_path / "r")
+    (tmp_path / "r" / LOCK_NAME).write_text('{"pid": true, "host": "\\u001b[2J"}')
+    with pytest.raises(RunDirError, match=r"another bedash run \(another process\)"):
+        RunWriter(tmp_path / "r")
+    (tmp_path / "r" / LOCK_NAME).write_text('{"pid": 7, "host": "\\u001b[2J"}')
+    with pytest.raises(RunDirError, match=r"\(pid 7 on \\x1b\[2J\)"):
+        RunWriter(tmp_path / "r")
+    live.close()
+
+
+def test_json_objects_are_checked_against_their_declared_keys() -> None:
+    from bedash.store.readers import record_problem
+    from bedash.store.runfiles import STATUS_JSON
+
+    ok = {"status": "running", "started": "2026-12-07", "updated": "2026-12-07", "extra": [1]}
+    assert record_problem("status.json", ok, STATUS_JSON) == ""
+    assert record_problem("status.json", [ok], STATUS_JSON) == "status.json is not a JSON object"
+    assert (
+        record_problem("status.json", {**ok, "status": "exploded"}, STATUS_JSON)
+        == "status.json has a bad 'status': \"exploded\""
+    )
+    assert (
+        record_problem("status.json", {**ok, "started": None}, STATUS_JSON)
+        == "status.json has no 'started'"
+    )
+    assert record_problem("status.json", {**ok, "updated": 5}, STATUS_JSON).endswith("'updated': 5")
+
+
 def test_a_lock_just_taken_reads_as_running_not_damaged(tmp_path: Path) -> None:
     w = RunWriter(tmp_path / "r")  # locked; nothing written yet
     assert read_run(tmp_path / "r").status == "running"
@@ -262,41 +290,26 @@ def _status_of(path: Path) -> dict:
     return json.loads((path / "status.json").read_text())
 
 
-def _unlocked_running_run(path: Path, **status: object) -> None:
-    """A run left `running` by a process of an earlier version (no lock file)."""
-    w = RunWriter(path)
+def test_a_running_run_without_a_lock_file_is_interrupted_whatever_the_pid(
+    tmp_path: Path,
+) -> None:
+    """Only a held lock makes a run live: a `running` status.json that names this very (live)
+    process but has no lock file beside it is a run nobody writes, which may be overwritten
+    and deleted."""
+    w = RunWriter(tmp_path / "r")
     w.write_config({"models": ["single"]}, {})
     w.set_status("running")
     w.close()
-    (path / LOCK_NAME).unlink()
-    (path / "status.json").write_text(json.dumps({**_status_of(path), **status}))
-
-
-def test_a_stale_run_is_found_by_process_identity_not_by_pid(tmp_path: Path) -> None:
-    me = os.getpid()
-    start = process_start_ticks(me)
-    assert start is not None
-    _unlocked_running_run(tmp_path / "me", pid=me, pid_start=start)
-    assert read_run(tmp_path / "me").status == "running"  # same pid, same start: alive
-    # a crash and restart: the pid is alive again, but it is another process
-    _unlocked_running_run(tmp_path / "reused", pid=me, pid_start=start - 1)
-    # pid 1 in a container: alive, started after the run (an earlier version's record)
-    _unlocked_running_run(
-        tmp_path / "pid1", pid=1, pid_start=None, started="2000-01-01T00:00:00+00:00"
+    (tmp_path / "r" / LOCK_NAME).unlink()
+    assert _status_of(tmp_path / "r")["pid"] == os.getpid()
+    info = read_run(tmp_path / "r")
+    assert (info.status, info.reason) == (
+        "interrupted",
+        "the process that ran it stopped before it finished",
     )
-    _unlocked_running_run(tmp_path / "reboot", pid=me, pid_start=start, boot_id="another-boot")
-    _unlocked_running_run(tmp_path / "elsewhere", pid=me, host="another-host")
-    for name in ("reused", "pid1", "reboot", "elsewhere"):
-        info = read_run(tmp_path / name)
-        assert (info.status, info.reason) == (
-            "interrupted",
-            "the process that ran it stopped before it finished",
-        ), name
-        check_out_dir(tmp_path / name, overwrite=True)  # may be overwritten
-    delete_run(tmp_path, "pid1")  # and deleted
-    assert not (tmp_path / "pid1").exists()
-    with pytest.raises(ValueError, match="is being written"):
-        delete_run(tmp_path, "me")
+    check_out_dir(tmp_path / "r", overwrite=True)  # may be overwritten
+    delete_run(tmp_path, "r")  # and deleted
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_released_lock_means_interrupted_whatever_the_pid(tmp_path: Path) -> None:
@@ -316,7 +329,7 @@ def test_a_run_locked_by_another_process_is_refused_until_that_process_dies(
     tmp_path: Path,
 ) -> None:
     code = (
-        "import sys, time; from bedash.store.runs import RunWriter\n"
+        "import sys, time; from bedash.store.writer import RunWriter\n"
         "w = RunWriter(sys.argv[1]); w.write_config({}, {}); w.set_status('running')\n"
         "print('ready', flush=True); time.sleep(120)\n"
     )
@@ -510,6 +523,24 @@ def test_special_files_are_never_opened(tmp_path: Path) -> None:
     assert {r.status for n, r in got.items() if n != "ok"} == {"damaged"}
 
 
+def test_annotations_in_a_fifo_or_behind_a_link_read_as_none(tmp_path: Path) -> None:
+    """annotations.json is read like every run file: a FIFO is never opened (it would block the
+    runs page forever), a link never followed."""
+    import bedash.store.annotations as notes
+
+    _finished_run(tmp_path / "r")
+    file = tmp_path / "r" / "annotations.json"
+    notes.write(tmp_path / "r", notes.Annotations(("baseline",), "first try"))
+    assert notes.read(tmp_path / "r") == notes.Annotations(("baseline",), "first try")
+    secret = tmp_path / "elsewhere.json"
+    os.replace(file, secret)
+    file.symlink_to(secret)
+    assert notes.read(tmp_path / "r") == notes.Annotations()
+    file.unlink()
+    os.mkfifo(file)
+    assert notes.read(tmp_path / "r") == notes.Annotations()  # returned: nothing blocked
+
+
 def test_one_damaged_folder_hides_no_other(tmp_path: Path) -> None:
     _finished_run(tmp_path / "good")
     _finished_run(tmp_path / "bad")
@@ -556,8 +587,6 @@ def test_read_tables_gives_typed_rows_and_names_each_problem(tmp_path: Path) -> 
 def test_a_sweep_folder_among_the_runs_is_not_listed_as_a_damaged_run(tmp_path: Path) -> None:
     """A sweep keeps its cells (ordinary runs) in its own folder, marked by sweep.json: the
     runs listing leaves that folder out instead of calling it damaged."""
-    from bedash.store.runs import list_runs
-
     sweep = tmp_path / "sweep-abc"
     (sweep / "c00_s0").mkdir(parents=True)
     (sweep / "sweep.json").write_text("{}")

@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 
 from bedash.names import HISTORY_COLUMNS, RESULT_COLUMNS, RUN_STATUSES
 from bedash.store.readers import safe_text
-from bedash.store.runs import RunWriter, list_runs, read_run, read_tables
+from bedash.store.runfiles import read_tables
+from bedash.store.runs import list_runs, read_run
+from bedash.store.writer import RunWriter
 
 FILES = [
     "config.json", "status.json", "history.csv", "results.csv", "members.csv",

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from bedash.names import RESULT_COLUMNS
 from bedash.settings.config import ConfigError, RunConfig
 from bedash.settings.profile import current_limits
-from bedash.store.runs import RESULT_COLUMNS, _csv_text, read_run
+from bedash.store.runs import read_run
+from bedash.store.writer import csv_text
 from bedash.sweep import cli as sweep_cli
 from bedash.sweep.core import (
     CellOutcome,
@@ -56,7 +58,7 @@ def run_files(cfg: RunConfig, status: str = "finished") -> dict[str, bytes]:
     return {
         "config.json": json.dumps({**cfg.to_dict(), "_meta": META}).encode(),
         "status.json": json.dumps({"status": status, "started": "x"}).encode(),
-        "results.csv": _csv_text(RESULT_COLUMNS, rows).encode(),
+        "results.csv": csv_text(RESULT_COLUMNS, rows).encode(),
     }
 
 

@@ -17,7 +17,7 @@ import pytest
 from bedash.names import OOD_COLUMNS, RESULT_COLUMNS, SHIFT_COLUMNS
 from bedash.settings.config import RunConfig
 from bedash.settings.profile import current_limits
-from bedash.store.runs import _csv_text
+from bedash.store.writer import csv_text
 from bedash.sweep.core import CellOutcome, SweepSpec, SweepStore, check_cells, run_sweep
 from bedash.sweep.uncertainty_stats import UNCERTAINTY_SWEEP_FILES, write_uncertainty_stats
 
@@ -71,12 +71,12 @@ def files(cfg: RunConfig, shift: bool = True, ood: bool = True, bump: float = 0.
     out = {
         "config.json": json.dumps(cfg.to_dict()).encode(),
         "status.json": json.dumps({"status": "finished"}).encode(),
-        "results.csv": _csv_text(RESULT_COLUMNS, results).encode(),
+        "results.csv": csv_text(RESULT_COLUMNS, results).encode(),
     }
     if shift:
-        out["shift.csv"] = _csv_text(SHIFT_COLUMNS, shift_rows).encode()
+        out["shift.csv"] = csv_text(SHIFT_COLUMNS, shift_rows).encode()
     if ood:
-        out["ood.csv"] = _csv_text(OOD_COLUMNS, ood_rows).encode()
+        out["ood.csv"] = csv_text(OOD_COLUMNS, ood_rows).encode()
     return out
 
 

@@ -175,7 +175,7 @@ def _two_config_sweep(root: Path, name: str) -> Path:
     import io
 
     from bedash.names import RESULT_COLUMNS, SHIFT_COLUMNS
-    from bedash.store.runs import _csv_text
+    from bedash.store.writer import csv_text
     from bedash.sweep.core import CellOutcome, SweepSpec, run_sweep
     from tests.test_sweep_uncertainty import BASE, Engine, files
 
@@ -189,12 +189,12 @@ def _two_config_sweep(root: Path, name: str) -> Path:
                 for r in rows:  # BatchEnsemble minus the ensemble: +0.01 (members=2), +0.06
                     if r["model"] == "batchensemble":
                         r["ensemble_acc"] = str(0.61 + bump)
-                out["results.csv"] = _csv_text(RESULT_COLUMNS, rows).encode()
+                out["results.csv"] = csv_text(RESULT_COLUMNS, rows).encode()
                 rows = list(csv.DictReader(io.StringIO(out["shift.csv"].decode())))
                 for r in rows:  # and 0.03 more accurate under shift than the other kinds
                     if r["model"] == "batchensemble" and bump:
                         r["acc"] = str(float(r["acc"]) + 0.03)
-                out["shift.csv"] = _csv_text(SHIFT_COLUMNS, rows).encode()
+                out["shift.csv"] = csv_text(SHIFT_COLUMNS, rows).encode()
                 ended(CellOutcome(cell.id, "finished", out, started=1.0, ended=2.0), {})
 
     run_sweep(SweepSpec(BASE, {"members": [2, 4]}, [0, 1, 2]), root / name, TwoConfigs())

@@ -29,7 +29,7 @@ from typing import Any
 from bedash.dashboard.preflight import check_runs_dir, preflight
 from bedash.names import FINAL_STATUSES, JOB_ACTIVE, EpochRecord, Progress
 from bedash.settings.config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
-from bedash.store.runs import RunDirError, new_run_id
+from bedash.store.folders import RunDirError, new_run_id
 
 ACTIVE = JOB_ACTIVE
 FINAL = FINAL_STATUSES
@@ -435,7 +435,7 @@ class JobRegistry:
     def _train(self, job: _Job) -> tuple[str, str, str]:
         from bedash.data.errors import DatasetError
         from bedash.experiment import run_experiment
-        from bedash.store.runs import RunStoreError
+        from bedash.store.writer import RunStoreError
 
         lim = self.limits
         if lim.torch_threads:  # OpenMP's thread count is per thread: this job's only

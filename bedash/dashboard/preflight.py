@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from bedash.settings.config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
-from bedash.store.runs import RunDirError
+from bedash.store.folders import RunDirError
 
 
 def check_runs_dir(runs_dir: Path) -> None:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bedash.store.runs import RunInfo, is_run_dir, read_run, read_tables, run_path, valid_run_id
+from bedash.store.folders import is_run_dir, run_path, valid_run_id
+from bedash.store.runfiles import read_tables
+from bedash.store.runs import RunInfo, read_run
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,8 +46,8 @@ def find_run(runs_dir: Path, run_id: str) -> Path | None:
 
 
 def load_run(path: Path) -> RunData:
-    """Every table of the run, validated by the run store (bedash.store.runs.read_tables): a file
-    that does not pass gives an empty frame and a line in `problems`, never a traceback."""
+    """Every table of the run, validated by the run store (bedash.store.runfiles.read_tables): a
+    file that does not pass gives an empty frame and a line in `problems`, never a traceback."""
     import pandas as pd
 
     t = read_tables(path)

@@ -1,13 +1,13 @@
 """The Uncertainty section of a run's Results page: accuracy and ECE under dataset shift (the
 Ovadia figure), OOD detection, entropy and mutual-information histograms, accuracy-coverage.
 
-Every file is read through bedash.store.readers' validated CSV reader: a file that is missing shows
-nothing (or a hint), a damaged one a short message naming it, never a traceback.
+Every file is read through bedash.store.readers' validated CSV reader against its schema in
+bedash.store.runfiles: a file that is missing shows nothing (or a hint), a damaged one a short
+message naming it, never a traceback.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,52 +19,12 @@ from bedash.dashboard import uncertainty_tables as ut
 from bedash.dashboard.figures.uncertainty import coverage_figure, histogram_figure, shift_figure
 from bedash.dashboard.form import plain
 from bedash.dashboard.tables import NOT_MEASURED
-from bedash.names import (
-    OOD_COLUMNS,
-    SELECTIVE_COLUMNS,
-    SHIFT_COLUMNS,
-    UNCERTAINTY_COLUMNS,
-    model_label,
-)
-from bedash.store import readers as rf
+from bedash.names import model_label
+from bedash.store.readers import CSV_LIMIT, FileProblem, Schema, read_bytes, read_table, safe_text
+from bedash.store.runfiles import OOD, SELECTIVE, SHIFT, UNCERTAINTY, UNCERTAINTY_RE
 
 if TYPE_CHECKING:
     import pandas as pd
-
-HIST_RE = re.compile(r"^uncertainty_([A-Za-z0-9_]{1,64})\.csv$")
-_NAME = rf._text  # a corruption, an OOD set or a score: text made safe (newer runs may add names)
-_METRIC = rf._float(0.0, 1e300)  # NLL, entropies: never negative
-_UNIT = rf._UNIT
-SHIFT_SPEC: rf.Spec = {
-    "model": (rf._model, True), "corruption": (_NAME, True), "severity": (rf._int(0, 5), True),
-    "acc": (_UNIT, False), "nll": (_METRIC, False), "ece": (_UNIT, False),
-    "brier": (rf._float(0.0, 2.0), False), "entropy": (_METRIC, False),
-    "mutual_info": (_METRIC, False), "expected_entropy": (_METRIC, False),
-    "aurc": (_UNIT, False), "temperature": (rf._float(0.0, 1e300), False),
-    "acc_ts": (_UNIT, False), "nll_ts": (_METRIC, False), "ece_ts": (_UNIT, False),
-    "brier_ts": (rf._float(0.0, 2.0), False),
-}  # fmt: skip
-OOD_SPEC: rf.Spec = {
-    "model": (rf._model, True), "ood_set": (_NAME, True), "score": (_NAME, True),
-    "auroc": (_UNIT, False), "aupr": (_UNIT, False), "fpr95": (_UNIT, False),
-}  # fmt: skip
-SELECTIVE_SPEC: rf.Spec = {
-    "model": (rf._model, True), "coverage": (_UNIT, True), "accuracy": (_UNIT, False),
-    "risk": (_UNIT, False),
-}  # fmt: skip
-UNCERTAINTY_SPEC: rf.Spec = {
-    "model": (rf._model, True), "set": (_NAME, True), "quantity": (_NAME, True),
-    "bin": (rf._COUNT, True), "lower": (_METRIC, True), "upper": (_METRIC, True),
-    "count": (rf._COUNT, True), "fraction": (_UNIT, False),
-}  # fmt: skip
-assert list(SHIFT_SPEC) == SHIFT_COLUMNS and list(OOD_SPEC) == OOD_COLUMNS
-assert list(SELECTIVE_SPEC) == SELECTIVE_COLUMNS and list(UNCERTAINTY_SPEC) == UNCERTAINTY_COLUMNS
-REQUIRED = {
-    "shift.csv": ["model", "corruption", "severity", "acc", "ece"],
-    "ood.csv": OOD_COLUMNS,
-    "selective.csv": ["model", "coverage", "accuracy"],
-    "uncertainty": ["model", "set", "quantity", "lower", "upper", "fraction"],
-}
 
 
 @dataclass
@@ -92,35 +52,33 @@ def read_uncertainty(path: Path) -> UncertaintyFiles:
     raw: dict[str, bytes] = {}
     problems: list[str] = []
 
-    def load(name: str, spec: rf.Spec, required: list[str]) -> pd.DataFrame:
+    def load(name: str, schema: Schema) -> pd.DataFrame:
         file = path / name
         try:
-            rows = rf.parse_table(file, spec, required)
-            raw[name] = rf.read_bytes(file, rf.CSV_LIMIT)
+            rows = read_table(file, schema)
+            raw[name] = read_bytes(file, CSV_LIMIT)
         except FileNotFoundError:
             return pd.DataFrame()
-        except rf.FileProblem as e:
+        except FileProblem as e:
             problems.append(str(e))
             return pd.DataFrame()
         except OSError as e:
-            problems.append(f"cannot read {rf.safe_text(name, 100)} ({rf.safe_text(e, 100)})")
+            problems.append(f"cannot read {safe_text(name, 100)} ({safe_text(e, 100)})")
             return pd.DataFrame()
         # float columns keep NaN for an empty cell: missing stays missing, never zero
-        return pd.DataFrame(rows, columns=list(spec))
+        return pd.DataFrame(rows, columns=list(schema))
 
     out = UncertaintyFiles(
-        load("shift.csv", SHIFT_SPEC, REQUIRED["shift.csv"]),
-        load("ood.csv", OOD_SPEC, REQUIRED["ood.csv"]),
-        load("selective.csv", SELECTIVE_SPEC, REQUIRED["selective.csv"]),
+        load("shift.csv", SHIFT), load("ood.csv", OOD), load("selective.csv", SELECTIVE)
     )
     try:
         names = sorted(p.name for p in path.iterdir())[:10_000]
     except OSError:
         names = []
     for name in names:
-        if not (m := HIST_RE.match(name)):
+        if not (m := UNCERTAINTY_RE.match(name)):
             continue
-        frame = load(name, UNCERTAINTY_SPEC, REQUIRED["uncertainty"])
+        frame = load(name, UNCERTAINTY)
         if frame.empty:
             continue
         if set(frame["model"]) != {m.group(1)}:

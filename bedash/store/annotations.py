@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bedash.names import FieldError
 from bedash.store.atomic import atomic_write_text
+from bedash.store.readers import read_json
 
 FILE = "annotations.json"
 MAX_TAGS, MAX_TAG, MAX_NOTES = 20, 40, 2000
@@ -47,9 +48,10 @@ def check(ann: Annotations) -> Annotations:
 
 
 def read(run_dir: str | os.PathLike) -> Annotations:
-    """The run's annotations; none (or a damaged file) reads as empty, never an error."""
+    """The run's annotations; none (or a damaged file, a link, a FIFO) reads as empty, never an
+    error and never a wait."""
     try:
-        data = json.loads((Path(run_dir) / FILE).read_text(encoding="utf-8"))
+        data = read_json(Path(run_dir) / FILE)
     except (OSError, ValueError):
         return Annotations()
     if not isinstance(data, dict):

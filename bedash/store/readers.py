@@ -1,10 +1,12 @@
-"""Reading a run's files without trusting them: every file, cell and string is checked.
+"""Reading files without trusting them: every file, cell and string is checked.
 
 - Only regular files are opened (lstat first): a FIFO would block forever, a device may never
   end, a symbolic link may lead anywhere. Bytes read are capped.
-- CSV cells become typed values (int, float, str or None for an empty cell) within bounds; a
-  word, NaN, infinity (except a diverged epoch's loss), a missing column or a row with the
-  wrong number of cells is a FileProblem naming the file, the line and the column.
+- A CSV file is read against its declared schema (column -> Cell: type, bounds, need) by one
+  generic reader, `read_table`: cells become typed values (int, float, str or None for an empty
+  cell) within bounds; a word, NaN, infinity (where not declared), a missing column or a row
+  with the wrong number of cells is a FileProblem naming the file, the line and the column.
+  The schemas of a run's files are declared in bedash.store.runfiles.
 - Text that reaches a user (reasons, names, config strings) goes through `safe_text`: control
   and formatting characters escaped, lone surrogates replaced, length capped.
 """
@@ -19,26 +21,13 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-from bedash.names import (
-    FINAL_STATUSES,
-    HISTORY_COLUMNS,
-    MEMBER_COLUMNS,
-    RELIABILITY_COLUMNS,
-    RESULT_COLUMNS,
-)
+from typing import Any, Literal
 
 JSON_LIMIT = 1 << 20  # config.json, status.json: a few KiB when bedash writes them
 CSV_LIMIT = 64 << 20  # history.csv of 10,000 epochs x 64 members is ~30 MiB
-MAX_MATRIX = 4096  # members of an agreement matrix
 TEXT_LIMIT = 500  # characters of a reason or a name shown to a user
-MODEL_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-TABLE_RE = re.compile(r"^(agreement|reliability)_([A-Za-z0-9_]{1,64})\.csv$")
-_INF = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
 Row = dict[str, Any]
 _UNSEEN = object()
 
@@ -85,16 +74,8 @@ def clean_json(value: Any, limit: int = 2000) -> Any:
 # -- files -------------------------------------------------------------------------------------
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "not a regular file"
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}  # fmt: skip
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
@@ -105,7 +86,8 @@ def read_bytes(path: Path, limit: int) -> bytes:
     if stat.S_ISLNK(st.st_mode):
         raise FileProblem(f"{name} is a symbolic link (bedash writes none; it is not followed)")
     if not stat.S_ISREG(st.st_mode):
-        raise FileProblem(f"{name} is {_kind(st.st_mode)}, not a file bedash wrote")
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise FileProblem(f"{name} is {kind}, not a file bedash wrote")
     if st.st_size > limit:
         raise FileProblem(f"{name} is larger than {limit >> 20} MiB ({st.st_size} bytes)")
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -141,29 +123,66 @@ def read_json(path: Path) -> Any:
         raise FileProblem(f"invalid JSON in {name} ({safe_text(e, 120)})") from None
 
 
-# -- cells -------------------------------------------------------------------------------------
+# -- cells: a column's type and bounds, declared once ------------------------------------------
 
-Parse = Callable[[str], Any]  # cell text -> value; ValueError says why (without the cell)
+# optional: an older file may lack the column (its cells read None); column: the header must
+# have it, an empty cell reads None; required: the header must have it and no cell is empty
+Need = Literal["optional", "column", "required"]
 
 
-def _int(lo: int, hi: int) -> Parse:
-    def parse(text: str) -> int:
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    """One column's kind. parse(text) gives the cell's value or raises ValueError saying why
+    (without the cell); accepts(value) says whether a JSON value is of this kind."""
+
+    need: Need = "optional"
+
+    def parse(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def accepts(self, value: Any) -> bool:
+        raise NotImplementedError
+
+
+def column(cell: Cell) -> Cell:
+    """cell, as a column the header must have (its cells may be empty)."""
+    return replace(cell, need="column")
+
+
+def required(cell: Cell) -> Cell:
+    """cell, as a column the header must have and no row may leave empty."""
+    return replace(cell, need="required")
+
+
+@dataclass(frozen=True)
+class Int(Cell):
+    lo: int
+    hi: int
+
+    def parse(self, text: str) -> int:
         digits = text[1:] if text[:1] in "+-" else text
         if not (digits.isascii() and digits.isdigit() and len(digits) <= 20):
             raise ValueError("is not a whole number")
         v = int(text)
-        if not lo <= v <= hi:
-            raise ValueError(f"is outside {lo}..{hi}")
+        if not self.lo <= v <= self.hi:
+            raise ValueError(f"is outside {self.lo}..{self.hi}")
         return v
 
-    return parse
+    def accepts(self, value: Any) -> bool:
+        return type(value) is int and self.lo <= value <= self.hi
 
 
+_INF = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
 _WORDS = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "+nan", "-nan"}
 
 
-def _float(lo: float, hi: float, *, infinite: bool = False) -> Parse:
-    def parse(text: str) -> float:
+@dataclass(frozen=True)
+class Float(Cell):
+    lo: float
+    hi: float
+    infinite: bool = False  # inf and -inf are values too (a diverged epoch's loss)
+
+    def parse(self, text: str) -> float:
         try:  # float() first: the common case costs one call (history.csv has 100k cells)
             v = float(text)
         except ValueError:
@@ -172,82 +191,83 @@ def _float(lo: float, hi: float, *, infinite: bool = False) -> Parse:
             raise ValueError("is not a number")  # what float() takes and bedash never writes
         if v - v != 0.0:  # inf or nan
             low = text.lower()
-            if infinite and low in _INF:
+            if self.infinite and low in _INF:
                 return _INF[low]
             raise ValueError("is not a number" if low in _WORDS else "is not a finite number")
-        if not lo <= v <= hi:
-            raise ValueError(f"is outside {lo:g}..{hi:g}")
+        if not self.lo <= v <= self.hi:
+            raise ValueError(f"is outside {self.lo:g}..{self.hi:g}")
         return v
 
-    return parse
+    def accepts(self, value: Any) -> bool:
+        if type(value) not in (int, float):
+            return False
+        return self.lo <= value <= self.hi or (self.infinite and value in (math.inf, -math.inf))
 
 
-def _choice(allowed: tuple[str, ...]) -> Parse:
-    def parse(text: str) -> str:
-        if text not in allowed:
-            raise ValueError(f"is not one of {', '.join(allowed)}")
+@dataclass(frozen=True)
+class Text(Cell):
+    """Any text, made safe_text and capped (a name a newer version may add, a device...)."""
+
+    limit: int = 300
+
+    def parse(self, text: str) -> str:
+        return safe_text(text, self.limit)
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+
+@dataclass(frozen=True)
+class Choice(Cell):
+    allowed: tuple[str, ...]
+
+    def parse(self, text: str) -> str:
+        if text not in self.allowed:
+            raise ValueError(f"is not one of {', '.join(self.allowed)}")
         return text
 
-    return parse
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.allowed
 
 
-def _model(text: str) -> str:
-    if not MODEL_RE.match(text):
-        raise ValueError("is not a model name")
-    return text
+@dataclass(frozen=True)
+class Match(Cell):
+    """Text that matches pattern (a model name...); `what` names it in the message."""
+
+    pattern: re.Pattern[str]
+    what: str
+
+    def parse(self, text: str) -> str:
+        if not self.pattern.match(text):
+            raise ValueError(f"is not {self.what}")
+        return text
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(self.pattern.match(value))
 
 
-def _text(text: str) -> str:
-    return safe_text(text, 300)
+Schema = dict[str, Cell]  # a file's columns (or a JSON object's keys), in the file's order
 
 
-BIG = 2**63 - 1
-_COUNT = _int(0, BIG)
-_SECONDS = _float(0.0, 1e12)
-_UNIT = _float(0.0, 1.0)
-_POS = _float(0.0, 1e300)
-
-# column -> (parse, required): a required column must exist and its cells must not be empty
-Spec = dict[str, tuple[Parse, bool]]
-RESULT_SPEC: Spec = {
-    "model": (_model, True), "status": (_choice(FINAL_STATUSES), True),
-    "members": (_int(1, 1 << 20), False), "arch": (_text, False), "hidden": (_COUNT, False),
-    "layers": (_COUNT, False), "epochs": (_COUNT, False), "batch_size": (_COUNT, False),
-    "dataset": (_text, False), "device": (_text, False), "seed": (_int(-BIG - 1, 2**64), False),
-    "params": (_COUNT, False), "param_bytes": (_COUNT, False), "param_mb": (_POS, False),
-    "params_rel_single": (_POS, False), "train_seconds": (_SECONDS, False),
-    "epoch_seconds": (_SECONDS, False), "infer_seconds": (_SECONDS, False),
-    "member_samples_per_s": (_POS, False), "mean_member_acc": (_UNIT, False),
-    "ensemble_acc": (_UNIT, False), "vote_acc": (_UNIT, False), "oracle_acc": (_UNIT, False),
-    "nll": (_POS, False), "ece": (_UNIT, False), "brier": (_float(0.0, 2.0), False),
-    "mean_disagreement": (_UNIT, False), "infer_repeats": (_COUNT, False),
-    "load_avg": (_float(0.0, 1e9), False), "cpu_count": (_COUNT, False),
-}  # fmt: skip
-HISTORY_SPEC: Spec = {
-    "model": (_model, True), "member": (_int(0, 1 << 20), False), "epoch": (_COUNT, True),
-    "loss": (_float(-1e300, 1e300, infinite=True), False),  # a diverged epoch's loss is inf
-    "epoch_seconds": (_SECONDS, False), "samples_per_s": (_POS, False),
-}  # fmt: skip
-MEMBER_SPEC: Spec = {
-    "model": (_model, True), "member": (_int(0, 1 << 20), True), "accuracy": (_UNIT, False),
-    "nll": (_POS, False),
-}  # fmt: skip
-RELIABILITY_SPEC: Spec = {
-    "bin": (_COUNT, True), "lower": (_UNIT, True), "upper": (_UNIT, True),
-    "count": (_COUNT, True), "accuracy": (_UNIT, False), "confidence": (_UNIT, False),
-}  # fmt: skip
-assert list(RESULT_SPEC) == RESULT_COLUMNS and list(HISTORY_SPEC) == HISTORY_COLUMNS
-assert list(MEMBER_SPEC) == MEMBER_COLUMNS and list(RELIABILITY_SPEC) == RELIABILITY_COLUMNS
-# the columns a file must have (older runs may lack the later result columns: None then)
-REQUIRED_COLUMNS = {
-    "results.csv": ["model", "status"],
-    "history.csv": HISTORY_COLUMNS,
-    "members.csv": MEMBER_COLUMNS,
-    "reliability": RELIABILITY_COLUMNS,
-}
+def record_problem(name: str, obj: Any, schema: Schema) -> str:
+    """Why the JSON value obj (of the file name) does not fit schema, or "": it must be an
+    object with every required key, each key the schema names absent, null or of its kind;
+    keys the schema does not name are free (a newer version may add some)."""
+    if not isinstance(obj, dict):
+        return f"{name} is not a JSON object"
+    for key, cell in schema.items():
+        if obj.get(key) is None and cell.need == "required":
+            return f"{name} has no '{key}'"
+        if obj.get(key) is not None and not cell.accepts(obj[key]):
+            shown = safe_text(json.dumps(obj[key], default=str)[:40], 40)
+            return f"{name} has a bad '{key}': {shown}"
+    return ""
 
 
-def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+# -- tables ------------------------------------------------------------------------------------
+
+
+def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """(header, [(line number, cells)]) of a whole CSV file bedash wrote."""
     name = safe_text(path.name, 100)
     try:
@@ -266,19 +286,28 @@ def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, [(i, r) for i, r in enumerate(rows, 2)]
 
 
-def parse_table(path: Path, spec: Spec, required: list[str]) -> list[Row]:
-    """Typed rows of a CSV: every column of spec in every row (None when empty or absent
-    from an older file); FileProblem for anything else."""
+def read_table(path: Path, schema: Schema) -> list[Row]:
+    """Typed rows of the CSV file path, read against its schema: every column of the schema in
+    every row, in the schema's order (None when empty, or absent from an older file);
+    FileNotFoundError when there is no file, FileProblem for anything else."""
     name = safe_text(path.name, 100)
-    header, rows = _csv_rows(path)
-    missing = [c for c in required if c not in header]
+    header, rows = csv_rows(path)
+    missing = [c for c, cell in schema.items() if cell.need != "optional" and c not in header]
     if missing:
         raise FileProblem(f"{name} lacks columns {missing}")
     if len(set(header)) != len(header):
         raise FileProblem(f"{name} repeats a column")
     n = len(header)
-    # in the spec's column order; a column absent from an older file reads as empty cells
-    plan = [(c, header.index(c) if c in header else -1, *spec[c], {"": None}) for c in spec]
+    plan = [
+        (
+            col,
+            header.index(col) if col in header else -1,
+            cell.parse,
+            cell.need == "required",
+            {"": None},
+        )
+        for col, cell in schema.items()
+    ]
     out: list[Row] = []
     for line, cells in rows:
         if len(cells) != n:
@@ -288,118 +317,18 @@ def parse_table(path: Path, spec: Spec, required: list[str]) -> list[Row]:
             text = cells[i] if i >= 0 else ""
             # the same cell text parses to the same value: model names, members and epochs
             # repeat on every row of history.csv (a memo halves the time of a long one)
-            value = seen.get(text, _UNSEEN)
-            if value is _UNSEEN:
+            got = seen.get(text, _UNSEEN)
+            if got is _UNSEEN:
                 try:
-                    value = parse(text)
+                    got = parse(text)
                 except ValueError as e:
                     raise FileProblem(
                         f"{name} line {line}: {col} '{safe_text(text, 20)}' {e}"
                     ) from None
                 if len(seen) < 256:
-                    seen[text] = value
-            elif value is None and needed:
+                    seen[text] = got
+            elif got is None and needed:
                 raise FileProblem(f"{name} line {line}: {col} is empty")
-            row[col] = value
+            row[col] = got
         out.append(row)
     return out
-
-
-def parse_matrix(path: Path) -> list[Row]:
-    """An agreement matrix: header member,0..n-1; row i is {"member": i, "0": v, ...} with
-    every v in 0..1 (None when empty)."""
-    name = safe_text(path.name, 100)
-    header, rows = _csv_rows(path)
-    n = len(header) - 1
-    if header[:1] != ["member"] or header[1:] != [str(j) for j in range(n)] or n < 1:
-        raise FileProblem(f"{name} has an unexpected header (member,0,1,...)")
-    if n > MAX_MATRIX:
-        raise FileProblem(f"{name} has more than {MAX_MATRIX} members")
-    if len(rows) != n:
-        raise FileProblem(f"{name} has {len(rows)} rows for {n} members")
-    out: list[Row] = []
-    for i, (line, cells) in enumerate(rows):
-        if len(cells) != n + 1:
-            raise FileProblem(f"{name} line {line} has the wrong number of cells")
-        if cells[0] != str(i):
-            raise FileProblem(f"{name} line {line}: member '{safe_text(cells[0], 20)}' is not {i}")
-        row: Row = {"member": i}
-        for j, text in enumerate(cells[1:]):
-            try:
-                row[str(j)] = _UNIT(text) if text else None
-            except ValueError as e:
-                raise FileProblem(f"{name} line {line}: {j} '{safe_text(text, 20)}' {e}") from None
-        out.append(row)
-    return out
-
-
-# -- a run's tables ----------------------------------------------------------------------------
-
-
-@dataclass
-class RunTables:
-    """A run's CSVs as plain Python rows, each value int, float, str or None (empty cell).
-
-    results: results.csv rows with every RESULT_COLUMNS key; members: members.csv rows
-    (model, member, accuracy, nll); history: history.csv rows (member None for the whole
-    model); agreement[model]: rows {"member": i, "0": v0, "1": v1, ...}; reliability[model]:
-    rows (bin, lower, upper, count, accuracy, confidence). A file that is absent gives an
-    empty table; a file that fails validation gives an empty table and a line in `problems`
-    ("results.csv line 3: nll 'abc' is not a number"), safe to show as plain text.
-    `pandas.DataFrame(rows)` turns any table into a frame with the file's columns.
-    """
-
-    results: list[Row] = field(default_factory=list)
-    members: list[Row] = field(default_factory=list)
-    history: list[Row] = field(default_factory=list)
-    agreement: dict[str, list[Row]] = field(default_factory=dict)
-    reliability: dict[str, list[Row]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-
-def _table_files(path: Path) -> list[tuple[str, str, Path]]:
-    """(kind, model, path) of the agreement_/reliability_ files, sorted by name."""
-    try:
-        names = sorted(e.name for e in os.scandir(path))
-    except OSError:
-        return []
-    found = []
-    for n in names[:10_000]:
-        if m := TABLE_RE.match(n):
-            found.append((m.group(1), m.group(2), path / n))
-    return found
-
-
-def read_tables(path: str | os.PathLike) -> RunTables:
-    """Every CSV of the run folder path, validated (see RunTables). Never raises for what is
-    in the folder, never blocks, never modifies anything."""
-    p = Path(path)
-    t = RunTables()
-
-    def load(file: Path, reader: Callable[[Path], list[Row]]) -> list[Row]:
-        try:
-            return reader(file)
-        except FileNotFoundError:
-            return []
-        except FileProblem as e:
-            t.problems.append(str(e))
-        except OSError as e:
-            t.problems.append(f"cannot read {safe_text(file.name, 100)} ({safe_text(e, 100)})")
-        return []
-
-    def spec_reader(spec: Spec, required: list[str]) -> Callable[[Path], list[Row]]:
-        return lambda f: parse_table(f, spec, required)
-
-    t.results = load(p / "results.csv", spec_reader(RESULT_SPEC, REQUIRED_COLUMNS["results.csv"]))
-    t.members = load(p / "members.csv", spec_reader(MEMBER_SPEC, MEMBER_COLUMNS))
-    t.history = load(p / "history.csv", spec_reader(HISTORY_SPEC, HISTORY_COLUMNS))
-    for kind, model, file in _table_files(p):
-        if kind == "agreement":
-            rows = load(file, parse_matrix)
-            if rows:
-                t.agreement[model] = rows
-        else:
-            rows = load(file, spec_reader(RELIABILITY_SPEC, RELIABILITY_COLUMNS))
-            if rows:
-                t.reliability[model] = rows
-    return t

@@ -223,7 +223,7 @@ def _limits() -> Limits:
 
 
 def _new_id() -> str:
-    from bedash.store.runs import new_run_id
+    from bedash.store.folders import new_run_id
 
     return new_run_id()
 

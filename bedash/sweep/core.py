@@ -31,11 +31,8 @@ from typing import Any
 from bedash.names import RESULT_COLUMNS, FieldError
 from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig, config_fields
 from bedash.store.atomic import atomic_write_bytes, atomic_write_text
-from bedash.store.runs import (
-    _csv_text,  # one way to write a CSV cell (None, NaN -> empty)
-    _is_run_file,
-    is_run_dir,
-)
+from bedash.store.folders import is_run_dir, is_run_file
+from bedash.store.writer import csv_text  # one way to write a CSV cell (None, NaN -> empty)
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
 
 SWEEP_FILE, SUMMARY_FILE, PAIRED_FILE = "sweep.json", "summary.csv", "paired.csv"
@@ -275,11 +272,11 @@ class SweepStore:
         folder = self.path / cell_id
         folder.mkdir(exist_ok=True)
         for old in folder.iterdir():  # an earlier, failed or interrupted attempt
-            if old.is_file() and _is_run_file(old.name) and old.name not in files:
+            if old.is_file() and is_run_file(old.name) and old.name not in files:
                 old.unlink()
         names = sorted(files, key=lambda n: (n == "status.json", n != "config.json", n))
         for name in names:
-            if "/" in name or name.startswith(".") or not _is_run_file(name):
+            if "/" in name or name.startswith(".") or not is_run_file(name):
                 continue  # only run files, only into this folder
             data = files[name]
             if name == "config.json" and meta:
@@ -293,8 +290,8 @@ class SweepStore:
         fields = list(self.spec.grid)
         summary = summary_rows(records, fields)
         pairs = paired_rows(records, fields)
-        atomic_write_text(self.path / SUMMARY_FILE, _csv_text(summary_columns(fields), summary))
-        atomic_write_text(self.path / PAIRED_FILE, _csv_text(paired_columns(fields), pairs))
+        atomic_write_text(self.path / SUMMARY_FILE, csv_text(summary_columns(fields), summary))
+        atomic_write_text(self.path / PAIRED_FILE, csv_text(paired_columns(fields), pairs))
         from bedash.sweep.uncertainty_stats import (
             write_uncertainty_stats,  # it builds on this module
         )

@@ -1,7 +1,6 @@
 """Statistics over seeds: mean, std, a Student t interval, paired differences and a verdict.
 
-Plain Python (no numpy, no scipy): the t quantile comes from the regularized incomplete beta
-function (a continued fraction, as Numerical Recipes' betacf) inverted by bisection.
+Plain Python but for the t quantile (scipy.stats, imported when an interval is computed).
 """
 
 from __future__ import annotations
@@ -72,75 +71,16 @@ def better_direction(metric: str) -> str:
 # -- the t distribution ------------------------------------------------------------------------
 
 
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny, eps = 1e-300, 1e-15
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < eps:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """The regularized incomplete beta function I_x(a, b), for a, b > 0 and 0 <= x <= 1."""
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"x must be in [0, 1] (got {x})")
-    if x in (0.0, 1.0):
-        return x
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    front = math.exp(log_front)
-    # the fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t with df degrees of freedom."""
-    if df <= 0:
-        raise ValueError(f"df must be > 0 (got {df})")
-    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))  # P(T > |t|)
-    return 1.0 - tail if t >= 0 else tail
-
-
 def t_quantile(p: float, df: float) -> float:
-    """The t value with P(T <= t) = p (bisection on t_cdf; accurate to ~1e-10)."""
+    """The t value with P(T <= t) = p for Student's t with df degrees of freedom (scipy,
+    imported here so that importing this module, and the pages that do, stays light)."""
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1) (got {p})")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:  # df = 1 at p = 0.9995 needs ~637
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
+    if df <= 0:
+        raise ValueError(f"df must be > 0 (got {df})")
+    from scipy.stats import t
+
+    return float(t.ppf(p, df))
 
 
 # -- summaries ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bedash.store.atomic import atomic_write_text
-from bedash.store.runs import _csv_text
+from bedash.store.writer import csv_text
 from bedash.sweep.core import (
     Record,
     _floats,
@@ -103,6 +103,6 @@ def write_uncertainty_stats(
         pairs = paired_rows(records, fields, key=t.key, metrics=t.metrics)
         for name, columns, rows in ((t.summary, summary_columns(fields, t.key), summary),
                                     (t.paired, paired_columns(fields, t.key), pairs)):  # fmt: skip
-            atomic_write_text(store.path / name, _csv_text(columns, rows))
+            atomic_write_text(store.path / name, csv_text(columns, rows))
         written += [t.summary, t.paired]
     return written

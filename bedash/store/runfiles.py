@@ -1,0 +1,209 @@
+"""The files of a run folder, declared once: each CSV's columns (type, bounds, need) and the
+shape of the JSON objects that mark a run bedash wrote. bedash.store.readers' one generic
+reader interprets them; `read_tables` reads a run's tables with them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bedash.names import (
+    FINAL_STATUSES,
+    HISTORY_COLUMNS,
+    MEMBER_COLUMNS,
+    OOD_COLUMNS,
+    RELIABILITY_COLUMNS,
+    RESULT_COLUMNS,
+    SELECTIVE_COLUMNS,
+    SHIFT_COLUMNS,
+    UNCERTAINTY_COLUMNS,
+)
+from bedash.store.readers import (
+    Choice,
+    FileProblem,
+    Float,
+    Int,
+    Match,
+    Row,
+    Schema,
+    Text,
+    column,
+    csv_rows,
+    read_table,
+    required,
+    safe_text,
+)
+
+MAX_MATRIX = 4096  # members of an agreement matrix
+MODEL_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+TABLE_RE = re.compile(r"^(agreement|reliability)_([A-Za-z0-9_]{1,64})\.csv$")
+UNCERTAINTY_RE = re.compile(r"^uncertainty_([A-Za-z0-9_]{1,64})\.csv$")  # per model, with --ood
+
+BIG = 2**63 - 1
+MODEL = Match(MODEL_RE, "a model name")
+NAME = Text()  # a corruption, an OOD set, a score: newer runs may add names
+COUNT = Int(0, BIG)
+MEMBER = Int(0, 1 << 20)
+SECONDS = Float(0.0, 1e12)
+UNIT = Float(0.0, 1.0)
+POS = Float(0.0, 1e300)  # NLL, entropies, sizes, speeds: never negative
+BRIER = Float(0.0, 2.0)
+
+RESULTS: Schema = {  # older runs may lack the later columns: None then
+    "model": required(MODEL), "status": required(Choice(FINAL_STATUSES)),
+    "members": Int(1, 1 << 20), "arch": Text(), "hidden": COUNT, "layers": COUNT,
+    "epochs": COUNT, "batch_size": COUNT, "dataset": Text(), "device": Text(),
+    "seed": Int(-BIG - 1, 2**64), "params": COUNT, "param_bytes": COUNT, "param_mb": POS,
+    "params_rel_single": POS, "train_seconds": SECONDS, "epoch_seconds": SECONDS,
+    "infer_seconds": SECONDS, "member_samples_per_s": POS, "mean_member_acc": UNIT,
+    "ensemble_acc": UNIT, "vote_acc": UNIT, "oracle_acc": UNIT, "nll": POS, "ece": UNIT,
+    "brier": BRIER, "mean_disagreement": UNIT, "infer_repeats": COUNT,
+    "load_avg": Float(0.0, 1e9), "cpu_count": COUNT,
+}  # fmt: skip
+HISTORY: Schema = {
+    "model": required(MODEL), "member": column(MEMBER), "epoch": required(COUNT),
+    "loss": column(Float(-1e300, 1e300, infinite=True)),  # a diverged epoch's loss is inf
+    "epoch_seconds": column(SECONDS), "samples_per_s": column(POS),
+}  # fmt: skip
+MEMBERS: Schema = {
+    "model": required(MODEL), "member": required(MEMBER), "accuracy": column(UNIT),
+    "nll": column(POS),
+}  # fmt: skip
+RELIABILITY: Schema = {
+    "bin": required(COUNT), "lower": required(UNIT), "upper": required(UNIT),
+    "count": required(COUNT), "accuracy": column(UNIT), "confidence": column(UNIT),
+}  # fmt: skip
+SHIFT: Schema = {  # *_ts and the later columns: absent from older runs
+    "model": required(MODEL), "corruption": required(NAME), "severity": required(Int(0, 5)),
+    "acc": column(UNIT), "nll": POS, "ece": column(UNIT), "brier": BRIER, "entropy": POS,
+    "mutual_info": POS, "expected_entropy": POS, "aurc": UNIT, "temperature": POS,
+    "acc_ts": UNIT, "nll_ts": POS, "ece_ts": UNIT, "brier_ts": BRIER,
+}  # fmt: skip
+OOD: Schema = {
+    "model": required(MODEL), "ood_set": required(NAME), "score": required(NAME),
+    "auroc": column(UNIT), "aupr": column(UNIT), "fpr95": column(UNIT),
+}  # fmt: skip
+SELECTIVE: Schema = {
+    "model": required(MODEL), "coverage": required(UNIT), "accuracy": column(UNIT),
+    "risk": UNIT,
+}  # fmt: skip
+UNCERTAINTY: Schema = {  # uncertainty_<model>.csv
+    "model": required(MODEL), "set": required(NAME), "quantity": required(NAME),
+    "bin": required(COUNT), "lower": required(POS), "upper": required(POS),
+    "count": required(COUNT), "fraction": column(UNIT),
+}  # fmt: skip
+for schema, names in (
+    (RESULTS, RESULT_COLUMNS), (HISTORY, HISTORY_COLUMNS), (MEMBERS, MEMBER_COLUMNS),
+    (RELIABILITY, RELIABILITY_COLUMNS), (SHIFT, SHIFT_COLUMNS), (OOD, OOD_COLUMNS),
+    (SELECTIVE, SELECTIVE_COLUMNS), (UNCERTAINTY, UNCERTAINTY_COLUMNS),
+):  # fmt: skip
+    assert list(schema) == names, names[:2]
+
+# JSON objects: what makes a status.json or a config.json's _meta bedash's (keys not named
+# here are free: a newer version may add some)
+STATUS_JSON: Schema = {
+    "status": required(Choice(("running", *FINAL_STATUSES))),
+    "started": required(Text()),
+    "updated": required(Text()),
+}
+CONFIG_META: Schema = {"bedash": required(Text())}  # config.json's _meta: bedash's version
+
+
+def read_matrix(path: Path) -> list[Row]:
+    """An agreement matrix (its columns depend on E, so no schema): header member,0..n-1; row
+    i is {"member": i, "0": v, ...} with every v in 0..1 (None when empty)."""
+    name = safe_text(path.name, 100)
+    header, rows = csv_rows(path)
+    n = len(header) - 1
+    if header[:1] != ["member"] or header[1:] != [str(j) for j in range(n)] or n < 1:
+        raise FileProblem(f"{name} has an unexpected header (member,0,1,...)")
+    if n > MAX_MATRIX:
+        raise FileProblem(f"{name} has more than {MAX_MATRIX} members")
+    if len(rows) != n:
+        raise FileProblem(f"{name} has {len(rows)} rows for {n} members")
+    out: list[Row] = []
+    for i, (line, cells) in enumerate(rows):
+        if len(cells) != n + 1:
+            raise FileProblem(f"{name} line {line} has the wrong number of cells")
+        if cells[0] != str(i):
+            raise FileProblem(f"{name} line {line}: member '{safe_text(cells[0], 20)}' is not {i}")
+        row: Row = {"member": i}
+        for j, text in enumerate(cells[1:]):
+            try:
+                row[str(j)] = UNIT.parse(text) if text else None
+            except ValueError as e:
+                raise FileProblem(f"{name} line {line}: {j} '{safe_text(text, 20)}' {e}") from None
+        out.append(row)
+    return out
+
+
+def _load(file: Path, read: Callable[[Path], list[Row]], problems: list[str]) -> list[Row]:
+    """read(file)'s rows; [] when the file is absent, and [] plus a line in problems (safe to
+    show as plain text) when it cannot be used."""
+    try:
+        return read(file)
+    except FileNotFoundError:
+        pass
+    except FileProblem as e:
+        problems.append(str(e))
+    except OSError as e:
+        problems.append(f"cannot read {safe_text(file.name, 100)} ({safe_text(e, 100)})")
+    return []
+
+
+# -- a run's tables ----------------------------------------------------------------------------
+
+
+@dataclass
+class RunTables:
+    """A run's CSVs as plain Python rows, each value int, float, str or None (empty cell).
+
+    results: results.csv rows with every RESULT_COLUMNS key; members: members.csv rows
+    (model, member, accuracy, nll); history: history.csv rows (member None for the whole
+    model); agreement[model]: rows {"member": i, "0": v0, "1": v1, ...}; reliability[model]:
+    rows (bin, lower, upper, count, accuracy, confidence). A file that is absent gives an
+    empty table; a file that fails validation gives an empty table and a line in `problems`
+    ("results.csv line 3: nll 'abc' is not a number"), safe to show as plain text.
+    `pandas.DataFrame(rows)` turns any table into a frame with the file's columns.
+    """
+
+    results: list[Row] = field(default_factory=list)
+    members: list[Row] = field(default_factory=list)
+    history: list[Row] = field(default_factory=list)
+    agreement: dict[str, list[Row]] = field(default_factory=dict)
+    reliability: dict[str, list[Row]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _per_model_files(path: Path, pattern: re.Pattern[str]) -> list[tuple[re.Match[str], Path]]:
+    """(match, file) of the files in folder path whose names match pattern, sorted by name."""
+    try:
+        names = sorted(e.name for e in os.scandir(path))
+    except OSError:
+        return []
+    return [(m, path / n) for n in names[:10_000] if (m := pattern.match(n))]
+
+
+def read_tables(path: str | os.PathLike) -> RunTables:
+    """Every CSV of the run folder path, validated (see RunTables). Never raises for what is
+    in the folder, never blocks, never modifies anything."""
+    p = Path(path)
+    t = RunTables()
+
+    def schema(s: Schema) -> Callable[[Path], list[Row]]:
+        return lambda f: read_table(f, s)
+
+    t.results = _load(p / "results.csv", schema(RESULTS), t.problems)
+    t.members = _load(p / "members.csv", schema(MEMBERS), t.problems)
+    t.history = _load(p / "history.csv", schema(HISTORY), t.problems)
+    for m, file in _per_model_files(p, TABLE_RE):
+        if m.group(1) == "agreement":
+            if rows := _load(file, read_matrix, t.problems):
+                t.agreement[m.group(2)] = rows
+        elif rows := _load(file, schema(RELIABILITY), t.problems):
+            t.reliability[m.group(2)] = rows
+    return t
