@@ -95,7 +95,8 @@ def make_data(runs: Path) -> None:
     """One run of three models (1,000 images, 3 epochs) and a 2 x 2 sweep of tiny cells."""
     from bedash.experiment import run_experiment
     from bedash.settings.config import RunConfig
-    from bedash.sweep.core import SweepSpec, run_sweep
+    from bedash.sweep.grid import SweepSpec
+    from bedash.sweep.run import run_sweep
     from bedash.sweep.engines import LocalEngine
 
     cfg = RunConfig(dataset="synthetic", train_size=1000, test_size=500, epochs=3, hidden=32,

@@ -27,7 +27,8 @@ def make_sweep(runs_dir: Path) -> None:
     """A finished 2 x 3 sweep (members 2 and 4, seeds 0-2) of tiny cells, run in-process,
     each evaluated under contrast at severities 1-5 and on uniform noise as OOD."""
     from bedash.settings.config import RunConfig
-    from bedash.sweep.core import SweepSpec, run_sweep
+    from bedash.sweep.grid import SweepSpec
+    from bedash.sweep.run import run_sweep
     from bedash.sweep.engines import LocalEngine
 
     base = RunConfig(dataset="synthetic", train_size=400, test_size=200, epochs=2, hidden=16,

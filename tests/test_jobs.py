@@ -468,7 +468,7 @@ def test_the_library_never_imports_streamlit() -> None:
 
 
 def _sweep_spec():
-    from bedash.sweep.core import SweepSpec
+    from bedash.sweep.grid import SweepSpec
 
     base = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, members=2,
                      hidden=8, models=("single",), device="cpu")  # fmt: skip
@@ -504,7 +504,7 @@ def test_a_sweep_waits_behind_a_training_job_and_reports_cells(tmp_path) -> None
 
 def test_a_sweep_is_checked_before_it_is_queued_and_cancelled_by_the_registry(tmp_path) -> None:
     from bedash.dashboard.sweepjobs import submit_sweep
-    from bedash.sweep.core import SweepError
+    from bedash.sweep.grid import SweepError
 
     reg = JobRegistry(tmp_path, max_running=1)
     with pytest.raises(SweepError) as e:

@@ -1,4 +1,5 @@
-"""bedash.sweep.core and the sweep CLI: grid, sweep folder, resume, cancel, failure, statistics.
+"""The sweep run loop (bedash.sweep.grid, folder, rows, run) and the sweep CLI: grid, sweep
+folder, resume, cancel, failure, statistics.
 
 Most tests drive run_sweep with a fake engine that returns hand-made run files, so the
 statistics can be checked against values computed here; one test trains real tiny cells.
@@ -17,18 +18,11 @@ import pytest
 
 from bedash.settings.config import ConfigError, RunConfig
 from bedash.settings.profile import current_limits
-from bedash.store.runs import RESULT_COLUMNS, _csv_text, read_run
+from bedash.store.runs import RESULT_COLUMNS, csv_text, read_run
 from bedash.sweep import cli as sweep_cli
-from bedash.sweep.core import (
-    CellOutcome,
-    SweepError,
-    SweepSpec,
-    SweepStore,
-    check_cells,
-    parse_seeds,
-    read_sweep_json,
-    run_sweep,
-)
+from bedash.sweep.folder import SweepStore, read_sweep_json
+from bedash.sweep.grid import CellOutcome, SweepError, SweepSpec, check_cells, parse_seeds
+from bedash.sweep.run import run_sweep
 
 BASE = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, hidden=8,
                  members=2, device="cpu")  # fmt: skip
@@ -56,7 +50,7 @@ def run_files(cfg: RunConfig, status: str = "finished") -> dict[str, bytes]:
     return {
         "config.json": json.dumps({**cfg.to_dict(), "_meta": META}).encode(),
         "status.json": json.dumps({"status": status, "started": "x"}).encode(),
-        "results.csv": _csv_text(RESULT_COLUMNS, rows).encode(),
+        "results.csv": csv_text(RESULT_COLUMNS, rows).encode(),
     }
 
 
@@ -710,8 +704,8 @@ def test_without_ray_auto_runs_here_and_ray_is_refused_naming_the_flag(monkeypat
 
     from bedash.settings.config import DEFAULT_LIMITS
     from bedash.sweep import cli as sweep_cli
-    from bedash.sweep.core import SweepError
     from bedash.sweep.engines import LocalEngine
+    from bedash.sweep.grid import SweepError
 
     monkeypatch.setattr(sweep_cli, "_have_ray", lambda: False)
     args = argparse.Namespace(engine="auto", address=None)

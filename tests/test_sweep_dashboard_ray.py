@@ -11,7 +11,7 @@ import pytest
 from bedash.dashboard.jobs import JobRegistry
 from bedash.dashboard.sweepjobs import submit_sweep
 from bedash.settings.config import RunConfig
-from bedash.sweep.core import SweepSpec
+from bedash.sweep.grid import SweepSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -17,7 +17,9 @@ import pytest
 
 from bedash.settings.config import RunConfig
 from bedash.store.runs import read_run
-from bedash.sweep.core import SweepEvent, SweepSpec, read_sweep_json, run_sweep
+from bedash.sweep.folder import read_sweep_json
+from bedash.sweep.grid import SweepSpec
+from bedash.sweep.run import SweepEvent, run_sweep
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,8 +17,10 @@ import pytest
 from bedash.names import OOD_COLUMNS, RESULT_COLUMNS, SHIFT_COLUMNS
 from bedash.settings.config import RunConfig
 from bedash.settings.profile import current_limits
-from bedash.store.runs import _csv_text
-from bedash.sweep.core import CellOutcome, SweepSpec, SweepStore, check_cells, run_sweep
+from bedash.store.runs import csv_text
+from bedash.sweep.folder import SweepStore
+from bedash.sweep.grid import CellOutcome, SweepSpec, check_cells
+from bedash.sweep.run import run_sweep, write_stats
 from bedash.sweep.uncertainty_stats import UNCERTAINTY_SWEEP_FILES, write_uncertainty_stats
 
 BASE = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, hidden=8,
@@ -71,12 +73,12 @@ def files(cfg: RunConfig, shift: bool = True, ood: bool = True, bump: float = 0.
     out = {
         "config.json": json.dumps(cfg.to_dict()).encode(),
         "status.json": json.dumps({"status": "finished"}).encode(),
-        "results.csv": _csv_text(RESULT_COLUMNS, results).encode(),
+        "results.csv": csv_text(RESULT_COLUMNS, results).encode(),
     }
     if shift:
-        out["shift.csv"] = _csv_text(SHIFT_COLUMNS, shift_rows).encode()
+        out["shift.csv"] = csv_text(SHIFT_COLUMNS, shift_rows).encode()
     if ood:
-        out["ood.csv"] = _csv_text(OOD_COLUMNS, ood_rows).encode()
+        out["ood.csv"] = csv_text(OOD_COLUMNS, ood_rows).encode()
     return out
 
 
@@ -214,7 +216,7 @@ def test_rewrite_refreshes_and_removes_stale_files(tmp_path: Path) -> None:
     store = SweepStore.open(out, spec(), check_cells(spec(), current_limits({})))
     for cell in store.cells:  # every cell rerun: ood.csv with new numbers, no shift.csv
         store.write_run(cell.id, files(cell.config, shift=False, bump=0.05), {})
-    store.write_stats()
+    write_stats(store)
     assert not (out / "shift_summary.csv").exists() and not (out / "shift_paired.csv").exists()
     ood = {(r["model"], r["score"], r["metric"]): r for r in read_csv(out / "ood_summary.csv")}
     assert float(ood[("batchensemble", "entropy", "auroc")]["mean"]) == pytest.approx(0.97)

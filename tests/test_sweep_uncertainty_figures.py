@@ -9,7 +9,7 @@ import pytest
 
 from bedash.dashboard import sweep_uncertainty_figures as suf
 from bedash.names import MODEL_COLORS
-from bedash.sweep.core import run_sweep
+from bedash.sweep.run import run_sweep
 from tests.test_sweep_uncertainty import HALF, Engine, spec
 
 

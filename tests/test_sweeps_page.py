@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from bedash.dashboard.sweepform import parse_grid
 from bedash.settings.config import RunConfig
-from bedash.sweep.core import SweepError
+from bedash.sweep.grid import SweepError
 
 ROOT = Path(__file__).resolve().parent.parent
 ACC_TITLE = "Accuracy under shift"  # the severity figure of accuracy (one of ECE beside it)
@@ -123,7 +123,7 @@ def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
 
 def _finished_sweep(root: Path, name: str, **files: bool) -> Path:
     """A sweep folder written by the fake engine of test_sweep_uncertainty (no training)."""
-    from bedash.sweep.core import run_sweep
+    from bedash.sweep.run import run_sweep
     from tests.test_sweep_uncertainty import Engine, spec
 
     run_sweep(spec(), root / name, Engine(**files))
@@ -175,8 +175,9 @@ def _two_config_sweep(root: Path, name: str) -> Path:
     import io
 
     from bedash.names import RESULT_COLUMNS, SHIFT_COLUMNS
-    from bedash.store.runs import _csv_text
-    from bedash.sweep.core import CellOutcome, SweepSpec, run_sweep
+    from bedash.store.runs import csv_text
+    from bedash.sweep.grid import CellOutcome, SweepSpec
+    from bedash.sweep.run import run_sweep
     from tests.test_sweep_uncertainty import BASE, Engine, files
 
     class TwoConfigs(Engine):
@@ -189,12 +190,12 @@ def _two_config_sweep(root: Path, name: str) -> Path:
                 for r in rows:  # BatchEnsemble minus the ensemble: +0.01 (members=2), +0.06
                     if r["model"] == "batchensemble":
                         r["ensemble_acc"] = str(0.61 + bump)
-                out["results.csv"] = _csv_text(RESULT_COLUMNS, rows).encode()
+                out["results.csv"] = csv_text(RESULT_COLUMNS, rows).encode()
                 rows = list(csv.DictReader(io.StringIO(out["shift.csv"].decode())))
                 for r in rows:  # and 0.03 more accurate under shift than the other kinds
                     if r["model"] == "batchensemble" and bump:
                         r["acc"] = str(float(r["acc"]) + 0.03)
-                out["shift.csv"] = _csv_text(SHIFT_COLUMNS, rows).encode()
+                out["shift.csv"] = csv_text(SHIFT_COLUMNS, rows).encode()
                 ended(CellOutcome(cell.id, "finished", out, started=1.0, ended=2.0), {})
 
     run_sweep(SweepSpec(BASE, {"members": [2, 4]}, [0, 1, 2]), root / name, TwoConfigs())

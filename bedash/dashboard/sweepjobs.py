@@ -15,7 +15,9 @@ from pathlib import Path
 from bedash.dashboard.jobs import JobRegistry, TaskControl
 from bedash.names import duration
 from bedash.settings.config import Limits
-from bedash.sweep.core import SweepEvent, SweepSpec, SweepStore, check_cells, check_files, check_out
+from bedash.sweep.folder import SweepStore, check_out
+from bedash.sweep.grid import SweepSpec, check_cells, check_files
+from bedash.sweep.run import SweepEvent
 from bedash.sweep.job import SweepJob, SweepSnapshot, run_job
 
 ENGINES = ("local", "ray")

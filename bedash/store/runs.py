@@ -59,7 +59,7 @@ RUN_FILES = (
     "shift.csv", "ood.csv", "selective.csv", "annotations.json",
 )  # fmt: skip
 UNCERTAINTY_RE = re.compile(r"^uncertainty_[A-Za-z0-9_]{1,64}\.csv$")  # per model, with --ood
-SWEEP_MARKER = "sweep.json"  # bedash.sweep.core writes it first in a sweep folder
+SWEEP_MARKER = "sweep.json"  # bedash.sweep.folder writes it first in a sweep folder
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_CONFIG_TEXT = 4096  # characters of one text setting in config.json that are shown
 RUN_NAME_RULE = "1 to 128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -105,7 +105,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
@@ -114,7 +114,7 @@ def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def _is_run_file(name: str) -> bool:
+def is_run_file(name: str) -> bool:
     """A file name bedash writes in a run folder (the lock excepted: it is never removed)."""
     return name in RUN_FILES or bool(TABLE_RE.match(name) or UNCERTAINTY_RE.match(name))
 
@@ -122,7 +122,7 @@ def _is_run_file(name: str) -> bool:
 def _is_temp_file(name: str) -> bool:
     """A temp file atomic_write left behind for a run file (a kill -9 mid-write)."""
     m = re.match(r"^\.(.+)\.[A-Za-z0-9_]+\.tmp$", name)
-    return bool(m) and _is_run_file(m.group(1))
+    return bool(m) and is_run_file(m.group(1))
 
 
 # -- which folders are runs, and which are live --------------------------------------------------
@@ -302,7 +302,7 @@ class RunWriter:
         """--overwrite: remove the earlier run's files, only the regular files bedash names."""
         for name in os.listdir(self.path):
             f = self.path / name
-            if (_is_run_file(name) or _is_temp_file(name)) and stat.S_ISREG(os.lstat(f).st_mode):
+            if (is_run_file(name) or _is_temp_file(name)) and stat.S_ISREG(os.lstat(f).st_mode):
                 f.unlink()
 
     def _write(self, name: str, text: str) -> None:
@@ -336,23 +336,23 @@ class RunWriter:
 
     def add_history(self, rows: list[dict[str, Any]]) -> None:
         self.history.extend(rows)
-        self._write("history.csv", _csv_text(HISTORY_COLUMNS, self.history))
+        self._write("history.csv", csv_text(HISTORY_COLUMNS, self.history))
 
     def add_result(self, row: dict[str, Any], members: list[dict[str, Any]]) -> None:
         self.results.append(row)
         self.members.extend(members)
-        self._write("results.csv", _csv_text(RESULT_COLUMNS, self.results))
-        self._write("members.csv", _csv_text(MEMBER_COLUMNS, self.members))
+        self._write("results.csv", csv_text(RESULT_COLUMNS, self.results))
+        self._write("members.csv", csv_text(MEMBER_COLUMNS, self.members))
 
     def write_matrix(self, name: str, matrix: list[list[float]]) -> None:
         """An E x E matrix with member indices as header and first column."""
         n = len(matrix)
         rows = [{"member": i, **{str(j): matrix[i][j] for j in range(n)}} for i in range(n)]
         cols = ["member"] + [str(j) for j in range(n)]
-        self._write(name, _csv_text(cols, rows))
+        self._write(name, csv_text(cols, rows))
 
     def write_table(self, name: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
-        self._write(name, _csv_text(columns, rows))
+        self._write(name, csv_text(columns, rows))
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -28,20 +28,16 @@ from bedash.settings.config import (
     parse_models,
 )
 from bedash.settings.config import flag as config_flag
-from bedash.sweep.core import (
+from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
+from bedash.sweep.grid import (
     MAX_CELLS,
     SweepError,
-    SweepEvent,
     SweepSpec,
     check_cells,
     check_files,
-    check_out,
-    is_sweep_dir,
     parse_seeds,
-    read_sweep_json,
-    run_sweep,
-    spec_from_sweep,
 )
+from bedash.sweep.run import SweepEvent, run_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig
-from bedash.sweep.core import Cell, CellOutcome, SweepError
+from bedash.sweep.grid import Cell, CellOutcome, SweepError
 
 Started = Callable[[str, dict[str, Any]], None]
 Ended = Callable[[CellOutcome, dict[str, Any]], None]

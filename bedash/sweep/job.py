@@ -23,19 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from bedash.settings.config import DEFAULT_LIMITS, Limits
-from bedash.sweep.core import (
-    CELL_STATUSES,
-    DONE_STATUSES,
-    SweepError,
-    SweepEvent,
-    SweepSpec,
-    SweepStore,
-    check_cells,
-    check_out,
-    read_sweep_json,
-    run_sweep,
-)
 from bedash.sweep.engines import _pythonpath
+from bedash.sweep.folder import CELL_STATUSES, DONE_STATUSES, SweepStore, check_out, read_sweep_json
+from bedash.sweep.grid import SweepError, SweepSpec, check_cells
+from bedash.sweep.run import SweepEvent, run_sweep
 
 POLL_SECONDS = 0.5
 

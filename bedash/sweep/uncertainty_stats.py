@@ -1,7 +1,7 @@
 """A sweep's uncertainty statistics: shift.csv and ood.csv of its cells, over seeds.
 
 For the cells run with --shift or --ood, the same statistics as summary.csv and paired.csv
-(bedash.sweep.core's summary_rows and paired_rows, with a key), written beside them:
+(bedash.sweep.rows' summary_rows and paired_rows, with a key), written beside them:
 
 - shift_summary.csv: per config, model kind, corruption, severity and metric (acc, nll, ece,
   brier, entropy, mutual_info, aurc: selective prediction's area under the risk-coverage
@@ -24,23 +24,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bedash.store.atomic import atomic_write_text
-from bedash.store.runs import _csv_text
-from bedash.sweep.core import (
+from bedash.store.runs import csv_text
+from bedash.sweep.folder import SweepStore
+from bedash.sweep.rows import (
     Record,
-    _floats,
     cell_rows,
+    floats,
     load_records,
     paired_columns,
     paired_rows,
     summary_columns,
     summary_rows,
 )
-
-if TYPE_CHECKING:
-    from bedash.sweep.core import SweepStore
 
 # aurc: the area under the risk-coverage curve of selective prediction (selective.csv's curve
 # is of the clean test set; shift.csv has its area for every set)
@@ -81,7 +78,7 @@ def table_records(
                 continue
             key = tuple(str(row.get(k) or "") for k in table.key)
             out.append(Record(cell.config_index, cell.values, cell.seed, model,
-                              _floats(row, table.metrics), key))  # fmt: skip
+                              floats(row, table.metrics), key))  # fmt: skip
     return out
 
 
@@ -103,6 +100,6 @@ def write_uncertainty_stats(
         pairs = paired_rows(records, fields, key=t.key, metrics=t.metrics)
         for name, columns, rows in ((t.summary, summary_columns(fields, t.key), summary),
                                     (t.paired, paired_columns(fields, t.key), pairs)):  # fmt: skip
-            atomic_write_text(store.path / name, _csv_text(columns, rows))
+            atomic_write_text(store.path / name, csv_text(columns, rows))
         written += [t.summary, t.paired]
     return written
