@@ -9,7 +9,7 @@ import pytest
 
 from bedash.dashboard import figures as charts
 from bedash.dashboard import tables
-from bedash.dashboard.jobs import TracePoint
+from bedash.jobs.record import TracePoint
 from bedash.names import HISTORY_COLUMNS, MODEL_COLORS
 
 

@@ -6,23 +6,21 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bedash.store.atomic import atomic_write_bytes, atomic_write_text
 from bedash.store.runs import is_run_dir, is_run_file
-from bedash.sweep.grid import Cell, SweepError, SweepSpec
+from bedash.sweep.grid import CELL_STATUSES, DONE_STATUSES, Cell, SweepError, SweepSpec
 
 SWEEP_FILE, SUMMARY_FILE, PAIRED_FILE = "sweep.json", "summary.csv", "paired.csv"
 SWEEP_FORMAT = "bedash-sweep"
-CELL_STATUSES = ("pending", "running", "finished", "diverged", "failed", "interrupted")
-DONE_STATUSES = ("finished", "diverged")  # kept on resume; the others run again
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
 
 
 class SweepStore:
@@ -74,6 +72,9 @@ class SweepStore:
 
     def todo(self) -> list[Cell]:
         return [c for c in self.cells if self.entry(c.id)["status"] not in DONE_STATUSES]
+
+    def done(self) -> list[Cell]:
+        return [c for c in self.cells if self.entry(c.id)["status"] in DONE_STATUSES]
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(CELL_STATUSES, 0)
@@ -180,7 +181,6 @@ def _differs(path: Path, there: Any, here: Any) -> str:
     )
 
 
-
 def spec_from_sweep(path: str | Path) -> SweepSpec:
     """The grid stored in a sweep folder (to resume it without repeating the flags)."""
     return SweepSpec.from_dict(read_sweep_json(path))
@@ -190,3 +190,35 @@ def run_dirs(path: str | Path) -> list[Path]:
     """The cells' run folders that exist in a sweep folder."""
     state = read_sweep_json(path)
     return [Path(path) / c["id"] for c in state["cells"] if is_run_dir(Path(path) / c["id"])]
+
+
+@dataclass
+class SweepSnapshot:
+    """What a page shows of a sweep: its status and every cell's, as sweep.json says."""
+
+    path: Path
+    status: str  # pending | running | finished | failed | interrupted (| queued: its job's)
+    counts: dict[str, int]
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""  # why the sweep itself stopped (not a cell's error)
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.get(s, 0) for s in DONE_STATUSES)
+
+    @property
+    def total(self) -> int:
+        return len(self.cells)
+
+
+def read_snapshot(path: str | Path) -> SweepSnapshot:
+    """The sweep folder's state now; status failed, with the reason, when it cannot be read."""
+    try:
+        state = read_sweep_json(path)
+    except SweepError as e:
+        return SweepSnapshot(Path(path), "failed", {}, [], e.message)
+    cells = state.get("cells", [])
+    counts = dict.fromkeys(CELL_STATUSES, 0)
+    for c in cells:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    return SweepSnapshot(Path(path), str(state.get("status", "")), counts, cells)

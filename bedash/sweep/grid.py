@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +20,13 @@ DEMO_MAX_CELLS = 8  # the hosted demo: a few tiny cells, one after another, in-p
 # (--seeds lists it for every config). The rest (data location, model kinds: every cell
 # trains all of them, which is what pairs them; device; speed knobs) take one value.
 SWEEPABLE = tuple(s.name for s in config_fields() if s.sweepable and s.name != "seed")
+CELL_STATUSES = ("pending", "running", "finished", "diverged", "failed", "interrupted")
+DONE_STATUSES = ("finished", "diverged")  # kept on resume; the others run again
 
 
 class SweepError(FieldError):
     """Bad sweep input; `field` is a RunConfig field or a sweep setting (seeds, out,
     address, max_cells, cpus_per_run...)."""
-
 
 
 # -- the grid ----------------------------------------------------------------------------------
@@ -163,8 +164,6 @@ def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = Tr
             check_offline(dataset, data_dir, ood)
 
 
-
-
 @dataclass
 class CellOutcome:
     """What a cell's task sends back: its run files and where and how it ran."""
@@ -179,3 +178,6 @@ class CellOutcome:
     ended: float = 0.0
 
 
+# what an engine calls as a cell starts (cell id, where) and ends (its outcome, where)
+Started = Callable[[str, dict[str, Any]], None]
+Ended = Callable[[CellOutcome, dict[str, Any]], None]

@@ -1,6 +1,7 @@
-"""Statistics over a sweep's cells: summary.csv (per config, model kind and metric: mean, std
-and the 95% t interval over seeds) and paired.csv (BatchEnsemble minus each baseline, paired
-by seed, with a verdict). bedash.sweep.uncertainty_stats uses the same rows with a key."""
+"""Statistics over a sweep's cells: summary.csv 's rows (per config, model kind and metric:
+mean, std and the 95% t interval over seeds) and paired.csv's (BatchEnsemble minus each
+baseline, paired by seed, with a verdict); bedash.sweep.uncertainty_stats uses the same rows
+with a key. bedash.sweep.run writes them."""
 
 from __future__ import annotations
 
@@ -13,10 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bedash.names import RESULT_COLUMNS
-from bedash.store.atomic import atomic_write_text
-from bedash.store.runs import csv_text
-from bedash.sweep.folder import DONE_STATUSES, PAIRED_FILE, SUMMARY_FILE, SweepStore
-from bedash.sweep.grid import Cell
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
 
 # results.csv columns that describe a run rather than measure it
@@ -53,11 +50,10 @@ def floats(row: dict[str, str], metrics: Sequence[str] | None = None) -> dict[st
     return out
 
 
-def cell_rows(store: SweepStore, name: str) -> Iterator[tuple[Cell, list[dict[str, str]]]]:
-    """(cell, rows of its file `name`) for every done cell that has the file."""
-    for cell in store.cells:
-        if store.entry(cell.id)["status"] not in DONE_STATUSES:
-            continue
+def cell_rows(store: Any, name: str) -> Iterator[tuple[Any, list[dict[str, str]]]]:
+    """(cell, rows of its file `name`) for every done cell of a SweepStore (bedash.sweep.folder;
+    not imported: the statistics need only its path and done cells) that has the file."""
+    for cell in store.done():
         f = store.path / cell.id / name
         try:
             rows = list(csv.DictReader(io.StringIO(f.read_text(encoding="utf-8"))))
@@ -66,7 +62,7 @@ def cell_rows(store: SweepStore, name: str) -> Iterator[tuple[Cell, list[dict[st
         yield cell, rows
 
 
-def load_records(store: SweepStore) -> list[Record]:
+def load_records(store: Any) -> list[Record]:
     """The finished model rows of every done cell."""
     records = []
     for cell, rows in cell_rows(store, "results.csv"):
@@ -167,14 +163,3 @@ def paired_rows(
                              "mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high,
                              "n": d.n, "verdict": verdict(d, better, model, base)})  # fmt: skip
     return rows
-
-
-
-
-def write_summary(store: SweepStore, records: list[Record]) -> None:
-    """(Re)write summary.csv and paired.csv of the done cells' results.csv rows, atomically."""
-    fields = list(store.spec.grid)
-    summary = summary_rows(records, fields)
-    pairs = paired_rows(records, fields)
-    atomic_write_text(store.path / SUMMARY_FILE, csv_text(summary_columns(fields), summary))
-    atomic_write_text(store.path / PAIRED_FILE, csv_text(paired_columns(fields), pairs))

@@ -1,7 +1,9 @@
 """The sweep's run loop: expand the grid, skip finished cells, hand the rest to an engine (the
 caller's: bedash.sweep.engines' in-process or Ray back end, or a test's), and write what each
 cell's task sends back with the run store's atomic writes: one writer per folder, so workers
-need no shared filesystem. Resuming is running again on the same folder. Never imports torch.
+need no shared filesystem. Resuming is running again on the same folder. `sweep_task` makes
+a sweep a job of the one executor (bedash.jobs.executor), for `bedash sweep` and the
+dashboard alike. Never imports torch.
 """
 
 from __future__ import annotations
@@ -14,14 +16,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bedash.jobs.record import JobControl
+from bedash.names import duration
 from bedash.settings.config import DEFAULT_LIMITS, Limits
-from bedash.sweep.folder import DONE_STATUSES, SweepStore, now
-from bedash.sweep.grid import Cell, CellOutcome, SweepSpec, check_cells
-from bedash.sweep.rows import load_records, write_summary
-from bedash.sweep.uncertainty_stats import write_uncertainty_stats
-
-Started = Callable[[str, dict[str, Any]], None]
-Ended = Callable[[CellOutcome, dict[str, Any]], None]
+from bedash.store.atomic import atomic_write_text
+from bedash.store.runs import csv_text
+from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, SweepStore, now
+from bedash.sweep.grid import (
+    DONE_STATUSES,
+    Cell,
+    CellOutcome,
+    Ended,
+    Started,
+    SweepSpec,
+    check_cells,
+)
+from bedash.sweep.rows import (
+    load_records,
+    paired_columns,
+    paired_rows,
+    summary_columns,
+    summary_rows,
+)
+from bedash.sweep.uncertainty_stats import uncertainty_tables
 
 
 class Engine(Protocol):
@@ -139,10 +156,56 @@ def run_sweep(
     return SweepResult(store.path, status, counts)
 
 
-
-
 def write_stats(store: SweepStore) -> None:
-    """(Re)write every statistics file of the sweep folder from its done cells."""
+    """(Re)write every statistics file of the sweep folder from its done cells, atomically:
+    summary.csv, paired.csv and, for cells run under shift, bedash.sweep.uncertainty_stats'."""
     records = load_records(store)
-    write_summary(store, records)
-    write_uncertainty_stats(store, records)
+    fields = list(store.spec.grid)
+    tables = {
+        SUMMARY_FILE: (summary_columns(fields), summary_rows(records, fields)),
+        PAIRED_FILE: (paired_columns(fields), paired_rows(records, fields)),
+        **uncertainty_tables(store, records),
+    }
+    for name, table in tables.items():
+        if table is None:
+            (store.path / name).unlink(missing_ok=True)
+        else:
+            atomic_write_text(store.path / name, csv_text(*table))
+
+
+def sweep_task(
+    spec: SweepSpec,
+    out: str | Path,
+    engine: Engine,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    max_cells: int | None = None,
+    on_event: Callable[[SweepEvent], None] | None = None,
+) -> Callable[[JobControl], tuple[str, str, str, SweepResult]]:
+    """The sweep as an executor task: run_sweep with the job's cancel event, every cell's
+    end reported as the job's progress ("3 of 8 cells done; about 2 min left")."""
+
+    def task(control: JobControl) -> tuple[str, str, str, SweepResult]:
+        control.report(f"0 of {spec.n_cells} cells done", 0, spec.n_cells)
+
+        def progress(e: SweepEvent) -> None:
+            eta = f"; about {duration(e.eta)} left" if math.isfinite(e.eta) and e.done else ""
+            control.report(f"{e.done} of {e.total} cells done{eta}", e.done, e.total)
+            if on_event is not None:
+                on_event(e)
+
+        result = run_sweep(spec, out, engine, limits=limits, max_cells=max_cells,
+                           cancel=control.cancel, on_event=progress)  # fmt: skip
+        return (*sweep_outcome(result.counts, control.cancel.is_set()), result)
+
+    return task
+
+
+def sweep_outcome(counts: dict[str, int], cancelled: bool) -> tuple[str, str, str]:
+    """A sweep job's status, error and final message from its cells' counts."""
+    done, total = sum(counts.get(s, 0) for s in DONE_STATUSES), sum(counts.values())
+    if cancelled:
+        return "cancelled", "", f"stopped; {done} of {total} cells done are kept"
+    failed = counts.get("failed", 0)
+    tail = f"; {failed} failed (see the grid)" if failed else ""
+    return "finished", "", f"{done} of {total} cells done{tail}"
