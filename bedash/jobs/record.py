@@ -110,7 +110,7 @@ class Job:
     trace: list[TracePoint] = field(default_factory=list)
     results: list[Mapping[str, Any]] = field(default_factory=list)
     version: int = 0
-    thread: threading.Thread | None = None  # None while queued, and for a job run in place
+    thread: threading.Thread | None = None  # started when its turn comes; None: run in place
     snap: JobSnapshot | None = None  # the last snapshot, reused while nothing changed
     watched: float = field(default_factory=time.monotonic)  # a page last polled it (monotonic)
     stop_reason: str = ""  # why the executor itself stopped the job (a profile limit)
