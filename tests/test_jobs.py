@@ -524,3 +524,31 @@ def test_a_sweep_is_checked_before_it_is_queued_and_cancelled_by_the_registry(tm
     assert job.status == "cancelled"
     assert [c["status"] for c in handle.snapshot().cells] == ["pending"] * 4
     assert reg.shutdown(30)
+
+
+def test_a_job_run_in_place_waits_its_turn_and_raises_what_its_task_raised(tmp_path) -> None:
+    """Executor.run, the CLI's sweep: the job queues behind the cap like any other, then runs
+    in the calling thread (Ray's init and the signal handlers need the main thread)."""
+    ex = Executor(tmp_path, max_running=1)
+    gate = threading.Event()
+    first = ex.submit(lambda c: (gate.wait(30), ("finished", "", ""))[1], RunConfig(),
+                      run_id="a")  # fmt: skip
+    ran_in: list[threading.Thread] = []
+
+    def task(control):
+        assert ex.snapshot(first).status == "finished"  # one slot: it waited for the first
+        ran_in.append(threading.current_thread())
+        return "finished", "", "done", 42
+
+    threading.Timer(0.2, gate.set).start()
+    snap, value = ex.run(task, RunConfig(), run_id="b")
+    assert ran_in == [threading.current_thread()] and value == 42
+    assert snap.status == "finished" and snap.message == "done" and snap.run_id == "b"
+
+    def bad(control):
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        ex.run(bad, RunConfig(), run_id="c")
+    assert ex.snapshot(ex.job_for_run("c")).status == "failed"
+    assert ex.shutdown(10)

@@ -108,13 +108,9 @@ class Executor:
                       start_message=start_message)  # fmt: skip
             if cancel is not None:
                 job.cancel = cancel
-            job.thread = (
-                None
-                if in_place
-                else threading.Thread(
-                    target=self._work, args=(job,), name=f"bedash-job-{job.id[:8]}", daemon=True
-                )
-            )  # daemon: a stuck job cannot keep the server alive; shutdown() joins it first
+            if not in_place:  # daemon: a stuck job cannot keep the server alive; shutdown joins
+                job.thread = threading.Thread(target=self._work, args=(job,), daemon=True,
+                                              name=f"bedash-job-{job.id[:8]}")  # fmt: skip
             self._jobs[job.id] = job
             if key:
                 self._keys[key] = job.id
