@@ -1,4 +1,4 @@
-"""Engines that run sweep cells: Ray core tasks (a laptop or a cluster), or in-process.
+"""The back ends that run a sweep job's cells: Ray core tasks (a laptop, a cluster), or in-process.
 
 An engine gets the cells to run and two callbacks: started(cell_id, info) when a cell starts
 and ended(outcome, info) when it ends; info says where and under what concurrency it ran.
