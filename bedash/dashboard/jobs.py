@@ -8,14 +8,15 @@ import it at the top and still render fast.
 
 from __future__ import annotations
 
+import functools
 from types import MappingProxyType
 
 from bedash.dashboard.preflight import check_runs_dir, preflight
 from bedash.jobs.executor import Executor
 from bedash.jobs.record import DataProgress, Job, JobControl, TracePoint
 from bedash.names import EpochRecord, Progress
-from bedash.settings.config import ConfigError, RunConfig
-from bedash.store.runs import RunDirError
+from bedash.settings.config import ConfigError, Limits, RunConfig
+from bedash.store.runs import RunDirError, new_run_id
 
 MAX_TRACE = 2000  # live loss points kept per job; older ones are thinned, not dropped
 
@@ -35,23 +36,26 @@ def submit_run(
     cap = executor.limits.eval_batch_size
     if cap and cfg.eval_batch_size > cap:
         cfg = cfg.replace(eval_batch_size=cap)
-    return executor.submit(train, cfg, key=key, start_message=f"loading {cfg.dataset}")
+    task = functools.partial(train, limits=executor.limits)
+    return executor.submit(task, cfg, run_id=new_run_id, key=key,
+                           start_message=f"loading {cfg.dataset}")  # fmt: skip
 
 
 class _Stopped(Exception):
     """Raised from the data-progress hook to abandon a download when the job is cancelled."""
 
 
-def train(control: JobControl) -> tuple[str, str, str]:
-    """The training task: run_experiment into the job's run folder, in the worker thread."""
+def train(control: JobControl, limits: Limits) -> tuple[str, str, str]:
+    """The training task: run_experiment into the job's run folder, in the worker thread,
+    under the profile's limits."""
     from bedash.data.datasets import DatasetError
     from bedash.experiment import run_experiment
     from bedash.store.runs import RunStoreError
 
-    if control.limits.torch_threads:  # OpenMP's thread count is per thread: this job's only
+    if limits.torch_threads:  # OpenMP's thread count is per thread: this job's only
         import torch
 
-        torch.set_num_threads(control.limits.torch_threads)
+        torch.set_num_threads(limits.torch_threads)
 
     def on_data(stage: str, done: int, total: int) -> None:
         control.update(lambda job: setattr(job, "data_progress", DataProgress(stage, done, total)))
@@ -61,7 +65,7 @@ def train(control: JobControl) -> tuple[str, str, str]:
     try:
         result = run_experiment(
             control.config, control.run_dir, callback=_Events(control), cancel=control.cancel,
-            limits=control.limits, data_progress=on_data,
+            limits=limits, data_progress=on_data,
         )  # fmt: skip
     except _Stopped:  # cancelled while the data was loading: no run folder yet
         return "cancelled", "", "stopped while loading the data; nothing was written"

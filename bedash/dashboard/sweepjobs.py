@@ -92,7 +92,8 @@ def submit_sweep(
     engine object (a test's). Submitting again on the same folder resumes it."""
     if isinstance(engine, str) and engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
-    cells = check_cells(spec, executor.limits, max_cells)
+    limits = executor.limits
+    cells = check_cells(spec, limits, max_cells)
     check_files(cells)  # the dashboard's sweeps run on this machine, Ray or not
     path = executor.runs_dir / name
     check_out(path, spec)
@@ -105,8 +106,8 @@ def submit_sweep(
         if engine == "local":
             from bedash.experiment import run_experiment  # torch: in the job's thread
 
-            here = LocalEngine(run_experiment, control.limits)
-        return sweep_task(spec, path, here, limits=control.limits, max_cells=max_cells)(control)
+            here = LocalEngine(run_experiment, limits)
+        return sweep_task(spec, path, here, limits=limits, max_cells=max_cells)(control)
 
     job_id = executor.submit(task, spec.base, run_id=name, key=key)
     return SweepHandle(executor, job_id, path)

@@ -37,8 +37,7 @@ from bedash.jobs.record import (
     JobSnapshot,
     Task,
 )
-from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig
-from bedash.store.runs import new_run_id
+from bedash.settings.config import DEFAULT_LIMITS, Limits
 
 MAX_FINISHED = 200  # finished jobs remembered (a run folder outlives its job anyway)
 
@@ -84,26 +83,27 @@ class Executor:
     def submit(
         self,
         task: Task,
-        config: RunConfig,
+        config: Any,
         *,
-        run_id: str | None = None,
+        run_id: str | Callable[[], str],
         key: str | None = None,
         cancel: threading.Event | None = None,
         start_message: str = "starting",
         in_place: bool = False,
     ) -> str:
-        """Queue a task that writes runs_dir/run_id (a new run id when None) and return its
-        job id. The caller checks its input first. `key` makes a submit idempotent: a second
-        submit with the same key (a double click) returns the first one's job. `cancel`: the
-        caller's own event (a signal handler's) that stops the job too. in_place: the job
-        waits for its slot and then runs in the thread that calls run() (see run())."""
+        """Queue a task that writes runs_dir/run_id and return its job id; run_id a function:
+        a new id from it that no other job or folder has. The caller checks its input first.
+        `key` makes a submit idempotent: a second submit with the same key (a double click)
+        returns the first one's job. `cancel`: the caller's own event (a signal handler's)
+        that stops the job too. in_place: the job waits for its slot and then runs in the
+        thread that calls run()."""
         with self._cond:
             if known := self.job_for_key(key):
                 return known
             if self._closed:
                 raise RuntimeError("the executor is shut down; no new jobs")
             self._start_watchdog()
-            run_id = run_id or self._unused_run_id()
+            run_id = run_id if isinstance(run_id, str) else self._unused_run_id(run_id)
             job = Job(uuid.uuid4().hex, config, run_id, self.runs_dir / run_id, task,
                       start_message=start_message)  # fmt: skip
             if cancel is not None:
@@ -120,7 +120,7 @@ class Executor:
             self._prune()
         return job.id
 
-    def run(self, task: Task, config: RunConfig, **kw: Any) -> tuple[JobSnapshot, Any]:
+    def run(self, task: Task, config: Any, **kw: Any) -> tuple[JobSnapshot, Any]:
         """Run a task as a job in this thread, once its turn comes (the CLI's sweep: Ray's init
         and the signal handlers need the main thread). Returns the final snapshot and the
         value the task returned. What the task raised reaches the caller after the job's
@@ -257,7 +257,7 @@ class Executor:
 
     # -- internals (called with the lock held unless noted) ----------------------------------
 
-    def _unused_run_id(self) -> str:
+    def _unused_run_id(self, new_run_id: Callable[[], str]) -> str:
         taken = {j.run_id for j in self._jobs.values()}
         while True:
             run_id = new_run_id()
@@ -307,7 +307,7 @@ class Executor:
 
     def _work(self, job: Job) -> None:
         status, error, tb, message = "failed", "", "", ""
-        control = JobControl(job.id, job.config, job.run_dir, self.limits, job.cancel,
+        control = JobControl(job.id, job.config, job.run_dir, job.cancel,
                              lambda change: self._update(job, change))  # fmt: skip
         try:
             status, error, message, *value = job.task(control)

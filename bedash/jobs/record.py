@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from bedash.names import FINAL_STATUSES, JOB_ACTIVE, EpochRecord, Progress
-from bedash.settings.config import Limits, RunConfig
 
 ACTIVE = JOB_ACTIVE
 FINAL = FINAL_STATUSES
@@ -42,7 +41,7 @@ class JobSnapshot:
     """An immutable copy of a job's state at one moment."""
 
     id: str
-    config: RunConfig
+    config: Any  # what the job runs (a RunConfig, or a sweep's base config)
     status: str  # queued | loading | running | finished | cancelled | failed | diverged
     run_id: str
     run_dir: Path
@@ -89,7 +88,7 @@ class Job:
     """A job's live record: tasks change it only through JobControl.update (under the lock)."""
 
     id: str
-    config: RunConfig
+    config: Any
     run_id: str
     run_dir: Path
     task: Task
@@ -125,9 +124,8 @@ class JobControl:
     profile's wall-time limit)."""
 
     job_id: str
-    config: RunConfig
+    config: Any
     run_dir: Path
-    limits: Limits
     cancel: threading.Event
     update: Callable[[Callable[[Job], None]], None]
 
