@@ -51,11 +51,6 @@ class SweepHandle:
         snap = self.executor.snapshot(self.job_id)
         return snap.error if snap is not None and snap.status == "failed" else ""
 
-    @property
-    def message(self) -> str:
-        snap = self.executor.snapshot(self.job_id)
-        return snap.message if snap is not None else ""
-
     def cancel(self) -> None:
         self.executor.cancel(self.job_id)
 
