@@ -509,6 +509,27 @@ def nodes(*resources: dict[str, float]) -> list[dict[str, Any]]:
             for i, r in enumerate(resources)]  # fmt: skip
 
 
+def test_ray_workers_get_the_whole_bedash_package() -> None:
+    """A cluster's workers receive the bedash package (py_modules), a local Ray's find it on
+    PYTHONPATH: both must name bedash itself, not the folder of the engines module."""
+    import os
+
+    from bedash.sweep.engines import RayEngine
+
+    seen: dict[str, Any] = {}
+
+    class FakeRay:
+        def init(self, **kwargs: Any) -> None:
+            seen.update(kwargs)
+
+    RayEngine(sweep_cli.train, address="10.0.0.1:6379")._init(FakeRay())
+    (package,) = seen["runtime_env"]["py_modules"]
+    assert Path(package).name == "bedash" and (Path(package) / "sweep" / "engines.py").is_file()
+    RayEngine(sweep_cli.train)._init(FakeRay())
+    root = seen["runtime_env"]["env_vars"]["PYTHONPATH"].split(os.pathsep)[0]
+    assert (Path(root) / "bedash" / "__init__.py").is_file()
+
+
 def test_ray_plan_defaults_to_one_run_per_node() -> None:
     from bedash.sweep.engines import RayEngine
 

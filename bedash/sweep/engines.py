@@ -210,7 +210,7 @@ class RayEngine:
         self.nodes = self._plan(ray.nodes())
 
     def _init(self, ray: Any) -> None:
-        package = str(Path(__file__).resolve().parent)
+        package = str(Path(__file__).resolve().parents[1])  # bedash (this file is in bedash/sweep)
         kwargs: dict[str, Any] = {"log_to_driver": self.logs, "logging_level": "ERROR"}
         if self.address:
             # the package travels with the job: cluster nodes need only torch
