@@ -2,7 +2,7 @@
 
 The same config is trained, interleaved, each time in a fresh process:
   cli        `python -m bedash train ...`, the CLI itself (training on the main thread);
-  dashboard  a JobRegistry worker thread, as in `streamlit run app.py`, while another thread
+  dashboard  an Executor job thread, as in `streamlit run app.py`, while another thread
              polls a snapshot every second and builds the live charts from it exactly as the
              page's fragment does (frames, loss and epoch-time figures, their JSON).
 Compared: the training seconds summed over the models (results.csv's train_seconds: data
@@ -77,9 +77,10 @@ def child(out: str, config: str) -> None:
     """The dashboard's side, in its own process: a registry job plus a page-like poller."""
     from bedash.dashboard import tables
     from bedash.dashboard.figures import training as figures
-    from bedash.dashboard.jobs import JobRegistry
+    from bedash.dashboard.jobs import submit_run
+    from bedash.jobs.executor import Executor
 
-    reg = JobRegistry(out)
+    reg = Executor(out)
     stop, polls = threading.Event(), []
 
     def poll(job_id: str) -> None:
@@ -93,7 +94,7 @@ def child(out: str, config: str) -> None:
             n += 1
         polls.append(n)
 
-    job = reg.submit(RunConfig.from_dict(json.loads(config)))
+    job = submit_run(reg, RunConfig.from_dict(json.loads(config)))
     poller = threading.Thread(target=poll, args=(job,))
     poller.start()
     snap = reg.wait(job)

@@ -95,14 +95,16 @@ def make_data(runs: Path) -> None:
     """One run of three models (1,000 images, 3 epochs) and a 2 x 2 sweep of tiny cells."""
     from bedash.experiment import run_experiment
     from bedash.settings.config import RunConfig
-    from bedash.sweep.core import SweepSpec, run_sweep
     from bedash.sweep.engines import LocalEngine
+    from bedash.sweep.grid import SweepSpec
+    from bedash.sweep.run import run_sweep
 
     cfg = RunConfig(dataset="synthetic", train_size=1000, test_size=500, epochs=3, hidden=32,
                     members=3, batch_size=64, device="cpu")  # fmt: skip
     run_experiment(cfg, runs / RUN)
     base = cfg.replace(train_size=400, test_size=200, epochs=2, hidden=16)
-    run_sweep(SweepSpec(base, {"members": [2, 4]}, [0, 1]), runs / SWEEP, LocalEngine())
+    grid = SweepSpec(base, {"members": [2, 4]}, [0, 1])
+    run_sweep(grid, runs / SWEEP, LocalEngine(run_experiment))
 
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:

@@ -17,7 +17,8 @@ from pathlib import Path
 import streamlit as st
 
 from bedash.dashboard import common, form
-from bedash.dashboard.jobs import JobSnapshot
+from bedash.dashboard.jobs import submit_run
+from bedash.jobs.record import JobSnapshot
 from bedash.names import MODEL_LABELS
 from bedash.settings.config import GROUPS, ConfigError, RunConfig, label, spec
 from bedash.store.folders import RunDirError
@@ -243,7 +244,7 @@ def start(cfg: RunConfig) -> bool:
     token = st.session_state.get("start_token", "")
     st.session_state["start_token"] = uuid.uuid4().hex[:12]  # before submit: one job per click
     try:
-        job_id = common.registry().submit(cfg, key=token)
+        job_id = submit_run(common.registry(), cfg, key=token)
     except ConfigError as e:
         st.error(f"**{label(e.field)}**: {form.plain(e.message)}", icon=":material/error:")
         return False

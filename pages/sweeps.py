@@ -22,14 +22,8 @@ from bedash.dashboard.verdict import paired_verdict
 from bedash.dashboard.verdict_view import sweep_jobs
 from bedash.names import FieldError
 from bedash.settings.config import RunConfig, label, spec
-from bedash.sweep.core import (
-    PAIRED_FILE,
-    SUMMARY_FILE,
-    SWEEPABLE,
-    SweepError,
-    is_sweep_dir,
-    read_sweep_json,
-)
+from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, is_sweep_dir, read_sweep_json
+from bedash.sweep.grid import SWEEPABLE, SweepError
 from bedash.sweep.uncertainty_stats import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")

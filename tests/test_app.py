@@ -21,6 +21,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from bedash import names as charts  # the shared names
+from bedash.dashboard.jobs import submit_run
 from bedash.settings.config import MODEL_KINDS, RunConfig
 from bedash.settings.profile import DEMO_LIMITS
 
@@ -786,7 +787,7 @@ def test_a_double_click_on_start_queues_one_job(dirs: Path) -> None:
     assert start_button(at).key != first.key and len(common.registry().jobs()) == 1
     reg = common.registry()
     cfg = reg.snapshot(reg.jobs()[0].id).config
-    assert reg.submit(cfg, key="k1") == reg.submit(cfg, key="k1")  # idempotent by key
+    assert submit_run(reg, cfg, key="k1") == submit_run(reg, cfg, key="k1")  # idempotent by key
     run_until(at, finished)
 
 

@@ -26,14 +26,16 @@ NAME = "sweep-20261202-100000"
 def make_sweep(runs_dir: Path) -> None:
     """A finished 2 x 3 sweep (members 2 and 4, seeds 0-2) of tiny cells, run in-process,
     each evaluated under contrast at severities 1-5 and on uniform noise as OOD."""
+    from bedash.experiment import run_experiment
     from bedash.settings.config import RunConfig
-    from bedash.sweep.core import SweepSpec, run_sweep
     from bedash.sweep.engines import LocalEngine
+    from bedash.sweep.grid import SweepSpec
+    from bedash.sweep.run import run_sweep
 
     base = RunConfig(dataset="synthetic", train_size=400, test_size=200, epochs=2, hidden=16,
                      batch_size=64, device="cpu", shift="contrast", ood="uniform")  # fmt: skip
     spec = SweepSpec(base, {"members": [2, 4]}, [0, 1, 2])
-    run_sweep(spec, runs_dir / NAME, LocalEngine())
+    run_sweep(spec, runs_dir / NAME, LocalEngine(run_experiment))
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from bedash.dashboard.figures import results as charts
 from bedash.dashboard.figures import runs as run_charts
 from bedash.dashboard.figures import style
 from bedash.dashboard.figures import training as curves
-from bedash.dashboard.jobs import TracePoint
+from bedash.jobs.record import TracePoint
 from bedash.names import HISTORY_COLUMNS, MODEL_COLORS
 
 

@@ -1,4 +1,5 @@
-"""JobRegistry with real threads and tiny synthetic runs: queue, cap, cancel, crash, shutdown."""
+"""The executor and its training jobs, with real threads and tiny synthetic runs: queue, cap,
+cancel, crash, shutdown."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bedash.dashboard.jobs import JobRegistry, JobSnapshot
+from bedash.dashboard.jobs import submit_run
 from bedash.dashboard.preflight import preflight, train_images
+from bedash.jobs.executor import Executor
+from bedash.jobs.record import JobSnapshot
 from bedash.settings.config import ConfigError, Limits, RunConfig
 from bedash.store.folders import RunDirError
 
@@ -25,7 +28,7 @@ ENDLESS = QUICK.replace(epochs=10_000, models=("batchensemble",))  # runs until 
 
 
 def until(
-    reg: JobRegistry, job_id: str, test: Callable[[JobSnapshot], bool], timeout: float = 30.0
+    reg: Executor, job_id: str, test: Callable[[JobSnapshot], bool], timeout: float = 30.0
 ) -> JobSnapshot:
     """Poll the job until test(snapshot) holds; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -45,10 +48,10 @@ def status_json(snap: JobSnapshot) -> dict:
 
 @pytest.fixture
 def registry(tmp_path: Path):
-    regs: list[JobRegistry] = []
+    regs: list[Executor] = []
 
-    def make(**kw) -> JobRegistry:
-        reg = JobRegistry(tmp_path / "runs", **kw)
+    def make(**kw) -> Executor:
+        reg = Executor(tmp_path / "runs", **kw)
         regs.append(reg)
         return reg
 
@@ -59,7 +62,7 @@ def registry(tmp_path: Path):
 
 def test_a_job_trains_writes_its_run_and_keeps_a_live_record(registry) -> None:
     reg = registry()
-    job_id = reg.submit(QUICK)
+    job_id = submit_run(reg, QUICK)
     assert len(job_id) == 32 and int(job_id, 16) >= 0  # uuid4 hex
     snap = reg.wait(job_id, timeout=60)
     assert snap is not None and snap.status == "finished", snap.error
@@ -86,9 +89,9 @@ def test_a_job_trains_writes_its_run_and_keeps_a_live_record(registry) -> None:
 
 def test_the_cap_queues_jobs_in_order_and_cancelling_queued_ones_writes_nothing(registry) -> None:
     reg = registry(max_running=1)
-    a = reg.submit(ENDLESS)
-    b = reg.submit(QUICK)
-    c = reg.submit(QUICK)
+    a = submit_run(reg, ENDLESS)
+    b = submit_run(reg, QUICK)
+    c = submit_run(reg, QUICK)
     until(reg, a, lambda s: s.status == "running")
     sb, sc = reg.snapshot(b), reg.snapshot(c)
     assert (sb.status, sb.queue_position) == ("queued", 1)
@@ -113,7 +116,7 @@ def test_the_cap_queues_jobs_in_order_and_cancelling_queued_ones_writes_nothing(
 
 def test_two_slots_run_two_jobs_at_once(registry) -> None:
     reg = registry(max_running=2)
-    ids = [reg.submit(ENDLESS) for _ in range(3)]
+    ids = [submit_run(reg, ENDLESS) for _ in range(3)]
     until(reg, ids[0], lambda s: s.status == "running")
     until(reg, ids[1], lambda s: s.status == "running")
     assert reg.snapshot(ids[2]).queue_position == 1
@@ -124,7 +127,7 @@ def test_two_slots_run_two_jobs_at_once(registry) -> None:
 
 def test_stop_ends_a_running_job_soon_and_keeps_what_was_measured(registry) -> None:
     reg = registry()
-    job_id = reg.submit(ENDLESS)
+    job_id = submit_run(reg, ENDLESS)
     until(reg, job_id, lambda s: len(s.history) >= 2)  # a few epochs are on disk
     reg.cancel(job_id)
     snap = reg.wait(job_id, timeout=5)  # cancel is checked after every batch
@@ -147,8 +150,8 @@ def test_a_crashing_job_fails_alone(registry, monkeypatch) -> None:
 
     monkeypatch.setattr(experiment, "build_model", build_model)
     reg = registry(max_running=2)
-    bad = reg.submit(QUICK.replace(seed=13))
-    good = reg.submit(QUICK)
+    bad = submit_run(reg, QUICK.replace(seed=13))
+    good = submit_run(reg, QUICK)
     sbad, sgood = reg.wait(bad, timeout=60), reg.wait(good, timeout=60)
     assert sbad.status == "failed"
     assert sbad.error == "RuntimeError: boom in the model builder"
@@ -156,13 +159,13 @@ def test_a_crashing_job_fails_alone(registry, monkeypatch) -> None:
     assert status_json(sbad)["status"] == "failed"  # recorded in the run as well
     assert [r["model"] for r in sbad.results] == ["batchensemble"]  # measured before the crash
     assert sgood.status == "finished"
-    assert reg.snapshot(reg.submit(QUICK)) is not None  # the registry still takes jobs
+    assert reg.snapshot(submit_run(reg, QUICK)) is not None  # the registry still takes jobs
 
 
 def test_bad_input_found_while_loading_fails_the_job_with_the_message(registry, tmp_path) -> None:
     reg = registry()
     cfg = QUICK.replace(dataset="cifar10", data_dir=str(tmp_path / "empty"))
-    job_id = reg.submit(cfg, check=False)
+    job_id = submit_run(reg, cfg, check=False)
     import bedash.data.cifar10 as data
 
     # no network in tests: make the download fail as it does offline
@@ -194,7 +197,7 @@ def test_stop_while_downloading_abandons_the_download(registry, monkeypatch) -> 
 
     monkeypatch.setattr(experiment, "load_dataset", slow_load)
     reg = registry()
-    job_id = reg.submit(QUICK.replace(dataset="cifar10"), check=False)
+    job_id = submit_run(reg, QUICK.replace(dataset="cifar10"), check=False)
     snap = until(reg, job_id, lambda s: s.data_progress is not None and s.data_progress.done > 3)
     assert snap.status == "loading" and snap.data_progress.stage == "download"
     assert snap.data_progress.total == 1000
@@ -209,22 +212,22 @@ def test_dataset_progress_reaches_the_snapshot(registry, tiny_cifar_dir) -> None
     cfg = QUICK.replace(
         dataset="cifar10", data_dir=str(tiny_cifar_dir), batch_size=16, train_size=80, test_size=20
     )  # the tiny CIFAR-10 holds 100 + 30 images
-    snap = reg.wait(reg.submit(cfg), timeout=60)
+    snap = reg.wait(submit_run(reg, cfg), timeout=60)
     assert snap.status == "finished", snap.error
     assert snap.data_progress is not None and snap.data_progress.stage == "decode"
 
 
 def test_the_profile_time_limit_stops_a_job(registry) -> None:
     reg = registry(limits=Limits(max_wall_seconds=0.5, name="demo"))
-    snap = reg.wait(reg.submit(ENDLESS), timeout=10)
+    snap = reg.wait(submit_run(reg, ENDLESS), timeout=10)
     assert snap.status == "cancelled"
     assert snap.message == "stopped at the demo limit of 0.5 s per job"
 
 
 def test_shutdown_cancels_and_joins_every_job(registry) -> None:
     reg = registry(max_running=1)
-    running = reg.submit(ENDLESS)
-    queued = reg.submit(QUICK)
+    running = submit_run(reg, ENDLESS)
+    queued = submit_run(reg, QUICK)
     until(reg, running, lambda s: s.status == "running")
     assert reg.shutdown(timeout=10)
     assert not any(t.name.startswith("bedash-job-") for t in threading.enumerate())
@@ -232,7 +235,7 @@ def test_shutdown_cancels_and_joins_every_job(registry) -> None:
     assert status_json(reg.snapshot(running))["status"] == "cancelled"
     assert reg.snapshot(queued).status == "cancelled"
     with pytest.raises(RuntimeError, match="shut down"):
-        reg.submit(QUICK)
+        submit_run(reg, QUICK)
 
 
 def test_preflight_names_the_field(tmp_path: Path) -> None:
@@ -257,7 +260,7 @@ def test_preflight_names_the_field(tmp_path: Path) -> None:
 def test_submit_checks_before_queueing(registry) -> None:
     reg = registry()
     with pytest.raises(ConfigError):
-        reg.submit(QUICK.replace(batch_size=10_000))
+        submit_run(reg, QUICK.replace(batch_size=10_000))
     assert reg.jobs() == [] and not reg.runs_dir.exists()
 
 
@@ -278,16 +281,16 @@ def test_image_folder_size_comes_from_the_folder(tmp_path: Path) -> None:
 
 def test_old_finished_jobs_are_forgotten(registry) -> None:
     reg = registry(max_finished=1)
-    first = reg.submit(QUICK)
+    first = submit_run(reg, QUICK)
     reg.wait(first, timeout=60)
-    second = reg.submit(QUICK)
+    second = submit_run(reg, QUICK)
     reg.wait(second, timeout=60)
-    reg.submit(QUICK)  # pruning happens on submit
+    submit_run(reg, QUICK)  # pruning happens on submit
     assert reg.snapshot(first) is None and reg.snapshot(second) is not None
 
 
 def test_views_are_counted_per_other_session() -> None:
-    reg = JobRegistry("unused")
+    reg = Executor("unused")
     reg.set_view("s1", "run-a")
     reg.set_view("s2", "run-a")
     reg.set_view("s3", "run-b")
@@ -309,7 +312,7 @@ def test_importing_jobs_does_not_import_torch() -> None:
 # -- the watchdog (the demo's unwatched_seconds), faults mid-run, the runs folder ----------------
 
 
-def watched_while(reg: JobRegistry, job_id: str, seconds: float) -> None:
+def watched_while(reg: Executor, job_id: str, seconds: float) -> None:
     """Poll the job as a page does (a heartbeat every 0.1 s) for `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -319,7 +322,7 @@ def watched_while(reg: JobRegistry, job_id: str, seconds: float) -> None:
 
 def test_a_job_nobody_watches_is_stopped_by_the_watchdog(registry) -> None:
     reg = registry(limits=Limits(unwatched_seconds=0.5, name="demo"))
-    job_id = reg.submit(ENDLESS)
+    job_id = submit_run(reg, ENDLESS)
     until(reg, job_id, lambda s: s.status == "running")  # snapshot() is no heartbeat
     snap = reg.wait(job_id, timeout=10)
     assert snap.status == "cancelled"
@@ -330,8 +333,8 @@ def test_a_job_nobody_watches_is_stopped_by_the_watchdog(registry) -> None:
 @pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_a_watched_job_runs_on_and_a_queued_job_whose_page_left_is_cancelled(registry) -> None:
     reg = registry(max_running=1, limits=Limits(unwatched_seconds=1.0, name="demo"))
-    watched = reg.submit(ENDLESS)
-    left = reg.submit(QUICK)  # queued behind it; its page never polls
+    watched = submit_run(reg, ENDLESS)
+    left = submit_run(reg, QUICK)  # queued behind it; its page never polls
     watched_while(reg, watched, 2.5)  # well past the 1 s: the heartbeat keeps it going
     assert reg.snapshot(watched).status == "running"
     gone = reg.snapshot(left)
@@ -345,11 +348,11 @@ def test_a_watched_job_runs_on_and_a_queued_job_whose_page_left_is_cancelled(reg
 
 def test_the_default_profile_has_no_watchdog_and_shutdown_joins_it(registry) -> None:
     plain = registry()
-    snap = plain.wait(plain.submit(QUICK), timeout=60)  # nobody watches: it finishes anyway
+    snap = plain.wait(submit_run(plain, QUICK), timeout=60)  # nobody watches: it finishes anyway
     assert snap.status == "finished"
     assert not any(t.name == "bedash-watchdog" for t in threading.enumerate())
     demo = registry(limits=Limits(unwatched_seconds=60.0, name="demo"))
-    demo.wait(demo.submit(QUICK), timeout=60)
+    demo.wait(submit_run(demo, QUICK), timeout=60)
     assert any(t.name == "bedash-watchdog" for t in threading.enumerate())
     assert demo.shutdown(timeout=10)
     assert not any(t.name == "bedash-watchdog" for t in threading.enumerate())
@@ -374,8 +377,8 @@ def raise_in_epoch(monkeypatch: pytest.MonkeyPatch, seed: int, epoch: int = 2) -
 def test_a_job_that_raises_mid_epoch_fails_alone_with_its_message(registry, monkeypatch) -> None:
     raise_in_epoch(monkeypatch, seed=13)
     reg = registry(max_running=2)
-    bad = reg.submit(QUICK.replace(seed=13, epochs=2, models=("batchensemble",)))
-    good = reg.submit(QUICK.replace(epochs=2))
+    bad = submit_run(reg, QUICK.replace(seed=13, epochs=2, models=("batchensemble",)))
+    good = submit_run(reg, QUICK.replace(epochs=2))
     sbad, sgood = reg.wait(bad, timeout=60), reg.wait(good, timeout=60)
     assert sbad.status == "failed" and sbad.error == "RuntimeError: boom in epoch 2"
     assert sbad.message == sbad.error and "Traceback" in sbad.traceback
@@ -388,9 +391,9 @@ def test_a_job_that_raises_mid_epoch_fails_alone_with_its_message(registry, monk
 
 def test_an_unwritable_runs_folder_is_refused_at_submit(registry, tmp_path) -> None:
     (tmp_path / "file").write_text("x")  # root ignores chmod: a path under a file fails alike
-    reg = JobRegistry(tmp_path / "file" / "runs")
+    reg = Executor(tmp_path / "file" / "runs")
     with pytest.raises(RunDirError, match=r"cannot write runs to .*file/runs: Not a directory"):
-        reg.submit(QUICK)
+        submit_run(reg, QUICK)
     assert reg.jobs() == []
 
 
@@ -400,7 +403,7 @@ def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(registry, monk
     from bedash.store import writer as R
 
     reg = registry()
-    first = reg.wait(reg.submit(QUICK), timeout=60)
+    first = reg.wait(submit_run(reg, QUICK), timeout=60)
     before = {p.name: p.read_bytes() for p in first.run_dir.iterdir()}
     real = R.atomic_write_text
 
@@ -410,14 +413,14 @@ def test_a_full_disk_mid_run_fails_the_job_and_keeps_earlier_runs(registry, monk
         real(path, text)
 
     monkeypatch.setattr(R, "atomic_write_text", full)
-    snap = reg.wait(reg.submit(QUICK), timeout=60)
+    snap = reg.wait(submit_run(reg, QUICK), timeout=60)
     assert snap.status == "failed" and snap.traceback == ""
     assert snap.error.startswith("cannot write results.csv in ")
     assert snap.error.endswith("No space left on device; the files written before are intact")
     assert status_json(snap)["status"] == "failed"  # status.json still fitted on the disk
     assert {p.name: p.read_bytes() for p in first.run_dir.iterdir()} == before
     monkeypatch.undo()
-    assert reg.wait(reg.submit(QUICK), timeout=60).status == "finished"  # space again
+    assert reg.wait(submit_run(reg, QUICK), timeout=60).status == "finished"  # space again
 
 
 def test_a_profile_sets_the_torch_threads_of_its_jobs(registry, monkeypatch) -> None:
@@ -435,18 +438,18 @@ def test_a_profile_sets_the_torch_threads_of_its_jobs(registry, monkeypatch) -> 
     monkeypatch.setattr(experiment, "run_experiment", run)
     main_threads = torch.get_num_threads()
     reg = registry(limits=Limits(torch_threads=1, name="demo"))
-    assert reg.wait(reg.submit(QUICK), timeout=60).status == "finished"
+    assert reg.wait(submit_run(reg, QUICK), timeout=60).status == "finished"
     assert seen == [1]
     assert torch.get_num_threads() == main_threads  # OpenMP's count is per thread
 
 
 def test_a_profile_caps_the_evaluation_batch_of_its_jobs(registry) -> None:
     reg = registry(limits=Limits(eval_batch_size=50, name="demo"))
-    snap = reg.wait(reg.submit(QUICK), timeout=60)  # QUICK asks for 500
+    snap = reg.wait(submit_run(reg, QUICK), timeout=60)  # QUICK asks for 500
     assert snap.status == "finished" and snap.config.eval_batch_size == 50
     assert json.loads((snap.run_dir / "config.json").read_text())["eval_batch_size"] == 50
     plain = registry()
-    small = plain.wait(plain.submit(QUICK.replace(eval_batch_size=20)), timeout=60)
+    small = plain.wait(submit_run(plain, QUICK.replace(eval_batch_size=20)), timeout=60)
     assert small.config.eval_batch_size == 20  # below the cap, or without one: unchanged
 
 
@@ -468,7 +471,7 @@ def test_the_library_never_imports_streamlit() -> None:
 
 
 def _sweep_spec():
-    from bedash.sweep.core import SweepSpec
+    from bedash.sweep.grid import SweepSpec
 
     base = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, members=2,
                      hidden=8, models=("single",), device="cpu")  # fmt: skip
@@ -480,14 +483,14 @@ def test_a_sweep_waits_behind_a_training_job_and_reports_cells(tmp_path) -> None
     other), then runs its cells and reports them as progress."""
     from bedash.dashboard.sweepjobs import submit_sweep
 
-    reg = JobRegistry(tmp_path, max_running=1)
+    reg = Executor(tmp_path, max_running=1)
     gate = threading.Event()
 
     def blocker(control):
         gate.wait(30)
         return "finished", "", "done"
 
-    first = reg.submit_task(RunConfig(), "blocker", blocker)
+    first = reg.submit(blocker, RunConfig(), run_id="blocker")
     handle = submit_sweep(reg, _sweep_spec(), "sweep-a")
     assert reg.snapshot(handle.job_id).status == "queued"
     snap = handle.snapshot()
@@ -504,15 +507,16 @@ def test_a_sweep_waits_behind_a_training_job_and_reports_cells(tmp_path) -> None
 
 def test_a_sweep_is_checked_before_it_is_queued_and_cancelled_by_the_registry(tmp_path) -> None:
     from bedash.dashboard.sweepjobs import submit_sweep
-    from bedash.sweep.core import SweepError
+    from bedash.sweep.grid import SweepError
 
-    reg = JobRegistry(tmp_path, max_running=1)
+    reg = Executor(tmp_path, max_running=1)
     with pytest.raises(SweepError) as e:
         submit_sweep(reg, _sweep_spec(), "sweep-b", max_cells=3)
     assert e.value.field == "max_cells" and reg.counts()["jobs"] == 0
     assert not (tmp_path / "sweep-b").exists()
     gate = threading.Event()
-    reg.submit_task(RunConfig(), "blocker", lambda c: (gate.wait(30), ("finished", "", ""))[1])
+    reg.submit(lambda c: (gate.wait(30), ("finished", "", ""))[1], RunConfig(),
+               run_id="blocker")  # fmt: skip
     handle = submit_sweep(reg, _sweep_spec(), "sweep-c")
     handle.cancel()  # still queued: it never starts
     gate.set()
@@ -520,3 +524,31 @@ def test_a_sweep_is_checked_before_it_is_queued_and_cancelled_by_the_registry(tm
     assert job.status == "cancelled"
     assert [c["status"] for c in handle.snapshot().cells] == ["pending"] * 4
     assert reg.shutdown(30)
+
+
+def test_a_job_run_in_place_waits_its_turn_and_raises_what_its_task_raised(tmp_path) -> None:
+    """Executor.run, the CLI's sweep: the job queues behind the cap like any other, then runs
+    in the calling thread (Ray's init and the signal handlers need the main thread)."""
+    ex = Executor(tmp_path, max_running=1)
+    gate = threading.Event()
+    first = ex.submit(lambda c: (gate.wait(30), ("finished", "", ""))[1], RunConfig(),
+                      run_id="a")  # fmt: skip
+    ran_in: list[threading.Thread] = []
+
+    def task(control):
+        assert ex.snapshot(first).status == "finished"  # one slot: it waited for the first
+        ran_in.append(threading.current_thread())
+        return "finished", "", "done", 42
+
+    threading.Timer(0.2, gate.set).start()
+    snap, value = ex.run(task, RunConfig(), run_id="b")
+    assert ran_in == [threading.current_thread()] and value == 42
+    assert snap.status == "finished" and snap.message == "done" and snap.run_id == "b"
+
+    def bad(control):
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        ex.run(bad, RunConfig(), run_id="c")
+    assert ex.snapshot(ex.job_for_run("c")).status == "failed"
+    assert ex.shutdown(10)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from bedash.dashboard.jobs import JobRegistry
+from bedash.dashboard.jobs import submit_run
+from bedash.jobs.executor import Executor
 from bedash.store.runs import list_runs
 from tests.test_app import start_button
 from tests.test_jobs import QUICK
@@ -26,7 +27,7 @@ class Sampler:
     """Samples the registry's counts every 2 ms in a thread; `inside` counts the threads that
     are in run_experiment right now, measured independently of the registry's own books."""
 
-    def __init__(self, reg: JobRegistry) -> None:
+    def __init__(self, reg: Executor) -> None:
         self.reg, self.lock = reg, threading.Lock()
         self.inside = self.max_inside = self.max_running = self.max_queued = 0
         self.stop = threading.Event()
@@ -64,7 +65,7 @@ class Sampler:
         self.thread.join(5)
 
 
-def check_and_record(reg: JobRegistry, ids: list[str], sampler: Sampler, wall: float,
+def check_and_record(reg: Executor, ids: list[str], sampler: Sampler, wall: float,
                      out: Path, label: str) -> dict:  # fmt: skip
     """The load test's verdict, and its figures in out/load.json."""
     snaps = [reg.snapshot(i) for i in ids]
@@ -92,7 +93,7 @@ def check_and_record(reg: JobRegistry, ids: list[str], sampler: Sampler, wall: f
 
 @pytest.mark.slow  # a subprocess, a server or several seconds of training
 def test_twenty_concurrent_submits_against_a_cap_of_two(tmp_path: Path, monkeypatch) -> None:
-    reg = JobRegistry(tmp_path / "runs", max_running=CAP)
+    reg = Executor(tmp_path / "runs", max_running=CAP)
     sampler = Sampler(reg)
     sampler.wrap(monkeypatch)
     ids: list[str] = []
@@ -100,7 +101,7 @@ def test_twenty_concurrent_submits_against_a_cap_of_two(tmp_path: Path, monkeypa
 
     def session() -> None:
         gate.wait()  # all at once
-        ids.append(reg.submit(JOB))
+        ids.append(submit_run(reg, JOB))
 
     try:
         with sampler:

@@ -1,4 +1,5 @@
-"""bedash.sweep.core and the sweep CLI: grid, sweep folder, resume, cancel, failure, statistics.
+"""The sweep run loop (bedash.sweep.grid, folder, rows, run) and the sweep CLI: grid, sweep
+folder, resume, cancel, failure, statistics.
 
 Most tests drive run_sweep with a fake engine that returns hand-made run files, so the
 statistics can be checked against values computed here; one test trains real tiny cells.
@@ -21,16 +22,9 @@ from bedash.settings.profile import current_limits
 from bedash.store.runs import read_run
 from bedash.store.writer import csv_text
 from bedash.sweep import cli as sweep_cli
-from bedash.sweep.core import (
-    CellOutcome,
-    SweepError,
-    SweepSpec,
-    SweepStore,
-    check_cells,
-    parse_seeds,
-    read_sweep_json,
-    run_sweep,
-)
+from bedash.sweep.folder import SweepStore, read_sweep_json
+from bedash.sweep.grid import CellOutcome, SweepError, SweepSpec, check_cells, parse_seeds
+from bedash.sweep.run import run_sweep
 
 BASE = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, hidden=8,
                  members=2, device="cpu")  # fmt: skip
@@ -257,7 +251,7 @@ def test_cancel_event_stops_the_local_engine_before_the_next_cell(tmp_path: Path
 
     cancel = threading.Event()
     cancel.set()
-    result = run_sweep(spec(), tmp_path / "sw", LocalEngine(), cancel=cancel)
+    result = run_sweep(spec(), tmp_path / "sw", LocalEngine(sweep_cli.train), cancel=cancel)
     assert result.status == "interrupted" and result.counts["pending"] == 6
 
 
@@ -433,7 +427,7 @@ def test_cli_cifar10_as_an_ood_set_not_on_disk_exits_2_before_any_cell(
 def test_no_download_reaches_every_cell(monkeypatch: pytest.MonkeyPatch) -> None:
     """--no-download goes to each engine and from there to run_experiment(download=False)."""
     import bedash.experiment
-    from bedash.sweep.engines import LocalEngine, RayEngine, _ray_task
+    from bedash.sweep.engines import LocalEngine, RayEngine, ray_task
 
     seen = []
 
@@ -455,7 +449,8 @@ def test_no_download_reaches_every_cell(monkeypatch: pytest.MonkeyPatch) -> None
     ray_engine = sweep_cli.make_engine(parse(["--engine", "ray", "--no-download"]), spec(),
                                        current_limits({}))  # fmt: skip
     assert isinstance(ray_engine, RayEngine) and ray_engine.download is False
-    _ray_task("c", BASE.to_dict(), current_limits({}), 1, False)  # what each Ray task runs
+    # what each Ray task runs
+    ray_task(sweep_cli.train, "c", BASE.to_dict(), current_limits({}), 1, False)
     assert seen == [False, False]
 
 
@@ -516,37 +511,61 @@ def nodes(*resources: dict[str, float]) -> list[dict[str, Any]]:
             for i, r in enumerate(resources)]  # fmt: skip
 
 
+def test_ray_workers_get_the_whole_bedash_package() -> None:
+    """A cluster's workers receive the bedash package (py_modules), a local Ray's find it on
+    PYTHONPATH: both must name bedash itself, not the folder of the engines module."""
+    import os
+
+    from bedash.sweep.engines import RayEngine
+
+    seen: dict[str, Any] = {}
+
+    class FakeRay:
+        def init(self, **kwargs: Any) -> None:
+            seen.update(kwargs)
+
+    RayEngine(sweep_cli.train, address="10.0.0.1:6379")._init(FakeRay())
+    (package,) = seen["runtime_env"]["py_modules"]
+    assert Path(package).name == "bedash" and (Path(package) / "sweep" / "engines.py").is_file()
+    RayEngine(sweep_cli.train)._init(FakeRay())
+    root = seen["runtime_env"]["env_vars"]["PYTHONPATH"].split(os.pathsep)[0]
+    assert (Path(root) / "bedash" / "__init__.py").is_file()
+
+
 def test_ray_plan_defaults_to_one_run_per_node() -> None:
     from bedash.sweep.engines import RayEngine
 
-    plan = RayEngine()._plan(nodes({"CPU": 2.0}, {"CPU": 16.0}))
+    plan = RayEngine(sweep_cli.train)._plan(nodes({"CPU": 2.0}, {"CPU": 16.0}))
     assert [(n.slots, n.task_cpus, n.task_gpus) for n in plan] == [(1, 2.0, 0.0), (1, 16.0, 0.0)]
-    plan = RayEngine(cpus_per_run=0.5)._plan(nodes({"CPU": 2.0}))
+    plan = RayEngine(sweep_cli.train, cpus_per_run=0.5)._plan(nodes({"CPU": 2.0}))
     assert [(n.slots, n.task_cpus) for n in plan] == [(4, 0.5)]
-    assert RayEngine(cpus_per_run=0.5, exclusive=True)._plan(nodes({"CPU": 2.0}))[0].slots == 1
+    alone = RayEngine(sweep_cli.train, cpus_per_run=0.5, exclusive=True)
+    assert alone._plan(nodes({"CPU": 2.0}))[0].slots == 1
 
 
 def test_ray_plan_shares_gpus() -> None:
     from bedash.sweep.engines import RayEngine
 
     gpu_node = {"CPU": 16.0, "GPU": 1.0}
-    plan = RayEngine(gpus_per_run=0.25)._plan(nodes(gpu_node, {"CPU": 4.0}))
+    plan = RayEngine(sweep_cli.train, gpus_per_run=0.25)._plan(nodes(gpu_node, {"CPU": 4.0}))
     assert [(n.node_id, n.slots, n.task_cpus, n.task_gpus) for n in plan] == [("n0", 4, 1.0, 0.25)]
-    assert RayEngine()._plan(nodes(gpu_node))[0].task_gpus == 1.0  # GPUs there: one each
-    assert RayEngine(use_gpu=False)._plan(nodes(gpu_node))[0].task_gpus == 0.0  # --device cpu
+    gpus = RayEngine(sweep_cli.train)._plan(nodes(gpu_node))[0].task_gpus
+    assert gpus == 1.0  # GPUs there: one each
+    cpu = RayEngine(sweep_cli.train, use_gpu=False)._plan(nodes(gpu_node))[0].task_gpus
+    assert cpu == 0.0  # --device cpu
 
 
 def test_ray_plan_errors_name_the_flag() -> None:
     from bedash.sweep.engines import RayEngine
 
     with pytest.raises(SweepError, match="no node has 4 CPUs .the most on a node: 2") as e:
-        RayEngine(cpus_per_run=4)._plan(nodes({"CPU": 2.0}))
+        RayEngine(sweep_cli.train, cpus_per_run=4)._plan(nodes({"CPU": 2.0}))
     assert e.value.field == "cpus_per_run"
     with pytest.raises(SweepError, match="no node has 1 GPUs") as e:
-        RayEngine(gpus_per_run=1)._plan(nodes({"CPU": 2.0}))
+        RayEngine(sweep_cli.train, gpus_per_run=1)._plan(nodes({"CPU": 2.0}))
     assert e.value.field == "gpus_per_run"
     with pytest.raises(SweepError) as e:
-        RayEngine(cpus_per_run=-1)
+        RayEngine(sweep_cli.train, cpus_per_run=-1)
     assert e.value.field == "cpus_per_run"
 
 
@@ -625,62 +644,82 @@ def test_cli_demo_profile_runs_locally_within_its_cap(
     assert engine.name == "local"
 
 
-# -- in the background (the dashboard's entry point) -------------------------------------------
+# -- as a job of the executor (the dashboard's entry point) ------------------------------------
 
 
-def test_start_sweep_runs_in_a_thread_with_progress(tmp_path: Path) -> None:
-    from bedash.sweep.job import start_sweep
+def test_a_sweep_job_runs_in_the_background_with_progress(tmp_path: Path) -> None:
+    from bedash.dashboard.sweepjobs import submit_sweep
+    from bedash.jobs.executor import Executor
 
-    events: list[Any] = []
-    job = start_sweep(spec(), tmp_path / "sw", engine=FakeEngine(), progress=events.append)
-    snap = job.wait(30)
-    assert not job.running
+    ex = Executor(tmp_path)
+    handle = submit_sweep(ex, spec(), "sw", engine=FakeEngine())
+    snap = handle.wait(30)
+    assert not handle.running
     assert snap.status == "finished" and snap.done == 6 and snap.total == 6 and not snap.error
-    assert [e.kind for e in events] == ["started", "ended"] * 6
+    job = ex.snapshot(handle.job_id)
+    assert job.status == "finished" and job.message == "6 of 6 cells done"
+    assert (job.data_progress.done, job.data_progress.total) == (6, 6)
     assert (tmp_path / "sw" / "paired.csv").is_file()
+    assert ex.shutdown(10)
 
 
-def test_start_sweep_checks_first_and_cancels(tmp_path: Path) -> None:
-    from bedash.sweep.job import start_sweep
+def test_a_sweep_job_checks_first_and_cancels(tmp_path: Path) -> None:
+    from bedash.dashboard.sweepjobs import submit_sweep
+    from bedash.jobs.executor import Executor
 
+    ex = Executor(tmp_path)
     other = tmp_path / "other"
     other.mkdir()
     (other / "x").write_text("x")
-    with pytest.raises(SweepError) as e:  # raised here, before any thread starts
-        start_sweep(spec(), other)
-    assert e.value.field == "out"
+    with pytest.raises(SweepError) as e:  # raised here, before anything is queued
+        submit_sweep(ex, spec(), "other")
+    assert e.value.field == "out" and ex.counts()["jobs"] == 0
     with pytest.raises(SweepError) as e:
-        start_sweep(SweepSpec(BASE, {"members": [2, 3, 4]}, [0, 1, 2]), tmp_path / "a",
-                    max_cells=4)  # fmt: skip
+        submit_sweep(ex, SweepSpec(BASE, {"members": [2, 3, 4]}, [0, 1, 2]), "a", max_cells=4)
     assert e.value.field == "max_cells"
-    cancel = threading.Event()
-    cancel.set()
-    snap = start_sweep(spec(), tmp_path / "sw", cancel=cancel).wait(30)
-    assert snap.status == "interrupted" and snap.counts["pending"] == 6
+    began = threading.Event()
+
+    class Slow(FakeEngine):
+        def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+            started(cells[0].id, {"node": "n1"})
+            began.set()
+            cancel.wait(30)  # a cell that runs until cancelled
+
+    handle = submit_sweep(ex, spec(), "sw", engine=Slow())
+    assert began.wait(30)
+    handle.cancel()
+    snap = handle.wait(30)
+    assert snap.status == "interrupted"
+    assert (snap.counts["interrupted"], snap.counts["pending"]) == (1, 5)
+    job = ex.snapshot(handle.job_id)
+    assert job.status == "cancelled" and job.message == "stopped; 0 of 6 cells done are kept"
+    assert ex.shutdown(10)
 
 
 @pytest.mark.slow
-def test_start_sweep_in_a_child_process_cancels_with_sigint(tmp_path: Path) -> None:
+def test_a_ray_sweep_job_runs_a_child_process_and_cancels_with_sigint(tmp_path: Path) -> None:
     """engine="ray" runs `python -m bedash sweep` as a child (here with --engine local, so
     no Ray starts); cancel reaches it as Ctrl-C."""
     import time
 
-    from bedash.sweep.job import start_sweep
+    from bedash.dashboard.sweepjobs import submit_sweep
+    from bedash.jobs.executor import Executor
 
+    ex = Executor(tmp_path)
     long = BASE.replace(train_size=2000, epochs=10_000, models=("single",))
-    events: list[Any] = []
-    job = start_sweep(SweepSpec(long, {}, [0, 1]), tmp_path / "sw", engine="ray",
-                      engine_args=["--engine", "local"], progress=events.append)  # fmt: skip
+    handle = submit_sweep(ex, SweepSpec(long, {}, [0, 1]), "sw", engine="ray",
+                          engine_args=["--engine", "local"])  # fmt: skip
     deadline = time.monotonic() + 120
-    while not any(e.kind == "started" for e in events) and time.monotonic() < deadline:
+    while handle.snapshot().counts.get("running", 0) == 0 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert job.snapshot().status == "running"
-    job.cancel()
-    snap = job.wait(120)
-    assert not job.running and not snap.error
+    assert handle.snapshot().status == "running"
+    handle.cancel()
+    snap = handle.wait(120)
+    assert not handle.running and not snap.error
     assert [c["status"] for c in snap.cells] == ["interrupted", "pending"]
     assert snap.status == "interrupted"
-    assert events[0].kind == "started" and events[-1].status == "interrupted"
+    assert ex.snapshot(handle.job_id).status == "cancelled"
+    assert ex.shutdown(10)
 
 
 @pytest.mark.slow
@@ -693,13 +732,13 @@ def test_run_cell_applies_the_profiles_caps() -> None:
     capped = dataclasses.replace(DEFAULT_LIMITS, max_wall_seconds=1e-9, eval_batch_size=16,
                                  name="demo")  # fmt: skip
     cfg = BASE.replace(models=("single",), epochs=50)
-    outcome = run_cell("c", cfg.to_dict(), capped)
+    outcome = run_cell("c", cfg.to_dict(), sweep_cli.train, capped)
     assert outcome.status == "failed"
     assert outcome.error == "stopped at the demo limit of 1e-09 s a run"
     if outcome.files:  # stopped after its first file (else before it: nothing was written)
         assert json.loads(outcome.files["status.json"])["status"] == "cancelled"
     roomy = dataclasses.replace(capped, max_wall_seconds=None)
-    done = run_cell("c", cfg.replace(epochs=1).to_dict(), roomy)
+    done = run_cell("c", cfg.replace(epochs=1).to_dict(), sweep_cli.train, roomy)
     assert done.status == "finished"
     config = json.loads(done.files["config.json"])
     assert config["eval_batch_size"] == 16  # the same metrics, in smaller chunks
@@ -712,8 +751,8 @@ def test_without_ray_auto_runs_here_and_ray_is_refused_naming_the_flag(monkeypat
 
     from bedash.settings.config import DEFAULT_LIMITS
     from bedash.sweep import cli as sweep_cli
-    from bedash.sweep.core import SweepError
     from bedash.sweep.engines import LocalEngine
+    from bedash.sweep.grid import SweepError
 
     monkeypatch.setattr(sweep_cli, "_have_ray", lambda: False)
     args = argparse.Namespace(engine="auto", address=None)

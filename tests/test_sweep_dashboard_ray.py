@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bedash.dashboard.jobs import JobRegistry
 from bedash.dashboard.sweepjobs import submit_sweep
+from bedash.jobs.executor import Executor
 from bedash.settings.config import RunConfig
-from bedash.sweep.core import SweepSpec
+from bedash.sweep.grid import SweepSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -20,7 +20,7 @@ def test_a_registry_sweep_on_ray_runs_every_cell_as_a_ray_task(tmp_path: Path) -
     pytest.importorskip("ray")
     base = RunConfig(dataset="synthetic", train_size=200, test_size=100, epochs=1, hidden=8,
                      members=2, models=("batchensemble", "single"), device="cpu")  # fmt: skip
-    reg = JobRegistry(tmp_path)
+    reg = Executor(tmp_path)
     handle = submit_sweep(reg, SweepSpec(base, {"members": [2, 3]}, [0]), "sweep-ray",
                           engine="ray")  # fmt: skip
     job = reg.wait(handle.job_id, 540)

@@ -17,7 +17,9 @@ import pytest
 
 from bedash.settings.config import RunConfig
 from bedash.store.runs import read_run
-from bedash.sweep.core import SweepEvent, SweepSpec, read_sweep_json, run_sweep
+from bedash.sweep.folder import read_sweep_json
+from bedash.sweep.grid import SweepSpec
+from bedash.sweep.run import SweepEvent, run_sweep
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,11 +75,12 @@ def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
 def test_cancel_interrupts_running_cells_and_frees_the_cluster(
     cluster: Any, tmp_path: Path
 ) -> None:
+    from bedash.sweep.cli import train
     from bedash.sweep.engines import RayEngine
 
     long = RunConfig(dataset="synthetic", train_size=2000, test_size=100, epochs=10_000,
                      hidden=16, members=2, device="cpu")  # fmt: skip
-    engine = RayEngine(address=cluster.address)
+    engine = RayEngine(train, address=cluster.address)
     cancel = threading.Event()
     started: list[str] = []
 
@@ -100,7 +103,7 @@ def test_cancel_interrupts_running_cells_and_frees_the_cluster(
         # two runs per node (half a CPU each), and each run records that concurrency
         tiny = RunConfig(dataset="synthetic", train_size=200, test_size=50, epochs=1, hidden=8,
                          members=2, device="cpu", models=("batchensemble", "single"))  # fmt: skip
-        shared = RayEngine(address=cluster.address, cpus_per_run=0.5)
+        shared = RayEngine(train, address=cluster.address, cpus_per_run=0.5)
         shared.connect()  # Ray is up already: this only plans the slots
         assert [n.slots for n in shared.nodes] == [2, 2]
         done = run_sweep(SweepSpec(tiny, {}, [0, 1, 2, 3]), tmp_path / "tiny", shared)

@@ -18,8 +18,10 @@ from bedash.names import OOD_COLUMNS, RESULT_COLUMNS, SHIFT_COLUMNS
 from bedash.settings.config import RunConfig
 from bedash.settings.profile import current_limits
 from bedash.store.writer import csv_text
-from bedash.sweep.core import CellOutcome, SweepSpec, SweepStore, check_cells, run_sweep
-from bedash.sweep.uncertainty_stats import UNCERTAINTY_SWEEP_FILES, write_uncertainty_stats
+from bedash.sweep.folder import SweepStore
+from bedash.sweep.grid import CellOutcome, SweepSpec, check_cells
+from bedash.sweep.run import run_sweep, write_stats
+from bedash.sweep.uncertainty_stats import UNCERTAINTY_SWEEP_FILES, uncertainty_tables
 
 BASE = RunConfig(dataset="synthetic", train_size=64, test_size=32, epochs=1, hidden=8,
                  members=2, device="cpu")  # fmt: skip
@@ -214,13 +216,15 @@ def test_rewrite_refreshes_and_removes_stale_files(tmp_path: Path) -> None:
     store = SweepStore.open(out, spec(), check_cells(spec(), current_limits({})))
     for cell in store.cells:  # every cell rerun: ood.csv with new numbers, no shift.csv
         store.write_run(cell.id, files(cell.config, shift=False, bump=0.05), {})
-    store.write_stats()
+    write_stats(store)
     assert not (out / "shift_summary.csv").exists() and not (out / "shift_paired.csv").exists()
     ood = {(r["model"], r["score"], r["metric"]): r for r in read_csv(out / "ood_summary.csv")}
     assert float(ood[("batchensemble", "entropy", "auroc")]["mean"]) == pytest.approx(0.97)
     # a cell that is no longer done does not count
     store.update(store.cells[0].id, status="failed")
-    assert write_uncertainty_stats(store) == ["ood_summary.csv", "ood_paired.csv"]
+    tables = uncertainty_tables(store)
+    assert [n for n, t in tables.items() if t is not None] == ["ood_summary.csv", "ood_paired.csv"]
+    write_stats(store)
     ood = {(r["model"], r["score"], r["metric"]): r for r in read_csv(out / "ood_summary.csv")}
     assert ood[("batchensemble", "entropy", "auroc")]["n"] == "2"
     assert float(ood[("batchensemble", "entropy", "auroc")]["mean"]) == pytest.approx(0.98)

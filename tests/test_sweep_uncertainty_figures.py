@@ -10,7 +10,7 @@ import pytest
 from bedash.dashboard import sweep_tables as suf
 from bedash.dashboard.figures import sweeps as charts
 from bedash.names import MODEL_COLORS
-from bedash.sweep.core import run_sweep
+from bedash.sweep.run import run_sweep
 from tests.test_sweep_uncertainty import HALF, Engine, spec
 
 

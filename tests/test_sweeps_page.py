@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from bedash.dashboard.sweepform import parse_grid
 from bedash.settings.config import RunConfig
-from bedash.sweep.core import SweepError
+from bedash.sweep.grid import SweepError
 
 ROOT = Path(__file__).resolve().parent.parent
 ACC_TITLE = "Accuracy under shift"  # the severity figure of accuracy (one of ECE beside it)
@@ -123,7 +123,7 @@ def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
 
 def _finished_sweep(root: Path, name: str, **files: bool) -> Path:
     """A sweep folder written by the fake engine of test_sweep_uncertainty (no training)."""
-    from bedash.sweep.core import run_sweep
+    from bedash.sweep.run import run_sweep
     from tests.test_sweep_uncertainty import Engine, spec
 
     run_sweep(spec(), root / name, Engine(**files))
@@ -176,7 +176,8 @@ def _two_config_sweep(root: Path, name: str) -> Path:
 
     from bedash.names import RESULT_COLUMNS, SHIFT_COLUMNS
     from bedash.store.writer import csv_text
-    from bedash.sweep.core import CellOutcome, SweepSpec, run_sweep
+    from bedash.sweep.grid import CellOutcome, SweepSpec
+    from bedash.sweep.run import run_sweep
     from tests.test_sweep_uncertainty import BASE, Engine, files
 
     class TwoConfigs(Engine):

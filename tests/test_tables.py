@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bedash.dashboard import tables
-from bedash.dashboard.jobs import TracePoint
+from bedash.jobs.record import TracePoint
 from bedash.names import HISTORY_COLUMNS
 from bedash.names import EpochRecord as EpochRow
 from bedash.store.annotations import Annotations

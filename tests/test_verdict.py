@@ -73,5 +73,5 @@ def test_the_seed_sweep_button_queues_this_config_in_the_job_registry(dirs, trai
     base = state["base"]
     ran = json.loads((trained[run] / "config.json").read_text())
     assert base["members"] == ran["members"] == 3 and base["hidden"] == ran["hidden"]
-    job = handle.registry.snapshot(handle.job_id)
+    job = handle.executor.snapshot(handle.job_id)
     assert job.status == "cancelled" and job.run_id == f"sweep-{run}"

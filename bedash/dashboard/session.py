@@ -1,4 +1,4 @@
-"""The dashboard's process-wide state and its lifetime: one job registry per server, which
+"""The dashboard's process-wide state and its lifetime: one job executor per server, which
 session shows which run, and the device probe that imports torch off the script thread.
 
 Nothing here imports torch (one to two seconds) or pandas at import time: the first page must
@@ -16,24 +16,25 @@ from dataclasses import dataclass
 import streamlit as st
 
 from bedash.dashboard import settings
-from bedash.dashboard.jobs import JobRegistry
+from bedash.jobs.executor import Executor
 from bedash.settings.config import Limits
 
-# -- the job registry: one per server process, shared by every session -------------------------
+# -- the job executor: one per server process, shared by every session -------------------------
 
 
-def _shutdown(reg: JobRegistry) -> None:
+def _shutdown(reg: Executor) -> None:
     reg.shutdown(timeout=10.0)
 
 
 @st.cache_resource(show_spinner=False, on_release=_shutdown)
-def _registry(runs: str, max_running: int, lim: Limits) -> JobRegistry:
-    reg = JobRegistry(runs, max_running=max_running, limits=lim)
+def _registry(runs: str, max_running: int, lim: Limits) -> Executor:
+    reg = Executor(runs, max_running=max_running, limits=lim)
     atexit.register(reg.shutdown, 10.0)  # the server stops: cancel, join, write the status
     return reg
 
 
-def registry() -> JobRegistry:
+def registry() -> Executor:
+    """The server's one executor: training jobs and sweeps share its queue and cap."""
     return _registry(str(settings.runs_dir()), settings.max_jobs(), settings.limits())
 
 
@@ -42,7 +43,7 @@ def registry() -> JobRegistry:
 
 @dataclass
 class _Session:
-    reg: JobRegistry
+    reg: Executor
     token: str
 
 
@@ -51,7 +52,7 @@ def _forget(session: _Session) -> None:
 
 
 @st.cache_resource(show_spinner=False, scope="session", on_release=_forget)
-def _session(token: str, _reg: JobRegistry) -> _Session:
+def _session(token: str, _reg: Executor) -> _Session:
     return _Session(_reg, token)
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from bedash.settings.config import RunConfig, spec
-from bedash.sweep.core import SWEEPABLE, SweepError, SweepSpec, parse_seeds
+from bedash.sweep.grid import SWEEPABLE, SweepError, SweepSpec, parse_seeds
 
-MAX_PAGE_CELLS = 64  # the page's own bound (the demo's is lower: bedash.sweep.core.DEMO_MAX_CELLS)
+MAX_PAGE_CELLS = 64  # the page's own bound (the demo's is lower: bedash.sweep.grid.DEMO_MAX_CELLS)
 
 
 def _convert(name: str, text: str) -> Any:

@@ -1,115 +1,138 @@
-"""Sweeps as dashboard jobs: a sweep waits in the same registry queue as training jobs (one
-at a time by default: two would measure each other's load), is stopped by the same Cancel and
-by the server's shutdown, and reports cells done as its progress. The page holds a SweepHandle,
-which reads like bedash.sweep.job.SweepJob (snapshot, running, error, cancel). No streamlit.
+"""Sweeps as dashboard jobs: a sweep waits in the executor's one queue behind the same cap as
+training jobs (one at a time by default: two would measure each other's load), is stopped by
+the same Stop and by the server's shutdown, and reports cells done as its progress. The page
+holds a SweepHandle (snapshot, running, error, cancel). No streamlit.
+
+Two ways to run: "local", run_sweep in the job's thread with the in-process engine (the demo);
+"ray", `python -m bedash sweep --out DIR` in a child process, because ray.init blocks forever
+outside a process's main thread. Cancelling reaches the child as Ctrl-C (SIGINT).
 """
 
 from __future__ import annotations
 
 import math
-import threading
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bedash.dashboard.jobs import JobRegistry, TaskControl
+from bedash.jobs.executor import Executor
+from bedash.jobs.record import JobControl
 from bedash.names import duration
-from bedash.settings.config import Limits
-from bedash.sweep.core import SweepEvent, SweepSpec, SweepStore, check_cells, check_files, check_out
-from bedash.sweep.job import SweepJob, SweepSnapshot, run_job
+from bedash.sweep.engines import LocalEngine, pythonpath
+from bedash.sweep.folder import SweepSnapshot, SweepStore, check_out, read_snapshot
+from bedash.sweep.grid import SweepSpec, check_cells, check_files
+from bedash.sweep.run import sweep_outcome, sweep_task
 
 ENGINES = ("local", "ray")
+POLL_SECONDS = 0.5  # how often the child's sweep.json is read
 
 
 @dataclass
 class SweepHandle:
-    """A sweep submitted to a JobRegistry, as the Sweeps page reads it."""
+    """A sweep submitted to the executor, as the Sweeps page reads it."""
 
-    registry: JobRegistry
+    executor: Executor
     job_id: str
     path: Path
 
     @property
     def running(self) -> bool:
-        snap = self.registry.snapshot(self.job_id)
+        snap = self.executor.snapshot(self.job_id)
         return snap is not None and snap.active
 
     @property
     def error(self) -> str:
-        snap = self.registry.snapshot(self.job_id)
+        snap = self.executor.snapshot(self.job_id)
         return snap.error if snap is not None and snap.status == "failed" else ""
 
-    @property
-    def message(self) -> str:
-        snap = self.registry.snapshot(self.job_id)
-        return snap.message if snap is not None else ""
-
     def cancel(self) -> None:
-        self.registry.cancel(self.job_id)
+        self.executor.cancel(self.job_id)
 
     def snapshot(self) -> SweepSnapshot:
         """sweep.json's cells; the status is the job's while it waits or starts."""
-        snap = SweepJob(self.path, threading.Event()).snapshot()
-        job = self.registry.snapshot(self.job_id)
+        snap = read_snapshot(self.path)
+        job = self.executor.snapshot(self.job_id)
         if job is not None and job.status == "queued":
             snap.status = "queued"
-        elif job is not None and job.active and snap.status not in ("running",):
-            snap.status = "running"
-        if not snap.error:
-            snap.error = self.error
+        elif job is not None and job.active and snap.status != "running":
+            snap.status = "running"  # starting up: Ray, or the first cell's imports
+        snap.error = snap.error or self.error
         return snap
 
     def wait(self, timeout: float | None = None) -> SweepSnapshot:
-        self.registry.wait(self.job_id, timeout)
+        self.executor.wait(self.job_id, timeout)
         return self.snapshot()
 
 
 def submit_sweep(
-    registry: JobRegistry,
+    executor: Executor,
     spec: SweepSpec,
     name: str,
     *,
-    engine: str = "local",
+    engine: Any = "local",
     max_cells: int | None = None,
     engine_args: Sequence[str] = (),
     key: str | None = None,
 ) -> SweepHandle:
     """Check the sweep (SweepError/ConfigError/DatasetError name the field; nothing is queued
     or written on bad input), store its grid (the page shows the pending cells at once) and
-    queue it.
-    engine: "local" (cells in this process: the demo) or "ray" (`python -m bedash sweep` in a
-    child process, Ray started there)."""
-    if engine not in ENGINES:
+    queue it. engine: "local" (cells in this process: the demo), "ray" (a child process;
+    engine_args are more `bedash sweep` flags, e.g. ["--address", "HOST:PORT"]), or an
+    engine object (a test's). Submitting again on the same folder resumes it."""
+    if isinstance(engine, str) and engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
-    limits: Limits = registry.limits
+    limits = executor.limits
     cells = check_cells(spec, limits, max_cells)
     check_files(cells)  # the dashboard's sweeps run on this machine, Ray or not
-    path = registry.runs_dir / name
+    path = executor.runs_dir / name
     check_out(path, spec)
     SweepStore.open(path, spec, cells)
 
-    def task(control: TaskControl) -> tuple[str, str, str]:
-        job = SweepJob(path, control.cancel)
-        job.thread = threading.current_thread()  # running while this task runs
-        control.report(f"0 of {len(cells)} cells done", 0, len(cells))
+    def task(control: JobControl) -> tuple[Any, ...]:
+        if engine == "ray":
+            return _run_child(control, path, list(engine_args))
+        here = engine
+        if engine == "local":
+            from bedash.experiment import run_experiment  # torch: in the job's thread
 
-        def progress(e: SweepEvent) -> None:
-            eta = f"; about {duration(e.eta)} left" if math.isfinite(e.eta) and e.done else ""
-            control.report(f"{e.done} of {e.total} cells done{eta}", e.done, e.total)
+            here = LocalEngine(run_experiment, limits)
+        return sweep_task(spec, path, here, limits=limits, max_cells=max_cells)(control)
 
-        snap = run_job(job, spec, engine, limits, max_cells, progress, engine_args)
-        return _outcome(job, snap, control.cancel.is_set())
-
-    job_id = registry.submit_task(spec.base, name, task, key=key)
-    return SweepHandle(registry, job_id, path)
+    job_id = executor.submit(task, spec.base, run_id=name, key=key)
+    return SweepHandle(executor, job_id, path)
 
 
-def _outcome(job: SweepJob, snap: SweepSnapshot, cancelled: bool) -> tuple[str, str, str]:
-    """The registry job's status, error and message from the sweep's end state."""
-    failed = snap.counts.get("failed", 0)
-    if job.error:
-        return "failed", job.error, ""
-    if cancelled:
-        return "cancelled", "", f"stopped; {snap.done} of {snap.total} cells done are kept"
-    tail = f"; {failed} failed (see the grid)" if failed else ""
-    return "finished", "", f"{snap.done} of {snap.total} cells done{tail}"
+def _run_child(control: JobControl, path: Path, engine_args: list[str]) -> tuple[str, str, str]:
+    """Run the CLI on the stored sweep; report its cells as sweep.json changes; pass a set
+    cancel event on as Ctrl-C (SIGINT)."""
+    root = Path(__file__).resolve().parents[2]  # the folder that holds this bedash
+    cmd = [sys.executable, "-m", "bedash", "sweep", "--out", str(path), "--quiet", *engine_args]
+    env = {**os.environ, "PYTHONPATH": pythonpath(root)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    first = read_snapshot(path)
+    control.report(f"{first.done} of {first.total} cells done", first.done, first.total)
+    t0, interrupted, seen = time.monotonic(), False, first.done
+    while proc.poll() is None:
+        if control.cancel.is_set() and not interrupted:
+            proc.send_signal(signal.SIGINT)
+            interrupted = True
+        snap = read_snapshot(path)
+        if snap.done != seen:
+            seen, left = snap.done, snap.counts["pending"] + snap.counts["running"]
+            ended = snap.total - left - first.done  # cells ended since this attempt started
+            eta = (time.monotonic() - t0) / ended * left if ended > 0 else math.inf
+            note = f"; about {duration(eta)} left" if math.isfinite(eta) else ""
+            control.report(f"{snap.done} of {snap.total} cells done{note}", snap.done, snap.total)
+        time.sleep(POLL_SECONDS)
+    err = proc.stderr.read() if proc.stderr else ""
+    if proc.returncode not in (0, 1, 130):  # 1: a cell failed; 130: interrupted
+        lines = [line for line in err.strip().splitlines() if line.strip()]
+        return "failed", lines[-1] if lines else f"the sweep exited with {proc.returncode}", ""
+    return sweep_outcome(read_snapshot(path).counts, control.cancel.is_set())

@@ -24,7 +24,7 @@ RUN_FILES = (
     "config.json", "status.json", "history.csv", "results.csv", "members.csv", "steps.csv",
     "shift.csv", "ood.csv", "selective.csv", "annotations.json",
 )  # fmt: skip
-SWEEP_MARKER = "sweep.json"  # bedash.sweep.core writes it first in a sweep folder
+SWEEP_MARKER = "sweep.json"  # bedash.sweep.folder writes it first in a sweep folder
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RUN_NAME_RULE = "1 to 128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bedash import stopping
+from bedash.jobs.executor import Executor
 from bedash.names import FieldError, Spec, duration
 from bedash.settings.config import (
     GROUPS,
@@ -28,20 +29,17 @@ from bedash.settings.config import (
     parse_models,
 )
 from bedash.settings.config import flag as config_flag
-from bedash.sweep.core import (
+from bedash.sweep.engines import LocalEngine, RayEngine
+from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
+from bedash.sweep.grid import (
     MAX_CELLS,
     SweepError,
-    SweepEvent,
     SweepSpec,
     check_cells,
     check_files,
-    check_out,
-    is_sweep_dir,
     parse_seeds,
-    read_sweep_json,
-    run_sweep,
-    spec_from_sweep,
 )
+from bedash.sweep.run import SweepEvent, sweep_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading
@@ -257,8 +255,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         # after connecting: Ray's driver installs its own SIGTERM handler, which exits with
         # its stack printed and the running cells left marked running
         restore = stopping.install(cancel, "cancelling the running cells")
-        result = run_sweep(spec, out, engine, limits=limits, max_cells=args.max_cells,
-                           cancel=cancel, on_event=bar.on_event)  # fmt: skip
+        # one job of the executor, run here: ray.init and the signal handlers need the main
+        # thread. The profile's limits are the cells' (per run), not the job's watchdog.
+        task = sweep_task(spec, out, engine, limits=limits, max_cells=args.max_cells,
+                          on_event=bar.on_event)  # fmt: skip
+        _, result = Executor(out.parent).run(task, spec.base, run_id=out.name, cancel=cancel)
     finally:
         restore()
         bar.close()
@@ -278,9 +279,15 @@ def _have_ray() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
-def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> Any:
-    from bedash.sweep.engines import LocalEngine, RayEngine
+def train(*args: Any, **kwargs: Any) -> Any:
+    """The cells' training: run_experiment, imported where a cell runs (a Ray task pickles
+    this function by name), so the driver never imports torch."""
+    from bedash.experiment import run_experiment
 
+    return run_experiment(*args, **kwargs)
+
+
+def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> Any:
     kind = args.engine
     download = not getattr(args, "no_download", False)  # a hand-made Namespace may lack it
     if limits.name == "demo":
@@ -295,8 +302,9 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
     if kind == "local":
         if args.address:
             raise SweepError("address", "needs --engine ray")
-        return LocalEngine(limits, download=download)
+        return LocalEngine(train, limits, download=download)
     return RayEngine(
+        train,
         address=args.address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
         exclusive=args.exclusive, dashboard=args.ray_dashboard, logs=args.ray_logs,
         use_gpu=spec.base.device != "cpu", limits=limits,

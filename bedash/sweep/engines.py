@@ -1,10 +1,12 @@
-"""Engines that run sweep cells: Ray core tasks (a laptop or a cluster), or in-process.
+"""The back ends that run a sweep job's cells: Ray core tasks (a laptop, a cluster), or in-process.
 
 An engine gets the cells to run and two callbacks: started(cell_id, info) when a cell starts
 and ended(outcome, info) when it ends; info says where and under what concurrency it ran.
-Each cell runs run_experiment into a temporary folder on its worker and returns the run's
-files, so workers need no filesystem shared with the driver. Importing this module does not
-import torch or ray; a Ray worker imports torch when its first cell starts.
+Each cell runs `train` (bedash.experiment.run_experiment, handed in by whoever makes the
+engine, so that this module does not import the training code) into a temporary folder on its
+worker and returns the run's files, so workers need no filesystem shared with the driver.
+Importing this module does not import torch or ray; a Ray worker imports torch when its first
+cell starts.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig
-from bedash.sweep.core import Cell, CellOutcome, SweepError
+from bedash.sweep.grid import Cell, CellOutcome, Ended, Started, SweepError
 
-Started = Callable[[str, dict[str, Any]], None]
-Ended = Callable[[CellOutcome, dict[str, Any]], None]
+Train = Callable[..., Any]  # run_experiment(cfg, out, *, cancel, limits, download) -> result
 OBJECT_STORE_BYTES = 100 * 2**20  # results are a few CSVs per cell; Ray's default is 30% of RAM
 CONNECT_TIMEOUT = 25.0  # seconds: an unreachable --address fails well within 30 s
 _RUN_STATUS = {"finished": "finished", "diverged": "diverged", "cancelled": "interrupted"}
@@ -34,6 +35,7 @@ _RUN_STATUS = {"finished": "finished", "diverged": "diverged", "cancelled": "int
 def run_cell(
     cell_id: str,
     config: dict[str, Any],
+    train: Train,
     limits: Limits = DEFAULT_LIMITS,
     threads: int | None = None,
     cancel: threading.Event | None = None,
@@ -45,8 +47,6 @@ def run_cell(
     Never raises for a failing run: the outcome says failed, with the error and whatever the
     run wrote (status.json holds the traceback). A set `cancel` gives 'interrupted'; Ray's
     cancel is force=True (the worker exits), so nothing here sees it."""
-    from bedash.experiment import run_experiment  # torch: only where cells run
-
     threads = threads or limits.torch_threads
     if threads:
         import torch
@@ -61,8 +61,7 @@ def run_cell(
     with tempfile.TemporaryDirectory(prefix="bedash-cell-") as tmp:
         out = Path(tmp) / "run"
         try:
-            result = run_experiment(cfg, out, cancel=stop, limits=limits,  # type: ignore[arg-type]
-                                    download=download)  # fmt: skip
+            result = train(cfg, out, cancel=stop, limits=limits, download=download)
             outcome.status = _RUN_STATUS.get(result.status, "failed")
             outcome.error = result.error
             if stop.timed_out():
@@ -114,8 +113,8 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, download: bool = True) -> None:
-        self.limits, self.download = limits, download
+    def __init__(self, train: Train, limits: Limits = DEFAULT_LIMITS, download: bool = True):
+        self.train, self.limits, self.download = train, limits, download
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "host": socket.gethostname(), "runs_at_once": 1}
@@ -128,8 +127,8 @@ class LocalEngine:
             if cancel.is_set():
                 return
             started(cell.id, {**info, "node": "local", "host": socket.gethostname()})
-            outcome = run_cell(cell.id, cell.config.to_dict(), self.limits, cancel=cancel,
-                               download=self.download)  # fmt: skip
+            outcome = run_cell(cell.id, cell.config.to_dict(), self.train, self.limits,
+                               cancel=cancel, download=self.download)  # fmt: skip
             outcome.node = "local"
             ended(outcome, info)
 
@@ -152,10 +151,12 @@ class Node:
     task_gpus: float
 
 
-def _ray_task(
-    cell_id: str, config: dict[str, Any], limits: Limits, threads: int, download: bool = True
-) -> CellOutcome:
-    return run_cell(cell_id, config, limits, threads, download=download)
+def ray_task(
+    train: Train, cell_id: str, config: dict[str, Any], limits: Limits, threads: int,
+    download: bool = True,
+) -> CellOutcome:  # fmt: skip
+    """What each Ray task runs (train travels by reference: its module is on the worker)."""
+    return run_cell(cell_id, config, train, limits, threads, download=download)
 
 
 class RayEngine:
@@ -169,6 +170,7 @@ class RayEngine:
 
     def __init__(
         self,
+        train: Train,
         *,
         address: str | None = None,
         cpus_per_run: float | None = None,
@@ -190,6 +192,7 @@ class RayEngine:
         self.cpus_per_run, self.gpus_per_run = cpus_per_run, gpus_per_run
         self.exclusive, self.dashboard, self.logs = exclusive, dashboard, logs
         self.use_gpu, self.limits, self.connect_timeout = use_gpu, limits, connect_timeout
+        self.train = train
         self.download = download  # False: the cells download nothing (--no-download)
         self.nodes: list[Node] = []
         self._started_ray = False
@@ -207,7 +210,7 @@ class RayEngine:
         self.nodes = self._plan(ray.nodes())
 
     def _init(self, ray: Any) -> None:
-        package = str(Path(__file__).resolve().parent)
+        package = str(Path(__file__).resolve().parents[1])  # bedash (this file is in bedash/sweep)
         kwargs: dict[str, Any] = {"log_to_driver": self.logs, "logging_level": "ERROR"}
         if self.address:
             # the package travels with the job: cluster nodes need only torch
@@ -217,7 +220,7 @@ class RayEngine:
                 num_cpus=os.cpu_count() or 1,
                 include_dashboard=self.dashboard,
                 object_store_memory=OBJECT_STORE_BYTES,
-                runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(Path(package).parent)}},
+                runtime_env={"env_vars": {"PYTHONPATH": pythonpath(Path(package).parent)}},
             )
         where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
         try:  # in the main thread: ray.init blocks forever in any other
@@ -284,7 +287,7 @@ class RayEngine:
 
         if not self.nodes:
             self.connect()
-        remote = ray.remote(max_retries=0)(_ray_task)
+        remote = ray.remote(max_retries=0)(ray_task)
         queue = deque(cells)
         inflight: dict[Any, tuple[Cell, Node]] = {}
         on_node: dict[str, set[str]] = {n.node_id: set() for n in self.nodes}
@@ -299,7 +302,7 @@ class RayEngine:
             ref = remote.options(
                 num_cpus=node.task_cpus, num_gpus=node.task_gpus,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
-            ).remote(cell.id, cell.config.to_dict(), self.limits,
+            ).remote(self.train, cell.id, cell.config.to_dict(), self.limits,
                      max(1, int(node.task_cpus)), self.download)  # fmt: skip
             inflight[ref] = (cell, node)
             running = on_node[node.node_id]
@@ -360,7 +363,8 @@ class RayEngine:
             self._started_ray = False
 
 
-def _pythonpath(root: Path) -> str:
+def pythonpath(root: Path) -> str:
+    """PYTHONPATH with root first: a child process or a local Ray worker imports this bedash."""
     old = os.environ.get("PYTHONPATH", "")
     return os.pathsep.join([str(root), *([old] if old else [])])
 

@@ -1,7 +1,7 @@
 """A sweep's uncertainty statistics: shift.csv and ood.csv of its cells, over seeds.
 
 For the cells run with --shift or --ood, the same statistics as summary.csv and paired.csv
-(bedash.sweep.core's summary_rows and paired_rows, with a key), written beside them:
+(bedash.sweep.rows' summary_rows and paired_rows, with a key), written beside them:
 
 - shift_summary.csv: per config, model kind, corruption, severity and metric (acc, nll, ece,
   brier, entropy, mutual_info, aurc: selective prediction's area under the risk-coverage
@@ -16,31 +16,26 @@ For the cells run with --shift or --ood, the same statistics as summary.csv and 
 
 Only the model kinds a cell's results.csv lists as finished count (a diverged model's
 numbers do not). A pair of files exists only while some done cell has the run file; when none
-has it any more, the pair an earlier write left is removed, so a resumed sweep never shows
-numbers of cells that are gone. Core: no streamlit, no plotly, no torch.
+has it any more, the pair an earlier write left is removed (bedash.sweep.run writes them), so
+a resumed sweep never shows numbers of cells that are gone. Core: no streamlit, no plotly, no torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-from bedash.store.atomic import atomic_write_text
-from bedash.store.writer import csv_text
-from bedash.sweep.core import (
+from bedash.sweep.rows import (
     Record,
-    _floats,
     cell_rows,
+    floats,
     load_records,
     paired_columns,
     paired_rows,
     summary_columns,
     summary_rows,
 )
-
-if TYPE_CHECKING:
-    from bedash.sweep.core import SweepStore
 
 # aurc: the area under the risk-coverage curve of selective prediction (selective.csv's curve
 # is of the clean test set; shift.csv has its area for every set)
@@ -67,7 +62,7 @@ UNCERTAINTY_SWEEP_FILES = tuple(name for t in TABLES for name in (t.summary, t.p
 
 
 def table_records(
-    store: SweepStore, table: Table, results: Iterable[Record] | None = None
+    store: Any, table: Table, results: Iterable[Record] | None = None
 ) -> list[Record]:
     """The rows of `table.source` in every done cell, as Records keyed by `table.key`, for the
     model kinds that finished (results: the cells' results.csv Records, read when None)."""
@@ -81,28 +76,25 @@ def table_records(
                 continue
             key = tuple(str(row.get(k) or "") for k in table.key)
             out.append(Record(cell.config_index, cell.values, cell.seed, model,
-                              _floats(row, table.metrics), key))  # fmt: skip
+                              floats(row, table.metrics), key))  # fmt: skip
     return out
 
 
-def write_uncertainty_stats(
-    store: SweepStore, results: Iterable[Record] | None = None
-) -> list[str]:
-    """(Re)write each table's summary and paired files in the sweep folder, atomically; remove
-    them where no done cell has the table's run file. Returns the names written."""
+def uncertainty_tables(
+    store: Any, results: Iterable[Record] | None = None
+) -> dict[str, tuple[list[str], list[dict[str, Any]]] | None]:
+    """Each table's summary and paired file: name -> (columns, rows), or None (remove it)
+    where no done cell has the table's run file."""
     results = load_records(store) if results is None else list(results)
     fields = list(store.spec.grid)
-    written = []
+    out: dict[str, tuple[list[str], list[dict[str, Any]]] | None] = {}
     for t in TABLES:
         records = table_records(store, t, results)
         if not records:
-            for name in (t.summary, t.paired):
-                (store.path / name).unlink(missing_ok=True)
+            out |= {t.summary: None, t.paired: None}
             continue
         summary = summary_rows(records, fields, t.key, t.metrics)
         pairs = paired_rows(records, fields, key=t.key, metrics=t.metrics)
-        for name, columns, rows in ((t.summary, summary_columns(fields, t.key), summary),
-                                    (t.paired, paired_columns(fields, t.key), pairs)):  # fmt: skip
-            atomic_write_text(store.path / name, csv_text(columns, rows))
-        written += [t.summary, t.paired]
-    return written
+        out[t.summary] = summary_columns(fields, t.key), summary
+        out[t.paired] = paired_columns(fields, t.key), pairs
+    return out

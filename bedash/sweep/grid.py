@@ -1,0 +1,183 @@
+"""A sweep's grid: RunConfig fields given as lists, times seeds. Each cell is one run (a
+config at one seed); a cell's task sends back a CellOutcome (its run files, where it ran)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bedash.names import FieldError
+from bedash.settings.config import Limits, RunConfig, config_fields
+
+MAX_CELLS = 1000  # a bigger grid is a typo more often than a plan (--max-cells raises it)
+DEMO_MAX_CELLS = 8  # the hosted demo: a few tiny cells, one after another, in-process
+# Fields a grid may list: those RunConfig's metadata marks sweepable, except the seed
+# (--seeds lists it for every config). The rest (data location, model kinds: every cell
+# trains all of them, which is what pairs them; device; speed knobs) take one value.
+SWEEPABLE = tuple(s.name for s in config_fields() if s.sweepable and s.name != "seed")
+CELL_STATUSES = ("pending", "running", "finished", "diverged", "failed", "interrupted")
+DONE_STATUSES = ("finished", "diverged")  # kept on resume; the others run again
+
+
+class SweepError(FieldError):
+    """Bad sweep input; `field` is a RunConfig field or a sweep setting (seeds, out,
+    address, max_cells, cpus_per_run...)."""
+
+
+# -- the grid ----------------------------------------------------------------------------------
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' -> [0..4]; '0,1,5'; '0-2,7'. SweepError('seeds') for anything else."""
+    seeds: list[int] = []
+    hint = "use e.g. 0-4 or 0,1,2"
+    for part in str(text).split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not m:
+            raise SweepError("seeds", f"malformed seed list {text!r} ({hint})")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise SweepError("seeds", f"malformed range {part!r}: {hi} < {lo} ({hint})")
+        seeds.extend(range(lo, hi + 1))
+    if len(set(seeds)) != len(seeds):
+        raise SweepError("seeds", f"lists a seed twice ({text!r})")
+    if any(s > 2**31 - 1 for s in seeds):
+        raise SweepError("seeds", f"seeds must be at most {2**31 - 1}")
+    return seeds
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid: a config (index + grid values) at one seed."""
+
+    id: str  # the run folder's name
+    config_index: int
+    values: dict[str, Any]
+    seed: int
+    config: RunConfig
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """base config, grid (field -> values, in order), seeds: everything that defines cells."""
+
+    base: RunConfig
+    grid: dict[str, list[Any]]
+    seeds: list[int]
+
+    def __post_init__(self) -> None:
+        known = {f.name for f in dataclasses.fields(RunConfig)}
+        for name, values in self.grid.items():
+            if name not in known:
+                raise SweepError(name, "is not a setting")
+            if name not in SWEEPABLE:
+                raise SweepError(name, "takes one value; it cannot be a list in a sweep")
+            if not values:
+                raise SweepError(name, "empty list: give at least one value")
+            if len({json.dumps(v) for v in values}) != len(values):
+                raise SweepError(name, f"lists a value twice ({values})")
+        if not self.seeds:
+            raise SweepError("seeds", "empty list: give at least one seed")
+
+    @property
+    def n_configs(self) -> int:
+        return math.prod(len(v) for v in self.grid.values())
+
+    @property
+    def n_cells(self) -> int:
+        return self.n_configs * len(self.seeds)
+
+    def configs(self) -> list[dict[str, Any]]:
+        """The grid's value combinations, the last field varying fastest."""
+        combos: list[dict[str, Any]] = [{}]
+        for name, values in self.grid.items():
+            combos = [{**c, name: v} for c in combos for v in values]
+        return combos
+
+    def cells(self) -> list[Cell]:
+        width = max(2, len(str(self.n_configs - 1)))
+        out = []
+        for i, values in enumerate(self.configs()):
+            slug = _slug(values)
+            cfg = self.base.replace(**values)
+            for seed in self.seeds:
+                cid = f"c{i:0{width}d}{'_' + slug if slug else ''}_s{seed}"
+                out.append(Cell(cid, i, values, seed, cfg.replace(seed=seed)))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        base = self.base.to_dict()
+        base.pop("extra", None)
+        base.pop("seed", None)  # the seeds are the grid's
+        return {"base": base, "grid": {k: list(v) for k, v in self.grid.items()},
+                "seeds": list(self.seeds)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
+        return cls(RunConfig.from_dict(data["base"]), dict(data["grid"]), list(data["seeds"]))
+
+
+def _slug(values: dict[str, Any]) -> str:
+    text = "_".join(f"{k}{v}" for k, v in values.items())
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:80].strip("-._")
+
+
+def check_cells(spec: SweepSpec, limits: Limits, max_cells: int | None = None) -> list[Cell]:
+    """Every cell, validated (ConfigError names the field) and within the cell cap."""
+    cap = max_cells if max_cells is not None else MAX_CELLS
+    if limits.name == "demo":
+        cap = min(cap, DEMO_MAX_CELLS)
+    if spec.n_cells > cap:
+        where = " (demo limit)" if limits.name == "demo" else ""
+        raise SweepError(
+            "max_cells",
+            f"the grid has {spec.n_cells} cells ({spec.n_configs} configs x {len(spec.seeds)} "
+            f"seeds), more than the limit of {cap}{where}",
+        )
+    cells = spec.cells()
+    for cell in cells:
+        cell.config.validate(limits)
+    return cells
+
+
+def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = True) -> None:
+    """The files the cells need are there, else DatasetError naming the field before the sweep
+    starts, not a failure in every cell: without downloads, what they would download
+    (CIFAR-10, SVHN); when they run on this machine (here; a Ray cluster's workers have their
+    own disks), what is never downloaded (CIFAR-10 as an OOD set)."""
+    from bedash.data.offline import check_offline, check_on_disk
+    from bedash.settings.config import parse_ood
+
+    configs = (c.config for c in cells)
+    for dataset, data_dir, ood in dict.fromkeys((c.dataset, c.data_dir, parse_ood(c.ood))
+                                                for c in configs):  # fmt: skip
+        if here:
+            check_on_disk(data_dir, ood)
+        if not download:
+            check_offline(dataset, data_dir, ood)
+
+
+@dataclass
+class CellOutcome:
+    """What a cell's task sends back: its run files and where and how it ran."""
+
+    cell_id: str
+    status: str  # finished | diverged | failed | interrupted
+    files: dict[str, bytes] = field(default_factory=dict)
+    error: str = ""
+    node: str = ""  # Ray node id ("local" in-process)
+    host: str = ""
+    started: float = 0.0  # time.time() on the worker
+    ended: float = 0.0
+
+
+# what an engine calls as a cell starts (cell id, where) and ends (its outcome, where)
+Started = Callable[[str, dict[str, Any]], None]
+Ended = Callable[[CellOutcome, dict[str, Any]], None]

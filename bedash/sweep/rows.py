@@ -1,0 +1,165 @@
+"""Statistics over a sweep's cells: summary.csv 's rows (per config, model kind and metric:
+mean, std and the 95% t interval over seeds) and paired.csv's (BatchEnsemble minus each
+baseline, paired by seed, with a verdict); bedash.sweep.uncertainty_stats uses the same rows
+with a key. bedash.sweep.run writes them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bedash.names import RESULT_COLUMNS
+from bedash.sweep.stats import better_direction, paired, summarize, verdict
+
+# results.csv columns that describe a run rather than measure it
+DESCRIPTIVE = ("model", "status", "members", "arch", "hidden", "layers", "epochs", "batch_size",
+               "dataset", "device", "seed")  # fmt: skip
+BASELINES = ("ensemble", "ensemble_parallel", "single")  # what BatchEnsemble is paired against
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of a done cell's results.csv (or of another of its tables: then `key` holds
+    what the row measures besides its model, e.g. (corruption, severity) in shift.csv)."""
+
+    config_index: int
+    values: dict[str, Any]
+    seed: int
+    model: str
+    metrics: dict[str, float]
+    key: tuple[str, ...] = ()
+
+
+def floats(row: dict[str, str], metrics: Sequence[str] | None = None) -> dict[str, float]:
+    """The row's finite numbers: of the columns `metrics`, or of every non-descriptive one."""
+    out = {}
+    for k, v in row.items():
+        if (k not in metrics if metrics is not None else k in DESCRIPTIVE) or v in (None, ""):
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            continue
+        if math.isfinite(x):
+            out[k] = x
+    return out
+
+
+def cell_rows(store: Any, name: str) -> Iterator[tuple[Any, list[dict[str, str]]]]:
+    """(cell, rows of its file `name`) for every done cell of a SweepStore (bedash.sweep.folder;
+    not imported: the statistics need only its path and done cells) that has the file."""
+    for cell in store.done():
+        f = store.path / cell.id / name
+        try:
+            rows = list(csv.DictReader(io.StringIO(f.read_text(encoding="utf-8"))))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+        yield cell, rows
+
+
+def load_records(store: Any) -> list[Record]:
+    """The finished model rows of every done cell."""
+    records = []
+    for cell, rows in cell_rows(store, "results.csv"):
+        for row in rows:
+            if row.get("status") == "finished":
+                records.append(Record(cell.config_index, cell.values, cell.seed, row["model"],
+                                      floats(row)))  # fmt: skip
+    return records
+
+
+def _metric_order(records: Iterable[Record]) -> list[str]:
+    seen = dict.fromkeys(m for r in records for m in r.metrics)
+    known = [c for c in RESULT_COLUMNS if c in seen]
+    return known + sorted(m for m in seen if m not in known)
+
+
+def config_label(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in values.items()) or "base config"
+
+
+# key: the columns a table's rows are told apart by besides config and model (shift.csv:
+# corruption, severity; ood.csv: ood_set, score); () for results.csv
+
+
+def summary_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
+    return ["config", "label", *fields, "model", *key, "metric", "better", "mean", "std", "n",
+            "ci_low", "ci_high"]  # fmt: skip
+
+
+def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
+    return ["config", "label", *fields, *key, "metric", "better", "model", "baseline",
+            "mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n",
+            "verdict"]  # fmt: skip
+
+
+def summary_rows(
+    records: list[Record], fields: list[str], key: Sequence[str] = (),
+    metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per config, model kind, key and metric: mean, std, n and the 95% t interval over seeds.
+    metrics: which, in this order (default: every metric of the records, results.csv's order)."""
+    metrics = list(metrics) if metrics is not None else _metric_order(records)
+    groups: dict[tuple[int, str, tuple[str, ...]], list[Record]] = {}
+    for r in records:
+        groups.setdefault((r.config_index, r.model, r.key), []).append(r)
+    rows = []
+    for (index, model, k), group in sorted(groups.items(), key=lambda kv: kv[0][0]):
+        values = group[0].values
+        for metric in metrics:
+            xs = [r.metrics[metric] for r in group if metric in r.metrics]
+            if not xs:
+                continue
+            s = summarize(xs)
+            rows.append({"config": index, "label": config_label(values),
+                         **{f: values.get(f) for f in fields}, "model": model,
+                         **dict(zip(key, k, strict=True)), "metric": metric,
+                         "better": better_direction(metric), "mean": s.mean, "std": s.std,
+                         "n": s.n, "ci_low": s.ci_low, "ci_high": s.ci_high})  # fmt: skip
+    return rows
+
+
+def paired_rows(
+    records: list[Record], fields: list[str], model: str = "batchensemble",
+    key: Sequence[str] = (), metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per config, key and metric: model minus each baseline, paired by seed (same seed, same
+    batches), with the t interval of the mean difference and a verdict."""
+    metrics = list(metrics) if metrics is not None else _metric_order(records)
+    by = {(r.config_index, r.key, r.model, r.seed): r for r in records}
+    configs = sorted({(r.config_index, json.dumps(r.values)) for r in records})
+    kinds = {r.model for r in records}
+    rows = []
+    for index, values_json in configs:
+        values = json.loads(values_json)
+        seeds = sorted({r.seed for r in records if r.config_index == index})
+        keys = list(dict.fromkeys(r.key for r in records if r.config_index == index))
+        for k, metric in ((k, m) for k in keys for m in metrics):
+            for base in (b for b in BASELINES if b in kinds and model in kinds):
+                pairs = [
+                    (
+                        by[(index, k, model, s)].metrics.get(metric),
+                        by[(index, k, base, s)].metrics.get(metric),
+                    )
+                    for s in seeds
+                    if (index, k, model, s) in by and (index, k, base, s) in by
+                ]
+                pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+                if not pairs:
+                    continue
+                d = paired([x for x, _ in pairs], [y for _, y in pairs])
+                better = better_direction(metric)
+                rows.append({"config": index, "label": config_label(values),
+                             **{f: values.get(f) for f in fields},
+                             **dict(zip(key, k, strict=True)), "metric": metric,
+                             "better": better, "model": model, "baseline": base,
+                             "mean_model": summarize([x for x, _ in pairs]).mean,
+                             "mean_baseline": summarize([y for _, y in pairs]).mean,
+                             "mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high,
+                             "n": d.n, "verdict": verdict(d, better, model, base)})  # fmt: skip
+    return rows

@@ -1,0 +1,211 @@
+"""The sweep's run loop: expand the grid, skip finished cells, hand the rest to an engine (the
+caller's: bedash.sweep.engines' in-process or Ray back end, or a test's), and write what each
+cell's task sends back with the run store's atomic writes: one writer per folder, so workers
+need no shared filesystem. Resuming is running again on the same folder. `sweep_task` makes
+a sweep a job of the one executor (bedash.jobs.executor), for `bedash sweep` and the
+dashboard alike. Never imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bedash.jobs.record import JobControl
+from bedash.names import duration
+from bedash.settings.config import DEFAULT_LIMITS, Limits
+from bedash.store.atomic import atomic_write_text
+from bedash.store.writer import csv_text
+from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, SweepStore, now
+from bedash.sweep.grid import (
+    DONE_STATUSES,
+    Cell,
+    CellOutcome,
+    Ended,
+    Started,
+    SweepSpec,
+    check_cells,
+)
+from bedash.sweep.rows import (
+    load_records,
+    paired_columns,
+    paired_rows,
+    summary_columns,
+    summary_rows,
+)
+from bedash.sweep.uncertainty_stats import uncertainty_tables
+
+
+class Engine(Protocol):
+    """Where cells run. run() calls started(cell_id, info) as a cell starts and
+    ended(outcome, info) as it ends (info: where, at what concurrency), and returns once every
+    cell ended or cancel is set."""
+
+    name: str
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def run(
+        self, cells: list[Cell], *, started: Started, ended: Ended, cancel: threading.Event
+    ) -> None: ...
+
+
+@dataclass
+class SweepEvent:
+    """A change the driver reports: a cell started or ended (progress bars, the page)."""
+
+    kind: str  # started | ended
+    cell_id: str
+    status: str
+    counts: dict[str, int]
+    done: int  # cells done (finished or diverged), this attempt's and earlier ones
+    total: int
+    elapsed: float  # seconds since this attempt started
+    eta: float  # seconds left (inf until a cell of this attempt ended)
+    error: str = ""
+
+
+@dataclass
+class SweepResult:
+    path: Path
+    status: str  # finished | failed (some cell failed) | interrupted
+    counts: dict[str, int]
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: str | Path,
+    engine: Engine,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    max_cells: int | None = None,
+    cancel: threading.Event | None = None,
+    on_event: Callable[[SweepEvent], None] | None = None,
+) -> SweepResult:
+    """Run (or resume) the sweep in out with engine (bedash.sweep.engines). Bad input raises
+    SweepError/ConfigError before anything is written. A failing cell fails alone; cancel
+    stops the running cells (marked interrupted) and returns; rerunning resumes."""
+    cells = check_cells(spec, limits, max_cells)
+    store = SweepStore.open(out, spec, cells)
+    cancel = cancel or threading.Event()
+    todo = store.todo()
+    for c in todo:
+        store.entry(c.id)["status"] = "pending"
+    store.state["status"] = "running"
+    store.state["engine"] = engine.describe()
+    store.save()
+    total, t0 = len(cells), time.monotonic()
+    ended_now: list[float] = []
+
+    def emit(kind: str, cell_id: str, status: str, error: str = "") -> None:
+        if on_event is None:
+            return
+        counts = store.counts()
+        done = sum(counts[s] for s in DONE_STATUSES)
+        left = sum(counts[s] for s in ("pending", "running"))
+        elapsed = time.monotonic() - t0
+        eta = elapsed / len(ended_now) * left if ended_now else math.inf
+        on_event(SweepEvent(kind, cell_id, status, counts, done, total, elapsed, eta, error))
+
+    def started(cell_id: str, info: dict[str, Any]) -> None:
+        entry = store.entry(cell_id)
+        store.update(cell_id, status="running", attempts=entry.get("attempts", 0) + 1,
+                     started=now(), error="", **info)  # fmt: skip
+        emit("started", cell_id, "running")
+
+    def ended(outcome: CellOutcome, info: dict[str, Any]) -> None:
+        where = {"node": outcome.node or info.get("node", ""),
+                 "host": outcome.host or info.get("host", "")}  # fmt: skip
+        meta = {"sweep": store.path.name, "cell": outcome.cell_id, "engine": engine.name,
+                **info, **where}  # fmt: skip
+        try:
+            if outcome.files:
+                store.write_run(outcome.cell_id, outcome.files, meta)
+        except (OSError, ValueError) as e:  # a write failed: this cell fails, the rest go on
+            outcome.status, outcome.error = "failed", f"cannot write the run: {e}"
+        seconds = outcome.ended - outcome.started if outcome.ended else None
+        store.update(outcome.cell_id, **{**info, **where}, status=outcome.status,
+                     error=outcome.error, ended=now(), seconds=seconds)  # fmt: skip
+        ended_now.append(time.monotonic())
+        if outcome.status in DONE_STATUSES:
+            write_stats(store)
+        emit("ended", outcome.cell_id, outcome.status, outcome.error)
+
+    try:
+        engine.run(todo, started=started, ended=ended, cancel=cancel)
+    finally:
+        interrupted = False
+        for e in store.state["cells"]:
+            if e["status"] == "running":  # the engine stopped without an answer for it
+                e["status"], interrupted = "interrupted", True
+        counts = store.counts()
+        if cancel.is_set() or interrupted or counts["interrupted"] or counts["pending"]:
+            status = "interrupted"
+        elif counts["failed"]:
+            status = "failed"
+        else:
+            status = "finished"
+        store.state["status"] = status
+        store.save()
+        write_stats(store)
+    return SweepResult(store.path, status, counts)
+
+
+def write_stats(store: SweepStore) -> None:
+    """(Re)write every statistics file of the sweep folder from its done cells, atomically:
+    summary.csv, paired.csv and, for cells run under shift, bedash.sweep.uncertainty_stats'."""
+    records = load_records(store)
+    fields = list(store.spec.grid)
+    tables = {
+        SUMMARY_FILE: (summary_columns(fields), summary_rows(records, fields)),
+        PAIRED_FILE: (paired_columns(fields), paired_rows(records, fields)),
+        **uncertainty_tables(store, records),
+    }
+    for name, table in tables.items():
+        if table is None:
+            (store.path / name).unlink(missing_ok=True)
+        else:
+            atomic_write_text(store.path / name, csv_text(*table))
+
+
+def sweep_task(
+    spec: SweepSpec,
+    out: str | Path,
+    engine: Engine,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    max_cells: int | None = None,
+    on_event: Callable[[SweepEvent], None] | None = None,
+) -> Callable[[JobControl], tuple[str, str, str, SweepResult]]:
+    """The sweep as an executor task: run_sweep with the job's cancel event, every cell's
+    end reported as the job's progress ("3 of 8 cells done; about 2 min left")."""
+
+    def task(control: JobControl) -> tuple[str, str, str, SweepResult]:
+        control.report(f"0 of {spec.n_cells} cells done", 0, spec.n_cells)
+
+        def progress(e: SweepEvent) -> None:
+            eta = f"; about {duration(e.eta)} left" if math.isfinite(e.eta) and e.done else ""
+            control.report(f"{e.done} of {e.total} cells done{eta}", e.done, e.total)
+            if on_event is not None:
+                on_event(e)
+
+        result = run_sweep(spec, out, engine, limits=limits, max_cells=max_cells,
+                           cancel=control.cancel, on_event=progress)  # fmt: skip
+        return (*sweep_outcome(result.counts, control.cancel.is_set()), result)
+
+    return task
+
+
+def sweep_outcome(counts: dict[str, int], cancelled: bool) -> tuple[str, str, str]:
+    """A sweep job's status, error and final message from its cells' counts."""
+    done, total = sum(counts.get(s, 0) for s in DONE_STATUSES), sum(counts.values())
+    if cancelled:
+        return "cancelled", "", f"stopped; {done} of {total} cells done are kept"
+    failed = counts.get("failed", 0)
+    tail = f"; {failed} failed (see the grid)" if failed else ""
+    return "finished", "", f"{done} of {total} cells done{tail}"
