@@ -18,14 +18,12 @@ import streamlit as st
 
 from bedash.dashboard import common, form
 from bedash.dashboard.jobs import JobSnapshot
-from bedash.names import MODEL_LABELS
-from bedash.settings.config import GROUPS, ConfigError, RunConfig, label, spec
+from bedash.names import ConfigError
+from bedash.settings.config import GROUPS, RunConfig, label, spec
 from bedash.store.runs import RunDirError
 
 LIM = common.limits()
-DEFAULTS = RunConfig(
-    dataset="synthetic", train_size=10_000, test_size=2_000, epochs=5, members=5, hidden=128
-)  # 20-40 s on two CPU cores (benchmarks/dashboard_vs_cli.py), and the kinds separate
+DEFAULTS = form.start_config()  # each field's `start` (RunConfig's metadata), else its default
 DATASETS = {"synthetic": "Synthetic", "cifar10": "CIFAR-10", "folder": "Image folder"}
 LIVE_COLUMNS = [  # the results-so-far peek; the Results page has them all
     "Model", "Status", "E", "Acc ensemble (mean softmax)", "Acc mean member", "NLL", "ECE",
@@ -98,14 +96,12 @@ def section(group: str, state: form.FormState) -> None:
 
 
 def models_widget() -> list[str]:
-    s = spec("models")
-    return st.pills(
-        s.label, s.choices, selection_mode="multi", default=list(DEFAULTS.models), key="models",
-        format_func=MODEL_LABELS.get, persist_state=KEEP, wrap=True,
-        help=f"{s.help} BatchEnsemble: one shared weight + rank-1 factors per member. Ensemble "
+    return form.widget(
+        spec("models"), LIM, DEFAULTS.models,
+        help="BatchEnsemble: one shared weight + rank-1 factors per member. Ensemble "
         "(sequential): E independent models trained one after the other, as the seed. Ensemble "
         "(parallel): the same E models stacked and trained at once. Single: one model (E = 1).",
-    ) or []  # fmt: skip
+    )  # fmt: skip
 
 
 def start_button(state: form.FormState) -> bool:
@@ -178,7 +174,7 @@ def data_widgets(state: form.FormState) -> tuple[str, dict]:
         if kind == "folder":  # a folder's own size: all of it, at most a profile's cap
             default = most
         if key not in st.session_state:
-            st.session_state[key] = form.number_text(_least(default, most))
+            st.session_state[key] = form.state_value(s, _least(default, most))
         raw = col.text_input(
             s.label, key=key, help=s.help + (f" At most {most:,} here." if most else ""),
             placeholder="all",
@@ -266,15 +262,15 @@ def load_job_settings(snap: JobSnapshot) -> None:
     cfg = snap.config
     for s in form.fields_of_all(SPECIAL):
         value = getattr(cfg, s.name)
-        st.session_state[s.name] = form.number_text(value) if s.kind in ("int", "float") else value
+        st.session_state[s.name] = form.state_value(s, value)
     st.session_state["models"] = list(cfg.models)
     kind = cfg.dataset if cfg.dataset in DATASETS else "folder"
     st.session_state["dataset_kind"] = kind
     if kind == "folder":
         st.session_state["folder"] = cfg.dataset
         st.session_state["_sizes_for"] = cfg.dataset  # keep the job's sizes, not the folder's
-    st.session_state[f"train_size_{kind}"] = form.number_text(cfg.train_size)
-    st.session_state[f"test_size_{kind}"] = form.number_text(cfg.test_size)
+    for name in ("train_size", "test_size"):
+        st.session_state[f"{name}_{kind}"] = form.state_value(spec(name), getattr(cfg, name))
     st.session_state["device"] = cfg.device
     st.session_state["notes"] = str(cfg.extra.get("notes", "")) if cfg.extra else ""
 
