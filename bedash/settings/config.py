@@ -37,20 +37,8 @@ from bedash.settings.limits import (
     MAX_SIZE,
     Limits,
 )
-from bedash.settings.types import (
-    BOOL,
-    CHOICE,
-    DICT,
-    FLOAT,
-    INT,
-    LIST,
-    NAMES,
-    TEXT,
-    SettingType,
-    Spec,
-    is_number,
-    limit_suffix,
-)
+from bedash.settings.types import TYPES as T
+from bedash.settings.types import SettingType, Spec, is_number, limit_suffix
 
 ARCHS = ("mlp", "cnn")
 ARCH_LABELS = {"mlp": "MLP (the seed's)", "cnn": "CNN (3 conv blocks)"}
@@ -84,160 +72,160 @@ class RunConfig:
 
     # -- data
     dataset: str = setting(
-        TEXT, "cifar10", "Dataset",
+        T["text"], "cifar10", "Dataset",
         "synthetic: a learnable 10-class set made in memory (no files, no network); an image "
         "folder holds train/<class>/* and test/<class>/*, resized to 32 x 32.",
         "data", allowed="cifar10, synthetic or the path of an image folder", example="synthetic",
         start="synthetic",  # the form's: offline, and the kinds separate within 20-40 s
     )  # fmt: skip
     data_dir: str = setting(
-        TEXT, "./data", "Data folder",
+        T["text"], "./data", "Data folder",
         "Where CIFAR-10 is downloaded and decoded tensors are cached.", "data",
     )  # fmt: skip
     # -- model
     models: tuple[str, ...] = setting(
-        LIST, ("batchensemble", "ensemble", "single"), "Models",
+        T["list"], ("batchensemble", "ensemble", "single"), "Models",
         "The model kinds, trained one after the other on the same batches in the same order.",
         "model", choices=MODEL_KINDS, choice_labels=MODEL_LABELS,
     )  # fmt: skip
     arch: str = setting(
-        CHOICE, "mlp", "Architecture", "mlp: the seed notebook's MLP; cnn: a small conv net.",
+        T["choice"], "mlp", "Architecture", "mlp: the seed notebook's MLP; cnn: a small conv net.",
         "model", choices=ARCHS, choice_labels=ARCH_LABELS, sweepable=True,
     )  # fmt: skip
     members: int = setting(
-        INT, 5, "Members (E)", "Ensemble size E (the seed uses 5).", "model",
+        T["int"], 5, "Members (E)", "Ensemble size E (the seed uses 5).", "model",
         lo=1, hi=MAX_MEMBERS, limit="max_members", sweepable=True,
     )  # fmt: skip
     hidden: int = setting(
-        INT, 128, "Hidden width",
+        T["int"], 128, "Hidden width",
         "MLP hidden units per layer / CNN classifier width (the seed uses 128).", "model",
         lo=1, hi=MAX_HIDDEN, limit="max_hidden", sweepable=True,
     )  # fmt: skip
     layers: int = setting(
-        INT, 2, "Hidden layers", "Hidden layers of the MLP (the seed has 2).", "model",
+        T["int"], 2, "Hidden layers", "Hidden layers of the MLP (the seed has 2).", "model",
         lo=1, hi=MAX_LAYERS, limit="max_layers", sweepable=True, when=("arch", "mlp"),
     )  # fmt: skip
     channels: int = setting(
-        INT, 32, "CNN channels", "Channels of the CNN's first conv block, doubled per block.",
+        T["int"], 32, "CNN channels", "Channels of the CNN's first conv block, doubled per block.",
         "model", lo=1, hi=MAX_CHANNELS, sweepable=True, when=("arch", "cnn"),
     )  # fmt: skip
     # -- training
     epochs: int = setting(
-        INT, 20, "Epochs", "Passes over the training images, per model (the seed trains 20).",
+        T["int"], 20, "Epochs", "Passes over the training images, per model (the seed trains 20).",
         "training", lo=1, hi=MAX_EPOCHS, limit="max_epochs", sweepable=True, start=5,
     )  # fmt: skip
     batch_size: int = setting(
-        INT, 32, "Batch size",
+        T["int"], 32, "Batch size",
         "Images per step; every member sees the whole batch unless member batch is 'split' "
         "(the seed uses 32).",
         "training", lo=1, hi=MAX_BATCH_SIZE, limit="max_batch_size", sweepable=True,
     )  # fmt: skip
     lr: float = setting(
-        FLOAT, 1e-3, "Learning rate", "Adam's learning rate (the seed: 0.001).", "training",
+        T["float"], 1e-3, "Learning rate", "Adam's learning rate (the seed: 0.001).", "training",
         lo=0.0, open_lo=True, sweepable=True, form_range=(1e-6, 10.0), step=1e-4, fmt="%.4g",
     )  # fmt: skip
     weight_decay: float = setting(
-        FLOAT, 0.0, "Weight decay", "L2 on shared weights and biases; never on fast weights.",
+        T["float"], 0.0, "Weight decay", "L2 on shared weights and biases; never on fast weights.",
         "training", lo=0.0, sweepable=True, form_range=(0.0, 1.0), step=1e-4, fmt="%.4g",
     )  # fmt: skip
     seed: int = setting(
-        INT, 0, "Seed",
+        T["int"], 0, "Seed",
         "Seeds initialisation and batch order; ensemble member k is initialised with seed + k.",
         "training", lo=0, hi=2**31 - 1, sweepable=True,
     )  # fmt: skip
     # -- hardware
     device: str = setting(
-        TEXT, "auto", "Device", "auto: CUDA, then MPS, then the CPU.", "hardware",
+        T["text"], "auto", "Device", "auto: CUDA, then MPS, then the CPU.", "hardware",
         allowed="auto, cpu, cuda, cuda:N or mps", example="cpu",
     )  # fmt: skip
     # -- the BatchEnsemble recipe
     fast_init: str = setting(
-        CHOICE, "signs", "Fast-weight init",
+        T["choice"], "signs", "Fast-weight init",
         "The r and s factors: random +-1 signs (the seed), or N(1, sigma).", "recipe",
         choices=FAST_INITS, sweepable=True,
     )  # fmt: skip
     fast_init_std: float = setting(
-        FLOAT, 0.5, "Fast-weight init sigma",
+        T["float"], 0.5, "Fast-weight init sigma",
         "Standard deviation of the normal fast-weight init.", "recipe",
         lo=0.0, open_lo=True, sweepable=True, when=("fast_init", "normal"),
         form_range=(0.001, 10.0),
     )  # fmt: skip
     fast_lr_mult: float = setting(
-        FLOAT, 1.0, "Fast-weight LR multiplier",
+        T["float"], 1.0, "Fast-weight LR multiplier",
         "Learning-rate multiplier of the fast weights (r, s).", "recipe",
         lo=0.0, open_lo=True, sweepable=True, form_range=(0.001, 1000.0),
     )  # fmt: skip
     bias: str = setting(
-        CHOICE, "shared", "Bias",
+        T["choice"], "shared", "Bias",
         "One bias shared by all members (the seed), or one per member (the paper).", "recipe",
         choices=BIAS_MODES, sweepable=True,
     )  # fmt: skip
     member_batch: str = setting(
-        CHOICE, "tiled", "Member batch",
+        T["choice"], "tiled", "Member batch",
         "tiled: every member sees the whole batch (the seed); split: each member sees its own "
         "1/E slice.",
         "recipe", choices=MEMBER_BATCH_MODES, sweepable=True,
     )  # fmt: skip
     # -- data sizes
     train_size: int | None = setting(
-        INT, None, "Training images",
+        T["int"], None, "Training images",
         "Use only the first N training images (after a fixed shuffle); empty: all.", "data",
         lo=1, hi=MAX_SIZE, limit="max_train_size", optional=True, sweepable=True, start=10_000,
     )  # fmt: skip
     test_size: int | None = setting(
-        INT, None, "Test images", "Evaluate on the first N test images only; empty: all.",
+        T["int"], None, "Test images", "Evaluate on the first N test images only; empty: all.",
         "data", lo=1, hi=MAX_SIZE, optional=True, start=2_000,
     )  # fmt: skip
     # -- evaluation and hardware
     eval_batch_size: int = setting(
-        INT, 500, "Evaluation batch size",
+        T["int"], 500, "Evaluation batch size",
         "Images per evaluation forward pass: larger chunks cost page faults on a CPU.",
         "evaluation", lo=1, hi=1_000_000,
     )  # fmt: skip
     # -- uncertainty under shift (uncertainty.evaluation; text lists, parsed by parse_shift & co.)
     shift: str = setting(
-        NAMES, "", "Corruptions",
+        T["names"], "", "Corruptions",
         "Also evaluate on the test set corrupted in the manner of CIFAR-10-C: all, or a comma "
         f"list of {', '.join(CORRUPTION_NAMES)}; empty: none.",
         "evaluation", example="contrast",
     )  # fmt: skip
     severities: str = setting(
-        NAMES, "1-5", "Severities",
+        T["names"], "1-5", "Severities",
         "The corruption severities to evaluate: a range or a comma list (1-5, 3, 1,3,5).",
         "evaluation", allowed="severities from 1 to 5, as 1-5, 3 or 1,3,5", example="3",
     )  # fmt: skip
     ood: str = setting(
-        NAMES, "", "OOD sets",
+        T["names"], "", "OOD sets",
         "Out-of-distribution sets to detect by entropy and mutual information: a comma list "
         f"of {', '.join(OOD_NAMES)} or paths of image folders; empty: none.",
         "evaluation", example="uniform",
     )  # fmt: skip
     temperature_scaling: bool = setting(
-        BOOL, False, "Temperature scaling",
+        T["bool"], False, "Temperature scaling",
         "Fit one temperature per model on a validation split held out of the training set and "
         "report the scaled metrics beside the raw ones.",
         "evaluation",
     )  # fmt: skip
     val_size: int | None = setting(
-        INT, None, "Validation images",
+        T["int"], None, "Validation images",
         "Training images held out to fit the temperature (with temperature scaling only); "
         "empty: a tenth of the training images.",
         "evaluation", lo=1, hi=MAX_SIZE, optional=True, when=("temperature_scaling", True),
     )  # fmt: skip
     compile: bool = setting(
-        BOOL, False, "torch.compile",
+        T["bool"], False, "torch.compile",
         "Compile the models first: pays off on CUDA for long runs, costs minutes on a CPU.",
         "hardware",
     )  # fmt: skip
     cuda_graphs: bool = setting(
-        BOOL, True, "CUDA graphs",
+        T["bool"], True, "CUDA graphs",
         "CUDA: replay each training step as one CUDA graph (the same math, less launch "
         "overhead); ignored on the CPU.",
         "hardware", flag="--no-cuda-graphs", negated=True,
     )  # fmt: skip
     extra: dict[str, Any] = dataclasses.field(
         default_factory=dict, compare=False,
-        metadata=_meta(DICT, "Notes", "Free-form notes saved with the run (config.json).",
+        metadata=_meta(T["dict"], "Notes", "Free-form notes saved with the run (config.json).",
                        "output", flag=None),
     )  # fmt: skip
 
@@ -252,7 +240,7 @@ class RunConfig:
             raise ConfigError(unknown[0], f"unknown setting (known: {', '.join(sorted(known))})")
         values = dict(data)
         if "models" in values:
-            values["models"] = LIST.parse(values["models"], spec("models"))
+            values["models"] = T["list"].parse(values["models"], spec("models"))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
