@@ -186,8 +186,8 @@ def test_config_problem_names_the_bad_setting(d: dict, text: str) -> None:
 
 @pytest.mark.parametrize("name", C.field_names(extra=True))
 def test_config_problem_checks_every_fields_type(name: str) -> None:
-    wrong = {"int": "1", "float": "1", "choice": 1, "list": "single", "text": 1, "names": 1, "bool": 0,
-             "dict": []}[spec(name).type.name]  # fmt: skip
+    wrong = {"int": "1", "float": "1", "choice": 1, "list": "single", "text": 1, "names": 1,
+             "bool": 0, "dict": []}[spec(name).type.name]  # fmt: skip
     assert C.config_problem({name: wrong}).startswith(f"config.json has a bad {name!r}")
     assert C.config_problem({name: RunConfig().to_dict()[name]}) == ""
     assert (C.config_problem({name: None}) == "") == spec(name).optional

@@ -166,3 +166,29 @@ def test_every_field_has_a_type_from_the_table_and_a_widget_or_none() -> None:
     assert {s.type.widget for s in config_fields()} <= set(WIDGETS)  # the form draws every one
     assert spec("extra").type.widget is None and spec("extra").flag is None
     assert math.isnan(parse_value(spec("lr"), "nan"))  # a number: validate refuses it, naming it
+
+
+def test_a_list_of_whole_numbers_round_trips_and_says_what_is_wrong() -> None:
+    from bedash.benchmark.settings import bench_specs
+
+    s = next(b for b in bench_specs() if b.name == "scaling_members")
+    assert s.type.format((1, 2, 16)) == "1,2,16" and parse_value(s, "1, 2,16") == (1, 2, 16)
+    for text, message in (
+        ("a,b", "must be whole numbers separated by commas, e.g. 1,2,4 (got 'a,b')"),
+        (",", "give at least one value, e.g. 1,2,4 (got ',')"),
+    ):
+        with pytest.raises(ConfigError) as e:
+            parse_value(s, text)
+        assert (e.value.field, e.value.message) == ("scaling_members", message)
+
+
+def test_bench_flags_shared_with_train_keep_trains_bounds() -> None:
+    from bedash.benchmark.settings import bench_specs
+
+    specs = {s.name: s for s in bench_specs()}
+    assert specs["members"].bounds() == (1, 64) and specs["members"].default == 5
+    assert specs["steps"].type.problem(-1, specs["steps"]) == "must be from 0 to 1000000 (got -1)"
+    dataset = specs["dataset"]
+    assert dataset.type.problem("x", dataset) == (
+        "unknown value 'x'; allowed: auto, cifar10, synthetic"
+    )

@@ -62,7 +62,7 @@ class Spec:
 
 
 def limit_suffix(limits: Any) -> str:
-    """ " (demo limit)" after a bound a profile set; nothing under the defaults."""
+    """The " (demo limit)" after a bound a profile set; nothing under the defaults."""
     name = getattr(limits, "name", "default")
     return f" ({name} limit)" if name != "default" else ""
 
@@ -93,6 +93,8 @@ class SettingType:
 
     def problem(self, value: Any, s: Spec, limits: Any = None) -> str:
         """What is wrong with `value` for `s` under `limits`, or ""."""
+        if value is None and s.optional:
+            return ""
         if not isinstance(value, str) or (s.allowed and not value.strip()):
             return f"must be {s.allowed or 'text'}"
         return ""
@@ -337,6 +339,42 @@ class Flag(SettingType):
         return f"{s.help} (default: {'on' if s.default else 'off'})".replace("%", "%%")
 
 
+class IntList(SettingType):
+    """Whole numbers in a comma list ('1,2,4'), a tuple (the benchmark's scaling points)."""
+
+    name = "ints"
+    widget = None
+    whole_list = True
+
+    def parse(self, raw: Any, s: Spec, limits: Any = None) -> Any:
+        if isinstance(raw, tuple):
+            return raw
+        try:
+            values = tuple(int(v) for v in str(raw).split(",") if v.strip())
+        except ValueError:
+            raise ValueError(
+                f"must be whole numbers separated by commas, e.g. 1,2,4 (got {raw!r})"
+            ) from None
+        if not values:
+            raise ValueError(f"give at least one value, e.g. 1,2,4 (got {raw!r})")
+        return values
+
+    def format(self, value: Any) -> str:
+        return ",".join(map(str, value))
+
+    def problem(self, value: Any, s: Spec, limits: Any = None) -> str:
+        ok = isinstance(value, tuple) and value and all(is_number(v) for v in value)
+        return "" if ok else f"must be whole numbers, e.g. 1,2,4 (got {value!r})"
+
+    def stored_ok(self, value: Any, s: Spec) -> bool:
+        return isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)
+
+    def add_argument(self, group: Any, s: Spec, help: str, sweep: bool = False) -> None:
+        # kept as text: `parse` words what is wrong with the list, argparse would not
+        default = None if sweep else self.format(s.default)
+        group.add_argument(s.flag, dest=s.name, default=default, help=help)
+
+
 class Notes(SettingType):
     """Free-form notes saved with a run: no flag, no widget of its own."""
 
@@ -358,7 +396,7 @@ class Notes(SettingType):
         return {"notes": "an example"}
 
 
-INT, FLOAT, CHOICE, LIST, TEXT, NAMES, BOOL, DICT = (
-    Int(), Float(), Choice(), ChoiceList(), SettingType(), TextList(), Flag(), Notes()
+INT, FLOAT, CHOICE, LIST, TEXT, NAMES, BOOL, DICT, INTS = (
+    Int(), Float(), Choice(), ChoiceList(), SettingType(), TextList(), Flag(), Notes(), IntList()
 )  # fmt: skip
-TYPES = {t.name: t for t in (INT, FLOAT, CHOICE, LIST, TEXT, NAMES, BOOL, DICT)}
+TYPES = {t.name: t for t in (INT, FLOAT, CHOICE, LIST, TEXT, NAMES, BOOL, DICT, INTS)}

@@ -26,14 +26,17 @@ from bedash.method import intgemm
 from bedash.method.fastpath import inference_pass
 from bedash.method.metrics import ECE_BINS
 from bedash.method.train import predict
-from bedash.names import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
-from bedash.settings.config import (
-    RunConfig,
+from bedash.names import (
+    OOD_COLUMNS,
+    SELECTIVE_COLUMNS,
+    SHIFT_COLUMNS,
+    UNCERTAINTY_COLUMNS,
     parse_ood,
     parse_severities,
     parse_shift,
     validation_size,
 )
+from bedash.settings.config import RunConfig
 from bedash.uncertainty.corruptions import CORRUPTION_NAMES, SEVERITIES, corrupt, corruption_seed
 from bedash.uncertainty.ood import load_ood, ood_label
 from bedash.uncertainty.scores import (
