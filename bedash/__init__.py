@@ -12,9 +12,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "settings.config": [
-        "MODEL_KINDS", "ConfigError", "Limits", "RunConfig", "config_fields", "spec",
-    ],
+    "settings.config": ["MODEL_KINDS", "RunConfig", "config_fields", "spec"],
+    "settings.limits": ["Limits"],
+    "settings.types": ["Spec"],
     "data.batches": ["Batcher"],
     "data.tensors": ["Dataset", "Split"],
     "data.errors": ["DatasetError"],
@@ -29,7 +29,7 @@ _EXPORTS = {
     "method.models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
     "store.folders": ["RunDirError"],
     "store.runs": ["list_runs", "read_run"],
-    "names": ["FieldError", "Spec"],
+    "names": ["ConfigError", "FieldError"],
     "method.train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bedash import stopping
-from bedash.names import EpochRecord, FieldError, Progress, Spec, duration
-from bedash.settings.config import GROUPS, RunConfig, config_fields, flag, parse_models
+from bedash.names import EpochRecord, FieldError, Progress, duration
+from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
+from bedash.settings.types import Spec
 from bedash.store.folders import new_run_id
 from bedash.store.runs import list_runs
 from bedash.store.writer import RunStoreError
@@ -67,47 +68,15 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
 
 
 def add_flag(group: Any, s: Spec, limits: Any = None) -> None:
-    """One setting's flag. Choices are checked by RunConfig.validate, not argparse, so that a
-    wrong value gets the same message as from every other front end."""
-    text = flag_help(s, limits).replace("%", "%%")  # argparse formats help with %
-    if s.kind == "bool":
-        action = "store_false" if s.negated else "store_true"
-        group.add_argument(s.flag, dest=s.name, action=action, default=s.default, help=text)
-        return
-    kind = {"int": int, "float": float}.get(s.kind, str)
-    default = ",".join(s.default) if s.kind == "kinds" else s.default
-    metavar = "{" + ",".join(s.choices) + "}" if s.kind == "choice" else None
-    group.add_argument(s.flag, dest=s.name, type=kind, default=default, metavar=metavar, help=text)
-
-
-def flag_help(s: Spec, limits: Any = None) -> str:
-    """The help text plus what is allowed and the default, e.g. "Ensemble size E (the seed
-    uses 5). 1 to 64; default 5"."""
-    lo, hi = s.bounds(limits)
-    if s.kind == "kinds":
-        allowed = f"comma list of {', '.join(s.choices)}"
-    elif s.kind == "choice":
-        allowed = " | ".join(s.choices)
-    elif s.kind == "int":
-        allowed = f"{lo} to {hi}"
-    elif s.kind == "float":
-        allowed = f"{'>' if s.open_lo else '>='} {lo:g}"
-    else:
-        allowed = s.allowed
-    if s.kind == "bool":
-        return f"{s.help} (default: {'on' if s.default else 'off'})"
-    default = ",".join(s.default) if s.kind == "kinds" else s.default
-    default = "all" if default is None and s.optional else default
-    return f"{s.help} {allowed + '; ' if allowed else ''}default: {default}"
+    """One setting's flag, as its type makes it (bedash.settings.types). Choices are checked
+    by RunConfig.validate, not argparse, so that a wrong value gets the same message as from
+    every other front end."""
+    s.type.add_argument(group, s, s.type.flag_help(s, limits))
 
 
 def config_from_args(a: argparse.Namespace) -> RunConfig:
     """The RunConfig the flags describe (not yet validated)."""
-    values = {s.name: getattr(a, s.name) for s in config_fields()}
-    for s in config_fields():
-        if s.kind == "kinds":
-            values[s.name] = parse_models(values[s.name])
-    return RunConfig(**values)
+    return RunConfig(**{s.name: getattr(a, s.name) for s in config_fields()})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,7 +101,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from bedash.benchmark.cli import main as bench_main
 
         return bench_main(argv[1:])
-    if argv[:1] == ["sweep"]:  # seed sweeps have their own parser (bedash/sweep_cli.py)
+    if argv[:1] == ["sweep"]:  # seed sweeps have their own parser (bedash/sweep/cli.py)
         from bedash.sweep.cli import main as sweep_main
 
         return sweep_main(argv[1:])

@@ -36,16 +36,15 @@ from bedash.method.train import (
     make_optimizer,
     predict_timed,
 )
-from bedash.names import RELIABILITY_COLUMNS
-from bedash.settings.config import (
-    DEFAULT_LIMITS,
-    Limits,
-    RunConfig,
+from bedash.names import (
+    RELIABILITY_COLUMNS,
     parse_ood,
     parse_severities,
     parse_shift,
     validation_size,
 )
+from bedash.settings.config import RunConfig
+from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.store.folders import check_out_dir
 from bedash.store.writer import RunWriter
 from bedash.uncertainty.evaluation import UncertaintyData, UncertaintyTables, hold_out, prepare

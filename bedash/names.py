@@ -1,13 +1,14 @@
 """The names every part of bedash shares, declared once: model kinds with their label and one
-colour each, run statuses, the run files' CSV columns, progress records, and the error that
-carries its field, and `Spec`, what the front ends know about one setting. Imports neither
-torch nor pandas: a dashboard page can import it at the top and still render fast. (RunConfig's
-fields, declared once with their metadata, and the loops over them live in bedash.settings.config.)
+colour each, run statuses, the run files' CSV columns, progress records, the errors that carry
+their field, and the uncertainty settings' text lists (shift, severities, ood) read into the
+names they list. Imports neither torch nor pandas: a dashboard page can import it at the top and
+still render fast. (RunConfig's fields, declared once with their metadata, live in
+bedash.settings.config; what each type of setting means, in bedash.settings.types.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # -- model kinds -------------------------------------------------------------------------------
@@ -80,6 +81,69 @@ SELECTIVE_COLUMNS = ["model", "coverage", "accuracy", "risk"]  # clean test set;
 UNCERTAINTY_COLUMNS = [  # uncertainty_<model>.csv: histograms, set = in_distribution or OOD
     "model", "set", "quantity", "bin", "lower", "upper", "count", "fraction",
 ]  # fmt: skip
+# -- uncertainty under shift: the text lists -> tuples -----------------------------------------
+
+
+def _items(text: Any, name: str) -> list[str]:
+    if not isinstance(text, str):
+        raise ConfigError(name, f"must be text (got {text!r})")
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def parse_shift(text: Any) -> tuple[str, ...]:
+    """'all' or 'a,b' -> the corruption names, in order, once each ('' -> none)."""
+    out: list[str] = []
+    for item in _items(text, "shift"):
+        if item != "all" and item not in CORRUPTION_NAMES:
+            raise ConfigError(
+                "shift",
+                f"unknown corruption {item!r}; allowed: all, {', '.join(CORRUPTION_NAMES)}",
+            )
+        for n in CORRUPTION_NAMES if item == "all" else (item,):
+            if n not in out:
+                out.append(n)
+    return tuple(out)
+
+
+def parse_severities(text: Any) -> tuple[int, ...]:
+    """'1-5', '3' or '1,3,5' (ranges and single values, comma-separated) -> sorted severities."""
+    lo, hi = SEVERITY_RANGE
+    bad = ConfigError(
+        "severities", f"must be severities from {lo} to {hi}, as 1-5, 3 or 1,3,5 (got {text!r})"
+    )
+    items = _items(text, "severities")
+    if not items:
+        raise bad
+    out: set[int] = set()
+    for item in items:
+        a, sep, b = item.partition("-")
+        try:
+            first, last = int(a), int(b) if sep else int(a)
+        except ValueError:
+            raise bad from None
+        if not lo <= first <= last <= hi:
+            raise bad
+        out.update(range(first, last + 1))
+    return tuple(sorted(out))
+
+
+def parse_ood(text: Any) -> tuple[str, ...]:
+    """'uniform,PATH' -> the OOD sets named (set names or folder paths), once each."""
+    return tuple(dict.fromkeys(_items(text, "ood")))
+
+
+def validation_size(val_size: int | None, train_images: int) -> int:
+    """The images to hold out for temperature scaling (None: a tenth of the training set); the
+    split must leave training images, and hold at least one."""
+    n = max(train_images // 10, 1) if val_size is None else val_size
+    if n >= train_images:
+        raise ConfigError(
+            "val_size",
+            f"must be smaller than the training set ({train_images} images; got {n})",
+        )
+    return n
+
+
 ACCURACY_LABELS = {  # every accuracy named for what it is
     "mean_member_acc": "mean member",
     "ensemble_acc": "ensemble (mean softmax)",
@@ -116,6 +180,10 @@ class FieldError(ValueError):
         self.message = message
 
 
+class ConfigError(FieldError):
+    """A RunConfig field holds a value that cannot be used; `field` names it."""
+
+
 # -- progress records --------------------------------------------------------------------------
 
 
@@ -146,61 +214,6 @@ class Progress:
     eta: float  # seconds left for this model
     samples_per_s: float
     fraction: float  # of this model's training done, 0..1
-
-
-# -- settings ----------------------------------------------------------------------------------
-
-KINDS_OF_SETTING = ("int", "float", "choice", "kinds", "text", "bool", "dict")
-PY_TYPES: dict[str, type] = {
-    "int": int, "float": float, "choice": str, "kinds": tuple, "text": str, "bool": bool,
-    "dict": dict,
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One RunConfig field as every front end sees it: the CLI builds its flag from it, the
-    form its widget, `validate` and the run store their checks, the summaries their text."""
-
-    name: str
-    kind: str  # one of KINDS_OF_SETTING ("kinds": a list of model kinds)
-    default: Any
-    label: str  # how the page names it ("Members (E)")
-    help: str  # one or two sentences, without bounds or choices (each front end adds those)
-    group: (
-        str  # a key of bedash.settings.config.GROUPS: the form's section, the CLI's argument group
-    )
-    flag: str | None = None  # on the command line (None: not there, e.g. the free-form extra)
-    choices: tuple[str, ...] = ()  # "choice" and "kinds"
-    choice_labels: dict[str, str] = field(default_factory=dict)  # how the page words a choice
-    lo: float | None = None  # smallest allowed value ("int" and "float")
-    hi: float | None = None  # largest allowed value under the default limits
-    limit: str | None = None  # the Limits attribute that tightens hi (a profile's cap)
-    open_lo: bool = False  # "float": strictly greater than lo
-    optional: bool = False  # None is allowed and means "all"
-    allowed: str = ""  # "text": what is accepted, in words (empty: any text)
-    sweepable: bool = False  # a sweep may give a list of values for it
-    negated: bool = False  # the flag turns the setting off (--no-cuda-graphs)
-    when: tuple[str, Any] | None = None  # only used when another field has this value
-    form_range: tuple[float, float] | None = None  # what a form offers where lo/hi are open
-    step: float | None = None  # a form's step for floats
-    fmt: str | None = None  # a form's number format ("%.4g")
-
-    @property
-    def type(self) -> type:
-        """The Python type of a value (tuple for the model kinds)."""
-        return PY_TYPES[self.kind]
-
-    def bounds(self, limits: Any = None) -> tuple[float | None, float | None]:
-        """(lo, hi) under `limits` (a settings.config.Limits): its cap replaces hi where it has
-        one for this field."""
-        cap = getattr(limits, self.limit, None) if limits is not None and self.limit else None
-        return self.lo, (self.hi if cap is None else cap)
-
-    def widget_range(self, limits: Any = None) -> tuple[float | None, float | None]:
-        """What a form offers: `form_range` where validation is open-ended (a learning rate),
-        else the bounds under `limits`."""
-        return self.form_range if self.form_range is not None else self.bounds(limits)
 
 
 def duration(seconds: float | None) -> str:

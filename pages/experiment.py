@@ -1,242 +1,30 @@
 """Experiment: configure a run, start it in the background, watch it train live, stop it.
 
-The form is generated from RunConfig's metadata (bedash.dashboard.form): what runs is exactly what
-the form shows, and a value that does not pass blocks Start with the field named. The page
-keeps only the job id (session state and ?job=<id>), so a refresh or a second tab reattaches;
-a fragment redraws the live view about once a second from an immutable snapshot.
+The form (bedash.dashboard.experiment_form) is generated from RunConfig's metadata: what runs
+is exactly what the form shows, and a value that does not pass blocks Start with the field
+named. The page keeps only the job id (session state and ?job=<id>), so a refresh or a second
+tab reattaches; a fragment redraws the live view about once a second from an immutable snapshot.
 """
-
-# Size: ~490 lines: the form (generated from the metadata) and the live view of a job are one
-# page; each function is one part of it.
 
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import streamlit as st
 
-from bedash.dashboard import common, form
+from bedash.dashboard import common, experiment_form, form
 from bedash.dashboard.jobs import submit_run
 from bedash.jobs.record import JobSnapshot
-from bedash.names import MODEL_LABELS
-from bedash.settings.config import GROUPS, ConfigError, RunConfig, label, spec
+from bedash.names import ConfigError
+from bedash.settings.config import RunConfig, label
 from bedash.store.folders import RunDirError
 
 LIM = common.limits()
-DEFAULTS = RunConfig(
-    dataset="synthetic", train_size=10_000, test_size=2_000, epochs=5, members=5, hidden=128
-)  # 20-40 s on two CPU cores (benchmarks/dashboard_vs_cli.py), and the kinds separate
-DATASETS = {"synthetic": "Synthetic", "cifar10": "CIFAR-10", "folder": "Image folder"}
 LIVE_COLUMNS = [  # the results-so-far peek; the Results page has them all
     "Model", "Status", "E", "Acc ensemble (mean softmax)", "Acc mean member", "NLL", "ECE",
     "Params", "× single", "Train s", "Infer s",
 ]  # fmt: skip
 KEEP = form.KEEP
-# fields with a widget of their own below; every other field is drawn from its metadata
-SPECIAL = {"models", "dataset", "data_dir", "device", "train_size", "test_size"}
-MAIN_GROUPS = ("model", "training")  # above Start; the rest under Advanced, below it
-
-
-def config_form() -> tuple[RunConfig | None, bool]:
-    """Every RunConfig field as a widget; (the config on screen, or None while a value does
-    not pass; whether Start was pressed). Errors are shown next to Start."""
-    st.subheader("Configure")
-    state = form.FormState()
-    state.take(spec("models"), models_widget(), LIM)
-    for group in MAIN_GROUPS:
-        section(group, state)
-    st.markdown("**Data**")
-    dataset, sizes = data_widgets(state)
-    state.values["dataset"] = dataset
-    st.markdown("**Hardware**")
-    state.values["device"] = device_picker()
-    slot = st.container()  # Start goes here, above Advanced, once every value is checked
-    with st.expander("Advanced: the BatchEnsemble recipe, evaluation and hardware"):
-        for group in GROUPS:
-            if group not in MAIN_GROUPS:
-                section(group, state)
-        notes = st.text_input(
-            "Notes", key="notes", max_chars=500, persist_state=KEEP,
-            help="Free text saved with the run (config.json, 'extra').",
-        )  # fmt: skip
-    cfg = None
-    if not state.errors:
-        try:
-            cfg = RunConfig(
-                **state.values, **sizes, data_dir=str(common.data_dir()),
-                extra={"notes": notes} if notes else {},
-            ).validate(LIM)  # fmt: skip
-        except ConfigError as e:
-            state.errors[e.field] = e.message
-    with slot:
-        start = start_button(state)
-    if state.errors:
-        form.show_errors(state.errors, {n: label(n) for n in state.errors})
-        if start:
-            st.warning("Not started: correct the settings above first.", icon=":material/block:")
-        return None, False
-    return cfg, start
-
-
-def section(group: str, state: form.FormState) -> None:
-    """The fields of one group in two columns; a field that does not apply is disabled."""
-    specs = form.fields_of(group, SPECIAL)
-    if not specs:
-        return
-    if group not in MAIN_GROUPS:
-        st.markdown(f"**{GROUPS[group]}**")
-    cols = st.columns(2)
-    for i, s in enumerate(specs):
-        # a field that applies only when another has some value (layers: the MLP's); fields
-        # are declared after the one they depend on, so its value is already parsed
-        off = s.when is not None and state.values.get(s.when[0]) != s.when[1]
-        raw = form.widget(s, LIM, getattr(DEFAULTS, s.name), where=cols[i % 2], disabled=off)
-        if off:  # not used by this config: keep its default, whatever the box holds
-            state.values[s.name] = getattr(DEFAULTS, s.name)
-        else:
-            state.take(s, raw, LIM)
-
-
-def models_widget() -> list[str]:
-    s = spec("models")
-    return st.pills(
-        s.label, s.choices, selection_mode="multi", default=list(DEFAULTS.models), key="models",
-        format_func=MODEL_LABELS.get, persist_state=KEEP, wrap=True,
-        help=f"{s.help} BatchEnsemble: one shared weight + rank-1 factors per member. Ensemble "
-        "(sequential): E independent models trained one after the other, as the seed. Ensemble "
-        "(parallel): the same E models stacked and trained at once. Single: one model (E = 1).",
-    ) or []  # fmt: skip
-
-
-def start_button(state: form.FormState) -> bool:
-    """Start, keyed by a token that changes once a job is queued: the second click of a double
-    click targets a button that no longer exists, so it queues nothing."""
-    token = st.session_state.setdefault("start_token", uuid.uuid4().hex[:12])
-    return st.button(
-        "Start", type="primary", icon=":material/play_arrow:", key=f"start_{token}",
-        disabled=bool(state.errors), help="Queue this configuration as a background job.",
-    )  # fmt: skip
-
-
-def device_picker() -> str:
-    """Only the devices this machine has. Listing them needs torch, which loads in the
-    background: until it is there, auto and cpu are offered, and the page reruns once."""
-    if LIM.cpu_only:  # a shared host: nothing to look for
-        st.selectbox("Device", ["cpu"], key="device", help=f"CPU only ({LIM.name} limit).")
-        return "cpu"
-    found, error = common.devices(timeout=0) if PROBED else (["cpu"], "")
-    options = ["auto", *found]
-    if st.session_state.get("device") not in (None, *options):
-        st.session_state["device"] = "auto"  # a reloaded job's device that is not here now
-    device = st.selectbox(
-        "Device", options, key="device", persist_state=KEEP,
-        help="Only the devices found on this machine are offered. auto: CUDA, then MPS, "
-        "then CPU.",
-    )  # fmt: skip
-    if not PROBED:
-        st.caption("Looking for GPUs…")  # the page's last line reruns it when they are found
-    elif error:
-        st.caption(f"Looking for GPUs failed ({form.plain(error)}); the CPU is used.")
-    return device
-
-
-def data_widgets(state: form.FormState) -> tuple[str, dict]:
-    """Dataset choice (synthetic by default: it works offline and needs no files) and sizes;
-    how to get CIFAR-10, only when it is chosen and not on disk."""
-    data = common.data_dir()
-    kind = st.radio(
-        "Dataset", list(DATASETS), key="dataset_kind", horizontal=True,
-        format_func=DATASETS.get, persist_state=KEEP,
-        help="Synthetic: a learnable 10-class set of CIFAR shape made in memory (no files, no "
-        "network). CIFAR-10: downloaded on first use. Image folder: train/<class>/*, "
-        "test/<class>/* on this machine, resized to 32 x 32.",
-    )  # fmt: skip
-    note = common.cifar10_note(data) if PROBED and kind == "cifar10" else None
-    if note is not None and not note[0]:
-        st.info(
-            "**CIFAR-10 is not on disk yet.** Press Start to download it (170 MB, "
-            f"checksum-verified). Offline? {form.plain(note[1])}",
-            icon=":material/info:",
-        )
-    elif note is not None:
-        st.caption(f"CIFAR-10 found in {form.plain(data.resolve())}.")
-    dataset = folder_widgets() if kind == "folder" else kind
-    cap = LIM.max_train_size
-    counts = folder_counts(dataset) if kind == "folder" else (50_000, 10_000)
-    if kind == "folder" and st.session_state.get("_sizes_for") != dataset:
-        st.session_state["_sizes_for"] = dataset  # another folder: its own sizes again
-        st.session_state.pop("train_size_folder", None)
-        st.session_state.pop("test_size_folder", None)
-    c1, c2 = st.columns(2)
-    sizes = {}
-    for col, name, default, most in (
-        (c1, "train_size", DEFAULTS.train_size, _least(cap, counts[0])),
-        (c2, "test_size", DEFAULTS.test_size, counts[1]),
-    ):
-        s = spec(name)
-        key = f"{name}_{kind}"
-        if kind == "folder":  # a folder's own size: all of it, at most a profile's cap
-            default = most
-        if key not in st.session_state:
-            st.session_state[key] = form.number_text(_least(default, most))
-        raw = col.text_input(
-            s.label, key=key, help=s.help + (f" At most {most:,} here." if most else ""),
-            placeholder="all",
-        )  # fmt: skip
-        value = state.take(s, raw, LIM)
-        if value is not None and most is not None and value > most:
-            state.errors[name] = f"must be at most {most:,} (got {value:,})"
-        sizes[name] = state.values.pop(name, None)
-    return dataset, sizes
-
-
-def _least(*values: int | None) -> int | None:
-    """The smallest of the values that are given (None: no bound)."""
-    given = [v for v in values if v is not None]
-    return min(given) if given else None
-
-
-def folder_counts(root: str) -> tuple[int | None, int | None]:
-    """(training, test) images of an image folder, or (None, None) while it is not one (Start
-    then names the problem). Lists the files; decodes nothing, imports no torch."""
-    from bedash.data.errors import DatasetError
-    from bedash.data.folder import image_counts
-
-    if not root:
-        return None, None
-    try:
-        return image_counts(root)
-    except (DatasetError, OSError):
-        return None, None
-
-
-def folder_widgets() -> str:
-    """An image folder: a path on this machine (not in the demo, which takes uploads only), or
-    a zip of one, unpacked and checked when it arrives."""
-    path = ""
-    if LIM.dataset_roots is None:
-        path = st.text_input(
-            "Image folder", key="folder", persist_state=KEEP,
-            placeholder="/path/to/images (with train/<class>/ and test/<class>/)",
-            help="A folder on the machine running the dashboard, laid out as "
-            "train/<class>/*.png and test/<class>/*.png. ~ is your home folder.",
-        ).strip()  # fmt: skip
-        path = str(Path(path).expanduser()) if path else ""
-    upload = st.file_uploader(
-        "… or upload a zip of it" if LIM.dataset_roots is None else "Upload a zip of an image "
-        "folder", type=["zip"], key="folder_zip",
-        help="A zip holding train/<class>/* and test/<class>/* (or one folder that does). "
-        f"At most {st.get_option('server.maxUploadSize')} MB.",
-    )  # fmt: skip
-    if upload is None:
-        return path
-    root, error = common.unpack_upload(upload)
-    if error:
-        st.error(f"**Upload**: {form.plain(error)}", icon=":material/error:")
-    elif root:
-        st.caption(f"Uploaded {form.plain(upload.name)}: unpacked and checked.")
-    return root or path
 
 
 def start(cfg: RunConfig) -> bool:
@@ -258,27 +46,6 @@ def start(cfg: RunConfig) -> bool:
     st.session_state["form_job"] = job_id  # this form already shows that job's settings
     st.query_params["job"] = job_id
     return True
-
-
-def load_job_settings(snap: JobSnapshot) -> None:
-    """A reloaded ?job= (a new session) shows that job's settings in the form, once."""
-    if st.session_state.get("form_job") == snap.id:
-        return
-    st.session_state["form_job"] = snap.id
-    cfg = snap.config
-    for s in form.fields_of_all(SPECIAL):
-        value = getattr(cfg, s.name)
-        st.session_state[s.name] = form.number_text(value) if s.kind in ("int", "float") else value
-    st.session_state["models"] = list(cfg.models)
-    kind = cfg.dataset if cfg.dataset in DATASETS else "folder"
-    st.session_state["dataset_kind"] = kind
-    if kind == "folder":
-        st.session_state["folder"] = cfg.dataset
-        st.session_state["_sizes_for"] = cfg.dataset  # keep the job's sizes, not the folder's
-    st.session_state[f"train_size_{kind}"] = form.number_text(cfg.train_size)
-    st.session_state[f"test_size_{kind}"] = form.number_text(cfg.test_size)
-    st.session_state["device"] = cfg.device
-    st.session_state["notes"] = str(cfg.extra.get("notes", "")) if cfg.extra else ""
 
 
 # -- the live view ----------------------------------------------------------------------------
@@ -503,14 +270,15 @@ common.set_view(None)
 job_id = st.query_params.get("job") or st.session_state.get("job")
 snap = common.registry().watch(job_id) if job_id else None
 if snap is not None:  # a job: its view first, full width, then the form (a phone stacks
-    load_job_settings(snap)  # columns, which would put the view below the whole form)
+    # columns, which would put the view below the whole form)
+    experiment_form.load_job_settings(snap.id, snap.config)
     live_view(snap)
     st.divider()
     form_col, side_col = st.container(width=760), None
 else:  # no job: the form, and beside it what Start will do
     form_col, side_col = st.columns([2, 3], gap="large")
 with form_col:
-    cfg, pressed = config_form()
+    cfg, pressed = experiment_form.config_form(LIM, PROBED)
     if cfg is not None and pressed and start(cfg):
         st.rerun()  # the new job's view goes above the form
 if side_col is not None:

@@ -22,7 +22,8 @@ from streamlit.testing.v1 import AppTest
 
 from bedash import names as charts  # the shared names
 from bedash.dashboard.jobs import submit_run
-from bedash.settings.config import MODEL_KINDS, RunConfig
+from bedash.names import MODEL_KINDS
+from bedash.settings.config import RunConfig
 from bedash.settings.profile import DEMO_LIMITS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

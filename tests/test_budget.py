@@ -11,7 +11,8 @@ import pytest
 from bedash.method import budget
 from bedash.method.budget import check_budget, estimate, format_bytes, param_bytes
 from bedash.method.models import build_model, param_stats
-from bedash.settings.config import MODEL_KINDS, ConfigError, RunConfig
+from bedash.names import MODEL_KINDS, ConfigError
+from bedash.settings.config import RunConfig
 
 GB = 10**9
 HUGE = RunConfig(members=64, hidden=16384, layers=16)

@@ -160,9 +160,9 @@ def cli_reaches(name: str) -> object:
     from bedash.settings.config import example_value, spec
 
     s, value = spec(name), example_value(name)
-    if s.kind == "bool":
+    if s.type.name == "bool":
         flags = [s.flag] if value != s.default else []
-    elif s.kind == "kinds":
+    elif s.type.name == "list":
         flags = [s.flag, ",".join(value)]
     else:
         flags = [s.flag, str(value)]

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from bedash.settings.config import ConfigError, Limits, RunConfig
+from bedash.names import ConfigError
+from bedash.settings.config import RunConfig
+from bedash.settings.limits import Limits
 from bedash.settings.profile import DEMO_LIMITS, current_limits
 
 

@@ -400,7 +400,7 @@ def test_bad_settings_name_their_field_before_anything_is_written(
     tmp_path, tiny_cfg, changes, field, text
 ) -> None:
     from bedash.experiment import run_experiment
-    from bedash.settings.config import ConfigError
+    from bedash.names import ConfigError
 
     with pytest.raises(ConfigError) as e:
         run_experiment(tiny_cfg.replace(**changes), tmp_path / "run")
@@ -410,7 +410,7 @@ def test_bad_settings_name_their_field_before_anything_is_written(
 
 def test_val_size_is_checked_against_the_loaded_training_set(tmp_path, tiny_cfg) -> None:
     from bedash.experiment import run_experiment
-    from bedash.settings.config import ConfigError
+    from bedash.names import ConfigError
 
     cfg = tiny_cfg.replace(train_size=None, temperature_scaling=True, val_size=300)
     small = synthetic(n_train=100, n_test=50)

@@ -18,8 +18,8 @@ from bedash.data.synthetic import synthetic
 from bedash.experiment import run_experiment
 from bedash.method.models import build_model
 from bedash.method.train import Callback, EpochRecord, Progress, fit, make_optimizer
-from bedash.names import HISTORY_COLUMNS, MEMBER_COLUMNS, RESULT_COLUMNS
-from bedash.settings.config import ConfigError, RunConfig
+from bedash.names import HISTORY_COLUMNS, MEMBER_COLUMNS, RESULT_COLUMNS, ConfigError
+from bedash.settings.config import RunConfig
 from bedash.store.folders import RunDirError
 from bedash.store.runs import read_run
 

@@ -17,7 +17,9 @@ from bedash.dashboard.jobs import submit_run
 from bedash.dashboard.preflight import preflight, train_images
 from bedash.jobs.executor import Executor
 from bedash.jobs.record import JobSnapshot
-from bedash.settings.config import ConfigError, Limits, RunConfig
+from bedash.names import ConfigError
+from bedash.settings.config import RunConfig
+from bedash.settings.limits import Limits
 from bedash.store.folders import RunDirError
 
 QUICK = RunConfig(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bedash.names import FieldError
+from bedash.names import ConfigError, FieldError
 from bedash.settings import config as C
-from bedash.settings.config import ConfigError, Limits, RunConfig, spec
+from bedash.settings.config import RunConfig, spec
+from bedash.settings.limits import Limits
 from bedash.settings.profile import DEMO_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +28,9 @@ def test_every_field_has_its_metadata() -> None:
     for s in specs:
         assert s.label and s.help and s.group in C.GROUPS, s.name
         assert s.default == getattr(RunConfig(), s.name), s.name
-        if s.kind in ("choice", "kinds"):
+        if s.type.name in ("choice", "list"):
             assert s.default in s.choices or set(s.default) <= set(s.choices), s.name
-        if s.kind == "int":
+        if s.type.name == "int":
             assert s.lo is not None and s.hi is not None, s.name
 
 
@@ -67,7 +68,7 @@ def test_a_profile_caps_the_limited_fields_and_nothing_else() -> None:
     assert spec("lr").widget_range() == (1e-6, 10.0) and spec("lr").bounds() == (0.0, None)
 
 
-@pytest.mark.parametrize("name", [s.name for s in C.config_fields() if s.kind == "int"])
+@pytest.mark.parametrize("name", [s.name for s in C.config_fields() if s.type.name == "int"])
 def test_validate_enforces_each_int_fields_bounds(name: str) -> None:
     s = spec(name)
     ok = {"train_size": 10} if name != "train_size" else {}
@@ -84,14 +85,14 @@ def test_validate_enforces_each_int_fields_bounds(name: str) -> None:
         RunConfig(**{name: True}).validate()
 
 
-@pytest.mark.parametrize("name", [s.name for s in C.config_fields() if s.kind == "choice"])
+@pytest.mark.parametrize("name", [s.name for s in C.config_fields() if s.type.name == "choice"])
 def test_validate_lists_each_choice_fields_choices(name: str) -> None:
     with pytest.raises(ConfigError) as info:
         RunConfig(**{name: "nope"}).validate()
     assert info.value.message == f"unknown value 'nope'; allowed: {', '.join(spec(name).choices)}"
 
 
-@pytest.mark.parametrize("name", [s.name for s in C.config_fields() if s.kind == "float"])
+@pytest.mark.parametrize("name", [s.name for s in C.config_fields() if s.type.name == "float"])
 def test_validate_refuses_non_finite_floats(name: str) -> None:
     for bad in (math.nan, math.inf, "1e-3", True):
         with pytest.raises(ConfigError, match="finite number") as info:
@@ -186,8 +187,8 @@ def test_config_problem_names_the_bad_setting(d: dict, text: str) -> None:
 
 @pytest.mark.parametrize("name", C.field_names(extra=True))
 def test_config_problem_checks_every_fields_type(name: str) -> None:
-    wrong = {"int": "1", "float": "1", "choice": 1, "kinds": "single", "text": 1, "bool": 0,
-             "dict": []}[spec(name).kind]  # fmt: skip
+    wrong = {"int": "1", "float": "1", "choice": 1, "list": "single", "text": 1, "names": 1,
+             "bool": 0, "dict": []}[spec(name).type.name]  # fmt: skip
     assert C.config_problem({name: wrong}).startswith(f"config.json has a bad {name!r}")
     assert C.config_problem({name: RunConfig().to_dict()[name]}) == ""
     assert (C.config_problem({name: None}) == "") == spec(name).optional

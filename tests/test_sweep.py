@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from bedash.names import RESULT_COLUMNS
-from bedash.settings.config import ConfigError, RunConfig
+from bedash.names import RESULT_COLUMNS, ConfigError
+from bedash.settings.config import RunConfig
 from bedash.settings.profile import current_limits
 from bedash.store.runs import read_run
 from bedash.store.writer import csv_text
@@ -726,7 +726,7 @@ def test_a_ray_sweep_job_runs_a_child_process_and_cancels_with_sigint(tmp_path: 
 def test_run_cell_applies_the_profiles_caps() -> None:
     import dataclasses
 
-    from bedash.settings.config import DEFAULT_LIMITS
+    from bedash.settings.limits import DEFAULT_LIMITS
     from bedash.sweep.engines import run_cell
 
     capped = dataclasses.replace(DEFAULT_LIMITS, max_wall_seconds=1e-9, eval_batch_size=16,
@@ -749,7 +749,7 @@ def test_without_ray_auto_runs_here_and_ray_is_refused_naming_the_flag(monkeypat
     process; asking for Ray says how to get it (exit 2 at the CLI), never a traceback."""
     import argparse
 
-    from bedash.settings.config import DEFAULT_LIMITS
+    from bedash.settings.limits import DEFAULT_LIMITS
     from bedash.sweep import cli as sweep_cli
     from bedash.sweep.engines import LocalEngine
     from bedash.sweep.grid import SweepError

@@ -153,15 +153,6 @@ def find_run(run_id: str) -> Path | None:
     return rundata.find_run(runs_dir(), run_id)
 
 
-def cifar10_note(data: Path) -> tuple[bool, str] | None:
-    """(is CIFAR-10 on disk, how to get it by hand), or None while torch still loads."""
-    if not probe_ready():
-        return None
-    from bedash.data.cifar10 import cifar10_manual_hint, cifar10_present
-
-    return cifar10_present(data), cifar10_manual_hint(data)
-
-
 # -- small display helpers --------------------------------------------------------------------
 
 

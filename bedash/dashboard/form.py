@@ -1,25 +1,27 @@
 """The settings form, generated from RunConfig's metadata (bedash.settings.config): one widget per
-field,
-and the rule that the config a page runs is exactly the one on screen.
+field, chosen by its type's `widget` (WIDGETS, the one place a setting type meets streamlit), and
+the rule that the config a page runs is exactly the one on screen.
 
-Numbers are typed into text boxes and parsed here, not into Streamlit's number inputs: a number
-input that holds an out-of-range or half-typed value silently keeps its last valid one, and
-Start would run settings the user did not see. Here every value is checked against the field's
-own metadata (`check_value`, the same check `RunConfig.validate` makes), and a value that does
-not pass blocks Start with the field named.
+Numbers are typed into text boxes and parsed by their type, not into Streamlit's number inputs: a
+number input that holds an out-of-range or half-typed value silently keeps its last valid one,
+and Start would run settings the user did not see. Here every value is checked against the
+field's own metadata (`check_value`, the same check `RunConfig.validate` makes), and a value that
+does not pass blocks Start with the field named.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
-from bedash.names import Spec
-from bedash.settings.config import ConfigError, Limits, check_value, config_fields
+from bedash.names import ConfigError
+from bedash.settings.config import RunConfig, check_value, config_fields, parse_value
+from bedash.settings.limits import Limits
+from bedash.settings.types import Spec
 
 KEEP = "session"  # widget values survive a visit to another page
 MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:\"'$&=@/^%?;,])")
@@ -42,7 +44,7 @@ class FormState:
     def take(self, s: Spec, raw: Any, limits: Limits) -> Any:
         """Parse and check one field's widget value; remember the value or its error."""
         try:
-            value = parse(s, raw, limits)
+            value = parse_value(s, raw, limits)
             check_value(s, value, limits)
         except ConfigError as e:
             self.errors[s.name] = e.message
@@ -51,75 +53,81 @@ class FormState:
         return value
 
 
-def number_text(value: Any) -> str:
-    """How a number is shown in its text box ('' for None)."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+def start_config() -> RunConfig:
+    """What the Experiment form starts with: each field's `start` where it has one (a small
+    synthetic run that trains in 20-40 s on two CPU cores), else its default."""
+    return RunConfig(**{s.name: s.start for s in config_fields() if s.start is not None})
 
 
-def parse(s: Spec, raw: Any, limits: Limits) -> Any:
-    """A widget's value as the field's type; ConfigError naming the field otherwise."""
-    if s.kind == "kinds":  # a multi-select gives a list; RunConfig holds a tuple
-        return tuple(raw or ())
-    if s.kind not in ("int", "float"):
-        return raw
-    text = str(raw if raw is not None else "").strip().replace("_", "").replace(",", "")
-    lo, hi = s.bounds(limits)
-    if not text:
-        if s.optional:
-            return None
-        raise ConfigError(s.name, "is empty; type a number")
-    try:
-        number = float(text)
-    except ValueError:
-        raise ConfigError(s.name, f"{text[:20]!r} is not a number") from None
-    if s.kind == "float":
-        return number
-    if not math.isfinite(number) or number != int(number):
-        raise ConfigError(s.name, f"must be a whole number from {lo} to {hi} (got {text[:20]!r})")
-    return int(number)
-
-
-def _help(s: Spec, limits: Limits) -> str:
-    lo, hi = s.bounds(limits)
-    if s.kind == "int":
-        return f"{s.help} From {lo:,} to {hi:,}." + (" Empty: all." if s.optional else "")
-    if s.kind == "float":
-        rel = "above" if s.open_lo else "at least"
-        return f"{s.help} A number {rel} {lo:g}."
-    return s.help
+def state_value(s: Spec, value: Any) -> Any:
+    """What the widget of `s` holds for `value`: text in a text box, the value itself else."""
+    return s.type.format(value) if s.type.widget in TEXT_BOXES else value
 
 
 def widget(
-    s: Spec, limits: Limits, default: Any, *, where: Any = st, disabled: bool = False
-) -> Any:
-    """The widget of one field (numbers, choices, switches), drawn in `where`; returns its raw
-    value. Keys are the field names, so a page can set them (a reloaded ?job= shows its config)."""
-    if s.kind in ("int", "float"):
-        if s.name not in st.session_state:
-            st.session_state[s.name] = number_text(default)
-        lo, hi = s.bounds(limits)
-        return where.text_input(
-            s.label, key=s.name, disabled=disabled, help=_help(s, limits),
-            placeholder="all" if s.optional else f"{lo:g} – {hi:g}" if hi else f"> {lo:g}",
-        )  # fmt: skip
-    if s.kind == "choice":
-        return where.radio(
-            s.label, s.choices, index=s.choices.index(default), key=s.name, horizontal=True,
-            format_func=lambda c: s.choice_labels.get(c, c), disabled=disabled, help=s.help,
-        )  # fmt: skip
-    if s.kind == "bool":
-        return where.checkbox(s.label, value=bool(default), key=s.name, disabled=disabled,
-                              help=s.help)  # fmt: skip
-    if s.kind == "text":  # free text checked by RunConfig.validate (the uncertainty lists)
-        if s.name not in st.session_state:
-            st.session_state[s.name] = str(default)
-        return where.text_input(s.label, key=s.name, disabled=disabled, help=s.help,
-                                placeholder=s.allowed or "none")  # fmt: skip
-    raise ValueError(f"{s.name}: no generic widget for kind {s.kind!r}")
+    s: Spec, limits: Limits, default: Any, *, where: Any = st, disabled: bool = False,
+    help: str | None = None,
+) -> Any:  # fmt: skip
+    """The widget of one field, drawn in `where`; returns its raw value (parsed by the field's
+    type in `FormState.take`). Keys are the field names, so a page can set them (a reloaded
+    ?job= shows its config). `help`: more than the field's own help."""
+    draw = WIDGETS.get(s.type.widget or "")
+    if draw is None:
+        raise ValueError(f"{s.name}: no generic widget for a {s.type.name} setting")
+    if s.type.widget in TEXT_BOXES and s.name not in st.session_state:
+        st.session_state[s.name] = state_value(s, default)
+    return draw(s, limits, default, where, disabled, " ".join(filter(None, (s.help, help))))
+
+
+def _number_box(s: Spec, limits: Limits, where: Any, disabled: bool, help: str) -> Any:
+    lo, hi = s.bounds(limits)
+    return where.text_input(
+        s.label, key=s.name, disabled=disabled, help=help,
+        placeholder="all" if s.optional else f"{lo:g} – {hi:g}" if hi else f"> {lo:g}",
+    )  # fmt: skip
+
+
+def _int_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
+    lo, hi = s.bounds(limits)
+    bounds = f"From {lo:,} to {hi:,}." + (" Empty: all." if s.optional else "")
+    return _number_box(s, limits, where, off, f"{help} {bounds}")
+
+
+def _float_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
+    rel = "above" if s.open_lo else "at least"
+    return _number_box(s, limits, where, off, f"{help} A number {rel} {s.lo:g}.")
+
+
+def _text_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
+    return where.text_input(s.label, key=s.name, disabled=off, help=help,
+                            placeholder=s.allowed or "none")  # fmt: skip
+
+
+def _radio(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
+    return where.radio(
+        s.label, s.choices, index=s.choices.index(default), key=s.name, horizontal=True,
+        format_func=lambda c: s.choice_labels.get(c, c), disabled=off, help=help,
+    )  # fmt: skip
+
+
+def _checkbox(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
+    return where.checkbox(s.label, value=bool(default), key=s.name, disabled=off, help=help)
+
+
+def _pills(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
+    return where.pills(
+        s.label, s.choices, selection_mode="multi", default=list(default), key=s.name,
+        format_func=lambda c: s.choice_labels.get(c, c), persist_state=KEEP, wrap=True,
+        disabled=off, help=help,
+    ) or []  # fmt: skip
+
+
+# a setting type's widget (bedash.settings.types: SettingType.widget) -> how it is drawn
+WIDGETS: dict[str, Callable[..., Any]] = {
+    "int": _int_box, "float": _float_box, "text": _text_box, "radio": _radio,
+    "checkbox": _checkbox, "pills": _pills,
+}  # fmt: skip
+TEXT_BOXES = ("int", "float", "text")  # widgets that hold the value as text (type.format)
 
 
 def fields_of(group: str, skip: set[str]) -> list[Spec]:

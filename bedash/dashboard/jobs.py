@@ -14,8 +14,9 @@ from types import MappingProxyType
 from bedash.dashboard.preflight import check_runs_dir, preflight
 from bedash.jobs.executor import Executor
 from bedash.jobs.record import DataProgress, Job, JobControl, TracePoint
-from bedash.names import EpochRecord, Progress
-from bedash.settings.config import ConfigError, Limits, RunConfig
+from bedash.names import ConfigError, EpochRecord, Progress
+from bedash.settings.config import RunConfig
+from bedash.settings.limits import Limits
 from bedash.store.folders import RunDirError, new_run_id
 
 MAX_TRACE = 2000  # live loss points kept per job; older ones are thinned, not dropped

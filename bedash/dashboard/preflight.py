@@ -7,7 +7,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from bedash.settings.config import DEFAULT_LIMITS, ConfigError, Limits, RunConfig
+from bedash.names import ConfigError
+from bedash.settings.config import RunConfig
+from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.store.folders import RunDirError
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 
 from bedash.dashboard import settings
 from bedash.jobs.executor import Executor
-from bedash.settings.config import Limits
+from bedash.settings.limits import Limits
 
 # -- the job executor: one per server process, shared by every session -------------------------
 

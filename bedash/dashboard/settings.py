@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bedash.settings.config import Limits
+from bedash.settings.limits import Limits
 from bedash.settings.profile import current_limits
 
 SETTINGS = ("BEDASH_PROFILE", "BEDASH_RUNS_DIR", "BEDASH_DATA_DIR", "BEDASH_MAX_JOBS")

@@ -10,7 +10,8 @@ import streamlit as st
 from bedash.dashboard.form import plain
 from bedash.dashboard.settings import runs_dir
 from bedash.dashboard.verdict import CAVEAT, one_seed_verdict, paired_verdict
-from bedash.settings.config import ConfigError, RunConfig
+from bedash.names import ConfigError
+from bedash.settings.config import RunConfig
 from bedash.sweep.folder import PAIRED_FILE, read_sweep_json
 from bedash.sweep.grid import SweepError, SweepSpec
 from bedash.sweep.rows import config_label

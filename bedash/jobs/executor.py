@@ -37,7 +37,7 @@ from bedash.jobs.record import (
     JobSnapshot,
     Task,
 )
-from bedash.settings.config import DEFAULT_LIMITS, Limits
+from bedash.settings.limits import DEFAULT_LIMITS, Limits
 
 MAX_FINISHED = 200  # finished jobs remembered (a run folder outlives its job anyway)
 

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from bedash.settings.config import ConfigError, RunConfig
+from bedash.names import ConfigError
+from bedash.settings.config import RunConfig
 
 IMAGE_SHAPE = (3, 32, 32)  # every dataset is decoded to 32 x 32 RGB
 IMAGE_BYTES = 3 * 32 * 32  # uint8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bedash.settings.config import ConfigError
+from bedash.names import ConfigError
 
 
 def available_devices() -> list[str]:

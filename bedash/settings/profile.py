@@ -10,7 +10,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from bedash.settings.config import DEFAULT_LIMITS, Limits
+from bedash.settings.limits import DEFAULT_LIMITS, Limits
 
 DEMO_LIMITS = Limits(
     max_members=8,  # the demo's whole point fits in 8 members

@@ -19,16 +19,11 @@ from typing import Any, TextIO
 
 from bedash import stopping
 from bedash.jobs.executor import Executor
-from bedash.names import FieldError, Spec, duration
-from bedash.settings.config import (
-    GROUPS,
-    ConfigError,
-    Limits,
-    RunConfig,
-    config_fields,
-    parse_models,
-)
+from bedash.names import FieldError, duration
+from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_values
 from bedash.settings.config import flag as config_flag
+from bedash.settings.limits import Limits
+from bedash.settings.types import Spec
 from bedash.sweep.engines import LocalEngine, RayEngine
 from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
 from bedash.sweep.grid import (
@@ -50,11 +45,6 @@ SWEEP_FLAGS = {  # sweep settings an error may name, and their flags
 }  # fmt: skip
 
 
-# settings whose one value is itself a comma list (as in train): --shift contrast,brightness,
-# --severities 1,3,5, --ood uniform,svhn; the same for every config, never a grid axis
-LIST_VALUED = ("shift", "severities", "ood")
-
-
 class UsageError(Exception):
     """Bad input (exit code 2); the message names the flag."""
 
@@ -70,22 +60,6 @@ def flag_of(field: str) -> str:
     return SWEEP_FLAGS.get(field) or config_flag(field)
 
 
-def _help(s: Spec) -> str:
-    """The setting's help, what it accepts and its default ("1 to 64; default 5")."""
-    lo, hi = s.bounds(None)
-    allowed = {
-        "kinds": f"comma list of {', '.join(s.choices)}",
-        "choice": " | ".join(s.choices),
-        "int": f"{lo} to {hi}" + (" or all" if s.optional else ""),
-        "float": f"{'>' if s.open_lo else '>='} {lo:g}" if lo is not None else "",
-    }.get(s.kind, s.allowed)
-    if s.kind == "bool":
-        return f"{s.help} (default: {'on' if s.default else 'off'})".replace("%", "%%")
-    lists = "A comma list sweeps it. " if s.sweepable else ""
-    text = f"{s.help} {lists}{allowed + '; ' if allowed else ''}default: {_show(s.default)}"
-    return text.replace("%", "%%")  # argparse formats help with %
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bedash sweep",
@@ -96,12 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
     for s in config_specs():
         group = groups.get(s.group) or groups["output"]
-        if s.kind == "bool":
-            action = "store_false" if s.negated else "store_true"
-            group.add_argument(s.flag, dest=s.name, action=action, default=None, help=_help(s))
-            continue
-        metavar = "LIST" if s.sweepable else None
-        group.add_argument(s.flag, dest=s.name, default=None, metavar=metavar, help=_help(s))
+        s.type.add_argument(group, s, s.type.flag_help(s, sweep=True), sweep=True)
     g = p.add_argument_group("sweep")
     g.add_argument(
         "--seeds",
@@ -136,56 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ",".join(value)
-    return "all" if value is None else str(value)
-
-
-def _convert(s: Any, text: str) -> Any:
-    text = text.strip()
-    if s.kind == "int":
-        if s.optional and text.lower() in ("all", "none"):
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            raise UsageError(f"{s.flag}: {text!r} is not a whole number") from None
-    if s.kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise UsageError(f"{s.flag}: {text!r} is not a number") from None
-    return text
-
-
 def spec_from_args(a: argparse.Namespace) -> SweepSpec | None:
     """The sweep the flags describe; None when no setting and no --seeds was given."""
     base: dict[str, Any] = {}
     grid: dict[str, list[Any]] = {}
     given = False
     for s in config_specs():
-        if s.name == "seed":
-            continue
         raw = getattr(a, s.name)
         if raw is None:
             continue
         given = True
-        if s.kind == "bool":
-            base[s.name] = raw
-            continue
-        if s.kind == "kinds":
-            base[s.name] = parse_models(raw)
-            continue
-        if s.name in LIST_VALUED:
-            base[s.name] = raw
-            continue
-        items = raw.split(",")
-        if len(items) > 1 and not s.sweepable:
-            raise UsageError(f"{s.flag}: takes one value in a sweep (got {raw!r})")
-        if any(not t.strip() for t in items):
-            raise UsageError(f"{s.flag}: empty value in {raw!r}")
-        values = [_convert(s, t) for t in items]
+        values = sweep_values(s, raw)  # ConfigError naming the field: exit 2 naming the flag
         if len(values) == 1:
             base[s.name] = values[0]
         else:
@@ -206,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_sweep(args)
     except UsageError as e:
         parser.exit(EXIT_USAGE, f"bedash sweep: error: {e}\n")
-    except (FieldError, ConfigError) as e:  # SweepError, ConfigError: name the flag
+    except FieldError as e:  # SweepError, ConfigError: name the flag
         parser.exit(EXIT_USAGE, f"bedash sweep: error: {flag_of(e.field)}: {e.message}\n")
     except KeyboardInterrupt as e:
         print(f"\nbedash sweep: {stopping.word(e)}", file=sys.stderr)

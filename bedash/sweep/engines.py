@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bedash.settings.config import DEFAULT_LIMITS, Limits, RunConfig
+from bedash.settings.config import RunConfig
+from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.sweep.grid import Cell, CellOutcome, Ended, Started, SweepError
 
 Train = Callable[..., Any]  # run_experiment(cfg, out, *, cancel, limits, download) -> result

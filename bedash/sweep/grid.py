@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bedash.names import FieldError
-from bedash.settings.config import Limits, RunConfig, config_fields
+from bedash.settings.config import RunConfig, config_fields
+from bedash.settings.limits import Limits
 
 MAX_CELLS = 1000  # a bigger grid is a typo more often than a plan (--max-cells raises it)
 DEMO_MAX_CELLS = 8  # the hosted demo: a few tiny cells, one after another, in-process
@@ -153,7 +154,7 @@ def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = Tr
     (CIFAR-10, SVHN); when they run on this machine (here; a Ray cluster's workers have their
     own disks), what is never downloaded (CIFAR-10 as an OOD set)."""
     from bedash.data.offline import check_offline, check_on_disk
-    from bedash.settings.config import parse_ood
+    from bedash.names import parse_ood
 
     configs = (c.config for c in cells)
     for dataset, data_dir, ood in dict.fromkeys((c.dataset, c.data_dir, parse_ood(c.ood))

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from bedash.jobs.record import JobControl
 from bedash.names import duration
-from bedash.settings.config import DEFAULT_LIMITS, Limits
+from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.store.atomic import atomic_write_text
 from bedash.store.writer import csv_text
 from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, SweepStore, now

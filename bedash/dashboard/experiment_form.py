@@ -1,0 +1,254 @@
+"""The Experiment page's form: every RunConfig field as a widget (the generic ones from
+bedash.dashboard.form, by setting type), the dataset (a choice, a folder or an uploaded zip), its
+sizes and the device, Start, and a reloaded job's settings put back in the form. What runs is
+exactly what the form shows: a value that does not pass blocks Start with the field named."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from bedash.dashboard import form
+from bedash.dashboard.hosting import unpack_upload
+from bedash.dashboard.session import devices, probe_ready
+from bedash.dashboard.settings import data_dir
+from bedash.names import ConfigError
+from bedash.settings.config import GROUPS, RunConfig, label, spec
+from bedash.settings.limits import Limits
+
+DEFAULTS = form.start_config()  # each field's `start` (RunConfig's metadata), else its default
+DATASETS = {"synthetic": "Synthetic", "cifar10": "CIFAR-10", "folder": "Image folder"}
+KEEP = form.KEEP
+# fields with a widget of their own below; every other field is drawn from its metadata
+SPECIAL = {"models", "dataset", "data_dir", "device", "train_size", "test_size"}
+MAIN_GROUPS = ("model", "training")  # above Start; the rest under Advanced, below it
+
+
+def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
+    """Every RunConfig field as a widget; (the config on screen, or None while a value does
+    not pass; whether Start was pressed). Errors are shown next to Start."""
+    st.subheader("Configure")
+    state = form.FormState()
+    state.take(spec("models"), models_widget(lim), lim)
+    for group in MAIN_GROUPS:
+        section(group, state, lim)
+    st.markdown("**Data**")
+    dataset, sizes = data_widgets(state, lim, probed)
+    state.values["dataset"] = dataset
+    st.markdown("**Hardware**")
+    state.values["device"] = device_picker(lim, probed)
+    slot = st.container()  # Start goes here, above Advanced, once every value is checked
+    with st.expander("Advanced: the BatchEnsemble recipe, evaluation and hardware"):
+        for group in GROUPS:
+            if group not in MAIN_GROUPS:
+                section(group, state, lim)
+        notes = st.text_input(
+            "Notes", key="notes", max_chars=500, persist_state=KEEP,
+            help="Free text saved with the run (config.json, 'extra').",
+        )  # fmt: skip
+    cfg = None
+    if not state.errors:
+        try:
+            cfg = RunConfig(
+                **state.values, **sizes, data_dir=str(data_dir()),
+                extra={"notes": notes} if notes else {},
+            ).validate(lim)  # fmt: skip
+        except ConfigError as e:
+            state.errors[e.field] = e.message
+    with slot:
+        start = start_button(state)
+    if state.errors:
+        form.show_errors(state.errors, {n: label(n) for n in state.errors})
+        if start:
+            st.warning("Not started: correct the settings above first.", icon=":material/block:")
+        return None, False
+    return cfg, start
+
+
+def section(group: str, state: form.FormState, lim: Limits) -> None:
+    """The fields of one group in two columns; a field that does not apply is disabled."""
+    specs = form.fields_of(group, SPECIAL)
+    if not specs:
+        return
+    if group not in MAIN_GROUPS:
+        st.markdown(f"**{GROUPS[group]}**")
+    cols = st.columns(2)
+    for i, s in enumerate(specs):
+        # a field that applies only when another has some value (layers: the MLP's); fields
+        # are declared after the one they depend on, so its value is already parsed
+        off = s.when is not None and state.values.get(s.when[0]) != s.when[1]
+        raw = form.widget(s, lim, getattr(DEFAULTS, s.name), where=cols[i % 2], disabled=off)
+        if off:  # not used by this config: keep its default, whatever the box holds
+            state.values[s.name] = getattr(DEFAULTS, s.name)
+        else:
+            state.take(s, raw, lim)
+
+
+def models_widget(lim: Limits) -> list[str]:
+    return form.widget(
+        spec("models"), lim, DEFAULTS.models,
+        help="BatchEnsemble: one shared weight + rank-1 factors per member. Ensemble "
+        "(sequential): E independent models trained one after the other, as the seed. Ensemble "
+        "(parallel): the same E models stacked and trained at once. Single: one model (E = 1).",
+    )  # fmt: skip
+
+
+def start_button(state: form.FormState) -> bool:
+    """Start, keyed by a token that changes once a job is queued: the second click of a double
+    click targets a button that no longer exists, so it queues nothing."""
+    token = st.session_state.setdefault("start_token", uuid.uuid4().hex[:12])
+    return st.button(
+        "Start", type="primary", icon=":material/play_arrow:", key=f"start_{token}",
+        disabled=bool(state.errors), help="Queue this configuration as a background job.",
+    )  # fmt: skip
+
+
+def device_picker(lim: Limits, probed: bool) -> str:
+    """Only the devices this machine has. Listing them needs torch, which loads in the
+    background: until it is there, auto and cpu are offered, and the page reruns once."""
+    if lim.cpu_only:  # a shared host: nothing to look for
+        st.selectbox("Device", ["cpu"], key="device", help=f"CPU only ({lim.name} limit).")
+        return "cpu"
+    found, error = devices(timeout=0) if probed else (["cpu"], "")
+    options = ["auto", *found]
+    if st.session_state.get("device") not in (None, *options):
+        st.session_state["device"] = "auto"  # a reloaded job's device that is not here now
+    device = st.selectbox(
+        "Device", options, key="device", persist_state=KEEP,
+        help="Only the devices found on this machine are offered. auto: CUDA, then MPS, "
+        "then CPU.",
+    )  # fmt: skip
+    if not probed:
+        st.caption("Looking for GPUs…")  # the page's last line reruns it when they are found
+    elif error:
+        st.caption(f"Looking for GPUs failed ({form.plain(error)}); the CPU is used.")
+    return device
+
+
+def data_widgets(state: form.FormState, lim: Limits, probed: bool) -> tuple[str, dict]:
+    """Dataset choice (synthetic by default: it works offline and needs no files) and sizes;
+    how to get CIFAR-10, only when it is chosen and not on disk."""
+    data = data_dir()
+    kind = st.radio(
+        "Dataset", list(DATASETS), key="dataset_kind", horizontal=True,
+        format_func=DATASETS.get, persist_state=KEEP,
+        help="Synthetic: a learnable 10-class set of CIFAR shape made in memory (no files, no "
+        "network). CIFAR-10: downloaded on first use. Image folder: train/<class>/*, "
+        "test/<class>/* on this machine, resized to 32 x 32.",
+    )  # fmt: skip
+    note = cifar10_note(data) if probed and kind == "cifar10" else None
+    if note is not None and not note[0]:
+        st.info(
+            "**CIFAR-10 is not on disk yet.** Press Start to download it (170 MB, "
+            f"checksum-verified). Offline? {form.plain(note[1])}",
+            icon=":material/info:",
+        )
+    elif note is not None:
+        st.caption(f"CIFAR-10 found in {form.plain(data.resolve())}.")
+    dataset = folder_widgets(lim) if kind == "folder" else kind
+    cap = lim.max_train_size
+    counts = folder_counts(dataset) if kind == "folder" else (50_000, 10_000)
+    if kind == "folder" and st.session_state.get("_sizes_for") != dataset:
+        st.session_state["_sizes_for"] = dataset  # another folder: its own sizes again
+        st.session_state.pop("train_size_folder", None)
+        st.session_state.pop("test_size_folder", None)
+    c1, c2 = st.columns(2)
+    sizes = {}
+    for col, name, default, most in (
+        (c1, "train_size", DEFAULTS.train_size, _least(cap, counts[0])),
+        (c2, "test_size", DEFAULTS.test_size, counts[1]),
+    ):
+        s = spec(name)
+        key = f"{name}_{kind}"
+        if kind == "folder":  # a folder's own size: all of it, at most a profile's cap
+            default = most
+        if key not in st.session_state:
+            st.session_state[key] = form.state_value(s, _least(default, most))
+        raw = col.text_input(
+            s.label, key=key, help=s.help + (f" At most {most:,} here." if most else ""),
+            placeholder="all",
+        )  # fmt: skip
+        value = state.take(s, raw, lim)
+        if value is not None and most is not None and value > most:
+            state.errors[name] = f"must be at most {most:,} (got {value:,})"
+        sizes[name] = state.values.pop(name, None)
+    return dataset, sizes
+
+
+def cifar10_note(data: Path) -> tuple[bool, str] | None:
+    """(is CIFAR-10 on disk, how to get it by hand), or None while torch still loads."""
+    if not probe_ready():
+        return None
+    from bedash.data.cifar10 import cifar10_manual_hint, cifar10_present
+
+    return cifar10_present(data), cifar10_manual_hint(data)
+
+
+def _least(*values: int | None) -> int | None:
+    """The smallest of the values that are given (None: no bound)."""
+    given = [v for v in values if v is not None]
+    return min(given) if given else None
+
+
+def folder_counts(root: str) -> tuple[int | None, int | None]:
+    """(training, test) images of an image folder, or (None, None) while it is not one (Start
+    then names the problem). Lists the files; decodes nothing, imports no torch."""
+    from bedash.data.errors import DatasetError
+    from bedash.data.folder import image_counts
+
+    if not root:
+        return None, None
+    try:
+        return image_counts(root)
+    except (DatasetError, OSError):
+        return None, None
+
+
+def folder_widgets(lim: Limits) -> str:
+    """An image folder: a path on this machine (not in the demo, which takes uploads only), or
+    a zip of one, unpacked and checked when it arrives."""
+    path = ""
+    if lim.dataset_roots is None:
+        path = st.text_input(
+            "Image folder", key="folder", persist_state=KEEP,
+            placeholder="/path/to/images (with train/<class>/ and test/<class>/)",
+            help="A folder on the machine running the dashboard, laid out as "
+            "train/<class>/*.png and test/<class>/*.png. ~ is your home folder.",
+        ).strip()  # fmt: skip
+        path = str(Path(path).expanduser()) if path else ""
+    upload = st.file_uploader(
+        "… or upload a zip of it" if lim.dataset_roots is None else "Upload a zip of an image "
+        "folder", type=["zip"], key="folder_zip",
+        help="A zip holding train/<class>/* and test/<class>/* (or one folder that does). "
+        f"At most {st.get_option('server.maxUploadSize')} MB.",
+    )  # fmt: skip
+    if upload is None:
+        return path
+    root, error = unpack_upload(upload)
+    if error:
+        st.error(f"**Upload**: {form.plain(error)}", icon=":material/error:")
+    elif root:
+        st.caption(f"Uploaded {form.plain(upload.name)}: unpacked and checked.")
+    return root or path
+
+
+def load_job_settings(job_id: str, cfg: RunConfig) -> None:
+    """A reloaded ?job= (a new session) shows that job's settings in the form, once."""
+    if st.session_state.get("form_job") == job_id:
+        return
+    st.session_state["form_job"] = job_id
+    for s in form.fields_of_all(SPECIAL):
+        value = getattr(cfg, s.name)
+        st.session_state[s.name] = form.state_value(s, value)
+    st.session_state["models"] = list(cfg.models)
+    kind = cfg.dataset if cfg.dataset in DATASETS else "folder"
+    st.session_state["dataset_kind"] = kind
+    if kind == "folder":
+        st.session_state["folder"] = cfg.dataset
+        st.session_state["_sizes_for"] = cfg.dataset  # keep the job's sizes, not the folder's
+    for name in ("train_size", "test_size"):
+        st.session_state[f"{name}_{kind}"] = form.state_value(spec(name), getattr(cfg, name))
+    st.session_state["device"] = cfg.device
+    st.session_state["notes"] = str(cfg.extra.get("notes", "")) if cfg.extra else ""
