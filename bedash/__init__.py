@@ -17,8 +17,7 @@ _EXPORTS = {
     "settings.types": ["Spec"],
     "data.batches": ["Batcher"],
     "data.tensors": ["Dataset", "Split"],
-    "data.errors": ["DatasetError"],
-    "data.load": ["load_dataset"],
+        "data.load": ["load_dataset"],
     "data.synthetic": ["synthetic"],
     "experiment": ["RunResult", "run_experiment"],
     "method.layers": [
@@ -29,7 +28,7 @@ _EXPORTS = {
     "method.models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
     "store.folders": ["RunDirError"],
     "store.runs": ["list_runs", "read_run"],
-    "names": ["ConfigError", "FieldError"],
+    "names": ["ConfigError", "DatasetError", "FieldError"],
     "method.train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

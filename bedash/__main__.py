@@ -1,15 +1,51 @@
-"""python -m bedash: see bedash/cli.py."""
+"""The command line: `bedash train|runs|sweep|bench ...`, and `python -m bedash ...`.
+
+Each command's flags and code live with its feature: train and runs in bedash/cli.py, sweep in
+bedash/sweep/cli.py, bench in bedash/benchmark/cli.py; they are imported only when called, so
+`bedash runs list` never loads torch. A Ctrl-C anywhere, imports included, ends with one line
+and exit code 130 (143 after SIGTERM), never a traceback.
+"""
+
+from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
-try:
-    from bedash.cli import interrupted, main
-except KeyboardInterrupt:  # Ctrl-C while the CLI itself is imported: main cannot catch it yet
-    print("\nbedash: interrupted", file=sys.stderr)
-    sys.exit(130)
+from bedash import stopping
 
-try:
-    code = main()
-except KeyboardInterrupt:  # between main's return and here, or a main replaced in a test
-    code = interrupted()
-sys.exit(code)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point of the `bedash` command and of `python -m bedash`."""
+    try:
+        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt as e:
+        return interrupted(e)
+
+
+def interrupted(e: BaseException | None = None) -> int:
+    """Say so in one line; the code a shell expects: 128 + the signal (130 after Ctrl-C,
+    143 after SIGTERM)."""
+    print(f"\nbedash: {stopping.word(e)}", file=sys.stderr)
+    return stopping.exit_code(e)
+
+
+def _dispatch(argv: list[str]) -> int:
+    if argv[:1] == ["bench"]:  # the benchmark has its own parser
+        from bedash.benchmark.cli import main as bench
+
+        return bench(argv[1:])
+    if argv[:1] == ["sweep"]:  # seed sweeps have their own parser
+        from bedash.sweep.cli import main as sweep
+
+        return sweep(argv[1:])
+    from bedash.cli import run
+
+    return run(argv)
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except KeyboardInterrupt:  # between main's return and here
+        code = interrupted()
+    sys.exit(code)

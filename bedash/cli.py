@@ -1,4 +1,4 @@
-"""The command line: `python -m bedash train|runs|bench ...`.
+"""The `train` and `runs` commands (bedash/__main__.py is the command line that dispatches).
 
 Exit codes: 0 the run finished, 1 it failed or diverged, 2 bad input (one line naming the flag
 and the allowed values, never a traceback), 130 interrupted. The `train` flags are generated
@@ -8,7 +8,7 @@ Ctrl-C stops training after the current batch and keeps everything measured; a C
 other moment (imports, data loading, writing) exits 130 with one line.
 
 Importing this module does not import torch: `runs list` and `--help` answer at once, and a
-Ctrl-C during torch's import is caught by `main`.
+Ctrl-C during torch's import is caught by bedash.__main__.main.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -79,32 +78,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
     return RunConfig(**{s.name: getattr(a, s.name) for s in config_fields()})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The entry point (`python -m bedash`, the `bedash` command). A Ctrl-C anywhere ends
-    with one line and exit code 130, never a traceback."""
-    try:
-        return _main(argv)
-    except KeyboardInterrupt as e:
-        return interrupted(e)
-
-
-def interrupted(e: BaseException | None = None) -> int:
-    """Say so in one line; the code a shell expects: 128 + the signal (130 after Ctrl-C,
-    143 after SIGTERM)."""
-    print(f"\nbedash: {stopping.word(e)}", file=sys.stderr)
-    return stopping.exit_code(e)
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:  # the benchmark has its own parser (bedash/benchmark/cli.py)
-        from bedash.benchmark.cli import main as bench_main
-
-        return bench_main(argv[1:])
-    if argv[:1] == ["sweep"]:  # seed sweeps have their own parser (bedash/sweep/cli.py)
-        from bedash.sweep.cli import main as sweep_main
-
-        return sweep_main(argv[1:])
+def run(argv: list[str]) -> int:
+    """`train` and `runs` (bedash/__main__.py dispatches here): parse, then run the command."""
     parser = build_parser(_limits() if argv[:1] == ["train"] else None)
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
     try:
@@ -123,8 +98,8 @@ def _limits():  # the demo profile (BEDASH_PROFILE=demo) tightens the caps
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bedash.data.errors import DatasetError
     from bedash.experiment import run_experiment
+    from bedash.names import DatasetError
     from bedash.store.folders import RunDirError
 
     cfg = config_from_args(args)

@@ -184,6 +184,12 @@ class ConfigError(FieldError):
     """A RunConfig field holds a value that cannot be used; `field` names it."""
 
 
+class DatasetError(FieldError):
+    """The dataset cannot be loaded. `field` names the setting it is about ("dataset" for the
+    folder or its files, "data_dir", "batch_size", "train_size", "test_size"); `message` says
+    what is wrong and how to fix it; str(e) is "field: message"."""
+
+
 # -- progress records --------------------------------------------------------------------------
 
 

@@ -21,11 +21,14 @@ from bedash.dashboard.figures.results import (
 )
 from bedash.dashboard.figures.training import SMOOTHING, epoch_time_figure, loss_figure
 from bedash.dashboard.form import plain
+from bedash.dashboard.session import sweep_jobs
+from bedash.dashboard.settings import sweep_engine
 from bedash.dashboard.uncertainty_view import uncertainty_section
 from bedash.dashboard.verdict_view import verdict_section
-from bedash.names import FINAL_STATUSES, FieldError, model_label
+from bedash.names import FINAL_STATUSES, ConfigError, FieldError, model_label
 from bedash.store.folders import valid_run_id
 from bedash.store.runs import list_runs
+from bedash.sweep.grid import SweepError, SweepSpec
 
 
 def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
@@ -327,6 +330,19 @@ def sections(data: common.RunData, path) -> None:
         common.charts_soon("results")
 
 
+def start_seed_sweep(spec: SweepSpec, name: str) -> None:
+    """Queue the verdict's seed sweep on the server's executor; link to its Sweeps page."""
+    from bedash.dashboard.sweepjobs import submit_sweep  # the sweep's code: once it is asked for
+
+    try:
+        job = submit_sweep(common.registry(), spec, name, engine=sweep_engine())
+    except (SweepError, ConfigError) as e:
+        st.error(f"**{e.field}**: {plain(e.message)}")
+        return
+    sweep_jobs()[name] = job
+    st.page_link("pages/sweeps.py", label="Watch the sweep", query_params={"sweep": name})
+
+
 common.visit("results")
 st.title("Results")
 run_id = pick_run()
@@ -338,7 +354,9 @@ if run_id is not None:
     else:
         data = common.load_run(path)
         header(data)
-        verdict_section(data.results, data.info.config, data.info.run_id)
+        sweep = verdict_section(data.results, data.info.config, data.info.run_id)
+        if sweep is not None:
+            start_seed_sweep(sweep, f"sweep-{data.info.run_id}")
         annotations_section(path, data.info.config)
         a, b = st.columns([3, 2], vertical_alignment="bottom")
         with a:

@@ -14,12 +14,11 @@ import streamlit as st
 
 from bedash.dashboard import common
 from bedash.dashboard.form import plain
-from bedash.dashboard.session import registry
+from bedash.dashboard.session import registry, sweep_jobs
 from bedash.dashboard.settings import runs_dir, sweep_engine
 from bedash.dashboard.sweepform import MAX_PAGE_CELLS, parse_grid
 from bedash.dashboard.sweepjobs import submit_sweep
 from bedash.dashboard.verdict import paired_verdict
-from bedash.dashboard.verdict_view import sweep_jobs
 from bedash.names import FieldError
 from bedash.settings.config import RunConfig, label, spec
 from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, is_sweep_dir, read_sweep_json

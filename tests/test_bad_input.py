@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bedash.cli import main
+from bedash.__main__ import main
 from bedash.data import cifar10 as C
 from bedash.data import folder as FO
-from bedash.data.errors import DatasetError
 from bedash.data.load import load_dataset
+from bedash.names import DatasetError
 from tests.conftest import make_cifar_archive
 from tests.test_app import app, dirs, run_until, start_button, texts  # noqa: F401  (dirs: the AppTest fixture)
 from tests.test_data import _image_folder

@@ -217,10 +217,10 @@ def test_the_flags_defaults_are_the_settings_defaults() -> None:
 def test_the_bench_command_reaches_the_benchmark(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bedash import cli as bedash_cli
+    from bedash.__main__ import main as bedash_main
 
     with pytest.raises(SystemExit) as ex:
-        bedash_cli.main(["bench", "--repeats", "0", "--device", "cpu"])
+        bedash_main(["bench", "--repeats", "0", "--device", "cpu"])
     assert ex.value.code == 2
     assert capsys.readouterr().err.startswith("bedash bench: error: --repeats: ")
 
@@ -243,18 +243,18 @@ def _benchmark_imports(path: Path, *, top_level_only: bool) -> list[str]:
 
 
 def test_the_core_never_imports_the_benchmark() -> None:
-    """bedash/*.py import nothing of bedash.benchmark; the CLI dispatches to it lazily, inside
-    main, so that importing bedash.cli does not load it either."""
+    """bedash/*.py import nothing of bedash.benchmark; the command line dispatches to it
+    lazily, inside main, so that importing bedash.__main__ does not load it either."""
     core = sorted(p for p in (ROOT / "bedash").rglob("*.py") if "benchmark" not in p.parts)
     assert core and not (ROOT / "bedash" / "bench.py").exists()
     bad = {
         str(p.relative_to(ROOT)): _benchmark_imports(
-            p, top_level_only=p == ROOT / "bedash" / "cli.py"
+            p, top_level_only=p == ROOT / "bedash" / "__main__.py"
         )
         for p in core
     }
     assert not {k: v for k, v in bad.items() if v}
-    assert _benchmark_imports(ROOT / "bedash" / "cli.py", top_level_only=False)  # the dispatch
+    assert _benchmark_imports(ROOT / "bedash" / "__main__.py", top_level_only=False)  # dispatch
 
 
 def test_the_scaling_figure_uses_the_one_palette() -> None:

@@ -155,13 +155,13 @@ def test_preflight_refuses_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_cli_exits_2_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bedash import cli
+    from bedash.__main__ import main
 
     monkeypatch.setattr(budget, "host_available", lambda: (22 * GB, "this machine has"))
     argv = ["train", "--dataset", "synthetic", "--device", "cpu", "--members", "64", "--hidden",
             "16384", "--layers", "16", "--out", str(tmp_path / "run"), "--quiet"]  # fmt: skip
     with pytest.raises(SystemExit) as ex:
-        cli.main(argv)
+        main(argv)
     assert ex.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("bedash train: error: --hidden: needs about ") and "\n" not in err

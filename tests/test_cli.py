@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bedash.cli import format_results, main
+from bedash.__main__ import main
+from bedash.cli import format_results
 from bedash.names import FieldError
 from bedash.settings.config import RunConfig
 
@@ -285,7 +286,7 @@ def test_python_m_bedash_catches_ctrl_c_outside_main(
 
     import bedash.cli as cli
 
-    monkeypatch.setattr(cli, "main", _interrupt)
+    monkeypatch.setattr(cli, "run", _interrupt)  # a Ctrl-C in whatever the command runs
     with pytest.raises(SystemExit) as info:
         runpy.run_module("bedash", run_name="__main__")
     assert info.value.code == 130 and "bedash: interrupted" in capsys.readouterr().err

@@ -15,11 +15,11 @@ from bedash.data import folder as FO
 from bedash.data import load as L
 from bedash.data import synthetic as SY
 from bedash.data.batches import Batcher
-from bedash.data.errors import DatasetError
 from bedash.data.folder import decode_image
 from bedash.data.load import load_dataset
 from bedash.data.synthetic import synthetic
 from bedash.data.tensors import Dataset, Split, normalize
+from bedash.names import DatasetError
 from tests.conftest import make_cifar_archive, write_tiny_cifar
 
 
@@ -489,7 +489,7 @@ def test_decompression_bombs_are_refused(tmp_path: Path, monkeypatch: pytest.Mon
 def test_a_bomb_or_damaged_image_exits_2_on_the_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from bedash.cli import main
+    from bedash.__main__ import main
 
     root = _image_folder(tmp_path / "ds", {"cat": 2, "dog": 2})
     (root / "train" / "dog" / "chunk.png").write_bytes(_damaged_png())
@@ -649,7 +649,7 @@ def test_nested_label_references_cannot_inflate(tiny_cifar_dir: Path) -> None:
 def test_bad_labels_exit_2_on_the_cli_before_training(
     tiny_cifar_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from bedash.cli import main
+    from bedash.__main__ import main
 
     _batch(tiny_cifar_dir).write_bytes(
         pickle.dumps({"data": _rows(2), "labels": [0, 93]}, protocol=2)
@@ -705,7 +705,7 @@ def test_the_synthetic_set_is_made_at_the_size_asked(monkeypatch: pytest.MonkeyP
 def test_a_train_size_larger_than_the_dataset_exits_2_before_training(
     tiny_cifar_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from bedash.cli import main
+    from bedash.__main__ import main
 
     argv = ["train", "--dataset", "cifar10", "--no-download", "--data-dir", str(tiny_cifar_dir),
             "--epochs", "1", "--hidden", "8", "--members", "2", "--device", "cpu",

@@ -9,12 +9,17 @@ import pytest
 import torch
 from PIL import Image
 
-from bedash.data.errors import DatasetError
 from bedash.data.synthetic import synthetic
 from bedash.method.metrics import compute_metrics
 from bedash.method.models import build_model
 from bedash.method.train import predict
-from bedash.names import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
+from bedash.names import (
+    OOD_COLUMNS,
+    SELECTIVE_COLUMNS,
+    SHIFT_COLUMNS,
+    UNCERTAINTY_COLUMNS,
+    DatasetError,
+)
 from bedash.settings.config import RunConfig
 from bedash.uncertainty import evaluation
 from bedash.uncertainty.corruptions import CORRUPTION_NAMES, corrupt, corruption_seed

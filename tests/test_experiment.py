@@ -13,12 +13,11 @@ import torch.nn.functional as F
 
 from bedash import experiment as X
 from bedash.data.batches import Batcher
-from bedash.data.errors import DatasetError
 from bedash.data.synthetic import synthetic
 from bedash.experiment import run_experiment
 from bedash.method.models import build_model
 from bedash.method.train import Callback, EpochRecord, Progress, fit, make_optimizer
-from bedash.names import HISTORY_COLUMNS, MEMBER_COLUMNS, RESULT_COLUMNS, ConfigError
+from bedash.names import HISTORY_COLUMNS, MEMBER_COLUMNS, RESULT_COLUMNS, ConfigError, DatasetError
 from bedash.settings.config import RunConfig
 from bedash.store.folders import RunDirError
 from bedash.store.runs import read_run

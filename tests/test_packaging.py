@@ -85,7 +85,7 @@ def test_no_unused_dependency_is_pinned() -> None:
 def test_the_package_metadata_is_complete() -> None:
     project = _pyproject()["project"]
     assert project["requires-python"] == ">=3.11"
-    assert project["scripts"]["bedash"] == "bedash.cli:main"
+    assert project["scripts"]["bedash"] == "bedash.__main__:main"
     assert _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"] == ["bedash*"]
 
 

@@ -289,12 +289,13 @@ def test_compare_joins_like_runs_and_overlays_loss_and_calibration(dirs, trained
 @pytest.mark.slow
 def test_the_live_view_shows_the_whole_jobs_eta_and_a_smoothed_throughput(dirs) -> None:
     from bedash.dashboard import common
+    from bedash.dashboard.jobs import submit_run
 
     cfg = RunConfig(
         dataset="synthetic", train_size=512, test_size=256, epochs=500, hidden=16, members=2,
         batch_size=64, device="cpu",
     )  # fmt: skip
-    job = common.registry().submit(cfg)
+    job = submit_run(common.registry(), cfg)
     at = app("pages/experiment.py", job=job)
     deadline = time.monotonic() + 60
     while "whole job" not in " ".join(p.proto.text for p in at.get("progress")):

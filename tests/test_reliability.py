@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bedash.cli import main
+from bedash.__main__ import main
 from bedash.store import writer as R
 from bedash.store.runs import list_runs, read_run
 

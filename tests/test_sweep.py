@@ -620,10 +620,10 @@ def test_cli_ctrl_c_interrupts_the_running_cell_and_keeps_its_files(
 
 
 def test_python_m_bedash_sweep_dispatches_here(capsys: pytest.CaptureFixture[str]) -> None:
-    from bedash import cli as main_cli
+    from bedash.__main__ import main as main_cli
 
     with pytest.raises(SystemExit) as e:
-        main_cli.main(["sweep", "--seeds", "4-1"])
+        main_cli(["sweep", "--seeds", "4-1"])
     assert e.value.code == 2
     assert capsys.readouterr().err.startswith("bedash sweep: error: --seeds: malformed range")
 

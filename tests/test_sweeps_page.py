@@ -83,7 +83,7 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     at.text_input(key="sw_seeds").input("0")
     at.button(key="sw_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    from bedash.dashboard.verdict_view import sweep_jobs
+    from bedash.dashboard.session import sweep_jobs
 
     (name,) = [p.name for p in tmp_path.iterdir() if p.name.startswith("sweep-")]
     sweep_jobs()[name].cancel()
@@ -108,7 +108,7 @@ def test_tiny_sweep_fills_and_shows_tables(tmp_path, monkeypatch) -> None:
         else (at.query_params["sweep"])
     )
     folder = tmp_path / name
-    from bedash.dashboard.verdict_view import sweep_jobs
+    from bedash.dashboard.session import sweep_jobs
 
     sweep_jobs()[name].wait(300)
     time.sleep(0.1)

@@ -58,7 +58,7 @@ def test_paired_verdict_uses_the_paired_rows() -> None:
 def test_the_seed_sweep_button_queues_this_config_in_the_job_registry(dirs, trained) -> None:  # noqa: F811
     """The Results page's button queues a 5-seed sweep of the run's very config as a job of
     the server's registry (in-process here: BEDASH_SWEEP_ENGINE=local in tests/conftest.py)."""
-    from bedash.dashboard.verdict_view import sweep_jobs
+    from bedash.dashboard.session import sweep_jobs
     from tests.test_pages_reading import app, copy_runs
 
     (run,) = copy_runs(dirs, trained, "20260101-000100-bbbbbb")

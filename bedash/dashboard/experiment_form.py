@@ -195,8 +195,8 @@ def _least(*values: int | None) -> int | None:
 def folder_counts(root: str) -> tuple[int | None, int | None]:
     """(training, test) images of an image folder, or (None, None) while it is not one (Start
     then names the problem). Lists the files; decodes nothing, imports no torch."""
-    from bedash.data.errors import DatasetError
     from bedash.data.folder import image_counts
+    from bedash.names import DatasetError
 
     if not root:
         return None, None

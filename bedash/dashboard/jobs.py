@@ -49,8 +49,8 @@ class _Stopped(Exception):
 def train(control: JobControl, limits: Limits) -> tuple[str, str, str]:
     """The training task: run_experiment into the job's run folder, in the worker thread,
     under the profile's limits."""
-    from bedash.data.errors import DatasetError
     from bedash.experiment import run_experiment
+    from bedash.names import DatasetError
     from bedash.store.writer import RunStoreError
 
     if limits.torch_threads:  # OpenMP's thread count is per thread: this job's only

@@ -48,8 +48,8 @@ def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
 
 def train_images(cfg: RunConfig) -> int:
     """How many training images cfg will use (bedash.data's own count: a folder is listed)."""
-    from bedash.data.errors import DatasetError
     from bedash.data.load import planned_sizes
+    from bedash.names import DatasetError
 
     try:
         return planned_sizes(cfg.dataset, cfg.train_size)[0]

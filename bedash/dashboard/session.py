@@ -100,6 +100,13 @@ class _Probe:
             self.ready.set()
 
 
+@st.cache_resource
+def sweep_jobs() -> dict:
+    """Process-wide sweep handles by folder name (jobs of the server's registry): a refresh
+    (?sweep=<name>) reattaches."""
+    return {}
+
+
 @st.cache_resource(show_spinner=False)
 def _probe() -> _Probe:
     return _Probe()

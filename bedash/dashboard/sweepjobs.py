@@ -26,8 +26,8 @@ from bedash.jobs.record import JobControl
 from bedash.names import duration
 from bedash.sweep.engines import LocalEngine, pythonpath
 from bedash.sweep.folder import SweepSnapshot, SweepStore, check_out, read_snapshot
-from bedash.sweep.grid import SweepSpec, check_cells, check_files
-from bedash.sweep.run import sweep_outcome, sweep_task
+from bedash.sweep.grid import SweepSpec, check_cells
+from bedash.sweep.run import check_files, sweep_outcome, sweep_task
 
 ENGINES = ("local", "ray")
 POLL_SECONDS = 0.5  # how often the child's sweep.json is read

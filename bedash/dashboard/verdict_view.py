@@ -1,5 +1,5 @@
-"""The verdict at the top of a Results page (the lead calls verdict_section there): the
-one-seed answer with its caveat, or a sweep's paired verdict, and a seed-sweep button."""
+"""The verdict at the top of a Results page: the one-seed answer with its caveat, or a sweep's
+paired verdict, and a seed-sweep button (the page queues the sweep it asks for)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,6 @@ from bedash.settings.config import RunConfig
 from bedash.sweep.folder import PAIRED_FILE, read_sweep_json
 from bedash.sweep.grid import SweepError, SweepSpec
 from bedash.sweep.rows import config_label
-
-
-@st.cache_resource
-def sweep_jobs() -> dict:
-    """Process-wide sweep handles by folder name (jobs of the server's registry): a refresh
-    (?sweep=<name>) reattaches."""
-    return {}
 
 
 def _sweep_cell(config_dict: dict) -> tuple[Path, dict] | None:
@@ -42,8 +35,9 @@ def _sweep_cell(config_dict: dict) -> tuple[Path, dict] | None:
     return None if cell is None else (folder / PAIRED_FILE, cell)
 
 
-def verdict_section(results_frame, config_dict: dict, run_id: str) -> None:
-    """Draw the verdict; results_frame: the run's results.csv as a DataFrame."""
+def verdict_section(results_frame, config_dict: dict, run_id: str) -> SweepSpec | None:
+    """Draw the verdict; results_frame: the run's results.csv as a DataFrame. Returns the seed
+    sweep of this config when its button was pressed (None otherwise)."""
     import csv
 
     found = _sweep_cell(config_dict)
@@ -61,17 +55,9 @@ def verdict_section(results_frame, config_dict: dict, run_id: str) -> None:
         st.info(plain(one_seed_verdict(rows)), icon=":material/balance:")
         st.caption(CAVEAT)
     if st.button("Seed sweep of this config (seeds 0-4)", key=f"verdict_sweep_{run_id}"):
-        from bedash.dashboard.session import registry
-        from bedash.dashboard.settings import sweep_engine
-        from bedash.dashboard.sweepjobs import submit_sweep
-
         clean = {k: v for k, v in config_dict.items() if not k.startswith("_")}
         try:
-            spec = SweepSpec(RunConfig.from_dict(clean), {}, [0, 1, 2, 3, 4])
-            name = f"sweep-{run_id}"
-            job = submit_sweep(registry(), spec, name, engine=sweep_engine())
+            return SweepSpec(RunConfig.from_dict(clean), {}, [0, 1, 2, 3, 4])
         except (SweepError, ConfigError) as e:
             st.error(f"**{e.field}**: {plain(e.message)}")
-            return
-        sweep_jobs()[name] = job
-        st.page_link("pages/sweeps.py", label="Watch the sweep", query_params={"sweep": name})
+    return None

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from bedash.data.errors import DatasetError
+from bedash.names import DatasetError
 from bedash.data.tensors import Split, normalize
 
 

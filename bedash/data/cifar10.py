@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from bedash.data.errors import DatasetError
+from bedash.names import DatasetError
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total): what a load reports
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bedash.data.errors import DatasetError
+from bedash.names import DatasetError
 
 if TYPE_CHECKING:
     from PIL import Image

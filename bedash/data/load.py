@@ -14,7 +14,7 @@ from torch import Tensor
 
 from bedash.data import cifar10
 from bedash.data.cifar10 import Progress
-from bedash.data.errors import DatasetError
+from bedash.names import DatasetError
 from bedash.data.folder import decode_image, image_counts, scan_image_folder
 from bedash.data.housekeeping import folder_cache_file
 from bedash.data.synthetic import SYNTHETIC_TEST, SYNTHETIC_TRAIN, synthetic

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from bedash.data.cifar10 import cifar10_missing, cifar10_ood_missing, cifar10_present
-from bedash.data.errors import DatasetError
+from bedash.names import DatasetError
 
 SVHN_URL = "http://ufldl.stanford.edu/housenumbers/test_32x32.mat"
 SVHN_FILE = "test_32x32.mat"

@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from bedash.data.errors import DatasetError
+from bedash.names import DatasetError
 from bedash.data.load import load_image_folder
 
 JUNK = ("__MACOSX/", ".DS_Store")

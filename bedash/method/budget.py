@@ -148,8 +148,8 @@ def planned_images(cfg: RunConfig) -> tuple[int, int, int]:
         n_train, n_test = FULL_SPLITS[cfg.dataset]
         classes = 10
     else:
-        from bedash.data.errors import DatasetError
         from bedash.data.folder import scan_image_folder
+        from bedash.names import DatasetError
 
         try:
             listing = scan_image_folder(cfg.dataset)

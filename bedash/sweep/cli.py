@@ -31,10 +31,9 @@ from bedash.sweep.grid import (
     SweepError,
     SweepSpec,
     check_cells,
-    check_files,
     parse_seeds,
 )
-from bedash.sweep.run import SweepEvent, sweep_task
+from bedash.sweep.run import SweepEvent, check_files, sweep_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,23 +146,6 @@ def check_cells(spec: SweepSpec, limits: Limits, max_cells: int | None = None) -
     for cell in cells:
         cell.config.validate(limits)
     return cells
-
-
-def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = True) -> None:
-    """The files the cells need are there, else DatasetError naming the field before the sweep
-    starts, not a failure in every cell: without downloads, what they would download
-    (CIFAR-10, SVHN); when they run on this machine (here; a Ray cluster's workers have their
-    own disks), what is never downloaded (CIFAR-10 as an OOD set)."""
-    from bedash.data.offline import check_offline, check_on_disk
-    from bedash.names import parse_ood
-
-    configs = (c.config for c in cells)
-    for dataset, data_dir, ood in dict.fromkeys((c.dataset, c.data_dir, parse_ood(c.ood))
-                                                for c in configs):  # fmt: skip
-        if here:
-            check_on_disk(data_dir, ood)
-        if not download:
-            check_offline(dataset, data_dir, ood)
 
 
 @dataclass

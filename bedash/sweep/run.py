@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bedash.data.offline import check_offline, check_on_disk
 from bedash.jobs.record import JobControl
-from bedash.names import duration
+from bedash.names import duration, parse_ood
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.store.atomic import atomic_write_text
 from bedash.store.writer import csv_text
@@ -39,6 +40,20 @@ from bedash.sweep.rows import (
     summary_rows,
 )
 from bedash.sweep.uncertainty_stats import uncertainty_tables
+
+
+def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = True) -> None:
+    """The files the cells need are there, else DatasetError naming the field before the sweep
+    starts, not a failure in every cell: without downloads, what they would download
+    (CIFAR-10, SVHN); when they run on this machine (here; a Ray cluster's workers have their
+    own disks), what is never downloaded (CIFAR-10 as an OOD set)."""
+    configs = (c.config for c in cells)
+    for dataset, data_dir, ood in dict.fromkeys((c.dataset, c.data_dir, parse_ood(c.ood))
+                                                for c in configs):  # fmt: skip
+        if here:
+            check_on_disk(data_dir, ood)
+        if not download:
+            check_offline(dataset, data_dir, ood)
 
 
 class Engine(Protocol):

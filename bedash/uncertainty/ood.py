@@ -15,7 +15,6 @@ import torch
 from torch import Tensor
 
 from bedash.data.cifar10 import cifar10_ood_missing, cifar10_present
-from bedash.data.errors import DatasetError
 from bedash.data.folder import IMAGE_EXTENSIONS, decode_image
 from bedash.data.load import load_cifar10
 from bedash.data.offline import (  # noqa: F401 (SVHN_URL, svhn_manual_hint: re-exported)
@@ -27,7 +26,7 @@ from bedash.data.offline import (  # noqa: F401 (SVHN_URL, svhn_manual_hint: re-
     svhn_present,
 )
 from bedash.data.synthetic import synthetic
-from bedash.names import OOD_NAMES
+from bedash.names import OOD_NAMES, DatasetError
 
 GENERATED_OOD = ("uniform", "gaussian", "synthetic")
 
