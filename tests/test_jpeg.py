@@ -45,3 +45,14 @@ def test_jpeg_compression_equals_pils_round_trip_byte_for_byte(severity: int) ->
 def test_jpeg_compression_of_no_images_is_no_images() -> None:
     x = torch.zeros(0, 3, 32, 32, dtype=torch.uint8)
     assert shift.jpeg_compression(x, 1, torch.Generator()).shape == x.shape
+
+
+def test_jpeg_on_several_threads_equals_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The set is split into pieces coded on the pool's threads: the same bytes, in order, as
+    one batched call (an odd count, so the pieces differ in size)."""
+    x = torch.randint(0, 256, (9, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator())
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    split = shift.jpeg_compression(x, 3, torch.Generator())
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    whole = shift.jpeg_compression(x, 3, torch.Generator())
+    assert torch.equal(split, whole)

@@ -326,13 +326,23 @@ def jpeg_compression(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     _check(x, severity)
     if len(x) == 0:
         return x.clone()
-    quality = JPEG_QUALITY[severity - 1]
+    images = list(x.contiguous())
+    round_trip = functools.partial(_jpeg_round_trip, quality=JPEG_QUALITY[severity - 1])
+    if torch.get_num_threads() == 1 or len(images) < 2 * RANDOM_PARTS:
+        return torch.stack(round_trip(images))
+    # libjpeg codes one image at a time on one core: the pieces go to the other cores too
+    step = math.ceil(len(images) / RANDOM_PARTS)
+    pieces = [images[i : i + step] for i in range(0, len(images), step)]
+    return torch.stack([image for part in _pool().map(round_trip, pieces) for image in part])
+
+
+def _jpeg_round_trip(images: list[Tensor], quality: int) -> list[Tensor]:
+    """torchvision.io's batched encode then decode (one piece of a set)."""
     with warnings.catch_warnings():  # torchvision 0.29 warns that torchcodec will take over
         warnings.simplefilter("ignore", DeprecationWarning)
         from torchvision.io import decode_jpeg, encode_jpeg
 
-        encoded = encode_jpeg(list(x.contiguous()), quality=quality)
-        return torch.stack(decode_jpeg(encoded))
+        return decode_jpeg(encode_jpeg(images, quality=quality))
 
 
 CORRUPTIONS: dict[str, Corruption] = {
