@@ -80,8 +80,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=200)
     args = p.parse_args()
     cfg = RunConfig(members=args.members, hidden=args.hidden, device="cpu")
-    print(f"ms per training step on CPU ({torch.get_num_threads()} threads), E={args.members}, "
-          f"hidden {args.hidden}, batch {cfg.batch_size}")  # fmt: skip
+    print(
+        f"ms per training step on CPU ({torch.get_num_threads()} threads), E={args.members}, "
+        f"hidden {args.hidden}, batch {cfg.batch_size}"
+    )
     for kind in args.kinds.split(","):
         row = profile_kind(kind, cfg, args.steps)
         parts = "  ".join(f"{k} {v:.2f}" for k, v in row.items())

@@ -97,18 +97,25 @@ def run_bench(
         report.update(_train_and_inference(s, cfg, data, dev, steps, device, use_cifar))
     if s.memory:
         memory = measure_memory(
-            device, s.train_size, s.test_size,
+            device,
+            s.train_size,
+            s.test_size,
             lambda: time_kind("batchensemble", cfg, dev.train, min(steps, 200), device),
-        )  # fmt: skip
+        )
         if memory:
             report["memory"] = memory
     if s.compile:
         report["compile"] = time_compiled(cfg, dev.train, steps, device)
     if s.scaling:
         report["scaling"] = scaling(
-            cfg, dev.train, s.scaling_steps, device, log,
-            members=s.scaling_members, hidden=s.scaling_hidden,
-        )  # fmt: skip
+            cfg,
+            dev.train,
+            s.scaling_steps,
+            device,
+            log,
+            members=s.scaling_members,
+            hidden=s.scaling_hidden,
+        )
     return report
 
 

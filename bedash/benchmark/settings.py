@@ -28,10 +28,11 @@ def _count(default: int, help: str = "", lo: int = 1) -> Any:
 class BenchSettings:
     device: str = _flag("text", "auto", "auto, cpu, cuda, cuda:N or mps")
     dataset: str = _flag(
-        "choice", "auto",
+        "choice",
+        "auto",
         "auto: CIFAR-10 when it is in --data-dir, else synthetic data of the same size",
         choices=("auto", "cifar10", "synthetic"),
-    )  # fmt: skip
+    )
     data_dir: str = _flag("text", "./data")
     # the settings bench shares with `train`: RunConfig's bounds (bench_specs)
     members: int = _flag("int", 5, "E (default 5, as the seed)")
@@ -86,6 +87,15 @@ def bench_specs() -> list[Spec]:
         meta = dict(f.metadata)
         base = config_spec(f.name) if f.name in SHARED else None
         more = {"lo": base.lo, "hi": base.hi, "limit": base.limit} if base else {}
-        out.append(Spec(name=f.name, default=f.default, label=f.name, group="bench",
-                        flag="--" + f.name.replace("_", "-"), **more, **meta))  # fmt: skip
+        out.append(
+            Spec(
+                name=f.name,
+                default=f.default,
+                label=f.name,
+                group="bench",
+                flag="--" + f.name.replace("_", "-"),
+                **more,
+                **meta,
+            )
+        )
     return out

@@ -55,11 +55,25 @@ def time_kind(
     for net in nets:
         opt = make_optimizer(net, cfg, capturable=graph)
         # a warm-up epoch per net pays one-off setup (kernels, graph capture): not measured
-        fit(net, Batcher(warm, cfg.batch_size, seed=1), opt, epochs=1, name="warm",
-            loss_scale=scale, graph=graph)  # fmt: skip
+        fit(
+            net,
+            Batcher(warm, cfg.batch_size, seed=1),
+            opt,
+            epochs=1,
+            name="warm",
+            loss_scale=scale,
+            graph=graph,
+        )
         sync(device)
-        res = fit(net, Batcher(sub, cfg.batch_size, seed=0), opt, epochs=1, name=kind,
-                  loss_scale=scale, graph=graph)  # fmt: skip
+        res = fit(
+            net,
+            Batcher(sub, cfg.batch_size, seed=0),
+            opt,
+            epochs=1,
+            name=kind,
+            loss_scale=scale,
+            graph=graph,
+        )
         seconds += res.epoch_seconds[0]
     # len(sub): a last partial batch (steps 0: one epoch) counts the images it really has
     return Measure(name or kind, seconds / steps, len(sub) * E / seconds, steps)
