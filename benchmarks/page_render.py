@@ -127,21 +127,9 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("BEDASH_PROFILE", None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    cmd += ["--server.headless", "true", "--server.address", "127.0.0.1"]
+    cmd += ["--browser.gatherUsageStats", "false"]
     log = open(tmp / "server.log", "w")  # noqa: SIM115  (closed with the process)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

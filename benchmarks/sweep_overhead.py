@@ -42,28 +42,18 @@ CELL = {  # one cell: the seed's model on synthetic data, ~15 s on 2 quiet cores
     "device": "cpu",
 }
 QUICK_CELL = {**CELL, "train-size": "1000", "test-size": "200", "epochs": "1", "hidden": "32"}
-GPU_CELL = {  # the seed's settings (batch 32, E = 5, width 128) on CIFAR-10-sized data
-    "dataset": "synthetic",
-    "train-size": "50000",
-    "test-size": "10000",
-    "epochs": "1",
-    "members": "5",
-    "hidden": "128",
-    "device": "cuda",
-}
-TINY_CELL = {
-    "dataset": "synthetic",
-    "train-size": "64",
-    "test-size": "32",
-    "epochs": "1",
-    "members": "2",
-    "hidden": "8",
-    "device": "cpu",
-}
+# the seed's settings (batch 32, E = 5, width 128) on CIFAR-10-sized data
+GPU_CELL = {**CELL, "train-size": "50000", "test-size": "10000", "epochs": "1", "device": "cuda"}
+TINY_CELL = {**QUICK_CELL, "train-size": "64", "test-size": "32", "members": "2", "hidden": "8"}
 
 
 def flags(cell: dict[str, str]) -> list[str]:
     return [x for k, v in cell.items() for x in (f"--{k}", v)]
+
+
+def sweep(cell: dict[str, str], cells: int, out: Path, *more: str) -> list[str]:
+    """The command of a quiet sweep over seeds 0..cells-1 of `cell` into `out`."""
+    return [*SWEEP, *flags(cell), "--seeds", f"0-{cells - 1}", "--quiet", "--out", str(out), *more]
 
 
 def timed(cmd: list[str]) -> float:
@@ -75,9 +65,7 @@ def timed(cmd: list[str]) -> float:
 
 
 def ratio(cell: dict[str, str], seeds: int, work: Path) -> dict:
-    sweep = timed(
-        [*SWEEP, *flags(cell), "--seeds", f"0-{seeds - 1}", "--quiet", "--out", str(work / "sweep")]
-    )
+    swept = timed(sweep(cell, seeds, work / "sweep"))
     trains = [
         timed([*TRAIN, *flags(cell), "--seed", str(s), "--quiet", "--out", str(work / f"t{s}")])
         for s in range(seeds)
@@ -85,10 +73,10 @@ def ratio(cell: dict[str, str], seeds: int, work: Path) -> dict:
     return {
         "cells": seeds,
         "cell": cell,
-        "sweep_s": sweep,
+        "sweep_s": swept,
         "train_s": trains,
         "train_total_s": sum(trains),
-        "ratio": sweep / sum(trains),
+        "ratio": swept / sum(trains),
     }
 
 
@@ -126,8 +114,7 @@ class Peak:
 
     def __init__(self, pid: int, every: float = 0.25) -> None:
         self.root, self.every = pid, every
-        self.pss = self.rss = 0
-        self.processes = 0
+        self.pss = self.rss = self.processes = 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._loop, daemon=True)
         self._t.start()
@@ -147,17 +134,7 @@ class Peak:
 
 
 def memory(cells: int, work: Path) -> dict:
-    cmd = [
-        *SWEEP,
-        *flags(TINY_CELL),
-        "--models",
-        "batchensemble,single",
-        "--seeds",
-        f"0-{cells - 1}",
-        "--quiet",
-        "--out",
-        str(work / "mem"),
-    ]
+    cmd = sweep(TINY_CELL, cells, work / "mem", "--models", "batchensemble,single")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -184,21 +161,8 @@ def gpu_throughput(levels: list[int], per_level: int, work: Path) -> list[dict]:
     rows = []
     for k in levels:
         n = per_level * k
-        wall = timed(
-            [
-                *SWEEP,
-                *flags(GPU_CELL),
-                "--seeds",
-                f"0-{n - 1}",
-                "--quiet",
-                "--gpus-per-run",
-                f"{1 / k:.6f}",
-                "--cpus-per-run",
-                "1",
-                "--out",
-                str(work / f"gpu{k}"),
-            ]
-        )
+        share = ("--gpus-per-run", f"{1 / k:.6f}", "--cpus-per-run", "1")
+        wall = timed(sweep(GPU_CELL, n, work / f"gpu{k}", *share))
         rows.append(
             {"runs_per_gpu": k, "cells": n, "wall_s": wall, "cells_per_hour": n * 3600 / wall}
         )

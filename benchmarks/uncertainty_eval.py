@@ -26,16 +26,7 @@ from bedash.uncertainty.corruptions import CORRUPTION_NAMES, corrupt
 from bedash.uncertainty.evaluation import evaluate_model, prepare
 from bedash.uncertainty.ood import load_ood_sets
 
-EIGHT = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "gaussian_blur",
-    "contrast",
-    "brightness",
-    "pixelate",
-    "jpeg_compression",
-)
+EIGHT = tuple(n for n in CORRUPTION_NAMES if n not in ("speckle_noise", "defocus_blur"))
 
 
 def main() -> None:

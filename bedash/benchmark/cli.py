@@ -17,18 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from bedash.benchmark import __doc__ as PACKAGE_DOC
-from bedash.benchmark.settings import BenchSettings, bench_specs
+from bedash.benchmark.settings import BenchSettings, bench_specs, flag
 from bedash.names import MODEL_KINDS, ConfigError, FieldError
 from bedash.settings.config import check_value, parse_value
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # as `train` (bedash.cli)
 IMAGES_CIFAR10 = 50_000
-
-
-def flag(field: str) -> str:
-    """A settings field (or RunConfig field of the same name) -> its flag: batch_size ->
-    --batch-size."""
-    return "--" + field.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:

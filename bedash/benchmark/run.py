@@ -6,6 +6,7 @@ and files are bedash.benchmark.report's. Timing is never asserted in tests: see 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import platform
@@ -96,25 +97,15 @@ def run_bench(
     if not s.no_train:
         report.update(_train_and_inference(s, cfg, data, dev, steps, device, use_cifar))
     if s.memory:
-        memory = measure_memory(
-            device,
-            s.train_size,
-            s.test_size,
-            lambda: time_kind("batchensemble", cfg, dev.train, min(steps, 200), device),
-        )
+        be = functools.partial(time_kind, "batchensemble", cfg, dev.train, min(steps, 200), device)
+        memory = measure_memory(device, s.train_size, s.test_size, be)
         if memory:
             report["memory"] = memory
     if s.compile:
         report["compile"] = time_compiled(cfg, dev.train, steps, device)
     if s.scaling:
         report["scaling"] = scaling(
-            cfg,
-            dev.train,
-            s.scaling_steps,
-            device,
-            log,
-            members=s.scaling_members,
-            hidden=s.scaling_hidden,
+            cfg, dev.train, s.scaling_steps, device, log, s.scaling_members, s.scaling_hidden
         )
     return report
 

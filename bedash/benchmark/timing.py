@@ -5,6 +5,7 @@ Each returns seconds; nothing here prints or writes (bedash.benchmark.run puts t
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -47,34 +48,16 @@ def time_kind(
     graph = cfg.cuda_graphs and device.type == "cuda"
     sub = train.head(steps * cfg.batch_size)
     warm = train.head(min(10, steps) * cfg.batch_size)
-    model = build_model(kind, cfg).to(device)
     E = cfg.members if kind != "single" else 1
-    nets = training_units(model)
     scale = loss_scale(kind, E)
     seconds = 0.0
-    for net in nets:
+    for net in training_units(build_model(kind, cfg).to(device)):
         opt = make_optimizer(net, cfg, capturable=graph)
+        epoch = functools.partial(fit, net, optimizer=opt, epochs=1, loss_scale=scale, graph=graph)
         # a warm-up epoch per net pays one-off setup (kernels, graph capture): not measured
-        fit(
-            net,
-            Batcher(warm, cfg.batch_size, seed=1),
-            opt,
-            epochs=1,
-            name="warm",
-            loss_scale=scale,
-            graph=graph,
-        )
+        epoch(Batcher(warm, cfg.batch_size, seed=1), name="warm")
         sync(device)
-        res = fit(
-            net,
-            Batcher(sub, cfg.batch_size, seed=0),
-            opt,
-            epochs=1,
-            name=kind,
-            loss_scale=scale,
-            graph=graph,
-        )
-        seconds += res.epoch_seconds[0]
+        seconds += epoch(Batcher(sub, cfg.batch_size, seed=0), name=kind).epoch_seconds[0]
     # len(sub): a last partial batch (steps 0: one epoch) counts the images it really has
     return Measure(name or kind, seconds / steps, len(sub) * E / seconds, steps)
 
@@ -259,8 +242,8 @@ def scaling(
     steps: int,
     device: torch.device,
     log: Callable,
-    members: tuple[int, ...] = (1, 2, 4, 8, 16),
-    hidden: tuple[int, ...] = (128, 512, 2048),
+    members: tuple[int, ...],
+    hidden: tuple[int, ...],
 ) -> list[dict]:
     """Step time of each kind as E grows (hidden fixed) and as hidden grows (E fixed)."""
     rows = []
