@@ -99,18 +99,9 @@ def make_data(runs: Path) -> None:
     from bedash.sweep.grid import SweepSpec
     from bedash.sweep.run import run_sweep
 
-    cfg = RunConfig(
-        dataset="synthetic",
-        train_size=1000,
-        test_size=500,
-        epochs=3,
-        hidden=32,
-        members=3,
-        batch_size=64,
-        device="cpu",
-    )
-    run_experiment(cfg, runs / RUN)
-    base = cfg.replace(train_size=400, test_size=200, epochs=2, hidden=16)
+    small = RunConfig(dataset="synthetic", members=3, batch_size=64, device="cpu")
+    run_experiment(small.replace(train_size=1000, test_size=500, epochs=3, hidden=32), runs / RUN)
+    base = small.replace(train_size=400, test_size=200, epochs=2, hidden=16)
     grid = SweepSpec(base, {"members": [2, 4]}, [0, 1])
     run_sweep(grid, runs / SWEEP, LocalEngine(run_experiment))
 
@@ -171,13 +162,8 @@ def visit(context, url: str, wants: str, nav: tuple[str, str] | None = None) -> 
     m = settle(page)
     page.close()
     s = {k: (None if m[k] is None else m[k] / 1000) for k in ("title", "start", "charts", "tables")}
-    return {
-        "title": s["title"],
-        "screen": s[wants],
-        "charts": s["charts"],
-        "n_charts": m["n"],
-        "n_tables": m["t"],
-    }
+    counts = {"n_charts": m["n"], "n_tables": m["t"]}
+    return {"title": s["title"], "screen": s[wants], "charts": s["charts"], **counts}
 
 
 def settle(page) -> dict:

@@ -45,12 +45,10 @@ def profile_kind(kind: str, cfg: RunConfig, steps: int) -> dict[str, float]:
     """ms per step by category for `kind` (an ensemble: its members one after another)."""
     torch.manual_seed(0)
     data = synthetic(steps * cfg.batch_size, 10)
-    model = build_model(kind, cfg)
-    nets = training_units(model)
     scale = loss_scale(kind, cfg.members)
     totals: dict[str, float] = {}
     wall = 0.0
-    for net in nets:
+    for net in training_units(build_model(kind, cfg)):
         batcher = Batcher(data.train, cfg.batch_size, seed=0)
         step = Stepper(net, make_optimizer(net, cfg), batcher, loss_scale=scale)
         idx = list(batcher.indices(1))

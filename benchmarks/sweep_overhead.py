@@ -100,12 +100,9 @@ def _tree(root: int) -> list[int]:
 def _kb(path: str, key: str) -> int:
     try:
         with open(path) as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1])
+            return next((int(line.split()[1]) for line in f if line.startswith(key)), 0)
     except OSError:
-        pass
-    return 0
+        return 0
 
 
 class Peak:

@@ -1,8 +1,7 @@
 """One benchmark: every variant and its floor in interleaved repeats (A B C A B C ...; the
 median is kept, so a noisy neighbour hurts every variant alike), then inference, memory,
-torch.compile and the scaling sweep as asked. Returns the report (a JSON-able dict); printing
-and files are bedash.benchmark.report's. Timing is never asserted in tests: see BENCHMARKS.md.
-"""
+torch.compile and the scaling sweep as asked, into a JSON-able report (printed and written by
+bedash.benchmark.report). Timing is never asserted in tests: see BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -171,8 +170,7 @@ def _train_rows(
     rows = []
     for name, m in measures.items():
         base = name.removesuffix("_eager")
-        kind = base if base in floors else "batchensemble"  # the seed trains a BE
-        floor = floors[kind] if base in floors else None
+        floor = floors.get(base)  # none for the seed's variants
         rows.append(
             {
                 "variant": name,

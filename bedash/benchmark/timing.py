@@ -104,8 +104,7 @@ def time_seed_loop(cfg: RunConfig, train: Split, steps: int, device: torch.devic
     """The seed's training loop fed from batches already normalised in memory: what the seed
     pipeline costs without its DataLoader (the difference is its data path)."""
     warmup = seed_warmup(steps, len(train) // cfg.batch_size)
-    n = (warmup + steps) * cfg.batch_size
-    sub = train.head(n)  # one gather, not one per tensor
+    sub = train.head((warmup + steps) * cfg.batch_size)  # one gather, not one per tensor
     x, y = normalize(sub.x), sub.y
     batches = list(zip(x.split(cfg.batch_size), y.split(cfg.batch_size), strict=True))
     return _seed_loop(cfg, batches, steps, warmup, device, "seed_loop_no_loader")[0]
@@ -186,10 +185,7 @@ def time_floor(
         a = torch.randn(batch, m, k, device=device)
         b = torch.randn(batch, k, n, device=device)
         c = torch.empty(batch, m, n, device=device)
-        if batch == 1:
-            ops.append((a[0], b[0], c[0], torch.mm))
-        else:
-            ops.append((a, b, c, torch.bmm))
+        ops.append((a[0], b[0], c[0], torch.mm) if batch == 1 else (a, b, c, torch.bmm))
     for a, b, c, f in ops:  # warm-up
         f(a, b, out=c)
     sync(device)
@@ -275,6 +271,5 @@ def interleaved(variants: dict[str, Callable[[], Measure]], repeats: int) -> dic
     out = {}
     for name, ms in got.items():
         mid = statistics.median(m.seconds_per_step for m in ms)
-        best = min(ms, key=lambda m: abs(m.seconds_per_step - mid))
-        out[name] = best
+        out[name] = min(ms, key=lambda m: abs(m.seconds_per_step - mid))
     return out
