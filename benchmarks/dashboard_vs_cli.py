@@ -45,6 +45,8 @@ FULL = RunConfig(
     device="cpu",
 )  # the Experiment page's default run
 QUICK = FULL.replace(train_size=4_000, test_size=1_000, epochs=2)
+TRAIN = [sys.executable, "-m", "bedash", "train"]
+FLAGS = ("dataset", "train_size", "test_size", "epochs", "members", "hidden", "device")
 
 
 def train_seconds(run: Path) -> float:
@@ -53,12 +55,8 @@ def train_seconds(run: Path) -> float:
 
 
 def cli(cfg: RunConfig, out: Path) -> dict:
-    cmd = [
-        sys.executable, "-m", "bedash", "train", "--dataset", cfg.dataset,
-        "--train-size", str(cfg.train_size), "--test-size", str(cfg.test_size),
-        "--epochs", str(cfg.epochs), "--members", str(cfg.members), "--hidden", str(cfg.hidden),
-        "--device", cfg.device, "--models", ",".join(cfg.models), "--quiet", "--out", str(out),
-    ]  # fmt: skip
+    cmd = [*TRAIN, "--models", ",".join(cfg.models), "--quiet", "--out", str(out)]
+    cmd += [x for f in FLAGS for x in ("--" + f.replace("_", "-"), str(getattr(cfg, f)))]
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     return {"train": train_seconds(out), "wall": time.perf_counter() - t0, "polls": 0}
@@ -115,9 +113,11 @@ def main() -> None:
         return child(*args.child)
     cfg = QUICK if args.quick else FULL
     repeats = args.repeats or (2 if args.quick else 3)
-    print(f"config: {cfg.train_size} images x {cfg.epochs} epochs, E={cfg.members}, hidden "
-          f"{cfg.hidden}, {', '.join(cfg.models)} on {cfg.device}; {repeats} interleaved "
-          "repeats, each in a fresh process")  # fmt: skip
+    print(
+        f"config: {cfg.train_size} images x {cfg.epochs} epochs, E={cfg.members}, hidden "
+        f"{cfg.hidden}, {', '.join(cfg.models)} on {cfg.device}; {repeats} interleaved "
+        "repeats, each in a fresh process"
+    )
     times: dict[str, list[float]] = {"cli": [], "dashboard": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
@@ -128,14 +128,14 @@ def main() -> None:
                 times[which].append(r["train"])
                 polls = f"   ({r['polls']} polls)" if which == "dashboard" else ""
                 print(f"  {which:<9}  train {r['train']:7.2f} s   wall {r['wall']:7.2f} s{polls}")
-    c, d = statistics.median(times["cli"]), statistics.median(times["dashboard"])
-    print(f"median training time: cli {c:.2f} s, dashboard {d:.2f} s; dashboard / cli = "
-          f"{d / c:.3f} ({(d / c - 1) * 100:+.1f} %)")  # fmt: skip
     # On a shared host whose speed flips between two modes mid-benchmark the medians can mix
     # modes; the fastest run of each is each one's undisturbed speed.
-    c, d = min(times["cli"]), min(times["dashboard"])
-    print(f"fastest training time: cli {c:.2f} s, dashboard {d:.2f} s; dashboard / cli = "
-          f"{d / c:.3f} ({(d / c - 1) * 100:+.1f} %)")  # fmt: skip
+    for what, pick in (("median", statistics.median), ("fastest", min)):
+        c, d = pick(times["cli"]), pick(times["dashboard"])
+        print(
+            f"{what} training time: cli {c:.2f} s, dashboard {d:.2f} s; dashboard / cli = "
+            f"{d / c:.3f} ({(d / c - 1) * 100:+.1f} %)"
+        )
 
 
 if __name__ == "__main__":

@@ -99,10 +99,9 @@ def make_data(runs: Path) -> None:
     from bedash.sweep.grid import SweepSpec
     from bedash.sweep.run import run_sweep
 
-    cfg = RunConfig(dataset="synthetic", train_size=1000, test_size=500, epochs=3, hidden=32,
-                    members=3, batch_size=64, device="cpu")  # fmt: skip
-    run_experiment(cfg, runs / RUN)
-    base = cfg.replace(train_size=400, test_size=200, epochs=2, hidden=16)
+    small = RunConfig(dataset="synthetic", members=3, batch_size=64, device="cpu")
+    run_experiment(small.replace(train_size=1000, test_size=500, epochs=3, hidden=32), runs / RUN)
+    base = small.replace(train_size=400, test_size=200, epochs=2, hidden=16)
     grid = SweepSpec(base, {"members": [2, 4]}, [0, 1])
     run_sweep(grid, runs / SWEEP, LocalEngine(run_experiment))
 
@@ -111,12 +110,17 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "BEDASH_RUNS_DIR": str(tmp / "runs"), "BEDASH_DATA_DIR": str(tmp / "data"),
-           "BEDASH_SWEEP_ENGINE": "local", "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "BEDASH_RUNS_DIR": str(tmp / "runs"),
+        "BEDASH_DATA_DIR": str(tmp / "data"),
+        "BEDASH_SWEEP_ENGINE": "local",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("BEDASH_PROFILE", None)
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    cmd += ["--server.headless", "true", "--server.address", "127.0.0.1"]
+    cmd += ["--browser.gatherUsageStats", "false"]
     log = open(tmp / "server.log", "w")  # noqa: SIM115  (closed with the process)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -150,14 +154,16 @@ def visit(context, url: str, wants: str, nav: tuple[str, str] | None = None) -> 
             page.wait_for_timeout(500)  # the sidebar slides in
         page.evaluate(RESET, nav[1])
         link.click()
-        page.wait_for_function("name => [...document.querySelectorAll('h1')]"
-                               ".some(h => h.innerText.trim() === name)", arg=nav[1])  # fmt: skip
+        page.wait_for_function(
+            "name => [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === name)",
+            arg=nav[1],
+        )
     page.locator("h1").first.wait_for(timeout=60_000)
     m = settle(page)
     page.close()
     s = {k: (None if m[k] is None else m[k] / 1000) for k in ("title", "start", "charts", "tables")}
-    return {"title": s["title"], "screen": s[wants], "charts": s["charts"], "n_charts": m["n"],
-            "n_tables": m["t"]}  # fmt: skip
+    counts = {"n_charts": m["n"], "n_tables": m["t"]}
+    return {"title": s["title"], "screen": s[wants], "charts": s["charts"], **counts}
 
 
 def settle(page) -> dict:
@@ -236,8 +242,10 @@ def main() -> None:
     for key, rows in out.items():
         name, width, mode = key.rsplit("-", 2)
         drawn = f"{rows[-1]['n_charts']} charts, {rows[-1]['n_tables']} tables"
-        print(f"{name:<12}{width:>6}{mode:>8}{med(rows, 'title'):>8}{med(rows, 'screen'):>8}"
-              f"{med(rows, 'charts'):>8}  {drawn}")  # fmt: skip
+        print(
+            f"{name:<12}{width:>6}{mode:>8}{med(rows, 'title'):>8}{med(rows, 'screen'):>8}"
+            f"{med(rows, 'charts'):>8}  {drawn}"
+        )
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

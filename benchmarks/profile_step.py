@@ -45,12 +45,10 @@ def profile_kind(kind: str, cfg: RunConfig, steps: int) -> dict[str, float]:
     """ms per step by category for `kind` (an ensemble: its members one after another)."""
     torch.manual_seed(0)
     data = synthetic(steps * cfg.batch_size, 10)
-    model = build_model(kind, cfg)
-    nets = training_units(model)
     scale = loss_scale(kind, cfg.members)
     totals: dict[str, float] = {}
     wall = 0.0
-    for net in nets:
+    for net in training_units(build_model(kind, cfg)):
         batcher = Batcher(data.train, cfg.batch_size, seed=0)
         step = Stepper(net, make_optimizer(net, cfg), batcher, loss_scale=scale)
         idx = list(batcher.indices(1))
@@ -80,8 +78,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=200)
     args = p.parse_args()
     cfg = RunConfig(members=args.members, hidden=args.hidden, device="cpu")
-    print(f"ms per training step on CPU ({torch.get_num_threads()} threads), E={args.members}, "
-          f"hidden {args.hidden}, batch {cfg.batch_size}")  # fmt: skip
+    print(
+        f"ms per training step on CPU ({torch.get_num_threads()} threads), E={args.members}, "
+        f"hidden {args.hidden}, batch {cfg.batch_size}"
+    )
     for kind in args.kinds.split(","):
         row = profile_kind(kind, cfg, args.steps)
         parts = "  ".join(f"{k} {v:.2f}" for k, v in row.items())

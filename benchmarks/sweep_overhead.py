@@ -33,20 +33,27 @@ ROOT = Path(__file__).resolve().parents[1]
 SWEEP = [sys.executable, "-m", "bedash.sweep.cli"]  # = python -m bedash sweep
 TRAIN = [sys.executable, "-m", "bedash", "train"]
 CELL = {  # one cell: the seed's model on synthetic data, ~15 s on 2 quiet cores
-    "dataset": "synthetic", "train-size": "5000", "test-size": "1000", "epochs": "2",
-    "members": "5", "hidden": "128", "device": "cpu",
-}  # fmt: skip
+    "dataset": "synthetic",
+    "train-size": "5000",
+    "test-size": "1000",
+    "epochs": "2",
+    "members": "5",
+    "hidden": "128",
+    "device": "cpu",
+}
 QUICK_CELL = {**CELL, "train-size": "1000", "test-size": "200", "epochs": "1", "hidden": "32"}
-GPU_CELL = {  # the seed's settings (batch 32, E = 5, width 128) on CIFAR-10-sized data
-    "dataset": "synthetic", "train-size": "50000", "test-size": "10000", "epochs": "1",
-    "members": "5", "hidden": "128", "device": "cuda",
-}  # fmt: skip
-TINY_CELL = {"dataset": "synthetic", "train-size": "64", "test-size": "32", "epochs": "1",
-             "members": "2", "hidden": "8", "device": "cpu"}  # fmt: skip
+# the seed's settings (batch 32, E = 5, width 128) on CIFAR-10-sized data
+GPU_CELL = {**CELL, "train-size": "50000", "test-size": "10000", "epochs": "1", "device": "cuda"}
+TINY_CELL = {**QUICK_CELL, "train-size": "64", "test-size": "32", "members": "2", "hidden": "8"}
 
 
 def flags(cell: dict[str, str]) -> list[str]:
     return [x for k, v in cell.items() for x in (f"--{k}", v)]
+
+
+def sweep(cell: dict[str, str], cells: int, out: Path, *more: str) -> list[str]:
+    """The command of a quiet sweep over seeds 0..cells-1 of `cell` into `out`."""
+    return [*SWEEP, *flags(cell), "--seeds", f"0-{cells - 1}", "--quiet", "--out", str(out), *more]
 
 
 def timed(cmd: list[str]) -> float:
@@ -58,14 +65,19 @@ def timed(cmd: list[str]) -> float:
 
 
 def ratio(cell: dict[str, str], seeds: int, work: Path) -> dict:
-    sweep = timed([*SWEEP, *flags(cell), "--seeds", f"0-{seeds - 1}", "--quiet",
-                   "--out", str(work / "sweep")])  # fmt: skip
+    swept = timed(sweep(cell, seeds, work / "sweep"))
     trains = [
         timed([*TRAIN, *flags(cell), "--seed", str(s), "--quiet", "--out", str(work / f"t{s}")])
         for s in range(seeds)
     ]
-    return {"cells": seeds, "cell": cell, "sweep_s": sweep, "train_s": trains,
-            "train_total_s": sum(trains), "ratio": sweep / sum(trains)}  # fmt: skip
+    return {
+        "cells": seeds,
+        "cell": cell,
+        "sweep_s": swept,
+        "train_s": trains,
+        "train_total_s": sum(trains),
+        "ratio": swept / sum(trains),
+    }
 
 
 def _tree(root: int) -> list[int]:
@@ -88,12 +100,9 @@ def _tree(root: int) -> list[int]:
 def _kb(path: str, key: str) -> int:
     try:
         with open(path) as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1])
+            return next((int(line.split()[1]) for line in f if line.startswith(key)), 0)
     except OSError:
-        pass
-    return 0
+        return 0
 
 
 class Peak:
@@ -102,8 +111,7 @@ class Peak:
 
     def __init__(self, pid: int, every: float = 0.25) -> None:
         self.root, self.every = pid, every
-        self.pss = self.rss = 0
-        self.processes = 0
+        self.pss = self.rss = self.processes = 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._loop, daemon=True)
         self._t.start()
@@ -123,20 +131,25 @@ class Peak:
 
 
 def memory(cells: int, work: Path) -> dict:
-    cmd = [*SWEEP, *flags(TINY_CELL), "--models", "batchensemble,single",
-           "--seeds", f"0-{cells - 1}", "--quiet", "--out", str(work / "mem")]  # fmt: skip
+    cmd = sweep(TINY_CELL, cells, work / "mem", "--models", "batchensemble,single")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     peak = Peak(proc.pid)
     _, err = proc.communicate()
     peak.stop()
     if proc.returncode != 0:
         raise SystemExit(f"memory sweep failed ({proc.returncode}):\n{err[-2000:]}")
     wall = time.perf_counter() - t0
-    return {"cells": cells, "wall_s": wall, "s_per_cell": wall / cells,
-            "peak_pss_mb": peak.pss / 2**20, "peak_rss_mb": peak.rss / 2**20,
-            "max_processes": peak.processes}  # fmt: skip
+    return {
+        "cells": cells,
+        "wall_s": wall,
+        "s_per_cell": wall / cells,
+        "peak_pss_mb": peak.pss / 2**20,
+        "peak_rss_mb": peak.rss / 2**20,
+        "max_processes": peak.processes,
+    }
 
 
 def gpu_throughput(levels: list[int], per_level: int, work: Path) -> list[dict]:
@@ -145,9 +158,8 @@ def gpu_throughput(levels: list[int], per_level: int, work: Path) -> list[dict]:
     rows = []
     for k in levels:
         n = per_level * k
-        wall = timed([*SWEEP, *flags(GPU_CELL), "--seeds", f"0-{n - 1}", "--quiet",
-                      "--gpus-per-run", f"{1 / k:.6f}", "--cpus-per-run", "1",
-                      "--out", str(work / f"gpu{k}")])  # fmt: skip
+        share = ("--gpus-per-run", f"{1 / k:.6f}", "--cpus-per-run", "1")
+        wall = timed(sweep(GPU_CELL, n, work / f"gpu{k}", *share))
         rows.append(
             {"runs_per_gpu": k, "cells": n, "wall_s": wall, "cells_per_hour": n * 3600 / wall}
         )
@@ -179,14 +191,18 @@ def main() -> None:
             a.skip_ratio = a.skip_memory = True
         if not a.skip_ratio:
             r = out["time"] = ratio(cell, seeds, Path(tmp))
-            print(f"time: sweep {r['sweep_s']:.1f} s vs {seeds} x train {r['train_total_s']:.1f} s "
-                  f"(each {', '.join(f'{t:.1f}' for t in r['train_s'])}): ratio "
-                  f"{r['ratio']:.3f} (target <= 1.10)")  # fmt: skip
+            print(
+                f"time: sweep {r['sweep_s']:.1f} s vs {seeds} x train {r['train_total_s']:.1f} s "
+                f"(each {', '.join(f'{t:.1f}' for t in r['train_s'])}): ratio "
+                f"{r['ratio']:.3f} (target <= 1.10)"
+            )
         if not a.skip_memory:
             m = out["memory"] = memory(tiny, Path(tmp))
-            print(f"memory: {tiny} tiny cells in {m['wall_s']:.0f} s ({m['s_per_cell']:.2f} s "
-                  f"each): peak PSS {m['peak_pss_mb']:.0f} MB, RSS {m['peak_rss_mb']:.0f} MB "
-                  f"over {m['max_processes']} processes (target <= 1536 MB)")  # fmt: skip
+            print(
+                f"memory: {tiny} tiny cells in {m['wall_s']:.0f} s ({m['s_per_cell']:.2f} s "
+                f"each): peak PSS {m['peak_pss_mb']:.0f} MB, RSS {m['peak_rss_mb']:.0f} MB "
+                f"over {m['max_processes']} processes (target <= 1536 MB)"
+            )
     out["load_after"] = os.getloadavg()
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2))

@@ -26,10 +26,7 @@ from bedash.uncertainty.corruptions import CORRUPTION_NAMES, corrupt
 from bedash.uncertainty.evaluation import evaluate_model, prepare
 from bedash.uncertainty.ood import load_ood_sets
 
-EIGHT = (
-    "gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur", "contrast", "brightness",
-    "pixelate", "jpeg_compression",
-)  # fmt: skip
+EIGHT = tuple(n for n in CORRUPTION_NAMES if n not in ("speckle_noise", "defocus_blur"))
 
 
 def main() -> None:
@@ -56,23 +53,29 @@ def main() -> None:
     res = evaluate_model(model, "batchensemble", data, a.batch_size)
     total = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch threads {torch.get_num_threads()}, test images {a.test_size}, "
-          f"corruptions {len(names)} x 5 severities, OOD sets 2")  # fmt: skip
+    print(
+        f"torch threads {torch.get_num_threads()}, test images {a.test_size}, "
+        f"corruptions {len(names)} x 5 severities, OOD sets 2"
+    )
     print(f"  make test set        {t_data:6.2f} s (not counted)")
     print(f"  load OOD sets        {t_prep:6.2f} s")
     for stage, s in res.seconds.items():
         print(f"  {stage:<20} {s:6.2f} s")
     print(f"evaluation total       {total + t_prep:6.2f} s   (budget 20 s)")
-    print(f"peak RSS               {rss:6.0f} MB   (before the evaluation: {rss0:.0f} MB, "
-          "torch and the test set)")  # fmt: skip
+    print(
+        f"peak RSS               {rss:6.0f} MB   (before the evaluation: {rss0:.0f} MB, "
+        "torch and the test set)"
+    )
     if a.per_corruption:
         x = ds.test.x[:1000]
         for n in names:
             t0 = time.perf_counter()
             for sev in range(1, 6):
                 corrupt(x, n, sev, torch.Generator().manual_seed(0))
-            print(f"  corrupt {n:<18} {(time.perf_counter() - t0) * a.test_size / 1000:6.2f} s "
-                  "(5 severities, extrapolated)")  # fmt: skip
+            print(
+                f"  corrupt {n:<18} {(time.perf_counter() - t0) * a.test_size / 1000:6.2f} s "
+                "(5 severities, extrapolated)"
+            )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 """`python -m bedash bench`: the flags (made from BenchSettings' fields), their checks, main.
 
-Every flag is checked before anything is timed, the way `train` checks its own: a bad one
-exits 2 with one line `bedash bench: error: --flag: ...`. Each value is parsed and checked by
-its setting type (the settings bench shares with `train` keep RunConfig's bounds), then
-RunConfig.validate (a ConfigError's field is the flag's name), then the memory budget
-(bedash.method.budget) of the largest model timed.
+Every flag is checked before anything is timed, as `train` checks its own: a bad one exits 2
+with one line `bedash bench: error: --flag: ...`. The checks: each value's setting type (the
+settings shared with `train` keep RunConfig's bounds), RunConfig.validate (a ConfigError's
+field is the flag's name), the memory budget (bedash.method.budget) of the largest model timed.
 """
 
 from __future__ import annotations
@@ -17,18 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from bedash.benchmark import __doc__ as PACKAGE_DOC
-from bedash.benchmark.settings import BenchSettings, bench_specs
+from bedash.benchmark.settings import BenchSettings, bench_specs, flag
 from bedash.names import MODEL_KINDS, ConfigError, FieldError
 from bedash.settings.config import check_value, parse_value
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # as `train` (bedash.cli)
 IMAGES_CIFAR10 = 50_000
-
-
-def flag(field: str) -> str:
-    """A settings field (or RunConfig field of the same name) -> its flag: batch_size ->
-    --batch-size."""
-    return "--" + field.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> BenchSettings:
-    """The parsed flags as BenchSettings, each value parsed and checked by its setting type
-    (ConfigError, a FieldError, naming the first bad one)."""
+    """The parsed flags as BenchSettings, each checked by its setting type (FieldError)."""
     values = {}
     for s in bench_specs():
         values[s.name] = parse_value(s, getattr(args, s.name))
@@ -54,17 +46,17 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
 
 
 def check(s: BenchSettings) -> None:
-    """FieldError naming the first bad setting (its field is the flag's name); nothing timed.
-    Imports torch (the device list, the memory budget)."""
+    """FieldError naming the first bad setting; times nothing, imports torch (devices, budget)."""
     from bedash.data.cifar10 import cifar10_present
     from bedash.method.budget import check_budget
     from bedash.method.devices import resolve_device
 
-    s.run_config(use_cifar=False).validate()  # members, hidden, batch, eval batch, sizes
-    for members in s.scaling_members:
-        _as("scaling_members", lambda cfg, m=members: cfg.replace(members=m).validate(), s)
+    base = s.run_config(use_cifar=False)
+    base.validate()  # members, hidden, batch, eval batch, sizes
+    for m in s.scaling_members:
+        _as("scaling_members", base.replace(members=m).validate)
     for h in s.scaling_hidden:
-        _as("scaling_hidden", lambda cfg, h=h: cfg.replace(hidden=h).validate(), s)
+        _as("scaling_hidden", base.replace(hidden=h).validate)
     device = resolve_device(s.device)  # ConfigError("device", ...) listing the devices there are
     use_cifar = s.uses_cifar10()
     if s.dataset == "cifar10" and not cifar10_present(s.data_dir):
@@ -91,16 +83,14 @@ def check(s: BenchSettings) -> None:
     cfg = s.run_config(use_cifar).replace(models=MODEL_KINDS)  # every kind is timed
     check_budget(cfg, device)  # ConfigError("hidden", ...) etc.: the flag of the same name
     if s.scaling:  # the sweep's largest points, under the sweep's flags
-        big_members = cfg.replace(members=max(s.scaling_members))
-        _as("scaling_members", lambda c: check_budget(c, device), big_members)
-        big_h = cfg.replace(hidden=max(s.scaling_hidden))
-        _as("scaling_hidden", lambda c: check_budget(c, device), big_h)
+        _as("scaling_members", check_budget, cfg.replace(members=max(s.scaling_members)), device)
+        _as("scaling_hidden", check_budget, cfg.replace(hidden=max(s.scaling_hidden)), device)
 
 
-def _as(field: str, check_one: Callable[[Any], object], arg: Any) -> None:
-    """check_one(arg), its ConfigError reported under the bench-only flag `field`."""
+def _as(field: str, check_one: Callable[..., object], *args: Any) -> None:
+    """check_one(*args), its ConfigError reported under the bench-only flag `field`."""
     try:
-        check_one(arg.run_config() if isinstance(arg, BenchSettings) else arg)
+        check_one(*args)
     except ConfigError as e:
         raise FieldError(field, e.message) from e
 
@@ -117,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     from bedash.benchmark.report import format_report, write_outputs
     from bedash.benchmark.run import run_bench
 
-    command = "python -m bedash bench " + shlex.join(argv)
+    command = f"python -m bedash bench {shlex.join(argv)}".rstrip()
     log = (lambda *a, **k: None) if s.quiet else print
     try:
-        report = run_bench(s, command=command.rstrip(), log=log)
+        report = run_bench(s, command=command, log=log)
         if not s.quiet:
             print(format_report(report))
         if s.out:

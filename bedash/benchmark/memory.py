@@ -17,11 +17,9 @@ import torch
 
 def memory_run_args(tmp: str, n_train: int, n_test: int) -> list[str]:
     """`python -m bedash train` arguments of the measured run: a whole BatchEnsemble run."""
-    return [
-        "--dataset", "synthetic", "--models", "batchensemble", "--epochs", "1",
-        "--device", "cpu", "--quiet", "--out", str(Path(tmp) / "run"),
-        "--train-size", str(n_train), "--test-size", str(n_test),
-    ]  # fmt: skip
+    run = ["--dataset", "synthetic", "--models", "batchensemble", "--epochs", "1", "--quiet"]
+    sizes = ["--train-size", str(n_train), "--test-size", str(n_test)]
+    return [*run, *sizes, "--device", "cpu", "--out", str(Path(tmp) / "run")]
 
 
 def peak_rss_of_cli_run(args: list[str]) -> tuple[float, float]:

@@ -86,19 +86,9 @@ def screenshot(html: Path, png: Path) -> bool:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         return False
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    cmd += ["--disable-background-networking", f"--window-size={SIZE[0] + 20},{SIZE[1] + 20}"]
     subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--hide-scrollbars",
-            f"--screenshot={png}",
-            f"--window-size={SIZE[0] + 20},{SIZE[1] + 20}",
-            html.resolve().as_uri(),
-        ],
-        capture_output=True,
-        timeout=120,
+        [*cmd, f"--screenshot={png}", html.resolve().as_uri()], capture_output=True, timeout=120
     )
     return png.is_file()

@@ -32,12 +32,11 @@ def format_report(report: dict[str, Any]) -> str:
         )
     if "memory" in report:
         lines.append(f"memory: {report['memory']}")
-    if "compile" in report:
-        for r in report["compile"]:
-            lines.append(
-                f"compile {r['mode']:<16} {r['step_ms']:.3f} ms/step, epoch "
-                f"{r['epoch_seconds']:.2f} s (compile {r['compile_seconds']:.1f} s)"
-            )
+    for r in report.get("compile", []):
+        lines.append(
+            f"compile {r['mode']:<16} {r['step_ms']:.3f} ms/step, epoch "
+            f"{r['epoch_seconds']:.2f} s (compile {r['compile_seconds']:.1f} s)"
+        )
     return "\n".join(lines)
 
 

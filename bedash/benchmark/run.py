@@ -1,11 +1,11 @@
 """One benchmark: every variant and its floor in interleaved repeats (A B C A B C ...; the
 median is kept, so a noisy neighbour hurts every variant alike), then inference, memory,
-torch.compile and the scaling sweep as asked. Returns the report (a JSON-able dict); printing
-and files are bedash.benchmark.report's. Timing is never asserted in tests: see BENCHMARKS.md.
-"""
+torch.compile and the scaling sweep as asked, into a JSON-able report (printed and written by
+bedash.benchmark.report). Timing is never asserted in tests: see BENCHMARKS.md."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import platform
@@ -96,19 +96,16 @@ def run_bench(
     if not s.no_train:
         report.update(_train_and_inference(s, cfg, data, dev, steps, device, use_cifar))
     if s.memory:
-        memory = measure_memory(
-            device, s.train_size, s.test_size,
-            lambda: time_kind("batchensemble", cfg, dev.train, min(steps, 200), device),
-        )  # fmt: skip
+        be = functools.partial(time_kind, "batchensemble", cfg, dev.train, min(steps, 200), device)
+        memory = measure_memory(device, s.train_size, s.test_size, be)
         if memory:
             report["memory"] = memory
     if s.compile:
         report["compile"] = time_compiled(cfg, dev.train, steps, device)
     if s.scaling:
         report["scaling"] = scaling(
-            cfg, dev.train, s.scaling_steps, device, log,
-            members=s.scaling_members, hidden=s.scaling_hidden,
-        )  # fmt: skip
+            cfg, dev.train, s.scaling_steps, device, log, s.scaling_members, s.scaling_hidden
+        )
     return report
 
 
@@ -173,8 +170,7 @@ def _train_rows(
     rows = []
     for name, m in measures.items():
         base = name.removesuffix("_eager")
-        kind = base if base in floors else "batchensemble"  # the seed trains a BE
-        floor = floors[kind] if base in floors else None
+        floor = floors.get(base)  # none for the seed's variants
         rows.append(
             {
                 "variant": name,

@@ -13,6 +13,7 @@ from bedash.settings.config import spec as config_spec
 from bedash.settings.types import TYPES, Spec
 
 MAX_COUNT = 10**6  # steps, repeats: far beyond any useful run, small enough to be a typo
+AUTO = "auto: CIFAR-10 when it is in --data-dir, else synthetic data of the same size"
 SHARED = ("members", "hidden", "batch_size", "eval_batch_size", "train_size", "test_size")
 
 
@@ -27,11 +28,7 @@ def _count(default: int, help: str = "", lo: int = 1) -> Any:
 @dataclass(frozen=True)
 class BenchSettings:
     device: str = _flag("text", "auto", "auto, cpu, cuda, cuda:N or mps")
-    dataset: str = _flag(
-        "choice", "auto",
-        "auto: CIFAR-10 when it is in --data-dir, else synthetic data of the same size",
-        choices=("auto", "cifar10", "synthetic"),
-    )  # fmt: skip
+    dataset: str = _flag("choice", "auto", AUTO, choices=("auto", "cifar10", "synthetic"))
     data_dir: str = _flag("text", "./data")
     # the settings bench shares with `train`: RunConfig's bounds (bench_specs)
     members: int = _flag("int", 5, "E (default 5, as the seed)")
@@ -83,9 +80,14 @@ def bench_specs() -> list[Spec]:
     RunConfig's bounds (its check gives train's message), with the bench's default and help."""
     out = []
     for f in dataclasses.fields(BenchSettings):
-        meta = dict(f.metadata)
         base = config_spec(f.name) if f.name in SHARED else None
         more = {"lo": base.lo, "hi": base.hi, "limit": base.limit} if base else {}
-        out.append(Spec(name=f.name, default=f.default, label=f.name, group="bench",
-                        flag="--" + f.name.replace("_", "-"), **more, **meta))  # fmt: skip
+        more.update(f.metadata, flag=flag(f.name))
+        out.append(Spec(name=f.name, default=f.default, label=f.name, group="bench", **more))
     return out
+
+
+def flag(field: str) -> str:
+    """A settings field (or RunConfig field of the same name) -> its flag: batch_size ->
+    --batch-size."""
+    return "--" + field.replace("_", "-")

@@ -5,6 +5,7 @@ Each returns seconds; nothing here prints or writes (bedash.benchmark.run puts t
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -47,20 +48,16 @@ def time_kind(
     graph = cfg.cuda_graphs and device.type == "cuda"
     sub = train.head(steps * cfg.batch_size)
     warm = train.head(min(10, steps) * cfg.batch_size)
-    model = build_model(kind, cfg).to(device)
     E = cfg.members if kind != "single" else 1
-    nets = training_units(model)
     scale = loss_scale(kind, E)
     seconds = 0.0
-    for net in nets:
+    for net in training_units(build_model(kind, cfg).to(device)):
         opt = make_optimizer(net, cfg, capturable=graph)
+        epoch = functools.partial(fit, net, optimizer=opt, epochs=1, loss_scale=scale, graph=graph)
         # a warm-up epoch per net pays one-off setup (kernels, graph capture): not measured
-        fit(net, Batcher(warm, cfg.batch_size, seed=1), opt, epochs=1, name="warm",
-            loss_scale=scale, graph=graph)  # fmt: skip
+        epoch(Batcher(warm, cfg.batch_size, seed=1), name="warm")
         sync(device)
-        res = fit(net, Batcher(sub, cfg.batch_size, seed=0), opt, epochs=1, name=kind,
-                  loss_scale=scale, graph=graph)  # fmt: skip
-        seconds += res.epoch_seconds[0]
+        seconds += epoch(Batcher(sub, cfg.batch_size, seed=0), name=kind).epoch_seconds[0]
     # len(sub): a last partial batch (steps 0: one epoch) counts the images it really has
     return Measure(name or kind, seconds / steps, len(sub) * E / seconds, steps)
 
@@ -107,8 +104,7 @@ def time_seed_loop(cfg: RunConfig, train: Split, steps: int, device: torch.devic
     """The seed's training loop fed from batches already normalised in memory: what the seed
     pipeline costs without its DataLoader (the difference is its data path)."""
     warmup = seed_warmup(steps, len(train) // cfg.batch_size)
-    n = (warmup + steps) * cfg.batch_size
-    sub = train.head(n)  # one gather, not one per tensor
+    sub = train.head((warmup + steps) * cfg.batch_size)  # one gather, not one per tensor
     x, y = normalize(sub.x), sub.y
     batches = list(zip(x.split(cfg.batch_size), y.split(cfg.batch_size), strict=True))
     return _seed_loop(cfg, batches, steps, warmup, device, "seed_loop_no_loader")[0]
@@ -189,10 +185,7 @@ def time_floor(
         a = torch.randn(batch, m, k, device=device)
         b = torch.randn(batch, k, n, device=device)
         c = torch.empty(batch, m, n, device=device)
-        if batch == 1:
-            ops.append((a[0], b[0], c[0], torch.mm))
-        else:
-            ops.append((a, b, c, torch.bmm))
+        ops.append((a[0], b[0], c[0], torch.mm) if batch == 1 else (a, b, c, torch.bmm))
     for a, b, c, f in ops:  # warm-up
         f(a, b, out=c)
     sync(device)
@@ -245,8 +238,8 @@ def scaling(
     steps: int,
     device: torch.device,
     log: Callable,
-    members: tuple[int, ...] = (1, 2, 4, 8, 16),
-    hidden: tuple[int, ...] = (128, 512, 2048),
+    members: tuple[int, ...],
+    hidden: tuple[int, ...],
 ) -> list[dict]:
     """Step time of each kind as E grows (hidden fixed) and as hidden grows (E fixed)."""
     rows = []
@@ -278,6 +271,5 @@ def interleaved(variants: dict[str, Callable[[], Measure]], repeats: int) -> dic
     out = {}
     for name, ms in got.items():
         mid = statistics.median(m.seconds_per_step for m in ms)
-        best = min(ms, key=lambda m: abs(m.seconds_per_step - mid))
-        out[name] = best
+        out[name] = min(ms, key=lambda m: abs(m.seconds_per_step - mid))
     return out
