@@ -34,8 +34,17 @@ CIFAR10_FILES = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
 }
 CIFAR10_CLASSES = [
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-]  # fmt: skip
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 CIFAR10_TRAIN, CIFAR10_TEST = 50_000, 10_000  # images in the official release's splits
 
 
@@ -219,9 +228,13 @@ def _dtype(d: object) -> np.dtype:
         raise ValueError(f"an array of dtype {d.name!r} (only integer arrays are allowed)")
     st = d.state
     if st is not None and not (
-        isinstance(st, tuple) and len(st) >= 5 and st[1] in ("<", ">", "|", "=")
-        and st[2] is None and st[3] is None and st[4] is None  # no subarray, no fields
-    ):  # fmt: skip
+        isinstance(st, tuple)
+        and len(st) >= 5
+        and st[1] in ("<", ">", "|", "=")
+        and st[2] is None
+        and st[3] is None
+        and st[4] is None  # no subarray, no fields
+    ):
         raise ValueError(f"an array of dtype {d.name!r} with an unexpected layout")
     dt = np.dtype(d.name)
     return dt.newbyteorder(">") if st is not None and st[1] == ">" else dt
@@ -239,9 +252,10 @@ def _array(obj: object) -> object:
         raise ValueError("an array without its data")
     shape, dt, fortran, raw = st[0], _dtype(st[1]), st[2], st[3]
     if not (
-        isinstance(shape, tuple) and len(shape) <= 2
+        isinstance(shape, tuple)
+        and len(shape) <= 2
         and all(type(n) is int and n >= 0 for n in shape)
-    ):  # fmt: skip
+    ):
         raise ValueError(f"an array of shape {shape!r}")
     if isinstance(raw, str):  # a Python 2 pickle (the official files), read as latin-1
         raw = raw.encode("latin1")
@@ -268,9 +282,17 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             entry = _SafeUnpickler(f, encoding="latin1").load()
         data, labels = _check_batch(entry)
     except (
-        OSError, EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError,
-        pickle.UnpicklingError, MemoryError, RecursionError,
-    ) as e:  # fmt: skip
+        OSError,
+        EOFError,
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        AttributeError,
+        pickle.UnpicklingError,
+        MemoryError,
+        RecursionError,
+    ) as e:
         raise DatasetError(
             "dataset", f"CIFAR-10 file {path} is damaged or not a CIFAR-10 batch: {e}"
         ) from e

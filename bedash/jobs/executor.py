@@ -104,13 +104,20 @@ class Executor:
                 raise RuntimeError("the executor is shut down; no new jobs")
             self._start_watchdog()
             run_id = run_id if isinstance(run_id, str) else self._unused_run_id(run_id)
-            job = Job(uuid.uuid4().hex, config, run_id, self.runs_dir / run_id, task,
-                      start_message=start_message)  # fmt: skip
+            job = Job(
+                uuid.uuid4().hex,
+                config,
+                run_id,
+                self.runs_dir / run_id,
+                task,
+                start_message=start_message,
+            )
             if cancel is not None:
                 job.cancel = cancel
             if not in_place:  # daemon: a stuck job cannot keep the server alive; shutdown joins
-                job.thread = threading.Thread(target=self._work, args=(job,), daemon=True,
-                                              name=f"bedash-job-{job.id[:8]}")  # fmt: skip
+                job.thread = threading.Thread(
+                    target=self._work, args=(job,), daemon=True, name=f"bedash-job-{job.id[:8]}"
+                )
             self._jobs[job.id] = job
             if key:
                 self._keys[key] = job.id
@@ -297,18 +304,35 @@ class Executor:
         if job.status == "queued":
             position = self._queue.index(job.id) + 1
         return JobSnapshot(
-            job.id, job.config, job.status, job.run_id, job.run_dir, job.submitted, job.started,
-            job.ended, position, job.message, job.error, job.traceback, job.model,
-            job.model_index, job.progress, job.data_progress, tuple(job.history),
-            tuple(job.trace), tuple(job.results), job.version,
-        )  # fmt: skip
+            job.id,
+            job.config,
+            job.status,
+            job.run_id,
+            job.run_dir,
+            job.submitted,
+            job.started,
+            job.ended,
+            position,
+            job.message,
+            job.error,
+            job.traceback,
+            job.model,
+            job.model_index,
+            job.progress,
+            job.data_progress,
+            tuple(job.history),
+            tuple(job.trace),
+            tuple(job.results),
+            job.version,
+        )
 
     # -- running a task (not under the lock) -----------------------------------------------
 
     def _work(self, job: Job) -> None:
         status, error, tb, message = "failed", "", "", ""
-        control = JobControl(job.id, job.config, job.run_dir, job.cancel,
-                             lambda change: self._update(job, change))  # fmt: skip
+        control = JobControl(
+            job.id, job.config, job.run_dir, job.cancel, lambda change: self._update(job, change)
+        )
         try:
             status, error, message, *value = job.task(control)
             job.value = value[0] if value else None
@@ -353,8 +377,9 @@ class Executor:
         lim = self.limits
         if self._watchdog is not None or not (lim.unwatched_seconds or lim.max_wall_seconds):
             return
-        self._watchdog = threading.Thread(target=self._watch_loop, name="bedash-watchdog",
-                                          daemon=True)  # fmt: skip
+        self._watchdog = threading.Thread(
+            target=self._watch_loop, name="bedash-watchdog", daemon=True
+        )
         self._watchdog.start()
 
     def _watch_loop(self) -> None:

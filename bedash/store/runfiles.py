@@ -97,10 +97,15 @@ UNCERTAINTY: Schema = {  # uncertainty_<model>.csv
     "count": required(COUNT), "fraction": column(UNIT),
 }  # fmt: skip
 for schema, names in (
-    (RESULTS, RESULT_COLUMNS), (HISTORY, HISTORY_COLUMNS), (MEMBERS, MEMBER_COLUMNS),
-    (RELIABILITY, RELIABILITY_COLUMNS), (SHIFT, SHIFT_COLUMNS), (OOD, OOD_COLUMNS),
-    (SELECTIVE, SELECTIVE_COLUMNS), (UNCERTAINTY, UNCERTAINTY_COLUMNS),
-):  # fmt: skip
+    (RESULTS, RESULT_COLUMNS),
+    (HISTORY, HISTORY_COLUMNS),
+    (MEMBERS, MEMBER_COLUMNS),
+    (RELIABILITY, RELIABILITY_COLUMNS),
+    (SHIFT, SHIFT_COLUMNS),
+    (OOD, OOD_COLUMNS),
+    (SELECTIVE, SELECTIVE_COLUMNS),
+    (UNCERTAINTY, UNCERTAINTY_COLUMNS),
+):
     assert list(schema) == names, names[:2]
 
 # JSON objects: what makes a status.json or a config.json's _meta bedash's (keys not named

@@ -38,10 +38,15 @@ from bedash.sweep.run import SweepEvent, check_files, sweep_task
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading
 SWEEP_FLAGS = {  # sweep settings an error may name, and their flags
-    "seeds": "--seeds", "out": "--out", "address": "--address", "max_cells": "--max-cells",
-    "cpus_per_run": "--cpus-per-run", "gpus_per_run": "--gpus-per-run", "engine": "--engine",
+    "seeds": "--seeds",
+    "out": "--out",
+    "address": "--address",
+    "max_cells": "--max-cells",
+    "cpus_per_run": "--cpus-per-run",
+    "gpus_per_run": "--gpus-per-run",
+    "engine": "--engine",
     "no_download": "--no-download",
-}  # fmt: skip
+}
 
 
 class UsageError(Exception):
@@ -80,22 +85,40 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sweeps-dir", default="sweeps", help="where sweeps go without --out")
     g.add_argument("--max-cells", type=int, default=MAX_CELLS, help="refuse bigger grids")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
-    g.add_argument("--no-download", action="store_true",
-                   help="never download anything (CIFAR-10, the SVHN OOD set), as train's; "
-                        "checked before any cell starts")  # fmt: skip
+    g.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download anything (CIFAR-10, the SVHN OOD set), as train's; "
+        "checked before any cell starts",
+    )
     e = p.add_argument_group("engine")
-    e.add_argument("--engine", choices=["auto", "ray", "local"], default="auto",
-                   help="ray (default), or local: in this process, one cell at a time "
-                        "(the demo profile always runs locally)")  # fmt: skip
-    e.add_argument("--address", default=None,
-                   help="a Ray cluster (HOST:PORT or auto; default: $RAY_ADDRESS, else a local "
-                        "Ray started for this sweep)")  # fmt: skip
-    e.add_argument("--cpus-per-run", type=float, default=None,
-                   help="CPUs a cell reserves (fractions allowed; default: all of a node's, i.e. "
-                        "one run per node at a time, or 1 with GPUs)")  # fmt: skip
-    e.add_argument("--gpus-per-run", type=float, default=None,
-                   help="GPUs a cell reserves (0.25: four runs share a GPU; default: 1 where "
-                        "the cluster has GPUs and --device is not cpu)")  # fmt: skip
+    e.add_argument(
+        "--engine",
+        choices=["auto", "ray", "local"],
+        default="auto",
+        help="ray (default), or local: in this process, one cell at a time "
+        "(the demo profile always runs locally)",
+    )
+    e.add_argument(
+        "--address",
+        default=None,
+        help="a Ray cluster (HOST:PORT or auto; default: $RAY_ADDRESS, else a local "
+        "Ray started for this sweep)",
+    )
+    e.add_argument(
+        "--cpus-per-run",
+        type=float,
+        default=None,
+        help="CPUs a cell reserves (fractions allowed; default: all of a node's, i.e. "
+        "one run per node at a time, or 1 with GPUs)",
+    )
+    e.add_argument(
+        "--gpus-per-run",
+        type=float,
+        default=None,
+        help="GPUs a cell reserves (0.25: four runs share a GPU; default: 1 where "
+        "the cluster has GPUs and --device is not cpu)",
+    )
     e.add_argument(
         "--exclusive", action="store_true", help="one run per node at a time (for timing sweeps)"
     )
@@ -186,8 +209,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         restore = stopping.install(cancel, "cancelling the running cells")
         # one job of the executor, run here: ray.init and the signal handlers need the main
         # thread. The profile's limits are the cells' (per run), not the job's watchdog.
-        task = sweep_task(spec, out, engine, limits=limits, max_cells=args.max_cells,
-                          on_event=bar.on_event)  # fmt: skip
+        task = sweep_task(
+            spec, out, engine, limits=limits, max_cells=args.max_cells, on_event=bar.on_event
+        )
         _, result = Executor(out.parent).run(task, spec.base, run_id=out.name, cancel=cancel)
     finally:
         restore()
@@ -195,8 +219,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         engine.close()
     print(format_verdicts(out))
     c = result.counts
-    print(f"\nsweep {result.status}: {c['finished'] + c['diverged']}/{sum(c.values())} cells done, "
-          f"{c['failed']} failed, {c['interrupted'] + c['pending']} to resume: {out}")  # fmt: skip
+    print(
+        f"\nsweep {result.status}: {c['finished'] + c['diverged']}/{sum(c.values())} cells done, "
+        f"{c['failed']} failed, {c['interrupted'] + c['pending']} to resume: {out}"
+    )
     if result.status == "interrupted":
         return stopping.exit_code()
     return EXIT_FAILED if result.status == "failed" else EXIT_OK
@@ -226,19 +252,25 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
     if kind == "auto" and not args.address and not _have_ray():
         kind = "local"  # `pip install .` without the ray extra: the cells run one by one here
     if kind == "ray" and not _have_ray():
-        raise SweepError("engine", "Ray is not installed (pip install 'bedash[ray]'); or use "
-                                   "--engine local")  # fmt: skip
+        raise SweepError(
+            "engine", "Ray is not installed (pip install 'bedash[ray]'); or use --engine local"
+        )
     if kind == "local":
         if args.address:
             raise SweepError("address", "needs --engine ray")
         return LocalEngine(train, limits, download=download)
     return RayEngine(
         train,
-        address=args.address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-        exclusive=args.exclusive, dashboard=args.ray_dashboard, logs=args.ray_logs,
-        use_gpu=spec.base.device != "cpu", limits=limits,
+        address=args.address,
+        cpus_per_run=args.cpus_per_run,
+        gpus_per_run=args.gpus_per_run,
+        exclusive=args.exclusive,
+        dashboard=args.ray_dashboard,
+        logs=args.ray_logs,
+        use_gpu=spec.base.device != "cpu",
+        limits=limits,
         download=download,
-    )  # fmt: skip
+    )
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -259,8 +291,10 @@ def format_verdicts(path: Path) -> str:
     lines = [f"{'config':<24} {'metric':<14} {'vs':<18} {'diff':>10} {'95% CI':>24}  verdict"]
     for r in rows:
         ci = f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]" if r["ci_low"] else "-"
-        lines.append(f"{r['label'][:24]:<24} {r['metric']:<14} {r['baseline']:<18} "
-                     f"{_num(r['mean_diff']):>10} {ci:>24}  {r['verdict']}")  # fmt: skip
+        lines.append(
+            f"{r['label'][:24]:<24} {r['metric']:<14} {r['baseline']:<18} "
+            f"{_num(r['mean_diff']):>10} {ci:>24}  {r['verdict']}"
+        )
     return "\n".join(lines)
 
 

@@ -128,8 +128,14 @@ class LocalEngine:
             if cancel.is_set():
                 return
             started(cell.id, {**info, "node": "local", "host": socket.gethostname()})
-            outcome = run_cell(cell.id, cell.config.to_dict(), self.train, self.limits,
-                               cancel=cancel, download=self.download)  # fmt: skip
+            outcome = run_cell(
+                cell.id,
+                cell.config.to_dict(),
+                self.train,
+                self.limits,
+                cancel=cancel,
+                download=self.download,
+            )
             outcome.node = "local"
             ended(outcome, info)
 
@@ -153,9 +159,13 @@ class Node:
 
 
 def ray_task(
-    train: Train, cell_id: str, config: dict[str, Any], limits: Limits, threads: int,
+    train: Train,
+    cell_id: str,
+    config: dict[str, Any],
+    limits: Limits,
+    threads: int,
     download: bool = True,
-) -> CellOutcome:  # fmt: skip
+) -> CellOutcome:
     """What each Ray task runs (train travels by reference: its module is on the worker)."""
     return run_cell(cell_id, config, train, limits, threads, download=download)
 
@@ -254,9 +264,18 @@ class RayEngine:
                 slots = min(slots, 1)
             if slots < 1:
                 continue
-            plan.append(Node(n["NodeID"], n.get("NodeManagerHostname", ""),
-                             n.get("NodeManagerAddress", ""), cpus, ngpu, slots, task_cpus,
-                             gpus))  # fmt: skip
+            plan.append(
+                Node(
+                    n["NodeID"],
+                    n.get("NodeManagerHostname", ""),
+                    n.get("NodeManagerAddress", ""),
+                    cpus,
+                    ngpu,
+                    slots,
+                    task_cpus,
+                    gpus,
+                )
+            )
         if not plan:
             best_cpu = max((n.get("Resources", {}).get("CPU", 0) for n in alive), default=0)
             best_gpu = max((n.get("Resources", {}).get("GPU", 0) for n in alive), default=0)
@@ -264,18 +283,32 @@ class RayEngine:
                 raise SweepError(
                     "gpus_per_run", f"no node has {gpus:g} GPUs (the most on a node: {best_gpu:g})"
                 )
-            raise SweepError("cpus_per_run", f"no node has {self.cpus_per_run:g} CPUs "
-                                              f"(the most on a node: {best_cpu:g})")  # fmt: skip
+            raise SweepError(
+                "cpus_per_run",
+                f"no node has {self.cpus_per_run:g} CPUs (the most on a node: {best_cpu:g})",
+            )
         return plan
 
     def describe(self) -> dict[str, Any]:
         return {
-            "name": self.name, "address": self.address or "local",
-            "cpus_per_run": self.cpus_per_run, "gpus_per_run": self.gpus_per_run,
-            "exclusive": self.exclusive, "runs_at_once": sum(n.slots for n in self.nodes),
-            "nodes": [{"node": n.node_id, "host": n.host, "address": n.address, "cpus": n.cpus,
-                       "gpus": n.gpus, "slots": n.slots} for n in self.nodes],
-        }  # fmt: skip
+            "name": self.name,
+            "address": self.address or "local",
+            "cpus_per_run": self.cpus_per_run,
+            "gpus_per_run": self.gpus_per_run,
+            "exclusive": self.exclusive,
+            "runs_at_once": sum(n.slots for n in self.nodes),
+            "nodes": [
+                {
+                    "node": n.node_id,
+                    "host": n.host,
+                    "address": n.address,
+                    "cpus": n.cpus,
+                    "gpus": n.gpus,
+                    "slots": n.slots,
+                }
+                for n in self.nodes
+            ],
+        }
 
     # running
 
@@ -295,16 +328,29 @@ class RayEngine:
         peak: dict[str, int] = {}
 
         def info(cell_id: str, node: Node) -> dict[str, Any]:
-            return {"node": node.node_id, "host": node.host, "runs_per_node": node.slots,
-                    "concurrent_runs": peak.get(cell_id, 1), "cpus_per_run": node.task_cpus,
-                    "gpus_per_run": node.task_gpus, "exclusive": self.exclusive}  # fmt: skip
+            return {
+                "node": node.node_id,
+                "host": node.host,
+                "runs_per_node": node.slots,
+                "concurrent_runs": peak.get(cell_id, 1),
+                "cpus_per_run": node.task_cpus,
+                "gpus_per_run": node.task_gpus,
+                "exclusive": self.exclusive,
+            }
 
         def submit(cell: Cell, node: Node) -> None:
             ref = remote.options(
-                num_cpus=node.task_cpus, num_gpus=node.task_gpus,
+                num_cpus=node.task_cpus,
+                num_gpus=node.task_gpus,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
-            ).remote(self.train, cell.id, cell.config.to_dict(), self.limits,
-                     max(1, int(node.task_cpus)), self.download)  # fmt: skip
+            ).remote(
+                self.train,
+                cell.id,
+                cell.config.to_dict(),
+                self.limits,
+                max(1, int(node.task_cpus)),
+                self.download,
+            )
             inflight[ref] = (cell, node)
             running = on_node[node.node_id]
             running.add(cell.id)
@@ -330,9 +376,16 @@ class RayEngine:
                     for ref in inflight:
                         ray.cancel(ref, force=True)
                     for cell, node in inflight.values():
-                        ended(CellOutcome(cell.id, "interrupted", error="cancelled",
-                                          node=node.node_id, host=node.host),
-                              info(cell.id, node))  # fmt: skip
+                        ended(
+                            CellOutcome(
+                                cell.id,
+                                "interrupted",
+                                error="cancelled",
+                                node=node.node_id,
+                                host=node.host,
+                            ),
+                            info(cell.id, node),
+                        )
                     inflight.clear()
                     return
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)

@@ -48,10 +48,15 @@ class SweepStore:
             return store
         p.mkdir(parents=True, exist_ok=True)
         state = {
-            "format": SWEEP_FORMAT, "version": 1, "created": now(), "updated": now(),
-            "status": "pending", **spec.to_dict(), "engine": {},
+            "format": SWEEP_FORMAT,
+            "version": 1,
+            "created": now(),
+            "updated": now(),
+            "status": "pending",
+            **spec.to_dict(),
+            "engine": {},
             "cells": [_cell_entry(c) for c in cells],
-        }  # fmt: skip
+        }
         store = cls(p, spec, cells, state)
         store.save()
         return store
@@ -129,8 +134,14 @@ def check_out(path: str | Path, spec: SweepSpec) -> None:
 
 
 def _cell_entry(cell: Cell) -> dict[str, Any]:
-    return {"id": cell.id, "config": cell.config_index, "values": cell.values,
-            "seed": cell.seed, "status": "pending", "attempts": 0}  # fmt: skip
+    return {
+        "id": cell.id,
+        "config": cell.config_index,
+        "values": cell.values,
+        "seed": cell.seed,
+        "status": "pending",
+        "attempts": 0,
+    }
 
 
 def read_sweep_json(path: str | Path) -> dict[str, Any]:

@@ -17,8 +17,19 @@ from bedash.names import RESULT_COLUMNS
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
 
 # results.csv columns that describe a run rather than measure it
-DESCRIPTIVE = ("model", "status", "members", "arch", "hidden", "layers", "epochs", "batch_size",
-               "dataset", "device", "seed")  # fmt: skip
+DESCRIPTIVE = (
+    "model",
+    "status",
+    "members",
+    "arch",
+    "hidden",
+    "layers",
+    "epochs",
+    "batch_size",
+    "dataset",
+    "device",
+    "seed",
+)
 BASELINES = ("ensemble", "ensemble_parallel", "single")  # what BatchEnsemble is paired against
 
 
@@ -68,8 +79,9 @@ def load_records(store: Any) -> list[Record]:
     for cell, rows in cell_rows(store, "results.csv"):
         for row in rows:
             if row.get("status") == "finished":
-                records.append(Record(cell.config_index, cell.values, cell.seed, row["model"],
-                                      floats(row)))  # fmt: skip
+                records.append(
+                    Record(cell.config_index, cell.values, cell.seed, row["model"], floats(row))
+                )
     return records
 
 
@@ -88,20 +100,48 @@ def config_label(values: dict[str, Any]) -> str:
 
 
 def summary_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
-    return ["config", "label", *fields, "model", *key, "metric", "better", "mean", "std", "n",
-            "ci_low", "ci_high"]  # fmt: skip
+    return [
+        "config",
+        "label",
+        *fields,
+        "model",
+        *key,
+        "metric",
+        "better",
+        "mean",
+        "std",
+        "n",
+        "ci_low",
+        "ci_high",
+    ]
 
 
 def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
-    return ["config", "label", *fields, *key, "metric", "better", "model", "baseline",
-            "mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n",
-            "verdict"]  # fmt: skip
+    return [
+        "config",
+        "label",
+        *fields,
+        *key,
+        "metric",
+        "better",
+        "model",
+        "baseline",
+        "mean_model",
+        "mean_baseline",
+        "mean_diff",
+        "ci_low",
+        "ci_high",
+        "n",
+        "verdict",
+    ]
 
 
 def summary_rows(
-    records: list[Record], fields: list[str], key: Sequence[str] = (),
+    records: list[Record],
+    fields: list[str],
+    key: Sequence[str] = (),
     metrics: Sequence[str] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Per config, model kind, key and metric: mean, std, n and the 95% t interval over seeds.
     metrics: which, in this order (default: every metric of the records, results.csv's order)."""
     metrics = list(metrics) if metrics is not None else _metric_order(records)
@@ -116,18 +156,32 @@ def summary_rows(
             if not xs:
                 continue
             s = summarize(xs)
-            rows.append({"config": index, "label": config_label(values),
-                         **{f: values.get(f) for f in fields}, "model": model,
-                         **dict(zip(key, k, strict=True)), "metric": metric,
-                         "better": better_direction(metric), "mean": s.mean, "std": s.std,
-                         "n": s.n, "ci_low": s.ci_low, "ci_high": s.ci_high})  # fmt: skip
+            rows.append(
+                {
+                    "config": index,
+                    "label": config_label(values),
+                    **{f: values.get(f) for f in fields},
+                    "model": model,
+                    **dict(zip(key, k, strict=True)),
+                    "metric": metric,
+                    "better": better_direction(metric),
+                    "mean": s.mean,
+                    "std": s.std,
+                    "n": s.n,
+                    "ci_low": s.ci_low,
+                    "ci_high": s.ci_high,
+                }
+            )
     return rows
 
 
 def paired_rows(
-    records: list[Record], fields: list[str], model: str = "batchensemble",
-    key: Sequence[str] = (), metrics: Sequence[str] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+    records: list[Record],
+    fields: list[str],
+    model: str = "batchensemble",
+    key: Sequence[str] = (),
+    metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
     """Per config, key and metric: model minus each baseline, paired by seed (same seed, same
     batches), with the t interval of the mean difference and a verdict."""
     metrics = list(metrics) if metrics is not None else _metric_order(records)
@@ -154,12 +208,23 @@ def paired_rows(
                     continue
                 d = paired([x for x, _ in pairs], [y for _, y in pairs])
                 better = better_direction(metric)
-                rows.append({"config": index, "label": config_label(values),
-                             **{f: values.get(f) for f in fields},
-                             **dict(zip(key, k, strict=True)), "metric": metric,
-                             "better": better, "model": model, "baseline": base,
-                             "mean_model": summarize([x for x, _ in pairs]).mean,
-                             "mean_baseline": summarize([y for _, y in pairs]).mean,
-                             "mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high,
-                             "n": d.n, "verdict": verdict(d, better, model, base)})  # fmt: skip
+                rows.append(
+                    {
+                        "config": index,
+                        "label": config_label(values),
+                        **{f: values.get(f) for f in fields},
+                        **dict(zip(key, k, strict=True)),
+                        "metric": metric,
+                        "better": better,
+                        "model": model,
+                        "baseline": base,
+                        "mean_model": summarize([x for x, _ in pairs]).mean,
+                        "mean_baseline": summarize([y for _, y in pairs]).mean,
+                        "mean_diff": d.mean,
+                        "ci_low": d.ci_low,
+                        "ci_high": d.ci_high,
+                        "n": d.n,
+                        "verdict": verdict(d, better, model, base),
+                    }
+                )
     return rows

@@ -48,8 +48,9 @@ def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = Tr
     (CIFAR-10, SVHN); when they run on this machine (here; a Ray cluster's workers have their
     own disks), what is never downloaded (CIFAR-10 as an OOD set)."""
     configs = (c.config for c in cells)
-    for dataset, data_dir, ood in dict.fromkeys((c.dataset, c.data_dir, parse_ood(c.ood))
-                                                for c in configs):  # fmt: skip
+    for dataset, data_dir, ood in dict.fromkeys(
+        (c.dataset, c.data_dir, parse_ood(c.ood)) for c in configs
+    ):
         if here:
             check_on_disk(data_dir, ood)
         if not download:
@@ -129,23 +130,42 @@ def run_sweep(
 
     def started(cell_id: str, info: dict[str, Any]) -> None:
         entry = store.entry(cell_id)
-        store.update(cell_id, status="running", attempts=entry.get("attempts", 0) + 1,
-                     started=now(), error="", **info)  # fmt: skip
+        store.update(
+            cell_id,
+            status="running",
+            attempts=entry.get("attempts", 0) + 1,
+            started=now(),
+            error="",
+            **info,
+        )
         emit("started", cell_id, "running")
 
     def ended(outcome: CellOutcome, info: dict[str, Any]) -> None:
-        where = {"node": outcome.node or info.get("node", ""),
-                 "host": outcome.host or info.get("host", "")}  # fmt: skip
-        meta = {"sweep": store.path.name, "cell": outcome.cell_id, "engine": engine.name,
-                **info, **where}  # fmt: skip
+        where = {
+            "node": outcome.node or info.get("node", ""),
+            "host": outcome.host or info.get("host", ""),
+        }
+        meta = {
+            "sweep": store.path.name,
+            "cell": outcome.cell_id,
+            "engine": engine.name,
+            **info,
+            **where,
+        }
         try:
             if outcome.files:
                 store.write_run(outcome.cell_id, outcome.files, meta)
         except (OSError, ValueError) as e:  # a write failed: this cell fails, the rest go on
             outcome.status, outcome.error = "failed", f"cannot write the run: {e}"
         seconds = outcome.ended - outcome.started if outcome.ended else None
-        store.update(outcome.cell_id, **{**info, **where}, status=outcome.status,
-                     error=outcome.error, ended=now(), seconds=seconds)  # fmt: skip
+        store.update(
+            outcome.cell_id,
+            **{**info, **where},
+            status=outcome.status,
+            error=outcome.error,
+            ended=now(),
+            seconds=seconds,
+        )
         ended_now.append(time.monotonic())
         if outcome.status in DONE_STATUSES:
             write_stats(store)
@@ -209,8 +229,15 @@ def sweep_task(
             if on_event is not None:
                 on_event(e)
 
-        result = run_sweep(spec, out, engine, limits=limits, max_cells=max_cells,
-                           cancel=control.cancel, on_event=progress)  # fmt: skip
+        result = run_sweep(
+            spec,
+            out,
+            engine,
+            limits=limits,
+            max_cells=max_cells,
+            cancel=control.cancel,
+            on_event=progress,
+        )
         return (*sweep_outcome(result.counts, control.cancel.is_set()), result)
 
     return task

@@ -16,13 +16,29 @@ CONFIDENCE = 0.95  # every interval bedash reports
 # is a higher or a lower entropy or mutual information on shifted images): the verdict then
 # says which is higher instead of which is better.
 LOWER_IS_BETTER = (
-    "nll", "ece", "brier", "params", "param_bytes", "param_mb", "params_rel_single",
-    "train_seconds", "epoch_seconds", "infer_seconds", "fpr95", "aurc",
-)  # fmt: skip
+    "nll",
+    "ece",
+    "brier",
+    "params",
+    "param_bytes",
+    "param_mb",
+    "params_rel_single",
+    "train_seconds",
+    "epoch_seconds",
+    "infer_seconds",
+    "fpr95",
+    "aurc",
+)
 HIGHER_IS_BETTER = (
-    "mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "member_samples_per_s",
-    "acc", "auroc", "aupr",
-)  # fmt: skip
+    "mean_member_acc",
+    "ensemble_acc",
+    "vote_acc",
+    "oracle_acc",
+    "member_samples_per_s",
+    "acc",
+    "auroc",
+    "aupr",
+)
 
 
 # The values a metric can take (None: no bound), so that a chart draws an interval of the mean
@@ -30,9 +46,15 @@ HIGHER_IS_BETTER = (
 # below 0). The intervals in the CSV files stay as computed.
 FRACTIONS = ("acc", "ece", "auroc", "aupr", "fpr95", "aurc", "disagreement", "agreement")
 NONNEGATIVE = (
-    "nll", "entropy", "mutual_info", "params", "param_bytes", "param_mb", "params_rel_single",
+    "nll",
+    "entropy",
+    "mutual_info",
+    "params",
+    "param_bytes",
+    "param_mb",
+    "params_rel_single",
     "temperature",
-)  # fmt: skip
+)
 
 
 def metric_range(metric: str) -> tuple[float | None, float | None]:

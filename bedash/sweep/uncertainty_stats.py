@@ -54,8 +54,9 @@ class Table:
     metrics: tuple[str, ...]
 
 
-SHIFT = Table("shift.csv", "shift_summary.csv", "shift_paired.csv", ("corruption", "severity"),
-              SHIFT_METRICS)  # fmt: skip
+SHIFT = Table(
+    "shift.csv", "shift_summary.csv", "shift_paired.csv", ("corruption", "severity"), SHIFT_METRICS
+)
 OOD = Table("ood.csv", "ood_summary.csv", "ood_paired.csv", ("ood_set", "score"), OOD_METRICS)
 TABLES = (SHIFT, OOD)
 UNCERTAINTY_SWEEP_FILES = tuple(name for t in TABLES for name in (t.summary, t.paired))
@@ -66,8 +67,10 @@ def table_records(
 ) -> list[Record]:
     """The rows of `table.source` in every done cell, as Records keyed by `table.key`, for the
     model kinds that finished (results: the cells' results.csv Records, read when None)."""
-    finished = {(r.config_index, r.seed, r.model) for r in
-                (load_records(store) if results is None else results)}  # fmt: skip
+    finished = {
+        (r.config_index, r.seed, r.model)
+        for r in (load_records(store) if results is None else results)
+    }
     out = []
     for cell, rows in cell_rows(store, table.source):
         for row in rows:
@@ -75,8 +78,16 @@ def table_records(
             if (cell.config_index, cell.seed, model) not in finished:
                 continue
             key = tuple(str(row.get(k) or "") for k in table.key)
-            out.append(Record(cell.config_index, cell.values, cell.seed, model,
-                              floats(row, table.metrics), key))  # fmt: skip
+            out.append(
+                Record(
+                    cell.config_index,
+                    cell.values,
+                    cell.seed,
+                    model,
+                    floats(row, table.metrics),
+                    key,
+                )
+            )
     return out
 
 

@@ -133,18 +133,29 @@ def hold_out(dataset: Dataset, val_size: int, seed: int) -> tuple[Dataset, Split
 
 
 def prepare(
-    dataset: Dataset, *, corruptions: tuple[str, ...] = (),
-    severities: tuple[int, ...] = SEVERITIES, ood: dict[str, Tensor] | None = None,
-    val: Split | None = None, seed: int = 0, chunk: int = CHUNK, keep: bool = False,
-) -> UncertaintyData:  # fmt: skip
+    dataset: Dataset,
+    *,
+    corruptions: tuple[str, ...] = (),
+    severities: tuple[int, ...] = SEVERITIES,
+    ood: dict[str, Tensor] | None = None,
+    val: Split | None = None,
+    seed: int = 0,
+    chunk: int = CHUNK,
+    keep: bool = False,
+) -> UncertaintyData:
     """What to evaluate: the clean test set, its corrupted versions (built lazily, once), the
     OOD sets already loaded (ood.load_ood_sets: label -> images) and the validation split.
     `keep`: more than one model will be evaluated; keep each shifted set (on disk) for them."""
     test = dataset.test.to("cpu")
     return UncertaintyData(
-        test, ShiftedSets(test.x, seed, chunk, keep), expand_corruptions(corruptions),
-        tuple(severities), dict(ood or {}), None if val is None else val.to("cpu"), seed,
-    )  # fmt: skip
+        test,
+        ShiftedSets(test.x, seed, chunk, keep),
+        expand_corruptions(corruptions),
+        tuple(severities),
+        dict(ood or {}),
+        None if val is None else val.to("cpu"),
+        seed,
+    )
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -187,10 +198,16 @@ def scalar_metrics(logits: Tensor, labels: Tensor) -> dict[str, Any]:
         predictive = entropy(pbar)
         mi = (predictive - expected).clamp_(min=0.0)
     return {
-        "acc": float(correct.float().mean()), "nll": float(nll), "ece": float(ece),
-        "brier": float(brier), "entropy": predictive, "expected_entropy": expected,
-        "mutual_info": mi, "confidence": conf, "correct": correct,
-    }  # fmt: skip
+        "acc": float(correct.float().mean()),
+        "nll": float(nll),
+        "ece": float(ece),
+        "brier": float(brier),
+        "entropy": predictive,
+        "expected_entropy": expected,
+        "mutual_info": mi,
+        "confidence": conf,
+        "correct": correct,
+    }
 
 
 def _ece(conf: Tensor, correct: Tensor, bins: int = ECE_BINS) -> float:
@@ -216,16 +233,26 @@ def set_metrics(
     row["aurc"] = aurc(m["confidence"], m["correct"])
     if temperature is not None:
         mt = scalar_metrics(logits / temperature, labels)
-        row.update(temperature=temperature, acc_ts=mt["acc"], nll_ts=mt["nll"],
-                   ece_ts=mt["ece"], brier_ts=mt["brier"])  # fmt: skip
+        row.update(
+            temperature=temperature,
+            acc_ts=mt["acc"],
+            nll_ts=mt["nll"],
+            ece_ts=mt["ece"],
+            brier_ts=mt["brier"],
+        )
     scores = {k: m[k] for k in ("entropy", "mutual_info", "confidence", "correct")}
     return row, scores
 
 
 def evaluate_model(
-    model: nn.Module, kind: str, data: UncertaintyData, batch_size: int, *,
-    clean_logits: Tensor | None = None, cancel: threading.Event | None = None,
-) -> ModelUncertainty:  # fmt: skip
+    model: nn.Module,
+    kind: str,
+    data: UncertaintyData,
+    batch_size: int,
+    *,
+    clean_logits: Tensor | None = None,
+    cancel: threading.Event | None = None,
+) -> ModelUncertainty:
     """Every table of one model. clean_logits: the test logits when already computed. A set
     cancel event stops it between two sets (the rows so far are returned)."""
 
@@ -280,8 +307,9 @@ def evaluate_model(
             ("entropy", clean_scores["entropy"], predictive),
             ("mutual_info", clean_scores["mutual_info"], mi),
         ):
-            out.ood.append({"model": kind, "ood_set": label, "score": score,
-                            **ood_metrics(s_in, s_out)})  # fmt: skip
+            out.ood.append(
+                {"model": kind, "ood_set": label, "score": score, **ood_metrics(s_in, s_out)}
+            )
     out.histogram = _histograms(kind, scores, num_classes=clean_logits.shape[-1])
     out.seconds["ood"] = time.perf_counter() - t0
     return out
@@ -316,9 +344,14 @@ class UncertaintyTables:
         self.selective: list[dict[str, Any]] = []
 
     def add(
-        self, kind: str, model: nn.Module, batch_size: int, *,
-        clean_logits: Tensor | None = None, cancel: threading.Event | None = None,
-    ) -> ModelUncertainty:  # fmt: skip
+        self,
+        kind: str,
+        model: nn.Module,
+        batch_size: int,
+        *,
+        clean_logits: Tensor | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ModelUncertainty:
         res = evaluate_model(
             model, kind, self.data, batch_size, clean_logits=clean_logits, cancel=cancel
         )
