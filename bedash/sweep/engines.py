@@ -1,12 +1,9 @@
 """The back ends that run a sweep job's cells: Ray core tasks (a laptop, a cluster), or in-process.
 
-An engine gets the cells to run and two callbacks: started(cell_id, info) when a cell starts
-and ended(outcome, info) when it ends; info says where and under what concurrency it ran.
-Each cell runs `train` (bedash.experiment.run_experiment, handed in by whoever makes the
-engine, so that this module does not import the training code) into a temporary folder on its
-worker and returns the run's files, so workers need no filesystem shared with the driver.
-Importing this module does not import torch or ray; a Ray worker imports torch when its first
-cell starts.
+An engine calls started(cell_id, info) and ended(outcome, info) per cell; info says where and
+under what concurrency it ran. Each cell runs `train` (handed in, so this module does not import
+the training code) into a temporary folder and returns the run's files: workers need no
+filesystem shared with the driver. Importing this module imports neither torch nor ray.
 """
 
 from __future__ import annotations
@@ -42,12 +39,9 @@ def run_cell(
     cancel: threading.Event | None = None,
     download: bool = True,
 ) -> CellOutcome:
-    """Run one cell into a temporary folder and return its files (what a task returns).
-    download=False: nothing is downloaded (CIFAR-10, SVHN), as `train --no-download`.
-
-    Never raises for a failing run: the outcome says failed, with the error and whatever the
-    run wrote (status.json holds the traceback). A set `cancel` gives 'interrupted'; Ray's
-    cancel is force=True (the worker exits), so nothing here sees it."""
+    """Run one cell into a temporary folder and return its files. Never raises for a failing
+    run: the outcome says failed, with the error and whatever the run wrote. A set `cancel`
+    gives 'interrupted'; Ray's cancel is force=True (the worker exits), so nothing here sees it."""
     threads = threads or limits.torch_threads
     if threads:
         import torch
@@ -128,13 +122,9 @@ class LocalEngine:
             if cancel.is_set():
                 return
             started(cell.id, {**info, "node": "local", "host": socket.gethostname()})
+            config = cell.config.to_dict()
             outcome = run_cell(
-                cell.id,
-                cell.config.to_dict(),
-                self.train,
-                self.limits,
-                cancel=cancel,
-                download=self.download,
+                cell.id, config, self.train, self.limits, cancel=cancel, download=self.download
             )
             outcome.node = "local"
             ended(outcome, info)
@@ -156,6 +146,9 @@ class Node:
     slots: int  # runs at once on this node
     task_cpus: float
     task_gpus: float
+
+
+NODE_KEYS = ("host", "address", "cpus", "gpus", "slots")  # what describe() shows of a Node
 
 
 def ray_task(
@@ -264,18 +257,8 @@ class RayEngine:
                 slots = min(slots, 1)
             if slots < 1:
                 continue
-            plan.append(
-                Node(
-                    n["NodeID"],
-                    n.get("NodeManagerHostname", ""),
-                    n.get("NodeManagerAddress", ""),
-                    cpus,
-                    ngpu,
-                    slots,
-                    task_cpus,
-                    gpus,
-                )
-            )
+            host, addr = n.get("NodeManagerHostname", ""), n.get("NodeManagerAddress", "")
+            plan.append(Node(n["NodeID"], host, addr, cpus, ngpu, slots, task_cpus, gpus))
         if not plan:
             best_cpu = max((n.get("Resources", {}).get("CPU", 0) for n in alive), default=0)
             best_gpu = max((n.get("Resources", {}).get("GPU", 0) for n in alive), default=0)
@@ -298,15 +281,7 @@ class RayEngine:
             "exclusive": self.exclusive,
             "runs_at_once": sum(n.slots for n in self.nodes),
             "nodes": [
-                {
-                    "node": n.node_id,
-                    "host": n.host,
-                    "address": n.address,
-                    "cpus": n.cpus,
-                    "gpus": n.gpus,
-                    "slots": n.slots,
-                }
-                for n in self.nodes
+                {"node": n.node_id, **{k: getattr(n, k) for k in NODE_KEYS}} for n in self.nodes
             ],
         }
 
@@ -339,17 +314,13 @@ class RayEngine:
             }
 
         def submit(cell: Cell, node: Node) -> None:
+            threads = max(1, int(node.task_cpus))
             ref = remote.options(
                 num_cpus=node.task_cpus,
                 num_gpus=node.task_gpus,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
             ).remote(
-                self.train,
-                cell.id,
-                cell.config.to_dict(),
-                self.limits,
-                max(1, int(node.task_cpus)),
-                self.download,
+                self.train, cell.id, cell.config.to_dict(), self.limits, threads, self.download
             )
             inflight[ref] = (cell, node)
             running = on_node[node.node_id]
@@ -357,6 +328,10 @@ class RayEngine:
             for cid in running:  # everything on the node now runs beside len(running) - 1 others
                 peak[cid] = max(peak.get(cid, 1), len(running))
             started(cell.id, info(cell.id, node))
+
+        def finish(outcome: CellOutcome, cell: Cell, node: Node) -> None:
+            outcome.node, outcome.host = outcome.node or node.node_id, outcome.host or node.host
+            ended(outcome, info(cell.id, node))
 
         def fill() -> None:
             while queue:
@@ -376,16 +351,7 @@ class RayEngine:
                     for ref in inflight:
                         ray.cancel(ref, force=True)
                     for cell, node in inflight.values():
-                        ended(
-                            CellOutcome(
-                                cell.id,
-                                "interrupted",
-                                error="cancelled",
-                                node=node.node_id,
-                                host=node.host,
-                            ),
-                            info(cell.id, node),
-                        )
+                        finish(CellOutcome(cell.id, "interrupted", error="cancelled"), cell, node)
                     inflight.clear()
                     return
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
@@ -398,11 +364,7 @@ class RayEngine:
                         outcome = CellOutcome(cell.id, "interrupted", error="cancelled")
                     except Exception as e:  # a worker died (out of memory...): this cell only
                         outcome = CellOutcome(cell.id, "failed", error=_first_line(e))
-                    outcome.node, outcome.host = (
-                        outcome.node or node.node_id,
-                        outcome.host or node.host,
-                    )
-                    ended(outcome, info(cell.id, node))
+                    finish(outcome, cell, node)
                 fill()
         except BaseException:
             for ref in inflight:  # the driver is going: do not leave cells running
