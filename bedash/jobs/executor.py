@@ -28,15 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bedash.jobs.record import (
-    ACTIVE,
-    END_MESSAGES,
-    FINAL,
-    Job,
-    JobControl,
-    JobSnapshot,
-    Task,
-)
+from bedash.jobs.record import ACTIVE, END_MESSAGES, FINAL, Job, JobControl, JobSnapshot, Task
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
 
 MAX_FINISHED = 200  # finished jobs remembered (a run folder outlives its job anyway)

@@ -26,13 +26,7 @@ from bedash.settings.limits import Limits
 from bedash.settings.types import Spec
 from bedash.sweep.engines import LocalEngine, RayEngine
 from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
-from bedash.sweep.grid import (
-    MAX_CELLS,
-    SweepError,
-    SweepSpec,
-    check_cells,
-    parse_seeds,
-)
+from bedash.sweep.grid import MAX_CELLS, SweepError, SweepSpec, check_cells, parse_seeds
 from bedash.sweep.run import SweepEvent, check_files, sweep_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
