@@ -83,9 +83,10 @@ def config_label(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in values.items()) or "base config"
 
 
+STATS = ("mean", "std", "n", "ci_low", "ci_high")  # a Summary's fields, in its order
+
 # key: the columns a table's rows are told apart by besides config and model (shift.csv:
 # corruption, severity; ood.csv: ood_set, score); () for results.csv
-STATS = ("mean", "std", "n", "ci_low", "ci_high")  # a Summary's fields
 
 
 def summary_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:

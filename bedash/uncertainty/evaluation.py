@@ -177,7 +177,7 @@ def scalar_metrics(logits: Tensor, labels: Tensor) -> dict[str, Any]:
     conf, pred = pbar.max(-1)
     correct = pred == labels
     brier = (pbar.square().sum(1) - 2 * pbar.gather(1, labels[:, None]).squeeze(1) + 1).mean()
-    ece = _ece(conf, correct)  # a float
+    ece = _ece(conf, correct)
     expected = (lse - (p * z).sum(-1)).mean(0)  # mean member entropy
     if E == 1:
         predictive, mi = expected, torch.zeros_like(expected)
