@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from bedash.names import DatasetError
 from bedash.data.tensors import Split, normalize
+from bedash.names import DatasetError
 
 
 class Batcher:

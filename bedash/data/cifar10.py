@@ -33,9 +33,8 @@ CIFAR10_FILES = {
     "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
     "test_batch": "40351d587109b95175f43aff81a1287e",
 }
-CIFAR10_CLASSES = [
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-]  # fmt: skip
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse"]
+CIFAR10_CLASSES += ["ship", "truck"]  # label order of the official release
 CIFAR10_TRAIN, CIFAR10_TEST = 50_000, 10_000  # images in the official release's splits
 
 
@@ -218,10 +217,9 @@ def _dtype(d: object) -> np.dtype:
     if d.name not in _ARRAY_DTYPES:
         raise ValueError(f"an array of dtype {d.name!r} (only integer arrays are allowed)")
     st = d.state
-    if st is not None and not (
-        isinstance(st, tuple) and len(st) >= 5 and st[1] in ("<", ">", "|", "=")
-        and st[2] is None and st[3] is None and st[4] is None  # no subarray, no fields
-    ):  # fmt: skip
+    plain = isinstance(st, tuple) and len(st) >= 5 and st[1] in ("<", ">", "|", "=")
+    # st[2:5] None: no subarray, no fields
+    if st is not None and not (plain and st[2] is None and st[3] is None and st[4] is None):
         raise ValueError(f"an array of dtype {d.name!r} with an unexpected layout")
     dt = np.dtype(d.name)
     return dt.newbyteorder(">") if st is not None and st[1] == ">" else dt
@@ -238,10 +236,9 @@ def _array(obj: object) -> object:
     if not (isinstance(st, tuple) and len(st) == 4):
         raise ValueError("an array without its data")
     shape, dt, fortran, raw = st[0], _dtype(st[1]), st[2], st[3]
-    if not (
-        isinstance(shape, tuple) and len(shape) <= 2
-        and all(type(n) is int and n >= 0 for n in shape)
-    ):  # fmt: skip
+    if not (isinstance(shape, tuple) and len(shape) <= 2):
+        raise ValueError(f"an array of shape {shape!r}")
+    if not all(type(n) is int and n >= 0 for n in shape):
         raise ValueError(f"an array of shape {shape!r}")
     if isinstance(raw, str):  # a Python 2 pickle (the official files), read as latin-1
         raw = raw.encode("latin1")
@@ -252,6 +249,11 @@ def _array(obj: object) -> object:
         raise ValueError(f"an array of shape {shape} holds {len(raw)} bytes, not {need}")
     arr = np.frombuffer(raw, dtype=dt).reshape(shape, order="F" if fortran else "C")
     return arr.astype(dt.newbyteorder("="), order="C")  # a writable native copy
+
+
+# what reading a damaged or hostile batch file can raise
+BAD_BATCH = (OSError, EOFError, pickle.UnpicklingError, MemoryError, RecursionError, ValueError)
+BAD_BATCH += (KeyError, TypeError, IndexError, AttributeError)
 
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -267,10 +269,7 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as f:
             entry = _SafeUnpickler(f, encoding="latin1").load()
         data, labels = _check_batch(entry)
-    except (
-        OSError, EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError,
-        pickle.UnpicklingError, MemoryError, RecursionError,
-    ) as e:  # fmt: skip
+    except BAD_BATCH as e:
         raise DatasetError(
             "dataset", f"CIFAR-10 file {path} is damaged or not a CIFAR-10 batch: {e}"
         ) from e

@@ -67,8 +67,7 @@ def scan_image_folder(root: str | os.PathLike) -> dict[str, dict[str, list[Path]
         parts = [f"only in train/: {sorted(train - test)}"] if train - test else []
         parts += [f"only in test/: {sorted(test - train)}"] if test - train else []
         raise DatasetError(
-            "dataset",
-            f"train/ and test/ must hold the same classes in {root} ({'; '.join(parts)})",
+            "dataset", f"train/ and test/ must hold the same classes in {root} ({'; '.join(parts)})"
         )
     if len(train) < 2:
         raise DatasetError(

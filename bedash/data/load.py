@@ -14,11 +14,11 @@ from torch import Tensor
 
 from bedash.data import cifar10
 from bedash.data.cifar10 import Progress
-from bedash.names import DatasetError
 from bedash.data.folder import decode_image, image_counts, scan_image_folder
 from bedash.data.housekeeping import folder_cache_file
 from bedash.data.synthetic import SYNTHETIC_TEST, SYNTHETIC_TRAIN, synthetic
 from bedash.data.tensors import Dataset, Split
+from bedash.names import DatasetError
 from bedash.store.atomic import atomic_write
 
 CACHE_VERSION = 2  # 2: keyed on split, class and relative path; decode_image's 8-bit RGB rule
@@ -45,8 +45,9 @@ def load_dataset(
             dataset, cache_dir=Path(data_dir) / "bedash-cache", progress=progress
         )
     for name, size, split, what in (
-        ("train_size", train_size, ds.train, "training"), ("test_size", test_size, ds.test, "test")
-    ):  # fmt: skip
+        ("train_size", train_size, ds.train, "training"),
+        ("test_size", test_size, ds.test, "test"),
+    ):
         if size is not None and size > len(split):  # not silently all of it: say so
             raise DatasetError(name, f"{size} is larger than the {what} set ({len(split)} images)")
     return Dataset(ds.name, ds.classes, ds.train.head(train_size), ds.test.head(test_size), ds.info)
@@ -122,9 +123,11 @@ def _decode_cifar(files: list[Path], progress: Progress | None) -> dict[str, Ten
 
 
 def load_image_folder(
-    root: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
+    root: str | os.PathLike,
+    *,
+    cache_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
-) -> Dataset:  # fmt: skip
+) -> Dataset:
     """An image folder -> Dataset, images as 32 x 32 RGB (decode_image's rule); cached, keyed on
     each file's split, class, path, size and mtime (_files_key)."""
     listing = scan_image_folder(root)

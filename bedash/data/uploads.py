@@ -17,8 +17,8 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from bedash.names import DatasetError
 from bedash.data.load import load_image_folder
+from bedash.names import DatasetError
 
 JUNK = ("__MACOSX/", ".DS_Store")
 

@@ -1,17 +1,12 @@
 """One job system: a FIFO queue behind one cap, each job a task in a thread of this process.
 
-The dashboard's training runs and sweeps and `bedash sweep` are all jobs here (a training run
-is bedash.dashboard.jobs' task, a sweep bedash.sweep.run.sweep_task); a sweep's cells then go
-to a back end of bedash.sweep.engines, in-process or Ray. A job has a uuid4 id, a cancel
-event, and a live record that its task changes under the executor's lock and that readers
-copy as an immutable JobSnapshot, so polling never holds up the work. Under a profile with
-limits (the hosted demo), a watchdog stops jobs past their wall time and jobs that no page
+The dashboard's training runs and sweeps and `bedash sweep` are all jobs here. Under a profile
+with limits (the hosted demo), a watchdog stops jobs past their wall time and jobs that no page
 has polled (`watch`) for `unwatched_seconds`: a closed tab does not hold the only slot.
 
 Why not concurrent.futures.ThreadPoolExecutor: its workers are joined at interpreter exit
 before atexit handlers run, so a running job would hold a stopping server until the job ends
 (shutdown here cancels, then joins with a timeout), and its queue has no positions to show.
-No streamlit, no torch: importing this costs nothing.
 """
 
 from __future__ import annotations
@@ -25,18 +20,11 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from bedash.jobs.record import (
-    ACTIVE,
-    END_MESSAGES,
-    FINAL,
-    Job,
-    JobControl,
-    JobSnapshot,
-    Task,
-)
+from bedash.jobs.record import ACTIVE, END_MESSAGES, FINAL, Job, JobControl, JobSnapshot, Task
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
 
 MAX_FINISHED = 200  # finished jobs remembered (a run folder outlives its job anyway)
@@ -91,12 +79,10 @@ class Executor:
         start_message: str = "starting",
         in_place: bool = False,
     ) -> str:
-        """Queue a task that writes runs_dir/run_id and return its job id; run_id a function:
-        a new id from it that no other job or folder has. The caller checks its input first.
-        `key` makes a submit idempotent: a second submit with the same key (a double click)
-        returns the first one's job. `cancel`: the caller's own event (a signal handler's)
-        that stops the job too. in_place: the job waits for its slot and then runs in the
-        thread that calls run()."""
+        """Queue a task that writes runs_dir/run_id (a function: a new id no job or folder has)
+        and return its job id. A second submit with the same `key` (a double click) returns the
+        first one's job. `cancel`: the caller's own event (a signal handler's) stops the job
+        too. in_place: the job waits for its slot, then runs in the thread that calls run()."""
         with self._cond:
             if known := self.job_for_key(key):
                 return known
@@ -104,13 +90,20 @@ class Executor:
                 raise RuntimeError("the executor is shut down; no new jobs")
             self._start_watchdog()
             run_id = run_id if isinstance(run_id, str) else self._unused_run_id(run_id)
-            job = Job(uuid.uuid4().hex, config, run_id, self.runs_dir / run_id, task,
-                      start_message=start_message)  # fmt: skip
+            job = Job(
+                uuid.uuid4().hex,
+                config,
+                run_id,
+                self.runs_dir / run_id,
+                task,
+                start_message=start_message,
+            )
             if cancel is not None:
                 job.cancel = cancel
             if not in_place:  # daemon: a stuck job cannot keep the server alive; shutdown joins
-                job.thread = threading.Thread(target=self._work, args=(job,), daemon=True,
-                                              name=f"bedash-job-{job.id[:8]}")  # fmt: skip
+                job.thread = threading.Thread(
+                    target=self._work, args=(job,), daemon=True, name=f"bedash-job-{job.id[:8]}"
+                )
             self._jobs[job.id] = job
             if key:
                 self._keys[key] = job.id
@@ -121,10 +114,9 @@ class Executor:
         return job.id
 
     def run(self, task: Task, config: Any, **kw: Any) -> tuple[JobSnapshot, Any]:
-        """Run a task as a job in this thread, once its turn comes (the CLI's sweep: Ray's init
-        and the signal handlers need the main thread). Returns the final snapshot and the
-        value the task returned. What the task raised reaches the caller after the job's
-        record ends (a KeyboardInterrupt as cancelled)."""
+        """Run a task as a job in this thread once its turn comes (Ray's init and the signal
+        handlers need the main thread): the final snapshot and the task's value. What the task
+        raised is raised again after the job's record ends (a KeyboardInterrupt as cancelled)."""
         job_id = self.submit(task, config, in_place=True, **kw)
         with self._cond:
             job = self._jobs[job_id]
@@ -140,8 +132,7 @@ class Executor:
 
     def cancel(self, job_id: str) -> bool:
         """Stop a job: a queued one never starts, a running one stops at its next check of the
-        cancel event (after a batch, a download chunk) and keeps what it measured. False
-        when there is nothing to stop."""
+        cancel event and keeps what it measured. False when there is nothing to stop."""
         with self._cond:
             job = self._jobs.get(job_id)
             if job is None or job.status in FINAL:
@@ -157,8 +148,7 @@ class Executor:
             return True
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Cancel every job and join the threads (the server is stopping). True when all
-        stopped in time. Later submits raise."""
+        """Cancel every job and join the threads: True when all stopped in time."""
         self._stop.set()
         with self._cond:
             self._closed = True
@@ -179,8 +169,8 @@ class Executor:
     # -- reading ---------------------------------------------------------------------------
 
     def snapshot(self, job_id: str) -> JobSnapshot | None:
-        """An immutable copy of the job (None for an unknown id). Cheap: the lock is held only
-        to copy a few lists, and an unchanged job returns the same object."""
+        """An immutable copy of the job (None for an unknown id); an unchanged job returns the
+        same object."""
         with self._cond:
             job = self._jobs.get(job_id)
             if job is None:
@@ -269,8 +259,7 @@ class Executor:
         self._cond.notify_all()
 
     def _update(self, job: Job, change: Callable[[Job], None]) -> None:
-        """Apply a task's change to its job under the lock, check the wall-time limit and
-        publish a new version: the one way a running task reaches the executor."""
+        """The one way a running task changes its job: under the lock, wall limit checked."""
         with self._cond:
             change(job)
             self._check_wall(job)
@@ -293,22 +282,19 @@ class Executor:
         self._keys = {k: j for k, j in self._keys.items() if j in self._jobs}
 
     def _copy(self, job: Job) -> JobSnapshot:
-        position = None
-        if job.status == "queued":
-            position = self._queue.index(job.id) + 1
-        return JobSnapshot(
-            job.id, job.config, job.status, job.run_id, job.run_dir, job.submitted, job.started,
-            job.ended, position, job.message, job.error, job.traceback, job.model,
-            job.model_index, job.progress, job.data_progress, tuple(job.history),
-            tuple(job.trace), tuple(job.results), job.version,
-        )  # fmt: skip
+        copy = {f.name: getattr(job, f.name, None) for f in fields(JobSnapshot)}
+        copy.update(history=tuple(job.history), trace=tuple(job.trace), results=tuple(job.results))
+        if job.status == "queued":  # queue_position: None otherwise
+            copy["queue_position"] = self._queue.index(job.id) + 1
+        return JobSnapshot(**copy)
 
     # -- running a task (not under the lock) -----------------------------------------------
 
     def _work(self, job: Job) -> None:
         status, error, tb, message = "failed", "", "", ""
-        control = JobControl(job.id, job.config, job.run_dir, job.cancel,
-                             lambda change: self._update(job, change))  # fmt: skip
+        control = JobControl(
+            job.id, job.config, job.run_dir, job.cancel, lambda change: self._update(job, change)
+        )
         try:
             status, error, message, *value = job.task(control)
             job.value = value[0] if value else None
@@ -334,13 +320,11 @@ class Executor:
     # -- the profile's limits: a light timer, off the working path --------------------------
 
     def _check_wall(self, job: Job) -> None:
-        """The profile's per-job time limit (the hosted demo's), enforced by cancelling."""
         cap = self.limits.max_wall_seconds
         if cap and job.started and time.time() - job.started > cap and not job.cancel.is_set():
             self._stop_job(job, f"stopped at the {self.limits.name} limit of {cap:g} s per job")
 
     def _stop_job(self, job: Job, reason: str) -> None:
-        """Cancel a job on the executor's own account; `reason` becomes its final message."""
         if job.status == "queued":
             self.cancel(job.id)
             job.message = job.stop_reason = f"{reason}; it never started, nothing was written"
@@ -353,8 +337,9 @@ class Executor:
         lim = self.limits
         if self._watchdog is not None or not (lim.unwatched_seconds or lim.max_wall_seconds):
             return
-        self._watchdog = threading.Thread(target=self._watch_loop, name="bedash-watchdog",
-                                          daemon=True)  # fmt: skip
+        self._watchdog = threading.Thread(
+            target=self._watch_loop, name="bedash-watchdog", daemon=True
+        )
         self._watchdog.start()
 
     def _watch_loop(self) -> None:
@@ -379,8 +364,8 @@ class Executor:
 
 
 def release_memory() -> None:
-    """Give the heap that a finished job freed back to the system (glibc keeps it otherwise;
-    a long-running server would sit at its largest job's peak). A no-op elsewhere."""
+    """Give a finished job's freed heap back to the system: glibc keeps it otherwise, and a
+    server would sit at its largest job's peak."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim(0)

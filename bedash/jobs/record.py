@@ -28,8 +28,7 @@ class TracePoint:
 
 @dataclass(frozen=True)
 class DataProgress:
-    """Progress of a stage: dataset download / extract / decode (bytes or files), or a
-    sweep's cells: done of total."""
+    """done of total in a stage: a dataset's download / extract / decode, or a sweep's cells."""
 
     stage: str
     done: int
@@ -119,9 +118,8 @@ class Job:
 
 @dataclass(frozen=True)
 class JobControl:
-    """What a running task gets: its job's id, config, folder and cancel event, and the one
-    way to change its live record (`update`, under the executor's lock, which also checks the
-    profile's wall-time limit)."""
+    """What a running task gets: its job's id, config, folder, cancel event, and `update`, the
+    one way to change its live record."""
 
     job_id: str
     config: Any

@@ -21,9 +21,17 @@ from bedash.store.readers import read_json, record_problem, safe_text
 from bedash.store.runfiles import CONFIG_META, STATUS_JSON, TABLE_RE, UNCERTAINTY_RE
 
 RUN_FILES = (
-    "config.json", "status.json", "history.csv", "results.csv", "members.csv", "steps.csv",
-    "shift.csv", "ood.csv", "selective.csv", "annotations.json",
-)  # fmt: skip
+    "config.json",
+    "status.json",
+    "history.csv",
+    "results.csv",
+    "members.csv",
+    "steps.csv",
+    "shift.csv",
+    "ood.csv",
+    "selective.csv",
+    "annotations.json",
+)
 SWEEP_MARKER = "sweep.json"  # bedash.sweep.folder writes it first in a sweep folder
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RUN_NAME_RULE = "1 to 128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"

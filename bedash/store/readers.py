@@ -2,13 +2,10 @@
 
 - Only regular files are opened (lstat first): a FIFO would block forever, a device may never
   end, a symbolic link may lead anywhere. Bytes read are capped.
-- A CSV file is read against its declared schema (column -> Cell: type, bounds, need) by one
-  generic reader, `read_table`: cells become typed values (int, float, str or None for an empty
-  cell) within bounds; a word, NaN, infinity (where not declared), a missing column or a row
-  with the wrong number of cells is a FileProblem naming the file, the line and the column.
-  The schemas of a run's files are declared in bedash.store.runfiles.
-- Text that reaches a user (reasons, names, config strings) goes through `safe_text`: control
-  and formatting characters escaped, lone surrogates replaced, length capped.
+- A CSV file is read against its schema (column -> Cell: type, bounds, need; bedash.store.runfiles
+  declares them) by `read_table`: anything out of place is a FileProblem naming the file, the
+  line and the column.
+- Text that reaches a user goes through `safe_text`.
 """
 
 from __future__ import annotations
@@ -74,8 +71,8 @@ def clean_json(value: Any, limit: int = 2000) -> Any:
 # -- files -------------------------------------------------------------------------------------
 
 
-_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
-          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}  # fmt: skip
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+_KINDS |= dict.fromkeys((stat.S_IFCHR, stat.S_IFBLK), "a device")
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
@@ -298,16 +295,10 @@ def read_table(path: Path, schema: Schema) -> list[Row]:
     if len(set(header)) != len(header):
         raise FileProblem(f"{name} repeats a column")
     n = len(header)
-    plan = [
-        (
-            col,
-            header.index(col) if col in header else -1,
-            cell.parse,
-            cell.need == "required",
-            {"": None},
-        )
-        for col, cell in schema.items()
-    ]
+    plan = []
+    for col, cell in schema.items():
+        i = header.index(col) if col in header else -1
+        plan.append((col, i, cell.parse, cell.need == "required", {"": None}))
     out: list[Row] = []
     for line, cells in rows:
         if len(cells) != n:
@@ -322,9 +313,8 @@ def read_table(path: Path, schema: Schema) -> list[Row]:
                 try:
                     got = parse(text)
                 except ValueError as e:
-                    raise FileProblem(
-                        f"{name} line {line}: {col} '{safe_text(text, 20)}' {e}"
-                    ) from None
+                    shown = safe_text(text, 20)
+                    raise FileProblem(f"{name} line {line}: {col} '{shown}' {e}") from None
                 if len(seen) < 256:
                     seen[text] = got
             elif got is None and needed:

@@ -96,11 +96,10 @@ UNCERTAINTY: Schema = {  # uncertainty_<model>.csv
     "bin": required(COUNT), "lower": required(POS), "upper": required(POS),
     "count": required(COUNT), "fraction": column(UNIT),
 }  # fmt: skip
-for schema, names in (
-    (RESULTS, RESULT_COLUMNS), (HISTORY, HISTORY_COLUMNS), (MEMBERS, MEMBER_COLUMNS),
-    (RELIABILITY, RELIABILITY_COLUMNS), (SHIFT, SHIFT_COLUMNS), (OOD, OOD_COLUMNS),
-    (SELECTIVE, SELECTIVE_COLUMNS), (UNCERTAINTY, UNCERTAINTY_COLUMNS),
-):  # fmt: skip
+_SCHEMAS = (RESULTS, HISTORY, MEMBERS, RELIABILITY, SHIFT, OOD, SELECTIVE, UNCERTAINTY)
+_COLUMNS = (RESULT_COLUMNS, HISTORY_COLUMNS, MEMBER_COLUMNS, RELIABILITY_COLUMNS, SHIFT_COLUMNS)
+_COLUMNS += (OOD_COLUMNS, SELECTIVE_COLUMNS, UNCERTAINTY_COLUMNS)
+for schema, names in zip(_SCHEMAS, _COLUMNS, strict=True):
     assert list(schema) == names, names[:2]
 
 # JSON objects: what makes a status.json or a config.json's _meta bedash's (keys not named
@@ -142,8 +141,7 @@ def read_matrix(path: Path) -> list[Row]:
 
 
 def _load(file: Path, read: Callable[[Path], list[Row]], problems: list[str]) -> list[Row]:
-    """read(file)'s rows; [] when the file is absent, and [] plus a line in problems (safe to
-    show as plain text) when it cannot be used."""
+    """read(file)'s rows; [] when the file is absent, plus a line in problems when unusable."""
     try:
         return read(file)
     except FileNotFoundError:
@@ -160,16 +158,10 @@ def _load(file: Path, read: Callable[[Path], list[Row]], problems: list[str]) ->
 
 @dataclass
 class RunTables:
-    """A run's CSVs as plain Python rows, each value int, float, str or None (empty cell).
-
-    results: results.csv rows with every RESULT_COLUMNS key; members: members.csv rows
-    (model, member, accuracy, nll); history: history.csv rows (member None for the whole
-    model); agreement[model]: rows {"member": i, "0": v0, "1": v1, ...}; reliability[model]:
-    rows (bin, lower, upper, count, accuracy, confidence). A file that is absent gives an
-    empty table; a file that fails validation gives an empty table and a line in `problems`
-    ("results.csv line 3: nll 'abc' is not a number"), safe to show as plain text.
-    `pandas.DataFrame(rows)` turns any table into a frame with the file's columns.
-    """
+    """A run's CSVs as rows of int, float, str or None (empty cell), with every column of
+    the file's schema (history: member None for the whole model). A file that is absent gives
+    an empty table; one that fails validation, an empty table and a line in `problems` (safe
+    to show as plain text)."""
 
     results: list[Row] = field(default_factory=list)
     members: list[Row] = field(default_factory=list)

@@ -1,9 +1,8 @@
 """`python -m bedash sweep`: a grid of runs over seeds, with paired statistics and a verdict.
 
-Every setting of `train` is a flag here too, and --no-download; a sweepable one takes a comma
-list (`--members 1,2,4,8 --hidden 128,512 --seeds 0-4`); --shift, --severities and --ood keep
-theirs as one value. Rerunning the same command (or just
-`--out DIR`) resumes: finished cells are kept, failed and interrupted ones run again.
+Every setting of `train` is a flag here too; a sweepable one takes a comma list (`--members
+1,2,4,8 --seeds 0-4`). Rerunning the same command (or just `--out DIR`) resumes: finished cells
+are kept, failed and interrupted ones run again.
 Exit codes: 0 every cell finished, 1 some cell failed, 2 bad input (one line naming the
 flag), 130 interrupted. The driver never imports torch (Ray workers do).
 """
@@ -26,22 +25,14 @@ from bedash.settings.limits import Limits
 from bedash.settings.types import Spec
 from bedash.sweep.engines import LocalEngine, RayEngine
 from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
-from bedash.sweep.grid import (
-    MAX_CELLS,
-    SweepError,
-    SweepSpec,
-    check_cells,
-    parse_seeds,
-)
+from bedash.sweep.grid import MAX_CELLS, SweepError, SweepSpec, check_cells, parse_seeds
 from bedash.sweep.run import SweepEvent, check_files, sweep_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading
-SWEEP_FLAGS = {  # sweep settings an error may name, and their flags
-    "seeds": "--seeds", "out": "--out", "address": "--address", "max_cells": "--max-cells",
-    "cpus_per_run": "--cpus-per-run", "gpus_per_run": "--gpus-per-run", "engine": "--engine",
-    "no_download": "--no-download",
-}  # fmt: skip
+SWEEP_SETTINGS = ("seeds", "out", "address", "max_cells", "cpus_per_run", "gpus_per_run", "engine")
+# the sweep settings an error may name, and their flags
+SWEEP_FLAGS = {n: "--" + n.replace("_", "-") for n in (*SWEEP_SETTINGS, "no_download")}
 
 
 class UsageError(Exception):
@@ -71,31 +62,43 @@ def build_parser() -> argparse.ArgumentParser:
         group = groups.get(s.group) or groups["output"]
         s.type.add_argument(group, s, s.type.flag_help(s, sweep=True), sweep=True)
     g = p.add_argument_group("sweep")
-    g.add_argument(
-        "--seeds",
-        default=None,
-        help=f"seeds of every config: 0-4, 0,1,2 or 0-2,7 (default {DEFAULT_SEEDS})",
-    )
-    g.add_argument("--out", default=None, help="sweep folder; an existing one is resumed")
+    seeds_help = f"seeds of every config: 0-4, 0,1,2 or 0-2,7 (default {DEFAULT_SEEDS})"
+    g.add_argument("--seeds", help=seeds_help)
+    g.add_argument("--out", help="sweep folder; an existing one is resumed")
     g.add_argument("--sweeps-dir", default="sweeps", help="where sweeps go without --out")
     g.add_argument("--max-cells", type=int, default=MAX_CELLS, help="refuse bigger grids")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
-    g.add_argument("--no-download", action="store_true",
-                   help="never download anything (CIFAR-10, the SVHN OOD set), as train's; "
-                        "checked before any cell starts")  # fmt: skip
+    g.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download anything (CIFAR-10, the SVHN OOD set), as train's; "
+        "checked before any cell starts",
+    )
     e = p.add_argument_group("engine")
-    e.add_argument("--engine", choices=["auto", "ray", "local"], default="auto",
-                   help="ray (default), or local: in this process, one cell at a time "
-                        "(the demo profile always runs locally)")  # fmt: skip
-    e.add_argument("--address", default=None,
-                   help="a Ray cluster (HOST:PORT or auto; default: $RAY_ADDRESS, else a local "
-                        "Ray started for this sweep)")  # fmt: skip
-    e.add_argument("--cpus-per-run", type=float, default=None,
-                   help="CPUs a cell reserves (fractions allowed; default: all of a node's, i.e. "
-                        "one run per node at a time, or 1 with GPUs)")  # fmt: skip
-    e.add_argument("--gpus-per-run", type=float, default=None,
-                   help="GPUs a cell reserves (0.25: four runs share a GPU; default: 1 where "
-                        "the cluster has GPUs and --device is not cpu)")  # fmt: skip
+    e.add_argument(
+        "--engine",
+        choices=["auto", "ray", "local"],
+        default="auto",
+        help="ray (default), or local: in this process, one cell at a time "
+        "(the demo profile always runs locally)",
+    )
+    e.add_argument(
+        "--address",
+        help="a Ray cluster (HOST:PORT or auto; default: $RAY_ADDRESS, else a local "
+        "Ray started for this sweep)",
+    )
+    e.add_argument(
+        "--cpus-per-run",
+        type=float,
+        help="CPUs a cell reserves (fractions allowed; default: all of a node's, i.e. "
+        "one run per node at a time, or 1 with GPUs)",
+    )
+    e.add_argument(
+        "--gpus-per-run",
+        type=float,
+        help="GPUs a cell reserves (0.25: four runs share a GPU; default: 1 where "
+        "the cluster has GPUs and --device is not cpu)",
+    )
     e.add_argument(
         "--exclusive", action="store_true", help="one run per node at a time (for timing sweeps)"
     )
@@ -108,10 +111,9 @@ def spec_from_args(a: argparse.Namespace) -> SweepSpec | None:
     """The sweep the flags describe; None when no setting and no --seeds was given."""
     base: dict[str, Any] = {}
     grid: dict[str, list[Any]] = {}
-    given = False
+    given = a.seeds is not None
     for s in config_specs():
-        raw = getattr(a, s.name)
-        if raw is None:
+        if (raw := getattr(a, s.name)) is None:
             continue
         given = True
         values = sweep_values(s, raw)  # ConfigError naming the field: exit 2 naming the flag
@@ -119,8 +121,6 @@ def spec_from_args(a: argparse.Namespace) -> SweepSpec | None:
             base[s.name] = values[0]
         else:
             grid[s.name] = values
-    if a.seeds is not None:
-        given = True
     if not given:
         return None
     seeds = parse_seeds(a.seeds if a.seeds is not None else DEFAULT_SEEDS)
@@ -143,36 +143,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-def _limits() -> Limits:
+def cmd_sweep(args: argparse.Namespace) -> int:
     from bedash.settings.profile import current_limits
-
-    return current_limits()
-
-
-def _new_id() -> str:
     from bedash.store.folders import new_run_id
 
-    return new_run_id()
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    limits = _limits()
+    limits = current_limits()
     spec = spec_from_args(args)
-    if spec is None:  # only --out: resume what is there
-        if not args.out:
-            spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
-        elif is_sweep_dir(args.out):
-            spec = spec_from_sweep(args.out)
-        elif Path(args.out).is_dir() and any(Path(args.out).iterdir()):
+    if spec is None and args.out and is_sweep_dir(args.out):  # only --out: resume what is there
+        spec = spec_from_sweep(args.out)
+    elif spec is None:
+        if args.out and Path(args.out).is_dir() and any(Path(args.out).iterdir()):
             read_sweep_json(args.out)  # raises: not a sweep
-        else:
-            spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
-    out = Path(args.out) if args.out else Path(args.sweeps_dir) / _new_id()
+        spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
+    out = Path(args.out) if args.out else Path(args.sweeps_dir) / new_run_id()
     cells = check_cells(spec, limits, args.max_cells)
     check_out(out, spec)
     # before Ray starts: one line naming the flag
-    download = not getattr(args, "no_download", False)  # a hand-made Namespace may lack it
-    check_files(cells, download=download, here=not args.address)
+    check_files(cells, download=not args.no_download, here=not args.address)
     engine = make_engine(args, spec, limits)
     cancel = threading.Event()
     bar = SweepBar(sys.stderr, quiet=args.quiet)
@@ -186,8 +173,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         restore = stopping.install(cancel, "cancelling the running cells")
         # one job of the executor, run here: ray.init and the signal handlers need the main
         # thread. The profile's limits are the cells' (per run), not the job's watchdog.
-        task = sweep_task(spec, out, engine, limits=limits, max_cells=args.max_cells,
-                          on_event=bar.on_event)  # fmt: skip
+        task = sweep_task(
+            spec, out, engine, limits=limits, max_cells=args.max_cells, on_event=bar.on_event
+        )
         _, result = Executor(out.parent).run(task, spec.base, run_id=out.name, cancel=cancel)
     finally:
         restore()
@@ -195,8 +183,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         engine.close()
     print(format_verdicts(out))
     c = result.counts
-    print(f"\nsweep {result.status}: {c['finished'] + c['diverged']}/{sum(c.values())} cells done, "
-          f"{c['failed']} failed, {c['interrupted'] + c['pending']} to resume: {out}")  # fmt: skip
+    print(
+        f"\nsweep {result.status}: {c['finished'] + c['diverged']}/{sum(c.values())} cells done, "
+        f"{c['failed']} failed, {c['interrupted'] + c['pending']} to resume: {out}"
+    )
     if result.status == "interrupted":
         return stopping.exit_code()
     return EXIT_FAILED if result.status == "failed" else EXIT_OK
@@ -226,19 +216,25 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
     if kind == "auto" and not args.address and not _have_ray():
         kind = "local"  # `pip install .` without the ray extra: the cells run one by one here
     if kind == "ray" and not _have_ray():
-        raise SweepError("engine", "Ray is not installed (pip install 'bedash[ray]'); or use "
-                                   "--engine local")  # fmt: skip
+        raise SweepError(
+            "engine", "Ray is not installed (pip install 'bedash[ray]'); or use --engine local"
+        )
     if kind == "local":
         if args.address:
             raise SweepError("address", "needs --engine ray")
         return LocalEngine(train, limits, download=download)
     return RayEngine(
         train,
-        address=args.address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-        exclusive=args.exclusive, dashboard=args.ray_dashboard, logs=args.ray_logs,
-        use_gpu=spec.base.device != "cpu", limits=limits,
+        address=args.address,
+        cpus_per_run=args.cpus_per_run,
+        gpus_per_run=args.gpus_per_run,
+        exclusive=args.exclusive,
+        dashboard=args.ray_dashboard,
+        logs=args.ray_logs,
+        use_gpu=spec.base.device != "cpu",
+        limits=limits,
         download=download,
-    )  # fmt: skip
+    )
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -259,8 +255,10 @@ def format_verdicts(path: Path) -> str:
     lines = [f"{'config':<24} {'metric':<14} {'vs':<18} {'diff':>10} {'95% CI':>24}  verdict"]
     for r in rows:
         ci = f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]" if r["ci_low"] else "-"
-        lines.append(f"{r['label'][:24]:<24} {r['metric']:<14} {r['baseline']:<18} "
-                     f"{_num(r['mean_diff']):>10} {ci:>24}  {r['verdict']}")  # fmt: skip
+        lines.append(
+            f"{r['label'][:24]:<24} {r['metric']:<14} {r['baseline']:<18} "
+            f"{_num(r['mean_diff']):>10} {ci:>24}  {r['verdict']}"
+        )
     return "\n".join(lines)
 
 

@@ -1,12 +1,9 @@
 """The back ends that run a sweep job's cells: Ray core tasks (a laptop, a cluster), or in-process.
 
-An engine gets the cells to run and two callbacks: started(cell_id, info) when a cell starts
-and ended(outcome, info) when it ends; info says where and under what concurrency it ran.
-Each cell runs `train` (bedash.experiment.run_experiment, handed in by whoever makes the
-engine, so that this module does not import the training code) into a temporary folder on its
-worker and returns the run's files, so workers need no filesystem shared with the driver.
-Importing this module does not import torch or ray; a Ray worker imports torch when its first
-cell starts.
+An engine calls started(cell_id, info) and ended(outcome, info) per cell; info says where and
+under what concurrency it ran. Each cell runs `train` (handed in, so this module does not import
+the training code) into a temporary folder and returns the run's files: workers need no
+filesystem shared with the driver. Importing this module imports neither torch nor ray.
 """
 
 from __future__ import annotations
@@ -42,12 +39,9 @@ def run_cell(
     cancel: threading.Event | None = None,
     download: bool = True,
 ) -> CellOutcome:
-    """Run one cell into a temporary folder and return its files (what a task returns).
-    download=False: nothing is downloaded (CIFAR-10, SVHN), as `train --no-download`.
-
-    Never raises for a failing run: the outcome says failed, with the error and whatever the
-    run wrote (status.json holds the traceback). A set `cancel` gives 'interrupted'; Ray's
-    cancel is force=True (the worker exits), so nothing here sees it."""
+    """Run one cell into a temporary folder and return its files. Never raises for a failing
+    run: the outcome says failed, with the error and whatever the run wrote. A set `cancel`
+    gives 'interrupted'; Ray's cancel is force=True (the worker exits), so nothing here sees it."""
     threads = threads or limits.torch_threads
     if threads:
         import torch
@@ -128,8 +122,10 @@ class LocalEngine:
             if cancel.is_set():
                 return
             started(cell.id, {**info, "node": "local", "host": socket.gethostname()})
-            outcome = run_cell(cell.id, cell.config.to_dict(), self.train, self.limits,
-                               cancel=cancel, download=self.download)  # fmt: skip
+            config = cell.config.to_dict()
+            outcome = run_cell(
+                cell.id, config, self.train, self.limits, cancel=cancel, download=self.download
+            )
             outcome.node = "local"
             ended(outcome, info)
 
@@ -152,10 +148,17 @@ class Node:
     task_gpus: float
 
 
+NODE_KEYS = ("host", "address", "cpus", "gpus", "slots")  # what describe() shows of a Node
+
+
 def ray_task(
-    train: Train, cell_id: str, config: dict[str, Any], limits: Limits, threads: int,
+    train: Train,
+    cell_id: str,
+    config: dict[str, Any],
+    limits: Limits,
+    threads: int,
     download: bool = True,
-) -> CellOutcome:  # fmt: skip
+) -> CellOutcome:
     """What each Ray task runs (train travels by reference: its module is on the worker)."""
     return run_cell(cell_id, config, train, limits, threads, download=download)
 
@@ -254,9 +257,8 @@ class RayEngine:
                 slots = min(slots, 1)
             if slots < 1:
                 continue
-            plan.append(Node(n["NodeID"], n.get("NodeManagerHostname", ""),
-                             n.get("NodeManagerAddress", ""), cpus, ngpu, slots, task_cpus,
-                             gpus))  # fmt: skip
+            host, addr = n.get("NodeManagerHostname", ""), n.get("NodeManagerAddress", "")
+            plan.append(Node(n["NodeID"], host, addr, cpus, ngpu, slots, task_cpus, gpus))
         if not plan:
             best_cpu = max((n.get("Resources", {}).get("CPU", 0) for n in alive), default=0)
             best_gpu = max((n.get("Resources", {}).get("GPU", 0) for n in alive), default=0)
@@ -264,18 +266,24 @@ class RayEngine:
                 raise SweepError(
                     "gpus_per_run", f"no node has {gpus:g} GPUs (the most on a node: {best_gpu:g})"
                 )
-            raise SweepError("cpus_per_run", f"no node has {self.cpus_per_run:g} CPUs "
-                                              f"(the most on a node: {best_cpu:g})")  # fmt: skip
+            raise SweepError(
+                "cpus_per_run",
+                f"no node has {self.cpus_per_run:g} CPUs (the most on a node: {best_cpu:g})",
+            )
         return plan
 
     def describe(self) -> dict[str, Any]:
         return {
-            "name": self.name, "address": self.address or "local",
-            "cpus_per_run": self.cpus_per_run, "gpus_per_run": self.gpus_per_run,
-            "exclusive": self.exclusive, "runs_at_once": sum(n.slots for n in self.nodes),
-            "nodes": [{"node": n.node_id, "host": n.host, "address": n.address, "cpus": n.cpus,
-                       "gpus": n.gpus, "slots": n.slots} for n in self.nodes],
-        }  # fmt: skip
+            "name": self.name,
+            "address": self.address or "local",
+            "cpus_per_run": self.cpus_per_run,
+            "gpus_per_run": self.gpus_per_run,
+            "exclusive": self.exclusive,
+            "runs_at_once": sum(n.slots for n in self.nodes),
+            "nodes": [
+                {"node": n.node_id, **{k: getattr(n, k) for k in NODE_KEYS}} for n in self.nodes
+            ],
+        }
 
     # running
 
@@ -295,22 +303,35 @@ class RayEngine:
         peak: dict[str, int] = {}
 
         def info(cell_id: str, node: Node) -> dict[str, Any]:
-            return {"node": node.node_id, "host": node.host, "runs_per_node": node.slots,
-                    "concurrent_runs": peak.get(cell_id, 1), "cpus_per_run": node.task_cpus,
-                    "gpus_per_run": node.task_gpus, "exclusive": self.exclusive}  # fmt: skip
+            return {
+                "node": node.node_id,
+                "host": node.host,
+                "runs_per_node": node.slots,
+                "concurrent_runs": peak.get(cell_id, 1),
+                "cpus_per_run": node.task_cpus,
+                "gpus_per_run": node.task_gpus,
+                "exclusive": self.exclusive,
+            }
 
         def submit(cell: Cell, node: Node) -> None:
+            threads = max(1, int(node.task_cpus))
             ref = remote.options(
-                num_cpus=node.task_cpus, num_gpus=node.task_gpus,
+                num_cpus=node.task_cpus,
+                num_gpus=node.task_gpus,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
-            ).remote(self.train, cell.id, cell.config.to_dict(), self.limits,
-                     max(1, int(node.task_cpus)), self.download)  # fmt: skip
+            ).remote(
+                self.train, cell.id, cell.config.to_dict(), self.limits, threads, self.download
+            )
             inflight[ref] = (cell, node)
             running = on_node[node.node_id]
             running.add(cell.id)
             for cid in running:  # everything on the node now runs beside len(running) - 1 others
                 peak[cid] = max(peak.get(cid, 1), len(running))
             started(cell.id, info(cell.id, node))
+
+        def finish(outcome: CellOutcome, cell: Cell, node: Node) -> None:
+            outcome.node, outcome.host = outcome.node or node.node_id, outcome.host or node.host
+            ended(outcome, info(cell.id, node))
 
         def fill() -> None:
             while queue:
@@ -330,9 +351,7 @@ class RayEngine:
                     for ref in inflight:
                         ray.cancel(ref, force=True)
                     for cell, node in inflight.values():
-                        ended(CellOutcome(cell.id, "interrupted", error="cancelled",
-                                          node=node.node_id, host=node.host),
-                              info(cell.id, node))  # fmt: skip
+                        finish(CellOutcome(cell.id, "interrupted", error="cancelled"), cell, node)
                     inflight.clear()
                     return
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
@@ -345,11 +364,7 @@ class RayEngine:
                         outcome = CellOutcome(cell.id, "interrupted", error="cancelled")
                     except Exception as e:  # a worker died (out of memory...): this cell only
                         outcome = CellOutcome(cell.id, "failed", error=_first_line(e))
-                    outcome.node, outcome.host = (
-                        outcome.node or node.node_id,
-                        outcome.host or node.host,
-                    )
-                    ended(outcome, info(cell.id, node))
+                    finish(outcome, cell, node)
                 fill()
         except BaseException:
             for ref in inflight:  # the driver is going: do not leave cells running

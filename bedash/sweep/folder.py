@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,11 +48,9 @@ class SweepStore:
             store._recheck_done()
             return store
         p.mkdir(parents=True, exist_ok=True)
-        state = {
-            "format": SWEEP_FORMAT, "version": 1, "created": now(), "updated": now(),
-            "status": "pending", **spec.to_dict(), "engine": {},
-            "cells": [_cell_entry(c) for c in cells],
-        }  # fmt: skip
+        state = {"format": SWEEP_FORMAT, "version": 1, "created": now(), "updated": now()}
+        state |= {"status": "pending", **spec.to_dict(), "engine": {}}
+        state["cells"] = [_cell_entry(c) for c in cells]
         store = cls(p, spec, cells, state)
         store.save()
         return store
@@ -59,10 +58,8 @@ class SweepStore:
     def _recheck_done(self) -> None:
         """A cell kept as done must still have its results; otherwise it runs again."""
         for entry in self.state["cells"]:
-            if (
-                entry["status"] in DONE_STATUSES
-                and not (self.path / entry["id"] / "results.csv").is_file()
-            ):
+            done = entry["status"] in DONE_STATUSES
+            if done and not (self.path / entry["id"] / "results.csv").is_file():
                 entry["status"] = "pending"
 
     # state
@@ -77,10 +74,7 @@ class SweepStore:
         return [c for c in self.cells if self.entry(c.id)["status"] in DONE_STATUSES]
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(CELL_STATUSES, 0)
-        for e in self.state["cells"]:
-            out[e["status"]] = out.get(e["status"], 0) + 1
-        return out
+        return count_statuses(self.state["cells"])
 
     def update(self, cell_id: str, **changes: Any) -> None:
         with self._lock:
@@ -129,8 +123,8 @@ def check_out(path: str | Path, spec: SweepSpec) -> None:
 
 
 def _cell_entry(cell: Cell) -> dict[str, Any]:
-    return {"id": cell.id, "config": cell.config_index, "values": cell.values,
-            "seed": cell.seed, "status": "pending", "attempts": 0}  # fmt: skip
+    entry = {"id": cell.id, "config": cell.config_index, "values": cell.values, "seed": cell.seed}
+    return entry | {"status": "pending", "attempts": 0}
 
 
 def read_sweep_json(path: str | Path) -> dict[str, Any]:
@@ -162,11 +156,8 @@ def _check_same_grid(path: Path, old: SweepSpec, new: SweepSpec) -> None:
     if a["grid"] != b["grid"]:
         names = list(dict.fromkeys([*a["grid"], *b["grid"]]))
         name = next(n for n in names if a["grid"].get(n) != b["grid"].get(n))
-        there, here = (
-            a["grid"].get(name, a["base"].get(name)),
-            b["grid"].get(name, b["base"].get(name)),
-        )
-        raise SweepError(name, _differs(path, there, here))
+        there = a["grid"].get(name, a["base"].get(name))
+        raise SweepError(name, _differs(path, there, b["grid"].get(name, b["base"].get(name))))
     if a["seeds"] != b["seeds"]:
         raise SweepError("seeds", _differs(path, a["seeds"], b["seeds"]))
     for name in a["base"]:
@@ -218,7 +209,9 @@ def read_snapshot(path: str | Path) -> SweepSnapshot:
     except SweepError as e:
         return SweepSnapshot(Path(path), "failed", {}, [], e.message)
     cells = state.get("cells", [])
-    counts = dict.fromkeys(CELL_STATUSES, 0)
-    for c in cells:
-        counts[c["status"]] = counts.get(c["status"], 0) + 1
-    return SweepSnapshot(Path(path), str(state.get("status", "")), counts, cells)
+    return SweepSnapshot(Path(path), str(state.get("status", "")), count_statuses(cells), cells)
+
+
+def count_statuses(cells: list[dict[str, Any]]) -> dict[str, int]:
+    """How many cells have each status (every known status, 0 included)."""
+    return {**dict.fromkeys(CELL_STATUSES, 0), **Counter(c["status"] for c in cells)}

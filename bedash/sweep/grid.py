@@ -117,8 +117,11 @@ class SweepSpec:
         base = self.base.to_dict()
         base.pop("extra", None)
         base.pop("seed", None)  # the seeds are the grid's
-        return {"base": base, "grid": {k: list(v) for k, v in self.grid.items()},
-                "seeds": list(self.seeds)}  # fmt: skip
+        return {
+            "base": base,
+            "grid": {k: list(v) for k, v in self.grid.items()},
+            "seeds": list(self.seeds),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:

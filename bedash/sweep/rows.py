@@ -10,15 +10,14 @@ import io
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from bedash.names import RESULT_COLUMNS
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
 
-# results.csv columns that describe a run rather than measure it
-DESCRIPTIVE = ("model", "status", "members", "arch", "hidden", "layers", "epochs", "batch_size",
-               "dataset", "device", "seed")  # fmt: skip
+# results.csv's columns that describe a run rather than measure it
+DESCRIPTIVE = RESULT_COLUMNS[: RESULT_COLUMNS.index("seed") + 1]  # model .. seed
 BASELINES = ("ensemble", "ensemble_parallel", "single")  # what BatchEnsemble is paired against
 
 
@@ -68,8 +67,9 @@ def load_records(store: Any) -> list[Record]:
     for cell, rows in cell_rows(store, "results.csv"):
         for row in rows:
             if row.get("status") == "finished":
-                records.append(Record(cell.config_index, cell.values, cell.seed, row["model"],
-                                      floats(row)))  # fmt: skip
+                records.append(
+                    Record(cell.config_index, cell.values, cell.seed, row["model"], floats(row))
+                )
     return records
 
 
@@ -83,25 +83,27 @@ def config_label(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in values.items()) or "base config"
 
 
+STATS = ("mean", "std", "n", "ci_low", "ci_high")  # a Summary's fields, in its order
+
 # key: the columns a table's rows are told apart by besides config and model (shift.csv:
 # corruption, severity; ood.csv: ood_set, score); () for results.csv
 
 
 def summary_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
-    return ["config", "label", *fields, "model", *key, "metric", "better", "mean", "std", "n",
-            "ci_low", "ci_high"]  # fmt: skip
+    return ["config", "label", *fields, "model", *key, "metric", "better", *STATS]
 
 
 def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
-    return ["config", "label", *fields, *key, "metric", "better", "model", "baseline",
-            "mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n",
-            "verdict"]  # fmt: skip
+    head = ["config", "label", *fields, *key, "metric", "better", "model", "baseline"]
+    return [*head, "mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n", "verdict"]
 
 
 def summary_rows(
-    records: list[Record], fields: list[str], key: Sequence[str] = (),
+    records: list[Record],
+    fields: list[str],
+    key: Sequence[str] = (),
     metrics: Sequence[str] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Per config, model kind, key and metric: mean, std, n and the 95% t interval over seeds.
     metrics: which, in this order (default: every metric of the records, results.csv's order)."""
     metrics = list(metrics) if metrics is not None else _metric_order(records)
@@ -115,19 +117,20 @@ def summary_rows(
             xs = [r.metrics[metric] for r in group if metric in r.metrics]
             if not xs:
                 continue
-            s = summarize(xs)
-            rows.append({"config": index, "label": config_label(values),
-                         **{f: values.get(f) for f in fields}, "model": model,
-                         **dict(zip(key, k, strict=True)), "metric": metric,
-                         "better": better_direction(metric), "mean": s.mean, "std": s.std,
-                         "n": s.n, "ci_low": s.ci_low, "ci_high": s.ci_high})  # fmt: skip
+            head = {"config": index, "label": config_label(values)}
+            row = {**head, **{f: values.get(f) for f in fields}, "model": model}
+            row |= {**dict(zip(key, k, strict=True)), "metric": metric}
+            rows.append({**row, "better": better_direction(metric), **asdict(summarize(xs))})
     return rows
 
 
 def paired_rows(
-    records: list[Record], fields: list[str], model: str = "batchensemble",
-    key: Sequence[str] = (), metrics: Sequence[str] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+    records: list[Record],
+    fields: list[str],
+    model: str = "batchensemble",
+    key: Sequence[str] = (),
+    metrics: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
     """Per config, key and metric: model minus each baseline, paired by seed (same seed, same
     batches), with the t interval of the mean difference and a verdict."""
     metrics = list(metrics) if metrics is not None else _metric_order(records)
@@ -141,25 +144,20 @@ def paired_rows(
         keys = list(dict.fromkeys(r.key for r in records if r.config_index == index))
         for k, metric in ((k, m) for k in keys for m in metrics):
             for base in (b for b in BASELINES if b in kinds and model in kinds):
+                runs = [(by.get((index, k, model, s)), by.get((index, k, base, s))) for s in seeds]
                 pairs = [
-                    (
-                        by[(index, k, model, s)].metrics.get(metric),
-                        by[(index, k, base, s)].metrics.get(metric),
-                    )
-                    for s in seeds
-                    if (index, k, model, s) in by and (index, k, base, s) in by
+                    (x.metrics[metric], y.metrics[metric])
+                    for x, y in runs
+                    if x and y and metric in x.metrics and metric in y.metrics
                 ]
-                pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
                 if not pairs:
                     continue
-                d = paired([x for x, _ in pairs], [y for _, y in pairs])
-                better = better_direction(metric)
-                rows.append({"config": index, "label": config_label(values),
-                             **{f: values.get(f) for f in fields},
-                             **dict(zip(key, k, strict=True)), "metric": metric,
-                             "better": better, "model": model, "baseline": base,
-                             "mean_model": summarize([x for x, _ in pairs]).mean,
-                             "mean_baseline": summarize([y for _, y in pairs]).mean,
-                             "mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high,
-                             "n": d.n, "verdict": verdict(d, better, model, base)})  # fmt: skip
+                xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+                d, better = paired(xs, ys), better_direction(metric)
+                row = {"config": index, "label": config_label(values)}
+                row |= {**{f: values.get(f) for f in fields}, **dict(zip(key, k, strict=True))}
+                row |= {"metric": metric, "better": better, "model": model, "baseline": base}
+                row |= {"mean_model": summarize(xs).mean, "mean_baseline": summarize(ys).mean}
+                row |= {"mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n}
+                rows.append({**row, "verdict": verdict(d, better, model, base)})
     return rows

@@ -1,9 +1,6 @@
-"""The sweep's run loop: expand the grid, skip finished cells, hand the rest to an engine (the
-caller's: bedash.sweep.engines' in-process or Ray back end, or a test's), and write what each
-cell's task sends back with the run store's atomic writes: one writer per folder, so workers
-need no shared filesystem. Resuming is running again on the same folder. `sweep_task` makes
-a sweep a job of the one executor (bedash.jobs.executor), for `bedash sweep` and the
-dashboard alike. Never imports torch.
+"""The sweep's run loop: expand the grid, skip finished cells, hand the rest to an engine, and
+write what each cell sends back (one writer per folder, so workers need no shared filesystem).
+Resuming is running again on the same folder. Never imports torch.
 """
 
 from __future__ import annotations
@@ -43,13 +40,13 @@ from bedash.sweep.uncertainty_stats import uncertainty_tables
 
 
 def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = True) -> None:
-    """The files the cells need are there, else DatasetError naming the field before the sweep
-    starts, not a failure in every cell: without downloads, what they would download
-    (CIFAR-10, SVHN); when they run on this machine (here; a Ray cluster's workers have their
-    own disks), what is never downloaded (CIFAR-10 as an OOD set)."""
+    """DatasetError naming the field before the sweep starts (not a failure in every cell) when
+    the cells' files are missing: without downloads, what they would download; when they run
+    here (a Ray cluster's workers have their own disks), what is never downloaded."""
     configs = (c.config for c in cells)
-    for dataset, data_dir, ood in dict.fromkeys((c.dataset, c.data_dir, parse_ood(c.ood))
-                                                for c in configs):  # fmt: skip
+    for dataset, data_dir, ood in dict.fromkeys(
+        (c.dataset, c.data_dir, parse_ood(c.ood)) for c in configs
+    ):
         if here:
             check_on_disk(data_dir, ood)
         if not download:
@@ -57,9 +54,7 @@ def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = Tr
 
 
 class Engine(Protocol):
-    """Where cells run. run() calls started(cell_id, info) as a cell starts and
-    ended(outcome, info) as it ends (info: where, at what concurrency), and returns once every
-    cell ended or cancel is set."""
+    """Where cells run: run() returns once every cell ended or cancel is set."""
 
     name: str
 
@@ -128,24 +123,24 @@ def run_sweep(
         on_event(SweepEvent(kind, cell_id, status, counts, done, total, elapsed, eta, error))
 
     def started(cell_id: str, info: dict[str, Any]) -> None:
-        entry = store.entry(cell_id)
-        store.update(cell_id, status="running", attempts=entry.get("attempts", 0) + 1,
-                     started=now(), error="", **info)  # fmt: skip
+        attempts = store.entry(cell_id).get("attempts", 0) + 1
+        store.update(cell_id, status="running", attempts=attempts, started=now(), error="", **info)
         emit("started", cell_id, "running")
 
     def ended(outcome: CellOutcome, info: dict[str, Any]) -> None:
-        where = {"node": outcome.node or info.get("node", ""),
-                 "host": outcome.host or info.get("host", "")}  # fmt: skip
-        meta = {"sweep": store.path.name, "cell": outcome.cell_id, "engine": engine.name,
-                **info, **where}  # fmt: skip
+        info = {**info, "node": outcome.node or info.get("node", "")}
+        info["host"] = outcome.host or info.get("host", "")
+        meta = {"sweep": store.path.name, "cell": outcome.cell_id, "engine": engine.name, **info}
         try:
             if outcome.files:
                 store.write_run(outcome.cell_id, outcome.files, meta)
         except (OSError, ValueError) as e:  # a write failed: this cell fails, the rest go on
             outcome.status, outcome.error = "failed", f"cannot write the run: {e}"
         seconds = outcome.ended - outcome.started if outcome.ended else None
-        store.update(outcome.cell_id, **{**info, **where}, status=outcome.status,
-                     error=outcome.error, ended=now(), seconds=seconds)  # fmt: skip
+        status, error = outcome.status, outcome.error
+        store.update(
+            outcome.cell_id, **info, status=status, error=error, ended=now(), seconds=seconds
+        )
         ended_now.append(time.monotonic())
         if outcome.status in DONE_STATUSES:
             write_stats(store)
@@ -172,8 +167,7 @@ def run_sweep(
 
 
 def write_stats(store: SweepStore) -> None:
-    """(Re)write every statistics file of the sweep folder from its done cells, atomically:
-    summary.csv, paired.csv and, for cells run under shift, bedash.sweep.uncertainty_stats'."""
+    """(Re)write every statistics file of the sweep folder from its done cells, atomically."""
     records = load_records(store)
     fields = list(store.spec.grid)
     tables = {
@@ -197,8 +191,7 @@ def sweep_task(
     max_cells: int | None = None,
     on_event: Callable[[SweepEvent], None] | None = None,
 ) -> Callable[[JobControl], tuple[str, str, str, SweepResult]]:
-    """The sweep as an executor task: run_sweep with the job's cancel event, every cell's
-    end reported as the job's progress ("3 of 8 cells done; about 2 min left")."""
+    """The sweep as an executor task, every cell's end reported as the job's progress."""
 
     def task(control: JobControl) -> tuple[str, str, str, SweepResult]:
         control.report(f"0 of {spec.n_cells} cells done", 0, spec.n_cells)
@@ -209,8 +202,8 @@ def sweep_task(
             if on_event is not None:
                 on_event(e)
 
-        result = run_sweep(spec, out, engine, limits=limits, max_cells=max_cells,
-                           cancel=control.cancel, on_event=progress)  # fmt: skip
+        kw = {"limits": limits, "max_cells": max_cells, "cancel": control.cancel}
+        result = run_sweep(spec, out, engine, **kw, on_event=progress)
         return (*sweep_outcome(result.counts, control.cancel.is_set()), result)
 
     return task

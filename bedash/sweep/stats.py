@@ -15,30 +15,21 @@ CONFIDENCE = 0.95  # every interval bedash reports
 # (auroc, aupr, fpr95). "" = no better direction (diversity is not a goal in itself, and neither
 # is a higher or a lower entropy or mutual information on shifted images): the verdict then
 # says which is higher instead of which is better.
-LOWER_IS_BETTER = (
-    "nll", "ece", "brier", "params", "param_bytes", "param_mb", "params_rel_single",
-    "train_seconds", "epoch_seconds", "infer_seconds", "fpr95", "aurc",
-)  # fmt: skip
-HIGHER_IS_BETTER = (
-    "mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "member_samples_per_s",
-    "acc", "auroc", "aupr",
-)  # fmt: skip
+# (and by suffix in better_direction: *_seconds, *_acc, *_per_s...)
+SIZES = ("params", "param_bytes", "param_mb", "params_rel_single")
+LOWER_IS_BETTER = ("nll", "ece", "brier", *SIZES, "fpr95", "aurc")
+HIGHER_IS_BETTER = ("acc", "auroc", "aupr")
 
 
 # The values a metric can take (None: no bound), so that a chart draws an interval of the mean
 # only where the metric exists: with few seeds a t interval reaches past them (an ECE band
 # below 0). The intervals in the CSV files stay as computed.
 FRACTIONS = ("acc", "ece", "auroc", "aupr", "fpr95", "aurc", "disagreement", "agreement")
-NONNEGATIVE = (
-    "nll", "entropy", "mutual_info", "params", "param_bytes", "param_mb", "params_rel_single",
-    "temperature",
-)  # fmt: skip
+NONNEGATIVE = ("nll", "entropy", "mutual_info", *SIZES, "temperature")
 
 
 def metric_range(metric: str) -> tuple[float | None, float | None]:
-    """(lowest, highest) value metric can take: (0, 1) for accuracies, ECE, the OOD scores and
-    agreement; (0, 2) for the Brier score; (0, None) for NLL, entropies, sizes, times and
-    speeds; (None, None) for anything else."""
+    """(lowest, highest) value metric can take; None: no bound."""
     base = metric.removesuffix("_ts")  # a temperature-scaled metric: the same range
     if base == "brier" or base.endswith("_brier"):
         return 0.0, 2.0
@@ -72,8 +63,7 @@ def better_direction(metric: str) -> str:
 
 
 def t_quantile(p: float, df: float) -> float:
-    """The t value with P(T <= t) = p for Student's t with df degrees of freedom (scipy,
-    imported here so that importing this module, and the pages that do, stays light)."""
+    """Student's t quantile (scipy, imported here so that importing this module stays light)."""
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1) (got {p})")
     if df <= 0:
@@ -129,11 +119,8 @@ def unresolved(n: int) -> str:
 
 
 def verdict(diff: Summary, better: str, a: str = "batchensemble", b: str = "ensemble") -> str:
-    """'<a> better', '<b> better' or 'not resolved with n seeds' from the interval of a - b.
-
-    better is 'higher' or 'lower' (the metric's good direction); '' words the verdict as
-    '<a> higher' / '<a> lower'. Resolved means the whole interval lies on one side of zero.
-    """
+    """'<a> better', '<b> better' or 'not resolved with n seeds' from the interval of a - b:
+    resolved when it lies on one side of zero. better '' words it '<a> higher' / '<a> lower'."""
     if diff.n < 2 or math.isnan(diff.ci_low) or math.isnan(diff.ci_high):
         return unresolved(diff.n)
     if diff.ci_low > 0:

@@ -1,23 +1,12 @@
 """A sweep's uncertainty statistics: shift.csv and ood.csv of its cells, over seeds.
 
-For the cells run with --shift or --ood, the same statistics as summary.csv and paired.csv
-(bedash.sweep.rows' summary_rows and paired_rows, with a key), written beside them:
-
-- shift_summary.csv: per config, model kind, corruption, severity and metric (acc, nll, ece,
-  brier, entropy, mutual_info, aurc: selective prediction's area under the risk-coverage
-  curve, lower is better): mean, std, n and the 95% t interval over seeds. Corruption
-  "clean" (severity 0) is the clean test set, "mean" the mean over the corruptions at one
-  severity, as each run's shift.csv holds them (the mean of each seed's mean).
-- ood_summary.csv: per config, model kind, OOD set, score and metric (auroc, aupr, fpr95).
-- shift_paired.csv, ood_paired.csv: BatchEnsemble minus each baseline, paired by seed, with
-  the interval of the mean difference and the verdict of paired.csv. Entropy and mutual
-  information have no better direction (better is empty): their verdict says
-  "batchensemble higher" or "lower", never "better".
-
-Only the model kinds a cell's results.csv lists as finished count (a diverged model's
-numbers do not). A pair of files exists only while some done cell has the run file; when none
-has it any more, the pair an earlier write left is removed (bedash.sweep.run writes them), so
-a resumed sweep never shows numbers of cells that are gone. Core: no streamlit, no plotly, no torch.
+For the cells run with --shift or --ood, summary_rows and paired_rows with a key, written as
+shift_summary.csv / shift_paired.csv (per corruption and severity; "clean" is severity 0, "mean"
+the mean of each seed's mean over the corruptions) and ood_summary.csv / ood_paired.csv (per OOD
+set and score). Entropy and mutual information have no better direction: their verdict says
+"higher" or "lower", never "better". Only finished model kinds count (a diverged model's numbers
+do not). A pair of files exists only while some done cell has its run file, so a resumed sweep
+never shows numbers of cells that are gone.
 """
 
 from __future__ import annotations
@@ -54,8 +43,9 @@ class Table:
     metrics: tuple[str, ...]
 
 
-SHIFT = Table("shift.csv", "shift_summary.csv", "shift_paired.csv", ("corruption", "severity"),
-              SHIFT_METRICS)  # fmt: skip
+SHIFT = Table(
+    "shift.csv", "shift_summary.csv", "shift_paired.csv", ("corruption", "severity"), SHIFT_METRICS
+)
 OOD = Table("ood.csv", "ood_summary.csv", "ood_paired.csv", ("ood_set", "score"), OOD_METRICS)
 TABLES = (SHIFT, OOD)
 UNCERTAINTY_SWEEP_FILES = tuple(name for t in TABLES for name in (t.summary, t.paired))
@@ -64,10 +54,10 @@ UNCERTAINTY_SWEEP_FILES = tuple(name for t in TABLES for name in (t.summary, t.p
 def table_records(
     store: Any, table: Table, results: Iterable[Record] | None = None
 ) -> list[Record]:
-    """The rows of `table.source` in every done cell, as Records keyed by `table.key`, for the
-    model kinds that finished (results: the cells' results.csv Records, read when None)."""
-    finished = {(r.config_index, r.seed, r.model) for r in
-                (load_records(store) if results is None else results)}  # fmt: skip
+    """The rows of `table.source` in every done cell, keyed by `table.key`, for the model kinds
+    that finished (results: the cells' results.csv Records, read when None)."""
+    results = load_records(store) if results is None else results
+    finished = {(r.config_index, r.seed, r.model) for r in results}
     out = []
     for cell, rows in cell_rows(store, table.source):
         for row in rows:
@@ -75,8 +65,8 @@ def table_records(
             if (cell.config_index, cell.seed, model) not in finished:
                 continue
             key = tuple(str(row.get(k) or "") for k in table.key)
-            out.append(Record(cell.config_index, cell.values, cell.seed, model,
-                              floats(row, table.metrics), key))  # fmt: skip
+            metrics = floats(row, table.metrics)
+            out.append(Record(cell.config_index, cell.values, cell.seed, model, metrics, key))
     return out
 
 

@@ -73,8 +73,10 @@ def draw(n: int, fill: Callable[[int, int, torch.Generator], None], g: torch.Gen
     a generator seeded from g (one draw of g); on threads when torch uses more than one."""
     seeds = torch.randint(0, 2**62, (RANDOM_PARTS,), generator=g).tolist()
     bounds = [n * i // RANDOM_PARTS for i in range(RANDOM_PARTS + 1)]
-    jobs = [(bounds[i], bounds[i + 1], torch.Generator().manual_seed(int(seeds[i])))
-            for i in range(RANDOM_PARTS)]  # fmt: skip
+    jobs = [
+        (bounds[i], bounds[i + 1], torch.Generator().manual_seed(int(seeds[i])))
+        for i in range(RANDOM_PARTS)
+    ]
     if torch.get_num_threads() > 1 and n >= 65536:
         for f in [_pool().submit(fill, *job) for job in jobs]:
             f.result()
@@ -120,8 +122,9 @@ def bernoulli_positions(n: int, p: float, g: torch.Generator) -> Tensor:
     last = -1  # the position of the last success so far
     while True:
         expected = (n - 1 - last) * p
-        u = torch.rand(int(expected + 6.0 * math.sqrt(expected) + 16), generator=g,
-                       dtype=torch.float64)  # fmt: skip
+        u = torch.rand(
+            int(expected + 6.0 * math.sqrt(expected) + 16), generator=g, dtype=torch.float64
+        )
         gaps = torch.log1p(-u).div_(log_q).floor_().add_(1.0)  # 1 - u is in (0, 1]
         pos = gaps.cumsum_(0).add_(last).long()
         inside = pos[pos < n]

@@ -1,13 +1,9 @@
 """Uncertainty under shift for one model: corrupted test sets, OOD sets, selective prediction.
 
-Every set goes through the same `bedash.method.train.predict` path as the clean test set, one
-corruption and severity at a time; only the logits `[E, N, C]` are kept, so memory stays flat
-however many sets there are. A shifted set is corrupted CHUNK images at a time, each chunk from
-its own seed, into one reused uint8 buffer the size of the test set (30 MB for 10,000 images).
-It is built once per run: where several model kinds are evaluated, the first one's sets are
-written to a temporary folder and every later kind reads the very same images back. The rows
-returned match bedash.names's SHIFT_COLUMNS, OOD_COLUMNS, SELECTIVE_COLUMNS and
-UNCERTAINTY_COLUMNS.
+Every set goes through the same `predict` path as the clean test set, one at a time; only the
+logits are kept, so memory stays flat however many sets there are. A shifted set is corrupted
+CHUNK images at a time, each chunk from its own seed, into one reused buffer; it is built once
+per run: later model kinds read the first one's images back from a temporary folder.
 """
 
 from __future__ import annotations
@@ -45,9 +41,8 @@ IN_DISTRIBUTION = "in_distribution"  # the clean test set's name in uncertainty_
 
 
 class ShiftedSets:
-    """The corrupted versions of one test set, (corruption, severity) -> uint8 images. Each is
-    built chunk by chunk into one buffer; with `keep`, it is also written to a temporary folder
-    on its first use and read back from there on every later one (the next model kind)."""
+    """The corrupted versions of one test set, (corruption, severity) -> uint8 images; with
+    `keep`, each is written to a temporary folder on its first use and read back later."""
 
     def __init__(self, images: Tensor, seed: int, chunk: int = CHUNK, keep: bool = False):
         self.images, self.seed, self.chunk = images, seed, chunk
@@ -133,18 +128,22 @@ def hold_out(dataset: Dataset, val_size: int, seed: int) -> tuple[Dataset, Split
 
 
 def prepare(
-    dataset: Dataset, *, corruptions: tuple[str, ...] = (),
-    severities: tuple[int, ...] = SEVERITIES, ood: dict[str, Tensor] | None = None,
-    val: Split | None = None, seed: int = 0, chunk: int = CHUNK, keep: bool = False,
-) -> UncertaintyData:  # fmt: skip
-    """What to evaluate: the clean test set, its corrupted versions (built lazily, once), the
-    OOD sets already loaded (ood.load_ood_sets: label -> images) and the validation split.
-    `keep`: more than one model will be evaluated; keep each shifted set (on disk) for them."""
+    dataset: Dataset,
+    *,
+    corruptions: tuple[str, ...] = (),
+    severities: tuple[int, ...] = SEVERITIES,
+    ood: dict[str, Tensor] | None = None,
+    val: Split | None = None,
+    seed: int = 0,
+    chunk: int = CHUNK,
+    keep: bool = False,
+) -> UncertaintyData:
+    """What to evaluate: the clean test set, its corrupted versions (built lazily), the OOD sets
+    (label -> images) and the validation split. `keep`: more than one model will be evaluated."""
     test = dataset.test.to("cpu")
-    return UncertaintyData(
-        test, ShiftedSets(test.x, seed, chunk, keep), expand_corruptions(corruptions),
-        tuple(severities), dict(ood or {}), None if val is None else val.to("cpu"), seed,
-    )  # fmt: skip
+    shifted, names = ShiftedSets(test.x, seed, chunk, keep), expand_corruptions(corruptions)
+    val = None if val is None else val.to("cpu")
+    return UncertaintyData(test, shifted, names, tuple(severities), dict(ood or {}), val, seed)
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -162,10 +161,9 @@ def logits_of(model: nn.Module, images: Tensor, batch_size: int) -> Tensor:
 
 
 def scalar_metrics(logits: Tensor, labels: Tensor) -> dict[str, Any]:
-    """acc, nll, ece, brier of the ensemble's mean probabilities, as bedash.method.metrics defines
-    them (tested equal to compute_metrics), plus the per-image scores. One softmax serves
-    everything: compute_metrics also works out votes, member and pairwise figures, which the
-    42 shifted and OOD sets per model do not need."""
+    """acc, nll, ece, brier of the ensemble's mean probabilities (tested equal to
+    compute_metrics, which also works out votes and member figures the shifted sets do not
+    need), plus the per-image scores."""
     z = logits.float()
     E, N, _ = z.shape
     labels = labels.long()
@@ -186,21 +184,17 @@ def scalar_metrics(logits: Tensor, labels: Tensor) -> dict[str, Any]:
     else:
         predictive = entropy(pbar)
         mi = (predictive - expected).clamp_(min=0.0)
-    return {
-        "acc": float(correct.float().mean()), "nll": float(nll), "ece": float(ece),
-        "brier": float(brier), "entropy": predictive, "expected_entropy": expected,
-        "mutual_info": mi, "confidence": conf, "correct": correct,
-    }  # fmt: skip
+    out: dict[str, Any] = {"acc": float(correct.float().mean()), "nll": float(nll), "ece": ece}
+    out |= {"brier": float(brier), "entropy": predictive, "expected_entropy": expected}
+    return out | {"mutual_info": mi, "confidence": conf, "correct": correct}
 
 
 def _ece(conf: Tensor, correct: Tensor, bins: int = ECE_BINS) -> float:
-    """bedash.method.metrics' ECE (equal-width bins (lo, hi]) without its per-bin loop: the sum over
-    bins of |sum of correct - sum of confidence| / N."""
+    """bedash.method.metrics' ECE (equal-width bins (lo, hi]) without its per-bin loop."""
     edges = torch.linspace(0, 1, bins + 1)
     idx = torch.bucketize(conf.float(), edges[1:-1], right=False)
-    gap = torch.zeros(bins, dtype=torch.float64).index_add_(
-        0, idx, correct.double() - conf.double()
-    )
+    gap = torch.zeros(bins, dtype=torch.float64)
+    gap.index_add_(0, idx, correct.double() - conf.double())
     return float(gap.abs().sum() / max(conf.numel(), 1))
 
 
@@ -216,16 +210,21 @@ def set_metrics(
     row["aurc"] = aurc(m["confidence"], m["correct"])
     if temperature is not None:
         mt = scalar_metrics(logits / temperature, labels)
-        row.update(temperature=temperature, acc_ts=mt["acc"], nll_ts=mt["nll"],
-                   ece_ts=mt["ece"], brier_ts=mt["brier"])  # fmt: skip
+        row["temperature"] = temperature
+        row |= {f"{k}_ts": mt[k] for k in ("acc", "nll", "ece", "brier")}
     scores = {k: m[k] for k in ("entropy", "mutual_info", "confidence", "correct")}
     return row, scores
 
 
 def evaluate_model(
-    model: nn.Module, kind: str, data: UncertaintyData, batch_size: int, *,
-    clean_logits: Tensor | None = None, cancel: threading.Event | None = None,
-) -> ModelUncertainty:  # fmt: skip
+    model: nn.Module,
+    kind: str,
+    data: UncertaintyData,
+    batch_size: int,
+    *,
+    clean_logits: Tensor | None = None,
+    cancel: threading.Event | None = None,
+) -> ModelUncertainty:
     """Every table of one model. clean_logits: the test logits when already computed. A set
     cancel event stops it between two sets (the rows so far are returned)."""
 
@@ -280,8 +279,9 @@ def evaluate_model(
             ("entropy", clean_scores["entropy"], predictive),
             ("mutual_info", clean_scores["mutual_info"], mi),
         ):
-            out.ood.append({"model": kind, "ood_set": label, "score": score,
-                            **ood_metrics(s_in, s_out)})  # fmt: skip
+            out.ood.append(
+                {"model": kind, "ood_set": label, "score": score, **ood_metrics(s_in, s_out)}
+            )
     out.histogram = _histograms(kind, scores, num_classes=clean_logits.shape[-1])
     out.seconds["ood"] = time.perf_counter() - t0
     return out
@@ -305,9 +305,8 @@ def _histograms(
 
 
 class UncertaintyTables:
-    """Evaluates each model of a run and (re)writes shift.csv, ood.csv, selective.csv and
-    uncertainty_<model>.csv with the run's RunWriter after each model: a later failure keeps
-    what the earlier models wrote."""
+    """Evaluates each model of a run and rewrites the run's uncertainty tables after each one:
+    a later failure keeps what the earlier models wrote."""
 
     def __init__(self, writer: Any, data: UncertaintyData) -> None:
         self.writer, self.data = writer, data
@@ -316,9 +315,14 @@ class UncertaintyTables:
         self.selective: list[dict[str, Any]] = []
 
     def add(
-        self, kind: str, model: nn.Module, batch_size: int, *,
-        clean_logits: Tensor | None = None, cancel: threading.Event | None = None,
-    ) -> ModelUncertainty:  # fmt: skip
+        self,
+        kind: str,
+        model: nn.Module,
+        batch_size: int,
+        *,
+        clean_logits: Tensor | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ModelUncertainty:
         res = evaluate_model(
             model, kind, self.data, batch_size, clean_logits=clean_logits, cancel=cancel
         )

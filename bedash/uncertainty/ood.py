@@ -120,10 +120,12 @@ def folder_images(root: str | os.PathLike, limit: int | None = None) -> list[Pat
     base = root / "test" if (root / "test").is_dir() else root
     try:
         files = sorted(
-            p for p in base.rglob("*")
-            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+            p
+            for p in base.rglob("*")
+            if p.suffix.lower() in IMAGE_EXTENSIONS
+            and p.is_file()
             and not any(part.startswith(".") for part in p.relative_to(base).parts)
-        )  # fmt: skip
+        )
     except OSError as e:
         raise DatasetError("ood", f"cannot read {e.filename or base}: {e.strerror or e}") from e
     if not files:
@@ -151,13 +153,18 @@ def load_folder_images(root: str | os.PathLike, limit: int | None = None) -> Ten
 
 
 def load_ood(
-    name: str, n: int, *, data_dir: str | os.PathLike = "./data", seed: int = 0,
+    name: str,
+    n: int,
+    *,
+    data_dir: str | os.PathLike = "./data",
+    seed: int = 0,
     download: bool = True,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """The OOD set called `name` (OOD_NAMES) or the folder at path `name`, at most n images
     (generated sets have exactly n). Generated sets depend only on (name, n, seed)."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + 7919 + OOD_NAMES.index(name) * 31
-                                      if is_ood_name(name) else seed)  # fmt: skip
+    g = torch.Generator().manual_seed(
+        seed * 1_000_003 + 7919 + OOD_NAMES.index(name) * 31 if is_ood_name(name) else seed
+    )
     if name == "uniform":
         return uniform_noise(n, g)
     if name == "gaussian":
@@ -182,9 +189,13 @@ def _head(x: Tensor, n: int) -> Tensor:
 
 
 def load_ood_sets(
-    names: tuple[str, ...], n: int, *, data_dir: str | os.PathLike = "./data", seed: int = 0,
+    names: tuple[str, ...],
+    n: int,
+    *,
+    data_dir: str | os.PathLike = "./data",
+    seed: int = 0,
     download: bool = True,
-) -> dict[str, Tensor]:  # fmt: skip
+) -> dict[str, Tensor]:
     """Every OOD set once, label -> images (at most n each), before anything is trained: a bad
     folder fails here (DatasetError naming `ood`), not after an hour of training."""
     sets: dict[str, Tensor] = {}

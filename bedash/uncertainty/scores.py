@@ -156,8 +156,13 @@ def selective_curve(
     rows = []
     for i in range(1, points + 1):
         k = min(max(math.ceil(i / points * n - 1e-9), 1), n)
-        rows.append({"coverage": i / points, "accuracy": 1.0 - float(risk[k - 1]),
-                     "risk": float(risk[k - 1])})  # fmt: skip
+        rows.append(
+            {
+                "coverage": i / points,
+                "accuracy": 1.0 - float(risk[k - 1]),
+                "risk": float(risk[k - 1]),
+            }
+        )
     return rows
 
 
@@ -219,7 +224,12 @@ def histogram(values: Tensor, lower: float, upper: float, bins: int) -> list[dic
     n = max(v.numel(), 1)
     width = (upper - lower) / bins
     return [
-        {"bin": i, "lower": lower + i * width, "upper": lower + (i + 1) * width,
-         "count": int(counts[i]), "fraction": float(counts[i]) / n}
+        {
+            "bin": i,
+            "lower": lower + i * width,
+            "upper": lower + (i + 1) * width,
+            "count": int(counts[i]),
+            "fraction": float(counts[i]) / n,
+        }
         for i in range(bins)
-    ]  # fmt: skip
+    ]
