@@ -21,9 +21,18 @@ from bedash.store.folders import RunDirError
 
 LIM = common.limits()
 LIVE_COLUMNS = [  # the results-so-far peek; the Results page has them all
-    "Model", "Status", "E", "Acc ensemble (mean softmax)", "Acc mean member", "NLL", "ECE",
-    "Params", "× single", "Train s", "Infer s",
-]  # fmt: skip
+    "Model",
+    "Status",
+    "E",
+    "Acc ensemble (mean softmax)",
+    "Acc mean member",
+    "NLL",
+    "ECE",
+    "Params",
+    "× single",
+    "Train s",
+    "Infer s",
+]
 KEEP = form.KEEP
 
 
@@ -88,9 +97,11 @@ def show_job(snap: JobSnapshot) -> None:
         st.toast("Stopping: what was measured so far is kept.")
     if snap.done and snap.run_dir.exists():
         st.page_link(
-            "pages/results.py", label="Open the full results", icon=":material/analytics:",
+            "pages/results.py",
+            label="Open the full results",
+            icon=":material/analytics:",
             query_params={"run": snap.run_id},
-        )  # fmt: skip
+        )
     if snap.history or snap.trace:
         curves(snap)
     if snap.results:
@@ -100,9 +111,12 @@ def show_job(snap: JobSnapshot) -> None:
         table = tables.results_table(tables.frame(snap.results, list(snap.results[0])))
         table = table[[c for c in LIVE_COLUMNS if c in table]]
         st.dataframe(
-            table, hide_index=True, column_config=common.result_columns(table),
-            key="live_results", placeholder="—",
-        )  # fmt: skip
+            table,
+            hide_index=True,
+            column_config=common.result_columns(table),
+            key="live_results",
+            placeholder="—",
+        )
 
 
 def loading(snap: JobSnapshot) -> None:
@@ -131,9 +145,13 @@ def progress(snap: JobSnapshot) -> None:
     if p.member is not None:
         who += f" · member {p.member + 1}/{snap.config.members}"
     eta = tables.job_eta(
-        snap.config.models, snap.config.members, snap.model_index, p.fraction, p.eta,
+        snap.config.models,
+        snap.config.members,
+        snap.model_index,
+        p.fraction,
+        p.eta,
         snap.elapsed,
-    )  # fmt: skip
+    )
     left = "ETA —" if eta is None else f"ETA {common.duration(eta)} for the whole job"
     text = f"{who} · epoch {p.epoch}/{p.epochs} · batch {p.step}/{p.steps} · {left}"
     if snap.message.startswith("evaluating"):
@@ -142,15 +160,17 @@ def progress(snap: JobSnapshot) -> None:
     rate = tables.smoothed_throughput(p, snap.history)
     m1, m2, m3 = st.columns(3)
     m1.metric(
-        "Throughput", "—" if rate is None else f"{rate:,.0f}/s",
+        "Throughput",
+        "—" if rate is None else f"{rate:,.0f}/s",
         help="Member-samples per second (images × members trained per second): this epoch's "
         "rate, blended with the previous epoch's while this one has few batches.",
-    )  # fmt: skip
+    )
     m2.metric("Loss (this epoch)", f"{p.loss:.4f}", help="Running mean member cross-entropy.")
     m3.metric(
-        "Elapsed", common.duration(snap.elapsed),
+        "Elapsed",
+        common.duration(snap.elapsed),
         help=f"This model: {common.duration(p.eta)} left.",
-    )  # fmt: skip
+    )
 
 
 def curves(snap: JobSnapshot) -> None:
@@ -161,22 +181,35 @@ def curves(snap: JobSnapshot) -> None:
     history = tables.frame(snap.history, tables.HISTORY_COLUMNS)
     trace = tables.frame(snap.trace, tables.TRACE_COLUMNS)
     weight = st.slider(
-        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key="live_smoothing",
+        "Smoothing",
+        0.0,
+        0.99,
+        SMOOTHING,
+        0.01,
+        key="live_smoothing",
         persist_state=KEEP,
         help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
         "log points; the raw values stay faint behind it. 0: no smoothing.",
-    )  # fmt: skip
+    )
     c2, c3, c4 = st.columns(3, vertical_alignment="center")
     log = c2.toggle("Log scale", value=True, key="live_log", persist_state=KEEP)
     show = c3.toggle(
-        "Members", value=True, key="show_members", persist_state=KEEP,
+        "Members",
+        value=True,
+        key="show_members",
+        persist_state=KEEP,
         help="Thin lines: each member's loss per epoch (BatchEnsemble and ensembles).",
-    )  # fmt: skip
+    )
     fmt = c4.segmented_control(
-        "Save as", ["png", "svg"], default="png", required=True, key="live_figure_format",
-        format_func=str.upper, persist_state=KEEP,
+        "Save as",
+        ["png", "svg"],
+        default="png",
+        required=True,
+        key="live_figure_format",
+        format_func=str.upper,
+        persist_state=KEEP,
         help="The camera in each chart's toolbar saves it in this format, in the browser.",
-    )  # fmt: skip
+    )
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")
@@ -184,14 +217,16 @@ def curves(snap: JobSnapshot) -> None:
             loss_figure(
                 history, trace, members=show, smoothing=weight, log=log, pending=snap.active
             ),
-            key="loss_chart", config=plot_config("training_loss", fmt),
-        )  # fmt: skip
+            key="loss_chart",
+            config=plot_config("training_loss", fmt),
+        )
     with right:
         st.markdown("**Seconds per epoch**")
         st.plotly_chart(
-            epoch_time_figure(history, pending=snap.active), key="epoch_chart",
+            epoch_time_figure(history, pending=snap.active),
+            key="epoch_chart",
             config=plot_config("epoch_seconds", fmt),
-        )  # fmt: skip
+        )
 
 
 @st.fragment(run_every=1.0)
@@ -252,9 +287,11 @@ def other_jobs(current: str | None) -> None:
         for s in others:
             where = f"queue position {s.queue_position}" if s.queue_position else s.message
             st.page_link(
-                "pages/experiment.py", label=f"Run {s.run_id}: {s.status}, {where}",
-                query_params={"job": s.id}, icon=":material/visibility:",
-            )  # fmt: skip
+                "pages/experiment.py",
+                label=f"Run {s.run_id}: {s.status}, {where}",
+                query_params={"job": s.id},
+                icon=":material/visibility:",
+            )
 
 
 # -- the page ---------------------------------------------------------------------------------

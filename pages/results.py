@@ -33,9 +33,15 @@ from bedash.sweep.grid import SweepError, SweepSpec
 
 def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
     st.download_button(
-        label, data, file_name=file_name, mime="text/csv", key=key, on_click="ignore",
-        icon=":material/download:", disabled=not data,
-    )  # fmt: skip
+        label,
+        data,
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not data,
+    )
 
 
 def pick_run() -> str | None:
@@ -103,9 +109,11 @@ def header(data: common.RunData) -> None:
     if snap is not None and snap.active:
         st.info("This run is still training; the tables fill in as models finish.")
         st.page_link(
-            "pages/experiment.py", label="Watch it live", icon=":material/visibility:",
+            "pages/experiment.py",
+            label="Watch it live",
+            icon=":material/visibility:",
             query_params={"job": job_id},
-        )  # fmt: skip
+        )
     elif info.status == "damaged":
         st.error(f"This run folder is damaged: {plain(info.reason)}")
     elif info.status in ("failed", "diverged", "interrupted"):
@@ -130,13 +138,19 @@ def annotations_section(path: Path, cfg: dict) -> None:
     ):
         with st.form(f"annotate_{path.name}", border=False):
             new_tags = st.text_input(
-                "Tags", tags, key=f"ann_tags_{path.name}", placeholder="baseline, cifar, lr-sweep",
+                "Tags",
+                tags,
+                key=f"ann_tags_{path.name}",
+                placeholder="baseline, cifar, lr-sweep",
                 help="Comma-separated; the Runs page filters by them.",
-            )  # fmt: skip
+            )
             new_notes = st.text_area(
-                "Notes", ann.notes, key=f"ann_notes_{path.name}", max_chars=run_notes.MAX_NOTES,
+                "Notes",
+                ann.notes,
+                key=f"ann_notes_{path.name}",
+                max_chars=run_notes.MAX_NOTES,
                 height=90,
-            )  # fmt: skip
+            )
             saved = st.form_submit_button("Save", icon=":material/save:")
         if saved:
             try:
@@ -169,9 +183,12 @@ def results_section(data: common.RunData, path) -> None:
         return
     table = tables.results_table(data.results)
     st.dataframe(
-        table, hide_index=True, column_config=common.result_columns(table),
-        key="results_table", placeholder="—",  # a missing value (a model that failed)
-    )  # fmt: skip
+        table,
+        hide_index=True,
+        column_config=common.result_columns(table),
+        key="results_table",
+        placeholder="—",  # a missing value (a model that failed)
+    )
     csv_button("results.csv", common.read_bytes(path / "results.csv"), "results.csv", "dl_results")
 
 
@@ -190,14 +207,17 @@ def accuracy_section(data: common.RunData, path) -> None:
         st.markdown("**Test accuracy**")
         refs = [None, *[k for k in kinds if k == "single"], *[k for k in kinds if k != "single"]]
         ref = st.selectbox(
-            "Show", refs, key="acc_reference",
+            "Show",
+            refs,
+            key="acc_reference",
             format_func=lambda k: "accuracy" if k is None else f"difference to {model_label(k)}",
             help="The axis fits the values; a difference to one model shows the gaps exactly.",
-        )  # fmt: skip
+        )
         common.chart(
             accuracy_figure(data.results, reference=ref, pending=pending(data)),
-            "acc_chart", "accuracy",
-        )  # fmt: skip
+            "acc_chart",
+            "accuracy",
+        )
     with b:
         st.markdown("**Parameters**")
         common.chart(params_figure(data.results, pending=pending(data)), "params_chart", "params")
@@ -211,19 +231,19 @@ def time_section(data: common.RunData, path) -> None:
         "pays a warm-up). Inference is flagged when the machine was busy."
     )
     common.chart(
-        time_figure(
-            data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)
-        ),
-        "time_chart", "time",
-    )  # fmt: skip
+        time_figure(data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)),
+        "time_chart",
+        "time",
+    )
 
 
 def members_section(data: common.RunData, path) -> None:
     st.caption("Each member's own test accuracy, against the ensemble's and the single model's.")
     common.chart(
         member_accuracy_figure(data.members, data.results, pending=pending(data)),
-        "member_chart", "members",
-    )  # fmt: skip
+        "member_chart",
+        "members",
+    )
     csv_button("members.csv", common.read_bytes(path / "members.csv"), "members.csv", "dl_members")
 
 
@@ -235,8 +255,9 @@ def agreement_section(data: common.RunData, path) -> None:
     )
     common.chart(
         agreement_figure(data.agreement, pending=pending(data)),
-        "agreement_chart", "agreement",
-    )  # fmt: skip
+        "agreement_chart",
+        "agreement",
+    )
     cols = st.columns(max(1, len(data.agreement)))
     for col, kind in zip(cols, data.agreement, strict=False):
         name = f"agreement_{kind}.csv"
@@ -251,8 +272,9 @@ def reliability_section(data: common.RunData, path) -> None:
     )
     common.chart(
         reliability_figure(data.reliability, data.results, pending=pending(data)),
-        "reliability_chart", "reliability",
-    )  # fmt: skip
+        "reliability_chart",
+        "reliability",
+    )
     cols = st.columns(max(1, len(data.reliability)))
     for col, kind in zip(cols, data.reliability, strict=False):
         name = f"reliability_{kind}.csv"
@@ -264,11 +286,16 @@ def loss_controls(prefix: str) -> tuple[float, bool]:
     """TensorBoard's smoothing slider and a log / linear toggle."""
     a, b = st.columns([3, 1], vertical_alignment="bottom")
     weight = a.slider(
-        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key=f"{prefix}_smoothing",
+        "Smoothing",
+        0.0,
+        0.99,
+        SMOOTHING,
+        0.01,
+        key=f"{prefix}_smoothing",
         persist_state="session",
         help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
         "log points; the raw values stay faint behind it. 0: no smoothing.",
-    )  # fmt: skip
+    )
     log = b.toggle("Log scale", value=True, key=f"{prefix}_log", persist_state="session")
     return float(weight), bool(log)
 
@@ -288,17 +315,17 @@ def training_section(data: common.RunData, path) -> None:
     with left:
         st.markdown("**Training loss**")
         common.chart(
-            loss_figure(
-                data.history, steps, smoothing=weight, log=log, pending=pending(data)
-            ),
-            "history_loss_chart", "training_loss",
-        )  # fmt: skip
+            loss_figure(data.history, steps, smoothing=weight, log=log, pending=pending(data)),
+            "history_loss_chart",
+            "training_loss",
+        )
     with right:
         st.markdown("**Seconds per epoch**")
         common.chart(
             epoch_time_figure(data.history, pending=pending(data)),
-            "history_time_chart", "epoch_seconds",
-        )  # fmt: skip
+            "history_time_chart",
+            "epoch_seconds",
+        )
     csv_button("history.csv", common.read_bytes(path / "history.csv"), "history.csv", "dl_hist")
 
 
@@ -309,11 +336,15 @@ def config_section(data: common.RunData, path) -> None:
 # the sections below the table, one tab each; only the open tab is drawn, so the first screen
 # draws two charts, not every chart of the run (a plotly chart costs the browser ~0.3 s)
 SECTIONS = {
-    "Accuracy": accuracy_section, "Time": time_section, "Members": members_section,
-    "Agreement": agreement_section, "Calibration": reliability_section,
-    "Uncertainty": lambda data, path: uncertainty_section(path), "Training": training_section,
+    "Accuracy": accuracy_section,
+    "Time": time_section,
+    "Members": members_section,
+    "Agreement": agreement_section,
+    "Calibration": reliability_section,
+    "Uncertainty": lambda data, path: uncertainty_section(path),
+    "Training": training_section,
     "Configuration": config_section,
-}  # fmt: skip
+}
 
 
 def sections(data: common.RunData, path) -> None:
@@ -361,10 +392,15 @@ if run_id is not None:
         a, b = st.columns([3, 2], vertical_alignment="bottom")
         with a:
             st.download_button(
-                "Download the whole run (zip)", lambda: common.run_zip(path),
-                file_name=f"{run_id}.zip", mime="application/zip", key="dl_zip",
-                on_click="ignore", icon=":material/folder_zip:", type="primary",
-            )  # fmt: skip
+                "Download the whole run (zip)",
+                lambda: common.run_zip(path),
+                file_name=f"{run_id}.zip",
+                mime="application/zip",
+                key="dl_zip",
+                on_click="ignore",
+                icon=":material/folder_zip:",
+                type="primary",
+            )
         with b:
             common.format_picker()
         results_section(data, path)

@@ -18,10 +18,16 @@ from bedash.dashboard.form import plain
 from bedash.store.runs import delete_run, list_runs
 
 SORTABLE = {
-    "started": "Started", "run_id": "Run id", "status": "Status", "members": "Members",
-    "hidden": "Hidden width", "epochs": "Epochs", "train s (all)": "Training time",
-    "acc batchensemble": "BatchEnsemble accuracy", "acc ensemble": "Ensemble accuracy",
-}  # fmt: skip
+    "started": "Started",
+    "run_id": "Run id",
+    "status": "Status",
+    "members": "Members",
+    "hidden": "Hidden width",
+    "epochs": "Epochs",
+    "train s (all)": "Training time",
+    "acc batchensemble": "BatchEnsemble accuracy",
+    "acc ensemble": "Ensemble accuracy",
+}
 
 
 def filtered(table: pd.DataFrame) -> pd.DataFrame:
@@ -32,9 +38,12 @@ def filtered(table: pd.DataFrame) -> pd.DataFrame:
     pick_status = c1.multiselect("Status", statuses, key="f_status", placeholder="any")
     pick_data = c2.multiselect("Dataset", datasets, key="f_dataset", placeholder="any")
     pick_tags = c3.multiselect(
-        "Tags", tables.all_tags(table), key="f_tags", placeholder="any",
+        "Tags",
+        tables.all_tags(table),
+        key="f_tags",
+        placeholder="any",
         help="Runs carrying every tag picked. Tag a run on its Results page.",
-    )  # fmt: skip
+    )
     sortable = [c for c in SORTABLE if c in table]
     sort_by = c4.selectbox("Sort by", sortable, key="sort_by", format_func=SORTABLE.get)
     text = c5.text_input("Search", key="f_text", placeholder="run id, model kind, tag, note…")
@@ -75,9 +84,10 @@ def confirm_delete(selected: pd.DataFrame) -> None:
     if not pending:
         return
     refused = {
-        r: why for r, s in zip(selected["run_id"], selected["status"], strict=True)
+        r: why
+        for r, s in zip(selected["run_id"], selected["status"], strict=True)
         if r in pending and (why := refuse_reason(r, s))
-    }  # fmt: skip
+    }
     for why in refused.values():
         st.error(f"Not deleted: {why}", icon=":material/block:")
     doomed = [r for r in pending if r not in refused and r in ids]
@@ -126,20 +136,28 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
     loaded = {r: common.load_run(runs[r].path) for r in ids}
     st.markdown("**Training loss**")
     weight = st.slider(
-        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key="cmp_smoothing",
-        persist_state="session", help="As in TensorBoard: a debiased moving average.",
-    )  # fmt: skip
+        "Smoothing",
+        0.0,
+        0.99,
+        SMOOTHING,
+        0.01,
+        key="cmp_smoothing",
+        persist_state="session",
+        help="As in TensorBoard: a debiased moving average.",
+    )
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
     curves = {r: (d.history, d.steps) for r, d in loaded.items()}
     chart(
         loss_overlay_figure(curves, smoothing=weight, log=log),
-        "compare_loss_chart", "compare_loss",
-    )  # fmt: skip
+        "compare_loss_chart",
+        "compare_loss",
+    )
     st.markdown("**Calibration**")
     chart(
         reliability_overlay_figure({r: d.reliability for r, d in loaded.items()}),
-        "compare_reliability_chart", "compare_reliability",
-    )  # fmt: skip
+        "compare_reliability_chart",
+        "compare_reliability",
+    )
 
 
 common.visit("runs")
@@ -159,7 +177,11 @@ notes = {r.run_id: run_notes.read(r.path) for r in runs}
 table = filtered(tables.runs_frame(runs, notes))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
 event = st.dataframe(
-    table, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
+    table,
+    key="runs_table",
+    on_select="rerun",
+    selection_mode="multi-row",
+    hide_index=True,
     placeholder="—",  # a metric a run does not have (cancelled before that model)
     column_config={
         "run_id": st.column_config.TextColumn("Run id", pinned=True),
@@ -169,10 +191,11 @@ event = st.dataframe(
         "BE params × single": st.column_config.NumberColumn("BE params × single", format="%.2f"),
         **{
             c: st.column_config.NumberColumn(c, format="%.4f")
-            for c in table.columns if c.startswith("acc ")
+            for c in table.columns
+            if c.startswith("acc ")
         },
     },
-)  # fmt: skip
+)
 rows = event.selection.rows if event is not None else []
 selected = table.iloc[[i for i in rows if i < len(table)]]
 by_id = {r.run_id: r for r in runs}
@@ -187,17 +210,24 @@ with b:
     delete_button(selected)
 with c:
     st.download_button(
-        "Download this table (CSV)", table.to_csv(index=False), file_name="runs.csv",
-        mime="text/csv", key="dl_runs", on_click="ignore", icon=":material/download:",
-    )  # fmt: skip
+        "Download this table (CSV)",
+        table.to_csv(index=False),
+        file_name="runs.csv",
+        mime="text/csv",
+        key="dl_runs",
+        on_click="ignore",
+        icon=":material/download:",
+    )
 confirm_delete(selected)
 for run_id in selected["run_id"]:
     job_id = common.registry().job_for_run(run_id)
     snap = common.registry().snapshot(job_id) if job_id else None
     if snap is not None and snap.active:
         st.page_link(
-            "pages/experiment.py", label=f"Watch `{run_id}` train live",
-            icon=":material/visibility:", query_params={"job": job_id},
-        )  # fmt: skip
+            "pages/experiment.py",
+            label=f"Watch `{run_id}` train live",
+            icon=":material/visibility:",
+            query_params={"job": job_id},
+        )
 if len(selected) >= 2:
     compare(selected, by_id)

@@ -44,8 +44,7 @@ def launch(
         base = base.replace(**(evaluation or {}))  # the data folder: BEDASH_DATA_DIR
         spec = parse_grid(base, texts, seeds)
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        job = submit_sweep(registry(), spec, name, engine=sweep_engine(),
-                           max_cells=MAX_PAGE_CELLS)  # fmt: skip
+        job = submit_sweep(registry(), spec, name, engine=sweep_engine(), max_cells=MAX_PAGE_CELLS)
     except FieldError as e:  # SweepError, ConfigError, DatasetError (an OOD set not on disk)
         named = label(e.field) if e.field in (*SWEEPABLE, *EVALUATION) else e.field
         st.error(f"**{named}**: {plain(e.message)}")
@@ -60,14 +59,18 @@ def form() -> None:
     cols = st.columns(4)
     texts = {}
     for i, name in enumerate(GRID_FIELDS):
-        texts[name] = cols[i % 4].text_input(label(name), key=f"sw_{name}",
-                                             help="One value, or a comma list")  # fmt: skip
+        texts[name] = cols[i % 4].text_input(
+            label(name), key=f"sw_{name}", help="One value, or a comma list"
+        )
     seeds = st.text_input("Seeds", "0-1", key="sw_seeds", help="e.g. 0-4 or 0,1,5")
     with st.expander("Uncertainty under shift (every cell)"):
         cols = st.columns(len(EVALUATION))
-        evaluation = {name: cols[i].text_input(label(name), str(getattr(RunConfig(), name)),
-                                               key=f"sw_{name}", help=spec(name).help)
-                      for i, name in enumerate(EVALUATION)}  # fmt: skip
+        evaluation = {
+            name: cols[i].text_input(
+                label(name), str(getattr(RunConfig(), name)), key=f"sw_{name}", help=spec(name).help
+            )
+            for i, name in enumerate(EVALUATION)
+        }
     if st.button("Start sweep", type="primary", key="sw_start"):
         name = launch(texts, seeds, dataset, evaluation)
         if name:
@@ -171,15 +174,22 @@ def results(path: Path) -> None:
     if paired_frame is not None:
         lines = paired_verdict(paired_frame.to_dict("records"), config=config)
         if lines:
-            st.info(f"**Paired over seeds** ({plain(config_name)}): " + plain("; ".join(lines)),
-                    icon=":material/balance:")  # fmt: skip
-    st.download_button("summary.csv", summary.read_bytes(), SUMMARY_FILE, "text/csv",
-                       key="dl_summary", on_click="ignore")  # fmt: skip
+            st.info(
+                f"**Paired over seeds** ({plain(config_name)}): " + plain("; ".join(lines)),
+                icon=":material/balance:",
+            )
+    st.download_button(
+        "summary.csv",
+        summary.read_bytes(),
+        SUMMARY_FILE,
+        "text/csv",
+        key="dl_summary",
+        on_click="ignore",
+    )
     later = common.charts_later("sweeps")
     for field in state.get("grid", {}):
         for metric in ("ensemble_acc", "nll"):
-            chart(st, band_figure(frame, metric, field), f"band_{field}_{metric}",
-                  later)  # fmt: skip
+            chart(st, band_figure(frame, metric, field), f"band_{field}_{metric}", later)
     a, b = st.columns(2)
     chart(a, scatter_figure(frame, "params"), "acc_params", later)
     chart(b, scatter_figure(frame, "train_seconds"), "acc_time", later)
@@ -190,14 +200,23 @@ def results(path: Path) -> None:
             "mean difference, 95% Student t interval and the verdict."
         )
         st.dataframe(paired_table(paired_frame), hide_index=True, key="sw_paired")
-        st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
-                           key="dl_paired", on_click="ignore")  # fmt: skip
+        st.download_button(
+            "paired.csv",
+            paired_bytes.read_bytes(),
+            PAIRED_FILE,
+            "text/csv",
+            key="dl_paired",
+            on_click="ignore",
+        )
     uncertainty(path, config, config_name, later)
     st.subheader("Cells")
     for c in state.get("cells", []):
         if c["status"] in ("finished", "diverged"):
-            st.page_link("pages/results.py", label=f"{c['id']} ({c['status']})",
-                         query_params={"run": c["id"], "sweep": path.name})  # fmt: skip
+            st.page_link(
+                "pages/results.py",
+                label=f"{c['id']} ({c['status']})",
+                query_params={"run": c["id"], "sweep": path.name},
+            )
     if later:
         common.charts_soon("sweeps")
 
@@ -229,18 +248,23 @@ def uncertainty(
         "The cells' shift.csv and ood.csv over seeds: means with 95% Student t intervals, and "
         "BatchEnsemble minus each baseline paired by seed. Entropy and mutual information have "
         "no better direction: their verdict says higher or lower. "
-        + (f"Config **{plain(config_name)}**; every config is in the files."
-           if config_name else "Every config is in the files.")
-    )  # fmt: skip
+        + (
+            f"Config **{plain(config_name)}**; every config is in the files."
+            if config_name
+            else "Every config is in the files."
+        )
+    )
     if SHIFT.summary in frames:  # two columns: side by side when wide, stacked on a phone
         for col, metric in zip(st.columns(2), SEVERITY_METRICS, strict=True):
             fig = shift_severity_figure(frames[SHIFT.summary], config, metric)
-            chart(col, fig, f"sw_shift_{metric}", later,
-                  config=plot_config(f"sweep_shift_{metric}"))  # fmt: skip
+            chart(
+                col, fig, f"sw_shift_{metric}", later, config=plot_config(f"sweep_shift_{metric}")
+            )
     if SHIFT.paired in frames:
         st.caption("**Paired under shift**: clean and the mean over corruptions per severity.")
-        st.dataframe(shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
-                     key="sw_shift_paired")  # fmt: skip
+        st.dataframe(
+            shift_verdicts(frames[SHIFT.paired], config), hide_index=True, key="sw_shift_paired"
+        )
     if OOD.summary in frames:
         st.caption("**Out-of-distribution detection**: mean ± half-width of the 95% interval.")
         st.dataframe(ood_table(frames[OOD.summary], config), hide_index=True, key="sw_ood")
@@ -248,8 +272,7 @@ def uncertainty(
         st.caption("**Paired OOD detection**: BatchEnsemble minus each baseline.")
         st.dataframe(ood_verdicts(frames[OOD.paired], config), hide_index=True, key="sw_ood_paired")
     for col, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
-        col.download_button(name, data, name, "text/csv", key=f"dl_{name}",
-                            on_click="ignore")  # fmt: skip
+        col.download_button(name, data, name, "text/csv", key=f"dl_{name}", on_click="ignore")
 
 
 common.visit("sweeps")

@@ -22,16 +22,38 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "RunData", "await_probe", "data_dir", "devices", "limits", "load_run", "max_jobs",
-    "probe_ready", "prune_uploads", "read_bytes", "registry", "run_files", "run_zip", "runs_dir",
-    "session_id", "set_view", "setting", "settings", "unpack_upload",
-]  # fmt: skip
+    "RunData",
+    "await_probe",
+    "data_dir",
+    "devices",
+    "limits",
+    "load_run",
+    "max_jobs",
+    "probe_ready",
+    "prune_uploads",
+    "read_bytes",
+    "registry",
+    "run_files",
+    "run_zip",
+    "runs_dir",
+    "session_id",
+    "set_view",
+    "setting",
+    "settings",
+    "unpack_upload",
+]
 
 STATUS_COLORS = {
-    "queued": "gray", "loading": "blue", "running": "blue", "finished": "green",
-    "cancelled": "orange", "interrupted": "orange", "diverged": "red", "failed": "red",
+    "queued": "gray",
+    "loading": "blue",
+    "running": "blue",
+    "finished": "green",
+    "cancelled": "orange",
+    "interrupted": "orange",
+    "diverged": "red",
+    "failed": "red",
     "damaged": "red",
-}  # fmt: skip
+}
 
 
 RESULT_COLUMNS = {  # results table header: (number format, help)
@@ -65,11 +87,16 @@ def chart(fig, key: str, name: str, fmt_key: str = "figure_format") -> None:
 def format_picker(fmt_key: str = "figure_format") -> None:
     """PNG or SVG for the cameras of the page's charts (drawn in the browser)."""
     st.segmented_control(
-        "Figure downloads", ["png", "svg"], default="png", required=True, key=fmt_key,
-        format_func=str.upper, persist_state="session",
+        "Figure downloads",
+        ["png", "svg"],
+        default="png",
+        required=True,
+        key=fmt_key,
+        format_func=str.upper,
+        persist_state="session",
         help="The camera in each chart's toolbar saves the chart in this format, drawn in the "
         "browser (nothing leaves this machine).",
-    )  # fmt: skip
+    )
 
 
 def result_columns(table: pd.DataFrame) -> dict:

@@ -45,16 +45,21 @@ def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
             if group not in MAIN_GROUPS:
                 section(group, state, lim)
         notes = st.text_input(
-            "Notes", key="notes", max_chars=500, persist_state=KEEP,
+            "Notes",
+            key="notes",
+            max_chars=500,
+            persist_state=KEEP,
             help="Free text saved with the run (config.json, 'extra').",
-        )  # fmt: skip
+        )
     cfg = None
     if not state.errors:
         try:
             cfg = RunConfig(
-                **state.values, **sizes, data_dir=str(data_dir()),
+                **state.values,
+                **sizes,
+                data_dir=str(data_dir()),
                 extra={"notes": notes} if notes else {},
-            ).validate(lim)  # fmt: skip
+            ).validate(lim)
         except ConfigError as e:
             state.errors[e.field] = e.message
     with slot:
@@ -88,11 +93,13 @@ def section(group: str, state: form.FormState, lim: Limits) -> None:
 
 def models_widget(lim: Limits) -> list[str]:
     return form.widget(
-        spec("models"), lim, DEFAULTS.models,
+        spec("models"),
+        lim,
+        DEFAULTS.models,
         help="BatchEnsemble: one shared weight + rank-1 factors per member. Ensemble "
         "(sequential): E independent models trained one after the other, as the seed. Ensemble "
         "(parallel): the same E models stacked and trained at once. Single: one model (E = 1).",
-    )  # fmt: skip
+    )
 
 
 def start_button(state: form.FormState) -> bool:
@@ -100,9 +107,13 @@ def start_button(state: form.FormState) -> bool:
     click targets a button that no longer exists, so it queues nothing."""
     token = st.session_state.setdefault("start_token", uuid.uuid4().hex[:12])
     return st.button(
-        "Start", type="primary", icon=":material/play_arrow:", key=f"start_{token}",
-        disabled=bool(state.errors), help="Queue this configuration as a background job.",
-    )  # fmt: skip
+        "Start",
+        type="primary",
+        icon=":material/play_arrow:",
+        key=f"start_{token}",
+        disabled=bool(state.errors),
+        help="Queue this configuration as a background job.",
+    )
 
 
 def device_picker(lim: Limits, probed: bool) -> str:
@@ -116,10 +127,12 @@ def device_picker(lim: Limits, probed: bool) -> str:
     if st.session_state.get("device") not in (None, *options):
         st.session_state["device"] = "auto"  # a reloaded job's device that is not here now
     device = st.selectbox(
-        "Device", options, key="device", persist_state=KEEP,
-        help="Only the devices found on this machine are offered. auto: CUDA, then MPS, "
-        "then CPU.",
-    )  # fmt: skip
+        "Device",
+        options,
+        key="device",
+        persist_state=KEEP,
+        help="Only the devices found on this machine are offered. auto: CUDA, then MPS, then CPU.",
+    )
     if not probed:
         st.caption("Looking for GPUs…")  # the page's last line reruns it when they are found
     elif error:
@@ -132,12 +145,16 @@ def data_widgets(state: form.FormState, lim: Limits, probed: bool) -> tuple[str,
     how to get CIFAR-10, only when it is chosen and not on disk."""
     data = data_dir()
     kind = st.radio(
-        "Dataset", list(DATASETS), key="dataset_kind", horizontal=True,
-        format_func=DATASETS.get, persist_state=KEEP,
+        "Dataset",
+        list(DATASETS),
+        key="dataset_kind",
+        horizontal=True,
+        format_func=DATASETS.get,
+        persist_state=KEEP,
         help="Synthetic: a learnable 10-class set of CIFAR shape made in memory (no files, no "
         "network). CIFAR-10: downloaded on first use. Image folder: train/<class>/*, "
         "test/<class>/* on this machine, resized to 32 x 32.",
-    )  # fmt: skip
+    )
     note = cifar10_note(data) if probed and kind == "cifar10" else None
     if note is not None and not note[0]:
         st.info(
@@ -167,9 +184,11 @@ def data_widgets(state: form.FormState, lim: Limits, probed: bool) -> tuple[str,
         if key not in st.session_state:
             st.session_state[key] = form.state_value(s, _least(default, most))
         raw = col.text_input(
-            s.label, key=key, help=s.help + (f" At most {most:,} here." if most else ""),
+            s.label,
+            key=key,
+            help=s.help + (f" At most {most:,} here." if most else ""),
             placeholder="all",
-        )  # fmt: skip
+        )
         value = state.take(s, raw, lim)
         if value is not None and most is not None and value > most:
             state.errors[name] = f"must be at most {most:,} (got {value:,})"
@@ -212,18 +231,23 @@ def folder_widgets(lim: Limits) -> str:
     path = ""
     if lim.dataset_roots is None:
         path = st.text_input(
-            "Image folder", key="folder", persist_state=KEEP,
+            "Image folder",
+            key="folder",
+            persist_state=KEEP,
             placeholder="/path/to/images (with train/<class>/ and test/<class>/)",
             help="A folder on the machine running the dashboard, laid out as "
             "train/<class>/*.png and test/<class>/*.png. ~ is your home folder.",
-        ).strip()  # fmt: skip
+        ).strip()
         path = str(Path(path).expanduser()) if path else ""
     upload = st.file_uploader(
-        "… or upload a zip of it" if lim.dataset_roots is None else "Upload a zip of an image "
-        "folder", type=["zip"], key="folder_zip",
+        "… or upload a zip of it"
+        if lim.dataset_roots is None
+        else "Upload a zip of an image folder",
+        type=["zip"],
+        key="folder_zip",
         help="A zip holding train/<class>/* and test/<class>/* (or one folder that does). "
         f"At most {st.get_option('server.maxUploadSize')} MB.",
-    )  # fmt: skip
+    )
     if upload is None:
         return path
     root, error = unpack_upload(upload)

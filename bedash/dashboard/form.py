@@ -65,9 +65,14 @@ def state_value(s: Spec, value: Any) -> Any:
 
 
 def widget(
-    s: Spec, limits: Limits, default: Any, *, where: Any = st, disabled: bool = False,
+    s: Spec,
+    limits: Limits,
+    default: Any,
+    *,
+    where: Any = st,
+    disabled: bool = False,
     help: str | None = None,
-) -> Any:  # fmt: skip
+) -> Any:
     """The widget of one field, drawn in `where`; returns its raw value (parsed by the field's
     type in `FormState.take`). Keys are the field names, so a page can set them (a reloaded
     ?job= shows its config). `help`: more than the field's own help."""
@@ -82,9 +87,12 @@ def widget(
 def _number_box(s: Spec, limits: Limits, where: Any, disabled: bool, help: str) -> Any:
     lo, hi = s.bounds(limits)
     return where.text_input(
-        s.label, key=s.name, disabled=disabled, help=help,
+        s.label,
+        key=s.name,
+        disabled=disabled,
+        help=help,
         placeholder="all" if s.optional else f"{lo:g} – {hi:g}" if hi else f"> {lo:g}",
-    )  # fmt: skip
+    )
 
 
 def _int_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
@@ -99,15 +107,22 @@ def _float_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, hel
 
 
 def _text_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
-    return where.text_input(s.label, key=s.name, disabled=off, help=help,
-                            placeholder=s.allowed or "none")  # fmt: skip
+    return where.text_input(
+        s.label, key=s.name, disabled=off, help=help, placeholder=s.allowed or "none"
+    )
 
 
 def _radio(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
     return where.radio(
-        s.label, s.choices, index=s.choices.index(default), key=s.name, horizontal=True,
-        format_func=lambda c: s.choice_labels.get(c, c), disabled=off, help=help,
-    )  # fmt: skip
+        s.label,
+        s.choices,
+        index=s.choices.index(default),
+        key=s.name,
+        horizontal=True,
+        format_func=lambda c: s.choice_labels.get(c, c),
+        disabled=off,
+        help=help,
+    )
 
 
 def _checkbox(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
@@ -115,18 +130,32 @@ def _checkbox(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help
 
 
 def _pills(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
-    return where.pills(
-        s.label, s.choices, selection_mode="multi", default=list(default), key=s.name,
-        format_func=lambda c: s.choice_labels.get(c, c), persist_state=KEEP, wrap=True,
-        disabled=off, help=help,
-    ) or []  # fmt: skip
+    return (
+        where.pills(
+            s.label,
+            s.choices,
+            selection_mode="multi",
+            default=list(default),
+            key=s.name,
+            format_func=lambda c: s.choice_labels.get(c, c),
+            persist_state=KEEP,
+            wrap=True,
+            disabled=off,
+            help=help,
+        )
+        or []
+    )
 
 
 # a setting type's widget (bedash.settings.types: SettingType.widget) -> how it is drawn
 WIDGETS: dict[str, Callable[..., Any]] = {
-    "int": _int_box, "float": _float_box, "text": _text_box, "radio": _radio,
-    "checkbox": _checkbox, "pills": _pills,
-}  # fmt: skip
+    "int": _int_box,
+    "float": _float_box,
+    "text": _text_box,
+    "radio": _radio,
+    "checkbox": _checkbox,
+    "pills": _pills,
+}
 TEXT_BOXES = ("int", "float", "text")  # widgets that hold the value as text (type.format)
 
 

@@ -27,11 +27,12 @@ def unpack_upload(upload) -> tuple[str | None, str | None]:
     with st.spinner("Unpacking the zip and checking every image…"):
         try:
             path = extract_dataset_zip(
-                upload.getvalue(), uploads,
+                upload.getvalue(),
+                uploads,
                 max_bytes=st.get_option("server.maxUploadSize") * 2**20,
                 max_files=DEMO_MAX_UPLOAD_FILES if demo else 1_000_000,
                 cache_dir=settings.data_dir() / "bedash-cache",  # the run reuses this decode
-            )  # fmt: skip
+            )
             root = str(path)
         except UploadError as e:
             error = str(e)
@@ -47,7 +48,9 @@ def prune_uploads() -> list[Path]:
 
     keep = [s.config.dataset for s in registry().jobs() if s.active]
     return prune(
-        uploads_dir(settings.settings()), max_age_seconds=DEMO_UPLOADS_MAX_AGE,
-        max_total_bytes=DEMO_UPLOADS_MAX_BYTES, keep=keep,
+        uploads_dir(settings.settings()),
+        max_age_seconds=DEMO_UPLOADS_MAX_AGE,
+        max_total_bytes=DEMO_UPLOADS_MAX_BYTES,
+        keep=keep,
         cache_dir=settings.data_dir() / "bedash-cache",
-    )  # fmt: skip
+    )

@@ -38,8 +38,9 @@ def submit_run(
     if cap and cfg.eval_batch_size > cap:
         cfg = cfg.replace(eval_batch_size=cap)
     task = functools.partial(train, limits=executor.limits)
-    return executor.submit(task, cfg, run_id=new_run_id, key=key,
-                           start_message=f"loading {cfg.dataset}")  # fmt: skip
+    return executor.submit(
+        task, cfg, run_id=new_run_id, key=key, start_message=f"loading {cfg.dataset}"
+    )
 
 
 class _Stopped(Exception):
@@ -65,9 +66,13 @@ def train(control: JobControl, limits: Limits) -> tuple[str, str, str]:
 
     try:
         result = run_experiment(
-            control.config, control.run_dir, callback=_Events(control), cancel=control.cancel,
-            limits=limits, data_progress=on_data,
-        )  # fmt: skip
+            control.config,
+            control.run_dir,
+            callback=_Events(control),
+            cancel=control.cancel,
+            limits=limits,
+            data_progress=on_data,
+        )
     except _Stopped:  # cancelled while the data was loading: no run folder yet
         return "cancelled", "", "stopped while loading the data; nothing was written"
     except (ConfigError, DatasetError) as e:  # bad input: say which

@@ -57,11 +57,15 @@ def load_run(path: Path) -> RunData:
     except (OSError, ValueError):
         steps = None
     return RunData(
-        read_run(path), pd.DataFrame(t.results), pd.DataFrame(t.members),
-        pd.DataFrame(t.history), frames,
-        {model: pd.DataFrame(rows) for model, rows in t.reliability.items()}, list(t.problems),
+        read_run(path),
+        pd.DataFrame(t.results),
+        pd.DataFrame(t.members),
+        pd.DataFrame(t.history),
+        frames,
+        {model: pd.DataFrame(rows) for model, rows in t.reliability.items()},
+        list(t.problems),
         steps,
-    )  # fmt: skip
+    )
 
 
 def signature(path: Path) -> tuple[tuple[str, int, int, int], ...]:

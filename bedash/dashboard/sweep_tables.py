@@ -76,8 +76,11 @@ def ood_table(summary: pd.DataFrame, config: Any = None) -> pd.DataFrame:
     groups = rows.groupby(["model", "ood_set", "score"], sort=False)
     for (model, ood_set, score), g in sorted(groups, key=lambda kv: order[kv[0][0]]):
         by = {r["metric"]: r for r in g.to_dict("records")}
-        line = {"Model": model_label(str(model)), "OOD set": str(ood_set),
-                "Score": SCORE_LABELS.get(str(score), str(score))}  # fmt: skip
+        line = {
+            "Model": model_label(str(model)),
+            "OOD set": str(ood_set),
+            "Score": SCORE_LABELS.get(str(score), str(score)),
+        }
         for metric, name in zip(OOD_METRICS, names, strict=True):
             r = by.get(metric)
             line[name] = mean_ci(r["mean"], r["ci_low"], r["ci_high"]) if r else NOT_MEASURED
@@ -90,8 +93,15 @@ def verdict_table(paired: pd.DataFrame, key: dict[str, str], config: Any = None)
     """A paired file (shift_paired.csv, ood_paired.csv) for the page: its key columns under
     the names in `key`, then the metric, the baseline, BatchEnsemble minus it with its 95%
     interval, n and the verdict."""
-    columns = [*key.values(), "Metric", "Baseline", "BatchEnsemble − baseline", "95% CI", "n",
-               "Verdict"]  # fmt: skip
+    columns = [
+        *key.values(),
+        "Metric",
+        "Baseline",
+        "BatchEnsemble − baseline",
+        "95% CI",
+        "n",
+        "Verdict",
+    ]
     rows = one_config(paired, config)
     if rows.empty or not {*key, "metric", "baseline", "mean_diff", "verdict"} <= set(rows):
         return pd.DataFrame(columns=columns)
@@ -99,13 +109,18 @@ def verdict_table(paired: pd.DataFrame, key: dict[str, str], config: Any = None)
     for r in rows.to_dict("records"):
         lo, hi, d = (as_float(r.get(k)) for k in ("ci_low", "ci_high", "mean_diff"))
         line = {name: str(r[k]) for k, name in key.items()}
-        line.update({
-            "Metric": METRIC_NAMES.get(str(r["metric"]), str(r["metric"])),
-            "Baseline": model_label(str(r["baseline"])),
-            "BatchEnsemble − baseline": f"{d:+.4f}" if d is not None else NOT_MEASURED,
-            "95% CI": f"[{lo:+.4f}, {hi:+.4f}]" if lo is not None and hi is not None else "none",
-            "n": r.get("n"), "Verdict": str(r["verdict"]),
-        })  # fmt: skip
+        line.update(
+            {
+                "Metric": METRIC_NAMES.get(str(r["metric"]), str(r["metric"])),
+                "Baseline": model_label(str(r["baseline"])),
+                "BatchEnsemble − baseline": f"{d:+.4f}" if d is not None else NOT_MEASURED,
+                "95% CI": f"[{lo:+.4f}, {hi:+.4f}]"
+                if lo is not None and hi is not None
+                else "none",
+                "n": r.get("n"),
+                "Verdict": str(r["verdict"]),
+            }
+        )
         out.append(line)
     return pd.DataFrame(out, columns=columns)
 

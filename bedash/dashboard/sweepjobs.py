@@ -114,8 +114,9 @@ def _run_child(control: JobControl, path: Path, engine_args: list[str]) -> tuple
     root = Path(__file__).resolve().parents[2]  # the folder that holds this bedash
     cmd = [sys.executable, "-m", "bedash", "sweep", "--out", str(path), "--quiet", *engine_args]
     env = {**os.environ, "PYTHONPATH": pythonpath(root)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     first = read_snapshot(path)
     control.report(f"{first.done} of {first.total} cells done", first.done, first.total)
     t0, interrupted, seen = time.monotonic(), False, first.done

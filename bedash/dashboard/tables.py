@@ -299,8 +299,18 @@ def all_tags(table: pd.DataFrame) -> list[str]:
 # -- comparing runs ------------------------------------------------------------------------------
 
 # the settings that make two runs' numbers comparable along the member count
-COMPARE_SETTINGS = ("dataset", "arch", "hidden", "layers", "epochs", "batch_size", "lr", "seed",
-                    "train_size", "test_size")  # fmt: skip
+COMPARE_SETTINGS = (
+    "dataset",
+    "arch",
+    "hidden",
+    "layers",
+    "epochs",
+    "batch_size",
+    "lr",
+    "seed",
+    "train_size",
+    "test_size",
+)
 
 
 def compare_series(rows: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:

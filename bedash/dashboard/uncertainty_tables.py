@@ -21,15 +21,29 @@ QUANTITY_LABELS = {
     "mutual_info": "Mutual information (nats)",
 }
 OOD_TABLE = {
-    "model": "Model", "ood_set": "OOD set", "score": "Score", "auroc": "AUROC",
-    "aupr": "AUPR", "fpr95": "FPR at 95% TPR",
-}  # fmt: skip
+    "model": "Model",
+    "ood_set": "OOD set",
+    "score": "Score",
+    "auroc": "AUROC",
+    "aupr": "AUPR",
+    "fpr95": "FPR at 95% TPR",
+}
 SHIFT_TABLE = {
-    "model": "Model", "corruption": "Corruption", "severity": "Severity", "acc": "Accuracy",
-    "nll": "NLL", "ece": "ECE", "brier": "Brier", "entropy": "Entropy",
-    "mutual_info": "Mutual info", "aurc": "AURC", "acc_ts": "Accuracy (T-scaled)",
-    "nll_ts": "NLL (T-scaled)", "ece_ts": "ECE (T-scaled)", "brier_ts": "Brier (T-scaled)",
-}  # fmt: skip
+    "model": "Model",
+    "corruption": "Corruption",
+    "severity": "Severity",
+    "acc": "Accuracy",
+    "nll": "NLL",
+    "ece": "ECE",
+    "brier": "Brier",
+    "entropy": "Entropy",
+    "mutual_info": "Mutual info",
+    "aurc": "AURC",
+    "acc_ts": "Accuracy (T-scaled)",
+    "nll_ts": "NLL (T-scaled)",
+    "ece_ts": "ECE (T-scaled)",
+    "brier_ts": "Brier (T-scaled)",
+}
 
 
 def models_in(*frames: pd.DataFrame) -> list[str]:

@@ -104,9 +104,15 @@ def read_cached(path: Path) -> UncertaintyFiles:
 def csv_button(name: str, files: UncertaintyFiles) -> None:
     data = files.raw.get(name, b"")
     st.download_button(
-        name, data, file_name=name, mime="text/csv", key=f"dl_unc_{name}", on_click="ignore",
-        icon=":material/download:", disabled=not data,
-    )  # fmt: skip
+        name,
+        data,
+        file_name=name,
+        mime="text/csv",
+        key=f"dl_unc_{name}",
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not data,
+    )
 
 
 def _shift_part(files: UncertaintyFiles) -> None:
@@ -126,21 +132,28 @@ def _shift_part(files: UncertaintyFiles) -> None:
         options = [ut.MEAN]  # only the clean rows: the figure shows severity 0
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     picked = left.selectbox(
-        "Corruption", options, key="unc_corruption",
+        "Corruption",
+        options,
+        key="unc_corruption",
         format_func=lambda c: "mean over the corruptions" if c == ut.MEAN else c,
-    )  # fmt: skip
+    )
     has_ts = any(c in files.shift and files.shift[c].notna().any() for c in ("acc_ts", "ece_ts"))
     scaled = right.checkbox(
-        "Temperature-scaled (dashed)", value=has_ts, key="unc_scaled", disabled=not has_ts,
+        "Temperature-scaled (dashed)",
+        value=has_ts,
+        key="unc_scaled",
+        disabled=not has_ts,
         help="After one temperature per model fitted on a held-out validation split; shown "
         "beside the raw metrics, never instead. Needs --temperature-scaling.",
-    )  # fmt: skip
+    )
     st.plotly_chart(shift_figure(files.shift, picked, scaled), key="unc_shift_chart")
     with st.expander("Table"):
         st.dataframe(
-            ut.shift_table(files.shift, picked), hide_index=True, key="unc_shift_table",
+            ut.shift_table(files.shift, picked),
+            hide_index=True,
+            key="unc_shift_table",
             placeholder=NOT_MEASURED,
-        )  # fmt: skip
+        )
     csv_button("shift.csv", files)
 
 
@@ -156,9 +169,11 @@ def _ood_part(files: UncertaintyFiles) -> None:
         "for a single model, so it cannot detect anything there."
     )
     st.dataframe(
-        ut.ood_table(files.ood), hide_index=True, key="unc_ood_table",
+        ut.ood_table(files.ood),
+        hide_index=True,
+        key="unc_ood_table",
         placeholder=NOT_MEASURED,
-    )  # fmt: skip
+    )
     csv_button("ood.csv", files)
 
 

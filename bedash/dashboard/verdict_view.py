@@ -48,8 +48,10 @@ def verdict_section(results_frame, config_dict: dict, run_id: str) -> SweepSpec 
             lines = paired_verdict(list(csv.DictReader(fh)), config=cell.get("config"))
     if lines:
         where = config_label(cell.get("values") or {})
-        st.info(f"**Paired over seeds** ({plain(where)}): " + plain("; ".join(lines)),
-                icon=":material/balance:")  # fmt: skip
+        st.info(
+            f"**Paired over seeds** ({plain(where)}): " + plain("; ".join(lines)),
+            icon=":material/balance:",
+        )
     else:
         rows = [] if results_frame is None else results_frame.to_dict("records")
         st.info(plain(one_seed_verdict(rows)), icon=":material/balance:")

@@ -47,8 +47,15 @@ def accuracy_figure(
     ref = [result(results, reference, c) for c in metrics] if reference else []
     if all(v is None for v in ref):
         reference, ref = None, []
-    fig = go.Figure(layout={**LAYOUT, "height": 360, "barmode": "group", "uniformtext": FIT_TEXT,
-                           "margin": {**LAYOUT["margin"], "t": 60}})  # fmt: skip
+    fig = go.Figure(
+        layout={
+            **LAYOUT,
+            "height": 360,
+            "barmode": "group",
+            "uniformtext": FIT_TEXT,
+            "margin": {**LAYOUT["margin"], "t": 60},
+        }
+    )
     fmt = "%{y:+.3f}" if reference else "%{y:.3f}"
     shown: list[float] = []
     for kind in ordered(results["model"]):
@@ -57,12 +64,15 @@ def accuracy_figure(
             values = [None if None in (v, r) else v - r for v, r in zip(values, ref, strict=True)]
         label = model_label(kind)
         fig.add_bar(
-            x=[wrap(ACCURACY_LABELS[c]) for c in metrics], y=values,
+            x=[wrap(ACCURACY_LABELS[c]) for c in metrics],
+            y=values,
             name=f"{label} ({NOT_MEASURED})" if all(v is None for v in values) else label,
-            marker={"color": model_color(kind)}, texttemplate=fmt, textposition="outside",
+            marker={"color": model_color(kind)},
+            texttemplate=fmt,
+            textposition="outside",
             cliponaxis=False,
             hovertemplate="%{x}<br>" + label + ": " + fmt.replace(".3f", ".4f") + "<extra></extra>",
-        )  # fmt: skip
+        )
         shown += [v for v in values if v is not None]
     title = f"difference to {model_label(reference)}" if reference else "test accuracy"
     # level labels: rotated ones pushed the plot into a corner at a phone's width
@@ -81,13 +91,24 @@ def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
         for r, m in zip(rel, mb, strict=True)
     ]
     x, y = [wrap(model_label(m), 13) for m in results["model"]], column(results, "params")
-    fig = go.Figure(layout={**LAYOUT, "height": 360, "uniformtext": FIT_TEXT,
-                           "margin": {**LAYOUT["margin"], "t": 30}})  # fmt: skip
+    fig = go.Figure(
+        layout={
+            **LAYOUT,
+            "height": 360,
+            "uniformtext": FIT_TEXT,
+            "margin": {**LAYOUT["margin"], "t": 30},
+        }
+    )
     fig.add_bar(
-        x=x, y=y, text=text, textposition="outside", cliponaxis=False, showlegend=False,
+        x=x,
+        y=y,
+        text=text,
+        textposition="outside",
+        cliponaxis=False,
+        showlegend=False,
         marker={"color": [model_color(m) for m in results["model"]]},
         hovertemplate="%{x}<br>%{y:,} parameters<extra></extra>",
-    )  # fmt: skip
+    )
     if (mark := not_measured_marks(x, y)) is not None:
         fig.add_trace(mark)
     fig.update_xaxes(tickangle=0)
@@ -114,8 +135,9 @@ def time_figure(
         ("infer_seconds", "inference, test set (ms)", 1000.0),
     ]
     # stacked, not side by side: three panels across are unreadable at a phone's width
-    fig = make_subplots(rows=3, cols=1, subplot_titles=[t for _, t, _ in panels],
-                        vertical_spacing=0.1)  # fmt: skip
+    fig = make_subplots(
+        rows=3, cols=1, subplot_titles=[t for _, t, _ in panels], vertical_spacing=0.1
+    )
     kinds = list(results["model"])
     labels = [model_label(m) for m in kinds]
     times = epoch_times(history) if history is not None else pd.DataFrame()
@@ -132,8 +154,14 @@ def time_figure(
                 if v is not None and k in spread.index:
                     lo[j] = max(0.0, v - spread.at[k, "min"])
                     hi[j] = max(0.0, spread.at[k, "max"] - v)
-            whisker = {"type": "data", "symmetric": False, "array": hi, "arrayminus": lo,
-                       "color": "#444", "thickness": 1.2}  # fmt: skip
+            whisker = {
+                "type": "data",
+                "symmetric": False,
+                "array": hi,
+                "arrayminus": lo,
+                "color": "#444",
+                "thickness": 1.2,
+            }
         if col == "infer_seconds":
             for j, v in enumerate(y):
                 if v is not None and repeats[j] and repeats[j] > 1:
@@ -141,10 +169,17 @@ def time_figure(
                 if v is not None and busy(loads[j], cpus):
                     text[j] = f"{text[j]} · busy: load {loads[j]:.1f} on {cpus} CPUs"
         fig.add_bar(
-            x=labels, y=y, marker={"color": [model_color(m) for m in kinds]}, showlegend=False,
-            text=text, textposition="auto", error_y=whisker, row=i, col=1,
+            x=labels,
+            y=y,
+            marker={"color": [model_color(m) for m in kinds]},
+            showlegend=False,
+            text=text,
+            textposition="auto",
+            error_y=whisker,
+            row=i,
+            col=1,
             hovertemplate="%{x}<br>" + title + ": %{y:.4g}<extra></extra>",
-        )  # fmt: skip
+        )
         if (mark := not_measured_marks(labels, y)) is not None:
             fig.add_trace(mark, row=i, col=1)
     fig.update_layout(**LAYOUT, height=620)
@@ -165,8 +200,9 @@ def member_accuracy_figure(
     kinds = [k for k in ordered(members["model"]) if (members["model"] == k).sum() > 1]
     if not kinds:
         return empty_figure(none_yet(pending, "ensemble with several members"))
-    fig = make_subplots(rows=1, cols=len(kinds), shared_yaxes=True,
-                        subplot_titles=[model_label(k) for k in kinds])  # fmt: skip
+    fig = make_subplots(
+        rows=1, cols=len(kinds), shared_yaxes=True, subplot_titles=[model_label(k) for k in kinds]
+    )
     refs = [
         ("ensemble (mean softmax)", None, "#222222", "dash"),
         ("single model", "single", model_color("single"), "dot"),
@@ -177,20 +213,33 @@ def member_accuracy_figure(
         rows = members[members["model"] == kind]
         x = [f"member {int(m)}" for m in rows["member"]]
         fig.add_bar(
-            x=x, y=rows["accuracy"].tolist(), marker={"color": model_color(kind)},
-            showlegend=False, texttemplate="%{y:.3f}", textposition="inside",
-            hovertemplate="%{x}: %{y:.4f}<extra></extra>", row=1, col=i,
-        )  # fmt: skip
+            x=x,
+            y=rows["accuracy"].tolist(),
+            marker={"color": model_color(kind)},
+            showlegend=False,
+            texttemplate="%{y:.3f}",
+            textposition="inside",
+            hovertemplate="%{x}: %{y:.4f}<extra></extra>",
+            row=1,
+            col=i,
+        )
         for name, who, color, dash in refs:  # flat lines across the bars, named in the legend
             value = result(results, who or kind, "ensemble_acc")
             if value is None:
                 continue
             values.append(value)
             fig.add_scatter(
-                x=x, y=[value] * len(x), mode="lines", name=name, legendgroup=name,
-                showlegend=name not in shown, line={"color": color, "dash": dash, "width": 2},
-                hovertemplate=f"{name}: {value:.4f}<extra></extra>", row=1, col=i,
-            )  # fmt: skip
+                x=x,
+                y=[value] * len(x),
+                mode="lines",
+                name=name,
+                legendgroup=name,
+                showlegend=name not in shown,
+                line={"color": color, "dash": dash, "width": 2},
+                hovertemplate=f"{name}: {value:.4f}<extra></extra>",
+                row=1,
+                col=i,
+            )
             shown.add(name)
     fig.update_layout(**{**LAYOUT, "legend": LEGEND_BELOW}, height=380)
     fig.update_yaxes(range=fit_range(values))
@@ -206,29 +255,47 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
     if not kinds:
         return empty_figure(none_yet(pending, "ensemble"))
     fig = make_subplots(
-        rows=1, cols=len(kinds), horizontal_spacing=0.08,
+        rows=1,
+        cols=len(kinds),
+        horizontal_spacing=0.08,
         subplot_titles=[wrap(model_label(k), 13) for k in kinds],  # side by side on a phone
-    )  # fmt: skip
+    )
     for i, kind in enumerate(kinds, 1):
         z = matrices[kind].drop(columns=["member"], errors="ignore").to_numpy(dtype=float)
         labels = [str(j) for j in range(z.shape[1])]  # short: two heatmaps fit a phone
         fig.add_heatmap(
-            z=z, x=labels, y=labels, coloraxis="coloraxis", texttemplate="%{z:.2f}", row=1, col=i,
-            hovertemplate="member %{y} vs member %{x}: %{z:.3f}<extra>" + model_label(kind)
+            z=z,
+            x=labels,
+            y=labels,
+            coloraxis="coloraxis",
+            texttemplate="%{z:.2f}",
+            row=1,
+            col=i,
+            hovertemplate="member %{y} vs member %{x}: %{z:.3f}<extra>"
+            + model_label(kind)
             + "</extra>",
-        )  # fmt: skip
+        )
     fig.update_layout(
-        **LAYOUT, height=420,
+        **LAYOUT,
+        height=420,
         coloraxis={
-            "cmin": 0.0, "cmax": 1.0, "colorscale": "Blues",
+            "cmin": 0.0,
+            "cmax": 1.0,
+            "colorscale": "Blues",
             # under the panels, not beside them: the panels keep the whole width
             "colorbar": {
-                "title": {"text": "agreement", "side": "top"}, "tickformat": ".1f",
-                "orientation": "h", "y": -0.22, "yanchor": "top", "len": 0.6, "x": 0,
-                "xanchor": "left", "thickness": 12,
+                "title": {"text": "agreement", "side": "top"},
+                "tickformat": ".1f",
+                "orientation": "h",
+                "y": -0.22,
+                "yanchor": "top",
+                "len": 0.6,
+                "x": 0,
+                "xanchor": "left",
+                "thickness": 12,
             },
         },
-    )  # fmt: skip
+    )
     # member numbers are categories (a numeric axis would tick at 0.5, 1.5...)
     fig.update_yaxes(autorange="reversed", scaleanchor=None, type="category")
     fig.update_yaxes(title_text="member", col=1)
@@ -254,21 +321,40 @@ def reliability_figure(
     titles = [model_label(k) + ("" if ece[k] is None else f"<br>ECE {ece[k]:.3f}") for k in kinds]
     cols = min(2, len(kinds))  # two across at most: readable at a phone's width too
     nrows = math.ceil(len(kinds) / cols)
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, horizontal_spacing=0.1,
-                        vertical_spacing=0.3 / nrows)  # fmt: skip
+    fig = make_subplots(
+        rows=nrows,
+        cols=cols,
+        subplot_titles=titles,
+        horizontal_spacing=0.1,
+        vertical_spacing=0.3 / nrows,
+    )
     for i, kind in enumerate(kinds):
         r, c = i // cols + 1, i % cols + 1
         t = tables[kind].apply(pd.to_numeric, errors="coerce")
         t = t[t["count"] > 0]
         fig.add_bar(
-            x=((t["lower"] + t["upper"]) / 2).tolist(), y=t["accuracy"].tolist(),
-            width=(t["upper"] - t["lower"]).tolist(), marker={"color": model_color(kind)},
-            customdata=t[["confidence", "count"]].to_numpy().tolist(), showlegend=False,
+            x=((t["lower"] + t["upper"]) / 2).tolist(),
+            y=t["accuracy"].tolist(),
+            width=(t["upper"] - t["lower"]).tolist(),
+            marker={"color": model_color(kind)},
+            customdata=t[["confidence", "count"]].to_numpy().tolist(),
+            showlegend=False,
             hovertemplate="confidence %{customdata[0]:.3f}<br>accuracy %{y:.3f}"
-            "<br>%{customdata[1]:.0f} images<extra></extra>", row=r, col=c,
-        )  # fmt: skip
-        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False, line=DIAGONAL,
-                        name="perfect calibration", hoverinfo="skip", row=r, col=c)  # fmt: skip
+            "<br>%{customdata[1]:.0f} images<extra></extra>",
+            row=r,
+            col=c,
+        )
+        fig.add_scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            showlegend=False,
+            line=DIAGONAL,
+            name="perfect calibration",
+            hoverinfo="skip",
+            row=r,
+            col=c,
+        )
         fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
         fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
     fig.update_layout(**LAYOUT, height=60 + 320 * nrows, bargap=0)

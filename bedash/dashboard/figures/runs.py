@@ -45,8 +45,13 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
         ("params", "parameters"),
         ("train_seconds", "training time (s)"),
     ]
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.1,
-                        subplot_titles=[t for _, t in panels])  # fmt: skip
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.1,
+        subplot_titles=[t for _, t in panels],
+    )
     df = rows.copy()
     if "series" not in df:
         df["series"] = range(len(df))  # nothing known about the settings: no lines
@@ -65,19 +70,27 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                 nth = mine.groupby("members").cumcount().tolist()
                 color = model_color(kind)
                 fig.add_scatter(
-                    x=mine["members"].tolist(), y=mine[col].tolist(),
+                    x=mine["members"].tolist(),
+                    y=mine[col].tolist(),
                     mode="lines+markers+text" if line else "markers+text",
                     text=mine["label"].tolist(),
                     textposition=["top center" if k % 2 == 0 else "bottom center" for k in nth],
                     textfont={"size": 10, "color": "#444"},
                     cliponaxis=False,  # a label above the top point stays whole
-                    name=model_label(kind), legendgroup=kind, showlegend=first,
-                    marker={"color": color, "size": 8}, line={"color": color},
+                    name=model_label(kind),
+                    legendgroup=kind,
+                    showlegend=first,
+                    marker={"color": color, "size": 8},
+                    line={"color": color},
                     customdata=mine[["run_id"]].to_numpy(),
-                    hovertemplate="run %{customdata[0]}<br>E = %{x}<br>" + title
-                    + ": %{y:.4g}<extra>" + model_label(kind) + "</extra>",
-                    row=i, col=1,
-                )  # fmt: skip
+                    hovertemplate="run %{customdata[0]}<br>E = %{x}<br>"
+                    + title
+                    + ": %{y:.4g}<extra>"
+                    + model_label(kind)
+                    + "</extra>",
+                    row=i,
+                    col=1,
+                )
                 first = False
     fig.update_xaxes(title_text="members (E)", row=3, col=1)
     fig.update_xaxes(dtick=1)
@@ -98,9 +111,13 @@ def loss_overlay_figure(
     kinds = ordered(k for p in per_run.values() for k in p["model"])
     if not kinds:
         return empty_figure("the selected runs have no training loss")
-    fig = make_subplots(rows=len(kinds), cols=1, shared_xaxes=True,
-                        vertical_spacing=0.12 / len(kinds),
-                        subplot_titles=[model_label(k) for k in kinds])  # fmt: skip
+    fig = make_subplots(
+        rows=len(kinds),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12 / len(kinds),
+        subplot_titles=[model_label(k) for k in kinds],
+    )
     losses: list[float] = []
     for i, (run_id, points) in enumerate(per_run.items()):
         first = True  # one legend entry per run, on its first panel
@@ -110,8 +127,9 @@ def loss_overlay_figure(
                 continue
             losses += mine["loss"].tolist()
             extra = f"run {run_id}<br>{model_label(kind)}"
-            for s in loss_series(mine, run_label(run_id), run_color(i), run_id, smoothing,
-                                 main=True, extra=extra):  # fmt: skip
+            for s in loss_series(
+                mine, run_label(run_id), run_color(i), run_id, smoothing, main=True, extra=extra
+            ):
                 s.showlegend = bool(s.showlegend) and first
                 fig.add_trace(s, row=row, col=1)
             first = False
@@ -120,8 +138,10 @@ def loss_overlay_figure(
     )
     fig.update_yaxes(title_text="training loss" + (" (log)" if log else ""))
     fig.update_xaxes(title_text="epoch", row=len(kinds), col=1)
-    fig.update_layout(**{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.08 - 0.1 / len(kinds)}},
-                      height=120 + 230 * len(kinds))  # fmt: skip
+    fig.update_layout(
+        **{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.08 - 0.1 / len(kinds)}},
+        height=120 + 230 * len(kinds),
+    )
     return fig
 
 
@@ -134,8 +154,13 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
         return empty_figure("the selected runs have no reliability diagrams")
     cols = min(2, len(kinds))
     nrows = math.ceil(len(kinds) / cols)
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[model_label(k) for k in kinds],
-                        vertical_spacing=0.35 / nrows, horizontal_spacing=0.1)  # fmt: skip
+    fig = make_subplots(
+        rows=nrows,
+        cols=cols,
+        subplot_titles=[model_label(k) for k in kinds],
+        vertical_spacing=0.35 / nrows,
+        horizontal_spacing=0.1,
+    )
     where = [(j // cols + 1, j % cols + 1) for j in range(len(kinds))]
     for i, (run_id, tables) in enumerate(runs.items()):
         first = True
@@ -146,16 +171,32 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
             t = t.apply(pd.to_numeric, errors="coerce")
             t = t[t["count"] > 0]
             fig.add_scatter(
-                x=t["confidence"].tolist(), y=t["accuracy"].tolist(), mode="lines+markers",
-                name=run_label(run_id), legendgroup=run_id, showlegend=first,
-                line={"color": run_color(i)}, marker={"size": 6}, customdata=t["count"].tolist(),
+                x=t["confidence"].tolist(),
+                y=t["accuracy"].tolist(),
+                mode="lines+markers",
+                name=run_label(run_id),
+                legendgroup=run_id,
+                showlegend=first,
+                line={"color": run_color(i)},
+                marker={"size": 6},
+                customdata=t["count"].tolist(),
                 hovertemplate="confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{customdata:.0f}"
-                f" images<extra>run {run_id}</extra>", row=r, col=c,
-            )  # fmt: skip
+                f" images<extra>run {run_id}</extra>",
+                row=r,
+                col=c,
+            )
             first = False
     for r, c in where:
-        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False, hoverinfo="skip",
-                        line=DIAGONAL, row=r, col=c)  # fmt: skip
+        fig.add_scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            showlegend=False,
+            hoverinfo="skip",
+            line=DIAGONAL,
+            row=r,
+            col=c,
+        )
         fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
         fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
     fig.update_layout(**{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.12}}, height=80 + 320 * nrows)

@@ -18,12 +18,25 @@ from bedash.dashboard.tables import NOT_MEASURED
 from bedash.names import model_color, model_label
 
 # the runs of an overlay, one colour each (Paul Tol's "muted": none is a model kind's colour)
-RUN_COLORS = ["#332288", "#CC6677", "#117733", "#882255", "#44AA99", "#999933", "#AA4499",
-              "#88CCEE", "#DDCC77", "#661100"]  # fmt: skip
+RUN_COLORS = [
+    "#332288",
+    "#CC6677",
+    "#117733",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+    "#88CCEE",
+    "#DDCC77",
+    "#661100",
+]
 # one row above the plot: beside it, a legend squeezes the plot to ~90 px at a phone's width
 LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
-LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": LEGEND_ABOVE,
-          "hovermode": "closest"}  # fmt: skip
+LAYOUT = {
+    "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+    "legend": LEGEND_ABOVE,
+    "hovermode": "closest",
+}
 # subplots: the legend under the plot, where it cannot cover a panel's title
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0}
 # the uncertainty charts: a legend row under the plot (x-axis titles leave it room)
@@ -56,8 +69,9 @@ def empty_figure(message: str, height: int = 260) -> go.Figure:
     fig = go.Figure(layout={**LAYOUT, "height": height})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                       font={"size": 14})  # fmt: skip
+    fig.add_annotation(
+        text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 14}
+    )
     return fig
 
 
@@ -69,9 +83,13 @@ def none_yet(pending: bool, what: str = "model") -> str:
 def not_measured_entry(kind: str) -> go.Scatter:
     """A legend entry for a model with nothing to draw."""
     return go.Scatter(
-        x=[None], y=[None], mode="lines", name=f"{model_label(kind)}: {NOT_MEASURED}",
-        line={"color": model_color(kind), "dash": "dot"}, legendgroup=kind,
-    )  # fmt: skip
+        x=[None],
+        y=[None],
+        mode="lines",
+        name=f"{model_label(kind)}: {NOT_MEASURED}",
+        line={"color": model_color(kind), "dash": "dot"},
+        legendgroup=kind,
+    )
 
 
 def not_measured_marks(x: list[str], y: list[float | None]) -> go.Scatter | None:
@@ -80,9 +98,15 @@ def not_measured_marks(x: list[str], y: list[float | None]) -> go.Scatter | None
     if not where:
         return None
     return go.Scatter(
-        mode="text", x=where, y=[0] * len(where), text=[NOT_MEASURED] * len(where),
-        textposition="top center", showlegend=False, hoverinfo="skip", textfont={"color": "#666"},
-    )  # fmt: skip
+        mode="text",
+        x=where,
+        y=[0] * len(where),
+        text=[NOT_MEASURED] * len(where),
+        textposition="top center",
+        showlegend=False,
+        hoverinfo="skip",
+        textfont={"color": "#666"},
+    )
 
 
 def wrap(label: str, width: int = 14) -> str:
@@ -108,10 +132,16 @@ def band_trace(xs: Sequence, lows: Sequence, highs: Sequence, color: str, group:
     legend entry of its own (its line's legend group)."""
     xs = list(xs)
     return go.Scatter(
-        x=xs + xs[::-1], y=list(highs) + list(lows)[::-1], mode="lines", fill="toself",
-        fillcolor=rgba(color, 0.2), line={"width": 0}, hoverinfo="skip", showlegend=False,
+        x=xs + xs[::-1],
+        y=list(highs) + list(lows)[::-1],
+        mode="lines",
+        fill="toself",
+        fillcolor=rgba(color, 0.2),
+        line={"width": 0},
+        hoverinfo="skip",
+        showlegend=False,
         legendgroup=group,
-    )  # fmt: skip
+    )
 
 
 def fit_range(values: Sequence[float | None], *, zero: bool = False) -> list[float] | None:
@@ -159,5 +189,8 @@ def log_ticks(values: pd.Series) -> dict[str, Any]:
             key=lambda s: abs(s - raw),
         )
         ticks = [k * step for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
-    return {"tickvals": ticks, "ticktext": [f"{t:.4g}" for t in ticks],
-            "range": [math.log10(lo), math.log10(hi)]}  # fmt: skip
+    return {
+        "tickvals": ticks,
+        "ticktext": [f"{t:.4g}" for t in ticks],
+        "range": [math.log10(lo), math.log10(hi)],
+    }

@@ -36,11 +36,20 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
         color = model_color(str(model))
         lows, highs = (clip_to_range(metric, list(g["mean"] + k * std)) for k in (-1, 1))
         fig.add_trace(band_trace(g[x], lows, highs, color, str(model)))  # within the range
-        fig.add_scatter(x=list(g[x]), y=list(g["mean"]), mode="lines+markers",
-                        name=model_label(str(model)), line={"color": color},
-                        legendgroup=str(model))  # fmt: skip
-    fig.update_layout(xaxis_title=field_label(x), margin={"t": 40}, legend=LEGEND_ABOVE,
-                      yaxis_title=f"{metric_label(metric)}<br>mean ± std over seeds")  # fmt: skip
+        fig.add_scatter(
+            x=list(g[x]),
+            y=list(g["mean"]),
+            mode="lines+markers",
+            name=model_label(str(model)),
+            line={"color": color},
+            legendgroup=str(model),
+        )
+    fig.update_layout(
+        xaxis_title=field_label(x),
+        margin={"t": 40},
+        legend=LEGEND_ABOVE,
+        yaxis_title=f"{metric_label(metric)}<br>mean ± std over seeds",
+    )
     values = sorted(rows[x].dropna().unique())
     if values and all(float(v).is_integer() for v in values):  # members 2, 4: no tick at 2.5
         fig.update_xaxes(tickmode="array", tickvals=values, ticktext=[f"{v:g}" for v in values])
@@ -60,16 +69,24 @@ def scatter_figure(
     pivot = pivot.reset_index()
     kinds = list(dict.fromkeys(pivot["model"].astype(str)))
     fig = px.scatter(
-        pivot.assign(name=pivot["model"].astype(str).map(model_label)), x=x_metric, y=y_metric,
-        color="name", category_orders={"name": [model_label(k) for k in kinds]},
+        pivot.assign(name=pivot["model"].astype(str).map(model_label)),
+        x=x_metric,
+        y=y_metric,
+        color="name",
+        category_orders={"name": [model_label(k) for k in kinds]},
         color_discrete_map={model_label(k): model_color(k) for k in kinds},
         custom_data=["label"] if "label" in pivot else None,  # which config a point is
-    )  # fmt: skip
+    )
     which = "%{customdata[0]}<br>" if "label" in pivot else ""
     tail = "%{x:.4g}, %{y:.4g}<extra>%{fullData.name}</extra>"
     fig.update_traces(marker_size=10, hovertemplate=which + tail)
-    fig.update_layout(xaxis_title=metric_label(x_metric), yaxis_title=metric_label(y_metric),
-                      margin={"t": 40}, legend=LEGEND_ABOVE, legend_title_text=None)  # fmt: skip
+    fig.update_layout(
+        xaxis_title=metric_label(x_metric),
+        yaxis_title=metric_label(y_metric),
+        margin={"t": 40},
+        legend=LEGEND_ABOVE,
+        legend_title_text=None,
+    )
     return fig
 
 
@@ -105,15 +122,24 @@ def shift_severity_figure(
             lows, highs = clip_to_range(metric, lows), clip_to_range(metric, highs)
             fig.add_trace(band_trace(xs, lows, highs, model_color(kind), kind))  # within range
         fig.add_scatter(
-            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-            name=model_label(kind), line={"color": model_color(kind)}, legendgroup=kind,
+            x=[p[0] for p in pts],
+            y=[p[1] for p in pts],
+            mode="lines+markers",
+            name=model_label(kind),
+            line={"color": model_color(kind)},
+            legendgroup=kind,
             customdata=[[p[4]] for p in pts],
             hovertemplate=f"{model_label(kind)}<br>severity %{{x}}<br>"
             f"{name} %{{y:.4f}} (n=%{{customdata[0]}})<extra></extra>",
-        )  # fmt: skip
-    fig.update_xaxes(title_text="severity (mean over corruptions)", range=[-0.3, 5.3],
-                     **SEVERITY_TICKS)  # fmt: skip
+        )
+    fig.update_xaxes(
+        title_text="severity (mean over corruptions)", range=[-0.3, 5.3], **SEVERITY_TICKS
+    )
     fig.update_yaxes(title_text=f"{AXIS_NAMES.get(metric, name)},<br>{CI}", rangemode="tozero")
-    fig.update_layout(title=f"{name} under shift", height=380, margin={"t": 50, "b": 40},
-                      legend={**LEGEND_UNDER, "y": -0.25})  # fmt: skip
+    fig.update_layout(
+        title=f"{name} under shift",
+        height=380,
+        margin={"t": 50, "b": 40},
+        legend={**LEGEND_UNDER, "y": -0.25},
+    )
     return fig

@@ -39,9 +39,15 @@ def loss_points(history: pd.DataFrame | None, steps: pd.DataFrame | None) -> pd.
 
 
 def loss_series(
-    rows: pd.DataFrame, name: str, color: str, group: str, smoothing: float, *, main: bool,
+    rows: pd.DataFrame,
+    name: str,
+    color: str,
+    group: str,
+    smoothing: float,
+    *,
+    main: bool,
     extra: str | None = None,
-) -> list[go.Scatter]:  # fmt: skip
+) -> list[go.Scatter]:
     """One curve, smoothed as TensorBoard does (every curve alike, members too): the raw
     interval means faint behind a main curve's smoothed line. Per-epoch means (a handful of
     points) carry markers. extra: the hover's side text (default: the name)."""
@@ -49,10 +55,17 @@ def loss_series(
     mode = "lines" if bool(rows["fine"].all()) else "lines+markers"
     tail = "<extra>" + (name if extra is None else extra) + "</extra>"
     line = go.Scatter(
-        x=x, y=y, mode=mode, name=name, legendgroup=group, showlegend=main,
-        line={"color": color, "width": 2.5 if main else 1.2}, marker={"size": 5 if main else 4},
-        opacity=1.0 if main else 0.7, hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}" + tail,
-    )  # fmt: skip
+        x=x,
+        y=y,
+        mode=mode,
+        name=name,
+        legendgroup=group,
+        showlegend=main,
+        line={"color": color, "width": 2.5 if main else 1.2},
+        marker={"size": 5 if main else 4},
+        opacity=1.0 if main else 0.7,
+        hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}" + tail,
+    )
     if smoothing <= 0:
         return [line]
     hover = "epoch %{x:.2f}<br>smoothed %{y:.4f}<br>raw %{customdata:.4f}"
@@ -60,9 +73,17 @@ def loss_series(
     if not main:
         return [line]
     raw = go.Scatter(
-        x=x, y=y, mode=mode, name=f"{name} (raw)", legendgroup=group, showlegend=False,
-        opacity=0.25, hoverinfo="skip", line={"color": color, "width": 1}, marker={"size": 4},
-    )  # fmt: skip
+        x=x,
+        y=y,
+        mode=mode,
+        name=f"{name} (raw)",
+        legendgroup=group,
+        showlegend=False,
+        opacity=0.25,
+        hoverinfo="skip",
+        line={"color": color, "width": 1},
+        marker={"size": 4},
+    )
     return [raw, line]
 
 
@@ -148,11 +169,15 @@ def epoch_time_figure(history: pd.DataFrame, *, pending: bool = True) -> go.Figu
         )
     kinds = ordered(times["model"])
     fig = px.bar(
-        times.assign(name=times["model"].map(model_label)), x="epoch", y="epoch_seconds",
-        color="name", barmode="group", height=300,
+        times.assign(name=times["model"].map(model_label)),
+        x="epoch",
+        y="epoch_seconds",
+        color="name",
+        barmode="group",
+        height=300,
         category_orders={"name": [model_label(k) for k in kinds]},
         color_discrete_map={model_label(k): model_color(k) for k in kinds},
-    )  # fmt: skip
+    )
     fig.update_traces(hovertemplate="epoch %{x}: %{y:.2f} s<extra>%{fullData.name}</extra>")
     fig.update_layout(**LAYOUT, legend_title_text=None)
     fig.update_xaxes(title_text="epoch", **epoch_ticks(float(times["epoch"].max()), whole=True))

@@ -46,12 +46,18 @@ def shift_figure(shift: pd.DataFrame, corruption: str = MEAN, scaled: bool = Tru
                     continue
                 drawn = True
                 fig.add_scatter(
-                    x=x, y=y, mode="lines+markers", name=model_label(kind) + suffix,
+                    x=x,
+                    y=y,
+                    mode="lines+markers",
+                    name=model_label(kind) + suffix,
                     line={"color": model_color(kind), "dash": dash},
-                    legendgroup=kind + suffix, showlegend=col == 1,
+                    legendgroup=kind + suffix,
+                    showlegend=col == 1,
                     hovertemplate=f"{model_label(kind)}{suffix}<br>severity %{{x}}"
-                    f"<br>{metric.upper()} %{{y:.4f}}<extra></extra>", row=1, col=col,
-                )  # fmt: skip
+                    f"<br>{metric.upper()} %{{y:.4f}}<extra></extra>",
+                    row=1,
+                    col=col,
+                )
         if not drawn:
             fig.add_trace(not_measured_entry(kind), row=1, col=1)
     fig.update_xaxes(title_text="severity", range=[-0.3, 5.3], **SEVERITY_TICKS)
@@ -77,8 +83,12 @@ def histogram_figure(hist: pd.DataFrame, kind: str) -> go.Figure:
     as bars in the model's colour, each OOD set as a step line over the same bins. Heights are
     fractions of each set, so sets of different sizes compare."""
     quantities = list(QUANTITY_LABELS)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[QUANTITY_LABELS[q] for q in quantities],
-                        horizontal_spacing=0.1)  # fmt: skip
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=[QUANTITY_LABELS[q] for q in quantities],
+        horizontal_spacing=0.1,
+    )
     sets: list[str] = []
     if not hist.empty and {"set", "quantity", "lower", "upper", "fraction"} <= set(hist):
         sets = list(dict.fromkeys(hist["set"].dropna().astype(str)))
@@ -93,25 +103,42 @@ def histogram_figure(hist: pd.DataFrame, kind: str) -> go.Figure:
                 continue
             x = [(a + b) / 2 for a, b, _ in bins]
             y = [f for _, _, f in bins]
-            common: dict[str, Any] = {"name": set_label(name), "legendgroup": name,
-                                      "showlegend": col == 1, "row": 1, "col": col}  # fmt: skip
+            common: dict[str, Any] = {
+                "name": set_label(name),
+                "legendgroup": name,
+                "showlegend": col == 1,
+                "row": 1,
+                "col": col,
+            }
             if name == IN_DISTRIBUTION:
-                fig.add_bar(x=x, y=y, width=[b - a for a, b, _ in bins], opacity=0.55,
-                            marker_color=model_color(kind), **common)  # fmt: skip
+                fig.add_bar(
+                    x=x,
+                    y=y,
+                    width=[b - a for a, b, _ in bins],
+                    opacity=0.55,
+                    marker_color=model_color(kind),
+                    **common,
+                )
             else:
                 color = SET_COLORS[others.index(name) % len(SET_COLORS)]
-                fig.add_scatter(x=x, y=y, mode="lines", line={"color": color, "shape": "hvh"},
-                                **common)  # fmt: skip
+                fig.add_scatter(
+                    x=x, y=y, mode="lines", line={"color": color, "shape": "hvh"}, **common
+                )
     if not fig.data:
         fig.add_trace(not_measured_entry(kind), row=1, col=1)
     elif all_zero_mi(hist):  # a single model: its bars sit in an invisible bin at zero
         fig.add_annotation(
-            text="zero for every image<br>(no members to disagree)", showarrow=False,
-            xref="x2 domain", yref="y2 domain", x=0.5, y=0.5,
-        )  # fmt: skip
+            text="zero for every image<br>(no members to disagree)",
+            showarrow=False,
+            xref="x2 domain",
+            yref="y2 domain",
+            x=0.5,
+            y=0.5,
+        )
     fig.update_yaxes(title_text="fraction of the set", rangemode="tozero", row=1, col=1)
-    fig.update_layout(height=340, bargap=0, barmode="overlay", margin={"t": 40, "b": 40},
-                      legend=LEGEND_UNDER)  # fmt: skip
+    fig.update_layout(
+        height=340, bargap=0, barmode="overlay", margin={"t": 40, "b": 40}, legend=LEGEND_UNDER
+    )
     return fig
 
 
@@ -141,13 +168,16 @@ def coverage_figure(selective: pd.DataFrame, shift: pd.DataFrame | None = None) 
         a = aurc.get(kind)
         tag = f"AURC {a:.4f}" if a is not None else f"AURC {NOT_MEASURED}"
         fig.add_scatter(
-            x=x, y=y, mode="lines", name=f"{model_label(kind)} ({tag})",
-            line={"color": model_color(kind)}, legendgroup=kind,
+            x=x,
+            y=y,
+            mode="lines",
+            name=f"{model_label(kind)} ({tag})",
+            line={"color": model_color(kind)},
+            legendgroup=kind,
             hovertemplate=f"{model_label(kind)}<br>coverage %{{x:.2f}}"
             "<br>accuracy %{y:.4f}<extra></extra>",
-        )  # fmt: skip
+        )
     fig.update_xaxes(title_text="coverage (share of test images answered)", range=[0, 1.02])
     fig.update_yaxes(title_text="accuracy on the answered images", rangemode="tozero")
-    fig.update_layout(height=360, margin={"t": 20, "b": 40},
-                      legend={**LEGEND_UNDER, "y": -0.25})  # fmt: skip
+    fig.update_layout(height=360, margin={"t": 20, "b": 40}, legend={**LEGEND_UNDER, "y": -0.25})
     return fig
