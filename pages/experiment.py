@@ -145,12 +145,7 @@ def progress(snap: JobSnapshot) -> None:
     if p.member is not None:
         who += f" · member {p.member + 1}/{snap.config.members}"
     eta = tables.job_eta(
-        snap.config.models,
-        snap.config.members,
-        snap.model_index,
-        p.fraction,
-        p.eta,
-        snap.elapsed,
+        snap.config.models, snap.config.members, snap.model_index, p.fraction, p.eta, snap.elapsed
     )
     left = "ETA —" if eta is None else f"ETA {common.duration(eta)} for the whole job"
     text = f"{who} · epoch {p.epoch}/{p.epochs} · batch {p.step}/{p.steps} · {left}"
@@ -167,9 +162,7 @@ def progress(snap: JobSnapshot) -> None:
     )
     m2.metric("Loss (this epoch)", f"{p.loss:.4f}", help="Running mean member cross-entropy.")
     m3.metric(
-        "Elapsed",
-        common.duration(snap.elapsed),
-        help=f"This model: {common.duration(p.eta)} left.",
+        "Elapsed", common.duration(snap.elapsed), help=f"This model: {common.duration(p.eta)} left."
     )
 
 

@@ -254,9 +254,7 @@ def agreement_section(data: common.RunData, path) -> None:
         "(lower agreement) are what makes an ensemble better than its members."
     )
     common.chart(
-        agreement_figure(data.agreement, pending=pending(data)),
-        "agreement_chart",
-        "agreement",
+        agreement_figure(data.agreement, pending=pending(data)), "agreement_chart", "agreement"
     )
     cols = st.columns(max(1, len(data.agreement)))
     for col, kind in zip(cols, data.agreement, strict=False):

@@ -148,9 +148,7 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
     curves = {r: (d.history, d.steps) for r, d in loaded.items()}
     chart(
-        loss_overlay_figure(curves, smoothing=weight, log=log),
-        "compare_loss_chart",
-        "compare_loss",
+        loss_overlay_figure(curves, smoothing=weight, log=log), "compare_loss_chart", "compare_loss"
     )
     st.markdown("**Calibration**")
     chart(

@@ -169,10 +169,7 @@ def _ood_part(files: UncertaintyFiles) -> None:
         "for a single model, so it cannot detect anything there."
     )
     st.dataframe(
-        ut.ood_table(files.ood),
-        hide_index=True,
-        key="unc_ood_table",
-        placeholder=NOT_MEASURED,
+        ut.ood_table(files.ood), hide_index=True, key="unc_ood_table", placeholder=NOT_MEASURED
     )
     csv_button("ood.csv", files)
 

@@ -307,10 +307,7 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
 
 
 def reliability_figure(
-    tables: Mapping[str, pd.DataFrame],
-    results: pd.DataFrame | None = None,
-    *,
-    pending: bool = True,
+    tables: Mapping[str, pd.DataFrame], results: pd.DataFrame | None = None, *, pending: bool = True
 ) -> go.Figure:
     """A reliability diagram per model: accuracy in each confidence bin (bars) against the
     diagonal of perfect calibration; the panel title gives the model's ECE."""
