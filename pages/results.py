@@ -31,17 +31,20 @@ from bedash.store.runs import list_runs
 from bedash.sweep.grid import SweepError, SweepSpec
 
 
-def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
+def csv_button(path: Path, name: str, key: str) -> None:
+    """A file of the run folder to download (greyed out when it is missing or empty)."""
+    data = common.read_bytes(path / name)
+    icon = ":material/download:"
     st.download_button(
-        label,
-        data,
-        file_name=file_name,
-        mime="text/csv",
-        key=key,
-        on_click="ignore",
-        icon=":material/download:",
-        disabled=not data,
+        name, data, name, "text/csv", key=key, on_click="ignore", icon=icon, disabled=not data
     )
+
+
+def csv_buttons(path: Path, names: list[str]) -> None:
+    """One download per file, side by side."""
+    for col, name in zip(st.columns(max(1, len(names))), names, strict=False):
+        with col:
+            csv_button(path, name, f"dl_{name}")
 
 
 def pick_run() -> str | None:
@@ -126,7 +129,7 @@ def header(data: common.RunData) -> None:
 
 
 def annotations_section(path: Path, cfg: dict) -> None:
-    """Tags and notes, editable after the run: annotations.json in the run folder."""
+    """Tags and notes, editable after the run (annotations.json)."""
     ann = run_notes.read(path)
     form_notes = (cfg.get("extra") or {}).get("notes") or ""
     tags = ", ".join(ann.tags)
@@ -178,8 +181,7 @@ def cpus(cfg: dict) -> int | None:
 
 def results_section(data: common.RunData, path) -> None:
     st.subheader("Side by side")
-    if data.results.empty:
-        st.info("No model has finished yet." if pending(data) else "No model finished in this run.")
+    if no_results(data):
         return
     table = tables.results_table(data.results)
     st.dataframe(
@@ -189,7 +191,7 @@ def results_section(data: common.RunData, path) -> None:
         key="results_table",
         placeholder="—",  # a missing value (a model that failed)
     )
-    csv_button("results.csv", common.read_bytes(path / "results.csv"), "results.csv", "dl_results")
+    csv_button(path, "results.csv", "dl_results")
 
 
 def no_results(data: common.RunData) -> bool:
@@ -213,11 +215,8 @@ def accuracy_section(data: common.RunData, path) -> None:
             format_func=lambda k: "accuracy" if k is None else f"difference to {model_label(k)}",
             help="The axis fits the values; a difference to one model shows the gaps exactly.",
         )
-        common.chart(
-            accuracy_figure(data.results, reference=ref, pending=pending(data)),
-            "acc_chart",
-            "accuracy",
-        )
+        fig = accuracy_figure(data.results, reference=ref, pending=pending(data))
+        common.chart(fig, "acc_chart", "accuracy")
     with b:
         st.markdown("**Parameters**")
         common.chart(params_figure(data.results, pending=pending(data)), "params_chart", "params")
@@ -230,21 +229,17 @@ def time_section(data: common.RunData, path) -> None:
         "Whiskers on the epoch time: the fastest and the slowest epoch (the first one often "
         "pays a warm-up). Inference is flagged when the machine was busy."
     )
-    common.chart(
-        time_figure(data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)),
-        "time_chart",
-        "time",
+    fig = time_figure(
+        data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)
     )
+    common.chart(fig, "time_chart", "time")
 
 
 def members_section(data: common.RunData, path) -> None:
     st.caption("Each member's own test accuracy, against the ensemble's and the single model's.")
-    common.chart(
-        member_accuracy_figure(data.members, data.results, pending=pending(data)),
-        "member_chart",
-        "members",
-    )
-    csv_button("members.csv", common.read_bytes(path / "members.csv"), "members.csv", "dl_members")
+    fig = member_accuracy_figure(data.members, data.results, pending=pending(data))
+    common.chart(fig, "member_chart", "members")
+    csv_button(path, "members.csv", "dl_members")
 
 
 def agreement_section(data: common.RunData, path) -> None:
@@ -253,14 +248,9 @@ def agreement_section(data: common.RunData, path) -> None:
         "the same class, one colour scale from 0 to 1 for every heatmap. Diverse members "
         "(lower agreement) are what makes an ensemble better than its members."
     )
-    common.chart(
-        agreement_figure(data.agreement, pending=pending(data)), "agreement_chart", "agreement"
-    )
-    cols = st.columns(max(1, len(data.agreement)))
-    for col, kind in zip(cols, data.agreement, strict=False):
-        name = f"agreement_{kind}.csv"
-        with col:
-            csv_button(name, common.read_bytes(path / name), name, f"dl_{name}")
+    fig = agreement_figure(data.agreement, pending=pending(data))
+    common.chart(fig, "agreement_chart", "agreement")
+    csv_buttons(path, [f"agreement_{kind}.csv" for kind in data.agreement])
 
 
 def reliability_section(data: common.RunData, path) -> None:
@@ -268,16 +258,9 @@ def reliability_section(data: common.RunData, path) -> None:
         "Reliability diagrams: accuracy of the predictions in each confidence bin. Bars on the "
         "diagonal mean the confidence can be trusted; below it, the model is over-confident."
     )
-    common.chart(
-        reliability_figure(data.reliability, data.results, pending=pending(data)),
-        "reliability_chart",
-        "reliability",
-    )
-    cols = st.columns(max(1, len(data.reliability)))
-    for col, kind in zip(cols, data.reliability, strict=False):
-        name = f"reliability_{kind}.csv"
-        with col:
-            csv_button(name, common.read_bytes(path / name), name, f"dl_{name}")
+    fig = reliability_figure(data.reliability, data.results, pending=pending(data))
+    common.chart(fig, "reliability_chart", "reliability")
+    csv_buttons(path, [f"reliability_{kind}.csv" for kind in data.reliability])
 
 
 def loss_controls(prefix: str) -> tuple[float, bool]:
@@ -312,19 +295,13 @@ def training_section(data: common.RunData, path) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")
-        common.chart(
-            loss_figure(data.history, steps, smoothing=weight, log=log, pending=pending(data)),
-            "history_loss_chart",
-            "training_loss",
-        )
+        fig = loss_figure(data.history, steps, smoothing=weight, log=log, pending=pending(data))
+        common.chart(fig, "history_loss_chart", "training_loss")
     with right:
         st.markdown("**Seconds per epoch**")
-        common.chart(
-            epoch_time_figure(data.history, pending=pending(data)),
-            "history_time_chart",
-            "epoch_seconds",
-        )
-    csv_button("history.csv", common.read_bytes(path / "history.csv"), "history.csv", "dl_hist")
+        fig = epoch_time_figure(data.history, pending=pending(data))
+        common.chart(fig, "history_time_chart", "epoch_seconds")
+    csv_button(path, "history.csv", "dl_hist")
 
 
 def config_section(data: common.RunData, path) -> None:
@@ -346,9 +323,7 @@ SECTIONS = {
 
 
 def sections(data: common.RunData, path) -> None:
-    """The tabs, the open one drawn; on the first run of a visit without its charts, which
-    come a moment later (common.charts_later): the first screen (the title, verdict and
-    table; the tabs are below the fold at 1280x800 too) would wait behind them."""
+    """The tabs, the open one drawn; none on a visit's first run (common.charts_later)."""
     later = common.charts_later("results")
     tabs = st.tabs(list(SECTIONS), key="results_tab", on_change="rerun")
     for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
