@@ -1,5 +1,4 @@
-"""The Results page's charts of one run: accuracy, parameters and time per model, each member's
-accuracy, the members' agreement, reliability diagrams. Pure functions of the run's frames."""
+"""The Results page's charts of one run: pure functions of the run's frames."""
 
 from __future__ import annotations
 
@@ -12,9 +11,9 @@ from plotly.subplots import make_subplots
 
 from bedash.dashboard.figures.style import (
     DIAGONAL,
-    FIT_TEXT,
     LAYOUT,
     LEGEND_BELOW,
+    bar_layout,
     empty_figure,
     fit_range,
     none_yet,
@@ -37,25 +36,15 @@ def result(results: pd.DataFrame | None, model: str | None, name: str) -> float 
 def accuracy_figure(
     results: pd.DataFrame, *, reference: str | None = None, pending: bool = True
 ) -> go.Figure:
-    """Test accuracy per model for each of the four accuracies (mean member, ensemble, majority
-    vote, oracle) side by side, one colour per model kind, on an axis that fits the values; with
-    `reference` (a model kind), each model's difference to that model instead. A model whose
-    accuracies were not measured is named in the legend and left out."""
+    """The four accuracies per model on an axis that fits them; with `reference` (a model kind),
+    each model's difference to it. A model with none measured is named in the legend only."""
     if results is None or not len(results):
         return empty_figure(none_yet(pending))
     metrics = list(ACCURACY_LABELS)
     ref = [result(results, reference, c) for c in metrics] if reference else []
     if all(v is None for v in ref):
         reference, ref = None, []
-    fig = go.Figure(
-        layout={
-            **LAYOUT,
-            "height": 360,
-            "barmode": "group",
-            "uniformtext": FIT_TEXT,
-            "margin": {**LAYOUT["margin"], "t": 60},
-        }
-    )
+    fig = go.Figure(layout=bar_layout(60, barmode="group"))
     fmt = "%{y:+.3f}" if reference else "%{y:.3f}"
     shown: list[float] = []
     for kind in ordered(results["model"]):
@@ -91,14 +80,7 @@ def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
         for r, m in zip(rel, mb, strict=True)
     ]
     x, y = [wrap(model_label(m), 13) for m in results["model"]], column(results, "params")
-    fig = go.Figure(
-        layout={
-            **LAYOUT,
-            "height": 360,
-            "uniformtext": FIT_TEXT,
-            "margin": {**LAYOUT["margin"], "t": 30},
-        }
-    )
+    fig = go.Figure(layout=bar_layout(30))
     fig.add_bar(
         x=x,
         y=y,
@@ -123,10 +105,8 @@ def time_figure(
     cpus: int | None = None,
     pending: bool = True,
 ) -> go.Figure:
-    """Training time, time per epoch (the bar: the mean; the whisker: fastest to slowest epoch)
-    and inference time (whole test set; the median of its repeats when the run recorded them)
-    per model. Inference measured while the machine was busy (1-min load above `cpus`) says so
-    on its bar."""
+    """Training, per-epoch (whisker: fastest to slowest epoch) and inference time per model;
+    inference measured while busy (1-min load above `cpus`) says so on its bar."""
     if results is None or not len(results):
         return empty_figure(none_yet(pending))
     panels = [
@@ -154,14 +134,8 @@ def time_figure(
                 if v is not None and k in spread.index:
                     lo[j] = max(0.0, v - spread.at[k, "min"])
                     hi[j] = max(0.0, spread.at[k, "max"] - v)
-            whisker = {
-                "type": "data",
-                "symmetric": False,
-                "array": hi,
-                "arrayminus": lo,
-                "color": "#444",
-                "thickness": 1.2,
-            }
+            whisker = dict(type="data", symmetric=False, array=hi, arrayminus=lo, color="#444")
+            whisker["thickness"] = 1.2
         if col == "infer_seconds":
             for j, v in enumerate(y):
                 if v is not None and repeats[j] and repeats[j] > 1:
@@ -190,8 +164,8 @@ def time_figure(
 def member_accuracy_figure(
     members: pd.DataFrame, results: pd.DataFrame, *, pending: bool = True
 ) -> go.Figure:
-    """Each member's test accuracy, one panel per ensemble kind, with the ensemble's accuracy
-    (dashed) and the single model's (dotted) as reference lines, on an axis that fits them."""
+    """Each member's test accuracy per ensemble kind, the ensemble's (dashed) and the single
+    model's (dotted) as reference lines."""
     if members is not None and len(members):
         members = members.assign(accuracy=pd.to_numeric(members["accuracy"], errors="coerce"))
         members = members.dropna(subset=["accuracy"])
@@ -248,9 +222,7 @@ def member_accuracy_figure(
 
 
 def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = True) -> go.Figure:
-    """The members' pairwise agreement (share of test images on which two members predict the
-    same class), one heatmap per ensemble kind, side by side on ONE shared 0-1 colour scale, the
-    value written in every cell."""
+    """The members' pairwise agreement, one heatmap per ensemble kind on ONE 0-1 colour scale."""
     kinds = ordered(k for k, m in matrices.items() if m is not None and len(m))
     if not kinds:
         return empty_figure(none_yet(pending, "ensemble"))
@@ -309,8 +281,7 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
 def reliability_figure(
     tables: Mapping[str, pd.DataFrame], results: pd.DataFrame | None = None, *, pending: bool = True
 ) -> go.Figure:
-    """A reliability diagram per model: accuracy in each confidence bin (bars) against the
-    diagonal of perfect calibration; the panel title gives the model's ECE."""
+    """A reliability diagram per model (bins against the diagonal), its ECE in the title."""
     kinds = ordered(k for k, t in tables.items() if t is not None and len(t))
     if not kinds:
         return empty_figure(none_yet(pending))

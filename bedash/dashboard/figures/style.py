@@ -1,9 +1,5 @@
-"""The one style of the dashboard's charts: colours, legend and margins, the modebar's config,
-the chart that says why it is blank, and the axis helpers several charts share.
-
-Every model kind keeps its colour from bedash.names on every chart; a value that was not
-measured is left out and said so, never drawn as a zero.
-"""
+"""The one style of the dashboard's charts. Every model kind keeps its colour from
+bedash.names; a value that was not measured is left out and said so, never drawn as a zero."""
 
 from __future__ import annotations
 
@@ -49,19 +45,18 @@ DIAGONAL = {"color": "#555", "dash": "dash", "width": 1}  # perfect calibration
 
 
 def plot_config(name: str, fmt: str = "png") -> dict[str, Any]:
-    """st.plotly_chart's config: the modebar's camera saves the figure as `fmt` (png or svg),
-    drawn in the browser by plotly.js itself (nothing is fetched)."""
+    """st.plotly_chart's config: the camera saves the figure as `fmt`, drawn in the browser."""
     if fmt not in ("png", "svg"):
         raise ValueError(f"format: {fmt!r} is not png or svg")
-    return {
-        "displaylogo": False,
-        "toImageButtonOptions": {
-            "format": fmt,
-            "filename": name,
-            "scale": 2 if fmt == "png" else 1,
-        },
-        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-    }
+    image = {"format": fmt, "filename": name, "scale": 2 if fmt == "png" else 1}
+    remove = ["lasso2d", "select2d"]
+    return {"displaylogo": False, "toImageButtonOptions": image, "modeBarButtonsToRemove": remove}
+
+
+def bar_layout(top: int, **extra: Any) -> dict[str, Any]:
+    """A bar chart's layout: labels of one size, room above the bars for them."""
+    margin = {**LAYOUT["margin"], "t": top}
+    return {**LAYOUT, "height": 360, "uniformtext": FIT_TEXT, "margin": margin, **extra}
 
 
 def empty_figure(message: str, height: int = 260) -> go.Figure:
@@ -128,8 +123,7 @@ def rgba(hex_color: str, alpha: float) -> str:
 
 
 def band_trace(xs: Sequence, lows: Sequence, highs: Sequence, color: str, group: str) -> go.Scatter:
-    """A filled band from lows to highs over xs in a model's colour: no markers, no hover, no
-    legend entry of its own (its line's legend group)."""
+    """A filled band from lows to highs over xs, in its line's legend group."""
     xs = list(xs)
     return go.Scatter(
         x=xs + xs[::-1],
@@ -145,8 +139,7 @@ def band_trace(xs: Sequence, lows: Sequence, highs: Sequence, color: str, group:
 
 
 def fit_range(values: Sequence[float | None], *, zero: bool = False) -> list[float] | None:
-    """An axis range around the values (with room for the labels above the bars); zero: keep 0
-    inside (differences)."""
+    """An axis range around the values, room above for bar labels (zero: keep 0 inside)."""
     v = [x for x in values if x is not None]
     if not v:
         return None
