@@ -10,10 +10,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bedash.dashboard.figures.style import (
-    DIAGONAL,
     LAYOUT,
     LEGEND_BELOW,
     bar_layout,
+    calibration_panel,
     empty_figure,
     fit_range,
     none_yet,
@@ -312,18 +312,6 @@ def reliability_figure(
             row=r,
             col=c,
         )
-        fig.add_scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            showlegend=False,
-            line=DIAGONAL,
-            name="perfect calibration",
-            hoverinfo="skip",
-            row=r,
-            col=c,
-        )
-        fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
-        fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
+        calibration_panel(fig, r, c, "perfect calibration")
     fig.update_layout(**LAYOUT, height=60 + 320 * nrows, bargap=0)
     return fig

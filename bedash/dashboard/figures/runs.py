@@ -1,5 +1,4 @@
-"""The Runs page's charts of several runs: metrics against the member count, and the runs' loss
-curves and reliability diagrams overlaid, one colour per run."""
+"""The Runs page's charts of several runs, one colour per run."""
 
 from __future__ import annotations
 
@@ -11,10 +10,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bedash.dashboard.figures.style import (
-    DIAGONAL,
     LAYOUT,
     LEGEND_BELOW,
     RUN_COLORS,
+    calibration_panel,
     empty_figure,
     log_ticks,
 )
@@ -34,10 +33,8 @@ def run_color(i: int) -> str:
 
 
 def compare_figure(rows: pd.DataFrame) -> go.Figure:
-    """Several runs against their member count: ensemble accuracy, parameters, training time,
-    one colour per model kind, every point labelled with its run. Lines join only the runs of
-    one `series` (runs whose settings differ in the member count alone, see
-    tables.compare_series); rows: results.csv rows with run_id (and series) columns."""
+    """Ensemble accuracy, parameters and training time of several runs (results.csv rows with
+    run_id, series) against E; lines join one `series` (tables.compare_series) only."""
     if rows is None or not len(rows):
         return empty_figure("select runs that have results")
     panels = [
@@ -45,12 +42,9 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
         ("params", "parameters"),
         ("train_seconds", "training time (s)"),
     ]
+    titles = [t for _, t in panels]
     fig = make_subplots(
-        rows=3,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.1,
-        subplot_titles=[t for _, t in panels],
+        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.1, subplot_titles=titles
     )
     df = rows.copy()
     if "series" not in df:
@@ -104,19 +98,15 @@ def loss_overlay_figure(
     smoothing: float = SMOOTHING,
     log: bool = True,
 ) -> go.Figure:
-    """Several runs' training loss, one panel per model kind (stacked), one colour per run:
-    the whole model's curve of each. runs: run_id -> (history, steps or None)."""
+    """Several runs' whole-model training loss, a panel per kind. runs: id -> (history, steps)."""
     per_run = {r: loss_points(h, s) for r, (h, s) in runs.items()}
     per_run = {r: p[p["member"] < 0] for r, p in per_run.items()}
     kinds = ordered(k for p in per_run.values() for k in p["model"])
     if not kinds:
         return empty_figure("the selected runs have no training loss")
+    titles, rows = [model_label(k) for k in kinds], len(kinds)
     fig = make_subplots(
-        rows=len(kinds),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.12 / len(kinds),
-        subplot_titles=[model_label(k) for k in kinds],
+        rows, 1, shared_xaxes=True, vertical_spacing=0.12 / rows, subplot_titles=titles
     )
     losses: list[float] = []
     for i, (run_id, points) in enumerate(per_run.items()):
@@ -146,21 +136,15 @@ def loss_overlay_figure(
 
 
 def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -> go.Figure:
-    """Several runs' reliability diagrams, one panel per model kind, one colour per run: the
-    accuracy in each confidence bin (points at the bin's mean confidence) against the
-    diagonal. runs: run_id -> {kind: reliability table}."""
+    """Several runs' reliability diagrams, a panel per kind. runs: id -> {kind: table}."""
     kinds = ordered(k for tables in runs.values() for k, t in tables.items() if len(t))
     if not kinds:
         return empty_figure("the selected runs have no reliability diagrams")
     cols = min(2, len(kinds))
     nrows = math.ceil(len(kinds) / cols)
-    fig = make_subplots(
-        rows=nrows,
-        cols=cols,
-        subplot_titles=[model_label(k) for k in kinds],
-        vertical_spacing=0.35 / nrows,
-        horizontal_spacing=0.1,
-    )
+    titles = [model_label(k) for k in kinds]
+    spacing = {"vertical_spacing": 0.35 / nrows, "horizontal_spacing": 0.1}
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, **spacing)
     where = [(j // cols + 1, j % cols + 1) for j in range(len(kinds))]
     for i, (run_id, tables) in enumerate(runs.items()):
         first = True
@@ -187,17 +171,6 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
             )
             first = False
     for r, c in where:
-        fig.add_scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            showlegend=False,
-            hoverinfo="skip",
-            line=DIAGONAL,
-            row=r,
-            col=c,
-        )
-        fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
-        fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
+        calibration_panel(fig, r, c)
     fig.update_layout(**{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.12}}, height=80 + 320 * nrows)
     return fig

@@ -53,6 +53,14 @@ def plot_config(name: str, fmt: str = "png") -> dict[str, Any]:
     return {"displaylogo": False, "toImageButtonOptions": image, "modeBarButtonsToRemove": remove}
 
 
+def calibration_panel(fig: go.Figure, r: int, c: int, name: str | None = None) -> None:
+    """A reliability panel's 0-1 axes and its diagonal of perfect calibration."""
+    diagonal = dict(x=[0, 1], y=[0, 1], mode="lines", showlegend=False, line=DIAGONAL, name=name)
+    fig.add_scatter(**diagonal, hoverinfo="skip", row=r, col=c)
+    fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
+    fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
+
+
 def bar_layout(top: int, **extra: Any) -> dict[str, Any]:
     """A bar chart's layout: labels of one size, room above the bars for them."""
     margin = {**LAYOUT["margin"], "t": top}
