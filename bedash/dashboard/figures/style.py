@@ -61,6 +61,16 @@ def calibration_panel(fig: go.Figure, r: int, c: int, name: str | None = None) -
     fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
 
 
+def model_line(kind: str, x: Any, y: Any, **extra: Any) -> go.Scatter:
+    """A model kind's line in its colour and legend group (`extra` overrides or adds)."""
+    line = {
+        "mode": "lines+markers",
+        "name": model_label(kind),
+        "line": {"color": model_color(kind)},
+    }
+    return go.Scatter(**{"x": list(x), "y": list(y), **line, "legendgroup": kind, **extra})
+
+
 def bar_layout(top: int, **extra: Any) -> dict[str, Any]:
     """A bar chart's layout: labels of one size, room above the bars for them."""
     margin = {**LAYOUT["margin"], "t": top}
