@@ -1,7 +1,5 @@
-"""The Experiment page's form: every RunConfig field as a widget (the generic ones from
-bedash.dashboard.form, by setting type), the dataset (a choice, a folder or an uploaded zip), its
-sizes and the device, Start, and a reloaded job's settings put back in the form. What runs is
-exactly what the form shows: a value that does not pass blocks Start with the field named."""
+"""The Experiment page's form: every RunConfig field as a widget, the dataset, its sizes, the
+device and Start. What runs is exactly what the form shows: a bad value blocks Start, named."""
 
 from __future__ import annotations
 
@@ -27,8 +25,7 @@ MAIN_GROUPS = ("model", "training")  # above Start; the rest under Advanced, bel
 
 
 def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
-    """Every RunConfig field as a widget; (the config on screen, or None while a value does
-    not pass; whether Start was pressed). Errors are shown next to Start."""
+    """(the config on screen, or None while a value does not pass; whether Start was pressed)."""
     st.subheader("Configure")
     state = form.FormState()
     state.take(spec("models"), models_widget(lim), lim)
@@ -54,12 +51,9 @@ def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
     cfg = None
     if not state.errors:
         try:
-            cfg = RunConfig(
-                **state.values,
-                **sizes,
-                data_dir=str(data_dir()),
-                extra={"notes": notes} if notes else {},
-            ).validate(lim)
+            extra = {"notes": notes} if notes else {}
+            cfg = RunConfig(**state.values, **sizes, data_dir=str(data_dir()), extra=extra)
+            cfg = cfg.validate(lim)
         except ConfigError as e:
             state.errors[e.field] = e.message
     with slot:
@@ -103,8 +97,8 @@ def models_widget(lim: Limits) -> list[str]:
 
 
 def start_button(state: form.FormState) -> bool:
-    """Start, keyed by a token that changes once a job is queued: the second click of a double
-    click targets a button that no longer exists, so it queues nothing."""
+    """Start, keyed by a token that changes once a job is queued: a double click's second click
+    hits a button that no longer exists."""
     token = st.session_state.setdefault("start_token", uuid.uuid4().hex[:12])
     return st.button(
         "Start",
@@ -117,8 +111,8 @@ def start_button(state: form.FormState) -> bool:
 
 
 def device_picker(lim: Limits, probed: bool) -> str:
-    """Only the devices this machine has. Listing them needs torch, which loads in the
-    background: until it is there, auto and cpu are offered, and the page reruns once."""
+    """Only the devices this machine has; auto and cpu until torch (loading in the background)
+    can list them, then the page reruns once."""
     if lim.cpu_only:  # a shared host: nothing to look for
         st.selectbox("Device", ["cpu"], key="device", help=f"CPU only ({lim.name} limit).")
         return "cpu"
@@ -141,8 +135,8 @@ def device_picker(lim: Limits, probed: bool) -> str:
 
 
 def data_widgets(state: form.FormState, lim: Limits, probed: bool) -> tuple[str, dict]:
-    """Dataset choice (synthetic by default: it works offline and needs no files) and sizes;
-    how to get CIFAR-10, only when it is chosen and not on disk."""
+    """Dataset (synthetic by default: offline, no files) and sizes; how to get CIFAR-10 when
+    it is chosen and not on disk."""
     data = data_dir()
     kind = st.radio(
         "Dataset",
@@ -212,8 +206,8 @@ def _least(*values: int | None) -> int | None:
 
 
 def folder_counts(root: str) -> tuple[int | None, int | None]:
-    """(training, test) images of an image folder, or (None, None) while it is not one (Start
-    then names the problem). Lists the files; decodes nothing, imports no torch."""
+    """(training, test) images of an image folder, (None, None) while it is not one (Start names
+    the problem). Lists files only: no decoding, no torch."""
     from bedash.data.folder import image_counts
     from bedash.names import DatasetError
 
@@ -226,10 +220,9 @@ def folder_counts(root: str) -> tuple[int | None, int | None]:
 
 
 def folder_widgets(lim: Limits) -> str:
-    """An image folder: a path on this machine (not in the demo, which takes uploads only), or
-    a zip of one, unpacked and checked when it arrives."""
+    """An image folder: a path here (not in the demo: uploads only) or a zip, checked on arrival."""
     path = ""
-    if lim.dataset_roots is None:
+    if local := lim.dataset_roots is None:
         path = st.text_input(
             "Image folder",
             key="folder",
@@ -240,9 +233,7 @@ def folder_widgets(lim: Limits) -> str:
         ).strip()
         path = str(Path(path).expanduser()) if path else ""
     upload = st.file_uploader(
-        "… or upload a zip of it"
-        if lim.dataset_roots is None
-        else "Upload a zip of an image folder",
+        "… or upload a zip of it" if local else "Upload a zip of an image folder",
         type=["zip"],
         key="folder_zip",
         help="A zip holding train/<class>/* and test/<class>/* (or one folder that does). "
