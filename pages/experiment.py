@@ -1,10 +1,6 @@
 """Experiment: configure a run, start it in the background, watch it train live, stop it.
-
-The form (bedash.dashboard.experiment_form) is generated from RunConfig's metadata: what runs
-is exactly what the form shows, and a value that does not pass blocks Start with the field
-named. The page keeps only the job id (session state and ?job=<id>), so a refresh or a second
-tab reattaches; a fragment redraws the live view about once a second from an immutable snapshot.
-"""
+The page keeps only the job id (session state and ?job=<id>), so a refresh or a second tab
+reattaches; a fragment redraws the live view about once a second from an immutable snapshot."""
 
 from __future__ import annotations
 
@@ -168,22 +164,11 @@ def progress(snap: JobSnapshot) -> None:
 
 def curves(snap: JobSnapshot) -> None:
     from bedash.dashboard import tables  # pandas, plotly: once there is something to draw
-    from bedash.dashboard.figures.style import plot_config
-    from bedash.dashboard.figures.training import SMOOTHING, epoch_time_figure, loss_figure
+    from bedash.dashboard.figures.training import epoch_time_figure, loss_figure
 
     history = tables.frame(snap.history, tables.HISTORY_COLUMNS)
     trace = tables.frame(snap.trace, tables.TRACE_COLUMNS)
-    weight = st.slider(
-        "Smoothing",
-        0.0,
-        0.99,
-        SMOOTHING,
-        0.01,
-        key="live_smoothing",
-        persist_state=KEEP,
-        help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
-        "log points; the raw values stay faint behind it. 0: no smoothing.",
-    )
+    weight = common.smoothing_slider("live_smoothing")
     c2, c3, c4 = st.columns(3, vertical_alignment="center")
     log = c2.toggle("Log scale", value=True, key="live_log", persist_state=KEEP)
     show = c3.toggle(
@@ -193,7 +178,7 @@ def curves(snap: JobSnapshot) -> None:
         persist_state=KEEP,
         help="Thin lines: each member's loss per epoch (BatchEnsemble and ensembles).",
     )
-    fmt = c4.segmented_control(
+    c4.segmented_control(
         "Save as",
         ["png", "svg"],
         default="png",
@@ -206,26 +191,19 @@ def curves(snap: JobSnapshot) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")
-        st.plotly_chart(
-            loss_figure(
-                history, trace, members=show, smoothing=weight, log=log, pending=snap.active
-            ),
-            key="loss_chart",
-            config=plot_config("training_loss", fmt),
+        fig = loss_figure(
+            history, trace, members=show, smoothing=weight, log=log, pending=snap.active
         )
+        common.chart(fig, "loss_chart", "training_loss", "live_figure_format")
     with right:
         st.markdown("**Seconds per epoch**")
-        st.plotly_chart(
-            epoch_time_figure(history, pending=snap.active),
-            key="epoch_chart",
-            config=plot_config("epoch_seconds", fmt),
-        )
+        fig = epoch_time_figure(history, pending=snap.active)
+        common.chart(fig, "epoch_chart", "epoch_seconds", "live_figure_format")
 
 
 @st.fragment(run_every=1.0)
 def live(job_id: str) -> None:
-    """Redrawn about once a second while the job is active; a full rerun when it ends stops
-    the polling and shows the final state."""
+    """Redrawn about once a second while the job is active; a full rerun at its end."""
     snap = common.registry().watch(job_id)  # a heartbeat: someone still looks at it
     if snap is None:
         st.rerun()
@@ -253,8 +231,7 @@ SCROLL = """<script>
 
 
 def live_view(snap: JobSnapshot) -> None:
-    """The job's view, full width above the form, in sight once (scrolled to, the first time
-    this session shows this job)."""
+    """The job's view, full width above the form, scrolled to once per job and session."""
     st.query_params["job"] = snap.id  # back in the URL after a visit to another page
     st.session_state["job"] = snap.id
     with st.container(key="live_view"):

@@ -19,7 +19,7 @@ from bedash.dashboard.figures.results import (
     reliability_figure,
     time_figure,
 )
-from bedash.dashboard.figures.training import SMOOTHING, epoch_time_figure, loss_figure
+from bedash.dashboard.figures.training import epoch_time_figure, loss_figure
 from bedash.dashboard.form import plain
 from bedash.dashboard.session import sweep_jobs
 from bedash.dashboard.settings import sweep_engine
@@ -266,19 +266,9 @@ def reliability_section(data: common.RunData, path) -> None:
 def loss_controls(prefix: str) -> tuple[float, bool]:
     """TensorBoard's smoothing slider and a log / linear toggle."""
     a, b = st.columns([3, 1], vertical_alignment="bottom")
-    weight = a.slider(
-        "Smoothing",
-        0.0,
-        0.99,
-        SMOOTHING,
-        0.01,
-        key=f"{prefix}_smoothing",
-        persist_state="session",
-        help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
-        "log points; the raw values stay faint behind it. 0: no smoothing.",
-    )
+    weight = common.smoothing_slider(f"{prefix}_smoothing", a)
     log = b.toggle("Log scale", value=True, key=f"{prefix}_log", persist_state="session")
-    return float(weight), bool(log)
+    return weight, bool(log)
 
 
 def training_section(data: common.RunData, path) -> None:

@@ -13,7 +13,6 @@ from bedash.dashboard.figures.runs import (
     loss_overlay_figure,
     reliability_overlay_figure,
 )
-from bedash.dashboard.figures.training import SMOOTHING
 from bedash.dashboard.form import plain
 from bedash.store.runs import delete_run, list_runs
 
@@ -135,15 +134,8 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
     chart(compare_figure(tables.compare_rows(runs, ids)), "compare_chart", "compare")
     loaded = {r: common.load_run(runs[r].path) for r in ids}
     st.markdown("**Training loss**")
-    weight = st.slider(
-        "Smoothing",
-        0.0,
-        0.99,
-        SMOOTHING,
-        0.01,
-        key="cmp_smoothing",
-        persist_state="session",
-        help="As in TensorBoard: a debiased moving average.",
+    weight = common.smoothing_slider(
+        "cmp_smoothing", help="As in TensorBoard: a debiased moving average."
     )
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
     curves = {r: (d.history, d.steps) for r, d in loaded.items()}
