@@ -119,8 +119,7 @@ def chart(fig, key: str, name: str) -> None:
 
 
 def compare(selected: pd.DataFrame, runs: dict) -> None:
-    """The selected runs side by side: metrics against the member count, then their loss
-    curves and reliability diagrams overlaid."""
+    """The selected runs: metrics against the member count, loss curves, reliability diagrams."""
     ids = list(selected["run_id"])
     head, fmt = st.columns([3, 1], vertical_alignment="bottom")
     head.subheader(f"Comparing {len(selected)} runs")
@@ -143,11 +142,8 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
         loss_overlay_figure(curves, smoothing=weight, log=log), "compare_loss_chart", "compare_loss"
     )
     st.markdown("**Calibration**")
-    chart(
-        reliability_overlay_figure({r: d.reliability for r, d in loaded.items()}),
-        "compare_reliability_chart",
-        "compare_reliability",
-    )
+    fig = reliability_overlay_figure({r: d.reliability for r, d in loaded.items()})
+    chart(fig, "compare_reliability_chart", "compare_reliability")
 
 
 common.visit("runs")
@@ -166,6 +162,9 @@ if not runs:
 notes = {r.run_id: run_notes.read(r.path) for r in runs}
 table = filtered(tables.runs_frame(runs, notes))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
+acc_columns = {
+    c: st.column_config.NumberColumn(c, format="%.4f") for c in table if c.startswith("acc ")
+}
 event = st.dataframe(
     table,
     key="runs_table",
@@ -179,11 +178,7 @@ event = st.dataframe(
         "lr": st.column_config.NumberColumn("lr", format="%.4g"),
         "train s (all)": st.column_config.NumberColumn("train s (all)", format="%.1f"),
         "BE params × single": st.column_config.NumberColumn("BE params × single", format="%.2f"),
-        **{
-            c: st.column_config.NumberColumn(c, format="%.4f")
-            for c in table.columns
-            if c.startswith("acc ")
-        },
+        **acc_columns,
     },
 )
 rows = event.selection.rows if event is not None else []
@@ -192,9 +187,8 @@ by_id = {r.run_id: r for r in runs}
 
 a, b, c = st.columns([2, 2, 3])
 with a:
-    if st.button(
-        "Open results", icon=":material/analytics:", key="open", disabled=len(selected) != 1
-    ):
+    one = len(selected) == 1
+    if st.button("Open results", icon=":material/analytics:", key="open", disabled=not one):
         st.switch_page("pages/results.py", query_params={"run": selected["run_id"].iloc[0]})
 with b:
     delete_button(selected)
