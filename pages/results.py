@@ -33,11 +33,7 @@ from bedash.sweep.grid import SweepError, SweepSpec
 
 def csv_button(path: Path, name: str, key: str) -> None:
     """A file of the run folder to download (greyed out when it is missing or empty)."""
-    data = common.read_bytes(path / name)
-    icon = ":material/download:"
-    st.download_button(
-        name, data, name, "text/csv", key=key, on_click="ignore", icon=icon, disabled=not data
-    )
+    common.csv_button(name, common.read_bytes(path / name), key)
 
 
 def csv_buttons(path: Path, names: list[str]) -> None:

@@ -72,6 +72,14 @@ def smoothing_slider(key: str, where: Any = st, help: str | None = None) -> floa
     return float(where.slider("Smoothing", 0.0, 0.99, SMOOTHING, 0.01, **keep))
 
 
+def csv_button(name: str, data: bytes, key: str) -> None:
+    """A CSV to download without a rerun, greyed out when it is missing or empty."""
+    icon, off = ":material/download:", not data
+    st.download_button(
+        name, data, name, "text/csv", key=key, on_click="ignore", icon=icon, disabled=off
+    )
+
+
 def format_picker(fmt_key: str = "figure_format") -> None:
     """PNG or SVG for the cameras of the page's charts (drawn in the browser)."""
     st.segmented_control(
