@@ -41,8 +41,8 @@ def unpack_upload(upload) -> tuple[str | None, str | None]:
 
 
 def prune_uploads() -> list[Path]:
-    """The demo keeps its disk: uploads older than a few hours, or beyond a total size, are
-    removed when a new one arrives; the datasets of queued and running jobs stay."""
+    """The demo keeps its disk: old uploads, or those beyond a total size, go when a new one
+    arrives; the datasets of active jobs stay."""
     from bedash.data.housekeeping import prune_uploads as prune
     from bedash.settings.profile import DEMO_UPLOADS_MAX_AGE, DEMO_UPLOADS_MAX_BYTES, uploads_dir
 

@@ -1,5 +1,4 @@
-"""Training curves, drawn live on the Experiment page and from a run's files on Results' Training
-tab: the loss between log points (smoothed as TensorBoard does) and the seconds per epoch."""
+"""Training curves, live on the Experiment page and from a run's files on Results' Training tab."""
 
 from __future__ import annotations
 
@@ -23,9 +22,8 @@ TIME_COLUMNS = ["model", "epoch", "epoch_seconds", "samples_per_s"]
 
 
 def loss_points(history: pd.DataFrame | None, steps: pd.DataFrame | None) -> pd.DataFrame:
-    """The loss as interval means (model, member, x, x0, x1, loss, fine): each model's and
-    member's step-level intervals (live log points or steps.csv) where it has them, else
-    history.csv's per-epoch means, both drawn at the middle of the interval they average."""
+    """The loss as interval means (model, member, x, x0, x1, loss, fine): step-level intervals
+    (live log points or steps.csv) where a model or member has them, else per-epoch means."""
     fine = interval_means(steps).assign(fine=True)
     coarse = epoch_means(history).assign(fine=False)
     if len(fine):
@@ -48,9 +46,8 @@ def loss_series(
     main: bool,
     extra: str | None = None,
 ) -> list[go.Scatter]:
-    """One curve, smoothed as TensorBoard does (every curve alike, members too): the raw
-    interval means faint behind a main curve's smoothed line. Per-epoch means (a handful of
-    points) carry markers. extra: the hover's side text (default: the name)."""
+    """One curve, smoothed as TensorBoard does, a main curve's raw means faint behind it;
+    per-epoch means carry markers. extra: the hover's side text (default: the name)."""
     x, y = rows["x"].tolist(), rows["loss"].tolist()
     mode = "lines" if bool(rows["fine"].all()) else "lines+markers"
     tail = "<extra>" + (name if extra is None else extra) + "</extra>"
@@ -96,13 +93,9 @@ def loss_figure(
     log: bool = True,
     pending: bool = True,
 ) -> go.Figure:
-    """Training loss (mean member cross-entropy) per model on shared axes, against the epoch
-    (fractional: each point is the mean over the batches between two log points).
-
-    history: history.csv rows (whole model: member empty; each member: its index). trace: live
-    log points or steps.csv rows (model, member, x, loss: the running mean of the epoch so far).
-    smoothing: TensorBoard's EMA weight for the step-level curves. Member lines (thin, the
-    model's colour, one legend entry for all of them) are drawn when `members` is true."""
+    """Training loss (mean member cross-entropy) per model against the (fractional) epoch, from
+    history.csv rows and the trace (live log points or steps.csv rows); with `members`, thin
+    member lines in the model's colour under one legend entry."""
     points = loss_points(history, trace)
     if not len(points):
         return empty_figure(
@@ -135,8 +128,8 @@ def loss_figure(
 
 
 def epoch_times(history: pd.DataFrame) -> pd.DataFrame:
-    """Seconds per epoch for each model: its whole-model rows, or, while a sequential ensemble
-    is still training member after member, the sum of its members' times so far."""
+    """Seconds per epoch per model: its whole-model rows, else (a sequential ensemble still
+    training) the sum of its members' times so far."""
     if history is None or not len(history):
         return pd.DataFrame(columns=TIME_COLUMNS)
     h = history.assign(member=members_of(history["member"]))
