@@ -64,10 +64,8 @@ def show_job(snap: JobSnapshot) -> None:
         common.status_badge(snap.status)
     st.caption(f"{common.config_summary(snap.config.to_dict())} · {snap.config.device}")
     if snap.status == "queued":
-        st.info(
-            f"Waiting for a free slot: number {snap.queue_position} in the queue.",
-            icon=":material/hourglass_top:",
-        )
+        waiting = f"Waiting for a free slot: number {snap.queue_position} in the queue."
+        st.info(waiting, icon=":material/hourglass_top:")
     elif snap.status == "loading":
         loading(snap)
     elif snap.status == "running":
@@ -86,9 +84,8 @@ def show_job(snap: JobSnapshot) -> None:
             f"Keep this page open: on this server a job that no page shows for "
             f"{LIM.unwatched_seconds:g} s is stopped."
         )
-    if snap.active and st.button(
-        "Stop" if snap.status != "queued" else "Cancel", icon=":material/stop:", key="stop"
-    ):
+    stop = "Stop" if snap.status != "queued" else "Cancel"
+    if snap.active and st.button(stop, icon=":material/stop:", key="stop"):
         common.registry().cancel(snap.id)
         st.toast("Stopping: what was measured so far is kept.")
     if snap.done and snap.run_dir.exists():
@@ -106,12 +103,9 @@ def show_job(snap: JobSnapshot) -> None:
 
         table = tables.results_table(tables.frame(snap.results, list(snap.results[0])))
         table = table[[c for c in LIVE_COLUMNS if c in table]]
+        columns = common.result_columns(table)
         st.dataframe(
-            table,
-            hide_index=True,
-            column_config=common.result_columns(table),
-            key="live_results",
-            placeholder="—",
+            table, hide_index=True, column_config=columns, key="live_results", placeholder="—"
         )
 
 
@@ -129,7 +123,7 @@ def loading(snap: JobSnapshot) -> None:
 
 
 def progress(snap: JobSnapshot) -> None:
-    """Progress bar (model, epoch, batch, the whole job's ETA) and the live numbers."""
+    """Progress bar (model, epoch, batch, the job's ETA) and the live numbers."""
     from bedash.dashboard import tables  # no pandas needed, but the module imports it: once running
     from bedash.names import model_label
 
@@ -140,9 +134,8 @@ def progress(snap: JobSnapshot) -> None:
     who = f"{model_label(p.model)} ({snap.model_index + 1}/{n})"
     if p.member is not None:
         who += f" · member {p.member + 1}/{snap.config.members}"
-    eta = tables.job_eta(
-        snap.config.models, snap.config.members, snap.model_index, p.fraction, p.eta, snap.elapsed
-    )
+    cfg = snap.config
+    eta = tables.job_eta(cfg.models, cfg.members, snap.model_index, p.fraction, p.eta, snap.elapsed)
     left = "ETA —" if eta is None else f"ETA {common.duration(eta)} for the whole job"
     text = f"{who} · epoch {p.epoch}/{p.epochs} · batch {p.step}/{p.steps} · {left}"
     if snap.message.startswith("evaluating"):
@@ -157,9 +150,8 @@ def progress(snap: JobSnapshot) -> None:
         "rate, blended with the previous epoch's while this one has few batches.",
     )
     m2.metric("Loss (this epoch)", f"{p.loss:.4f}", help="Running mean member cross-entropy.")
-    m3.metric(
-        "Elapsed", common.duration(snap.elapsed), help=f"This model: {common.duration(p.eta)} left."
-    )
+    left_here = f"This model: {common.duration(p.eta)} left."
+    m3.metric("Elapsed", common.duration(snap.elapsed), help=left_here)
 
 
 def curves(snap: JobSnapshot) -> None:

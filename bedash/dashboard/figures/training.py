@@ -51,12 +51,10 @@ def loss_series(
     x, y = rows["x"].tolist(), rows["loss"].tolist()
     mode = "lines" if bool(rows["fine"].all()) else "lines+markers"
     tail = "<extra>" + (name if extra is None else extra) + "</extra>"
+    both = {"x": x, "y": y, "mode": mode, "legendgroup": group}
     line = go.Scatter(
-        x=x,
-        y=y,
-        mode=mode,
+        **both,
         name=name,
-        legendgroup=group,
         showlegend=main,
         line={"color": color, "width": 2.5 if main else 1.2},
         marker={"size": 5 if main else 4},
@@ -70,11 +68,8 @@ def loss_series(
     if not main:
         return [line]
     raw = go.Scatter(
-        x=x,
-        y=y,
-        mode=mode,
+        **both,
         name=f"{name} (raw)",
-        legendgroup=group,
         showlegend=False,
         opacity=0.25,
         hoverinfo="skip",
@@ -98,10 +93,9 @@ def loss_figure(
     member lines in the model's colour under one legend entry."""
     points = loss_points(history, trace)
     if not len(points):
+        stopped = f"loss {NOT_MEASURED}: the run stopped before its first log point"
         return empty_figure(
-            "the loss curves appear after the first log point"
-            if pending
-            else f"loss {NOT_MEASURED}: the run stopped before its first log point"
+            "the loss curves appear after the first log point" if pending else stopped
         )
     data: list[go.Scatter] = []
     for kind in ordered(points["model"]):
@@ -155,11 +149,8 @@ def epoch_time_figure(history: pd.DataFrame, *, pending: bool = True) -> go.Figu
     """Seconds per epoch, grouped by epoch, one colour per model."""
     times = epoch_times(history)
     if not len(times):
-        return empty_figure(
-            "epoch times: after the first epoch"
-            if pending
-            else f"epoch times {NOT_MEASURED}: no epoch ended"
-        )
+        stopped = f"epoch times {NOT_MEASURED}: no epoch ended"
+        return empty_figure("epoch times: after the first epoch" if pending else stopped)
     kinds = ordered(times["model"])
     fig = px.bar(
         times.assign(name=times["model"].map(model_label)),
