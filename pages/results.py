@@ -75,12 +75,9 @@ def pick_run() -> str | None:
         st.session_state["run_pick"] = wanted  # the URL decides which run the box shows
 
     def label(run_id: str) -> str:
-        r = by_id.get(run_id)
-        return (
-            run_id
-            if r is None
-            else f"{run_id} · {r.status} · {', '.join(r.config.get('models', []))}"
-        )
+        if (r := by_id.get(run_id)) is None:
+            return run_id
+        return f"{run_id} · {r.status} · {', '.join(r.config.get('models', []))}"
 
     def picked() -> None:
         st.query_params["run"] = st.session_state["run_pick"]
@@ -107,12 +104,8 @@ def header(data: common.RunData) -> None:
     snap = common.registry().watch(job_id) if job_id else None
     if snap is not None and snap.active:
         st.info("This run is still training; the tables fill in as models finish.")
-        st.page_link(
-            "pages/experiment.py",
-            label="Watch it live",
-            icon=":material/visibility:",
-            query_params={"job": job_id},
-        )
+        live = {"label": "Watch it live", "icon": ":material/visibility:"}
+        st.page_link("pages/experiment.py", **live, query_params={"job": job_id})
     elif info.status == "damaged":
         st.error(f"This run folder is damaged: {plain(info.reason)}")
     elif info.status in ("failed", "diverged", "interrupted"):
@@ -132,9 +125,8 @@ def annotations_section(path: Path, cfg: dict) -> None:
     summary = " · ".join(x for x in (f"Tags: {tags}" if tags else "", ann.notes) if x)
     if form_notes:
         st.caption(f"Notes at start: {plain(form_notes)}")
-    with st.expander(
-        f"Tags and notes{': ' + plain(summary[:80]) if summary else ''}", icon=":material/sell:"
-    ):
+    title = f"Tags and notes{': ' + plain(summary[:80]) if summary else ''}"
+    with st.expander(title, icon=":material/sell:"):
         with st.form(f"annotate_{path.name}", border=False):
             new_tags = st.text_input(
                 "Tags",
@@ -143,26 +135,19 @@ def annotations_section(path: Path, cfg: dict) -> None:
                 placeholder="baseline, cifar, lr-sweep",
                 help="Comma-separated; the Runs page filters by them.",
             )
-            new_notes = st.text_area(
-                "Notes",
-                ann.notes,
-                key=f"ann_notes_{path.name}",
-                max_chars=run_notes.MAX_NOTES,
-                height=90,
-            )
+            most = run_notes.MAX_NOTES
+            notes_key = f"ann_notes_{path.name}"
+            new_notes = st.text_area("Notes", ann.notes, key=notes_key, max_chars=most, height=90)
             saved = st.form_submit_button("Save", icon=":material/save:")
         if saved:
             try:
-                run_notes.write(
-                    path, run_notes.Annotations(run_notes.parse_tags(new_tags), new_notes)
-                )
+                notes = run_notes.Annotations(run_notes.parse_tags(new_tags), new_notes)
+                run_notes.write(path, notes)
             except FieldError as e:
                 st.error(f"**{e.field.capitalize()}**: {plain(e.message)}", icon=":material/error:")
             except OSError as e:
-                st.error(
-                    f"Could not save in {plain(path)}: {plain(e.strerror or e)}",
-                    icon=":material/error:",
-                )
+                why = f"Could not save in {plain(path)}: {plain(e.strerror or e)}"
+                st.error(why, icon=":material/error:")
             else:
                 st.toast("Saved the tags and notes.")
                 st.rerun()
