@@ -115,9 +115,8 @@ def time_figure(
         ("infer_seconds", "inference, test set (ms)", 1000.0),
     ]
     # stacked, not side by side: three panels across are unreadable at a phone's width
-    fig = make_subplots(
-        rows=3, cols=1, subplot_titles=[t for _, t, _ in panels], vertical_spacing=0.1
-    )
+    titles = [t for _, t, _ in panels]
+    fig = make_subplots(rows=3, cols=1, subplot_titles=titles, vertical_spacing=0.1)
     kinds = list(results["model"])
     labels = [model_label(m) for m in kinds]
     times = epoch_times(history) if history is not None else pd.DataFrame()
@@ -226,48 +225,19 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
     kinds = ordered(k for k, m in matrices.items() if m is not None and len(m))
     if not kinds:
         return empty_figure(none_yet(pending, "ensemble"))
-    fig = make_subplots(
-        rows=1,
-        cols=len(kinds),
-        horizontal_spacing=0.08,
-        subplot_titles=[wrap(model_label(k), 13) for k in kinds],  # side by side on a phone
-    )
+    titles = [wrap(model_label(k), 13) for k in kinds]  # side by side on a phone
+    fig = make_subplots(rows=1, cols=len(kinds), horizontal_spacing=0.08, subplot_titles=titles)
     for i, kind in enumerate(kinds, 1):
         z = matrices[kind].drop(columns=["member"], errors="ignore").to_numpy(dtype=float)
         labels = [str(j) for j in range(z.shape[1])]  # short: two heatmaps fit a phone
-        fig.add_heatmap(
-            z=z,
-            x=labels,
-            y=labels,
-            coloraxis="coloraxis",
-            texttemplate="%{z:.2f}",
-            row=1,
-            col=i,
-            hovertemplate="member %{y} vs member %{x}: %{z:.3f}<extra>"
-            + model_label(kind)
-            + "</extra>",
-        )
-    fig.update_layout(
-        **LAYOUT,
-        height=420,
-        coloraxis={
-            "cmin": 0.0,
-            "cmax": 1.0,
-            "colorscale": "Blues",
-            # under the panels, not beside them: the panels keep the whole width
-            "colorbar": {
-                "title": {"text": "agreement", "side": "top"},
-                "tickformat": ".1f",
-                "orientation": "h",
-                "y": -0.22,
-                "yanchor": "top",
-                "len": 0.6,
-                "x": 0,
-                "xanchor": "left",
-                "thickness": 12,
-            },
-        },
-    )
+        hover = f"member %{{y}} vs member %{{x}}: %{{z:.3f}}<extra>{model_label(kind)}</extra>"
+        cells = {"coloraxis": "coloraxis", "texttemplate": "%{z:.2f}", "hovertemplate": hover}
+        fig.add_heatmap(z=z, x=labels, y=labels, **cells, row=1, col=i)
+    # the colour bar under the panels, not beside them: the panels keep the whole width
+    bar = dict(title={"text": "agreement", "side": "top"}, tickformat=".1f", thickness=12)
+    bar.update(orientation="h", y=-0.22, yanchor="top", len=0.6, x=0, xanchor="left")
+    scale = {"cmin": 0.0, "cmax": 1.0, "colorscale": "Blues", "colorbar": bar}
+    fig.update_layout(**LAYOUT, height=420, coloraxis=scale)
     # member numbers are categories (a numeric axis would tick at 0.5, 1.5...)
     fig.update_yaxes(autorange="reversed", scaleanchor=None, type="category")
     fig.update_yaxes(title_text="member", col=1)
@@ -289,13 +259,8 @@ def reliability_figure(
     titles = [model_label(k) + ("" if ece[k] is None else f"<br>ECE {ece[k]:.3f}") for k in kinds]
     cols = min(2, len(kinds))  # two across at most: readable at a phone's width too
     nrows = math.ceil(len(kinds) / cols)
-    fig = make_subplots(
-        rows=nrows,
-        cols=cols,
-        subplot_titles=titles,
-        horizontal_spacing=0.1,
-        vertical_spacing=0.3 / nrows,
-    )
+    spacing = {"horizontal_spacing": 0.1, "vertical_spacing": 0.3 / nrows}
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, **spacing)
     for i, kind in enumerate(kinds):
         r, c = i // cols + 1, i % cols + 1
         t = tables[kind].apply(pd.to_numeric, errors="coerce")
