@@ -170,16 +170,8 @@ def curves(snap: JobSnapshot) -> None:
         persist_state=KEEP,
         help="Thin lines: each member's loss per epoch (BatchEnsemble and ensembles).",
     )
-    c4.segmented_control(
-        "Save as",
-        ["png", "svg"],
-        default="png",
-        required=True,
-        key="live_figure_format",
-        format_func=str.upper,
-        persist_state=KEEP,
-        help="The camera in each chart's toolbar saves it in this format, in the browser.",
-    )
+    camera = "The camera in each chart's toolbar saves it in this format, in the browser."
+    common.format_picker("live_figure_format", c4, "Save as", camera)
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")

@@ -80,18 +80,17 @@ def csv_button(name: str, data: bytes, key: str) -> None:
     )
 
 
-def format_picker(fmt_key: str = "figure_format") -> None:
+def format_picker(
+    fmt_key: str = "figure_format", where: Any = st, label: str = "Figure downloads", help: str = ""
+) -> None:
     """PNG or SVG for the cameras of the page's charts (drawn in the browser)."""
-    st.segmented_control(
-        "Figure downloads",
-        ["png", "svg"],
-        default="png",
-        required=True,
-        key=fmt_key,
-        format_func=str.upper,
-        persist_state="session",
-        help="The camera in each chart's toolbar saves the chart in this format, drawn in the "
-        "browser (nothing leaves this machine).",
+    help = help or (
+        "The camera in each chart's toolbar saves the chart in this format, drawn in the "
+        "browser (nothing leaves this machine)."
+    )
+    options = {"default": "png", "required": True, "format_func": str.upper}
+    where.segmented_control(
+        label, ["png", "svg"], key=fmt_key, persist_state="session", help=help, **options
     )
 
 
