@@ -9,17 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bedash.dashboard.figures.style import (
-    LAYOUT,
-    LEGEND_BELOW,
-    bar_layout,
-    calibration_panel,
-    empty_figure,
-    fit_range,
-    none_yet,
-    not_measured_marks,
-    wrap,
-)
+from bedash.dashboard.figures import style
 from bedash.dashboard.figures.training import epoch_times
 from bedash.dashboard.tables import NOT_MEASURED, as_float, busy, column, ordered
 from bedash.names import ACCURACY_LABELS, model_color, model_label
@@ -39,12 +29,12 @@ def accuracy_figure(
     """The four accuracies per model on an axis that fits them; with `reference` (a model kind),
     each model's difference to it. A model with none measured is named in the legend only."""
     if results is None or not len(results):
-        return empty_figure(none_yet(pending))
+        return style.empty_figure(style.none_yet(pending))
     metrics = list(ACCURACY_LABELS)
     ref = [result(results, reference, c) for c in metrics] if reference else []
     if all(v is None for v in ref):
         reference, ref = None, []
-    fig = go.Figure(layout=bar_layout(60, barmode="group"))
+    fig = go.Figure(layout=style.bar_layout(60, barmode="group"))
     fmt = "%{y:+.3f}" if reference else "%{y:.3f}"
     shown: list[float] = []
     for kind in ordered(results["model"]):
@@ -53,7 +43,7 @@ def accuracy_figure(
             values = [None if None in (v, r) else v - r for v, r in zip(values, ref, strict=True)]
         label = model_label(kind)
         fig.add_bar(
-            x=[wrap(ACCURACY_LABELS[c]) for c in metrics],
+            x=[style.wrap(ACCURACY_LABELS[c]) for c in metrics],
             y=values,
             name=f"{label} ({NOT_MEASURED})" if all(v is None for v in values) else label,
             marker={"color": model_color(kind)},
@@ -66,21 +56,23 @@ def accuracy_figure(
     title = f"difference to {model_label(reference)}" if reference else "test accuracy"
     # level labels: rotated ones pushed the plot into a corner at a phone's width
     fig.update_xaxes(tickangle=0, tickfont={"size": 11})
-    fig.update_yaxes(title_text=title, range=fit_range(shown, zero=bool(reference)), zeroline=True)
+    fig.update_yaxes(
+        title_text=title, range=style.fit_range(shown, zero=bool(reference)), zeroline=True
+    )
     return fig
 
 
 def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
     """Parameter count per model, labelled with its size relative to the single model."""
     if results is None or not len(results):
-        return empty_figure(none_yet(pending))
+        return style.empty_figure(style.none_yet(pending))
     rel, mb = column(results, "params_rel_single"), column(results, "param_mb")
     text = [
         f"{r:.2f}× single<br>{m:.1f} MB" if r is not None and m is not None else ""
         for r, m in zip(rel, mb, strict=True)
     ]
-    x, y = [wrap(model_label(m), 13) for m in results["model"]], column(results, "params")
-    fig = go.Figure(layout=bar_layout(30))
+    x, y = [style.wrap(model_label(m), 13) for m in results["model"]], column(results, "params")
+    fig = go.Figure(layout=style.bar_layout(30))
     fig.add_bar(
         x=x,
         y=y,
@@ -91,10 +83,10 @@ def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
         marker={"color": [model_color(m) for m in results["model"]]},
         hovertemplate="%{x}<br>%{y:,} parameters<extra></extra>",
     )
-    if (mark := not_measured_marks(x, y)) is not None:
+    if (mark := style.not_measured_marks(x, y)) is not None:
         fig.add_trace(mark)
     fig.update_xaxes(tickangle=0)
-    fig.update_yaxes(title_text="parameters", range=fit_range(y, zero=True))
+    fig.update_yaxes(title_text="parameters", range=style.fit_range(y, zero=True))
     return fig
 
 
@@ -108,7 +100,7 @@ def time_figure(
     """Training, per-epoch (whisker: fastest to slowest epoch) and inference time per model;
     inference measured while busy (1-min load above `cpus`) says so on its bar."""
     if results is None or not len(results):
-        return empty_figure(none_yet(pending))
+        return style.empty_figure(style.none_yet(pending))
     panels = [
         ("train_seconds", "training time (s)", 1.0),
         ("epoch_seconds", "time per epoch (s)", 1.0),
@@ -153,9 +145,9 @@ def time_figure(
             col=1,
             hovertemplate="%{x}<br>" + title + ": %{y:.4g}<extra></extra>",
         )
-        if (mark := not_measured_marks(labels, y)) is not None:
+        if (mark := style.not_measured_marks(labels, y)) is not None:
             fig.add_trace(mark, row=i, col=1)
-    fig.update_layout(**LAYOUT, height=620)
+    fig.update_layout(**style.LAYOUT, height=620)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -169,10 +161,10 @@ def member_accuracy_figure(
         members = members.assign(accuracy=pd.to_numeric(members["accuracy"], errors="coerce"))
         members = members.dropna(subset=["accuracy"])
     if members is None or not len(members):
-        return empty_figure(none_yet(pending, "ensemble"))
+        return style.empty_figure(style.none_yet(pending, "ensemble"))
     kinds = [k for k in ordered(members["model"]) if (members["model"] == k).sum() > 1]
     if not kinds:
-        return empty_figure(none_yet(pending, "ensemble with several members"))
+        return style.empty_figure(style.none_yet(pending, "ensemble with several members"))
     fig = make_subplots(
         rows=1, cols=len(kinds), shared_yaxes=True, subplot_titles=[model_label(k) for k in kinds]
     )
@@ -214,8 +206,8 @@ def member_accuracy_figure(
                 col=i,
             )
             shown.add(name)
-    fig.update_layout(**{**LAYOUT, "legend": LEGEND_BELOW}, height=380)
-    fig.update_yaxes(range=fit_range(values))
+    fig.update_layout(**{**style.LAYOUT, "legend": style.LEGEND_BELOW}, height=380)
+    fig.update_yaxes(range=style.fit_range(values))
     fig.update_yaxes(title_text="test accuracy", row=1, col=1)
     return fig
 
@@ -224,8 +216,8 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
     """The members' pairwise agreement, one heatmap per ensemble kind on ONE 0-1 colour scale."""
     kinds = ordered(k for k, m in matrices.items() if m is not None and len(m))
     if not kinds:
-        return empty_figure(none_yet(pending, "ensemble"))
-    titles = [wrap(model_label(k), 13) for k in kinds]  # side by side on a phone
+        return style.empty_figure(style.none_yet(pending, "ensemble"))
+    titles = [style.wrap(model_label(k), 13) for k in kinds]  # side by side on a phone
     fig = make_subplots(rows=1, cols=len(kinds), horizontal_spacing=0.08, subplot_titles=titles)
     for i, kind in enumerate(kinds, 1):
         z = matrices[kind].drop(columns=["member"], errors="ignore").to_numpy(dtype=float)
@@ -237,7 +229,7 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
     bar = dict(title={"text": "agreement", "side": "top"}, tickformat=".1f", thickness=12)
     bar.update(orientation="h", y=-0.22, yanchor="top", len=0.6, x=0, xanchor="left")
     scale = {"cmin": 0.0, "cmax": 1.0, "colorscale": "Blues", "colorbar": bar}
-    fig.update_layout(**LAYOUT, height=420, coloraxis=scale)
+    fig.update_layout(**style.LAYOUT, height=420, coloraxis=scale)
     # member numbers are categories (a numeric axis would tick at 0.5, 1.5...)
     fig.update_yaxes(autorange="reversed", scaleanchor=None, type="category")
     fig.update_yaxes(title_text="member", col=1)
@@ -254,7 +246,7 @@ def reliability_figure(
     """A reliability diagram per model (bins against the diagonal), its ECE in the title."""
     kinds = ordered(k for k, t in tables.items() if t is not None and len(t))
     if not kinds:
-        return empty_figure(none_yet(pending))
+        return style.empty_figure(style.none_yet(pending))
     ece = {k: result(results, k, "ece") for k in kinds}
     titles = [model_label(k) + ("" if ece[k] is None else f"<br>ECE {ece[k]:.3f}") for k in kinds]
     cols = min(2, len(kinds))  # two across at most: readable at a phone's width too
@@ -277,6 +269,6 @@ def reliability_figure(
             row=r,
             col=c,
         )
-        calibration_panel(fig, r, c, "perfect calibration")
-    fig.update_layout(**LAYOUT, height=60 + 320 * nrows, bargap=0)
+        style.calibration_panel(fig, r, c, "perfect calibration")
+    fig.update_layout(**style.LAYOUT, height=60 + 320 * nrows, bargap=0)
     return fig

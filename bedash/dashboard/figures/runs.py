@@ -9,14 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bedash.dashboard.figures.style import (
-    LAYOUT,
-    LEGEND_BELOW,
-    RUN_COLORS,
-    calibration_panel,
-    empty_figure,
-    log_ticks,
-)
+from bedash.dashboard.figures import style
 from bedash.dashboard.figures.training import SMOOTHING, loss_points, loss_series
 from bedash.dashboard.tables import ordered
 from bedash.names import model_color, model_label
@@ -29,14 +22,14 @@ def run_label(run_id: str) -> str:
 
 
 def run_color(i: int) -> str:
-    return RUN_COLORS[i % len(RUN_COLORS)]
+    return style.RUN_COLORS[i % len(style.RUN_COLORS)]
 
 
 def compare_figure(rows: pd.DataFrame) -> go.Figure:
     """Ensemble accuracy, parameters and training time of several runs (results.csv rows with
     run_id, series) against E; lines join one `series` (tables.compare_series) only."""
     if rows is None or not len(rows):
-        return empty_figure("select runs that have results")
+        return style.empty_figure("select runs that have results")
     panels = [
         ("ensemble_acc", "ensemble accuracy (mean softmax)"),
         ("params", "parameters"),
@@ -88,7 +81,7 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                 first = False
     fig.update_xaxes(title_text="members (E)", row=3, col=1)
     fig.update_xaxes(dtick=1)
-    fig.update_layout(**{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.12}}, height=720)
+    fig.update_layout(**{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.12}}, height=720)
     return fig
 
 
@@ -103,7 +96,7 @@ def loss_overlay_figure(
     per_run = {r: p[p["member"] < 0] for r, p in per_run.items()}
     kinds = ordered(k for p in per_run.values() for k in p["model"])
     if not kinds:
-        return empty_figure("the selected runs have no training loss")
+        return style.empty_figure("the selected runs have no training loss")
     titles, rows = [model_label(k) for k in kinds], len(kinds)
     fig = make_subplots(
         rows, 1, shared_xaxes=True, vertical_spacing=0.12 / rows, subplot_titles=titles
@@ -124,12 +117,12 @@ def loss_overlay_figure(
                 fig.add_trace(s, row=row, col=1)
             first = False
     fig.update_yaxes(
-        type="log" if log else "linear", **(log_ticks(pd.Series(losses)) if log else {})
+        type="log" if log else "linear", **(style.log_ticks(pd.Series(losses)) if log else {})
     )
     fig.update_yaxes(title_text="training loss" + (" (log)" if log else ""))
     fig.update_xaxes(title_text="epoch", row=len(kinds), col=1)
     fig.update_layout(
-        **{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.08 - 0.1 / len(kinds)}},
+        **{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.08 - 0.1 / len(kinds)}},
         height=120 + 230 * len(kinds),
     )
     return fig
@@ -139,7 +132,7 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
     """Several runs' reliability diagrams, a panel per kind. runs: id -> {kind: table}."""
     kinds = ordered(k for tables in runs.values() for k, t in tables.items() if len(t))
     if not kinds:
-        return empty_figure("the selected runs have no reliability diagrams")
+        return style.empty_figure("the selected runs have no reliability diagrams")
     cols = min(2, len(kinds))
     nrows = math.ceil(len(kinds) / cols)
     titles = [model_label(k) for k in kinds]
@@ -171,6 +164,8 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
             )
             first = False
     for r, c in where:
-        calibration_panel(fig, r, c)
-    fig.update_layout(**{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.12}}, height=80 + 320 * nrows)
+        style.calibration_panel(fig, r, c)
+    fig.update_layout(
+        **{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.12}}, height=80 + 320 * nrows
+    )
     return fig

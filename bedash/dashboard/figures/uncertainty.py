@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bedash.dashboard import uncertainty_tables as ut
 from bedash.dashboard.figures.style import (
     LEGEND_UNDER,
     SEVERITY_TICKS,
@@ -14,35 +15,25 @@ from bedash.dashboard.figures.style import (
     not_measured_entry,
 )
 from bedash.dashboard.tables import NOT_MEASURED, numbers
-from bedash.dashboard.uncertainty_tables import (
-    IN_DISTRIBUTION,
-    MEAN,
-    QUANTITY_LABELS,
-    ZERO_MI,
-    aurc_by_model,
-    models_in,
-    points,
-    severity_rows,
-)
 from bedash.names import model_color, model_label
 
 # OOD sets against the in-distribution bars: Okabe-Ito colours no model kind uses
 SET_COLORS = ["#000000", "#CC79A7", "#56B4E9", "#7f7f7f", "#F0E442"]
 
 
-def shift_figure(shift: pd.DataFrame, corruption: str = MEAN, scaled: bool = True) -> go.Figure:
+def shift_figure(shift: pd.DataFrame, corruption: str = ut.MEAN, scaled: bool = True) -> go.Figure:
     """Accuracy and ECE against severity per model kind (Ovadia et al. 2019) for one corruption
     or "mean"; scaled: the temperature-scaled metrics too, dashed."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "ECE"), horizontal_spacing=0.1)
     variants = [("", "solid", "")] + ([("_ts", "dash", " (temperature-scaled)")] if scaled else [])
-    for kind in models_in(shift):
-        rows = severity_rows(shift, kind, corruption)
+    for kind in ut.models_in(shift):
+        rows = ut.severity_rows(shift, kind, corruption)
         drawn = False
         for col, metric in ((1, "acc"), (2, "ece")):
             for end, dash, suffix in variants:
                 if rows.empty or metric + end not in rows:
                     continue
-                x, y = points(rows["severity"], rows[metric + end])
+                x, y = ut.points(rows["severity"], rows[metric + end])
                 if not y:
                     continue
                 drawn = True
@@ -68,20 +59,22 @@ def chart_text(text: str) -> str:
 
 def set_label(name: str) -> str:
     """How a histogram's legend names a set."""
-    return "in-distribution (clean test)" if name == IN_DISTRIBUTION else f"OOD: {chart_text(name)}"
+    return (
+        "in-distribution (clean test)" if name == ut.IN_DISTRIBUTION else f"OOD: {chart_text(name)}"
+    )
 
 
 def histogram_figure(hist: pd.DataFrame, kind: str) -> go.Figure:
     """One model's entropy and mutual-information histograms: the clean test set as bars, each
     OOD set as a step line; heights are fractions of each set, so sizes compare."""
-    quantities = list(QUANTITY_LABELS)
-    titles = [QUANTITY_LABELS[q] for q in quantities]
+    quantities = list(ut.QUANTITY_LABELS)
+    titles = [ut.QUANTITY_LABELS[q] for q in quantities]
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.1)
     sets: list[str] = []
     if not hist.empty and {"set", "quantity", "lower", "upper", "fraction"} <= set(hist):
         sets = list(dict.fromkeys(hist["set"].dropna().astype(str)))
-        sets = sorted(sets, key=lambda s: s != IN_DISTRIBUTION)  # the clean bars first
-    others = [s for s in sets if s != IN_DISTRIBUTION]
+        sets = sorted(sets, key=lambda s: s != ut.IN_DISTRIBUTION)  # the clean bars first
+    others = [s for s in sets if s != ut.IN_DISTRIBUTION]
     for col, q in enumerate(quantities, 1):
         for name in sets:
             rows = hist[(hist["set"] == name) & (hist["quantity"] == q)]
@@ -93,7 +86,7 @@ def histogram_figure(hist: pd.DataFrame, kind: str) -> go.Figure:
             y = [f for _, _, f in bins]
             common = dict(name=set_label(name), legendgroup=name, showlegend=col == 1)
             common.update(row=1, col=col)
-            if name == IN_DISTRIBUTION:
+            if name == ut.IN_DISTRIBUTION:
                 width = [b - a for a, b, _ in bins]
                 color = model_color(kind)
                 fig.add_bar(x=x, y=y, width=width, opacity=0.55, marker_color=color, **common)
@@ -118,7 +111,7 @@ def all_zero_mi(hist: pd.DataFrame) -> bool:
     """Every mutual-information bin ends at (nearly) zero: bedash bins [0, 1e-6] then."""
     upper = numbers(hist.loc[hist["quantity"] == "mutual_info", "upper"])
     upper = [v for v in upper if v is not None]
-    return bool(upper) and max(upper) <= ZERO_MI
+    return bool(upper) and max(upper) <= ut.ZERO_MI
 
 
 def coverage_figure(selective: pd.DataFrame, shift: pd.DataFrame | None = None) -> go.Figure:
@@ -126,13 +119,13 @@ def coverage_figure(selective: pd.DataFrame, shift: pd.DataFrame | None = None) 
     its AURC (shift.csv) in the legend."""
     fig = go.Figure()
     shift = shift if shift is not None else pd.DataFrame()
-    aurc = aurc_by_model(shift)
+    aurc = ut.aurc_by_model(shift)
     ok = not selective.empty and {"model", "coverage", "accuracy"} <= set(selective)
-    for kind in models_in(selective, shift):
+    for kind in ut.models_in(selective, shift):
         x, y = [], []
         if ok:
             rows = selective[selective["model"] == kind].sort_values("coverage", kind="stable")
-            x, y = points(rows["coverage"], rows["accuracy"])
+            x, y = ut.points(rows["coverage"], rows["accuracy"])
         if not y:
             fig.add_trace(not_measured_entry(kind))
             continue
