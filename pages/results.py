@@ -11,14 +11,7 @@ import streamlit as st
 
 import bedash.store.annotations as run_notes  # "from bedash import annotations": __future__
 from bedash.dashboard import common, tables
-from bedash.dashboard.figures.results import (
-    accuracy_figure,
-    agreement_figure,
-    member_accuracy_figure,
-    params_figure,
-    reliability_figure,
-    time_figure,
-)
+from bedash.dashboard.figures import results as charts
 from bedash.dashboard.figures.training import epoch_time_figure, loss_figure
 from bedash.dashboard.form import plain
 from bedash.dashboard.session import sweep_jobs
@@ -196,11 +189,13 @@ def accuracy_section(data: common.RunData, path) -> None:
             format_func=lambda k: "accuracy" if k is None else f"difference to {model_label(k)}",
             help="The axis fits the values; a difference to one model shows the gaps exactly.",
         )
-        fig = accuracy_figure(data.results, reference=ref, pending=pending(data))
+        fig = charts.accuracy_figure(data.results, reference=ref, pending=pending(data))
         common.chart(fig, "acc_chart", "accuracy")
     with b:
         st.markdown("**Parameters**")
-        common.chart(params_figure(data.results, pending=pending(data)), "params_chart", "params")
+        common.chart(
+            charts.params_figure(data.results, pending=pending(data)), "params_chart", "params"
+        )
 
 
 def time_section(data: common.RunData, path) -> None:
@@ -210,7 +205,7 @@ def time_section(data: common.RunData, path) -> None:
         "Whiskers on the epoch time: the fastest and the slowest epoch (the first one often "
         "pays a warm-up). Inference is flagged when the machine was busy."
     )
-    fig = time_figure(
+    fig = charts.time_figure(
         data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)
     )
     common.chart(fig, "time_chart", "time")
@@ -218,7 +213,7 @@ def time_section(data: common.RunData, path) -> None:
 
 def members_section(data: common.RunData, path) -> None:
     st.caption("Each member's own test accuracy, against the ensemble's and the single model's.")
-    fig = member_accuracy_figure(data.members, data.results, pending=pending(data))
+    fig = charts.member_accuracy_figure(data.members, data.results, pending=pending(data))
     common.chart(fig, "member_chart", "members")
     csv_button(path, "members.csv", "dl_members")
 
@@ -229,7 +224,7 @@ def agreement_section(data: common.RunData, path) -> None:
         "the same class, one colour scale from 0 to 1 for every heatmap. Diverse members "
         "(lower agreement) are what makes an ensemble better than its members."
     )
-    fig = agreement_figure(data.agreement, pending=pending(data))
+    fig = charts.agreement_figure(data.agreement, pending=pending(data))
     common.chart(fig, "agreement_chart", "agreement")
     csv_buttons(path, [f"agreement_{kind}.csv" for kind in data.agreement])
 
@@ -239,7 +234,7 @@ def reliability_section(data: common.RunData, path) -> None:
         "Reliability diagrams: accuracy of the predictions in each confidence bin. Bars on the "
         "diagonal mean the confidence can be trusted; below it, the model is over-confident."
     )
-    fig = reliability_figure(data.reliability, data.results, pending=pending(data))
+    fig = charts.reliability_figure(data.reliability, data.results, pending=pending(data))
     common.chart(fig, "reliability_chart", "reliability")
     csv_buttons(path, [f"reliability_{kind}.csv" for kind in data.reliability])
 

@@ -8,11 +8,7 @@ import streamlit as st
 
 import bedash.store.annotations as run_notes  # "from bedash import annotations": __future__
 from bedash.dashboard import common, tables
-from bedash.dashboard.figures.runs import (
-    compare_figure,
-    loss_overlay_figure,
-    reliability_overlay_figure,
-)
+from bedash.dashboard.figures import runs as charts
 from bedash.dashboard.form import plain
 from bedash.store.runs import delete_run, list_runs
 
@@ -130,7 +126,7 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
         "the end of its run id. Lines join only runs whose other settings (data, width, "
         "depth, epochs, batch, learning rate, seed) are the same."
     )
-    chart(compare_figure(tables.compare_rows(runs, ids)), "compare_chart", "compare")
+    chart(charts.compare_figure(tables.compare_rows(runs, ids)), "compare_chart", "compare")
     loaded = {r: common.load_run(runs[r].path) for r in ids}
     st.markdown("**Training loss**")
     weight = common.smoothing_slider(
@@ -139,10 +135,12 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
     curves = {r: (d.history, d.steps) for r, d in loaded.items()}
     chart(
-        loss_overlay_figure(curves, smoothing=weight, log=log), "compare_loss_chart", "compare_loss"
+        charts.loss_overlay_figure(curves, smoothing=weight, log=log),
+        "compare_loss_chart",
+        "compare_loss",
     )
     st.markdown("**Calibration**")
-    fig = reliability_overlay_figure({r: d.reliability for r, d in loaded.items()})
+    fig = charts.reliability_overlay_figure({r: d.reliability for r, d in loaded.items()})
     chart(fig, "compare_reliability_chart", "compare_reliability")
 
 

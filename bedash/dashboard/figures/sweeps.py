@@ -8,13 +8,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from bedash.dashboard.figures.style import (
-    LEGEND_ABOVE,
-    LEGEND_UNDER,
-    SEVERITY_TICKS,
-    band_trace,
-    model_line,
-)
+from bedash.dashboard.figures import style
 from bedash.dashboard.sweep_tables import CI, METRIC_NAMES, one_config
 from bedash.dashboard.tables import as_float, ordered
 from bedash.dashboard.uncertainty_tables import CLEAN, MEAN
@@ -39,10 +33,10 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
         std = g["std"].fillna(0.0)
         color = model_color(str(model))
         lows, highs = (clip_to_range(metric, list(g["mean"] + k * std)) for k in (-1, 1))
-        fig.add_trace(band_trace(g[x], lows, highs, color, str(model)))  # within the range
-        fig.add_trace(model_line(str(model), g[x], g["mean"]))
+        fig.add_trace(style.band_trace(g[x], lows, highs, color, str(model)))  # within the range
+        fig.add_trace(style.model_line(str(model), g[x], g["mean"]))
     y_title = f"{metric_label(metric)}<br>mean ± std over seeds"
-    fig.update_layout(xaxis_title=field_label(x), margin={"t": 40}, legend=LEGEND_ABOVE)
+    fig.update_layout(xaxis_title=field_label(x), margin={"t": 40}, legend=style.LEGEND_ABOVE)
     fig.update_layout(yaxis_title=y_title)
     values = sorted(rows[x].dropna().unique())
     if values and all(float(v).is_integer() for v in values):  # members 2, 4: no tick at 2.5
@@ -75,7 +69,7 @@ def scatter_figure(
     tail = "%{x:.4g}, %{y:.4g}<extra>%{fullData.name}</extra>"
     fig.update_traces(marker_size=10, hovertemplate=which + tail)
     fig.update_layout(xaxis_title=metric_label(x_metric), yaxis_title=metric_label(y_metric))
-    fig.update_layout(margin={"t": 40}, legend=LEGEND_ABOVE, legend_title_text=None)
+    fig.update_layout(margin={"t": 40}, legend=style.LEGEND_ABOVE, legend_title_text=None)
     return fig
 
 
@@ -108,19 +102,21 @@ def shift_severity_figure(
         if band:
             xs, lows, highs = zip(*band, strict=True)
             lows, highs = clip_to_range(metric, lows), clip_to_range(metric, highs)
-            fig.add_trace(band_trace(xs, lows, highs, model_color(kind), kind))  # within range
+            fig.add_trace(
+                style.band_trace(xs, lows, highs, model_color(kind), kind)
+            )  # within range
         hover = f"{model_label(kind)}<br>severity %{{x}}<br>{name} %{{y:.4f}}"
         hover += " (n=%{customdata[0]})<extra></extra>"
         n = [[p[4]] for p in pts]
         fig.add_trace(
-            model_line(
+            style.model_line(
                 kind, [p[0] for p in pts], [p[1] for p in pts], customdata=n, hovertemplate=hover
             )
         )
     x_title = "severity (mean over corruptions)"
-    fig.update_xaxes(title_text=x_title, range=[-0.3, 5.3], **SEVERITY_TICKS)
+    fig.update_xaxes(title_text=x_title, range=[-0.3, 5.3], **style.SEVERITY_TICKS)
     fig.update_yaxes(title_text=f"{AXIS_NAMES.get(metric, name)},<br>{CI}", rangemode="tozero")
-    legend = {**LEGEND_UNDER, "y": -0.25}
+    legend = {**style.LEGEND_UNDER, "y": -0.25}
     fig.update_layout(title=f"{name} under shift", height=380, margin={"t": 50, "b": 40})
     fig.update_layout(legend=legend)
     return fig

@@ -6,15 +6,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from bedash.dashboard import tables
 from bedash.dashboard.figures.style import LAYOUT, empty_figure, epoch_ticks, log_ticks
-from bedash.dashboard.tables import (
-    NOT_MEASURED,
-    epoch_means,
-    interval_means,
-    members_of,
-    ordered,
-    smooth,
-)
 from bedash.names import model_color, model_label
 
 SMOOTHING = 0.6  # TensorBoard's default
@@ -24,8 +17,8 @@ TIME_COLUMNS = ["model", "epoch", "epoch_seconds", "samples_per_s"]
 def loss_points(history: pd.DataFrame | None, steps: pd.DataFrame | None) -> pd.DataFrame:
     """The loss as interval means (model, member, x, x0, x1, loss, fine): step-level intervals
     (live log points or steps.csv) where a model or member has them, else per-epoch means."""
-    fine = interval_means(steps).assign(fine=True)
-    coarse = epoch_means(history).assign(fine=False)
+    fine = tables.interval_means(steps).assign(fine=True)
+    coarse = tables.epoch_means(history).assign(fine=False)
     if len(fine):
         have = set(zip(fine["model"], fine["member"], strict=True))
         keep = [(m, k) not in have for m, k in zip(coarse["model"], coarse["member"], strict=True)]
@@ -64,7 +57,7 @@ def loss_series(
     if smoothing <= 0:
         return [line]
     hover = "epoch %{x:.2f}<br>smoothed %{y:.4f}<br>raw %{customdata:.4f}"
-    line.update(y=smooth(y, smoothing), customdata=y, hovertemplate=hover + tail)
+    line.update(y=tables.smooth(y, smoothing), customdata=y, hovertemplate=hover + tail)
     if not main:
         return [line]
     raw = go.Scatter(
@@ -93,12 +86,12 @@ def loss_figure(
     member lines in the model's colour under one legend entry."""
     points = loss_points(history, trace)
     if not len(points):
-        stopped = f"loss {NOT_MEASURED}: the run stopped before its first log point"
+        stopped = f"loss {tables.NOT_MEASURED}: the run stopped before its first log point"
         return empty_figure(
             "the loss curves appear after the first log point" if pending else stopped
         )
     data: list[go.Scatter] = []
-    for kind in ordered(points["model"]):
+    for kind in tables.ordered(points["model"]):
         mine = points[points["model"] == kind]
         color, label = model_color(kind), model_label(kind)
         whole, parts = mine[mine["member"] < 0], mine[mine["member"] >= 0]
@@ -126,7 +119,7 @@ def epoch_times(history: pd.DataFrame) -> pd.DataFrame:
     training) the sum of its members' times so far."""
     if history is None or not len(history):
         return pd.DataFrame(columns=TIME_COLUMNS)
-    h = history.assign(member=members_of(history["member"]))
+    h = history.assign(member=tables.members_of(history["member"]))
     for col in ("epoch", "epoch_seconds", "samples_per_s"):  # words in a damaged file -> NaN
         h[col] = pd.to_numeric(h[col], errors="coerce") if col in h else float("nan")
     h = h.dropna(subset=["epoch", "epoch_seconds"])
@@ -149,9 +142,9 @@ def epoch_time_figure(history: pd.DataFrame, *, pending: bool = True) -> go.Figu
     """Seconds per epoch, grouped by epoch, one colour per model."""
     times = epoch_times(history)
     if not len(times):
-        stopped = f"epoch times {NOT_MEASURED}: no epoch ended"
+        stopped = f"epoch times {tables.NOT_MEASURED}: no epoch ended"
         return empty_figure("epoch times: after the first epoch" if pending else stopped)
-    kinds = ordered(times["model"])
+    kinds = tables.ordered(times["model"])
     fig = px.bar(
         times.assign(name=times["model"].map(model_label)),
         x="epoch",
