@@ -3,6 +3,7 @@ per-member accuracy, agreement heatmaps, reliability diagrams, training curves, 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -330,16 +331,10 @@ if run_id is not None:
         annotations_section(path, data.info.config)
         a, b = st.columns([3, 2], vertical_alignment="bottom")
         with a:
-            st.download_button(
-                "Download the whole run (zip)",
-                lambda: common.run_zip(path),
-                file_name=f"{run_id}.zip",
-                mime="application/zip",
-                key="dl_zip",
-                on_click="ignore",
-                icon=":material/folder_zip:",
-                type="primary",
-            )
+            look = {"on_click": "ignore", "icon": ":material/folder_zip:", "type": "primary"}
+            zipped = functools.partial(common.run_zip, path)  # made only when it is clicked
+            label, name = "Download the whole run (zip)", f"{run_id}.zip"
+            st.download_button(label, zipped, name, "application/zip", key="dl_zip", **look)
         with b:
             common.format_picker()
         results_section(data, path)

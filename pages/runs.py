@@ -191,14 +191,9 @@ with a:
 with b:
     delete_button(selected)
 with c:
+    csv, look = table.to_csv(index=False), {"on_click": "ignore", "icon": ":material/download:"}
     st.download_button(
-        "Download this table (CSV)",
-        table.to_csv(index=False),
-        file_name="runs.csv",
-        mime="text/csv",
-        key="dl_runs",
-        on_click="ignore",
-        icon=":material/download:",
+        "Download this table (CSV)", csv, "runs.csv", "text/csv", key="dl_runs", **look
     )
 confirm_delete(selected)
 for run_id in selected["run_id"]:

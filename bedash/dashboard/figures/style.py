@@ -14,18 +14,8 @@ from bedash.dashboard.tables import NOT_MEASURED
 from bedash.names import model_color, model_label
 
 # the runs of an overlay, one colour each (Paul Tol's "muted": none is a model kind's colour)
-RUN_COLORS = [
-    "#332288",
-    "#CC6677",
-    "#117733",
-    "#882255",
-    "#44AA99",
-    "#999933",
-    "#AA4499",
-    "#88CCEE",
-    "#DDCC77",
-    "#661100",
-]
+RUN_COLORS = ["#332288", "#CC6677", "#117733", "#882255", "#44AA99", "#999933", "#AA4499"]
+RUN_COLORS += ["#88CCEE", "#DDCC77", "#661100"]
 # one row above the plot: beside it, a legend squeezes the plot to ~90 px at a phone's width
 LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
 LAYOUT = {
@@ -95,14 +85,8 @@ def none_yet(pending: bool, what: str = "model") -> str:
 
 def not_measured_entry(kind: str) -> go.Scatter:
     """A legend entry for a model with nothing to draw."""
-    return go.Scatter(
-        x=[None],
-        y=[None],
-        mode="lines",
-        name=f"{model_label(kind)}: {NOT_MEASURED}",
-        line={"color": model_color(kind), "dash": "dot"},
-        legendgroup=kind,
-    )
+    line, name = {"color": model_color(kind), "dash": "dot"}, f"{model_label(kind)}: {NOT_MEASURED}"
+    return go.Scatter(x=[None], y=[None], mode="lines", name=name, line=line, legendgroup=kind)
 
 
 def not_measured_marks(x: list[str], y: list[float | None]) -> go.Scatter | None:
@@ -110,16 +94,9 @@ def not_measured_marks(x: list[str], y: list[float | None]) -> go.Scatter | None
     where = [xi for xi, yi in zip(x, y, strict=True) if yi is None]
     if not where:
         return None
-    return go.Scatter(
-        mode="text",
-        x=where,
-        y=[0] * len(where),
-        text=[NOT_MEASURED] * len(where),
-        textposition="top center",
-        showlegend=False,
-        hoverinfo="skip",
-        textfont={"color": "#666"},
-    )
+    text = {"text": [NOT_MEASURED] * len(where), "textposition": "top center"}
+    quiet = {"showlegend": False, "hoverinfo": "skip", "textfont": {"color": "#666"}}
+    return go.Scatter(mode="text", x=where, y=[0] * len(where), **text, **quiet)
 
 
 def wrap(label: str, width: int = 14) -> str:
@@ -143,16 +120,10 @@ def rgba(hex_color: str, alpha: float) -> str:
 def band_trace(xs: Sequence, lows: Sequence, highs: Sequence, color: str, group: str) -> go.Scatter:
     """A filled band from lows to highs over xs, in its line's legend group."""
     xs = list(xs)
+    fill = {"fill": "toself", "fillcolor": rgba(color, 0.2), "line": {"width": 0}}
+    quiet = {"hoverinfo": "skip", "showlegend": False, "legendgroup": group}
     return go.Scatter(
-        x=xs + xs[::-1],
-        y=list(highs) + list(lows)[::-1],
-        mode="lines",
-        fill="toself",
-        fillcolor=rgba(color, 0.2),
-        line={"width": 0},
-        hoverinfo="skip",
-        showlegend=False,
-        legendgroup=group,
+        x=xs + xs[::-1], y=list(highs) + list(lows)[::-1], mode="lines", **fill, **quiet
     )
 
 
