@@ -1,10 +1,6 @@
 """Experiment: configure a run, start it in the background, watch it train live, stop it.
-
-The form (bedash.dashboard.experiment_form) is generated from RunConfig's metadata: what runs
-is exactly what the form shows, and a value that does not pass blocks Start with the field
-named. The page keeps only the job id (session state and ?job=<id>), so a refresh or a second
-tab reattaches; a fragment redraws the live view about once a second from an immutable snapshot.
-"""
+The page keeps only the job id (session state and ?job=<id>), so a refresh or a second tab
+reattaches; a fragment redraws the live view about once a second from an immutable snapshot."""
 
 from __future__ import annotations
 
@@ -21,9 +17,18 @@ from bedash.store.folders import RunDirError
 
 LIM = common.limits()
 LIVE_COLUMNS = [  # the results-so-far peek; the Results page has them all
-    "Model", "Status", "E", "Acc ensemble (mean softmax)", "Acc mean member", "NLL", "ECE",
-    "Params", "× single", "Train s", "Infer s",
-]  # fmt: skip
+    "Model",
+    "Status",
+    "E",
+    "Acc ensemble (mean softmax)",
+    "Acc mean member",
+    "NLL",
+    "ECE",
+    "Params",
+    "× single",
+    "Train s",
+    "Infer s",
+]
 KEEP = form.KEEP
 
 
@@ -59,10 +64,8 @@ def show_job(snap: JobSnapshot) -> None:
         common.status_badge(snap.status)
     st.caption(f"{common.config_summary(snap.config.to_dict())} · {snap.config.device}")
     if snap.status == "queued":
-        st.info(
-            f"Waiting for a free slot: number {snap.queue_position} in the queue.",
-            icon=":material/hourglass_top:",
-        )
+        waiting = f"Waiting for a free slot: number {snap.queue_position} in the queue."
+        st.info(waiting, icon=":material/hourglass_top:")
     elif snap.status == "loading":
         loading(snap)
     elif snap.status == "running":
@@ -81,16 +84,17 @@ def show_job(snap: JobSnapshot) -> None:
             f"Keep this page open: on this server a job that no page shows for "
             f"{LIM.unwatched_seconds:g} s is stopped."
         )
-    if snap.active and st.button(
-        "Stop" if snap.status != "queued" else "Cancel", icon=":material/stop:", key="stop"
-    ):
+    stop = "Stop" if snap.status != "queued" else "Cancel"
+    if snap.active and st.button(stop, icon=":material/stop:", key="stop"):
         common.registry().cancel(snap.id)
         st.toast("Stopping: what was measured so far is kept.")
     if snap.done and snap.run_dir.exists():
         st.page_link(
-            "pages/results.py", label="Open the full results", icon=":material/analytics:",
+            "pages/results.py",
+            label="Open the full results",
+            icon=":material/analytics:",
             query_params={"run": snap.run_id},
-        )  # fmt: skip
+        )
     if snap.history or snap.trace:
         curves(snap)
     if snap.results:
@@ -99,10 +103,10 @@ def show_job(snap: JobSnapshot) -> None:
 
         table = tables.results_table(tables.frame(snap.results, list(snap.results[0])))
         table = table[[c for c in LIVE_COLUMNS if c in table]]
+        columns = common.result_columns(table)
         st.dataframe(
-            table, hide_index=True, column_config=common.result_columns(table),
-            key="live_results", placeholder="—",
-        )  # fmt: skip
+            table, hide_index=True, column_config=columns, key="live_results", placeholder="—"
+        )
 
 
 def loading(snap: JobSnapshot) -> None:
@@ -119,7 +123,7 @@ def loading(snap: JobSnapshot) -> None:
 
 
 def progress(snap: JobSnapshot) -> None:
-    """Progress bar (model, epoch, batch, the whole job's ETA) and the live numbers."""
+    """Progress bar (model, epoch, batch, the job's ETA) and the live numbers."""
     from bedash.dashboard import tables  # no pandas needed, but the module imports it: once running
     from bedash.names import model_label
 
@@ -130,10 +134,8 @@ def progress(snap: JobSnapshot) -> None:
     who = f"{model_label(p.model)} ({snap.model_index + 1}/{n})"
     if p.member is not None:
         who += f" · member {p.member + 1}/{snap.config.members}"
-    eta = tables.job_eta(
-        snap.config.models, snap.config.members, snap.model_index, p.fraction, p.eta,
-        snap.elapsed,
-    )  # fmt: skip
+    cfg = snap.config
+    eta = tables.job_eta(cfg.models, cfg.members, snap.model_index, p.fraction, p.eta, snap.elapsed)
     left = "ETA —" if eta is None else f"ETA {common.duration(eta)} for the whole job"
     text = f"{who} · epoch {p.epoch}/{p.epochs} · batch {p.step}/{p.steps} · {left}"
     if snap.message.startswith("evaluating"):
@@ -142,62 +144,50 @@ def progress(snap: JobSnapshot) -> None:
     rate = tables.smoothed_throughput(p, snap.history)
     m1, m2, m3 = st.columns(3)
     m1.metric(
-        "Throughput", "—" if rate is None else f"{rate:,.0f}/s",
+        "Throughput",
+        "—" if rate is None else f"{rate:,.0f}/s",
         help="Member-samples per second (images × members trained per second): this epoch's "
         "rate, blended with the previous epoch's while this one has few batches.",
-    )  # fmt: skip
+    )
     m2.metric("Loss (this epoch)", f"{p.loss:.4f}", help="Running mean member cross-entropy.")
-    m3.metric(
-        "Elapsed", common.duration(snap.elapsed),
-        help=f"This model: {common.duration(p.eta)} left.",
-    )  # fmt: skip
+    left_here = f"This model: {common.duration(p.eta)} left."
+    m3.metric("Elapsed", common.duration(snap.elapsed), help=left_here)
 
 
 def curves(snap: JobSnapshot) -> None:
     from bedash.dashboard import tables  # pandas, plotly: once there is something to draw
-    from bedash.dashboard.figures.style import plot_config
-    from bedash.dashboard.figures.training import SMOOTHING, epoch_time_figure, loss_figure
+    from bedash.dashboard.figures.training import epoch_time_figure, loss_figure
 
     history = tables.frame(snap.history, tables.HISTORY_COLUMNS)
     trace = tables.frame(snap.trace, tables.TRACE_COLUMNS)
-    weight = st.slider(
-        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key="live_smoothing",
-        persist_state=KEEP,
-        help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
-        "log points; the raw values stay faint behind it. 0: no smoothing.",
-    )  # fmt: skip
+    weight = common.smoothing_slider("live_smoothing")
     c2, c3, c4 = st.columns(3, vertical_alignment="center")
     log = c2.toggle("Log scale", value=True, key="live_log", persist_state=KEEP)
     show = c3.toggle(
-        "Members", value=True, key="show_members", persist_state=KEEP,
+        "Members",
+        value=True,
+        key="show_members",
+        persist_state=KEEP,
         help="Thin lines: each member's loss per epoch (BatchEnsemble and ensembles).",
-    )  # fmt: skip
-    fmt = c4.segmented_control(
-        "Save as", ["png", "svg"], default="png", required=True, key="live_figure_format",
-        format_func=str.upper, persist_state=KEEP,
-        help="The camera in each chart's toolbar saves it in this format, in the browser.",
-    )  # fmt: skip
+    )
+    camera = "The camera in each chart's toolbar saves it in this format, in the browser."
+    common.format_picker("live_figure_format", c4, "Save as", camera)
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")
-        st.plotly_chart(
-            loss_figure(
-                history, trace, members=show, smoothing=weight, log=log, pending=snap.active
-            ),
-            key="loss_chart", config=plot_config("training_loss", fmt),
-        )  # fmt: skip
+        fig = loss_figure(
+            history, trace, members=show, smoothing=weight, log=log, pending=snap.active
+        )
+        common.chart(fig, "loss_chart", "training_loss", "live_figure_format")
     with right:
         st.markdown("**Seconds per epoch**")
-        st.plotly_chart(
-            epoch_time_figure(history, pending=snap.active), key="epoch_chart",
-            config=plot_config("epoch_seconds", fmt),
-        )  # fmt: skip
+        fig = epoch_time_figure(history, pending=snap.active)
+        common.chart(fig, "epoch_chart", "epoch_seconds", "live_figure_format")
 
 
 @st.fragment(run_every=1.0)
 def live(job_id: str) -> None:
-    """Redrawn about once a second while the job is active; a full rerun when it ends stops
-    the polling and shows the final state."""
+    """Redrawn about once a second while the job is active; a full rerun at its end."""
     snap = common.registry().watch(job_id)  # a heartbeat: someone still looks at it
     if snap is None:
         st.rerun()
@@ -225,8 +215,7 @@ SCROLL = """<script>
 
 
 def live_view(snap: JobSnapshot) -> None:
-    """The job's view, full width above the form, in sight once (scrolled to, the first time
-    this session shows this job)."""
+    """The job's view, full width above the form, scrolled to once per job and session."""
     st.query_params["job"] = snap.id  # back in the URL after a visit to another page
     st.session_state["job"] = snap.id
     with st.container(key="live_view"):
@@ -252,9 +241,11 @@ def other_jobs(current: str | None) -> None:
         for s in others:
             where = f"queue position {s.queue_position}" if s.queue_position else s.message
             st.page_link(
-                "pages/experiment.py", label=f"Run {s.run_id}: {s.status}, {where}",
-                query_params={"job": s.id}, icon=":material/visibility:",
-            )  # fmt: skip
+                "pages/experiment.py",
+                label=f"Run {s.run_id}: {s.status}, {where}",
+                query_params={"job": s.id},
+                icon=":material/visibility:",
+            )
 
 
 # -- the page ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ per-member accuracy, agreement heatmaps, reliability diagrams, training curves, 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -11,15 +12,8 @@ import streamlit as st
 
 import bedash.store.annotations as run_notes  # "from bedash import annotations": __future__
 from bedash.dashboard import common, tables
-from bedash.dashboard.figures.results import (
-    accuracy_figure,
-    agreement_figure,
-    member_accuracy_figure,
-    params_figure,
-    reliability_figure,
-    time_figure,
-)
-from bedash.dashboard.figures.training import SMOOTHING, epoch_time_figure, loss_figure
+from bedash.dashboard.figures import results as charts
+from bedash.dashboard.figures.training import epoch_time_figure, loss_figure
 from bedash.dashboard.form import plain
 from bedash.dashboard.session import sweep_jobs
 from bedash.dashboard.settings import sweep_engine
@@ -31,11 +25,16 @@ from bedash.store.runs import list_runs
 from bedash.sweep.grid import SweepError, SweepSpec
 
 
-def csv_button(label: str, data: bytes, file_name: str, key: str) -> None:
-    st.download_button(
-        label, data, file_name=file_name, mime="text/csv", key=key, on_click="ignore",
-        icon=":material/download:", disabled=not data,
-    )  # fmt: skip
+def csv_button(path: Path, name: str, key: str) -> None:
+    """A file of the run folder to download (greyed out when it is missing or empty)."""
+    common.csv_button(name, common.read_bytes(path / name), key)
+
+
+def csv_buttons(path: Path, names: list[str]) -> None:
+    """One download per file, side by side."""
+    for col, name in zip(st.columns(max(1, len(names))), names, strict=False):
+        with col:
+            csv_button(path, name, f"dl_{name}")
 
 
 def pick_run() -> str | None:
@@ -70,12 +69,9 @@ def pick_run() -> str | None:
         st.session_state["run_pick"] = wanted  # the URL decides which run the box shows
 
     def label(run_id: str) -> str:
-        r = by_id.get(run_id)
-        return (
-            run_id
-            if r is None
-            else f"{run_id} · {r.status} · {', '.join(r.config.get('models', []))}"
-        )
+        if (r := by_id.get(run_id)) is None:
+            return run_id
+        return f"{run_id} · {r.status} · {', '.join(r.config.get('models', []))}"
 
     def picked() -> None:
         st.query_params["run"] = st.session_state["run_pick"]
@@ -102,10 +98,8 @@ def header(data: common.RunData) -> None:
     snap = common.registry().watch(job_id) if job_id else None
     if snap is not None and snap.active:
         st.info("This run is still training; the tables fill in as models finish.")
-        st.page_link(
-            "pages/experiment.py", label="Watch it live", icon=":material/visibility:",
-            query_params={"job": job_id},
-        )  # fmt: skip
+        live = {"label": "Watch it live", "icon": ":material/visibility:"}
+        st.page_link("pages/experiment.py", **live, query_params={"job": job_id})
     elif info.status == "damaged":
         st.error(f"This run folder is damaged: {plain(info.reason)}")
     elif info.status in ("failed", "diverged", "interrupted"):
@@ -118,38 +112,36 @@ def header(data: common.RunData) -> None:
 
 
 def annotations_section(path: Path, cfg: dict) -> None:
-    """Tags and notes, editable after the run: annotations.json in the run folder."""
+    """Tags and notes, editable after the run (annotations.json)."""
     ann = run_notes.read(path)
     form_notes = (cfg.get("extra") or {}).get("notes") or ""
     tags = ", ".join(ann.tags)
     summary = " · ".join(x for x in (f"Tags: {tags}" if tags else "", ann.notes) if x)
     if form_notes:
         st.caption(f"Notes at start: {plain(form_notes)}")
-    with st.expander(
-        f"Tags and notes{': ' + plain(summary[:80]) if summary else ''}", icon=":material/sell:"
-    ):
+    title = f"Tags and notes{': ' + plain(summary[:80]) if summary else ''}"
+    with st.expander(title, icon=":material/sell:"):
         with st.form(f"annotate_{path.name}", border=False):
             new_tags = st.text_input(
-                "Tags", tags, key=f"ann_tags_{path.name}", placeholder="baseline, cifar, lr-sweep",
+                "Tags",
+                tags,
+                key=f"ann_tags_{path.name}",
+                placeholder="baseline, cifar, lr-sweep",
                 help="Comma-separated; the Runs page filters by them.",
-            )  # fmt: skip
-            new_notes = st.text_area(
-                "Notes", ann.notes, key=f"ann_notes_{path.name}", max_chars=run_notes.MAX_NOTES,
-                height=90,
-            )  # fmt: skip
+            )
+            most = run_notes.MAX_NOTES
+            notes_key = f"ann_notes_{path.name}"
+            new_notes = st.text_area("Notes", ann.notes, key=notes_key, max_chars=most, height=90)
             saved = st.form_submit_button("Save", icon=":material/save:")
         if saved:
             try:
-                run_notes.write(
-                    path, run_notes.Annotations(run_notes.parse_tags(new_tags), new_notes)
-                )
+                notes = run_notes.Annotations(run_notes.parse_tags(new_tags), new_notes)
+                run_notes.write(path, notes)
             except FieldError as e:
                 st.error(f"**{e.field.capitalize()}**: {plain(e.message)}", icon=":material/error:")
             except OSError as e:
-                st.error(
-                    f"Could not save in {plain(path)}: {plain(e.strerror or e)}",
-                    icon=":material/error:",
-                )
+                why = f"Could not save in {plain(path)}: {plain(e.strerror or e)}"
+                st.error(why, icon=":material/error:")
             else:
                 st.toast("Saved the tags and notes.")
                 st.rerun()
@@ -164,15 +156,17 @@ def cpus(cfg: dict) -> int | None:
 
 def results_section(data: common.RunData, path) -> None:
     st.subheader("Side by side")
-    if data.results.empty:
-        st.info("No model has finished yet." if pending(data) else "No model finished in this run.")
+    if no_results(data):
         return
     table = tables.results_table(data.results)
     st.dataframe(
-        table, hide_index=True, column_config=common.result_columns(table),
-        key="results_table", placeholder="—",  # a missing value (a model that failed)
-    )  # fmt: skip
-    csv_button("results.csv", common.read_bytes(path / "results.csv"), "results.csv", "dl_results")
+        table,
+        hide_index=True,
+        column_config=common.result_columns(table),
+        key="results_table",
+        placeholder="—",  # a missing value (a model that failed)
+    )
+    csv_button(path, "results.csv", "dl_results")
 
 
 def no_results(data: common.RunData) -> bool:
@@ -190,17 +184,19 @@ def accuracy_section(data: common.RunData, path) -> None:
         st.markdown("**Test accuracy**")
         refs = [None, *[k for k in kinds if k == "single"], *[k for k in kinds if k != "single"]]
         ref = st.selectbox(
-            "Show", refs, key="acc_reference",
+            "Show",
+            refs,
+            key="acc_reference",
             format_func=lambda k: "accuracy" if k is None else f"difference to {model_label(k)}",
             help="The axis fits the values; a difference to one model shows the gaps exactly.",
-        )  # fmt: skip
-        common.chart(
-            accuracy_figure(data.results, reference=ref, pending=pending(data)),
-            "acc_chart", "accuracy",
-        )  # fmt: skip
+        )
+        fig = charts.accuracy_figure(data.results, reference=ref, pending=pending(data))
+        common.chart(fig, "acc_chart", "accuracy")
     with b:
         st.markdown("**Parameters**")
-        common.chart(params_figure(data.results, pending=pending(data)), "params_chart", "params")
+        common.chart(
+            charts.params_figure(data.results, pending=pending(data)), "params_chart", "params"
+        )
 
 
 def time_section(data: common.RunData, path) -> None:
@@ -210,21 +206,17 @@ def time_section(data: common.RunData, path) -> None:
         "Whiskers on the epoch time: the fastest and the slowest epoch (the first one often "
         "pays a warm-up). Inference is flagged when the machine was busy."
     )
-    common.chart(
-        time_figure(
-            data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)
-        ),
-        "time_chart", "time",
-    )  # fmt: skip
+    fig = charts.time_figure(
+        data.results, data.history, cpus=cpus(data.info.config), pending=pending(data)
+    )
+    common.chart(fig, "time_chart", "time")
 
 
 def members_section(data: common.RunData, path) -> None:
     st.caption("Each member's own test accuracy, against the ensemble's and the single model's.")
-    common.chart(
-        member_accuracy_figure(data.members, data.results, pending=pending(data)),
-        "member_chart", "members",
-    )  # fmt: skip
-    csv_button("members.csv", common.read_bytes(path / "members.csv"), "members.csv", "dl_members")
+    fig = charts.member_accuracy_figure(data.members, data.results, pending=pending(data))
+    common.chart(fig, "member_chart", "members")
+    csv_button(path, "members.csv", "dl_members")
 
 
 def agreement_section(data: common.RunData, path) -> None:
@@ -233,15 +225,9 @@ def agreement_section(data: common.RunData, path) -> None:
         "the same class, one colour scale from 0 to 1 for every heatmap. Diverse members "
         "(lower agreement) are what makes an ensemble better than its members."
     )
-    common.chart(
-        agreement_figure(data.agreement, pending=pending(data)),
-        "agreement_chart", "agreement",
-    )  # fmt: skip
-    cols = st.columns(max(1, len(data.agreement)))
-    for col, kind in zip(cols, data.agreement, strict=False):
-        name = f"agreement_{kind}.csv"
-        with col:
-            csv_button(name, common.read_bytes(path / name), name, f"dl_{name}")
+    fig = charts.agreement_figure(data.agreement, pending=pending(data))
+    common.chart(fig, "agreement_chart", "agreement")
+    csv_buttons(path, [f"agreement_{kind}.csv" for kind in data.agreement])
 
 
 def reliability_section(data: common.RunData, path) -> None:
@@ -249,28 +235,17 @@ def reliability_section(data: common.RunData, path) -> None:
         "Reliability diagrams: accuracy of the predictions in each confidence bin. Bars on the "
         "diagonal mean the confidence can be trusted; below it, the model is over-confident."
     )
-    common.chart(
-        reliability_figure(data.reliability, data.results, pending=pending(data)),
-        "reliability_chart", "reliability",
-    )  # fmt: skip
-    cols = st.columns(max(1, len(data.reliability)))
-    for col, kind in zip(cols, data.reliability, strict=False):
-        name = f"reliability_{kind}.csv"
-        with col:
-            csv_button(name, common.read_bytes(path / name), name, f"dl_{name}")
+    fig = charts.reliability_figure(data.reliability, data.results, pending=pending(data))
+    common.chart(fig, "reliability_chart", "reliability")
+    csv_buttons(path, [f"reliability_{kind}.csv" for kind in data.reliability])
 
 
 def loss_controls(prefix: str) -> tuple[float, bool]:
     """TensorBoard's smoothing slider and a log / linear toggle."""
     a, b = st.columns([3, 1], vertical_alignment="bottom")
-    weight = a.slider(
-        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key=f"{prefix}_smoothing",
-        persist_state="session",
-        help="As in TensorBoard: an exponential moving average (debiased) of the loss between "
-        "log points; the raw values stay faint behind it. 0: no smoothing.",
-    )  # fmt: skip
+    weight = common.smoothing_slider(f"{prefix}_smoothing", a)
     log = b.toggle("Log scale", value=True, key=f"{prefix}_log", persist_state="session")
-    return float(weight), bool(log)
+    return weight, bool(log)
 
 
 def training_section(data: common.RunData, path) -> None:
@@ -287,19 +262,13 @@ def training_section(data: common.RunData, path) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Training loss**")
-        common.chart(
-            loss_figure(
-                data.history, steps, smoothing=weight, log=log, pending=pending(data)
-            ),
-            "history_loss_chart", "training_loss",
-        )  # fmt: skip
+        fig = loss_figure(data.history, steps, smoothing=weight, log=log, pending=pending(data))
+        common.chart(fig, "history_loss_chart", "training_loss")
     with right:
         st.markdown("**Seconds per epoch**")
-        common.chart(
-            epoch_time_figure(data.history, pending=pending(data)),
-            "history_time_chart", "epoch_seconds",
-        )  # fmt: skip
-    csv_button("history.csv", common.read_bytes(path / "history.csv"), "history.csv", "dl_hist")
+        fig = epoch_time_figure(data.history, pending=pending(data))
+        common.chart(fig, "history_time_chart", "epoch_seconds")
+    csv_button(path, "history.csv", "dl_hist")
 
 
 def config_section(data: common.RunData, path) -> None:
@@ -309,17 +278,19 @@ def config_section(data: common.RunData, path) -> None:
 # the sections below the table, one tab each; only the open tab is drawn, so the first screen
 # draws two charts, not every chart of the run (a plotly chart costs the browser ~0.3 s)
 SECTIONS = {
-    "Accuracy": accuracy_section, "Time": time_section, "Members": members_section,
-    "Agreement": agreement_section, "Calibration": reliability_section,
-    "Uncertainty": lambda data, path: uncertainty_section(path), "Training": training_section,
+    "Accuracy": accuracy_section,
+    "Time": time_section,
+    "Members": members_section,
+    "Agreement": agreement_section,
+    "Calibration": reliability_section,
+    "Uncertainty": lambda data, path: uncertainty_section(path),
+    "Training": training_section,
     "Configuration": config_section,
-}  # fmt: skip
+}
 
 
 def sections(data: common.RunData, path) -> None:
-    """The tabs, the open one drawn; on the first run of a visit without its charts, which
-    come a moment later (common.charts_later): the first screen (the title, verdict and
-    table; the tabs are below the fold at 1280x800 too) would wait behind them."""
+    """The tabs, the open one drawn; none on a visit's first run (common.charts_later)."""
     later = common.charts_later("results")
     tabs = st.tabs(list(SECTIONS), key="results_tab", on_change="rerun")
     for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
@@ -360,11 +331,10 @@ if run_id is not None:
         annotations_section(path, data.info.config)
         a, b = st.columns([3, 2], vertical_alignment="bottom")
         with a:
-            st.download_button(
-                "Download the whole run (zip)", lambda: common.run_zip(path),
-                file_name=f"{run_id}.zip", mime="application/zip", key="dl_zip",
-                on_click="ignore", icon=":material/folder_zip:", type="primary",
-            )  # fmt: skip
+            look = {"on_click": "ignore", "icon": ":material/folder_zip:", "type": "primary"}
+            zipped = functools.partial(common.run_zip, path)  # made only when it is clicked
+            label, name = "Download the whole run (zip)", f"{run_id}.zip"
+            st.download_button(label, zipped, name, "application/zip", key="dl_zip", **look)
         with b:
             common.format_picker()
         results_section(data, path)

@@ -8,20 +8,21 @@ import streamlit as st
 
 import bedash.store.annotations as run_notes  # "from bedash import annotations": __future__
 from bedash.dashboard import common, tables
-from bedash.dashboard.figures.runs import (
-    compare_figure,
-    loss_overlay_figure,
-    reliability_overlay_figure,
-)
-from bedash.dashboard.figures.training import SMOOTHING
+from bedash.dashboard.figures import runs as charts
 from bedash.dashboard.form import plain
 from bedash.store.runs import delete_run, list_runs
 
 SORTABLE = {
-    "started": "Started", "run_id": "Run id", "status": "Status", "members": "Members",
-    "hidden": "Hidden width", "epochs": "Epochs", "train s (all)": "Training time",
-    "acc batchensemble": "BatchEnsemble accuracy", "acc ensemble": "Ensemble accuracy",
-}  # fmt: skip
+    "started": "Started",
+    "run_id": "Run id",
+    "status": "Status",
+    "members": "Members",
+    "hidden": "Hidden width",
+    "epochs": "Epochs",
+    "train s (all)": "Training time",
+    "acc batchensemble": "BatchEnsemble accuracy",
+    "acc ensemble": "Ensemble accuracy",
+}
 
 
 def filtered(table: pd.DataFrame) -> pd.DataFrame:
@@ -32,9 +33,12 @@ def filtered(table: pd.DataFrame) -> pd.DataFrame:
     pick_status = c1.multiselect("Status", statuses, key="f_status", placeholder="any")
     pick_data = c2.multiselect("Dataset", datasets, key="f_dataset", placeholder="any")
     pick_tags = c3.multiselect(
-        "Tags", tables.all_tags(table), key="f_tags", placeholder="any",
+        "Tags",
+        tables.all_tags(table),
+        key="f_tags",
+        placeholder="any",
         help="Runs carrying every tag picked. Tag a run on its Results page.",
-    )  # fmt: skip
+    )
     sortable = [c for c in SORTABLE if c in table]
     sort_by = c4.selectbox("Sort by", sortable, key="sort_by", format_func=SORTABLE.get)
     text = c5.text_input("Search", key="f_text", placeholder="run id, model kind, tag, note…")
@@ -75,9 +79,10 @@ def confirm_delete(selected: pd.DataFrame) -> None:
     if not pending:
         return
     refused = {
-        r: why for r, s in zip(selected["run_id"], selected["status"], strict=True)
+        r: why
+        for r, s in zip(selected["run_id"], selected["status"], strict=True)
         if r in pending and (why := refuse_reason(r, s))
-    }  # fmt: skip
+    }
     for why in refused.values():
         st.error(f"Not deleted: {why}", icon=":material/block:")
     doomed = [r for r in pending if r not in refused and r in ids]
@@ -110,8 +115,7 @@ def chart(fig, key: str, name: str) -> None:
 
 
 def compare(selected: pd.DataFrame, runs: dict) -> None:
-    """The selected runs side by side: metrics against the member count, then their loss
-    curves and reliability diagrams overlaid."""
+    """The selected runs: metrics against the member count, loss curves, reliability diagrams."""
     ids = list(selected["run_id"])
     head, fmt = st.columns([3, 1], vertical_alignment="bottom")
     head.subheader(f"Comparing {len(selected)} runs")
@@ -122,24 +126,22 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
         "the end of its run id. Lines join only runs whose other settings (data, width, "
         "depth, epochs, batch, learning rate, seed) are the same."
     )
-    chart(compare_figure(tables.compare_rows(runs, ids)), "compare_chart", "compare")
+    chart(charts.compare_figure(tables.compare_rows(runs, ids)), "compare_chart", "compare")
     loaded = {r: common.load_run(runs[r].path) for r in ids}
     st.markdown("**Training loss**")
-    weight = st.slider(
-        "Smoothing", 0.0, 0.99, SMOOTHING, 0.01, key="cmp_smoothing",
-        persist_state="session", help="As in TensorBoard: a debiased moving average.",
-    )  # fmt: skip
+    weight = common.smoothing_slider(
+        "cmp_smoothing", help="As in TensorBoard: a debiased moving average."
+    )
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
     curves = {r: (d.history, d.steps) for r, d in loaded.items()}
     chart(
-        loss_overlay_figure(curves, smoothing=weight, log=log),
-        "compare_loss_chart", "compare_loss",
-    )  # fmt: skip
+        charts.loss_overlay_figure(curves, smoothing=weight, log=log),
+        "compare_loss_chart",
+        "compare_loss",
+    )
     st.markdown("**Calibration**")
-    chart(
-        reliability_overlay_figure({r: d.reliability for r, d in loaded.items()}),
-        "compare_reliability_chart", "compare_reliability",
-    )  # fmt: skip
+    fig = charts.reliability_overlay_figure({r: d.reliability for r, d in loaded.items()})
+    chart(fig, "compare_reliability_chart", "compare_reliability")
 
 
 common.visit("runs")
@@ -158,8 +160,15 @@ if not runs:
 notes = {r.run_id: run_notes.read(r.path) for r in runs}
 table = filtered(tables.runs_frame(runs, notes))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
+acc_columns = {
+    c: st.column_config.NumberColumn(c, format="%.4f") for c in table if c.startswith("acc ")
+}
 event = st.dataframe(
-    table, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
+    table,
+    key="runs_table",
+    on_select="rerun",
+    selection_mode="multi-row",
+    hide_index=True,
     placeholder="—",  # a metric a run does not have (cancelled before that model)
     column_config={
         "run_id": st.column_config.TextColumn("Run id", pinned=True),
@@ -167,37 +176,35 @@ event = st.dataframe(
         "lr": st.column_config.NumberColumn("lr", format="%.4g"),
         "train s (all)": st.column_config.NumberColumn("train s (all)", format="%.1f"),
         "BE params × single": st.column_config.NumberColumn("BE params × single", format="%.2f"),
-        **{
-            c: st.column_config.NumberColumn(c, format="%.4f")
-            for c in table.columns if c.startswith("acc ")
-        },
+        **acc_columns,
     },
-)  # fmt: skip
+)
 rows = event.selection.rows if event is not None else []
 selected = table.iloc[[i for i in rows if i < len(table)]]
 by_id = {r.run_id: r for r in runs}
 
 a, b, c = st.columns([2, 2, 3])
 with a:
-    if st.button(
-        "Open results", icon=":material/analytics:", key="open", disabled=len(selected) != 1
-    ):
+    one = len(selected) == 1
+    if st.button("Open results", icon=":material/analytics:", key="open", disabled=not one):
         st.switch_page("pages/results.py", query_params={"run": selected["run_id"].iloc[0]})
 with b:
     delete_button(selected)
 with c:
+    csv, look = table.to_csv(index=False), {"on_click": "ignore", "icon": ":material/download:"}
     st.download_button(
-        "Download this table (CSV)", table.to_csv(index=False), file_name="runs.csv",
-        mime="text/csv", key="dl_runs", on_click="ignore", icon=":material/download:",
-    )  # fmt: skip
+        "Download this table (CSV)", csv, "runs.csv", "text/csv", key="dl_runs", **look
+    )
 confirm_delete(selected)
 for run_id in selected["run_id"]:
     job_id = common.registry().job_for_run(run_id)
     snap = common.registry().snapshot(job_id) if job_id else None
     if snap is not None and snap.active:
         st.page_link(
-            "pages/experiment.py", label=f"Watch `{run_id}` train live",
-            icon=":material/visibility:", query_params={"job": job_id},
-        )  # fmt: skip
+            "pages/experiment.py",
+            label=f"Watch `{run_id}` train live",
+            icon=":material/visibility:",
+            query_params={"job": job_id},
+        )
 if len(selected) >= 2:
     compare(selected, by_id)

@@ -1,7 +1,5 @@
 """Sweeps: configure a grid (comma lists per sweepable field, a seed range), launch it in the
-background, watch the cells, then the bands, scatter plots, paired table and downloads, and,
-for cells evaluated under shift, accuracy and ECE against severity, the OOD table and their
-paired verdicts."""
+background, watch the cells, then its statistics over seeds, paired verdicts and downloads."""
 
 from __future__ import annotations
 
@@ -44,8 +42,7 @@ def launch(
         base = base.replace(**(evaluation or {}))  # the data folder: BEDASH_DATA_DIR
         spec = parse_grid(base, texts, seeds)
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        job = submit_sweep(registry(), spec, name, engine=sweep_engine(),
-                           max_cells=MAX_PAGE_CELLS)  # fmt: skip
+        job = submit_sweep(registry(), spec, name, engine=sweep_engine(), max_cells=MAX_PAGE_CELLS)
     except FieldError as e:  # SweepError, ConfigError, DatasetError (an OOD set not on disk)
         named = label(e.field) if e.field in (*SWEEPABLE, *EVALUATION) else e.field
         st.error(f"**{named}**: {plain(e.message)}")
@@ -60,14 +57,18 @@ def form() -> None:
     cols = st.columns(4)
     texts = {}
     for i, name in enumerate(GRID_FIELDS):
-        texts[name] = cols[i % 4].text_input(label(name), key=f"sw_{name}",
-                                             help="One value, or a comma list")  # fmt: skip
+        texts[name] = cols[i % 4].text_input(
+            label(name), key=f"sw_{name}", help="One value, or a comma list"
+        )
     seeds = st.text_input("Seeds", "0-1", key="sw_seeds", help="e.g. 0-4 or 0,1,5")
     with st.expander("Uncertainty under shift (every cell)"):
         cols = st.columns(len(EVALUATION))
-        evaluation = {name: cols[i].text_input(label(name), str(getattr(RunConfig(), name)),
-                                               key=f"sw_{name}", help=spec(name).help)
-                      for i, name in enumerate(EVALUATION)}  # fmt: skip
+        evaluation = {
+            name: cols[i].text_input(
+                label(name), str(getattr(RunConfig(), name)), key=f"sw_{name}", help=spec(name).help
+            )
+            for i, name in enumerate(EVALUATION)
+        }
     if st.button("Start sweep", type="primary", key="sw_start"):
         name = launch(texts, seeds, dataset, evaluation)
         if name:
@@ -78,18 +79,13 @@ def form() -> None:
 def cells_table(cells: list[dict]) -> None:
     import pandas as pd
 
-    frame = pd.DataFrame(
-        [
-            {"cell": c["id"], "seed": c["seed"], "status": c["status"], "error": c.get("error", "")}
-            for c in cells
-        ]
-    )
+    rows = [(c["id"], c["seed"], c["status"], c.get("error", "")) for c in cells]
+    frame = pd.DataFrame(rows, columns=["cell", "seed", "status", "error"])
     st.dataframe(frame, hide_index=True, key="sw_cells")
 
 
 def progress(name: str) -> None:
-    """The sweep's progress: redrawn every second while its job runs, drawn once otherwise
-    (a finished sweep's page does not poll)."""
+    """The sweep's progress: redrawn every second while its job runs, else drawn once."""
     job = sweep_jobs().get(name)
     if job is None:
         return
@@ -119,8 +115,7 @@ def _progress(job) -> None:
 
 
 def pick_config(summary) -> tuple[int | None, str]:
-    """The config the verdict line and the uncertainty section show: a selectbox over the
-    sweep's configs (their labels, e.g. "members=4 hidden=64") when it has more than one."""
+    """The config the verdict and the uncertainty section show (a choice when there are several)."""
     from bedash.dashboard.sweep_tables import config_labels
 
     labels = config_labels(summary)
@@ -135,9 +130,14 @@ def pick_config(summary) -> tuple[int | None, str]:
     return chosen, labels[chosen]
 
 
+def download(where, name: str, data: bytes, key: str) -> None:
+    """A CSV of the sweep folder, downloaded without a rerun."""
+    where.download_button(name, data, name, "text/csv", key=key, on_click="ignore")
+
+
 def chart(where, fig, key: str, later: bool, **kw) -> None:
-    """A chart; on the first run of a visit (common.charts_later) an empty box of its height
-    instead, so that nothing below moves when it comes."""
+    """A chart, or on a visit's first run (common.charts_later) an empty box of its height: so
+    nothing below moves when it comes."""
     if later:
         where.container(height=int(fig.layout.height or 450), border=False)
     else:
@@ -171,15 +171,15 @@ def results(path: Path) -> None:
     if paired_frame is not None:
         lines = paired_verdict(paired_frame.to_dict("records"), config=config)
         if lines:
-            st.info(f"**Paired over seeds** ({plain(config_name)}): " + plain("; ".join(lines)),
-                    icon=":material/balance:")  # fmt: skip
-    st.download_button("summary.csv", summary.read_bytes(), SUMMARY_FILE, "text/csv",
-                       key="dl_summary", on_click="ignore")  # fmt: skip
+            st.info(
+                f"**Paired over seeds** ({plain(config_name)}): " + plain("; ".join(lines)),
+                icon=":material/balance:",
+            )
+    download(st, SUMMARY_FILE, summary.read_bytes(), "dl_summary")
     later = common.charts_later("sweeps")
     for field in state.get("grid", {}):
         for metric in ("ensemble_acc", "nll"):
-            chart(st, band_figure(frame, metric, field), f"band_{field}_{metric}",
-                  later)  # fmt: skip
+            chart(st, band_figure(frame, metric, field), f"band_{field}_{metric}", later)
     a, b = st.columns(2)
     chart(a, scatter_figure(frame, "params"), "acc_params", later)
     chart(b, scatter_figure(frame, "train_seconds"), "acc_time", later)
@@ -190,14 +190,16 @@ def results(path: Path) -> None:
             "mean difference, 95% Student t interval and the verdict."
         )
         st.dataframe(paired_table(paired_frame), hide_index=True, key="sw_paired")
-        st.download_button("paired.csv", paired_bytes.read_bytes(), PAIRED_FILE, "text/csv",
-                           key="dl_paired", on_click="ignore")  # fmt: skip
+        download(st, PAIRED_FILE, paired_bytes.read_bytes(), "dl_paired")
     uncertainty(path, config, config_name, later)
     st.subheader("Cells")
     for c in state.get("cells", []):
         if c["status"] in ("finished", "diverged"):
-            st.page_link("pages/results.py", label=f"{c['id']} ({c['status']})",
-                         query_params={"run": c["id"], "sweep": path.name})  # fmt: skip
+            st.page_link(
+                "pages/results.py",
+                label=f"{c['id']} ({c['status']})",
+                query_params={"run": c["id"], "sweep": path.name},
+            )
     if later:
         common.charts_soon("sweeps")
 
@@ -205,8 +207,7 @@ def results(path: Path) -> None:
 def uncertainty(
     path: Path, config: int | None = None, config_name: str = "", later: bool = False
 ) -> None:
-    """The cells' shift.csv and ood.csv over seeds, for one config (None: the first): shown
-    when the sweep has those files."""
+    """The cells' shift.csv and ood.csv over seeds for one config (None: the first), if any."""
     import pandas as pd
 
     from bedash.dashboard.figures.style import plot_config
@@ -229,18 +230,21 @@ def uncertainty(
         "The cells' shift.csv and ood.csv over seeds: means with 95% Student t intervals, and "
         "BatchEnsemble minus each baseline paired by seed. Entropy and mutual information have "
         "no better direction: their verdict says higher or lower. "
-        + (f"Config **{plain(config_name)}**; every config is in the files."
-           if config_name else "Every config is in the files.")
-    )  # fmt: skip
+        + (
+            f"Config **{plain(config_name)}**; every config is in the files."
+            if config_name
+            else "Every config is in the files."
+        )
+    )
     if SHIFT.summary in frames:  # two columns: side by side when wide, stacked on a phone
         for col, metric in zip(st.columns(2), SEVERITY_METRICS, strict=True):
             fig = shift_severity_figure(frames[SHIFT.summary], config, metric)
-            chart(col, fig, f"sw_shift_{metric}", later,
-                  config=plot_config(f"sweep_shift_{metric}"))  # fmt: skip
+            camera = plot_config(f"sweep_shift_{metric}")
+            chart(col, fig, f"sw_shift_{metric}", later, config=camera)
     if SHIFT.paired in frames:
         st.caption("**Paired under shift**: clean and the mean over corruptions per severity.")
-        st.dataframe(shift_verdicts(frames[SHIFT.paired], config), hide_index=True,
-                     key="sw_shift_paired")  # fmt: skip
+        table = shift_verdicts(frames[SHIFT.paired], config)
+        st.dataframe(table, hide_index=True, key="sw_shift_paired")
     if OOD.summary in frames:
         st.caption("**Out-of-distribution detection**: mean ± half-width of the 95% interval.")
         st.dataframe(ood_table(frames[OOD.summary], config), hide_index=True, key="sw_ood")
@@ -248,8 +252,7 @@ def uncertainty(
         st.caption("**Paired OOD detection**: BatchEnsemble minus each baseline.")
         st.dataframe(ood_verdicts(frames[OOD.paired], config), hide_index=True, key="sw_ood_paired")
     for col, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
-        col.download_button(name, data, name, "text/csv", key=f"dl_{name}",
-                            on_click="ignore")  # fmt: skip
+        download(col, name, data, f"dl_{name}")
 
 
 common.visit("sweeps")

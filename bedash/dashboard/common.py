@@ -1,37 +1,35 @@
-"""What the pages share: the Streamlit widgets and formats used on several pages, and the
-dashboard services they call (bedash.dashboard: settings, the job registry, run data, uploads).
-
-Nothing here imports torch or pandas at import time: the first page must render fast.
-"""
+"""What the pages share: widgets and formats used on several pages, and the dashboard services
+they call. Nothing here imports torch or pandas at import time: the first page must render fast."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from bedash.dashboard import rundata, session
-from bedash.dashboard.hosting import prune_uploads, unpack_upload
-from bedash.dashboard.rundata import RunData, read_bytes, run_files, run_zip
-from bedash.dashboard.session import await_probe, devices, probe_ready, registry, session_id
-from bedash.dashboard.settings import data_dir, limits, max_jobs, runs_dir, setting, settings
+
+# re-exported: the services the pages call
+from bedash.dashboard.rundata import RunData, read_bytes, run_files, run_zip  # noqa: F401
+from bedash.dashboard.session import await_probe, probe_ready, registry, session_id  # noqa: F401
+from bedash.dashboard.settings import data_dir, limits, max_jobs, runs_dir  # noqa: F401
 from bedash.names import duration  # noqa: F401 (the pages format times with it)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "RunData", "await_probe", "data_dir", "devices", "limits", "load_run", "max_jobs",
-    "probe_ready", "prune_uploads", "read_bytes", "registry", "run_files", "run_zip", "runs_dir",
-    "session_id", "set_view", "setting", "settings", "unpack_upload",
-]  # fmt: skip
-
 STATUS_COLORS = {
-    "queued": "gray", "loading": "blue", "running": "blue", "finished": "green",
-    "cancelled": "orange", "interrupted": "orange", "diverged": "red", "failed": "red",
+    "queued": "gray",
+    "loading": "blue",
+    "running": "blue",
+    "finished": "green",
+    "cancelled": "orange",
+    "interrupted": "orange",
+    "diverged": "red",
+    "failed": "red",
     "damaged": "red",
-}  # fmt: skip
+}
 
 
 RESULT_COLUMNS = {  # results table header: (number format, help)
@@ -62,14 +60,38 @@ def chart(fig, key: str, name: str, fmt_key: str = "figure_format") -> None:
     st.plotly_chart(fig, key=key, config=plot_config(name, fmt))
 
 
-def format_picker(fmt_key: str = "figure_format") -> None:
+def smoothing_slider(key: str, where: Any = st, help: str | None = None) -> float:
+    """TensorBoard's smoothing weight for the loss curves."""
+    from bedash.dashboard.figures.training import SMOOTHING  # plotly: once a chart is drawn
+
+    help = help or (
+        "As in TensorBoard: an exponential moving average (debiased) of the loss between log "
+        "points; the raw values stay faint behind it. 0: no smoothing."
+    )
+    keep = {"key": key, "persist_state": "session", "help": help}
+    return float(where.slider("Smoothing", 0.0, 0.99, SMOOTHING, 0.01, **keep))
+
+
+def csv_button(name: str, data: bytes, key: str) -> None:
+    """A CSV to download without a rerun, greyed out when it is missing or empty."""
+    icon, off = ":material/download:", not data
+    st.download_button(
+        name, data, name, "text/csv", key=key, on_click="ignore", icon=icon, disabled=off
+    )
+
+
+def format_picker(
+    fmt_key: str = "figure_format", where: Any = st, label: str = "Figure downloads", help: str = ""
+) -> None:
     """PNG or SVG for the cameras of the page's charts (drawn in the browser)."""
-    st.segmented_control(
-        "Figure downloads", ["png", "svg"], default="png", required=True, key=fmt_key,
-        format_func=str.upper, persist_state="session",
-        help="The camera in each chart's toolbar saves the chart in this format, drawn in the "
-        "browser (nothing leaves this machine).",
-    )  # fmt: skip
+    help = help or (
+        "The camera in each chart's toolbar saves the chart in this format, drawn in the "
+        "browser (nothing leaves this machine)."
+    )
+    options = {"default": "png", "required": True, "format_func": str.upper}
+    where.segmented_control(
+        label, ["png", "svg"], key=fmt_key, persist_state="session", help=help, **options
+    )
 
 
 def result_columns(table: pd.DataFrame) -> dict:

@@ -1,7 +1,5 @@
-"""The Experiment page's form: every RunConfig field as a widget (the generic ones from
-bedash.dashboard.form, by setting type), the dataset (a choice, a folder or an uploaded zip), its
-sizes and the device, Start, and a reloaded job's settings put back in the form. What runs is
-exactly what the form shows: a value that does not pass blocks Start with the field named."""
+"""The Experiment page's form: every RunConfig field as a widget, the dataset, its sizes, the
+device and Start. What runs is exactly what the form shows: a bad value blocks Start, named."""
 
 from __future__ import annotations
 
@@ -27,8 +25,7 @@ MAIN_GROUPS = ("model", "training")  # above Start; the rest under Advanced, bel
 
 
 def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
-    """Every RunConfig field as a widget; (the config on screen, or None while a value does
-    not pass; whether Start was pressed). Errors are shown next to Start."""
+    """(the config on screen, or None while a value does not pass; whether Start was pressed)."""
     st.subheader("Configure")
     state = form.FormState()
     state.take(spec("models"), models_widget(lim), lim)
@@ -45,16 +42,18 @@ def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
             if group not in MAIN_GROUPS:
                 section(group, state, lim)
         notes = st.text_input(
-            "Notes", key="notes", max_chars=500, persist_state=KEEP,
+            "Notes",
+            key="notes",
+            max_chars=500,
+            persist_state=KEEP,
             help="Free text saved with the run (config.json, 'extra').",
-        )  # fmt: skip
+        )
     cfg = None
     if not state.errors:
         try:
-            cfg = RunConfig(
-                **state.values, **sizes, data_dir=str(data_dir()),
-                extra={"notes": notes} if notes else {},
-            ).validate(lim)  # fmt: skip
+            extra = {"notes": notes} if notes else {}
+            cfg = RunConfig(**state.values, **sizes, data_dir=str(data_dir()), extra=extra)
+            cfg = cfg.validate(lim)
         except ConfigError as e:
             state.errors[e.field] = e.message
     with slot:
@@ -88,26 +87,32 @@ def section(group: str, state: form.FormState, lim: Limits) -> None:
 
 def models_widget(lim: Limits) -> list[str]:
     return form.widget(
-        spec("models"), lim, DEFAULTS.models,
+        spec("models"),
+        lim,
+        DEFAULTS.models,
         help="BatchEnsemble: one shared weight + rank-1 factors per member. Ensemble "
         "(sequential): E independent models trained one after the other, as the seed. Ensemble "
         "(parallel): the same E models stacked and trained at once. Single: one model (E = 1).",
-    )  # fmt: skip
+    )
 
 
 def start_button(state: form.FormState) -> bool:
-    """Start, keyed by a token that changes once a job is queued: the second click of a double
-    click targets a button that no longer exists, so it queues nothing."""
+    """Start, keyed by a token that changes once a job is queued: a double click's second click
+    hits a button that no longer exists."""
     token = st.session_state.setdefault("start_token", uuid.uuid4().hex[:12])
     return st.button(
-        "Start", type="primary", icon=":material/play_arrow:", key=f"start_{token}",
-        disabled=bool(state.errors), help="Queue this configuration as a background job.",
-    )  # fmt: skip
+        "Start",
+        type="primary",
+        icon=":material/play_arrow:",
+        key=f"start_{token}",
+        disabled=bool(state.errors),
+        help="Queue this configuration as a background job.",
+    )
 
 
 def device_picker(lim: Limits, probed: bool) -> str:
-    """Only the devices this machine has. Listing them needs torch, which loads in the
-    background: until it is there, auto and cpu are offered, and the page reruns once."""
+    """Only the devices this machine has; auto and cpu until torch (loading in the background)
+    can list them, then the page reruns once."""
     if lim.cpu_only:  # a shared host: nothing to look for
         st.selectbox("Device", ["cpu"], key="device", help=f"CPU only ({lim.name} limit).")
         return "cpu"
@@ -116,10 +121,12 @@ def device_picker(lim: Limits, probed: bool) -> str:
     if st.session_state.get("device") not in (None, *options):
         st.session_state["device"] = "auto"  # a reloaded job's device that is not here now
     device = st.selectbox(
-        "Device", options, key="device", persist_state=KEEP,
-        help="Only the devices found on this machine are offered. auto: CUDA, then MPS, "
-        "then CPU.",
-    )  # fmt: skip
+        "Device",
+        options,
+        key="device",
+        persist_state=KEEP,
+        help="Only the devices found on this machine are offered. auto: CUDA, then MPS, then CPU.",
+    )
     if not probed:
         st.caption("Looking for GPUs…")  # the page's last line reruns it when they are found
     elif error:
@@ -128,16 +135,20 @@ def device_picker(lim: Limits, probed: bool) -> str:
 
 
 def data_widgets(state: form.FormState, lim: Limits, probed: bool) -> tuple[str, dict]:
-    """Dataset choice (synthetic by default: it works offline and needs no files) and sizes;
-    how to get CIFAR-10, only when it is chosen and not on disk."""
+    """Dataset (synthetic by default: offline, no files) and sizes; how to get CIFAR-10 when
+    it is chosen and not on disk."""
     data = data_dir()
     kind = st.radio(
-        "Dataset", list(DATASETS), key="dataset_kind", horizontal=True,
-        format_func=DATASETS.get, persist_state=KEEP,
+        "Dataset",
+        list(DATASETS),
+        key="dataset_kind",
+        horizontal=True,
+        format_func=DATASETS.get,
+        persist_state=KEEP,
         help="Synthetic: a learnable 10-class set of CIFAR shape made in memory (no files, no "
         "network). CIFAR-10: downloaded on first use. Image folder: train/<class>/*, "
         "test/<class>/* on this machine, resized to 32 x 32.",
-    )  # fmt: skip
+    )
     note = cifar10_note(data) if probed and kind == "cifar10" else None
     if note is not None and not note[0]:
         st.info(
@@ -167,9 +178,11 @@ def data_widgets(state: form.FormState, lim: Limits, probed: bool) -> tuple[str,
         if key not in st.session_state:
             st.session_state[key] = form.state_value(s, _least(default, most))
         raw = col.text_input(
-            s.label, key=key, help=s.help + (f" At most {most:,} here." if most else ""),
+            s.label,
+            key=key,
+            help=s.help + (f" At most {most:,} here." if most else ""),
             placeholder="all",
-        )  # fmt: skip
+        )
         value = state.take(s, raw, lim)
         if value is not None and most is not None and value > most:
             state.errors[name] = f"must be at most {most:,} (got {value:,})"
@@ -193,8 +206,8 @@ def _least(*values: int | None) -> int | None:
 
 
 def folder_counts(root: str) -> tuple[int | None, int | None]:
-    """(training, test) images of an image folder, or (None, None) while it is not one (Start
-    then names the problem). Lists the files; decodes nothing, imports no torch."""
+    """(training, test) images of an image folder, (None, None) while it is not one (Start names
+    the problem). Lists files only: no decoding, no torch."""
     from bedash.data.folder import image_counts
     from bedash.names import DatasetError
 
@@ -207,23 +220,25 @@ def folder_counts(root: str) -> tuple[int | None, int | None]:
 
 
 def folder_widgets(lim: Limits) -> str:
-    """An image folder: a path on this machine (not in the demo, which takes uploads only), or
-    a zip of one, unpacked and checked when it arrives."""
+    """An image folder: a path here (not in the demo: uploads only) or a zip, checked on arrival."""
     path = ""
-    if lim.dataset_roots is None:
+    if local := lim.dataset_roots is None:
         path = st.text_input(
-            "Image folder", key="folder", persist_state=KEEP,
+            "Image folder",
+            key="folder",
+            persist_state=KEEP,
             placeholder="/path/to/images (with train/<class>/ and test/<class>/)",
             help="A folder on the machine running the dashboard, laid out as "
             "train/<class>/*.png and test/<class>/*.png. ~ is your home folder.",
-        ).strip()  # fmt: skip
+        ).strip()
         path = str(Path(path).expanduser()) if path else ""
     upload = st.file_uploader(
-        "… or upload a zip of it" if lim.dataset_roots is None else "Upload a zip of an image "
-        "folder", type=["zip"], key="folder_zip",
+        "… or upload a zip of it" if local else "Upload a zip of an image folder",
+        type=["zip"],
+        key="folder_zip",
         help="A zip holding train/<class>/* and test/<class>/* (or one folder that does). "
         f"At most {st.get_option('server.maxUploadSize')} MB.",
-    )  # fmt: skip
+    )
     if upload is None:
         return path
     root, error = unpack_upload(upload)

@@ -1,13 +1,9 @@
-"""The settings form, generated from RunConfig's metadata (bedash.settings.config): one widget per
-field, chosen by its type's `widget` (WIDGETS, the one place a setting type meets streamlit), and
-the rule that the config a page runs is exactly the one on screen.
+"""The settings form, generated from RunConfig's metadata: one widget per field, chosen by its
+type's `widget` (WIDGETS, the one place a setting type meets streamlit).
 
-Numbers are typed into text boxes and parsed by their type, not into Streamlit's number inputs: a
-number input that holds an out-of-range or half-typed value silently keeps its last valid one,
-and Start would run settings the user did not see. Here every value is checked against the
-field's own metadata (`check_value`, the same check `RunConfig.validate` makes), and a value that
-does not pass blocks Start with the field named.
-"""
+Numbers are typed into text boxes, not Streamlit's number inputs: those silently keep their last
+valid value, and Start would run settings the user did not see. Every value is checked as
+`RunConfig.validate` checks it (`check_value`); one that does not pass blocks Start, named."""
 
 from __future__ import annotations
 
@@ -28,9 +24,8 @@ MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:\"'$&=@/^%?;,])")
 
 
 def plain(text: object) -> str:
-    """Text from a user or a file, safe inside st.markdown/st.error/st.caption: every ASCII
-    punctuation mark escaped (CommonMark allows it), so no link, image, autolink or emphasis
-    is made of it, and line breaks kept as spaces."""
+    """Text from a user or a file, safe inside st.markdown: every ASCII punctuation mark escaped
+    (no link, image or emphasis is made of it), line breaks as spaces."""
     return MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(str(text).split()))
 
 
@@ -54,8 +49,8 @@ class FormState:
 
 
 def start_config() -> RunConfig:
-    """What the Experiment form starts with: each field's `start` where it has one (a small
-    synthetic run that trains in 20-40 s on two CPU cores), else its default."""
+    """The Experiment form's start: each field's `start` (a run of 20-40 s on two cores), else
+    its default."""
     return RunConfig(**{s.name: s.start for s in config_fields() if s.start is not None})
 
 
@@ -65,12 +60,16 @@ def state_value(s: Spec, value: Any) -> Any:
 
 
 def widget(
-    s: Spec, limits: Limits, default: Any, *, where: Any = st, disabled: bool = False,
+    s: Spec,
+    limits: Limits,
+    default: Any,
+    *,
+    where: Any = st,
+    disabled: bool = False,
     help: str | None = None,
-) -> Any:  # fmt: skip
-    """The widget of one field, drawn in `where`; returns its raw value (parsed by the field's
-    type in `FormState.take`). Keys are the field names, so a page can set them (a reloaded
-    ?job= shows its config). `help`: more than the field's own help."""
+) -> Any:
+    """One field's widget in `where`, keyed by the field's name (a reloaded ?job= sets it); its
+    raw value, for `FormState.take`. `help`: more than the field's own help."""
     draw = WIDGETS.get(s.type.widget or "")
     if draw is None:
         raise ValueError(f"{s.name}: no generic widget for a {s.type.name} setting")
@@ -82,9 +81,12 @@ def widget(
 def _number_box(s: Spec, limits: Limits, where: Any, disabled: bool, help: str) -> Any:
     lo, hi = s.bounds(limits)
     return where.text_input(
-        s.label, key=s.name, disabled=disabled, help=help,
+        s.label,
+        key=s.name,
+        disabled=disabled,
+        help=help,
         placeholder="all" if s.optional else f"{lo:g} – {hi:g}" if hi else f"> {lo:g}",
-    )  # fmt: skip
+    )
 
 
 def _int_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
@@ -99,15 +101,22 @@ def _float_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, hel
 
 
 def _text_box(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
-    return where.text_input(s.label, key=s.name, disabled=off, help=help,
-                            placeholder=s.allowed or "none")  # fmt: skip
+    return where.text_input(
+        s.label, key=s.name, disabled=off, help=help, placeholder=s.allowed or "none"
+    )
 
 
 def _radio(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
     return where.radio(
-        s.label, s.choices, index=s.choices.index(default), key=s.name, horizontal=True,
-        format_func=lambda c: s.choice_labels.get(c, c), disabled=off, help=help,
-    )  # fmt: skip
+        s.label,
+        s.choices,
+        index=s.choices.index(default),
+        key=s.name,
+        horizontal=True,
+        format_func=lambda c: s.choice_labels.get(c, c),
+        disabled=off,
+        help=help,
+    )
 
 
 def _checkbox(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
@@ -115,18 +124,30 @@ def _checkbox(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help
 
 
 def _pills(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
-    return where.pills(
-        s.label, s.choices, selection_mode="multi", default=list(default), key=s.name,
-        format_func=lambda c: s.choice_labels.get(c, c), persist_state=KEEP, wrap=True,
-        disabled=off, help=help,
-    ) or []  # fmt: skip
+    picked = where.pills(
+        s.label,
+        s.choices,
+        selection_mode="multi",
+        default=list(default),
+        key=s.name,
+        format_func=lambda c: s.choice_labels.get(c, c),
+        persist_state=KEEP,
+        wrap=True,
+        disabled=off,
+        help=help,
+    )
+    return picked or []
 
 
 # a setting type's widget (bedash.settings.types: SettingType.widget) -> how it is drawn
 WIDGETS: dict[str, Callable[..., Any]] = {
-    "int": _int_box, "float": _float_box, "text": _text_box, "radio": _radio,
-    "checkbox": _checkbox, "pills": _pills,
-}  # fmt: skip
+    "int": _int_box,
+    "float": _float_box,
+    "text": _text_box,
+    "radio": _radio,
+    "checkbox": _checkbox,
+    "pills": _pills,
+}
 TEXT_BOXES = ("int", "float", "text")  # widgets that hold the value as text (type.format)
 
 

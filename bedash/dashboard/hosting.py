@@ -27,11 +27,12 @@ def unpack_upload(upload) -> tuple[str | None, str | None]:
     with st.spinner("Unpacking the zip and checking every image…"):
         try:
             path = extract_dataset_zip(
-                upload.getvalue(), uploads,
+                upload.getvalue(),
+                uploads,
                 max_bytes=st.get_option("server.maxUploadSize") * 2**20,
                 max_files=DEMO_MAX_UPLOAD_FILES if demo else 1_000_000,
                 cache_dir=settings.data_dir() / "bedash-cache",  # the run reuses this decode
-            )  # fmt: skip
+            )
             root = str(path)
         except UploadError as e:
             error = str(e)
@@ -40,14 +41,16 @@ def unpack_upload(upload) -> tuple[str | None, str | None]:
 
 
 def prune_uploads() -> list[Path]:
-    """The demo keeps its disk: uploads older than a few hours, or beyond a total size, are
-    removed when a new one arrives; the datasets of queued and running jobs stay."""
+    """The demo keeps its disk: old uploads, or those beyond a total size, go when a new one
+    arrives; the datasets of active jobs stay."""
     from bedash.data.housekeeping import prune_uploads as prune
     from bedash.settings.profile import DEMO_UPLOADS_MAX_AGE, DEMO_UPLOADS_MAX_BYTES, uploads_dir
 
     keep = [s.config.dataset for s in registry().jobs() if s.active]
     return prune(
-        uploads_dir(settings.settings()), max_age_seconds=DEMO_UPLOADS_MAX_AGE,
-        max_total_bytes=DEMO_UPLOADS_MAX_BYTES, keep=keep,
+        uploads_dir(settings.settings()),
+        max_age_seconds=DEMO_UPLOADS_MAX_AGE,
+        max_total_bytes=DEMO_UPLOADS_MAX_BYTES,
+        keep=keep,
         cache_dir=settings.data_dir() / "bedash-cache",
-    )  # fmt: skip
+    )

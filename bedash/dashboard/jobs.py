@@ -1,10 +1,6 @@
-"""The dashboard's training jobs: `submit_run` checks a config and queues a task on the one
-executor (bedash.jobs.executor) that trains it with run_experiment into a new run folder,
-turning the training callbacks into the job's live record (progress, the loss trace, epoch
-history, results). No streamlit here: the task runs in a worker thread. Importing this module
-does not import torch (the task imports the training code when it starts), so a page can
-import it at the top and still render fast.
-"""
+"""The dashboard's training jobs: a task on the one executor trains a config into a new run
+folder, the training callbacks feeding the job's live record. No streamlit (the task runs in a
+worker thread), and no torch at import time (the task imports it): pages import it at the top."""
 
 from __future__ import annotations
 
@@ -25,10 +21,9 @@ MAX_TRACE = 2000  # live loss points kept per job; older ones are thinned, not d
 def submit_run(
     executor: Executor, cfg: RunConfig, *, check: bool = True, key: str | None = None
 ) -> str:
-    """Queue a training job and return its id. With check, bad input raises ConfigError
-    (naming the field) here, before anything is queued or written. `key` makes a submit
-    idempotent: a second submit with the same key (a double click) returns the first one's
-    job. The profile's evaluation batch cap applies (the same metrics in smaller chunks)."""
+    """Queue a training job, return its id. check: bad input raises ConfigError before anything
+    is queued or written. A second submit with the same `key` (a double click) returns the
+    first one's job. The profile's evaluation batch cap applies (same metrics, smaller chunks)."""
     if known := executor.job_for_key(key):
         return known
     if check:
@@ -38,8 +33,8 @@ def submit_run(
     if cap and cfg.eval_batch_size > cap:
         cfg = cfg.replace(eval_batch_size=cap)
     task = functools.partial(train, limits=executor.limits)
-    return executor.submit(task, cfg, run_id=new_run_id, key=key,
-                           start_message=f"loading {cfg.dataset}")  # fmt: skip
+    loading = f"loading {cfg.dataset}"
+    return executor.submit(task, cfg, run_id=new_run_id, key=key, start_message=loading)
 
 
 class _Stopped(Exception):
@@ -47,8 +42,7 @@ class _Stopped(Exception):
 
 
 def train(control: JobControl, limits: Limits) -> tuple[str, str, str]:
-    """The training task: run_experiment into the job's run folder, in the worker thread,
-    under the profile's limits."""
+    """The training task: run_experiment into the job's run folder under the profile's limits."""
     from bedash.experiment import run_experiment
     from bedash.names import DatasetError
     from bedash.store.writer import RunStoreError
@@ -65,9 +59,13 @@ def train(control: JobControl, limits: Limits) -> tuple[str, str, str]:
 
     try:
         result = run_experiment(
-            control.config, control.run_dir, callback=_Events(control), cancel=control.cancel,
-            limits=limits, data_progress=on_data,
-        )  # fmt: skip
+            control.config,
+            control.run_dir,
+            callback=_Events(control),
+            cancel=control.cancel,
+            limits=limits,
+            data_progress=on_data,
+        )
     except _Stopped:  # cancelled while the data was loading: no run folder yet
         return "cancelled", "", "stopped while loading the data; nothing was written"
     except (ConfigError, DatasetError) as e:  # bad input: say which
@@ -80,9 +78,8 @@ def train(control: JobControl, limits: Limits) -> tuple[str, str, str]:
 
 
 class _Events:
-    """The training callback of one job (bedash.method.train.Callback's methods, duck-typed so
-    that importing this module does not import torch). Every event is one control.update,
-    which holds the executor's lock for a few list appends: training never waits on a page."""
+    """One job's training callback (Callback's methods, duck-typed: no torch import). Each event
+    is one control.update, a few list appends under the lock: training never waits on a page."""
 
     def __init__(self, control: JobControl) -> None:
         self.update = control.update

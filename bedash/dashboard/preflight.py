@@ -14,8 +14,7 @@ from bedash.store.folders import RunDirError
 
 
 def check_runs_dir(runs_dir: Path) -> None:
-    """RunDirError unless a run can be written in runs_dir (made if missing): a read-only or
-    misplaced folder is reported when Start is pressed, not after the data has loaded."""
+    """RunDirError unless a run can be written in runs_dir (made if missing)."""
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=runs_dir)
@@ -26,8 +25,7 @@ def check_runs_dir(runs_dir: Path) -> None:
 
 
 def preflight(cfg: RunConfig, limits: Limits = DEFAULT_LIMITS) -> None:
-    """What can be known to fail before training, as a ConfigError naming the field: the
-    config's own bounds, a device that is not (or no longer) there, a folder that is not a
+    """A ConfigError naming the field for bad bounds, a missing device, a folder that is not a
     dataset, a batch larger than the training set. Imports torch (for the device list)."""
     cfg.validate(limits)  # cpu_only (the demo) already refuses any device but auto and cpu
     if not limits.cpu_only:

@@ -1,7 +1,5 @@
 """A run folder read for the pages: its tables as frames, its files, the whole run as a zip.
-
-pandas is imported only when a run is loaded (half a second the first page need not pay).
-"""
+pandas is imported only when a run is loaded (half a second the first page need not pay)."""
 
 from __future__ import annotations
 
@@ -46,8 +44,8 @@ def find_run(runs_dir: Path, run_id: str) -> Path | None:
 
 
 def load_run(path: Path) -> RunData:
-    """Every table of the run, validated by the run store (bedash.store.runfiles.read_tables): a
-    file that does not pass gives an empty frame and a line in `problems`, never a traceback."""
+    """Every table of the run, validated (runfiles.read_tables): a file that does not pass gives
+    an empty frame and a line in `problems`, never a traceback."""
     import pandas as pd
 
     t = read_tables(path)
@@ -57,18 +55,21 @@ def load_run(path: Path) -> RunData:
     except (OSError, ValueError):
         steps = None
     return RunData(
-        read_run(path), pd.DataFrame(t.results), pd.DataFrame(t.members),
-        pd.DataFrame(t.history), frames,
-        {model: pd.DataFrame(rows) for model, rows in t.reliability.items()}, list(t.problems),
+        read_run(path),
+        pd.DataFrame(t.results),
+        pd.DataFrame(t.members),
+        pd.DataFrame(t.history),
+        frames,
+        {model: pd.DataFrame(rows) for model, rows in t.reliability.items()},
+        list(t.problems),
         steps,
-    )  # fmt: skip
+    )
 
 
 def signature(path: Path) -> tuple[tuple[str, int, int, int], ...]:
-    """What changes whenever a file of the folder does: (name, inode, size, mtime in ns) of
-    each entry, a stat per file and nothing read. The run store replaces a file by renaming a
-    new one over it (a new inode), so even a rewrite of the same size within the
-    filesystem's clock tick shows. A cache key for the folder's data (bedash.dashboard.common)."""
+    """A cache key that changes whenever a file of the folder does: (name, inode, size, mtime)
+    per entry, nothing read. The run store renames a new file over an old one (a new inode), so
+    even a same-size rewrite within the clock's tick shows."""
     out = []
     try:
         with os.scandir(path) as entries:

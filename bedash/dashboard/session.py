@@ -1,9 +1,5 @@
-"""The dashboard's process-wide state and its lifetime: one job executor per server, which
-session shows which run, and the device probe that imports torch off the script thread.
-
-Nothing here imports torch (one to two seconds) or pandas at import time: the first page must
-render fast.
-"""
+"""The dashboard's process-wide state: one job executor per server, which session shows which
+run, and the device probe. No torch or pandas at import time: the first page must render fast."""
 
 from __future__ import annotations
 
@@ -102,8 +98,7 @@ class _Probe:
 
 @st.cache_resource
 def sweep_jobs() -> dict:
-    """Process-wide sweep handles by folder name (jobs of the server's registry): a refresh
-    (?sweep=<name>) reattaches."""
+    """Process-wide sweep handles by folder name: a refresh (?sweep=<name>) reattaches."""
     return {}
 
 
@@ -128,11 +123,10 @@ PROBE_DELAY = 1.5  # seconds after a page's first run: the browser is still fetc
 
 
 def await_probe() -> None:
-    """Call last on a page that waits for the device list. A session's first run only paints;
-    the probe starts on a later run, or from the poll below once the browser has had time to
-    load the page (torch's import stalls the server, static files included, for a second or
-    two); when it is done the poll reruns the page once. Only a poll may rerun: a rerun inside
-    a full run would swallow that run's button click and the message it showed."""
+    """Call last on a page that waits for the device list. A first run only paints; the probe
+    starts on a later run or from the poll once the page has loaded (torch's import stalls the
+    server), and the poll reruns the page once it is done. Only a poll may rerun: a rerun in a
+    full run would swallow that run's button click and its message."""
     runs = st.session_state["_page_runs"] = st.session_state.get("_page_runs", 0) + 1
     st.session_state.setdefault("_painted_at", time.monotonic())
     if runs > 1:

@@ -46,8 +46,8 @@ def limits() -> Limits:
 
 
 def max_jobs() -> int:
-    """Jobs that may train at once (BEDASH_MAX_JOBS, default 1: timings are results, and two
-    jobs on the same cores would each measure the other's load); the demo allows one."""
+    """Jobs that may train at once (BEDASH_MAX_JOBS, default 1: two jobs on the same cores
+    would each measure the other's load)."""
     try:
         wanted = max(1, int(setting("BEDASH_MAX_JOBS", "1")))
     except ValueError:
@@ -57,9 +57,8 @@ def max_jobs() -> int:
 
 
 def sweep_engine() -> str:
-    """How the Sweeps page runs a sweep (BEDASH_SWEEP_ENGINE): "ray" (the CLI in a child
-    process, Ray started there: the default) or "local" (cells in this process, no Ray). The
-    demo profile always runs them here, within its memory."""
+    """BEDASH_SWEEP_ENGINE: "ray" (the CLI in a child process; default) or "local" (cells in
+    this process); the demo always runs them here, within its memory."""
     if limits().name == "demo":
         return "local"
     wanted = setting("BEDASH_SWEEP_ENGINE", "ray").strip().lower()

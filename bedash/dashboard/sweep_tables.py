@@ -1,10 +1,5 @@
-"""A sweep's statistics shaped for the Sweeps page: its configs, the paired table with the
-deciding metrics first, and the uncertainty files over seeds (shift_summary.csv, ood_summary.csv
-and their paired files, bedash.sweep.uncertainty_stats) as labelled tables. Pure pandas.
-
-Intervals are 95% Student t intervals of the mean over seeds (the files' ci_low and ci_high),
-written as the mean ± the interval's half-width; a value from one seed has no interval.
-"""
+"""A sweep's statistics shaped for the Sweeps page as labelled tables. Pure pandas. Intervals are
+95% Student t intervals of the mean over seeds, written as mean ± half-width (one seed: none)."""
 
 from __future__ import annotations
 
@@ -18,6 +13,7 @@ from bedash.names import metric_label, model_label
 from bedash.sweep.uncertainty_stats import OOD_METRICS
 
 CI = "mean ± 95% CI over seeds"
+DIFF = "BatchEnsemble − baseline"
 METRIC_NAMES = {**SHIFT_TABLE, **OOD_TABLE}  # acc -> Accuracy, auroc -> AUROC ...
 FIRST = ("ensemble_acc", "nll", "ece", "brier", "params", "train_seconds", "infer_seconds")
 
@@ -64,8 +60,7 @@ def mean_ci(mean: Any, low: Any, high: Any) -> str:
 
 
 def ood_table(summary: pd.DataFrame, config: Any = None) -> pd.DataFrame:
-    """ood_summary.csv for the page: per model, OOD set and score, AUROC, AUPR and FPR at 95%
-    TPR as mean ± the 95% interval's half-width, and the number of seeds."""
+    """ood_summary.csv for the page: per model, OOD set and score, each metric as mean ± CI."""
     names = [f"{METRIC_NAMES[m]} ({CI})" for m in OOD_METRICS]
     columns = ["Model", "OOD set", "Score", *names, "Seeds"]
     rows = one_config(summary, config)
@@ -76,8 +71,11 @@ def ood_table(summary: pd.DataFrame, config: Any = None) -> pd.DataFrame:
     groups = rows.groupby(["model", "ood_set", "score"], sort=False)
     for (model, ood_set, score), g in sorted(groups, key=lambda kv: order[kv[0][0]]):
         by = {r["metric"]: r for r in g.to_dict("records")}
-        line = {"Model": model_label(str(model)), "OOD set": str(ood_set),
-                "Score": SCORE_LABELS.get(str(score), str(score))}  # fmt: skip
+        line = {
+            "Model": model_label(str(model)),
+            "OOD set": str(ood_set),
+            "Score": SCORE_LABELS.get(str(score), str(score)),
+        }
         for metric, name in zip(OOD_METRICS, names, strict=True):
             r = by.get(metric)
             line[name] = mean_ci(r["mean"], r["ci_low"], r["ci_high"]) if r else NOT_MEASURED
@@ -87,11 +85,9 @@ def ood_table(summary: pd.DataFrame, config: Any = None) -> pd.DataFrame:
 
 
 def verdict_table(paired: pd.DataFrame, key: dict[str, str], config: Any = None) -> pd.DataFrame:
-    """A paired file (shift_paired.csv, ood_paired.csv) for the page: its key columns under
-    the names in `key`, then the metric, the baseline, BatchEnsemble minus it with its 95%
-    interval, n and the verdict."""
-    columns = [*key.values(), "Metric", "Baseline", "BatchEnsemble − baseline", "95% CI", "n",
-               "Verdict"]  # fmt: skip
+    """A paired file (shift_paired.csv, ood_paired.csv) for the page: its key columns named as
+    in `key`, then the metric, the baseline, the difference, its 95% interval, n, the verdict."""
+    columns = [*key.values(), "Metric", "Baseline", DIFF, "95% CI", "n", "Verdict"]
     rows = one_config(paired, config)
     if rows.empty or not {*key, "metric", "baseline", "mean_diff", "verdict"} <= set(rows):
         return pd.DataFrame(columns=columns)
@@ -99,13 +95,11 @@ def verdict_table(paired: pd.DataFrame, key: dict[str, str], config: Any = None)
     for r in rows.to_dict("records"):
         lo, hi, d = (as_float(r.get(k)) for k in ("ci_low", "ci_high", "mean_diff"))
         line = {name: str(r[k]) for k, name in key.items()}
-        line.update({
-            "Metric": METRIC_NAMES.get(str(r["metric"]), str(r["metric"])),
-            "Baseline": model_label(str(r["baseline"])),
-            "BatchEnsemble − baseline": f"{d:+.4f}" if d is not None else NOT_MEASURED,
-            "95% CI": f"[{lo:+.4f}, {hi:+.4f}]" if lo is not None and hi is not None else "none",
-            "n": r.get("n"), "Verdict": str(r["verdict"]),
-        })  # fmt: skip
+        metric = METRIC_NAMES.get(str(r["metric"]), str(r["metric"]))
+        diff = f"{d:+.4f}" if d is not None else NOT_MEASURED
+        ci = f"[{lo:+.4f}, {hi:+.4f}]" if lo is not None and hi is not None else "none"
+        line.update({"Metric": metric, "Baseline": model_label(str(r["baseline"])), DIFF: diff})
+        line.update({"95% CI": ci, "n": r.get("n"), "Verdict": str(r["verdict"])})
         out.append(line)
     return pd.DataFrame(out, columns=columns)
 

@@ -1,5 +1,4 @@
-"""The Sweeps page's grid input: comma lists per field and a seed range, parsed into a
-SweepSpec by each setting's type (bedash.settings.types, as `bedash sweep` parses its flags);
+"""The Sweeps page's grid input parsed into a SweepSpec as `bedash sweep` parses its flags;
 every problem is a SweepError that names the field. No streamlit."""
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ MAX_PAGE_CELLS = 64  # the page's own bound (the demo's is lower: bedash.sweep.g
 
 
 def parse_grid(base: RunConfig, texts: dict[str, str], seeds: str) -> SweepSpec:
-    """texts: field -> '1,2,4' ('' keeps the base value). A field that is not sweepable
-    and is given more than one value raises SweepError naming it."""
+    """texts: field -> '1,2,4' ('' keeps the base value)."""
     grid: dict[str, list[Any]] = {}
     values: dict[str, Any] = {}
     for name, text in texts.items():

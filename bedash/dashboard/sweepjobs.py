@@ -1,12 +1,7 @@
-"""Sweeps as dashboard jobs: a sweep waits in the executor's one queue behind the same cap as
-training jobs (one at a time by default: two would measure each other's load), is stopped by
-the same Stop and by the server's shutdown, and reports cells done as its progress. The page
-holds a SweepHandle (snapshot, running, error, cancel). No streamlit.
-
-Two ways to run: "local", run_sweep in the job's thread with the in-process engine (the demo);
-"ray", `python -m bedash sweep --out DIR` in a child process, because ray.init blocks forever
-outside a process's main thread. Cancelling reaches the child as Ctrl-C (SIGINT).
-"""
+"""Sweeps as dashboard jobs, in the executor's one queue behind the training jobs' cap (two at
+once would measure each other's load). No streamlit. "local" runs the cells in the job's thread
+(the demo); "ray" runs `python -m bedash sweep --out DIR` in a child process, because ray.init
+blocks forever outside a main thread; cancelling reaches the child as Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
@@ -80,10 +75,8 @@ def submit_sweep(
     engine_args: Sequence[str] = (),
     key: str | None = None,
 ) -> SweepHandle:
-    """Check the sweep (SweepError/ConfigError/DatasetError name the field; nothing is queued
-    or written on bad input), store its grid (the page shows the pending cells at once) and
-    queue it. engine: "local" (cells in this process: the demo), "ray" (a child process;
-    engine_args are more `bedash sweep` flags, e.g. ["--address", "HOST:PORT"]), or an
+    """Check the sweep (errors name the field; nothing is queued or written on bad input), store
+    its grid and queue it. engine: "local", "ray" (engine_args: more `bedash sweep` flags) or an
     engine object (a test's). Submitting again on the same folder resumes it."""
     if isinstance(engine, str) and engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
@@ -109,13 +102,12 @@ def submit_sweep(
 
 
 def _run_child(control: JobControl, path: Path, engine_args: list[str]) -> tuple[str, str, str]:
-    """Run the CLI on the stored sweep; report its cells as sweep.json changes; pass a set
-    cancel event on as Ctrl-C (SIGINT)."""
+    """Run the CLI on the stored sweep, report sweep.json's cells, pass a cancel on as SIGINT."""
     root = Path(__file__).resolve().parents[2]  # the folder that holds this bedash
     cmd = [sys.executable, "-m", "bedash", "sweep", "--out", str(path), "--quiet", *engine_args]
     env = {**os.environ, "PYTHONPATH": pythonpath(root)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+    proc = subprocess.Popen(cmd, env=env, text=True, **pipes)
     first = read_snapshot(path)
     control.report(f"{first.done} of {first.total} cells done", first.done, first.total)
     t0, interrupted, seen = time.monotonic(), False, first.done

@@ -1,9 +1,5 @@
-"""Table shaping for the dashboard: pure functions of rows and frames (a run folder's CSVs, a
-live job's snapshot) returning DataFrames or numbers. No streamlit, no plotly, no torch.
-
-Also the numbers the live view derives from a job snapshot: the loss between two log points,
-TensorBoard's smoothing, a throughput that does not jump, and the whole job's ETA.
-"""
+"""Table shaping for the dashboard, and the numbers the live view derives from a job snapshot:
+pure functions of rows and frames. No streamlit, no plotly, no torch."""
 
 from __future__ import annotations
 
@@ -85,13 +81,10 @@ def column(frame: pd.DataFrame, name: str) -> list[float | None]:
 
 
 def interval_means(trace: pd.DataFrame) -> pd.DataFrame:
-    """Live log points (model, member, x, loss: the running mean of the epoch so far at epoch
-    position x) -> the mean loss of each interval between two log points of one epoch, placed at
-    the interval's middle: columns model, member, x, x0, x1, loss.
-
-    The running mean restarts every epoch, so drawing it as it is makes a sawtooth. With m1 at
-    fraction f1 and m2 at f2 of the same epoch, the batches in between average exactly
-    (m2*f2 - m1*f1) / (f2 - f1); the first point of an epoch covers [epoch start, x]."""
+    """Live log points (model, member, x, loss: the epoch's running mean so far) -> the mean loss
+    between two log points of one epoch at the interval's middle (model, member, x, x0, x1, loss).
+    The running mean restarts every epoch (a sawtooth as it is); with m1 at fraction f1 and m2 at
+    f2 of one epoch, the batches between average (m2*f2 - m1*f1) / (f2 - f1)."""
     cols = ["model", "member", "x", "x0", "x1", "loss"]
     if trace is None or not len(trace):
         return pd.DataFrame(columns=cols)
@@ -116,8 +109,7 @@ def interval_means(trace: pd.DataFrame) -> pd.DataFrame:
 
 
 def epoch_means(history: pd.DataFrame) -> pd.DataFrame:
-    """history.csv's per-epoch means as intervals: epoch e covers [e-1, e], drawn at e-0.5, the
-    same footing as interval_means (columns model, member, x, x0, x1, loss)."""
+    """history.csv's per-epoch means as interval_means' intervals: epoch e covers [e-1, e]."""
     cols = ["model", "member", "x", "x0", "x1", "loss"]
     if history is None or not len(history):
         return pd.DataFrame(columns=cols)
@@ -136,9 +128,8 @@ def epoch_means(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def smooth(values: Sequence[float], weight: float) -> list[float]:
-    """TensorBoard's smoothing: an exponential moving average, debiased so the first points are
-    not pulled towards zero; weight 0 leaves the values as they are, non-finite values pass
-    through. (tensorboard/plugins/scalar/vz_line_chart2 resmoothDataset.)"""
+    """TensorBoard's smoothing (vz_line_chart2 resmoothDataset): an EMA debiased so the first
+    points are not pulled towards zero; non-finite values pass through."""
     values = [float(v) for v in values]
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"smoothing: {weight} is not in [0, 1)")
@@ -163,9 +154,8 @@ def _kind_members(kind: str, members: int) -> int:
 
 
 def smoothed_throughput(progress: Any, history: Iterable[Any]) -> float | None:
-    """Member-samples per second that do not jump at an epoch start: the current epoch's rate
-    (few batches yet: noisy) blended with the previous epoch's rate of the same model in
-    proportion to how much of this epoch is done."""
+    """Member-samples per second that do not jump at an epoch start: the current epoch's (noisy)
+    rate blended with the previous epoch's by how much of this epoch is done."""
     if progress is None:
         return None
     current = as_float(progress.samples_per_s)
@@ -191,10 +181,8 @@ def job_eta(
     model_eta: float | None,
     elapsed: float,
 ) -> float | None:
-    """Seconds left for the whole job, not only the model training now: the current model's own
-    ETA, plus the models still to come at the pace of the job so far (work counted in
-    member-epochs: a member of an ensemble costs about what a single model does; the elapsed
-    time includes loading and evaluating, so the estimate errs on the long side)."""
+    """Seconds left for the whole job: the current model's ETA plus the models to come at the
+    job's pace so far, in member-epochs (elapsed includes loading: it errs on the long side)."""
     if not models or not 0 <= model_index < len(models):
         return None
     work = [_kind_members(k, members) for k in models]
@@ -232,9 +220,8 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -> pd.DataFrame:
-    """One row per run (bedash.store.runs.RunInfo): its config and headline metrics, the ensemble
-    accuracy of each model kind, the total training time, and its tags and notes
-    (annotations: run_id -> bedash.store.annotations.Annotations)."""
+    """One row per RunInfo: config, each kind's ensemble accuracy, total training time, tags and
+    notes (annotations: run_id -> Annotations)."""
     annotations = annotations or {}
     records = []
     for r in runs:
@@ -248,15 +235,8 @@ def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -
             "dataset": _short_dataset(cfg.get("dataset")),
             "arch": cfg.get("arch"),
             "models": ", ".join(cfg.get("models", []) or []),
-            "members": cfg.get("members"),
-            "hidden": cfg.get("hidden"),
-            "layers": cfg.get("layers"),
-            "epochs": cfg.get("epochs"),
-            "batch_size": cfg.get("batch_size"),
-            "lr": cfg.get("lr"),
-            "seed": cfg.get("seed"),
-            "device": cfg.get("device"),
-            "train_size": cfg.get("train_size"),
+            **{k: cfg.get(k) for k in ("members", "hidden", "layers", "epochs", "batch_size")},
+            **{k: cfg.get(k) for k in ("lr", "seed", "device", "train_size")},
         }
         total = 0.0
         for res in r.results:
@@ -299,14 +279,13 @@ def all_tags(table: pd.DataFrame) -> list[str]:
 # -- comparing runs ------------------------------------------------------------------------------
 
 # the settings that make two runs' numbers comparable along the member count
-COMPARE_SETTINGS = ("dataset", "arch", "hidden", "layers", "epochs", "batch_size", "lr", "seed",
-                    "train_size", "test_size")  # fmt: skip
+COMPARE_SETTINGS = ("dataset", "arch", "hidden", "layers", "epochs", "batch_size", "lr", "seed")
+COMPARE_SETTINGS += ("train_size", "test_size")
 
 
 def compare_series(rows: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
-    """results rows (with run_id) -> the same rows with a `series` column: runs whose settings
-    other than the member count agree share a series (and a line on the compare chart); any
-    other difference starts a new one. configs: run_id -> config.json."""
+    """results rows (with run_id) plus a `series`: runs whose settings agree but for the member
+    count share one (a line on the compare chart). configs: run_id -> config.json."""
     if rows is None or not len(rows):
         return pd.DataFrame(columns=[*rows.columns, "series"] if rows is not None else ["series"])
 
@@ -320,8 +299,7 @@ def compare_series(rows: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame
 
 
 def compare_rows(runs: dict[str, Any], ids: Iterable[str]) -> pd.DataFrame:
-    """The results rows of the runs `ids` (runs: run_id -> RunInfo) that have an ensemble
-    accuracy, with their run_id and series (compare_series): what the compare chart draws."""
+    """The results rows with an ensemble accuracy of the runs `ids`, with run_id and series."""
     ids = list(ids)
     rows = [
         {**res, "run_id": run_id}

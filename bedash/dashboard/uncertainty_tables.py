@@ -1,6 +1,5 @@
-"""A run's uncertainty files (shift.csv, ood.csv, selective.csv, uncertainty_<model>.csv) shaped
-for the Results page: their names, the models and corruptions in them, labelled tables. Pure
-pandas: no streamlit, no plotly. An empty cell stays empty, never zero."""
+"""A run's uncertainty files shaped for the Results page as labelled tables. Pure pandas: no
+streamlit, no plotly. An empty cell stays empty, never zero."""
 
 from __future__ import annotations
 
@@ -21,20 +20,33 @@ QUANTITY_LABELS = {
     "mutual_info": "Mutual information (nats)",
 }
 OOD_TABLE = {
-    "model": "Model", "ood_set": "OOD set", "score": "Score", "auroc": "AUROC",
-    "aupr": "AUPR", "fpr95": "FPR at 95% TPR",
-}  # fmt: skip
+    "model": "Model",
+    "ood_set": "OOD set",
+    "score": "Score",
+    "auroc": "AUROC",
+    "aupr": "AUPR",
+    "fpr95": "FPR at 95% TPR",
+}
 SHIFT_TABLE = {
-    "model": "Model", "corruption": "Corruption", "severity": "Severity", "acc": "Accuracy",
-    "nll": "NLL", "ece": "ECE", "brier": "Brier", "entropy": "Entropy",
-    "mutual_info": "Mutual info", "aurc": "AURC", "acc_ts": "Accuracy (T-scaled)",
-    "nll_ts": "NLL (T-scaled)", "ece_ts": "ECE (T-scaled)", "brier_ts": "Brier (T-scaled)",
-}  # fmt: skip
+    "model": "Model",
+    "corruption": "Corruption",
+    "severity": "Severity",
+    "acc": "Accuracy",
+    "nll": "NLL",
+    "ece": "ECE",
+    "brier": "Brier",
+    "entropy": "Entropy",
+    "mutual_info": "Mutual info",
+    "aurc": "AURC",
+    "acc_ts": "Accuracy (T-scaled)",
+    "nll_ts": "NLL (T-scaled)",
+    "ece_ts": "ECE (T-scaled)",
+    "brier_ts": "Brier (T-scaled)",
+}
 
 
 def models_in(*frames: pd.DataFrame) -> list[str]:
-    """The model kinds found in the frames' "model" column: bedash's order first, then any
-    other name in the order met."""
+    """The model kinds in the frames' "model" column, in the charts' order (tables.ordered)."""
     return ordered(m for f in frames if "model" in f for m in f["model"].dropna().astype(str))
 
 
@@ -53,8 +65,7 @@ def corruptions_in(shift: pd.DataFrame) -> list[str]:
 
 
 def severity_rows(shift: pd.DataFrame, kind: str, corruption: str = MEAN) -> pd.DataFrame:
-    """One model's rows for one corruption (or the mean), with its clean row as severity 0,
-    sorted by severity."""
+    """One model's rows for one corruption (or the mean) and its clean row, by severity."""
     if shift.empty or not {"model", "corruption", "severity"} <= set(shift):
         return pd.DataFrame()
     rows = shift[(shift["model"] == kind) & shift["corruption"].isin([CLEAN, corruption])]
@@ -62,8 +73,7 @@ def severity_rows(shift: pd.DataFrame, kind: str, corruption: str = MEAN) -> pd.
 
 
 def shift_table(shift: pd.DataFrame, corruption: str = MEAN) -> pd.DataFrame:
-    """The rows behind shift_figure, labelled for the page (models by name; empty cells stay
-    empty, and the temperature-scaled columns only where the run has them)."""
+    """The rows behind shift_figure, labelled (T-scaled columns where the run has them)."""
     if shift.empty or "corruption" not in shift:
         return pd.DataFrame(columns=list(SHIFT_TABLE.values()))
     rows = shift[shift["corruption"].isin([CLEAN, corruption])].copy()

@@ -1,10 +1,6 @@
-"""The Uncertainty section of a run's Results page: accuracy and ECE under dataset shift (the
-Ovadia figure), OOD detection, entropy and mutual-information histograms, accuracy-coverage.
-
-Every file is read through bedash.store.readers' validated CSV reader against its schema in
-bedash.store.runfiles: a file that is missing shows nothing (or a hint), a damaged one a short
-message naming it, never a traceback.
-"""
+"""The Uncertainty section of a run's Results page. Every file is read against its schema
+(bedash.store.runfiles): a missing one shows nothing or a hint, a damaged one a short message
+naming it, never a traceback."""
 
 from __future__ import annotations
 
@@ -29,8 +25,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class UncertaintyFiles:
-    """A run's uncertainty tables as frames (empty when absent or damaged), the bytes of each
-    file read (for its download button), and one line per damaged file."""
+    """A run's uncertainty tables (empty when absent or damaged), each file's bytes for its
+    download, and one line per damaged file."""
 
     shift: pd.DataFrame
     ood: pd.DataFrame
@@ -45,8 +41,7 @@ class UncertaintyFiles:
 
 
 def read_uncertainty(path: Path) -> UncertaintyFiles:
-    """shift.csv, ood.csv, selective.csv and uncertainty_<model>.csv of the run folder path,
-    validated. Never raises for what is in the folder."""
+    """The run folder's uncertainty files, validated; never raises for what is in the folder."""
     import pandas as pd
 
     raw: dict[str, bytes] = {}
@@ -96,17 +91,16 @@ def _read_cached(path: str, signature: tuple) -> UncertaintyFiles:
 
 
 def read_cached(path: Path) -> UncertaintyFiles:
-    """read_uncertainty once per state of the folder (its files' signature, as
-    bedash.dashboard.common.load_run)."""
+    """read_uncertainty once per state of the folder (as common.load_run)."""
     return _read_cached(str(path), rundata.signature(path))
 
 
 def csv_button(name: str, files: UncertaintyFiles) -> None:
-    data = files.raw.get(name, b"")
+    # as common.csv_button (importing common here would add an import floor)
+    data, key, icon = files.raw.get(name, b""), f"dl_unc_{name}", ":material/download:"
     st.download_button(
-        name, data, file_name=name, mime="text/csv", key=f"dl_unc_{name}", on_click="ignore",
-        icon=":material/download:", disabled=not data,
-    )  # fmt: skip
+        name, data, name, "text/csv", key=key, on_click="ignore", icon=icon, disabled=not data
+    )
 
 
 def _shift_part(files: UncertaintyFiles) -> None:
@@ -126,21 +120,24 @@ def _shift_part(files: UncertaintyFiles) -> None:
         options = [ut.MEAN]  # only the clean rows: the figure shows severity 0
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     picked = left.selectbox(
-        "Corruption", options, key="unc_corruption",
+        "Corruption",
+        options,
+        key="unc_corruption",
         format_func=lambda c: "mean over the corruptions" if c == ut.MEAN else c,
-    )  # fmt: skip
+    )
     has_ts = any(c in files.shift and files.shift[c].notna().any() for c in ("acc_ts", "ece_ts"))
     scaled = right.checkbox(
-        "Temperature-scaled (dashed)", value=has_ts, key="unc_scaled", disabled=not has_ts,
+        "Temperature-scaled (dashed)",
+        value=has_ts,
+        key="unc_scaled",
+        disabled=not has_ts,
         help="After one temperature per model fitted on a held-out validation split; shown "
         "beside the raw metrics, never instead. Needs --temperature-scaling.",
-    )  # fmt: skip
+    )
     st.plotly_chart(shift_figure(files.shift, picked, scaled), key="unc_shift_chart")
     with st.expander("Table"):
-        st.dataframe(
-            ut.shift_table(files.shift, picked), hide_index=True, key="unc_shift_table",
-            placeholder=NOT_MEASURED,
-        )  # fmt: skip
+        table = ut.shift_table(files.shift, picked)
+        st.dataframe(table, hide_index=True, key="unc_shift_table", placeholder=NOT_MEASURED)
     csv_button("shift.csv", files)
 
 
@@ -155,10 +152,8 @@ def _ood_part(files: UncertaintyFiles) -> None:
         "perfect, 0.5 chance; FPR at 95% TPR: lower is better. Mutual information is zero "
         "for a single model, so it cannot detect anything there."
     )
-    st.dataframe(
-        ut.ood_table(files.ood), hide_index=True, key="unc_ood_table",
-        placeholder=NOT_MEASURED,
-    )  # fmt: skip
+    table = ut.ood_table(files.ood)
+    st.dataframe(table, hide_index=True, key="unc_ood_table", placeholder=NOT_MEASURED)
     csv_button("ood.csv", files)
 
 

@@ -1,8 +1,5 @@
-"""The short answer at the top of a Results page: BatchEnsemble against the ensemble, in words.
-
-Pure: takes a run's results rows (dicts, as results.csv holds them) or a sweep's paired.csv rows
-and returns text. No streamlit, no pandas.
-"""
+"""The short answer at the top of a Results page: BatchEnsemble against the ensemble, in words,
+from results.csv or paired.csv rows. No streamlit, no pandas."""
 
 from __future__ import annotations
 
@@ -82,9 +79,8 @@ def paired_verdict(
     baseline: str = "ensemble",
     config: Any = None,
 ) -> list[str]:
-    """One line per metric from a sweep's paired.csv rows of one config (its index, as a number
-    or as the file's text; None: the first): mean difference, its 95% CI, n and the verdict;
-    [] when no row fits."""
+    """One line per metric from paired.csv rows of one config (a number or the file's text; None:
+    the first): mean difference, 95% CI, n, verdict; [] when no row fits."""
     rows = [r for r in paired_rows if str(r.get("baseline")) == baseline]
     if not rows:
         return []

@@ -18,8 +18,7 @@ from bedash.sweep.rows import config_label
 
 
 def _sweep_cell(config_dict: dict) -> tuple[Path, dict] | None:
-    """The paired.csv of the sweep this run is a cell of (config.json _meta.sweep) and the
-    cell's sweep.json entry (its config index): None when either is missing."""
+    """(paired.csv of the sweep this run is a cell of, the cell's sweep.json entry), or None."""
     meta = (config_dict.get("_meta") or {}).get("sweep") or {}
     name = meta.get("sweep") if isinstance(meta, dict) else None
     if not name or "/" in str(name) or ".." in str(name):
@@ -36,8 +35,7 @@ def _sweep_cell(config_dict: dict) -> tuple[Path, dict] | None:
 
 
 def verdict_section(results_frame, config_dict: dict, run_id: str) -> SweepSpec | None:
-    """Draw the verdict; results_frame: the run's results.csv as a DataFrame. Returns the seed
-    sweep of this config when its button was pressed (None otherwise)."""
+    """Draw the verdict; the seed sweep of this config when its button was pressed, else None."""
     import csv
 
     found = _sweep_cell(config_dict)
@@ -48,8 +46,8 @@ def verdict_section(results_frame, config_dict: dict, run_id: str) -> SweepSpec 
             lines = paired_verdict(list(csv.DictReader(fh)), config=cell.get("config"))
     if lines:
         where = config_label(cell.get("values") or {})
-        st.info(f"**Paired over seeds** ({plain(where)}): " + plain("; ".join(lines)),
-                icon=":material/balance:")  # fmt: skip
+        text = f"**Paired over seeds** ({plain(where)}): " + plain("; ".join(lines))
+        st.info(text, icon=":material/balance:")
     else:
         rows = [] if results_frame is None else results_frame.to_dict("records")
         st.info(plain(one_seed_verdict(rows)), icon=":material/balance:")

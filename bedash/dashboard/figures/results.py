@@ -1,5 +1,4 @@
-"""The Results page's charts of one run: accuracy, parameters and time per model, each member's
-accuracy, the members' agreement, reliability diagrams. Pure functions of the run's frames."""
+"""The Results page's charts of one run: pure functions of the run's frames."""
 
 from __future__ import annotations
 
@@ -10,17 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bedash.dashboard.figures.style import (
-    DIAGONAL,
-    FIT_TEXT,
-    LAYOUT,
-    LEGEND_BELOW,
-    empty_figure,
-    fit_range,
-    none_yet,
-    not_measured_marks,
-    wrap,
-)
+from bedash.dashboard.figures import style
 from bedash.dashboard.figures.training import epoch_times
 from bedash.dashboard.tables import NOT_MEASURED, as_float, busy, column, ordered
 from bedash.names import ACCURACY_LABELS, model_color, model_label
@@ -37,18 +26,15 @@ def result(results: pd.DataFrame | None, model: str | None, name: str) -> float 
 def accuracy_figure(
     results: pd.DataFrame, *, reference: str | None = None, pending: bool = True
 ) -> go.Figure:
-    """Test accuracy per model for each of the four accuracies (mean member, ensemble, majority
-    vote, oracle) side by side, one colour per model kind, on an axis that fits the values; with
-    `reference` (a model kind), each model's difference to that model instead. A model whose
-    accuracies were not measured is named in the legend and left out."""
+    """The four accuracies per model on an axis that fits them; with `reference` (a model kind),
+    each model's difference to it. A model with none measured is named in the legend only."""
     if results is None or not len(results):
-        return empty_figure(none_yet(pending))
+        return style.empty_figure(style.none_yet(pending))
     metrics = list(ACCURACY_LABELS)
     ref = [result(results, reference, c) for c in metrics] if reference else []
     if all(v is None for v in ref):
         reference, ref = None, []
-    fig = go.Figure(layout={**LAYOUT, "height": 360, "barmode": "group", "uniformtext": FIT_TEXT,
-                           "margin": {**LAYOUT["margin"], "t": 60}})  # fmt: skip
+    fig = go.Figure(layout=style.bar_layout(60, barmode="group"))
     fmt = "%{y:+.3f}" if reference else "%{y:.3f}"
     shown: list[float] = []
     for kind in ordered(results["model"]):
@@ -57,41 +43,50 @@ def accuracy_figure(
             values = [None if None in (v, r) else v - r for v, r in zip(values, ref, strict=True)]
         label = model_label(kind)
         fig.add_bar(
-            x=[wrap(ACCURACY_LABELS[c]) for c in metrics], y=values,
+            x=[style.wrap(ACCURACY_LABELS[c]) for c in metrics],
+            y=values,
             name=f"{label} ({NOT_MEASURED})" if all(v is None for v in values) else label,
-            marker={"color": model_color(kind)}, texttemplate=fmt, textposition="outside",
+            marker={"color": model_color(kind)},
+            texttemplate=fmt,
+            textposition="outside",
             cliponaxis=False,
             hovertemplate="%{x}<br>" + label + ": " + fmt.replace(".3f", ".4f") + "<extra></extra>",
-        )  # fmt: skip
+        )
         shown += [v for v in values if v is not None]
     title = f"difference to {model_label(reference)}" if reference else "test accuracy"
     # level labels: rotated ones pushed the plot into a corner at a phone's width
     fig.update_xaxes(tickangle=0, tickfont={"size": 11})
-    fig.update_yaxes(title_text=title, range=fit_range(shown, zero=bool(reference)), zeroline=True)
+    fig.update_yaxes(
+        title_text=title, range=style.fit_range(shown, zero=bool(reference)), zeroline=True
+    )
     return fig
 
 
 def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
     """Parameter count per model, labelled with its size relative to the single model."""
     if results is None or not len(results):
-        return empty_figure(none_yet(pending))
+        return style.empty_figure(style.none_yet(pending))
     rel, mb = column(results, "params_rel_single"), column(results, "param_mb")
     text = [
         f"{r:.2f}× single<br>{m:.1f} MB" if r is not None and m is not None else ""
         for r, m in zip(rel, mb, strict=True)
     ]
-    x, y = [wrap(model_label(m), 13) for m in results["model"]], column(results, "params")
-    fig = go.Figure(layout={**LAYOUT, "height": 360, "uniformtext": FIT_TEXT,
-                           "margin": {**LAYOUT["margin"], "t": 30}})  # fmt: skip
+    x, y = [style.wrap(model_label(m), 13) for m in results["model"]], column(results, "params")
+    fig = go.Figure(layout=style.bar_layout(30))
     fig.add_bar(
-        x=x, y=y, text=text, textposition="outside", cliponaxis=False, showlegend=False,
+        x=x,
+        y=y,
+        text=text,
+        textposition="outside",
+        cliponaxis=False,
+        showlegend=False,
         marker={"color": [model_color(m) for m in results["model"]]},
         hovertemplate="%{x}<br>%{y:,} parameters<extra></extra>",
-    )  # fmt: skip
-    if (mark := not_measured_marks(x, y)) is not None:
+    )
+    if (mark := style.not_measured_marks(x, y)) is not None:
         fig.add_trace(mark)
     fig.update_xaxes(tickangle=0)
-    fig.update_yaxes(title_text="parameters", range=fit_range(y, zero=True))
+    fig.update_yaxes(title_text="parameters", range=style.fit_range(y, zero=True))
     return fig
 
 
@@ -102,20 +97,18 @@ def time_figure(
     cpus: int | None = None,
     pending: bool = True,
 ) -> go.Figure:
-    """Training time, time per epoch (the bar: the mean; the whisker: fastest to slowest epoch)
-    and inference time (whole test set; the median of its repeats when the run recorded them)
-    per model. Inference measured while the machine was busy (1-min load above `cpus`) says so
-    on its bar."""
+    """Training, per-epoch (whisker: fastest to slowest epoch) and inference time per model;
+    inference measured while busy (1-min load above `cpus`) says so on its bar."""
     if results is None or not len(results):
-        return empty_figure(none_yet(pending))
+        return style.empty_figure(style.none_yet(pending))
     panels = [
         ("train_seconds", "training time (s)", 1.0),
         ("epoch_seconds", "time per epoch (s)", 1.0),
         ("infer_seconds", "inference, test set (ms)", 1000.0),
     ]
     # stacked, not side by side: three panels across are unreadable at a phone's width
-    fig = make_subplots(rows=3, cols=1, subplot_titles=[t for _, t, _ in panels],
-                        vertical_spacing=0.1)  # fmt: skip
+    titles = [t for _, t, _ in panels]
+    fig = make_subplots(rows=3, cols=1, subplot_titles=titles, vertical_spacing=0.1)
     kinds = list(results["model"])
     labels = [model_label(m) for m in kinds]
     times = epoch_times(history) if history is not None else pd.DataFrame()
@@ -132,8 +125,8 @@ def time_figure(
                 if v is not None and k in spread.index:
                     lo[j] = max(0.0, v - spread.at[k, "min"])
                     hi[j] = max(0.0, spread.at[k, "max"] - v)
-            whisker = {"type": "data", "symmetric": False, "array": hi, "arrayminus": lo,
-                       "color": "#444", "thickness": 1.2}  # fmt: skip
+            whisker = dict(type="data", symmetric=False, array=hi, arrayminus=lo, color="#444")
+            whisker["thickness"] = 1.2
         if col == "infer_seconds":
             for j, v in enumerate(y):
                 if v is not None and repeats[j] and repeats[j] > 1:
@@ -141,13 +134,20 @@ def time_figure(
                 if v is not None and busy(loads[j], cpus):
                     text[j] = f"{text[j]} · busy: load {loads[j]:.1f} on {cpus} CPUs"
         fig.add_bar(
-            x=labels, y=y, marker={"color": [model_color(m) for m in kinds]}, showlegend=False,
-            text=text, textposition="auto", error_y=whisker, row=i, col=1,
+            x=labels,
+            y=y,
+            marker={"color": [model_color(m) for m in kinds]},
+            showlegend=False,
+            text=text,
+            textposition="auto",
+            error_y=whisker,
+            row=i,
+            col=1,
             hovertemplate="%{x}<br>" + title + ": %{y:.4g}<extra></extra>",
-        )  # fmt: skip
-        if (mark := not_measured_marks(labels, y)) is not None:
+        )
+        if (mark := style.not_measured_marks(labels, y)) is not None:
             fig.add_trace(mark, row=i, col=1)
-    fig.update_layout(**LAYOUT, height=620)
+    fig.update_layout(**style.LAYOUT, height=620)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -155,18 +155,19 @@ def time_figure(
 def member_accuracy_figure(
     members: pd.DataFrame, results: pd.DataFrame, *, pending: bool = True
 ) -> go.Figure:
-    """Each member's test accuracy, one panel per ensemble kind, with the ensemble's accuracy
-    (dashed) and the single model's (dotted) as reference lines, on an axis that fits them."""
+    """Each member's test accuracy per ensemble kind, the ensemble's (dashed) and the single
+    model's (dotted) as reference lines."""
     if members is not None and len(members):
         members = members.assign(accuracy=pd.to_numeric(members["accuracy"], errors="coerce"))
         members = members.dropna(subset=["accuracy"])
     if members is None or not len(members):
-        return empty_figure(none_yet(pending, "ensemble"))
+        return style.empty_figure(style.none_yet(pending, "ensemble"))
     kinds = [k for k in ordered(members["model"]) if (members["model"] == k).sum() > 1]
     if not kinds:
-        return empty_figure(none_yet(pending, "ensemble with several members"))
-    fig = make_subplots(rows=1, cols=len(kinds), shared_yaxes=True,
-                        subplot_titles=[model_label(k) for k in kinds])  # fmt: skip
+        return style.empty_figure(style.none_yet(pending, "ensemble with several members"))
+    fig = make_subplots(
+        rows=1, cols=len(kinds), shared_yaxes=True, subplot_titles=[model_label(k) for k in kinds]
+    )
     refs = [
         ("ensemble (mean softmax)", None, "#222222", "dash"),
         ("single model", "single", model_color("single"), "dot"),
@@ -177,58 +178,58 @@ def member_accuracy_figure(
         rows = members[members["model"] == kind]
         x = [f"member {int(m)}" for m in rows["member"]]
         fig.add_bar(
-            x=x, y=rows["accuracy"].tolist(), marker={"color": model_color(kind)},
-            showlegend=False, texttemplate="%{y:.3f}", textposition="inside",
-            hovertemplate="%{x}: %{y:.4f}<extra></extra>", row=1, col=i,
-        )  # fmt: skip
+            x=x,
+            y=rows["accuracy"].tolist(),
+            marker={"color": model_color(kind)},
+            showlegend=False,
+            texttemplate="%{y:.3f}",
+            textposition="inside",
+            hovertemplate="%{x}: %{y:.4f}<extra></extra>",
+            row=1,
+            col=i,
+        )
         for name, who, color, dash in refs:  # flat lines across the bars, named in the legend
             value = result(results, who or kind, "ensemble_acc")
             if value is None:
                 continue
             values.append(value)
             fig.add_scatter(
-                x=x, y=[value] * len(x), mode="lines", name=name, legendgroup=name,
-                showlegend=name not in shown, line={"color": color, "dash": dash, "width": 2},
-                hovertemplate=f"{name}: {value:.4f}<extra></extra>", row=1, col=i,
-            )  # fmt: skip
+                x=x,
+                y=[value] * len(x),
+                mode="lines",
+                name=name,
+                legendgroup=name,
+                showlegend=name not in shown,
+                line={"color": color, "dash": dash, "width": 2},
+                hovertemplate=f"{name}: {value:.4f}<extra></extra>",
+                row=1,
+                col=i,
+            )
             shown.add(name)
-    fig.update_layout(**{**LAYOUT, "legend": LEGEND_BELOW}, height=380)
-    fig.update_yaxes(range=fit_range(values))
+    fig.update_layout(**{**style.LAYOUT, "legend": style.LEGEND_BELOW}, height=380)
+    fig.update_yaxes(range=style.fit_range(values))
     fig.update_yaxes(title_text="test accuracy", row=1, col=1)
     return fig
 
 
 def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = True) -> go.Figure:
-    """The members' pairwise agreement (share of test images on which two members predict the
-    same class), one heatmap per ensemble kind, side by side on ONE shared 0-1 colour scale, the
-    value written in every cell."""
+    """The members' pairwise agreement, one heatmap per ensemble kind on ONE 0-1 colour scale."""
     kinds = ordered(k for k, m in matrices.items() if m is not None and len(m))
     if not kinds:
-        return empty_figure(none_yet(pending, "ensemble"))
-    fig = make_subplots(
-        rows=1, cols=len(kinds), horizontal_spacing=0.08,
-        subplot_titles=[wrap(model_label(k), 13) for k in kinds],  # side by side on a phone
-    )  # fmt: skip
+        return style.empty_figure(style.none_yet(pending, "ensemble"))
+    titles = [style.wrap(model_label(k), 13) for k in kinds]  # side by side on a phone
+    fig = make_subplots(rows=1, cols=len(kinds), horizontal_spacing=0.08, subplot_titles=titles)
     for i, kind in enumerate(kinds, 1):
         z = matrices[kind].drop(columns=["member"], errors="ignore").to_numpy(dtype=float)
         labels = [str(j) for j in range(z.shape[1])]  # short: two heatmaps fit a phone
-        fig.add_heatmap(
-            z=z, x=labels, y=labels, coloraxis="coloraxis", texttemplate="%{z:.2f}", row=1, col=i,
-            hovertemplate="member %{y} vs member %{x}: %{z:.3f}<extra>" + model_label(kind)
-            + "</extra>",
-        )  # fmt: skip
-    fig.update_layout(
-        **LAYOUT, height=420,
-        coloraxis={
-            "cmin": 0.0, "cmax": 1.0, "colorscale": "Blues",
-            # under the panels, not beside them: the panels keep the whole width
-            "colorbar": {
-                "title": {"text": "agreement", "side": "top"}, "tickformat": ".1f",
-                "orientation": "h", "y": -0.22, "yanchor": "top", "len": 0.6, "x": 0,
-                "xanchor": "left", "thickness": 12,
-            },
-        },
-    )  # fmt: skip
+        hover = f"member %{{y}} vs member %{{x}}: %{{z:.3f}}<extra>{model_label(kind)}</extra>"
+        cells = {"coloraxis": "coloraxis", "texttemplate": "%{z:.2f}", "hovertemplate": hover}
+        fig.add_heatmap(z=z, x=labels, y=labels, **cells, row=1, col=i)
+    # the colour bar under the panels, not beside them: the panels keep the whole width
+    bar = dict(title={"text": "agreement", "side": "top"}, tickformat=".1f", thickness=12)
+    bar.update(orientation="h", y=-0.22, yanchor="top", len=0.6, x=0, xanchor="left")
+    scale = {"cmin": 0.0, "cmax": 1.0, "colorscale": "Blues", "colorbar": bar}
+    fig.update_layout(**style.LAYOUT, height=420, coloraxis=scale)
     # member numbers are categories (a numeric axis would tick at 0.5, 1.5...)
     fig.update_yaxes(autorange="reversed", scaleanchor=None, type="category")
     fig.update_yaxes(title_text="member", col=1)
@@ -240,36 +241,34 @@ def agreement_figure(matrices: Mapping[str, pd.DataFrame], *, pending: bool = Tr
 
 
 def reliability_figure(
-    tables: Mapping[str, pd.DataFrame],
-    results: pd.DataFrame | None = None,
-    *,
-    pending: bool = True,
+    tables: Mapping[str, pd.DataFrame], results: pd.DataFrame | None = None, *, pending: bool = True
 ) -> go.Figure:
-    """A reliability diagram per model: accuracy in each confidence bin (bars) against the
-    diagonal of perfect calibration; the panel title gives the model's ECE."""
+    """A reliability diagram per model (bins against the diagonal), its ECE in the title."""
     kinds = ordered(k for k, t in tables.items() if t is not None and len(t))
     if not kinds:
-        return empty_figure(none_yet(pending))
+        return style.empty_figure(style.none_yet(pending))
     ece = {k: result(results, k, "ece") for k in kinds}
     titles = [model_label(k) + ("" if ece[k] is None else f"<br>ECE {ece[k]:.3f}") for k in kinds]
     cols = min(2, len(kinds))  # two across at most: readable at a phone's width too
     nrows = math.ceil(len(kinds) / cols)
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, horizontal_spacing=0.1,
-                        vertical_spacing=0.3 / nrows)  # fmt: skip
+    spacing = {"horizontal_spacing": 0.1, "vertical_spacing": 0.3 / nrows}
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, **spacing)
     for i, kind in enumerate(kinds):
         r, c = i // cols + 1, i % cols + 1
         t = tables[kind].apply(pd.to_numeric, errors="coerce")
         t = t[t["count"] > 0]
         fig.add_bar(
-            x=((t["lower"] + t["upper"]) / 2).tolist(), y=t["accuracy"].tolist(),
-            width=(t["upper"] - t["lower"]).tolist(), marker={"color": model_color(kind)},
-            customdata=t[["confidence", "count"]].to_numpy().tolist(), showlegend=False,
+            x=((t["lower"] + t["upper"]) / 2).tolist(),
+            y=t["accuracy"].tolist(),
+            width=(t["upper"] - t["lower"]).tolist(),
+            marker={"color": model_color(kind)},
+            customdata=t[["confidence", "count"]].to_numpy().tolist(),
+            showlegend=False,
             hovertemplate="confidence %{customdata[0]:.3f}<br>accuracy %{y:.3f}"
-            "<br>%{customdata[1]:.0f} images<extra></extra>", row=r, col=c,
-        )  # fmt: skip
-        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False, line=DIAGONAL,
-                        name="perfect calibration", hoverinfo="skip", row=r, col=c)  # fmt: skip
-        fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
-        fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
-    fig.update_layout(**LAYOUT, height=60 + 320 * nrows, bargap=0)
+            "<br>%{customdata[1]:.0f} images<extra></extra>",
+            row=r,
+            col=c,
+        )
+        style.calibration_panel(fig, r, c, "perfect calibration")
+    fig.update_layout(**style.LAYOUT, height=60 + 320 * nrows, bargap=0)
     return fig

@@ -1,5 +1,4 @@
-"""The Runs page's charts of several runs: metrics against the member count, and the runs' loss
-curves and reliability diagrams overlaid, one colour per run."""
+"""The Runs page's charts of several runs, one colour per run."""
 
 from __future__ import annotations
 
@@ -10,14 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bedash.dashboard.figures.style import (
-    DIAGONAL,
-    LAYOUT,
-    LEGEND_BELOW,
-    RUN_COLORS,
-    empty_figure,
-    log_ticks,
-)
+from bedash.dashboard.figures import style
 from bedash.dashboard.figures.training import SMOOTHING, loss_points, loss_series
 from bedash.dashboard.tables import ordered
 from bedash.names import model_color, model_label
@@ -30,23 +22,23 @@ def run_label(run_id: str) -> str:
 
 
 def run_color(i: int) -> str:
-    return RUN_COLORS[i % len(RUN_COLORS)]
+    return style.RUN_COLORS[i % len(style.RUN_COLORS)]
 
 
 def compare_figure(rows: pd.DataFrame) -> go.Figure:
-    """Several runs against their member count: ensemble accuracy, parameters, training time,
-    one colour per model kind, every point labelled with its run. Lines join only the runs of
-    one `series` (runs whose settings differ in the member count alone, see
-    tables.compare_series); rows: results.csv rows with run_id (and series) columns."""
+    """Ensemble accuracy, parameters and training time of several runs (results.csv rows with
+    run_id, series) against E; lines join one `series` (tables.compare_series) only."""
     if rows is None or not len(rows):
-        return empty_figure("select runs that have results")
+        return style.empty_figure("select runs that have results")
     panels = [
         ("ensemble_acc", "ensemble accuracy (mean softmax)"),
         ("params", "parameters"),
         ("train_seconds", "training time (s)"),
     ]
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.1,
-                        subplot_titles=[t for _, t in panels])  # fmt: skip
+    titles = [t for _, t in panels]
+    fig = make_subplots(
+        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.1, subplot_titles=titles
+    )
     df = rows.copy()
     if "series" not in df:
         df["series"] = range(len(df))  # nothing known about the settings: no lines
@@ -65,23 +57,31 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                 nth = mine.groupby("members").cumcount().tolist()
                 color = model_color(kind)
                 fig.add_scatter(
-                    x=mine["members"].tolist(), y=mine[col].tolist(),
+                    x=mine["members"].tolist(),
+                    y=mine[col].tolist(),
                     mode="lines+markers+text" if line else "markers+text",
                     text=mine["label"].tolist(),
                     textposition=["top center" if k % 2 == 0 else "bottom center" for k in nth],
                     textfont={"size": 10, "color": "#444"},
                     cliponaxis=False,  # a label above the top point stays whole
-                    name=model_label(kind), legendgroup=kind, showlegend=first,
-                    marker={"color": color, "size": 8}, line={"color": color},
+                    name=model_label(kind),
+                    legendgroup=kind,
+                    showlegend=first,
+                    marker={"color": color, "size": 8},
+                    line={"color": color},
                     customdata=mine[["run_id"]].to_numpy(),
-                    hovertemplate="run %{customdata[0]}<br>E = %{x}<br>" + title
-                    + ": %{y:.4g}<extra>" + model_label(kind) + "</extra>",
-                    row=i, col=1,
-                )  # fmt: skip
+                    hovertemplate="run %{customdata[0]}<br>E = %{x}<br>"
+                    + title
+                    + ": %{y:.4g}<extra>"
+                    + model_label(kind)
+                    + "</extra>",
+                    row=i,
+                    col=1,
+                )
                 first = False
     fig.update_xaxes(title_text="members (E)", row=3, col=1)
     fig.update_xaxes(dtick=1)
-    fig.update_layout(**{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.12}}, height=720)
+    fig.update_layout(**{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.12}}, height=720)
     return fig
 
 
@@ -91,16 +91,16 @@ def loss_overlay_figure(
     smoothing: float = SMOOTHING,
     log: bool = True,
 ) -> go.Figure:
-    """Several runs' training loss, one panel per model kind (stacked), one colour per run:
-    the whole model's curve of each. runs: run_id -> (history, steps or None)."""
+    """Several runs' whole-model training loss, a panel per kind. runs: id -> (history, steps)."""
     per_run = {r: loss_points(h, s) for r, (h, s) in runs.items()}
     per_run = {r: p[p["member"] < 0] for r, p in per_run.items()}
     kinds = ordered(k for p in per_run.values() for k in p["model"])
     if not kinds:
-        return empty_figure("the selected runs have no training loss")
-    fig = make_subplots(rows=len(kinds), cols=1, shared_xaxes=True,
-                        vertical_spacing=0.12 / len(kinds),
-                        subplot_titles=[model_label(k) for k in kinds])  # fmt: skip
+        return style.empty_figure("the selected runs have no training loss")
+    titles, rows = [model_label(k) for k in kinds], len(kinds)
+    fig = make_subplots(
+        rows, 1, shared_xaxes=True, vertical_spacing=0.12 / rows, subplot_titles=titles
+    )
     losses: list[float] = []
     for i, (run_id, points) in enumerate(per_run.items()):
         first = True  # one legend entry per run, on its first panel
@@ -110,32 +110,34 @@ def loss_overlay_figure(
                 continue
             losses += mine["loss"].tolist()
             extra = f"run {run_id}<br>{model_label(kind)}"
-            for s in loss_series(mine, run_label(run_id), run_color(i), run_id, smoothing,
-                                 main=True, extra=extra):  # fmt: skip
+            for s in loss_series(
+                mine, run_label(run_id), run_color(i), run_id, smoothing, main=True, extra=extra
+            ):
                 s.showlegend = bool(s.showlegend) and first
                 fig.add_trace(s, row=row, col=1)
             first = False
     fig.update_yaxes(
-        type="log" if log else "linear", **(log_ticks(pd.Series(losses)) if log else {})
+        type="log" if log else "linear", **(style.log_ticks(pd.Series(losses)) if log else {})
     )
     fig.update_yaxes(title_text="training loss" + (" (log)" if log else ""))
     fig.update_xaxes(title_text="epoch", row=len(kinds), col=1)
-    fig.update_layout(**{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.08 - 0.1 / len(kinds)}},
-                      height=120 + 230 * len(kinds))  # fmt: skip
+    fig.update_layout(
+        **{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.08 - 0.1 / len(kinds)}},
+        height=120 + 230 * len(kinds),
+    )
     return fig
 
 
 def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -> go.Figure:
-    """Several runs' reliability diagrams, one panel per model kind, one colour per run: the
-    accuracy in each confidence bin (points at the bin's mean confidence) against the
-    diagonal. runs: run_id -> {kind: reliability table}."""
+    """Several runs' reliability diagrams, a panel per kind. runs: id -> {kind: table}."""
     kinds = ordered(k for tables in runs.values() for k, t in tables.items() if len(t))
     if not kinds:
-        return empty_figure("the selected runs have no reliability diagrams")
+        return style.empty_figure("the selected runs have no reliability diagrams")
     cols = min(2, len(kinds))
     nrows = math.ceil(len(kinds) / cols)
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[model_label(k) for k in kinds],
-                        vertical_spacing=0.35 / nrows, horizontal_spacing=0.1)  # fmt: skip
+    titles = [model_label(k) for k in kinds]
+    spacing = {"vertical_spacing": 0.35 / nrows, "horizontal_spacing": 0.1}
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, **spacing)
     where = [(j // cols + 1, j % cols + 1) for j in range(len(kinds))]
     for i, (run_id, tables) in enumerate(runs.items()):
         first = True
@@ -146,17 +148,24 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
             t = t.apply(pd.to_numeric, errors="coerce")
             t = t[t["count"] > 0]
             fig.add_scatter(
-                x=t["confidence"].tolist(), y=t["accuracy"].tolist(), mode="lines+markers",
-                name=run_label(run_id), legendgroup=run_id, showlegend=first,
-                line={"color": run_color(i)}, marker={"size": 6}, customdata=t["count"].tolist(),
+                x=t["confidence"].tolist(),
+                y=t["accuracy"].tolist(),
+                mode="lines+markers",
+                name=run_label(run_id),
+                legendgroup=run_id,
+                showlegend=first,
+                line={"color": run_color(i)},
+                marker={"size": 6},
+                customdata=t["count"].tolist(),
                 hovertemplate="confidence %{x:.3f}<br>accuracy %{y:.3f}<br>%{customdata:.0f}"
-                f" images<extra>run {run_id}</extra>", row=r, col=c,
-            )  # fmt: skip
+                f" images<extra>run {run_id}</extra>",
+                row=r,
+                col=c,
+            )
             first = False
     for r, c in where:
-        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False, hoverinfo="skip",
-                        line=DIAGONAL, row=r, col=c)  # fmt: skip
-        fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
-        fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
-    fig.update_layout(**{**LAYOUT, "legend": {**LEGEND_BELOW, "y": -0.12}}, height=80 + 320 * nrows)
+        style.calibration_panel(fig, r, c)
+    fig.update_layout(
+        **{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.12}}, height=80 + 320 * nrows
+    )
     return fig

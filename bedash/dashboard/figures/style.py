@@ -1,9 +1,5 @@
-"""The one style of the dashboard's charts: colours, legend and margins, the modebar's config,
-the chart that says why it is blank, and the axis helpers several charts share.
-
-Every model kind keeps its colour from bedash.names on every chart; a value that was not
-measured is left out and said so, never drawn as a zero.
-"""
+"""The one style of the dashboard's charts. Every model kind keeps its colour from
+bedash.names; a value that was not measured is left out and said so, never drawn as a zero."""
 
 from __future__ import annotations
 
@@ -18,12 +14,15 @@ from bedash.dashboard.tables import NOT_MEASURED
 from bedash.names import model_color, model_label
 
 # the runs of an overlay, one colour each (Paul Tol's "muted": none is a model kind's colour)
-RUN_COLORS = ["#332288", "#CC6677", "#117733", "#882255", "#44AA99", "#999933", "#AA4499",
-              "#88CCEE", "#DDCC77", "#661100"]  # fmt: skip
+RUN_COLORS = ["#332288", "#CC6677", "#117733", "#882255", "#44AA99", "#999933", "#AA4499"]
+RUN_COLORS += ["#88CCEE", "#DDCC77", "#661100"]
 # one row above the plot: beside it, a legend squeezes the plot to ~90 px at a phone's width
 LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
-LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": LEGEND_ABOVE,
-          "hovermode": "closest"}  # fmt: skip
+LAYOUT = {
+    "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+    "legend": LEGEND_ABOVE,
+    "hovermode": "closest",
+}
 # subplots: the legend under the plot, where it cannot cover a panel's title
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0}
 # the uncertainty charts: a legend row under the plot (x-axis titles leave it room)
@@ -36,19 +35,36 @@ DIAGONAL = {"color": "#555", "dash": "dash", "width": 1}  # perfect calibration
 
 
 def plot_config(name: str, fmt: str = "png") -> dict[str, Any]:
-    """st.plotly_chart's config: the modebar's camera saves the figure as `fmt` (png or svg),
-    drawn in the browser by plotly.js itself (nothing is fetched)."""
+    """st.plotly_chart's config: the camera saves the figure as `fmt`, drawn in the browser."""
     if fmt not in ("png", "svg"):
         raise ValueError(f"format: {fmt!r} is not png or svg")
-    return {
-        "displaylogo": False,
-        "toImageButtonOptions": {
-            "format": fmt,
-            "filename": name,
-            "scale": 2 if fmt == "png" else 1,
-        },
-        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    image = {"format": fmt, "filename": name, "scale": 2 if fmt == "png" else 1}
+    remove = ["lasso2d", "select2d"]
+    return {"displaylogo": False, "toImageButtonOptions": image, "modeBarButtonsToRemove": remove}
+
+
+def calibration_panel(fig: go.Figure, r: int, c: int, name: str | None = None) -> None:
+    """A reliability panel's 0-1 axes and its diagonal of perfect calibration."""
+    diagonal = dict(x=[0, 1], y=[0, 1], mode="lines", showlegend=False, line=DIAGONAL, name=name)
+    fig.add_scatter(**diagonal, hoverinfo="skip", row=r, col=c)
+    fig.update_xaxes(range=[0, 1], title_text="confidence", row=r, col=c)
+    fig.update_yaxes(range=[0, 1], title_text="accuracy" if c == 1 else None, row=r, col=c)
+
+
+def model_line(kind: str, x: Any, y: Any, **extra: Any) -> go.Scatter:
+    """A model kind's line in its colour and legend group (`extra` overrides or adds)."""
+    line = {
+        "mode": "lines+markers",
+        "name": model_label(kind),
+        "line": {"color": model_color(kind)},
     }
+    return go.Scatter(**{"x": list(x), "y": list(y), **line, "legendgroup": kind, **extra})
+
+
+def bar_layout(top: int, **extra: Any) -> dict[str, Any]:
+    """A bar chart's layout: labels of one size, room above the bars for them."""
+    margin = {**LAYOUT["margin"], "t": top}
+    return {**LAYOUT, "height": 360, "uniformtext": FIT_TEXT, "margin": margin, **extra}
 
 
 def empty_figure(message: str, height: int = 260) -> go.Figure:
@@ -56,8 +72,9 @@ def empty_figure(message: str, height: int = 260) -> go.Figure:
     fig = go.Figure(layout={**LAYOUT, "height": height})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                       font={"size": 14})  # fmt: skip
+    fig.add_annotation(
+        text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 14}
+    )
     return fig
 
 
@@ -68,10 +85,8 @@ def none_yet(pending: bool, what: str = "model") -> str:
 
 def not_measured_entry(kind: str) -> go.Scatter:
     """A legend entry for a model with nothing to draw."""
-    return go.Scatter(
-        x=[None], y=[None], mode="lines", name=f"{model_label(kind)}: {NOT_MEASURED}",
-        line={"color": model_color(kind), "dash": "dot"}, legendgroup=kind,
-    )  # fmt: skip
+    line, name = {"color": model_color(kind), "dash": "dot"}, f"{model_label(kind)}: {NOT_MEASURED}"
+    return go.Scatter(x=[None], y=[None], mode="lines", name=name, line=line, legendgroup=kind)
 
 
 def not_measured_marks(x: list[str], y: list[float | None]) -> go.Scatter | None:
@@ -79,10 +94,9 @@ def not_measured_marks(x: list[str], y: list[float | None]) -> go.Scatter | None
     where = [xi for xi, yi in zip(x, y, strict=True) if yi is None]
     if not where:
         return None
-    return go.Scatter(
-        mode="text", x=where, y=[0] * len(where), text=[NOT_MEASURED] * len(where),
-        textposition="top center", showlegend=False, hoverinfo="skip", textfont={"color": "#666"},
-    )  # fmt: skip
+    text = {"text": [NOT_MEASURED] * len(where), "textposition": "top center"}
+    quiet = {"showlegend": False, "hoverinfo": "skip", "textfont": {"color": "#666"}}
+    return go.Scatter(mode="text", x=where, y=[0] * len(where), **text, **quiet)
 
 
 def wrap(label: str, width: int = 14) -> str:
@@ -104,19 +118,17 @@ def rgba(hex_color: str, alpha: float) -> str:
 
 
 def band_trace(xs: Sequence, lows: Sequence, highs: Sequence, color: str, group: str) -> go.Scatter:
-    """A filled band from lows to highs over xs in a model's colour: no markers, no hover, no
-    legend entry of its own (its line's legend group)."""
+    """A filled band from lows to highs over xs, in its line's legend group."""
     xs = list(xs)
+    fill = {"fill": "toself", "fillcolor": rgba(color, 0.2), "line": {"width": 0}}
+    quiet = {"hoverinfo": "skip", "showlegend": False, "legendgroup": group}
     return go.Scatter(
-        x=xs + xs[::-1], y=list(highs) + list(lows)[::-1], mode="lines", fill="toself",
-        fillcolor=rgba(color, 0.2), line={"width": 0}, hoverinfo="skip", showlegend=False,
-        legendgroup=group,
-    )  # fmt: skip
+        x=xs + xs[::-1], y=list(highs) + list(lows)[::-1], mode="lines", **fill, **quiet
+    )
 
 
 def fit_range(values: Sequence[float | None], *, zero: bool = False) -> list[float] | None:
-    """An axis range around the values (with room for the labels above the bars); zero: keep 0
-    inside (differences)."""
+    """An axis range around the values, room above for bar labels (zero: keep 0 inside)."""
     v = [x for x in values if x is not None]
     if not v:
         return None
@@ -159,5 +171,8 @@ def log_ticks(values: pd.Series) -> dict[str, Any]:
             key=lambda s: abs(s - raw),
         )
         ticks = [k * step for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
-    return {"tickvals": ticks, "ticktext": [f"{t:.4g}" for t in ticks],
-            "range": [math.log10(lo), math.log10(hi)]}  # fmt: skip
+    return {
+        "tickvals": ticks,
+        "ticktext": [f"{t:.4g}" for t in ticks],
+        "range": [math.log10(lo), math.log10(hi)],
+    }

@@ -1,6 +1,4 @@
-"""The Sweeps page's charts of a sweep's statistics over seeds: a metric against a grid field
-(mean ± std band), accuracy against parameters or training time, and accuracy / ECE against
-severity with 95% intervals (shift_summary.csv). One colour per model kind."""
+"""The Sweeps page's charts of a sweep's statistics over seeds, one colour per model kind."""
 
 from __future__ import annotations
 
@@ -10,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from bedash.dashboard.figures.style import LEGEND_ABOVE, LEGEND_UNDER, SEVERITY_TICKS, band_trace
+from bedash.dashboard.figures import style
 from bedash.dashboard.sweep_tables import CI, METRIC_NAMES, one_config
 from bedash.dashboard.tables import as_float, ordered
 from bedash.dashboard.uncertainty_tables import CLEAN, MEAN
@@ -35,12 +33,11 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
         std = g["std"].fillna(0.0)
         color = model_color(str(model))
         lows, highs = (clip_to_range(metric, list(g["mean"] + k * std)) for k in (-1, 1))
-        fig.add_trace(band_trace(g[x], lows, highs, color, str(model)))  # within the range
-        fig.add_scatter(x=list(g[x]), y=list(g["mean"]), mode="lines+markers",
-                        name=model_label(str(model)), line={"color": color},
-                        legendgroup=str(model))  # fmt: skip
-    fig.update_layout(xaxis_title=field_label(x), margin={"t": 40}, legend=LEGEND_ABOVE,
-                      yaxis_title=f"{metric_label(metric)}<br>mean ± std over seeds")  # fmt: skip
+        fig.add_trace(style.band_trace(g[x], lows, highs, color, str(model)))  # within the range
+        fig.add_trace(style.model_line(str(model), g[x], g["mean"]))
+    y_title = f"{metric_label(metric)}<br>mean ± std over seeds"
+    fig.update_layout(xaxis_title=field_label(x), margin={"t": 40}, legend=style.LEGEND_ABOVE)
+    fig.update_layout(yaxis_title=y_title)
     values = sorted(rows[x].dropna().unique())
     if values and all(float(v).is_integer() for v in values):  # members 2, 4: no tick at 2.5
         fig.update_xaxes(tickmode="array", tickvals=values, ticktext=[f"{v:g}" for v in values])
@@ -60,26 +57,28 @@ def scatter_figure(
     pivot = pivot.reset_index()
     kinds = list(dict.fromkeys(pivot["model"].astype(str)))
     fig = px.scatter(
-        pivot.assign(name=pivot["model"].astype(str).map(model_label)), x=x_metric, y=y_metric,
-        color="name", category_orders={"name": [model_label(k) for k in kinds]},
+        pivot.assign(name=pivot["model"].astype(str).map(model_label)),
+        x=x_metric,
+        y=y_metric,
+        color="name",
+        category_orders={"name": [model_label(k) for k in kinds]},
         color_discrete_map={model_label(k): model_color(k) for k in kinds},
         custom_data=["label"] if "label" in pivot else None,  # which config a point is
-    )  # fmt: skip
+    )
     which = "%{customdata[0]}<br>" if "label" in pivot else ""
     tail = "%{x:.4g}, %{y:.4g}<extra>%{fullData.name}</extra>"
     fig.update_traces(marker_size=10, hovertemplate=which + tail)
-    fig.update_layout(xaxis_title=metric_label(x_metric), yaxis_title=metric_label(y_metric),
-                      margin={"t": 40}, legend=LEGEND_ABOVE, legend_title_text=None)  # fmt: skip
+    fig.update_layout(xaxis_title=metric_label(x_metric), yaxis_title=metric_label(y_metric))
+    fig.update_layout(margin={"t": 40}, legend=style.LEGEND_ABOVE, legend_title_text=None)
     return fig
 
 
 def shift_severity_figure(
     summary: pd.DataFrame, config: Any = None, metric: str = "acc"
 ) -> go.Figure:
-    """One metric (acc, ece, ...) against severity (0 = clean, then the mean over corruptions
-    at 1-5) per model kind, each mean with its 95% interval over seeds as a band: the figure of
-    Ovadia et al. (2019) with error bars. summary: shift_summary.csv; config: which (default
-    the first). One figure per metric, so a narrow page stacks them instead of squeezing."""
+    """One metric against severity (0 = clean, 1-5: mean over corruptions) per model kind with
+    its 95% interval over seeds as a band (Ovadia et al. 2019); shift_summary.csv, one config
+    (default the first). One figure per metric: a narrow page stacks them."""
     name = METRIC_NAMES.get(metric, metric)
     fig = go.Figure()
     need = {"model", "corruption", "severity", "metric", "mean", "ci_low", "ci_high", "n"}
@@ -103,17 +102,21 @@ def shift_severity_figure(
         if band:
             xs, lows, highs = zip(*band, strict=True)
             lows, highs = clip_to_range(metric, lows), clip_to_range(metric, highs)
-            fig.add_trace(band_trace(xs, lows, highs, model_color(kind), kind))  # within range
-        fig.add_scatter(
-            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-            name=model_label(kind), line={"color": model_color(kind)}, legendgroup=kind,
-            customdata=[[p[4]] for p in pts],
-            hovertemplate=f"{model_label(kind)}<br>severity %{{x}}<br>"
-            f"{name} %{{y:.4f}} (n=%{{customdata[0]}})<extra></extra>",
-        )  # fmt: skip
-    fig.update_xaxes(title_text="severity (mean over corruptions)", range=[-0.3, 5.3],
-                     **SEVERITY_TICKS)  # fmt: skip
+            fig.add_trace(
+                style.band_trace(xs, lows, highs, model_color(kind), kind)
+            )  # within range
+        hover = f"{model_label(kind)}<br>severity %{{x}}<br>{name} %{{y:.4f}}"
+        hover += " (n=%{customdata[0]})<extra></extra>"
+        n = [[p[4]] for p in pts]
+        fig.add_trace(
+            style.model_line(
+                kind, [p[0] for p in pts], [p[1] for p in pts], customdata=n, hovertemplate=hover
+            )
+        )
+    x_title = "severity (mean over corruptions)"
+    fig.update_xaxes(title_text=x_title, range=[-0.3, 5.3], **style.SEVERITY_TICKS)
     fig.update_yaxes(title_text=f"{AXIS_NAMES.get(metric, name)},<br>{CI}", rangemode="tozero")
-    fig.update_layout(title=f"{name} under shift", height=380, margin={"t": 50, "b": 40},
-                      legend={**LEGEND_UNDER, "y": -0.25})  # fmt: skip
+    legend = {**style.LEGEND_UNDER, "y": -0.25}
+    fig.update_layout(title=f"{name} under shift", height=380, margin={"t": 50, "b": 40})
+    fig.update_layout(legend=legend)
     return fig

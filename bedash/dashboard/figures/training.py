@@ -1,5 +1,4 @@
-"""Training curves, drawn live on the Experiment page and from a run's files on Results' Training
-tab: the loss between log points (smoothed as TensorBoard does) and the seconds per epoch."""
+"""Training curves, live on the Experiment page and from a run's files on Results' Training tab."""
 
 from __future__ import annotations
 
@@ -7,15 +6,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from bedash.dashboard import tables
 from bedash.dashboard.figures.style import LAYOUT, empty_figure, epoch_ticks, log_ticks
-from bedash.dashboard.tables import (
-    NOT_MEASURED,
-    epoch_means,
-    interval_means,
-    members_of,
-    ordered,
-    smooth,
-)
 from bedash.names import model_color, model_label
 
 SMOOTHING = 0.6  # TensorBoard's default
@@ -23,11 +15,10 @@ TIME_COLUMNS = ["model", "epoch", "epoch_seconds", "samples_per_s"]
 
 
 def loss_points(history: pd.DataFrame | None, steps: pd.DataFrame | None) -> pd.DataFrame:
-    """The loss as interval means (model, member, x, x0, x1, loss, fine): each model's and
-    member's step-level intervals (live log points or steps.csv) where it has them, else
-    history.csv's per-epoch means, both drawn at the middle of the interval they average."""
-    fine = interval_means(steps).assign(fine=True)
-    coarse = epoch_means(history).assign(fine=False)
+    """The loss as interval means (model, member, x, x0, x1, loss, fine): step-level intervals
+    (live log points or steps.csv) where a model or member has them, else per-epoch means."""
+    fine = tables.interval_means(steps).assign(fine=True)
+    coarse = tables.epoch_means(history).assign(fine=False)
     if len(fine):
         have = set(zip(fine["model"], fine["member"], strict=True))
         keep = [(m, k) not in have for m, k in zip(coarse["model"], coarse["member"], strict=True)]
@@ -39,30 +30,45 @@ def loss_points(history: pd.DataFrame | None, steps: pd.DataFrame | None) -> pd.
 
 
 def loss_series(
-    rows: pd.DataFrame, name: str, color: str, group: str, smoothing: float, *, main: bool,
+    rows: pd.DataFrame,
+    name: str,
+    color: str,
+    group: str,
+    smoothing: float,
+    *,
+    main: bool,
     extra: str | None = None,
-) -> list[go.Scatter]:  # fmt: skip
-    """One curve, smoothed as TensorBoard does (every curve alike, members too): the raw
-    interval means faint behind a main curve's smoothed line. Per-epoch means (a handful of
-    points) carry markers. extra: the hover's side text (default: the name)."""
+) -> list[go.Scatter]:
+    """One curve, smoothed as TensorBoard does, a main curve's raw means faint behind it;
+    per-epoch means carry markers. extra: the hover's side text (default: the name)."""
     x, y = rows["x"].tolist(), rows["loss"].tolist()
     mode = "lines" if bool(rows["fine"].all()) else "lines+markers"
     tail = "<extra>" + (name if extra is None else extra) + "</extra>"
+    both = {"x": x, "y": y, "mode": mode, "legendgroup": group}
     line = go.Scatter(
-        x=x, y=y, mode=mode, name=name, legendgroup=group, showlegend=main,
-        line={"color": color, "width": 2.5 if main else 1.2}, marker={"size": 5 if main else 4},
-        opacity=1.0 if main else 0.7, hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}" + tail,
-    )  # fmt: skip
+        **both,
+        name=name,
+        showlegend=main,
+        line={"color": color, "width": 2.5 if main else 1.2},
+        marker={"size": 5 if main else 4},
+        opacity=1.0 if main else 0.7,
+        hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}" + tail,
+    )
     if smoothing <= 0:
         return [line]
     hover = "epoch %{x:.2f}<br>smoothed %{y:.4f}<br>raw %{customdata:.4f}"
-    line.update(y=smooth(y, smoothing), customdata=y, hovertemplate=hover + tail)
+    line.update(y=tables.smooth(y, smoothing), customdata=y, hovertemplate=hover + tail)
     if not main:
         return [line]
     raw = go.Scatter(
-        x=x, y=y, mode=mode, name=f"{name} (raw)", legendgroup=group, showlegend=False,
-        opacity=0.25, hoverinfo="skip", line={"color": color, "width": 1}, marker={"size": 4},
-    )  # fmt: skip
+        **both,
+        name=f"{name} (raw)",
+        showlegend=False,
+        opacity=0.25,
+        hoverinfo="skip",
+        line={"color": color, "width": 1},
+        marker={"size": 4},
+    )
     return [raw, line]
 
 
@@ -75,22 +81,17 @@ def loss_figure(
     log: bool = True,
     pending: bool = True,
 ) -> go.Figure:
-    """Training loss (mean member cross-entropy) per model on shared axes, against the epoch
-    (fractional: each point is the mean over the batches between two log points).
-
-    history: history.csv rows (whole model: member empty; each member: its index). trace: live
-    log points or steps.csv rows (model, member, x, loss: the running mean of the epoch so far).
-    smoothing: TensorBoard's EMA weight for the step-level curves. Member lines (thin, the
-    model's colour, one legend entry for all of them) are drawn when `members` is true."""
+    """Training loss (mean member cross-entropy) per model against the (fractional) epoch, from
+    history.csv rows and the trace (live log points or steps.csv rows); with `members`, thin
+    member lines in the model's colour under one legend entry."""
     points = loss_points(history, trace)
     if not len(points):
+        stopped = f"loss {tables.NOT_MEASURED}: the run stopped before its first log point"
         return empty_figure(
-            "the loss curves appear after the first log point"
-            if pending
-            else f"loss {NOT_MEASURED}: the run stopped before its first log point"
+            "the loss curves appear after the first log point" if pending else stopped
         )
     data: list[go.Scatter] = []
-    for kind in ordered(points["model"]):
+    for kind in tables.ordered(points["model"]):
         mine = points[points["model"] == kind]
         color, label = model_color(kind), model_label(kind)
         whole, parts = mine[mine["member"] < 0], mine[mine["member"] >= 0]
@@ -114,11 +115,11 @@ def loss_figure(
 
 
 def epoch_times(history: pd.DataFrame) -> pd.DataFrame:
-    """Seconds per epoch for each model: its whole-model rows, or, while a sequential ensemble
-    is still training member after member, the sum of its members' times so far."""
+    """Seconds per epoch per model: its whole-model rows, else (a sequential ensemble still
+    training) the sum of its members' times so far."""
     if history is None or not len(history):
         return pd.DataFrame(columns=TIME_COLUMNS)
-    h = history.assign(member=members_of(history["member"]))
+    h = history.assign(member=tables.members_of(history["member"]))
     for col in ("epoch", "epoch_seconds", "samples_per_s"):  # words in a damaged file -> NaN
         h[col] = pd.to_numeric(h[col], errors="coerce") if col in h else float("nan")
     h = h.dropna(subset=["epoch", "epoch_seconds"])
@@ -141,18 +142,19 @@ def epoch_time_figure(history: pd.DataFrame, *, pending: bool = True) -> go.Figu
     """Seconds per epoch, grouped by epoch, one colour per model."""
     times = epoch_times(history)
     if not len(times):
-        return empty_figure(
-            "epoch times: after the first epoch"
-            if pending
-            else f"epoch times {NOT_MEASURED}: no epoch ended"
-        )
-    kinds = ordered(times["model"])
+        stopped = f"epoch times {tables.NOT_MEASURED}: no epoch ended"
+        return empty_figure("epoch times: after the first epoch" if pending else stopped)
+    kinds = tables.ordered(times["model"])
     fig = px.bar(
-        times.assign(name=times["model"].map(model_label)), x="epoch", y="epoch_seconds",
-        color="name", barmode="group", height=300,
+        times.assign(name=times["model"].map(model_label)),
+        x="epoch",
+        y="epoch_seconds",
+        color="name",
+        barmode="group",
+        height=300,
         category_orders={"name": [model_label(k) for k in kinds]},
         color_discrete_map={model_label(k): model_color(k) for k in kinds},
-    )  # fmt: skip
+    )
     fig.update_traces(hovertemplate="epoch %{x}: %{y:.2f} s<extra>%{fullData.name}</extra>")
     fig.update_layout(**LAYOUT, legend_title_text=None)
     fig.update_xaxes(title_text="epoch", **epoch_ticks(float(times["epoch"].max()), whole=True))
