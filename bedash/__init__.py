@@ -17,12 +17,18 @@ _EXPORTS = {
     "settings.types": ["Spec"],
     "data.batches": ["Batcher"],
     "data.tensors": ["Dataset", "Split"],
-        "data.load": ["load_dataset"],
+    "data.load": ["load_dataset"],
     "data.synthetic": ["synthetic"],
     "experiment": ["RunResult", "run_experiment"],
     "method.layers": [
-        "BatchEnsemble", "BatchEnsembleConv2d", "BatchEnsembleLinear", "ParallelEnsemble",
-        "StackedConv2d", "StackedLinear", "batchensemble", "parallel_ensemble",
+        "BatchEnsemble",
+        "BatchEnsembleConv2d",
+        "BatchEnsembleLinear",
+        "ParallelEnsemble",
+        "StackedConv2d",
+        "StackedLinear",
+        "batchensemble",
+        "parallel_ensemble",
     ],
     "method.metrics": ["Metrics", "compute_metrics"],
     "method.models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
@@ -30,7 +36,7 @@ _EXPORTS = {
     "store.runs": ["list_runs", "read_run"],
     "names": ["ConfigError", "DatasetError", "FieldError"],
     "method.train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
-}  # fmt: skip
+}
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 

@@ -54,8 +54,11 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
     out.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
     out.add_argument("--runs-dir", default="runs", help="where runs go without --out")
     out.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
-    out.add_argument("--no-download", action="store_true",
-                     help="never download anything (CIFAR-10, the SVHN OOD set)")  # fmt: skip
+    out.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download anything (CIFAR-10, the SVHN OOD set)",
+    )
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     r = sub.add_parser("runs", help="list the runs in a folder")
@@ -110,15 +113,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         limits = _limits()
         result = run_experiment(
-            cfg, out, overwrite=args.overwrite, callback=bar, cancel=cancel, limits=limits,
-            data_progress=bar.data_progress, download=not args.no_download,
-        )  # fmt: skip
+            cfg,
+            out,
+            overwrite=args.overwrite,
+            callback=bar,
+            cancel=cancel,
+            limits=limits,
+            data_progress=bar.data_progress,
+            download=not args.no_download,
+        )
     except (FieldError, DatasetError, RunDirError) as e:
         raise UsageError(flag_message(e)) from e
     except RunStoreError as e:  # disk full, folder read-only: what was written stays whole
         bar.close()
-        print(f"bedash train: failed: {e.strerror}; the files written before are intact",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"bedash train: failed: {e.strerror}; the files written before are intact",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except Exception as e:  # recorded in the run's status.json (when the folder was made)
         if isinstance(getattr(e, "field", None), str):  # bad input from deeper down
@@ -139,8 +150,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         return stopping.exit_code()
     if result.status == "diverged":  # the numbers are kept and shown, but the run is no success
         kinds = [r["model"] for r in result.rows if r.get("status") == "diverged"]
-        print(f"bedash train: run diverged: {', '.join(kinds)} (loss or weights not finite); "
-              f"lower --lr? the results are kept in {result.path}", file=sys.stderr)  # fmt: skip
+        print(
+            f"bedash train: run diverged: {', '.join(kinds)} (loss or weights not finite); "
+            f"lower --lr? the results are kept in {result.path}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_OK
 
@@ -175,13 +189,20 @@ def _plain(text: str) -> str:
 
 # -- output ----------------------------------------------------------------------------------
 
-TABLE = [
-    ("model", "model", "{}"), ("E", "members", "{}"), ("params", "params", "{:,}"),
-    ("x single", "params_rel_single", "{:.2f}"), ("train s", "train_seconds", "{:.1f}"),
-    ("infer s", "infer_seconds", "{:.3f}"), ("member acc", "mean_member_acc", "{:.4f}"),
-    ("ens acc", "ensemble_acc", "{:.4f}"), ("vote acc", "vote_acc", "{:.4f}"),
-    ("oracle", "oracle_acc", "{:.4f}"), ("NLL", "nll", "{:.4f}"), ("ECE", "ece", "{:.4f}"),
-    ("status", "status", "{}"),
+TABLE = [  # (header, results.csv column, format)
+    ("model",      "model",             "{}"),
+    ("E",          "members",           "{}"),
+    ("params",     "params",            "{:,}"),
+    ("x single",   "params_rel_single", "{:.2f}"),
+    ("train s",    "train_seconds",     "{:.1f}"),
+    ("infer s",    "infer_seconds",     "{:.3f}"),
+    ("member acc", "mean_member_acc",   "{:.4f}"),
+    ("ens acc",    "ensemble_acc",      "{:.4f}"),
+    ("vote acc",   "vote_acc",          "{:.4f}"),
+    ("oracle",     "oracle_acc",        "{:.4f}"),
+    ("NLL",        "nll",               "{:.4f}"),
+    ("ECE",        "ece",               "{:.4f}"),
+    ("status",     "status",            "{}"),
 ]  # fmt: skip
 
 

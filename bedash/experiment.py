@@ -118,9 +118,13 @@ def run_experiment(
     if dataset is None:
         cb.on_status(f"loading {cfg.dataset}")
         dataset = load_dataset(
-            cfg.dataset, cfg.data_dir, train_size=cfg.train_size, test_size=cfg.test_size,
-            download=download, progress=data_progress,
-        )  # fmt: skip
+            cfg.dataset,
+            cfg.data_dir,
+            train_size=cfg.train_size,
+            test_size=cfg.test_size,
+            download=download,
+            progress=data_progress,
+        )
     # uncertainty under shift: the validation split leaves the training set, OOD sets load
     dataset, uncertainty = prepare_run(cfg, dataset, download=download)
     data = dataset.to(device)
@@ -170,8 +174,7 @@ def run_experiment(
                 writer.write_table(f"reliability_{kind}.csv", RELIABILITY_COLUMNS, m.reliability)
                 if tables is not None:  # the same shifted and OOD images for every kind
                     cb.on_status(f"{kind}: uncertainty under shift")
-                    tables.add(kind, model, cfg.eval_batch_size, clean_logits=logits,
-                               cancel=cancel)  # fmt: skip
+                    tables.add(kind, model, cfg.eval_batch_size, clean_logits=logits, cancel=cancel)
             writer.add_result(row, members)
             result.rows.append(row)
             model_status[kind] = fr.status
@@ -207,7 +210,10 @@ def _train(
     cfg: RunConfig,
     cb: Callback,
     cancel: threading.Event | None,
+    **more: Any,
 ) -> FitResult:
+    """Train one model kind; `more` is fit's member and clock (one member of a sequential
+    ensemble)."""
     if isinstance(model, Ensemble):
         return _train_sequential(kind, model, batcher, cfg, cb, cancel)
     graph = _use_graphs(cfg, batcher)
@@ -222,6 +228,7 @@ def _train(
         graph=graph,
         callback=cb,
         cancel=cancel,
+        **more,
     )
 
 
@@ -266,23 +273,19 @@ def _train_sequential(
     Adam. Whole-model history rows (mean loss, summed epoch time) follow the last member."""
     E = model.members
     clock = Clock(E * cfg.epochs * len(batcher))
-    graph = _use_graphs(cfg, batcher)
     fits: list[FitResult] = []
     for k, member in enumerate(model.nets):
         torch.manual_seed(cfg.seed + k)
-        single = Single(member)
-        fr = fit(
-            _maybe_compile(single, cfg), batcher, make_optimizer(single, cfg, capturable=graph),
-            epochs=cfg.epochs, name=kind, member=k, graph=graph, callback=cb, cancel=cancel,
-            clock=clock,
-        )  # fmt: skip
+        fr = _train(kind, Single(member), batcher, cfg, cb, cancel, member=k, clock=clock)
         fits.append(fr)
         if fr.status != "finished":
             break
     total = FitResult(
-        fits[-1].status, sum(f.seconds for f in fits), min(f.epochs_done for f in fits),
+        fits[-1].status,
+        sum(f.seconds for f in fits),
+        min(f.epochs_done for f in fits),
         member_samples=sum(f.member_samples for f in fits),
-    )  # fmt: skip
+    )
     for e in range(total.epochs_done if len(fits) == E else 0):
         member_losses = [f.losses[e] for f in fits]
         seconds = sum(f.epoch_seconds[e] for f in fits)
@@ -316,26 +319,42 @@ def _result_row(
     samples = fr.member_samples  # split mode: each member trained on 1/E of the images
     mean_epoch = sum(fr.epoch_seconds) / len(fr.epoch_seconds) if fr.epoch_seconds else None
     return {
-        "model": kind, "status": fr.status, "members": E, "arch": cfg.arch, "hidden": cfg.hidden,
-        "layers": cfg.layers, "epochs": epochs_done, "batch_size": cfg.batch_size,
-        "dataset": dataset.name, "device": str(device), "seed": cfg.seed, "params": params,
-        "param_bytes": nbytes, "param_mb": nbytes / 2**20,
-        "params_rel_single": params / single_params, "train_seconds": fr.seconds,
+        "model": kind,
+        "status": fr.status,
+        "members": E,
+        "arch": cfg.arch,
+        "hidden": cfg.hidden,
+        "layers": cfg.layers,
+        "epochs": epochs_done,
+        "batch_size": cfg.batch_size,
+        "dataset": dataset.name,
+        "device": str(device),
+        "seed": cfg.seed,
+        "params": params,
+        "param_bytes": nbytes,
+        "param_mb": nbytes / 2**20,
+        "params_rel_single": params / single_params,
+        "train_seconds": fr.seconds,
         "epoch_seconds": mean_epoch,
         "member_samples_per_s": samples / fr.seconds if fr.seconds and samples else None,
-    }  # fmt: skip
+    }
 
 
 def _meta(cfg: RunConfig, device: torch.device, dataset: Dataset) -> dict[str, Any]:
     from bedash import __version__
 
     meta: dict[str, Any] = {
-        "bedash": __version__, "torch": torch.__version__, "python": platform.python_version(),
-        "host": socket.gethostname(), "device": str(device), "dataset": dataset.name,
-        "classes": dataset.classes, "train_images": len(dataset.train),
+        "bedash": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "host": socket.gethostname(),
+        "device": str(device),
+        "dataset": dataset.name,
+        "classes": dataset.classes,
+        "train_images": len(dataset.train),
         "test_images": len(dataset.test),
         "dataset_info": {k: str(v) for k, v in dataset.info.items()},
-    }  # fmt: skip
+    }
     if device.type == "cuda":
         meta["gpu"] = torch.cuda.get_device_name(device)
     else:
@@ -363,7 +382,12 @@ def prepare_run(
         ood, len(dataset.test), data_dir=cfg.data_dir, seed=cfg.seed, download=download
     )
     data = prepare(
-        dataset, corruptions=corruptions, severities=parse_severities(cfg.severities), ood=sets,
-        val=val, seed=cfg.seed, keep=len(cfg.models) > 1,
-    )  # fmt: skip
+        dataset,
+        corruptions=corruptions,
+        severities=parse_severities(cfg.severities),
+        ood=sets,
+        val=val,
+        seed=cfg.seed,
+        keep=len(cfg.models) > 1,
+    )
     return dataset, data

@@ -49,23 +49,56 @@ JOB_ACTIVE = ("queued", "loading", "running")  # a dashboard job that has not en
 
 HISTORY_COLUMNS = ["model", "member", "epoch", "loss", "epoch_seconds", "samples_per_s"]
 RESULT_COLUMNS = [
-    "model", "status", "members", "arch", "hidden", "layers", "epochs", "batch_size", "dataset",
-    "device", "seed", "params", "param_bytes", "param_mb", "params_rel_single", "train_seconds",
-    "epoch_seconds", "infer_seconds", "member_samples_per_s", "mean_member_acc", "ensemble_acc",
-    "vote_acc", "oracle_acc", "nll", "ece", "brier", "mean_disagreement",
+    "model",
+    "status",
+    "members",
+    "arch",
+    "hidden",
+    "layers",
+    "epochs",
+    "batch_size",
+    "dataset",
+    "device",
+    "seed",
+    "params",
+    "param_bytes",
+    "param_mb",
+    "params_rel_single",
+    "train_seconds",
+    "epoch_seconds",
+    "infer_seconds",
+    "member_samples_per_s",
+    "mean_member_acc",
+    "ensemble_acc",
+    "vote_acc",
+    "oracle_acc",
+    "nll",
+    "ece",
+    "brier",
+    "mean_disagreement",
     # infer_seconds is the median of infer_repeats timed passes; the machine's 1-minute load
     # average and CPU count when they ran say how far other work may have slowed them
-    "infer_repeats", "load_avg", "cpu_count",
-]  # fmt: skip
+    "infer_repeats",
+    "load_avg",
+    "cpu_count",
+]
 MEMBER_COLUMNS = ["model", "member", "accuracy", "nll"]
 RELIABILITY_COLUMNS = ["bin", "lower", "upper", "count", "accuracy", "confidence"]
 # -- uncertainty under shift: the names a run may ask for ---------------------------------------
 
 # uncertainty.corruptions implements each (CIFAR-10-C's parameters); "all": every one
 CORRUPTION_NAMES = (
-    "gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "gaussian_blur",
-    "defocus_blur", "contrast", "brightness", "pixelate", "jpeg_compression",
-)  # fmt: skip
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "speckle_noise",
+    "gaussian_blur",
+    "defocus_blur",
+    "contrast",
+    "brightness",
+    "pixelate",
+    "jpeg_compression",
+)
 SEVERITY_RANGE = (1, 5)
 OOD_NAMES = ("uniform", "gaussian", "synthetic", "cifar10", "svhn")  # or a folder of images
 
@@ -73,14 +106,27 @@ OOD_NAMES = ("uniform", "gaussian", "synthetic", "cifar10", "svhn")  # or a fold
 # clean test set, "mean" the mean over the corruptions at one severity; the *_ts columns are the
 # same metrics after temperature scaling (empty without it), beside the raw ones, never instead
 SHIFT_COLUMNS = [
-    "model", "corruption", "severity", "acc", "nll", "ece", "brier", "entropy", "mutual_info",
-    "expected_entropy", "aurc", "temperature", "acc_ts", "nll_ts", "ece_ts", "brier_ts",
-]  # fmt: skip
+    "model",
+    "corruption",
+    "severity",
+    "acc",
+    "nll",
+    "ece",
+    "brier",
+    "entropy",
+    "mutual_info",
+    "expected_entropy",
+    "aurc",
+    "temperature",
+    "acc_ts",
+    "nll_ts",
+    "ece_ts",
+    "brier_ts",
+]
 OOD_COLUMNS = ["model", "ood_set", "score", "auroc", "aupr", "fpr95"]
 SELECTIVE_COLUMNS = ["model", "coverage", "accuracy", "risk"]  # clean test set; AURC: shift.csv
-UNCERTAINTY_COLUMNS = [  # uncertainty_<model>.csv: histograms, set = in_distribution or OOD
-    "model", "set", "quantity", "bin", "lower", "upper", "count", "fraction",
-]  # fmt: skip
+# uncertainty_<model>.csv: histograms, set = in_distribution or OOD
+UNCERTAINTY_COLUMNS = ["model", "set", "quantity", "bin", "lower", "upper", "count", "fraction"]
 # -- uncertainty under shift: the text lists -> tuples -----------------------------------------
 
 
@@ -152,13 +198,18 @@ ACCURACY_LABELS = {  # every accuracy named for what it is
 }
 METRIC_LABELS = {  # what a chart's axis or a table's row calls a results.csv metric
     **{k: f"accuracy, {v}" for k, v in ACCURACY_LABELS.items()},
-    "nll": "NLL (ensemble)", "ece": "ECE (ensemble)", "brier": "Brier score (ensemble)",
-    "params": "parameters", "param_mb": "parameters (MB)", "params_rel_single":
-    "parameters / single model", "train_seconds": "training time (s)",
-    "epoch_seconds": "seconds per epoch", "infer_seconds": "inference time (s, median)",
+    "nll": "NLL (ensemble)",
+    "ece": "ECE (ensemble)",
+    "brier": "Brier score (ensemble)",
+    "params": "parameters",
+    "param_mb": "parameters (MB)",
+    "params_rel_single": "parameters / single model",
+    "train_seconds": "training time (s)",
+    "epoch_seconds": "seconds per epoch",
+    "infer_seconds": "inference time (s, median)",
     "member_samples_per_s": "member-samples per second",
     "mean_disagreement": "mean pairwise disagreement",
-}  # fmt: skip
+}
 
 
 def metric_label(metric: str) -> str:

@@ -64,8 +64,10 @@ def install(
         if signum == signal.SIGINT:
             print(f"\n{doing} (Ctrl-C again to abort)...", file=sys.stderr)
         else:
-            print(f"\n{NAMES.get(signum, signum)}: {doing} (a second signal aborts)...",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"\n{NAMES.get(signum, signum)}: {doing} (a second signal aborts)...",
+                file=sys.stderr,
+            )
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
 

@@ -174,8 +174,7 @@ def estimate(cfg: RunConfig, n_train: int, n_test: int, num_classes: int = 10) -
 
 
 # which field to name: the one whose usual value alone would save the most
-_USUAL = {"members": 1, "hidden": 128, "layers": 1, "channels": 32, "batch_size": 32,
-          "eval_batch_size": 500}  # fmt: skip
+_USUAL = dict(members=1, hidden=128, layers=1, channels=32, batch_size=32, eval_batch_size=500)
 
 
 def dominant_field(cfg: RunConfig, n_train: int, n_test: int, num_classes: int = 10) -> str:
@@ -271,8 +270,9 @@ def check_budget(
         host_where = "this machine has"
         if host is None:
             host, host_where = host_available()
-        _refuse_if_over(cfg, Estimate(need.kind, on_host), host, host_where, n_train, n_test,
-                        classes)  # fmt: skip
+        _refuse_if_over(
+            cfg, Estimate(need.kind, on_host), host, host_where, n_train, n_test, classes
+        )
     return need
 
 

@@ -71,14 +71,12 @@ class BatchEnsembleLinear(nn.Module):
     def from_linear(
         cls, layer: nn.Linear, members: int, per_member_bias: bool = False
     ) -> BatchEnsembleLinear:
-        new = cls(
-            layer.in_features, layer.out_features, members, layer.bias is not None,
-            per_member_bias,
-        )  # fmt: skip
+        has_bias = layer.bias is not None
+        new = cls(layer.in_features, layer.out_features, members, has_bias, per_member_bias)
         new.to(device=layer.weight.device, dtype=layer.weight.dtype)
         with torch.no_grad():
             new.weight.copy_(layer.weight)
-            if layer.bias is not None:
+            if has_bias:
                 new.bias.copy_(layer.bias.expand_as(new.bias))
         return new
 

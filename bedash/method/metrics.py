@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bedash.names import RELIABILITY_COLUMNS
+
 ECE_BINS = 15
 
 
@@ -110,6 +112,6 @@ def _calibration(conf: Tensor, correct: Tensor, bins: int) -> tuple[float, list[
         avg_conf = float(conf[mask].mean()) if count else float("nan")
         if count:
             ece += count / n * abs(acc - avg_conf)
-        table.append({"bin": b, "lower": float(edges[b]), "upper": float(edges[b + 1]),
-                      "count": count, "accuracy": acc, "confidence": avg_conf})  # fmt: skip
+        row = (b, float(edges[b]), float(edges[b + 1]), count, acc, avg_conf)
+        table.append(dict(zip(RELIABILITY_COLUMNS, row, strict=True)))
     return ece, table

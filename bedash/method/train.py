@@ -192,6 +192,13 @@ def fit(
     device = batcher.split.y.device
     step_fn = Stepper(model, optimizer, batcher, split=split, loss_scale=loss_scale, graph=graph)
     result = FitResult("finished", 0.0, 0)
+
+    def report(epoch: int, step: int, loss: float, elapsed: float, rate: float) -> None:
+        eta, done = clock.eta(), clock.done / clock.total
+        cb.on_progress(
+            Progress(name, member, epoch, epochs, step, steps, loss, elapsed, eta, rate, done)
+        )
+
     t_start = time.perf_counter()
     model.train()
     for epoch in range(1, epochs + 1):
@@ -200,9 +207,7 @@ def fit(
         images = taken = 0  # images each member trained on; steps taken
         for step, idx in enumerate(batcher.indices(epoch), 1):
             if cancel is not None and cancel.is_set():
-                result.status = "cancelled"
-                result.seconds = time.perf_counter() - t_start
-                return result
+                return _ended(result, "cancelled", t_start)
             clock.done += 1
             rows = idx.numel() // E if split else idx.numel()  # each member's share
             if rows == 0:  # split, a last batch with fewer rows than members: none gets one
@@ -216,19 +221,15 @@ def fit(
                 last_log = now
                 running = float(loss_sum.mean()) / taken  # the only host sync between epochs
                 if not math.isfinite(running):
-                    return _diverged(result, t_start)
-                elapsed = now - t0
-                cb.on_progress(Progress(
-                    name, member, epoch, epochs, step, steps, running, now - t_start,
-                    clock.eta(), images * E / elapsed, clock.done / clock.total,
-                ))  # fmt: skip
+                    return _ended(result, "diverged", t_start)
+                report(epoch, step, running, now - t_start, images * E / (now - t0))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
         per_member = (loss_sum / taken).tolist()  # the mean over the batches trained on
         mean_loss = sum(per_member) / E
         if not math.isfinite(mean_loss):
-            return _diverged(result, t_start)
+            return _ended(result, "diverged", t_start)
         result.epochs_done = epoch
         result.losses.append(mean_loss)
         result.member_losses.append(per_member)
@@ -240,16 +241,13 @@ def fit(
                 EpochRecord(name, k, epoch, v, seconds, rate) for k, v in enumerate(per_member)
             ]
         cb.on_epoch(records)
-        cb.on_progress(Progress(
-            name, member, epoch, epochs, steps, steps, mean_loss, time.perf_counter() - t_start,
-            clock.eta(), rate, clock.done / clock.total,
-        ))  # fmt: skip
+        report(epoch, steps, mean_loss, time.perf_counter() - t_start, rate)
     result.seconds = time.perf_counter() - t_start
     return result
 
 
-def _diverged(result: FitResult, t_start: float) -> FitResult:
-    result.status = "diverged"
+def _ended(result: FitResult, status: str, t_start: float) -> FitResult:
+    result.status = status
     result.seconds = time.perf_counter() - t_start
     return result
 

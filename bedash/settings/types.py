@@ -135,8 +135,9 @@ class SettingType:
             return self.parse(text, s)
 
         convert.__name__ = self.name  # argparse names it in "invalid int value: 'x'"
-        group.add_argument(s.flag, dest=s.name, type=convert, default=s.default,
-                           metavar=self.metavar(s), help=help)  # fmt: skip
+        group.add_argument(
+            s.flag, dest=s.name, type=convert, default=s.default, metavar=self.metavar(s), help=help
+        )
 
     def metavar(self, s: Spec) -> str | None:
         return None
@@ -297,8 +298,10 @@ class ChoiceList(SettingType):
         return (s.choices[-1],)
 
 
-FLAG_WORDS = {"true": True, "on": True, "yes": True, "1": True,
-              "false": False, "off": False, "no": False, "0": False}  # fmt: skip
+FLAG_WORDS = {
+    "true": True,   "on": True,   "yes": True, "1": True,
+    "false": False, "off": False, "no": False, "0": False,
+}  # fmt: skip
 
 
 class Flag(SettingType):
@@ -396,7 +399,6 @@ class Notes(SettingType):
         return {"notes": "an example"}
 
 
-INT, FLOAT, CHOICE, LIST, TEXT, NAMES, BOOL, DICT, INTS = (
-    Int(), Float(), Choice(), ChoiceList(), SettingType(), TextList(), Flag(), Notes(), IntList()
-)  # fmt: skip
+INT, FLOAT, CHOICE, LIST, TEXT = Int(), Float(), Choice(), ChoiceList(), SettingType()
+NAMES, BOOL, DICT, INTS = TextList(), Flag(), Notes(), IntList()
 TYPES = {t.name: t for t in (INT, FLOAT, CHOICE, LIST, TEXT, NAMES, BOOL, DICT, INTS)}
