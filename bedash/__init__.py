@@ -1,8 +1,5 @@
-"""bedash: is a BatchEnsemble as good as a real ensemble, and how much does it save?
-
-The public API is re-exported here lazily, so `import bedash.settings.config` or
-`bedash.store.runs` (what a dashboard page needs to render) does not pay for importing torch.
-"""
+"""bedash: is a BatchEnsemble as good as a real ensemble, and how much does it save? The public
+API is re-exported lazily: a page importing bedash.store.runs does not pay for torch."""
 
 from __future__ import annotations
 

@@ -64,15 +64,12 @@ class RunResult:
 
 
 NOT_STARTED = "stopped before the run started; nothing was written"
-
-
 STEP_COLUMNS = ["model", "member", "x", "loss"]  # steps.csv: x = epoch position (fractional)
 
 
 class _Recorder(Callback):
-    """Forwards every event to the user's callback and writes history.csv each epoch, and
-    steps.csv: every log point (x = epochs done, fractional; loss = the running mean of that
-    epoch so far, from which the dashboard derives the mean between two log points)."""
+    """Forwards every event to the user's callback; writes history.csv and steps.csv (x: epochs
+    done, fractional; loss: the epoch's running mean, the dashboard derives the rest)."""
 
     def __init__(self, writer: RunWriter, user: Callback | None) -> None:
         self.writer, self.user = writer, user or Callback()
@@ -104,12 +101,9 @@ def run_experiment(
     download: bool = True,
 ) -> RunResult:
     """Train and evaluate cfg.models on one dataset and write the run folder out_dir.
-    download=False: nothing is downloaded (CIFAR-10, an OOD set such as SVHN); what is not on
-    disk is a DatasetError saying where to put it.
-
-    Bad input raises before anything is written: ConfigError (a field), RunDirError (out_dir),
-    DatasetError (data). Once the folder exists, every later failure is recorded in it.
-    """
+    download=False: what is not on disk is a DatasetError saying where to put it. Bad input
+    raises before anything is written: ConfigError (a field), RunDirError (out_dir),
+    DatasetError (data). Once the folder exists, every later failure is recorded in it."""
     cfg.validate(limits)
     device = torch.device("cpu") if limits.cpu_only else resolve_device(cfg.device)
     check_out_dir(out_dir, overwrite)
@@ -193,12 +187,10 @@ def run_experiment(
         if uncertainty is not None:
             uncertainty.shifted.close()  # the shifted sets kept for the later kinds
     statuses = set(model_status.values())
-    if "cancelled" in statuses or "pending" in statuses:
+    if statuses & {"cancelled", "pending"}:
         result.status = "cancelled"
-    elif "diverged" in statuses:
-        result.status = "diverged"
     else:
-        result.status = "finished"
+        result.status = "diverged" if "diverged" in statuses else "finished"
     writer.set_status(result.status, models=model_status)
     return result
 
@@ -212,8 +204,7 @@ def _train(
     cancel: threading.Event | None,
     **more: Any,
 ) -> FitResult:
-    """Train one model kind; `more` is fit's member and clock (one member of a sequential
-    ensemble)."""
+    """Train one model kind; `more`: fit's member and clock (a sequential ensemble's member)."""
     if isinstance(model, Ensemble):
         return _train_sequential(kind, model, batcher, cfg, cb, cancel)
     graph = _use_graphs(cfg, batcher)
@@ -247,8 +238,7 @@ def _finite_metrics(m: Metrics, logits: torch.Tensor) -> bool:
 
 
 def _machine_load() -> dict[str, Any]:
-    """The 1-minute load average (None where the OS has none) and the CPU count: how busy the
-    machine was when inference was timed."""
+    """How busy the machine was when inference was timed: 1-minute load average, CPU count."""
     try:
         load: float | None = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows; or the OS could not tell
@@ -366,10 +356,8 @@ def _meta(cfg: RunConfig, device: torch.device, dataset: Dataset) -> dict[str, A
 def prepare_run(
     cfg: RunConfig, dataset: Dataset, *, download: bool = True
 ) -> tuple[Dataset, UncertaintyData | None]:
-    """Before training: hold the validation split out of the training set (temperature
-    scaling) and load the OOD sets. Returns the dataset to train on, and what to evaluate
-    (None when the run asks for none of it). Raises ConfigError (val_size) or DatasetError
-    (ood) before anything is written."""
+    """Before anything is written: hold the validation split out of the training set and load
+    the OOD sets. Returns the dataset to train on and what to evaluate (None: nothing)."""
     corruptions = parse_shift(cfg.shift)
     ood = parse_ood(cfg.ood)
     val = None

@@ -1,9 +1,7 @@
-"""The names every part of bedash shares, declared once: model kinds with their label and one
-colour each, run statuses, the run files' CSV columns, progress records, the errors that carry
-their field, and the uncertainty settings' text lists (shift, severities, ood) read into the
-names they list. Imports neither torch nor pandas: a dashboard page can import it at the top and
-still render fast. (RunConfig's fields, declared once with their metadata, live in
-bedash.settings.config; what each type of setting means, in bedash.settings.types.)
+"""The names every part of bedash shares, declared once: model kinds (label, colour), run
+statuses, the run files' CSV columns, progress records, the errors that carry their field, and
+the uncertainty settings' text lists read into names. Imports neither torch nor pandas: a
+dashboard page can import it at the top and still render fast.
 """
 
 from __future__ import annotations
@@ -179,8 +177,7 @@ def parse_ood(text: Any) -> tuple[str, ...]:
 
 
 def validation_size(val_size: int | None, train_images: int) -> int:
-    """The images to hold out for temperature scaling (None: a tenth of the training set); the
-    split must leave training images, and hold at least one."""
+    """The images to hold out for temperature scaling (None: a tenth of the training set)."""
     n = max(train_images // 10, 1) if val_size is None else val_size
     if n >= train_images:
         raise ConfigError(
@@ -220,10 +217,8 @@ def metric_label(metric: str) -> str:
 
 
 class FieldError(ValueError):
-    """Bad input about one setting: `field` names it (a RunConfig field such as "batch_size",
-    or "out", "runs_dir", "dataset"...), `message` says what is wrong and what is allowed. Each
-    front end words the field its own way (`--batch-size` on the CLI, "Batch size" on the
-    page); str(e) is "field: message"."""
+    """Bad input about one setting: `field` names it ("batch_size", "out"...), `message` says
+    what is wrong and what is allowed; each front end words the field its own way."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -236,9 +231,8 @@ class ConfigError(FieldError):
 
 
 class DatasetError(FieldError):
-    """The dataset cannot be loaded. `field` names the setting it is about ("dataset" for the
-    folder or its files, "data_dir", "batch_size", "train_size", "test_size"); `message` says
-    what is wrong and how to fix it; str(e) is "field: message"."""
+    """The dataset cannot be loaded: `field` names the setting at fault ("dataset", "data_dir",
+    "batch_size", "train_size", "test_size"), `message` says how to fix it."""
 
 
 # -- progress records --------------------------------------------------------------------------

@@ -76,11 +76,8 @@ def compute_metrics(logits: Tensor, labels: Tensor, bins: int = ECE_BINS) -> Met
     ece, reliability = _calibration(conf, (ens_pred == labels).float(), bins)
 
     agree = (preds[:, None, :] == preds[None, :, :]).float().mean(-1)  # (E, E)
-    if E > 1:
-        iu = torch.triu_indices(E, E, offset=1)
-        disagreement = float((1 - agree[iu[0], iu[1]]).mean())
-    else:
-        disagreement = float("nan")
+    iu = torch.triu_indices(E, E, offset=1)  # the pairs i < j
+    disagreement = float((1 - agree[iu[0], iu[1]]).mean()) if E > 1 else float("nan")
 
     return Metrics(
         member_acc=member_acc.tolist(),

@@ -1,8 +1,6 @@
 """Profiles: the default (a user's own machine) and `demo` (a public hosted demo).
-
 BEDASH_PROFILE=demo (environment variable, or a Streamlit secret passed in by the app) caps
-what one job may ask for, wherever a RunConfig is validated.
-"""
+what one job may ask for, wherever a RunConfig is validated."""
 
 from __future__ import annotations
 
