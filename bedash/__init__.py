@@ -1,8 +1,5 @@
-"""bedash: is a BatchEnsemble as good as a real ensemble, and how much does it save?
-
-The public API is re-exported here lazily, so `import bedash.settings.config` or
-`bedash.store.runs` (what a dashboard page needs to render) does not pay for importing torch.
-"""
+"""bedash: is a BatchEnsemble as good as a real ensemble, and how much does it save? The public
+API is re-exported lazily: a page importing bedash.store.runs does not pay for torch."""
 
 from __future__ import annotations
 
@@ -17,12 +14,18 @@ _EXPORTS = {
     "settings.types": ["Spec"],
     "data.batches": ["Batcher"],
     "data.tensors": ["Dataset", "Split"],
-        "data.load": ["load_dataset"],
+    "data.load": ["load_dataset"],
     "data.synthetic": ["synthetic"],
     "experiment": ["RunResult", "run_experiment"],
     "method.layers": [
-        "BatchEnsemble", "BatchEnsembleConv2d", "BatchEnsembleLinear", "ParallelEnsemble",
-        "StackedConv2d", "StackedLinear", "batchensemble", "parallel_ensemble",
+        "BatchEnsemble",
+        "BatchEnsembleConv2d",
+        "BatchEnsembleLinear",
+        "ParallelEnsemble",
+        "StackedConv2d",
+        "StackedLinear",
+        "batchensemble",
+        "parallel_ensemble",
     ],
     "method.metrics": ["Metrics", "compute_metrics"],
     "method.models": ["CNN", "MLP", "Ensemble", "build_model", "param_stats"],
@@ -30,7 +33,7 @@ _EXPORTS = {
     "store.runs": ["list_runs", "read_run"],
     "names": ["ConfigError", "DatasetError", "FieldError"],
     "method.train": ["Callback", "EpochRecord", "Progress", "fit", "predict"],
-}  # fmt: skip
+}
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 

@@ -1,9 +1,8 @@
 """The command line: `bedash train|runs|sweep|bench ...`, and `python -m bedash ...`.
 
-Each command's flags and code live with its feature: train and runs in bedash/cli.py, sweep in
-bedash/sweep/cli.py, bench in bedash/benchmark/cli.py; they are imported only when called, so
-`bedash runs list` never loads torch. A Ctrl-C anywhere, imports included, ends with one line
-and exit code 130 (143 after SIGTERM), never a traceback.
+Each command lives with its feature (bedash/cli.py, bedash/sweep/cli.py, bedash/benchmark/cli.py)
+and is imported only when called: `bedash runs list` never loads torch. A Ctrl-C anywhere,
+imports included, ends with one line and exit code 130 (143 after SIGTERM), never a traceback.
 """
 
 from __future__ import annotations
@@ -23,8 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def interrupted(e: BaseException | None = None) -> int:
-    """Say so in one line; the code a shell expects: 128 + the signal (130 after Ctrl-C,
-    143 after SIGTERM)."""
+    """Say so in one line; return what a shell expects: 128 + the signal (130, 143)."""
     print(f"\nbedash: {stopping.word(e)}", file=sys.stderr)
     return stopping.exit_code(e)
 

@@ -1,14 +1,10 @@
-"""The `train` and `runs` commands (bedash/__main__.py is the command line that dispatches).
+"""The `train` and `runs` commands (bedash/__main__.py dispatches). `train`'s flags are generated
+from RunConfig's metadata: a new setting gets its flag by being declared there.
 
-Exit codes: 0 the run finished, 1 it failed or diverged, 2 bad input (one line naming the flag
-and the allowed values, never a traceback), 130 interrupted. The `train` flags are generated
-from RunConfig's metadata (bedash.settings.config): a new setting gets its flag by being declared
-there.
-Ctrl-C stops training after the current batch and keeps everything measured; a Ctrl-C at any
-other moment (imports, data loading, writing) exits 130 with one line.
-
-Importing this module does not import torch: `runs list` and `--help` answer at once, and a
-Ctrl-C during torch's import is caught by bedash.__main__.main.
+Exit codes: 0 finished, 1 failed or diverged, 2 bad input (one line naming the flag and the
+allowed values), 130 interrupted. Ctrl-C stops training after the current batch and keeps what
+was measured; at any other moment (imports, loading, writing) it exits with one line. No torch
+at import: `runs list` and `--help` answer at once.
 """
 
 from __future__ import annotations
@@ -23,10 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bedash import stopping
-from bedash.names import EpochRecord, FieldError, Progress, duration
+from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
+from bedash.settings.profile import current_limits
 from bedash.settings.types import Spec
-from bedash.store.folders import new_run_id
+from bedash.store.folders import RunDirError, new_run_id
 from bedash.store.runs import list_runs
 from bedash.store.writer import RunStoreError
 
@@ -38,8 +35,7 @@ class UsageError(Exception):
 
 
 def build_parser(limits: Any = None) -> argparse.ArgumentParser:
-    """The parser; `train`'s flags come from RunConfig's metadata, the help shows each bound
-    under `limits` (the current profile's caps; None: the defaults)."""
+    """The parser; the help shows each bound under `limits` (a profile's caps; None: defaults)."""
     p = argparse.ArgumentParser(
         prog="python -m bedash",
         description="BatchEnsemble vs classical ensemble vs a single model, honestly compared.",
@@ -54,8 +50,11 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
     out.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
     out.add_argument("--runs-dir", default="runs", help="where runs go without --out")
     out.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
-    out.add_argument("--no-download", action="store_true",
-                     help="never download anything (CIFAR-10, the SVHN OOD set)")  # fmt: skip
+    out.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download anything (CIFAR-10, the SVHN OOD set)",
+    )
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
     r = sub.add_parser("runs", help="list the runs in a folder")
@@ -67,9 +66,8 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
 
 
 def add_flag(group: Any, s: Spec, limits: Any = None) -> None:
-    """One setting's flag, as its type makes it (bedash.settings.types). Choices are checked
-    by RunConfig.validate, not argparse, so that a wrong value gets the same message as from
-    every other front end."""
+    """One setting's flag, as its type makes it. Choices are checked by RunConfig.validate, not
+    argparse: a wrong value gets the same message as from every other front end."""
     s.type.add_argument(group, s, s.type.flag_help(s, limits))
 
 
@@ -80,27 +78,18 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
 
 def run(argv: list[str]) -> int:
     """`train` and `runs` (bedash/__main__.py dispatches here): parse, then run the command."""
-    parser = build_parser(_limits() if argv[:1] == ["train"] else None)
+    # the demo profile (BEDASH_PROFILE=demo) tightens the caps
+    parser = build_parser(current_limits() if argv[:1] == ["train"] else None)
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
     try:
-        if args.command == "train":
-            return cmd_train(args)
-        return cmd_runs(args)
+        return cmd_train(args) if args.command == "train" else cmd_runs(args)
     except UsageError as e:
         parser.exit(EXIT_USAGE, f"bedash {args.command}: error: {_plain(str(e))}\n")
     return EXIT_OK
 
 
-def _limits():  # the demo profile (BEDASH_PROFILE=demo) tightens the caps
-    from bedash.settings.profile import current_limits
-
-    return current_limits()
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from bedash.experiment import run_experiment
-    from bedash.names import DatasetError
-    from bedash.store.folders import RunDirError
 
     cfg = config_from_args(args)
     out = Path(args.out) if args.out else Path(args.runs_dir) / new_run_id()
@@ -108,17 +97,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr, quiet=args.quiet)
     restore = stopping.install(cancel, "stopping after this batch", keep=lambda: bar.training)
     try:
-        limits = _limits()
+        limits = current_limits()
         result = run_experiment(
-            cfg, out, overwrite=args.overwrite, callback=bar, cancel=cancel, limits=limits,
-            data_progress=bar.data_progress, download=not args.no_download,
-        )  # fmt: skip
+            cfg,
+            out,
+            overwrite=args.overwrite,
+            callback=bar,
+            cancel=cancel,
+            limits=limits,
+            data_progress=bar.data_progress,
+            download=not args.no_download,
+        )
     except (FieldError, DatasetError, RunDirError) as e:
         raise UsageError(flag_message(e)) from e
     except RunStoreError as e:  # disk full, folder read-only: what was written stays whole
         bar.close()
-        print(f"bedash train: failed: {e.strerror}; the files written before are intact",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"bedash train: failed: {e.strerror}; the files written before are intact",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except Exception as e:  # recorded in the run's status.json (when the folder was made)
         if isinstance(getattr(e, "field", None), str):  # bad input from deeper down
@@ -139,8 +136,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         return stopping.exit_code()
     if result.status == "diverged":  # the numbers are kept and shown, but the run is no success
         kinds = [r["model"] for r in result.rows if r.get("status") == "diverged"]
-        print(f"bedash train: run diverged: {', '.join(kinds)} (loss or weights not finite); "
-              f"lower --lr? the results are kept in {result.path}", file=sys.stderr)  # fmt: skip
+        print(
+            f"bedash train: run diverged: {', '.join(kinds)} (loss or weights not finite); "
+            f"lower --lr? the results are kept in {result.path}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_OK
 
@@ -175,13 +175,20 @@ def _plain(text: str) -> str:
 
 # -- output ----------------------------------------------------------------------------------
 
-TABLE = [
-    ("model", "model", "{}"), ("E", "members", "{}"), ("params", "params", "{:,}"),
-    ("x single", "params_rel_single", "{:.2f}"), ("train s", "train_seconds", "{:.1f}"),
-    ("infer s", "infer_seconds", "{:.3f}"), ("member acc", "mean_member_acc", "{:.4f}"),
-    ("ens acc", "ensemble_acc", "{:.4f}"), ("vote acc", "vote_acc", "{:.4f}"),
-    ("oracle", "oracle_acc", "{:.4f}"), ("NLL", "nll", "{:.4f}"), ("ECE", "ece", "{:.4f}"),
-    ("status", "status", "{}"),
+TABLE = [  # (header, results.csv column, format)
+    ("model",      "model",             "{}"),
+    ("E",          "members",           "{}"),
+    ("params",     "params",            "{:,}"),
+    ("x single",   "params_rel_single", "{:.2f}"),
+    ("train s",    "train_seconds",     "{:.1f}"),
+    ("infer s",    "infer_seconds",     "{:.3f}"),
+    ("member acc", "mean_member_acc",   "{:.4f}"),
+    ("ens acc",    "ensemble_acc",      "{:.4f}"),
+    ("vote acc",   "vote_acc",          "{:.4f}"),
+    ("oracle",     "oracle_acc",        "{:.4f}"),
+    ("NLL",        "nll",               "{:.4f}"),
+    ("ECE",        "ece",               "{:.4f}"),
+    ("status",     "status",            "{}"),
 ]  # fmt: skip
 
 
@@ -209,8 +216,8 @@ def format_results(rows: list[dict[str, Any]]) -> str:
 
 
 class ProgressBar:
-    """One updating line on a terminal (a line per epoch when stderr is not a terminal).
-    bedash.method.train.Callback's methods, duck-typed: this module does not import torch."""
+    """One updating line on a terminal, else a line per epoch. Callback's methods, duck-typed:
+    this module does not import torch."""
 
     def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
         self.stream, self.quiet, self.width = stream, quiet, width
@@ -221,7 +228,7 @@ class ProgressBar:
 
     def _write(self, text: str) -> None:
         if self.tty:
-            cols = os.get_terminal_size(self.stream.fileno()).columns if self.tty else 120
+            cols = os.get_terminal_size(self.stream.fileno()).columns
             self.stream.write("\r" + text[: cols - 1].ljust(cols - 1))
             self._open = True
         else:

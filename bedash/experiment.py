@@ -64,15 +64,12 @@ class RunResult:
 
 
 NOT_STARTED = "stopped before the run started; nothing was written"
-
-
 STEP_COLUMNS = ["model", "member", "x", "loss"]  # steps.csv: x = epoch position (fractional)
 
 
 class _Recorder(Callback):
-    """Forwards every event to the user's callback and writes history.csv each epoch, and
-    steps.csv: every log point (x = epochs done, fractional; loss = the running mean of that
-    epoch so far, from which the dashboard derives the mean between two log points)."""
+    """Forwards every event to the user's callback; writes history.csv and steps.csv (x: epochs
+    done, fractional; loss: the epoch's running mean, the dashboard derives the rest)."""
 
     def __init__(self, writer: RunWriter, user: Callback | None) -> None:
         self.writer, self.user = writer, user or Callback()
@@ -104,12 +101,9 @@ def run_experiment(
     download: bool = True,
 ) -> RunResult:
     """Train and evaluate cfg.models on one dataset and write the run folder out_dir.
-    download=False: nothing is downloaded (CIFAR-10, an OOD set such as SVHN); what is not on
-    disk is a DatasetError saying where to put it.
-
-    Bad input raises before anything is written: ConfigError (a field), RunDirError (out_dir),
-    DatasetError (data). Once the folder exists, every later failure is recorded in it.
-    """
+    download=False: what is not on disk is a DatasetError saying where to put it. Bad input
+    raises before anything is written: ConfigError (a field), RunDirError (out_dir),
+    DatasetError (data). Once the folder exists, every later failure is recorded in it."""
     cfg.validate(limits)
     device = torch.device("cpu") if limits.cpu_only else resolve_device(cfg.device)
     check_out_dir(out_dir, overwrite)
@@ -118,9 +112,13 @@ def run_experiment(
     if dataset is None:
         cb.on_status(f"loading {cfg.dataset}")
         dataset = load_dataset(
-            cfg.dataset, cfg.data_dir, train_size=cfg.train_size, test_size=cfg.test_size,
-            download=download, progress=data_progress,
-        )  # fmt: skip
+            cfg.dataset,
+            cfg.data_dir,
+            train_size=cfg.train_size,
+            test_size=cfg.test_size,
+            download=download,
+            progress=data_progress,
+        )
     # uncertainty under shift: the validation split leaves the training set, OOD sets load
     dataset, uncertainty = prepare_run(cfg, dataset, download=download)
     data = dataset.to(device)
@@ -170,8 +168,7 @@ def run_experiment(
                 writer.write_table(f"reliability_{kind}.csv", RELIABILITY_COLUMNS, m.reliability)
                 if tables is not None:  # the same shifted and OOD images for every kind
                     cb.on_status(f"{kind}: uncertainty under shift")
-                    tables.add(kind, model, cfg.eval_batch_size, clean_logits=logits,
-                               cancel=cancel)  # fmt: skip
+                    tables.add(kind, model, cfg.eval_batch_size, clean_logits=logits, cancel=cancel)
             writer.add_result(row, members)
             result.rows.append(row)
             model_status[kind] = fr.status
@@ -190,12 +187,10 @@ def run_experiment(
         if uncertainty is not None:
             uncertainty.shifted.close()  # the shifted sets kept for the later kinds
     statuses = set(model_status.values())
-    if "cancelled" in statuses or "pending" in statuses:
+    if statuses & {"cancelled", "pending"}:
         result.status = "cancelled"
-    elif "diverged" in statuses:
-        result.status = "diverged"
     else:
-        result.status = "finished"
+        result.status = "diverged" if "diverged" in statuses else "finished"
     writer.set_status(result.status, models=model_status)
     return result
 
@@ -207,7 +202,9 @@ def _train(
     cfg: RunConfig,
     cb: Callback,
     cancel: threading.Event | None,
+    **more: Any,
 ) -> FitResult:
+    """Train one model kind; `more`: fit's member and clock (a sequential ensemble's member)."""
     if isinstance(model, Ensemble):
         return _train_sequential(kind, model, batcher, cfg, cb, cancel)
     graph = _use_graphs(cfg, batcher)
@@ -222,6 +219,7 @@ def _train(
         graph=graph,
         callback=cb,
         cancel=cancel,
+        **more,
     )
 
 
@@ -240,8 +238,7 @@ def _finite_metrics(m: Metrics, logits: torch.Tensor) -> bool:
 
 
 def _machine_load() -> dict[str, Any]:
-    """The 1-minute load average (None where the OS has none) and the CPU count: how busy the
-    machine was when inference was timed."""
+    """How busy the machine was when inference was timed: 1-minute load average, CPU count."""
     try:
         load: float | None = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows; or the OS could not tell
@@ -266,23 +263,19 @@ def _train_sequential(
     Adam. Whole-model history rows (mean loss, summed epoch time) follow the last member."""
     E = model.members
     clock = Clock(E * cfg.epochs * len(batcher))
-    graph = _use_graphs(cfg, batcher)
     fits: list[FitResult] = []
     for k, member in enumerate(model.nets):
         torch.manual_seed(cfg.seed + k)
-        single = Single(member)
-        fr = fit(
-            _maybe_compile(single, cfg), batcher, make_optimizer(single, cfg, capturable=graph),
-            epochs=cfg.epochs, name=kind, member=k, graph=graph, callback=cb, cancel=cancel,
-            clock=clock,
-        )  # fmt: skip
+        fr = _train(kind, Single(member), batcher, cfg, cb, cancel, member=k, clock=clock)
         fits.append(fr)
         if fr.status != "finished":
             break
     total = FitResult(
-        fits[-1].status, sum(f.seconds for f in fits), min(f.epochs_done for f in fits),
+        fits[-1].status,
+        sum(f.seconds for f in fits),
+        min(f.epochs_done for f in fits),
         member_samples=sum(f.member_samples for f in fits),
-    )  # fmt: skip
+    )
     for e in range(total.epochs_done if len(fits) == E else 0):
         member_losses = [f.losses[e] for f in fits]
         seconds = sum(f.epoch_seconds[e] for f in fits)
@@ -316,26 +309,42 @@ def _result_row(
     samples = fr.member_samples  # split mode: each member trained on 1/E of the images
     mean_epoch = sum(fr.epoch_seconds) / len(fr.epoch_seconds) if fr.epoch_seconds else None
     return {
-        "model": kind, "status": fr.status, "members": E, "arch": cfg.arch, "hidden": cfg.hidden,
-        "layers": cfg.layers, "epochs": epochs_done, "batch_size": cfg.batch_size,
-        "dataset": dataset.name, "device": str(device), "seed": cfg.seed, "params": params,
-        "param_bytes": nbytes, "param_mb": nbytes / 2**20,
-        "params_rel_single": params / single_params, "train_seconds": fr.seconds,
+        "model": kind,
+        "status": fr.status,
+        "members": E,
+        "arch": cfg.arch,
+        "hidden": cfg.hidden,
+        "layers": cfg.layers,
+        "epochs": epochs_done,
+        "batch_size": cfg.batch_size,
+        "dataset": dataset.name,
+        "device": str(device),
+        "seed": cfg.seed,
+        "params": params,
+        "param_bytes": nbytes,
+        "param_mb": nbytes / 2**20,
+        "params_rel_single": params / single_params,
+        "train_seconds": fr.seconds,
         "epoch_seconds": mean_epoch,
         "member_samples_per_s": samples / fr.seconds if fr.seconds and samples else None,
-    }  # fmt: skip
+    }
 
 
 def _meta(cfg: RunConfig, device: torch.device, dataset: Dataset) -> dict[str, Any]:
     from bedash import __version__
 
     meta: dict[str, Any] = {
-        "bedash": __version__, "torch": torch.__version__, "python": platform.python_version(),
-        "host": socket.gethostname(), "device": str(device), "dataset": dataset.name,
-        "classes": dataset.classes, "train_images": len(dataset.train),
+        "bedash": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "host": socket.gethostname(),
+        "device": str(device),
+        "dataset": dataset.name,
+        "classes": dataset.classes,
+        "train_images": len(dataset.train),
         "test_images": len(dataset.test),
         "dataset_info": {k: str(v) for k, v in dataset.info.items()},
-    }  # fmt: skip
+    }
     if device.type == "cuda":
         meta["gpu"] = torch.cuda.get_device_name(device)
     else:
@@ -347,10 +356,8 @@ def _meta(cfg: RunConfig, device: torch.device, dataset: Dataset) -> dict[str, A
 def prepare_run(
     cfg: RunConfig, dataset: Dataset, *, download: bool = True
 ) -> tuple[Dataset, UncertaintyData | None]:
-    """Before training: hold the validation split out of the training set (temperature
-    scaling) and load the OOD sets. Returns the dataset to train on, and what to evaluate
-    (None when the run asks for none of it). Raises ConfigError (val_size) or DatasetError
-    (ood) before anything is written."""
+    """Before anything is written: hold the validation split out of the training set and load
+    the OOD sets. Returns the dataset to train on and what to evaluate (None: nothing)."""
     corruptions = parse_shift(cfg.shift)
     ood = parse_ood(cfg.ood)
     val = None
@@ -363,7 +370,12 @@ def prepare_run(
         ood, len(dataset.test), data_dir=cfg.data_dir, seed=cfg.seed, download=download
     )
     data = prepare(
-        dataset, corruptions=corruptions, severities=parse_severities(cfg.severities), ood=sets,
-        val=val, seed=cfg.seed, keep=len(cfg.models) > 1,
-    )  # fmt: skip
+        dataset,
+        corruptions=corruptions,
+        severities=parse_severities(cfg.severities),
+        ood=sets,
+        val=val,
+        seed=cfg.seed,
+        keep=len(cfg.models) > 1,
+    )
     return dataset, data

@@ -1,9 +1,7 @@
-"""The names every part of bedash shares, declared once: model kinds with their label and one
-colour each, run statuses, the run files' CSV columns, progress records, the errors that carry
-their field, and the uncertainty settings' text lists (shift, severities, ood) read into the
-names they list. Imports neither torch nor pandas: a dashboard page can import it at the top and
-still render fast. (RunConfig's fields, declared once with their metadata, live in
-bedash.settings.config; what each type of setting means, in bedash.settings.types.)
+"""The names every part of bedash shares, declared once: model kinds (label, colour), run
+statuses, the run files' CSV columns, progress records, the errors that carry their field, and
+the uncertainty settings' text lists read into names. Imports neither torch nor pandas: a
+dashboard page can import it at the top and still render fast.
 """
 
 from __future__ import annotations
@@ -49,23 +47,56 @@ JOB_ACTIVE = ("queued", "loading", "running")  # a dashboard job that has not en
 
 HISTORY_COLUMNS = ["model", "member", "epoch", "loss", "epoch_seconds", "samples_per_s"]
 RESULT_COLUMNS = [
-    "model", "status", "members", "arch", "hidden", "layers", "epochs", "batch_size", "dataset",
-    "device", "seed", "params", "param_bytes", "param_mb", "params_rel_single", "train_seconds",
-    "epoch_seconds", "infer_seconds", "member_samples_per_s", "mean_member_acc", "ensemble_acc",
-    "vote_acc", "oracle_acc", "nll", "ece", "brier", "mean_disagreement",
+    "model",
+    "status",
+    "members",
+    "arch",
+    "hidden",
+    "layers",
+    "epochs",
+    "batch_size",
+    "dataset",
+    "device",
+    "seed",
+    "params",
+    "param_bytes",
+    "param_mb",
+    "params_rel_single",
+    "train_seconds",
+    "epoch_seconds",
+    "infer_seconds",
+    "member_samples_per_s",
+    "mean_member_acc",
+    "ensemble_acc",
+    "vote_acc",
+    "oracle_acc",
+    "nll",
+    "ece",
+    "brier",
+    "mean_disagreement",
     # infer_seconds is the median of infer_repeats timed passes; the machine's 1-minute load
     # average and CPU count when they ran say how far other work may have slowed them
-    "infer_repeats", "load_avg", "cpu_count",
-]  # fmt: skip
+    "infer_repeats",
+    "load_avg",
+    "cpu_count",
+]
 MEMBER_COLUMNS = ["model", "member", "accuracy", "nll"]
 RELIABILITY_COLUMNS = ["bin", "lower", "upper", "count", "accuracy", "confidence"]
 # -- uncertainty under shift: the names a run may ask for ---------------------------------------
 
 # uncertainty.corruptions implements each (CIFAR-10-C's parameters); "all": every one
 CORRUPTION_NAMES = (
-    "gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "gaussian_blur",
-    "defocus_blur", "contrast", "brightness", "pixelate", "jpeg_compression",
-)  # fmt: skip
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "speckle_noise",
+    "gaussian_blur",
+    "defocus_blur",
+    "contrast",
+    "brightness",
+    "pixelate",
+    "jpeg_compression",
+)
 SEVERITY_RANGE = (1, 5)
 OOD_NAMES = ("uniform", "gaussian", "synthetic", "cifar10", "svhn")  # or a folder of images
 
@@ -73,14 +104,27 @@ OOD_NAMES = ("uniform", "gaussian", "synthetic", "cifar10", "svhn")  # or a fold
 # clean test set, "mean" the mean over the corruptions at one severity; the *_ts columns are the
 # same metrics after temperature scaling (empty without it), beside the raw ones, never instead
 SHIFT_COLUMNS = [
-    "model", "corruption", "severity", "acc", "nll", "ece", "brier", "entropy", "mutual_info",
-    "expected_entropy", "aurc", "temperature", "acc_ts", "nll_ts", "ece_ts", "brier_ts",
-]  # fmt: skip
+    "model",
+    "corruption",
+    "severity",
+    "acc",
+    "nll",
+    "ece",
+    "brier",
+    "entropy",
+    "mutual_info",
+    "expected_entropy",
+    "aurc",
+    "temperature",
+    "acc_ts",
+    "nll_ts",
+    "ece_ts",
+    "brier_ts",
+]
 OOD_COLUMNS = ["model", "ood_set", "score", "auroc", "aupr", "fpr95"]
 SELECTIVE_COLUMNS = ["model", "coverage", "accuracy", "risk"]  # clean test set; AURC: shift.csv
-UNCERTAINTY_COLUMNS = [  # uncertainty_<model>.csv: histograms, set = in_distribution or OOD
-    "model", "set", "quantity", "bin", "lower", "upper", "count", "fraction",
-]  # fmt: skip
+# uncertainty_<model>.csv: histograms, set = in_distribution or OOD
+UNCERTAINTY_COLUMNS = ["model", "set", "quantity", "bin", "lower", "upper", "count", "fraction"]
 # -- uncertainty under shift: the text lists -> tuples -----------------------------------------
 
 
@@ -133,8 +177,7 @@ def parse_ood(text: Any) -> tuple[str, ...]:
 
 
 def validation_size(val_size: int | None, train_images: int) -> int:
-    """The images to hold out for temperature scaling (None: a tenth of the training set); the
-    split must leave training images, and hold at least one."""
+    """The images to hold out for temperature scaling (None: a tenth of the training set)."""
     n = max(train_images // 10, 1) if val_size is None else val_size
     if n >= train_images:
         raise ConfigError(
@@ -152,13 +195,18 @@ ACCURACY_LABELS = {  # every accuracy named for what it is
 }
 METRIC_LABELS = {  # what a chart's axis or a table's row calls a results.csv metric
     **{k: f"accuracy, {v}" for k, v in ACCURACY_LABELS.items()},
-    "nll": "NLL (ensemble)", "ece": "ECE (ensemble)", "brier": "Brier score (ensemble)",
-    "params": "parameters", "param_mb": "parameters (MB)", "params_rel_single":
-    "parameters / single model", "train_seconds": "training time (s)",
-    "epoch_seconds": "seconds per epoch", "infer_seconds": "inference time (s, median)",
+    "nll": "NLL (ensemble)",
+    "ece": "ECE (ensemble)",
+    "brier": "Brier score (ensemble)",
+    "params": "parameters",
+    "param_mb": "parameters (MB)",
+    "params_rel_single": "parameters / single model",
+    "train_seconds": "training time (s)",
+    "epoch_seconds": "seconds per epoch",
+    "infer_seconds": "inference time (s, median)",
     "member_samples_per_s": "member-samples per second",
     "mean_disagreement": "mean pairwise disagreement",
-}  # fmt: skip
+}
 
 
 def metric_label(metric: str) -> str:
@@ -169,10 +217,8 @@ def metric_label(metric: str) -> str:
 
 
 class FieldError(ValueError):
-    """Bad input about one setting: `field` names it (a RunConfig field such as "batch_size",
-    or "out", "runs_dir", "dataset"...), `message` says what is wrong and what is allowed. Each
-    front end words the field its own way (`--batch-size` on the CLI, "Batch size" on the
-    page); str(e) is "field: message"."""
+    """Bad input about one setting: `field` names it ("batch_size", "out"...), `message` says
+    what is wrong and what is allowed; each front end words the field its own way."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -185,9 +231,8 @@ class ConfigError(FieldError):
 
 
 class DatasetError(FieldError):
-    """The dataset cannot be loaded. `field` names the setting it is about ("dataset" for the
-    folder or its files, "data_dir", "batch_size", "train_size", "test_size"); `message` says
-    what is wrong and how to fix it; str(e) is "field: message"."""
+    """The dataset cannot be loaded: `field` names the setting at fault ("dataset", "data_dir",
+    "batch_size", "train_size", "test_size"), `message` says how to fix it."""
 
 
 # -- progress records --------------------------------------------------------------------------

@@ -1,11 +1,10 @@
 """Ctrl-C and SIGTERM for the commands (train, sweep): the same rules for both signals.
 
-A service manager, a batch scheduler (SLURM, Kubernetes) or `kill` ends a job with SIGTERM;
-left to Python's default, that kills the process on the spot: no "cancelled" status, no
-results table, cells left marked running. Here the first signal asks the running work to stop
-and keep what it measured, as a first Ctrl-C does; a second, or one before there is anything to
-keep (imports, data loading), aborts with one line. The exit code is 128 + the signal's number,
-as a shell reports a process ended by it: 130 for Ctrl-C, 143 for SIGTERM.
+Left to Python's default, SIGTERM (a service manager, SLURM, Kubernetes, `kill`) kills the
+process on the spot: no "cancelled" status, no results table, cells left marked running. Here the
+first signal asks the work to stop and keep what it measured; a second, or one before there is
+anything to keep (imports, loading), aborts with one line. Exit code: 128 + the signal, as a
+shell reports it (130 for Ctrl-C, 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
 class Stopped(KeyboardInterrupt):
-    """Abort now: raised by the handler (a KeyboardInterrupt, so every `except
-    KeyboardInterrupt` that cleans up still runs); carries the signal's number."""
+    """Abort now, with the signal's number; a KeyboardInterrupt, so every cleanup still runs."""
 
     def __init__(self, signum: int = signal.SIGINT) -> None:
         super().__init__(NAMES.get(signum, str(signum)))
@@ -48,10 +46,9 @@ def word(e: BaseException | None = None) -> str:
 def install(
     cancel: threading.Event, doing: str, *, keep: Callable[[], bool] = lambda: True
 ) -> Callable[[], None]:
-    """Handle SIGINT and SIGTERM until the returned function restores the previous handlers.
-    The first signal sets `cancel` and says `doing` ("stopping after this batch") when keep()
-    says there is something to keep; otherwise, and on any later signal, Stopped is raised.
-    Off the main thread (where Python cannot install handlers) nothing changes."""
+    """Handle SIGINT and SIGTERM until the returned function restores the previous handlers. The
+    first signal sets `cancel` and says `doing` when keep() says there is something to keep;
+    otherwise, and on any later signal, Stopped is raised. Off the main thread: nothing."""
     _received.clear()
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -64,8 +61,8 @@ def install(
         if signum == signal.SIGINT:
             print(f"\n{doing} (Ctrl-C again to abort)...", file=sys.stderr)
         else:
-            print(f"\n{NAMES.get(signum, signum)}: {doing} (a second signal aborts)...",
-                  file=sys.stderr)  # fmt: skip
+            name = NAMES.get(signum, signum)
+            print(f"\n{name}: {doing} (a second signal aborts)...", file=sys.stderr)
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
 

@@ -1,9 +1,7 @@
-"""Will this config fit? An estimate of the memory a run needs, checked against what this
-machine (or the CUDA device) has free, before the run folder exists.
-
-Today a config can pass validation and die minutes later (`--members 64 --hidden 16384
---layers 16` asks for ~4 TB): `check_budget` refuses it up front with a ConfigError naming the
-field that dominates. The estimate:
+"""Will this config fit? `check_budget` estimates the memory a run needs and, before the run
+folder exists, refuses a valid config that cannot fit in what this machine (or the CUDA device)
+has free (`--members 64 --hidden 16384 --layers 16` asks for ~4 TB), with a ConfigError naming
+the field that dominates. The estimate:
   parameters   exact, from the model built on torch's "meta" device (no memory)
   gradients    one per parameter (they stay allocated after the last step)
   Adam state   two per parameter (the sequential ensemble: one member's optimizer at a time)
@@ -25,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from bedash.names import ConfigError
+from bedash.method.devices import resolve_device
+from bedash.names import ConfigError, DatasetError
 from bedash.settings.config import RunConfig
 
 IMAGE_SHAPE = (3, 32, 32)  # every dataset is decoded to 32 x 32 RGB
@@ -70,10 +69,8 @@ def format_bytes(n: float) -> str:
 
 
 def param_bytes(kind: str, cfg: RunConfig, num_classes: int = 10) -> tuple[int, int]:
-    """(parameter count, bytes) of `kind`, exactly as build_model makes it, built on the meta
-    device. Every kind is affine in E (E copies, or E fast-weight vectors beside shared
-    weights), so E = 1 and E = 2 are built and extrapolated: exact, and instant at E = 64."""
-
+    """(parameter count, bytes) of `kind` as build_model makes it, on the meta device. Every
+    kind is affine in E, so E = 1 and E = 2 are built and extrapolated: exact, instant at 64."""
     if kind == "single":
         return _built(kind, cfg.replace(members=1, extra={}), num_classes)
     (c1, b1), (c2, b2) = (
@@ -94,10 +91,9 @@ def _built(kind: str, cfg: RunConfig, num_classes: int) -> tuple[int, int]:
 
 @functools.lru_cache(maxsize=256)
 def _widths(cfg: RunConfig, num_classes: int) -> tuple[int, int]:
-    """Float activations one image makes in one member's forward pass, read off the
-    architecture itself (bedash.method.models, run on the meta device): (all that training
-    keeps for backward: the input and every layer's output, views such as Flatten aside; the
-    most alive at once without autograd: the input and the widest layer's output and ReLU)."""
+    """Float activations of one image in one member's forward pass, read off the architecture on
+    the meta device: (what training keeps for backward: the input and every layer's output,
+    views aside; the most alive at once without autograd: the input, widest output, its ReLU)."""
     from bedash.method.models import make_arch
 
     outputs: list[int] = []
@@ -149,7 +145,6 @@ def planned_images(cfg: RunConfig) -> tuple[int, int, int]:
         classes = 10
     else:
         from bedash.data.folder import scan_image_folder
-        from bedash.names import DatasetError
 
         try:
             listing = scan_image_folder(cfg.dataset)
@@ -174,8 +169,7 @@ def estimate(cfg: RunConfig, n_train: int, n_test: int, num_classes: int = 10) -
 
 
 # which field to name: the one whose usual value alone would save the most
-_USUAL = {"members": 1, "hidden": 128, "layers": 1, "channels": 32, "batch_size": 32,
-          "eval_batch_size": 500}  # fmt: skip
+_USUAL = dict(members=1, hidden=128, layers=1, channels=32, batch_size=32, eval_batch_size=500)
 
 
 def dominant_field(cfg: RunConfig, n_train: int, n_test: int, num_classes: int = 10) -> str:
@@ -198,9 +192,8 @@ def dominant_field(cfg: RunConfig, n_train: int, n_test: int, num_classes: int =
 
 
 def host_available() -> tuple[int | None, str]:
-    """(bytes this machine can still give, how to say it). Linux: MemAvailable, capped by a
-    cgroup's limit (a container sees the host's /proc/meminfo); elsewhere os.sysconf; None
-    when nothing says (the check is then skipped)."""
+    """(bytes this machine can still give, how to say it): MemAvailable capped by a cgroup's
+    limit (a container sees the host's /proc/meminfo), else os.sysconf; None: unknown."""
     avail: int | None = None
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -249,30 +242,24 @@ def check_budget(
     host: int | None = None,
 ) -> Estimate:
     """Raise ConfigError (the dominant field) when cfg cannot fit; return the estimate.
-
-    `available` / `host` replace the measured free bytes of the training device / this
-    machine (tests; None: measure). On CUDA the host still holds the data and each model
-    as built, before it moves to the GPU."""
+    `available` / `host`: the free bytes of the training device / this machine (None: measure).
+    On CUDA the host still holds the data and each model as built, before it moves."""
     if isinstance(device, str):
-        from bedash.method.devices import resolve_device
-
         device = resolve_device(device)  # "auto" -> what training will use
-    n_train, n_test, classes = planned_images(cfg)
-    need = estimate(cfg, n_train, n_test, classes)
+    sizes = planned_images(cfg)
+    need = estimate(cfg, *sizes)
     if available is None:
         available, where = device_available(device)
     else:
         where = f"{device} has" if device.type == "cuda" else "this machine has"
-    _refuse_if_over(cfg, need, available, where, n_train, n_test, classes)
+    _refuse_if_over(cfg, need, available, where, sizes)
     if device.type == "cuda":
-        on_host = {p: 0 for p in PARTS}
-        on_host["parameters"] = need.parts["parameters"]
-        on_host["data"] = need.parts["data"]
+        kept = ("parameters", "data")
+        on_host = Estimate(need.kind, {p: need.parts[p] if p in kept else 0 for p in PARTS})
         host_where = "this machine has"
         if host is None:
             host, host_where = host_available()
-        _refuse_if_over(cfg, Estimate(need.kind, on_host), host, host_where, n_train, n_test,
-                        classes)  # fmt: skip
+        _refuse_if_over(cfg, on_host, host, host_where, sizes)
     return need
 
 
@@ -281,13 +268,11 @@ def _refuse_if_over(
     need: Estimate,
     available: int | None,
     where: str,
-    n_train: int,
-    n_test: int,
-    classes: int,
+    sizes: tuple[int, int, int],
 ) -> None:
     if available is None or need.total <= available * USABLE_FRACTION:
         return
-    field = dominant_field(cfg, n_train, n_test, classes)
+    field = dominant_field(cfg, *sizes)
     usable = format_bytes(available * USABLE_FRACTION)
     raise ConfigError(
         field,

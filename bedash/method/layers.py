@@ -1,12 +1,10 @@
 """BatchEnsemble and stacked-ensemble layers, and the transforms that put them into a model.
 
 Layout (DESIGN.md §2): a wrapper expands the input once to member-major `[E*B, ...]` (rows
-`k*B:(k+1)*B` belong to member k), the user's own `forward` runs unchanged, every layer here
-views its input as `[E, B, ...]`, and the wrapper returns `[E, B, C]`.
-
-Each forward here is the method's math. In inference every member reads the same batch `[B, ...]`;
-`forward_shared` (each layer) and `MemberMajor.predict_shared` compute the first layer from that
-batch once instead of from E copies: the same numbers to float rounding (tests/test_layers.py).
+`k*B:(k+1)*B` are member k's), the user's `forward` runs unchanged, every layer here views its
+input as `[E, B, ...]`, and the wrapper returns `[E, B, C]`. In inference every member reads the
+same batch: `forward_shared` and `MemberMajor.predict_shared` compute the first layer from it
+once instead of from E copies (the same numbers to float rounding, tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -71,14 +69,12 @@ class BatchEnsembleLinear(nn.Module):
     def from_linear(
         cls, layer: nn.Linear, members: int, per_member_bias: bool = False
     ) -> BatchEnsembleLinear:
-        new = cls(
-            layer.in_features, layer.out_features, members, layer.bias is not None,
-            per_member_bias,
-        )  # fmt: skip
+        has_bias = layer.bias is not None
+        new = cls(layer.in_features, layer.out_features, members, has_bias, per_member_bias)
         new.to(device=layer.weight.device, dtype=layer.weight.dtype)
         with torch.no_grad():
             new.weight.copy_(layer.weight)
-            if layer.bias is not None:
+            if has_bias:
                 new.bias.copy_(layer.bias.expand_as(new.bias))
         return new
 
@@ -93,9 +89,8 @@ class BatchEnsembleLinear(nn.Module):
         return (self.weight * self.s[:, None, :]).reshape(-1, self.in_features)
 
     def forward_shared(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
-        """forward(tile(x, E)) for x `[B, ..., in]`, from x once: one GEMM with the E scaled
-        weights (`shared_weight()`, or `weight` computed by it beforehand) instead of E scaled
-        copies of x."""
+        """forward(tile(x, E)) for x `[B, ..., in]` from x once: one GEMM with the E scaled
+        weights (`weight`: shared_weight() computed beforehand) instead of E copies of x."""
         E, out = self.members, self.out_features
         w = self.shared_weight() if weight is None else weight
         h = F.linear(x.reshape(-1, self.in_features), w)  # (N, E*out)
@@ -149,12 +144,10 @@ class BatchEnsembleConv2d(_ConvMixin, nn.Module):
         dev, dt = conv.weight.device, conv.weight.dtype
         self.r = nn.Parameter(torch.ones(members, self.out_channels, device=dev, dtype=dt))
         self.s = nn.Parameter(torch.ones(members, self.in_channels, device=dev, dtype=dt))
-        if has_bias:
-            b = conv.bias.detach()
-            b = b.expand(members, -1) if self.per_member_bias else b
-            self.bias = nn.Parameter(b.clone())
-        else:
-            self.bias = None
+        bias = conv.bias.detach() if has_bias else None
+        if self.per_member_bias:  # only with a bias
+            bias = bias.expand(members, -1)
+        self.bias = None if bias is None else nn.Parameter(bias.clone())
 
     def forward(self, x: Tensor) -> Tensor:
         E = self.members
@@ -171,9 +164,8 @@ class BatchEnsembleConv2d(_ConvMixin, nn.Module):
         return (self.weight[None] * self.s[:, None, :, None, None]).flatten(0, 1)
 
     def forward_shared(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
-        """forward(tile(x, E)) for x `[B, C, H, W]`, from x once: one convolution with the E
-        scaled kernels (`shared_weight()`, or `weight` computed by it beforehand) instead of E
-        scaled copies of x."""
+        """forward(tile(x, E)) for x `[B, C, H, W]` from x once: one convolution with the E
+        scaled kernels (`weight`: shared_weight() computed beforehand) instead of E copies."""
         E = self.members
         w = self.shared_weight() if weight is None else weight
         if w is None:  # grouped: no shared form
@@ -274,8 +266,7 @@ class StackedConv2d(_ConvMixin, nn.Module):
         return self.weight.flatten(0, 1) if self.groups == 1 else None
 
     def forward_shared(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
-        """forward(tile(x, E)) for x `[B, C, H, W]`, from x once: E x O kernels in one
-        convolution."""
+        """forward(tile(x, E)) for x `[B, C, H, W]` from x once: E x O kernels, one convolution."""
         E, out = self.members, self.out_channels
         w = self.shared_weight() if weight is None else weight
         if w is None:  # grouped: no shared form
@@ -317,11 +308,10 @@ class MemberMajor(nn.Module):
         return out.view(E, B, *out.shape[1:])  # (E, B, C)
 
     def predict_shared(self, batches: Iterable[Tensor]) -> Iterator[Tensor]:
-        """forward(x) for each batch x (every member sees all of it), with the first layer
-        computed from x once rather than from E copies, its weight scaled per member once for
-        all the batches: the same `[E, B, C]` to float rounding. For inference: the weights
-        must not change while it runs. Needs a model that names its first layer (`stages()`,
-        as bedash's MLP and CNN do); any other model runs forward."""
+        """forward(x) for each batch, the first layer computed from x once rather than from E
+        copies, its weight scaled per member once for all batches (inference: the weights must
+        not change meanwhile). Needs a model that names its first layer (`stages()`, as
+        bedash's MLP and CNN do); any other model runs forward."""
         stages = getattr(self.model, "stages", None)
         before, first, rest = stages() if stages is not None else (None, None, None)
         if not hasattr(first, "forward_shared"):  # a plain layer (E = 1): nothing to share
@@ -392,8 +382,8 @@ def batchensemble(
 
 
 def parallel_ensemble(nets: Sequence[nn.Module]) -> ParallelEnsemble:
-    """Stack E models of one architecture into a single model with batched layers. Member k of
-    the result computes exactly what `nets[k]` computes; the inputs are left untouched."""
+    """Stack E models of one architecture into one model with batched layers; member k computes
+    exactly what `nets[k]` computes (the inputs are left untouched)."""
     if not nets:
         raise ValueError("parallel_ensemble needs at least one member")
     net = copy.deepcopy(nets[0])

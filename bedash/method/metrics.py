@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bedash.names import RELIABILITY_COLUMNS
+
 ECE_BINS = 15
 
 
@@ -74,11 +76,8 @@ def compute_metrics(logits: Tensor, labels: Tensor, bins: int = ECE_BINS) -> Met
     ece, reliability = _calibration(conf, (ens_pred == labels).float(), bins)
 
     agree = (preds[:, None, :] == preds[None, :, :]).float().mean(-1)  # (E, E)
-    if E > 1:
-        iu = torch.triu_indices(E, E, offset=1)
-        disagreement = float((1 - agree[iu[0], iu[1]]).mean())
-    else:
-        disagreement = float("nan")
+    iu = torch.triu_indices(E, E, offset=1)  # the pairs i < j
+    disagreement = float((1 - agree[iu[0], iu[1]]).mean()) if E > 1 else float("nan")
 
     return Metrics(
         member_acc=member_acc.tolist(),
@@ -110,6 +109,6 @@ def _calibration(conf: Tensor, correct: Tensor, bins: int) -> tuple[float, list[
         avg_conf = float(conf[mask].mean()) if count else float("nan")
         if count:
             ece += count / n * abs(acc - avg_conf)
-        table.append({"bin": b, "lower": float(edges[b]), "upper": float(edges[b + 1]),
-                      "count": count, "accuracy": acc, "confidence": avg_conf})  # fmt: skip
+        row = (b, float(edges[b]), float(edges[b + 1]), count, acc, avg_conf)
+        table.append(dict(zip(RELIABILITY_COLUMNS, row, strict=True)))
     return ece, table

@@ -1,9 +1,7 @@
-"""Architectures (the seed's MLP, a small CNN) and the model kinds built from them.
-
-Every kind returns logits `[E, B, C]` and names E in `.members`: `single` (E = 1),
-`batchensemble`, `ensemble` (E independent models run one after another) and
-`ensemble_parallel` (the same E models with stacked weights, one step for all).
-"""
+"""Architectures (the seed's MLP, a small CNN) and the model kinds built from them. Every kind
+returns logits `[E, B, C]` and names E in `.members`: `single` (E = 1), `batchensemble`,
+`ensemble` (E independent models run one after another) and `ensemble_parallel` (the same E
+models with stacked weights, one step for all)."""
 
 from __future__ import annotations
 
@@ -155,8 +153,7 @@ def loss_scale(kind: str, members: int) -> float:
 
 
 def training_units(model: nn.Module) -> list[nn.Module]:
-    """What one optimizer trains at a time: each member of a sequential Ensemble (wrapped to
-    return [1, B, C]), or the whole model."""
+    """What one optimizer trains at a time: each member of an Ensemble, or the whole model."""
     if isinstance(model, Ensemble):
         return [Single(m) for m in model.nets]
     return [model]
@@ -164,12 +161,5 @@ def training_units(model: nn.Module) -> list[nn.Module]:
 
 def param_stats(model: nn.Module) -> tuple[int, int]:
     """(parameter count, parameter bytes); shared tensors are counted once."""
-    seen: set[int] = set()
-    count = nbytes = 0
-    for p in model.parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        count += p.numel()
-        nbytes += p.numel() * p.element_size()
-    return count, nbytes
+    params = list(model.parameters())  # yields a shared parameter once
+    return sum(p.numel() for p in params), sum(p.numel() * p.element_size() for p in params)

@@ -1,9 +1,7 @@
-"""RunConfig: every knob of an experiment, declared once with its metadata (type, label, help,
-flag, bounds, choices, group, sweepable), and the loops over that metadata: validation with
-messages that name the field, the run store's type check, the one-line summary. What a type of
-setting means (parse, format, check, flag, widget) is bedash.settings.types; the CLI, the sweep
-and the forms are generated from `config_fields()`. Imports neither torch nor pandas.
-"""
+"""RunConfig: every knob of an experiment, declared once with its metadata, and the loops over
+that metadata (validation naming the field, the run store's type check, the one-line summary).
+What a type of setting means is bedash.settings.types; the CLI, the sweep and the forms are
+generated from `config_fields()`. Imports neither torch nor pandas."""
 
 from __future__ import annotations
 
@@ -254,8 +252,7 @@ class RunConfig:
     # -- validation ----------------------------------------------------------------------
 
     def validate(self, limits: Limits = DEFAULT_LIMITS) -> RunConfig:
-        """Raise ConfigError naming the first bad field and the allowed values; return self.
-        Each field is checked against its metadata, then the rules about several fields."""
+        """Raise ConfigError naming the first bad field and the allowed values; return self."""
         for s in config_fields(extra=True):
             check_value(s, getattr(self, s.name), limits)
         lim = limit_suffix(limits)
@@ -275,15 +272,12 @@ class RunConfig:
             validation_size(self.val_size, self.train_size)
         if limits.cpu_only and self.device not in ("auto", "cpu"):
             raise ConfigError("device", f"only cpu is available{lim} (got {self.device!r})")
-        if self.dataset not in BUILTIN_DATASETS and limits.dataset_roots is not None:
-            path = Path(self.dataset).resolve()
-            roots = [Path(r).resolve() for r in limits.dataset_roots]
-            if not any(path == r or r in path.parents for r in roots):
-                raise ConfigError(
-                    "dataset",
-                    f"folders on the server cannot be used{lim}; upload a zip of the image "
-                    "folder, or choose cifar10 or synthetic",
-                )
+        if self.dataset not in BUILTIN_DATASETS and _outside_roots(self.dataset, limits):
+            raise ConfigError(
+                "dataset",
+                f"folders on the server cannot be used{lim}; upload a zip of the image "
+                "folder, or choose cifar10 or synthetic",
+            )
         return self
 
 
@@ -302,8 +296,7 @@ def _specs() -> tuple[Spec, ...]:
 
 
 def config_fields(extra: bool = False) -> Iterator[Spec]:
-    """Every RunConfig field's Spec, in declaration order; `extra` (free-form notes, no
-    widget and no flag) only when asked for."""
+    """Every RunConfig field's Spec, in order; `extra` (notes: no widget, no flag) if asked."""
     return iter([s for s in _specs() if extra or s.flag is not None])
 
 
@@ -315,8 +308,7 @@ def spec(name: str) -> Spec:
     raise KeyError(name)
 
 
-OTHER_LABELS = {"out": "Run folder", "runs_dir": "Runs folder"}  # fields errors name that are
-# not settings of a run
+OTHER_LABELS = {"out": "Run folder", "runs_dir": "Runs folder"}  # error fields beyond settings
 
 
 def label(name: str) -> str:
@@ -341,8 +333,7 @@ def field_names(extra: bool = False) -> list[str]:
 
 
 def example_value(name: str) -> Any:
-    """A valid value other than the default, within the demo limits: front-end tests set
-    each field to it and check that it arrives in the RunConfig."""
+    """A valid value other than the default, within the demo limits (front-end tests)."""
     s = spec(name)
     return s.type.example(s)
 
@@ -356,16 +347,17 @@ def check_value(s: Spec, value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
 
 def parse_value(s: Spec, raw: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Text (or a widget's value) -> a value of field `s`; ConfigError naming it otherwise."""
-    try:
-        return s.type.parse(raw, s, limits)
-    except ValueError as e:
-        raise ConfigError(s.name, str(e)) from None
+    return _named(s, s.type.parse, raw, limits)
 
 
 def sweep_values(s: Spec, raw: Any, limits: Limits = DEFAULT_LIMITS) -> list[Any]:
     """A sweep's text for field `s` ('1,2,4') -> its values; ConfigError naming it."""
+    return _named(s, s.type.sweep_values, raw, limits)
+
+
+def _named(s: Spec, convert: Any, raw: Any, limits: Limits) -> Any:
     try:
-        return s.type.sweep_values(raw, s, limits)
+        return convert(raw, s, limits)
     except ValueError as e:
         raise ConfigError(s.name, str(e)) from None
 
@@ -374,9 +366,8 @@ def sweep_values(s: Spec, raw: Any, limits: Limits = DEFAULT_LIMITS) -> list[Any
 
 
 def config_problem(d: dict[str, Any]) -> str:
-    """Why a config.json dict cannot be shown (a setting of the wrong type, a NaN, an absurd
-    integer), or "". Missing fields are fine (an older run); unknown keys are ignored (a newer
-    version's setting); "_meta" must be a mapping."""
+    """Why a config.json dict cannot be shown (a wrong type, a NaN, an absurd integer), or "".
+    Missing fields (an older run) and unknown keys (a newer version's) are fine."""
     for s in config_fields(extra=True):
         if s.name in d and not _stored_ok(s, d[s.name]):
             return f"config.json has a bad {s.name!r}: {_short(d[s.name])}"
@@ -421,6 +412,14 @@ def _stored_ok(s: Spec, value: Any) -> bool:
     return s.optional if value is None else s.type.stored_ok(value, s)
 
 
+def _outside_roots(folder: str, limits: Limits) -> bool:
+    """Whether `limits` allows image folders only under its roots and `folder` is elsewhere."""
+    if limits.dataset_roots is None:
+        return False
+    path, roots = Path(folder).resolve(), [Path(r).resolve() for r in limits.dataset_roots]
+    return not any(path == r or r in path.parents for r in roots)
+
+
 def _check_ood(name: str, cfg: RunConfig, limits: Limits) -> None:
     if name in OOD_NAMES:
         if name == cfg.dataset:
@@ -433,12 +432,9 @@ def _check_ood(name: str, cfg: RunConfig, limits: Limits) -> None:
             f"unknown OOD set {name!r}; allowed: {', '.join(OOD_NAMES)} or the path of a "
             "folder of images",
         )
-    if limits.dataset_roots is not None:
-        roots = [Path(r).resolve() for r in limits.dataset_roots]
-        p = path.resolve()
-        if not any(p == r or r in p.parents for r in roots):
-            raise ConfigError(
-                "ood", f"folders on the server cannot be used{limit_suffix(limits)} ({name})"
-            )
+    if _outside_roots(name, limits):
+        raise ConfigError(
+            "ood", f"folders on the server cannot be used{limit_suffix(limits)} ({name})"
+        )
     if cfg.dataset not in BUILTIN_DATASETS and path.resolve() == Path(cfg.dataset).resolve():
         raise ConfigError("ood", f"{name!r} is the run's own dataset, not out of distribution")

@@ -1,6 +1,4 @@
-"""Limits: the caps RunConfig.validate enforces (a profile such as the demo tightens them), and
-the caps themselves, written once: RunConfig's metadata and Limits' defaults both read them.
-Imports nothing: a leaf."""
+"""Limits: the caps RunConfig.validate enforces (a profile such as the demo tightens them)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """Profiles: the default (a user's own machine) and `demo` (a public hosted demo).
-
 BEDASH_PROFILE=demo (environment variable, or a Streamlit secret passed in by the app) caps
-what one job may ask for, wherever a RunConfig is validated.
-"""
+what one job may ask for, wherever a RunConfig is validated."""
 
 from __future__ import annotations
 
@@ -29,7 +27,6 @@ DEMO_LIMITS = Limits(
     dataset_roots=(),  # replaced by the uploads folder in demo_limits()
     name="demo",
 )
-DEMO_MAX_UPLOAD_BYTES = 50 * 2**20  # a zip of an image folder
 DEMO_MAX_UPLOAD_FILES = 20_000
 DEMO_UPLOADS_MAX_AGE = 6 * 3600.0  # seconds an unpacked upload is kept (a session's work)
 DEMO_UPLOADS_MAX_BYTES = 500 * 2**20  # all unpacked uploads together, oldest removed first

@@ -1,14 +1,12 @@
-"""The types of setting, each defined once: how it parses text, formats a value, checks a value,
-checks a stored (config.json) value, says what it allows, becomes a CLI argument and which widget
-the form draws. `Spec` is one setting as every front end sees it; its `type` is one of `TYPES`.
-
-The table knows no field names: a bad value raises ValueError with the message alone, and
-bedash.settings.config adds the field (ConfigError), so each front end words the field its own
-way (`--members` on the CLI, "Members (E)" on the page). Imports nothing of bedash: a leaf.
+"""The types of setting, each defined once: parse, format, check (also a stored config.json
+value), describe, CLI argument, form widget. `Spec` is one setting as every front end sees it.
+A bad value raises ValueError with the message alone; bedash.settings.config adds the field
+(ConfigError), so each front end words it its own way. Imports nothing of bedash: a leaf.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +16,8 @@ ABSURD = 1000  # config.json: an integer this many times above its cap is not a 
 
 @dataclass(frozen=True)
 class Spec:
-    """One RunConfig field as every front end sees it: the CLI builds its flag from it, the
-    form its widget, `validate` and the run store their checks, the summaries their text."""
+    """One RunConfig field: the CLI builds its flag from it, the form its widget, `validate`
+    and the run store their checks, the summaries their text."""
 
     name: str
     type: SettingType  # how it is parsed, checked, shown (one of TYPES)
@@ -46,14 +44,12 @@ class Spec:
     start: Any = None  # what the Experiment form starts with (None: the default)
 
     def bounds(self, limits: Any = None) -> tuple[float | None, float | None]:
-        """(lo, hi) under `limits` (a settings.config.Limits): its cap replaces hi where it has
-        one for this field."""
+        """(lo, hi) under `limits`: its cap for this field, if any, replaces hi."""
         cap = getattr(limits, self.limit, None) if limits is not None and self.limit else None
         return self.lo, (self.hi if cap is None else cap)
 
     def widget_range(self, limits: Any = None) -> tuple[float | None, float | None]:
-        """What a form offers: `form_range` where validation is open-ended (a learning rate),
-        else the bounds under `limits`."""
+        """What a form offers: `form_range` where validation is open-ended, else the bounds."""
         return self.form_range if self.form_range is not None else self.bounds(limits)
 
     def capped(self, limits: Any) -> bool:
@@ -83,8 +79,7 @@ class SettingType:
     whole_list = False  # its one value is itself a comma list: a sweep never splits it
 
     def parse(self, raw: Any, s: Spec, limits: Any = None) -> Any:
-        """Text (a flag, a text box, one item of a sweep's list) or a widget's own value ->
-        a value of this type; ValueError with the message when it cannot be one."""
+        """Text (a flag, a text box, a sweep's item) or a widget's value -> a value; ValueError."""
         return raw.strip() if isinstance(raw, str) else raw
 
     def format(self, value: Any) -> str:
@@ -100,8 +95,8 @@ class SettingType:
         return ""
 
     def stored_ok(self, value: Any, s: Spec) -> bool:
-        """Can this value from a config.json be shown as `s`? Types only, not limits: a run
-        made under looser limits, or a newer version's choice, is still shown."""
+        """Can a config.json value be shown as `s`? Types only, not limits: a run made under
+        looser limits, or with a newer version's choice, is still shown."""
         return isinstance(value, str)
 
     def describe(self, s: Spec, limits: Any = None) -> str:
@@ -124,8 +119,8 @@ class SettingType:
         return [self.parse(p, s, limits) for p in parts]
 
     def add_argument(self, group: Any, s: Spec, help: str, sweep: bool = False) -> None:
-        """The flag of `s` on an argparse group. A sweep's flag keeps its text (a comma list,
-        parsed by `sweep_values`); `train`'s parses it here (argparse: "invalid int value")."""
+        """The flag of `s`: a sweep's keeps its text (a comma list for `sweep_values`), `train`'s
+        parses it here (argparse: "invalid int value")."""
         if sweep:
             metavar = "LIST" if s.sweepable else None
             group.add_argument(s.flag, dest=s.name, default=None, metavar=metavar, help=help)
@@ -135,15 +130,15 @@ class SettingType:
             return self.parse(text, s)
 
         convert.__name__ = self.name  # argparse names it in "invalid int value: 'x'"
-        group.add_argument(s.flag, dest=s.name, type=convert, default=s.default,
-                           metavar=self.metavar(s), help=help)  # fmt: skip
+        group.add_argument(
+            s.flag, dest=s.name, type=convert, default=s.default, metavar=self.metavar(s), help=help
+        )
 
     def metavar(self, s: Spec) -> str | None:
         return None
 
     def flag_help(self, s: Spec, limits: Any = None, sweep: bool = False) -> str:
-        """The flag's help: the setting's, what it allows and its default ("1 to 64;
-        default: 5"); a sweepable one says that a comma list sweeps it."""
+        """The flag's help: the setting's, what it allows, its default ("1 to 64; default: 5")."""
         allowed = self.describe(s, limits)
         default = "all" if s.default is None else self.format(s.default)
         lists = "A comma list sweeps it. " if sweep and s.sweepable else ""
@@ -152,8 +147,7 @@ class SettingType:
 
 
 class TextList(SettingType):
-    """Text whose one value is a comma list of names (the uncertainty lists: parse_shift &
-    co. read it); kept as text in RunConfig and config.json."""
+    """A comma list of names kept as text (the uncertainty lists; parse_shift & co. read it)."""
 
     name = "names"
     whole_list = True
@@ -171,10 +165,8 @@ class Int(SettingType):
             return None
         if not text:
             raise ValueError("is empty; type a number")
-        try:
+        with contextlib.suppress(ValueError):
             return int(text)
-        except ValueError:
-            pass
         try:
             number = float(text)  # 1e3 is a whole number too
         except ValueError:
@@ -249,8 +241,7 @@ class Float(SettingType):
 
 
 class Choice(SettingType):
-    """One of `choices`; checked by `problem`, not by argparse, so that a wrong value gets
-    the same message from every front end."""
+    """One of `choices`; checked by `problem`, not argparse: the same message everywhere."""
 
     name = "choice"
     widget = "radio"
@@ -297,8 +288,10 @@ class ChoiceList(SettingType):
         return (s.choices[-1],)
 
 
-FLAG_WORDS = {"true": True, "on": True, "yes": True, "1": True,
-              "false": False, "off": False, "no": False, "0": False}  # fmt: skip
+FLAG_WORDS = {
+    "true": True,   "on": True,   "yes": True, "1": True,
+    "false": False, "off": False, "no": False, "0": False,
+}  # fmt: skip
 
 
 class Flag(SettingType):
@@ -396,7 +389,6 @@ class Notes(SettingType):
         return {"notes": "an example"}
 
 
-INT, FLOAT, CHOICE, LIST, TEXT, NAMES, BOOL, DICT, INTS = (
-    Int(), Float(), Choice(), ChoiceList(), SettingType(), TextList(), Flag(), Notes(), IntList()
-)  # fmt: skip
+INT, FLOAT, CHOICE, LIST, TEXT = Int(), Float(), Choice(), ChoiceList(), SettingType()
+NAMES, BOOL, DICT, INTS = TextList(), Flag(), Notes(), IntList()
 TYPES = {t.name: t for t in (INT, FLOAT, CHOICE, LIST, TEXT, NAMES, BOOL, DICT, INTS)}
