@@ -17,10 +17,9 @@ from torch import Tensor
 from bedash.data.cifar10 import cifar10_ood_missing, cifar10_present
 from bedash.data.folder import IMAGE_EXTENSIONS, decode_image
 from bedash.data.load import load_cifar10
-from bedash.data.offline import (  # noqa: F401 (SVHN_URL, svhn_manual_hint: re-exported)
+from bedash.data.offline import (
     SVHN_FILE,
     SVHN_FOLDER,
-    SVHN_URL,
     svhn_manual_hint,
     svhn_missing,
     svhn_present,
