@@ -40,7 +40,7 @@ def launch(
     try:
         base = RunConfig(dataset=dataset, device="cpu", data_dir=str(common.data_dir()))
         base = base.replace(**(evaluation or {}))  # the data folder: BEDASH_DATA_DIR
-        spec = parse_grid(base, texts, seeds)
+        spec = parse_grid(base, texts, seeds, common.limits())
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         job = submit_sweep(registry(), spec, name, engine=sweep_engine(), max_cells=MAX_PAGE_CELLS)
     except FieldError as e:  # SweepError, ConfigError, DatasetError (an OOD set not on disk)

@@ -10,6 +10,7 @@ flag), 130 interrupted. The driver never imports torch (Ray workers do).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 from collections.abc import Sequence
@@ -21,11 +22,19 @@ from bedash.jobs.executor import Executor
 from bedash.names import FieldError, duration
 from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_values
 from bedash.settings.config import flag as config_flag
-from bedash.settings.limits import Limits
+from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.settings.types import Spec
 from bedash.sweep.engines import LocalEngine, RayEngine
 from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
-from bedash.sweep.grid import MAX_CELLS, SweepError, SweepSpec, check_cells, parse_seeds
+from bedash.sweep.grid import (
+    MAX_CELLS,
+    SweepError,
+    SweepSpec,
+    check_cells,
+    check_size,
+    parse_seeds,
+    seed_count,
+)
 from bedash.sweep.run import SweepEvent, check_files, sweep_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -107,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def spec_from_args(a: argparse.Namespace) -> SweepSpec | None:
-    """The sweep the flags describe; None when no setting and no --seeds was given."""
+def spec_from_args(a: argparse.Namespace, limits: Limits = DEFAULT_LIMITS) -> SweepSpec | None:
+    """The sweep the flags describe; None when no setting and no --seeds was given. Its size
+    is checked against the cap (--max-cells, the profile's) before its seeds are listed."""
     base: dict[str, Any] = {}
     grid: dict[str, list[Any]] = {}
     given = a.seeds is not None
@@ -123,8 +133,10 @@ def spec_from_args(a: argparse.Namespace) -> SweepSpec | None:
             grid[s.name] = values
     if not given:
         return None
-    seeds = parse_seeds(a.seeds if a.seeds is not None else DEFAULT_SEEDS)
-    return SweepSpec(RunConfig(**base), grid, seeds)
+    seeds = a.seeds if a.seeds is not None else DEFAULT_SEEDS
+    n_configs = math.prod(len(v) for v in grid.values())
+    check_size(n_configs, seed_count(seeds), limits, getattr(a, "max_cells", None))
+    return SweepSpec(RunConfig(**base), grid, parse_seeds(seeds))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,7 +160,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bedash.store.folders import new_run_id
 
     limits = current_limits()
-    spec = spec_from_args(args)
+    spec = spec_from_args(args, limits)
     if spec is None and args.out and is_sweep_dir(args.out):  # only --out: resume what is there
         spec = spec_from_sweep(args.out)
     elif spec is None:

@@ -4,6 +4,7 @@ config at one seed); a cell's task sends back a CellOutcome (its run files, wher
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -16,6 +17,7 @@ from bedash.settings.config import RunConfig, config_fields
 from bedash.settings.limits import Limits
 
 MAX_CELLS = 1000  # a bigger grid is a typo more often than a plan (--max-cells raises it)
+MAX_CELLS_CEILING = 10_000  # how far --max-cells goes: every cell is built in memory at once
 DEMO_MAX_CELLS = 8  # the hosted demo: a few tiny cells, one after another, in-process
 # Fields a grid may list: those RunConfig's metadata marks sweepable, except the seed
 # (--seeds lists it for every config). The rest (data location, model kinds: every cell
@@ -33,9 +35,13 @@ class SweepError(FieldError):
 # -- the grid ----------------------------------------------------------------------------------
 
 
-def parse_seeds(text: str) -> list[int]:
-    """'0-4' -> [0..4]; '0,1,5'; '0-2,7'. SweepError('seeds') for anything else."""
-    seeds: list[int] = []
+MAX_SEED = 2**31 - 1  # torch and numpy take seeds below 2**32; bedash keeps them signed 32-bit
+
+
+def seed_ranges(text: str) -> list[range]:
+    """'0-2,7' -> [range(0, 3), range(7, 8)], checked without listing a seed (a typed range may
+    hold billions): SweepError('seeds') when malformed, past MAX_SEED, or a seed comes twice."""
+    ranges: list[range] = []
     hint = "use e.g. 0-4 or 0,1,2"
     for part in str(text).split(","):
         part = part.strip()
@@ -46,12 +52,27 @@ def parse_seeds(text: str) -> list[int]:
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi < lo:
             raise SweepError("seeds", f"malformed range {part!r}: {hi} < {lo} ({hint})")
-        seeds.extend(range(lo, hi + 1))
-    if len(set(seeds)) != len(seeds):
+        if hi > MAX_SEED:
+            raise SweepError("seeds", f"seeds must be at most {MAX_SEED}")
+        ranges.append(range(lo, hi + 1))
+    ordered = sorted(ranges, key=lambda r: r.start)
+    if any(b.start < a.stop for a, b in itertools.pairwise(ordered)):
         raise SweepError("seeds", f"lists a seed twice ({text!r})")
-    if any(s > 2**31 - 1 for s in seeds):
-        raise SweepError("seeds", f"seeds must be at most {2**31 - 1}")
-    return seeds
+    return ranges
+
+
+def seed_count(text: str) -> int:
+    """How many seeds `text` lists, by arithmetic."""
+    return sum(len(r) for r in seed_ranges(text))
+
+
+def parse_seeds(text: str, most: int = MAX_CELLS_CEILING) -> list[int]:
+    """'0-4' -> [0..4]; '0,1,5'; '0-2,7'. SweepError('seeds') for anything else, and for more
+    than `most` seeds (counted before they are listed)."""
+    ranges = seed_ranges(text)
+    if (n := sum(len(r) for r in ranges)) > most:
+        raise SweepError("seeds", f"lists {n} seeds, more than the limit of {most}")
+    return [s for r in ranges for s in r]
 
 
 @dataclass(frozen=True)
@@ -133,18 +154,31 @@ def _slug(values: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:80].strip("-._")
 
 
-def check_cells(spec: SweepSpec, limits: Limits, max_cells: int | None = None) -> list[Cell]:
-    """Every cell, validated (ConfigError names the field) and within the cell cap."""
+def cell_cap(limits: Limits, max_cells: int | None = None) -> int:
+    """The most cells a grid may have: max_cells (default MAX_CELLS; SweepError('max_cells')
+    outside 1..MAX_CELLS_CEILING), and at most DEMO_MAX_CELLS under the demo profile."""
     cap = max_cells if max_cells is not None else MAX_CELLS
-    if limits.name == "demo":
-        cap = min(cap, DEMO_MAX_CELLS)
-    if spec.n_cells > cap:
+    if not 1 <= cap <= MAX_CELLS_CEILING:
+        raise SweepError("max_cells", f"must be from 1 to {MAX_CELLS_CEILING} (got {cap})")
+    return min(cap, DEMO_MAX_CELLS) if limits.name == "demo" else cap
+
+
+def check_size(n_configs: int, n_seeds: int, limits: Limits, max_cells: int | None = None) -> None:
+    """SweepError('max_cells') when configs x seeds is over the cap: arithmetic, so that a
+    typed size is refused before a list of its seeds or cells exists."""
+    cap = cell_cap(limits, max_cells)
+    if n_configs * n_seeds > cap:
         where = " (demo limit)" if limits.name == "demo" else ""
         raise SweepError(
             "max_cells",
-            f"the grid has {spec.n_cells} cells ({spec.n_configs} configs x {len(spec.seeds)} "
+            f"the grid has {n_configs * n_seeds} cells ({n_configs} configs x {n_seeds} "
             f"seeds), more than the limit of {cap}{where}",
         )
+
+
+def check_cells(spec: SweepSpec, limits: Limits, max_cells: int | None = None) -> list[Cell]:
+    """Every cell, validated (ConfigError names the field) and within the cell cap."""
+    check_size(spec.n_configs, len(spec.seeds), limits, max_cells)
     cells = spec.cells()
     for cell in cells:
         cell.config.validate(limits)
