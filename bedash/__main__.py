@@ -3,6 +3,7 @@
 Each command lives with its feature (bedash/cli.py, bedash/sweep/cli.py, bedash/benchmark/cli.py)
 and is imported only when called: `bedash runs list` never loads torch. A Ctrl-C anywhere,
 imports included, ends with one line and exit code 130 (143 after SIGTERM), never a traceback.
+The BEDASH_* environment is checked first, as flags are: a bad value exits 2 naming it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ import sys
 from collections.abc import Sequence
 
 from bedash import stopping
+from bedash.settings.profile import EnvError, check_env
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The entry point of the `bedash` command and of `python -m bedash`."""
+    try:
+        check_env()
+    except EnvError as e:
+        print(f"bedash: {e.field}: {e.message}", file=sys.stderr)
+        return 2
     try:
         return _dispatch(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt as e:

@@ -107,3 +107,91 @@ def test_the_sweeps_page_refuses_a_huge_grid_before_building_it() -> None:
     with pytest.raises(SweepError, match=r"64 cells \(8 configs x 8 seeds\).*limit of 8 \(demo"):
         parse_grid(RunConfig(), {"members": "1,2,3,4,5,6,7,8"}, "0-7",
                    limits=current_limits({"BEDASH_PROFILE": "demo"}))  # fmt: skip
+
+
+# -- the environment: checked like flags at start-up ----------------------------------------------
+
+BAD_ENV = [
+    ("BEDASH_PROFILE", "demos", "unknown profile 'demos'; allowed: default, demo"),
+    ("BEDASH_MAX_JOBS", "lots", "must be a whole number from 1 to 64 (got 'lots')"),
+    ("BEDASH_MAX_JOBS", "0", "must be a whole number from 1 to 64 (got '0')"),
+    ("BEDASH_SWEEP_ENGINE", "rya", "unknown sweep engine 'rya'; allowed: ray, local"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_ENV)
+def test_a_bad_environment_variable_exits_2_naming_it(
+    name: str, value: str, message: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A typo in BEDASH_PROFILE used to drop every demo cap without a word."""
+    monkeypatch.setenv(name, value)
+    for argv in (["runs", "list", "--runs-dir", str(tmp_path)], ["sweep", "--seeds", "0"]):
+        try:
+            code = bedash_main(argv)
+        except SystemExit as e:
+            code = int(e.code or 0)
+        assert code == 2
+        assert capsys.readouterr().err.strip().splitlines() == [f"bedash: {name}: {message}"]
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_library_refuses_an_unknown_profile_instead_of_dropping_the_caps() -> None:
+    from bedash.settings.profile import EnvError
+
+    with pytest.raises(EnvError) as e:
+        current_limits({"BEDASH_PROFILE": "demos"})
+    assert (e.value.field, e.value.message) == (
+        "BEDASH_PROFILE", "unknown profile 'demos'; allowed: default, demo"
+    )  # fmt: skip
+    assert current_limits({"BEDASH_PROFILE": " Demo "}).name == "demo"  # as before
+    assert current_limits({"BEDASH_PROFILE": ""}).name == "default"
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_ENV)
+def test_the_dashboard_names_a_bad_setting_at_start_up(
+    name: str, value: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BEDASH_RUNS_DIR", str(tmp_path / "runs"))
+    for var in ("BEDASH_PROFILE", "BEDASH_MAX_JOBS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv(name, value)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [f"**{name}**: {message}"]
+
+
+def test_the_dashboard_names_a_bad_streamlit_secret(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BEDASH_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("BEDASH_PROFILE", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.secrets["BEDASH_PROFILE"] = "demos"
+    at.run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        "**BEDASH_PROFILE**: unknown profile 'demos'; allowed: default, demo"
+    ]
+
+
+@pytest.mark.parametrize("engine", ["ray", "auto"])
+def test_a_ray_that_fails_to_import_is_one_line_suggesting_local(
+    engine: str, tmp_path: Path
+) -> None:
+    """Ray installed but broken (a missing shared library, a half upgrade): exit 2 with one
+    line suggesting --engine local, instead of a traceback."""
+    fake = tmp_path / "fake"
+    (fake / "ray").mkdir(parents=True)
+    (fake / "ray" / "__init__.py").write_text("raise ImportError('libray.so: cannot open')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(ROOT)])}
+    out = tmp_path / "sw"
+    argv = [*TINY, "--seeds", "0", "--engine", engine, "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "bedash", "sweep", *argv], capture_output=True, text=True,
+        env=env, cwd=str(ROOT), timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "bedash sweep: error: --engine: Ray is installed but cannot be imported (ImportError: "
+        "libray.so: cannot open); repair it (pip install 'bedash[ray]') or use --engine local"
+    ]
+    assert not out.exists()

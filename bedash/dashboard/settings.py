@@ -1,5 +1,6 @@
 """The dashboard's settings: BEDASH_* environment variables, else Streamlit secrets of the same
-name (a hosted app is configured in its secrets; the library never reads them)."""
+name (a hosted app is configured in its secrets; the library never reads them). Each is declared
+and checked in bedash.settings.profile (ENV_SETTINGS); app.py checks them all at start-up."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import os
 from pathlib import Path
 
 from bedash.settings.limits import Limits
-from bedash.settings.profile import current_limits
-
-SETTINGS = ("BEDASH_PROFILE", "BEDASH_RUNS_DIR", "BEDASH_DATA_DIR", "BEDASH_MAX_JOBS")
+from bedash.settings.profile import ENV_SETTINGS, EnvError, check_env, current_limits, env_setting
 
 
 def setting(name: str, default: str = "") -> str:
@@ -27,17 +26,27 @@ def setting(name: str, default: str = "") -> str:
 
 def settings() -> dict[str, str]:
     """The BEDASH_* settings as an environment for bedash.settings.profile."""
-    return {name: setting(name) for name in SETTINGS if setting(name)}
+    return {name: value for name in ENV_SETTINGS if (value := setting(name))}
+
+
+def settings_problem() -> str:
+    """ "" when every BEDASH_* setting can be used, else the first problem, naming the setting
+    (a typo in BEDASH_PROFILE must not quietly drop the demo's caps)."""
+    try:
+        check_env(settings())
+    except EnvError as e:
+        return f"**{e.field}**: {e.message}"
+    return ""
 
 
 def runs_dir() -> Path:
     """Where runs are written and read (BEDASH_RUNS_DIR, default ./runs; ~ expanded)."""
-    return Path(setting("BEDASH_RUNS_DIR", "runs")).expanduser()
+    return Path(env_setting("BEDASH_RUNS_DIR", settings())).expanduser()
 
 
 def data_dir() -> Path:
     """Where CIFAR-10 is downloaded and decoded tensors are cached (BEDASH_DATA_DIR)."""
-    return Path(setting("BEDASH_DATA_DIR", "data")).expanduser()
+    return Path(env_setting("BEDASH_DATA_DIR", settings())).expanduser()
 
 
 def limits() -> Limits:
@@ -48,10 +57,7 @@ def limits() -> Limits:
 def max_jobs() -> int:
     """Jobs that may train at once (BEDASH_MAX_JOBS, default 1: two jobs on the same cores
     would each measure the other's load)."""
-    try:
-        wanted = max(1, int(setting("BEDASH_MAX_JOBS", "1")))
-    except ValueError:
-        wanted = 1
+    wanted = int(env_setting("BEDASH_MAX_JOBS", settings()))
     cap = limits().max_running
     return min(wanted, cap) if cap else wanted
 
@@ -61,5 +67,4 @@ def sweep_engine() -> str:
     this process); the demo always runs them here, within its memory."""
     if limits().name == "demo":
         return "local"
-    wanted = setting("BEDASH_SWEEP_ENGINE", "ray").strip().lower()
-    return wanted if wanted in ("ray", "local") else "ray"
+    return env_setting("BEDASH_SWEEP_ENGINE", settings())

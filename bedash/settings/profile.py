@@ -1,14 +1,74 @@
 """Profiles: the default (a user's own machine) and `demo` (a public hosted demo).
 BEDASH_PROFILE=demo (environment variable, or a Streamlit secret passed in by the app) caps
-what one job may ask for, wherever a RunConfig is validated."""
+what one job may ask for, wherever a RunConfig is validated. The BEDASH_* settings are declared
+here once (ENV_SETTINGS) and checked like flags: a typo is refused, never read as the default."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from bedash.names import FieldError
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
+
+PROFILES = ("default", "demo")
+
+
+class EnvError(FieldError):
+    """A BEDASH_* environment variable (or Streamlit secret) holds a value bedash cannot use;
+    `field` is the variable's name."""
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    """One BEDASH_* setting: any text (a folder), one of `allowed`, or a whole number 1..most."""
+
+    name: str
+    default: str
+    allowed: tuple[str, ...] = ()
+    most: int = 0
+
+    def value(self, env: Mapping[str, str]) -> str:
+        """Its value in env (unset or blank: the default), checked; EnvError naming it."""
+        given = str(env.get(self.name) or "")
+        raw = given.strip()  # a folder keeps its spaces; a word or a number loses them
+        if not raw:
+            return self.default
+        if self.allowed and raw.lower() not in self.allowed:
+            noun = self.name.removeprefix("BEDASH_").lower().replace("_", " ")
+            allowed = ", ".join(self.allowed)
+            raise EnvError(self.name, f"unknown {noun} {raw!r}; allowed: {allowed}")
+        whole = raw.isascii() and raw.isdigit() and len(raw) < 10  # int() of 5000 digits raises
+        if self.most and not (whole and 1 <= int(raw) <= self.most):
+            raise EnvError(self.name, f"must be a whole number from 1 to {self.most} (got {raw!r})")
+        return raw.lower() if self.allowed else raw if self.most else given
+
+
+ENV_SETTINGS = {
+    s.name: s
+    for s in (
+        EnvSetting("BEDASH_PROFILE", "default", allowed=PROFILES),
+        EnvSetting("BEDASH_RUNS_DIR", "runs"),
+        EnvSetting("BEDASH_DATA_DIR", "data"),
+        EnvSetting("BEDASH_MAX_JOBS", "1", most=64),  # jobs training at once on one server
+        EnvSetting("BEDASH_SWEEP_ENGINE", "ray", allowed=("ray", "local")),
+    )
+}
+
+
+def env_setting(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The checked value of BEDASH_* setting `name` in env (default: os.environ)."""
+    return ENV_SETTINGS[name].value(os.environ if env is None else env)
+
+
+def check_env(env: Mapping[str, str] | None = None) -> None:
+    """Every BEDASH_* setting checked, as at start-up: EnvError naming the first bad one."""
+    for name in ENV_SETTINGS:
+        env_setting(name, env)
+
 
 DEMO_LIMITS = Limits(
     max_members=8,  # the demo's whole point fits in 8 members
@@ -34,13 +94,12 @@ DEMO_UPLOADS_MAX_BYTES = 500 * 2**20  # all unpacked uploads together, oldest re
 
 def uploads_dir(env: dict[str, str] | None = None) -> Path:
     """Where uploaded image folders are extracted: <BEDASH_DATA_DIR>/uploads."""
-    env = env if env is not None else dict(os.environ)
-    return Path(env.get("BEDASH_DATA_DIR", "data")) / "uploads"
+    return Path(env_setting("BEDASH_DATA_DIR", env)) / "uploads"
 
 
 def profile_name(env: dict[str, str] | None = None) -> str:
-    value = (env if env is not None else os.environ).get("BEDASH_PROFILE", "").strip().lower()
-    return "demo" if value == "demo" else "default"
+    """default or demo (EnvError for anything else: a typo must not drop the demo's caps)."""
+    return env_setting("BEDASH_PROFILE", env)
 
 
 def current_limits(env: dict[str, str] | None = None) -> Limits:

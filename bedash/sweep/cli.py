@@ -55,7 +55,10 @@ def config_specs() -> list[Spec]:
 
 
 def flag_of(field: str) -> str:
-    """How this command names a field: "--batch-size", "--seeds", "--out"..."""
+    """How this command names a field: "--batch-size", "--seeds", "--out"... (a BEDASH_*
+    variable by its name)."""
+    if field.startswith("BEDASH_"):
+        return field
     return SWEEP_FLAGS.get(field) or config_flag(field)
 
 
@@ -207,7 +210,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _have_ray() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("ray") is not None
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except ValueError:  # sys.modules["ray"] is None or has no spec: it cannot be imported
+        return True
+
+
+def ray_import_error() -> str:
+    """ "" where Ray imports, else why not (an installed Ray with a missing library, a half
+    upgrade): the engine is refused in one line instead of a traceback at connect."""
+    try:
+        import ray  # noqa: F401
+    except Exception as e:  # whatever a broken install raises
+        return f"{type(e).__name__}: {e}"
+    return ""
 
 
 def train(*args: Any, **kwargs: Any) -> Any:
@@ -227,9 +243,15 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
         kind = "local"
     if kind == "auto" and not args.address and not _have_ray():
         kind = "local"  # `pip install .` without the ray extra: the cells run one by one here
-    if kind == "ray" and not _have_ray():
+    if kind != "local" and not _have_ray():
         raise SweepError(
             "engine", "Ray is not installed (pip install 'bedash[ray]'); or use --engine local"
+        )
+    if kind != "local" and (why := ray_import_error()):
+        raise SweepError(
+            "engine",
+            f"Ray is installed but cannot be imported ({why}); repair it "
+            "(pip install 'bedash[ray]') or use --engine local",
         )
     if kind == "local":
         if args.address:
