@@ -116,6 +116,8 @@ BAD_ENV = [
     ("BEDASH_MAX_JOBS", "lots", "must be a whole number from 1 to 64 (got 'lots')"),
     ("BEDASH_MAX_JOBS", "0", "must be a whole number from 1 to 64 (got '0')"),
     ("BEDASH_SWEEP_ENGINE", "rya", "unknown sweep engine 'rya'; allowed: ray, local"),
+    ("BEDASH_PROFLE", "demo", "unknown setting; did you mean BEDASH_PROFILE?"),
+    ("bedash_profile", "demo", "unknown setting; did you mean BEDASH_PROFILE?"),
 ]
 
 
@@ -161,16 +163,23 @@ def test_the_dashboard_names_a_bad_setting_at_start_up(
     assert [e.value for e in at.error] == [f"**{name}**: {message}"]
 
 
-def test_the_dashboard_names_a_bad_streamlit_secret(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BEDASH_PROFILE", "demos", "unknown profile 'demos'; allowed: default, demo"),
+        ("BEDASH_PROFLE", "demo", "unknown setting; did you mean BEDASH_PROFILE?"),
+    ],
+)
+def test_the_dashboard_names_a_bad_streamlit_secret(
+    name: str, value: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BEDASH_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.delenv("BEDASH_PROFILE", raising=False)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.secrets["BEDASH_PROFILE"] = "demos"
+    at.secrets[name] = value  # as .streamlit/secrets.toml or the host's settings
     at.run()
     assert not at.exception, at.exception
-    assert [e.value for e in at.error] == [
-        "**BEDASH_PROFILE**: unknown profile 'demos'; allowed: default, demo"
-    ]
+    assert [e.value for e in at.error] == [f"**{name}**: {message}"]
 
 
 @pytest.mark.parametrize("engine", ["ray", "auto"])

@@ -24,6 +24,16 @@ def setting(name: str, default: str = "") -> str:
     return str(value)
 
 
+def secrets() -> dict[str, str]:
+    """The Streamlit secrets' top-level names and values ({} without a secrets file)."""
+    import streamlit as st
+
+    try:
+        return {name: str(value) for name, value in st.secrets.items()}
+    except FileNotFoundError:  # no secrets file at all
+        return {}
+
+
 def settings() -> dict[str, str]:
     """The BEDASH_* settings as an environment for bedash.settings.profile."""
     return {name: value for name in ENV_SETTINGS if (value := setting(name))}
@@ -33,7 +43,7 @@ def settings_problem() -> str:
     """ "" when every BEDASH_* setting can be used, else the first problem, naming the setting
     (a typo in BEDASH_PROFILE must not quietly drop the demo's caps)."""
     try:
-        check_env(settings())
+        check_env({**secrets(), **os.environ})  # a variable wins over a secret, as in setting()
     except EnvError as e:
         return f"**{e.field}**: {e.message}"
     return ""

@@ -6,6 +6,7 @@ here once (ENV_SETTINGS) and checked like flags: a typo is refused, never read a
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,7 +66,17 @@ def env_setting(name: str, env: Mapping[str, str] | None = None) -> str:
 
 
 def check_env(env: Mapping[str, str] | None = None) -> None:
-    """Every BEDASH_* setting checked, as at start-up: EnvError naming the first bad one."""
+    """Every BEDASH_* setting checked, as at start-up: EnvError naming the first bad one, or a
+    misspelt name (BEDASH_PROFLE=demo would drop the demo's caps as quietly as a bad value).
+    Other BEDASH_* names are left alone: the test harness has its own."""
+    env = os.environ if env is None else env
+    for name in env:
+        if name not in ENV_SETTINGS and name.upper().startswith("BEDASH_"):
+            near = difflib.get_close_matches(name.upper(), ENV_SETTINGS, n=1, cutoff=0.85)
+            if near or name.upper() in ENV_SETTINGS:
+                raise EnvError(
+                    name, f"unknown setting; did you mean {(near or [name.upper()])[0]}?"
+                )
     for name in ENV_SETTINGS:
         env_setting(name, env)
 
