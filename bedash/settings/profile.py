@@ -72,11 +72,8 @@ def check_env(env: Mapping[str, str] | None = None) -> None:
     env = os.environ if env is None else env
     for name in env:
         if name not in ENV_SETTINGS and name.upper().startswith("BEDASH_"):
-            near = difflib.get_close_matches(name.upper(), ENV_SETTINGS, n=1, cutoff=0.85)
-            if near or name.upper() in ENV_SETTINGS:
-                raise EnvError(
-                    name, f"unknown setting; did you mean {(near or [name.upper()])[0]}?"
-                )
+            if near := difflib.get_close_matches(name.upper(), ENV_SETTINGS, n=1, cutoff=0.85):
+                raise EnvError(name, f"unknown setting; did you mean {near[0]}?")
     for name in ENV_SETTINGS:
         env_setting(name, env)
 
