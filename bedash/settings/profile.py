@@ -71,9 +71,10 @@ def check_env(env: Mapping[str, str] | None = None) -> None:
     Other BEDASH_* names are left alone: the test harness has its own."""
     env = os.environ if env is None else env
     for name in env:
-        if name not in ENV_SETTINGS and name.upper().startswith("BEDASH_"):
-            if near := difflib.get_close_matches(name.upper(), ENV_SETTINGS, n=1, cutoff=0.85):
-                raise EnvError(name, f"unknown setting; did you mean {near[0]}?")
+        if name in ENV_SETTINGS or not name.upper().startswith("BEDASH_"):
+            continue
+        if near := difflib.get_close_matches(name.upper(), ENV_SETTINGS, n=1, cutoff=0.85):
+            raise EnvError(name, f"unknown setting; did you mean {near[0]}?")
     for name in ENV_SETTINGS:
         env_setting(name, env)
 
