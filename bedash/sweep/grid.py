@@ -48,6 +48,9 @@ def seed_ranges(text: str) -> list[range]:
         m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if not m:
             raise SweepError("seeds", f"malformed seed list {text!r} ({hint})")
+        # too many digits is refused before int(), which raises past 4300 of them
+        if any(len(g or "") > len(str(MAX_SEED)) for g in m.groups()):
+            raise SweepError("seeds", f"seeds must be at most {MAX_SEED}")
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi < lo:
