@@ -41,7 +41,8 @@ NAME_MAX = 255  # bytes in one name: the limit of ext4, XFS, btrfs, APFS, NTFS (
 
 class RunDirError(FieldError):
     """The output folder cannot take this run (holds another run, is being written, is not
-    writable...). field: "out" (the run folder) or "runs_dir" (the folder of runs)."""
+    writable...). field: the setting that named it, "out" (a run folder, bench's output) or
+    "runs_dir" (the folder of runs)."""
 
 
 def new_run_id() -> str:
@@ -80,9 +81,9 @@ def check_name_lengths(path: str | os.PathLike, field: str) -> None:
     """RunDirError(field, ...) when a name in path is longer than NAME_MAX bytes (the system's
     own error, ENAMETOOLONG, would come from whichever call met it first)."""
     for part in Path(path).parts:
-        if len(os.fsencode(part)) > NAME_MAX:
-            shown = safe_text(part, 40)
-            raise RunDirError(field, f"the name '{shown}...' is longer than {NAME_MAX} bytes")
+        if (size := len(os.fsencode(part))) > NAME_MAX:
+            shown = safe_text(part, 40)  # cut with an ellipsis
+            raise RunDirError(field, f"the name '{shown}' has {size} bytes, more than {NAME_MAX}")
 
 
 def check_output_place(path: str | os.PathLike, field: str) -> None:
