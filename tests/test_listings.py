@@ -210,11 +210,15 @@ def _place(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / "ro").mkdir()
         unwritable(monkeypatch, tmp_path / "ro")
         return tmp_path / "ro" / "x"
+    if kind == "dangling link":
+        (tmp_path / "link").symlink_to(tmp_path / "gone")
+        return tmp_path / "link" / "x"
     return tmp_path / LONG / "x"
 
 
 SAYS = {
     "under a file": "is not a folder",
+    "dangling link": "is a symbolic link to nothing",
     "unwritable": "Permission denied",
     "long": "has 300 bytes, more than 255",
 }
@@ -233,7 +237,8 @@ def test_every_output_place_is_checked_before_the_first_measurement(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
 ) -> None:
-    """Under a regular file, in an unwritable folder (simulated), a 300-character name: exit 2
+    """Under a regular file, in an unwritable folder (simulated), under a symbolic link to
+    nothing, a 300-character name: exit 2
     naming the flag before anything is loaded or timed (bench ran to the end, then failed)."""
     from bedash import experiment
     from bedash.benchmark import run

@@ -100,6 +100,8 @@ def check_output_place(path: str | os.PathLike, field: str) -> None:
             mode = os.stat(there).st_mode
             break
         except (FileNotFoundError, NotADirectoryError):
+            if os.path.islink(there):  # mkdir would fail on it, after the measurements
+                raise RunDirError(field, f"{there} is a symbolic link to nothing") from None
             there = there.parent
         except OSError as e:
             raise RunDirError(field, f"cannot use {p}: {e.strerror or e}") from e
