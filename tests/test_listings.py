@@ -174,6 +174,24 @@ def test_an_entry_that_cannot_be_inspected_is_damaged_and_hides_no_other(
     assert len(got) == 2
 
 
+def test_a_symbolic_link_loop_named_like_a_run_is_damaged_and_breaks_nothing(
+    tmp_path: Path,
+) -> None:
+    """It used to be skipped by the listing, and opening it by its id (the Results page's
+    address, delete) raised RuntimeError."""
+    from bedash.dashboard.rundata import find_run
+    from bedash.store.runs import delete_run
+
+    _finished_run(tmp_path / "good")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    got = {r.run_id: (r.status, r.reason) for r in list_runs(tmp_path)}
+    assert got["good"] == ("finished", "")
+    assert got["loop"][0] == "damaged" and "Symlink loop" in got["loop"][1]
+    assert find_run(tmp_path, "loop") is None
+    with pytest.raises(ValueError, match="loop cannot be opened"):
+        delete_run(tmp_path, "loop")
+
+
 def test_the_pages_show_an_unreadable_run_as_damaged_and_an_unreadable_root_as_an_error(
     dirs: Path,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,

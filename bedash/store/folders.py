@@ -59,8 +59,11 @@ def run_path(runs_dir: str | os.PathLike, run_id: str) -> Path:
     """The folder of run_id inside runs_dir; ValueError for anything that is not a plain id."""
     if not valid_run_id(run_id):
         raise ValueError(f"invalid run id '{safe_text(run_id, 140)}'")
-    root = Path(runs_dir).resolve()
-    path = (root / run_id).resolve()
+    try:
+        root = Path(runs_dir).resolve()
+        path = (root / run_id).resolve()
+    except (OSError, RuntimeError) as e:  # a symbolic link loop
+        raise ValueError(f"run {run_id} cannot be opened ({e})") from e
     if path.parent != root:
         raise ValueError(f"invalid run id {run_id!r}")
     return path
