@@ -159,7 +159,7 @@ def read_run(path: str | os.PathLike) -> RunInfo:
 def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:
     """Every run folder under runs_dir, newest first. Never modifies anything.
 
-    A missing runs_dir holds no runs; one that is no folder or cannot be read is a RunDirError
+    A missing runs_dir holds no runs; one that is a file or cannot be read is a RunDirError
     (field "runs_dir"), never "no runs". One bad entry never breaks the listing: a folder whose
     name is not a run id, and anything that is no folder, is no run (bedash never writes one);
     a run folder that cannot be inspected, or a symbolic link that leads outside runs_dir, is
@@ -172,6 +172,8 @@ def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:
     except FileNotFoundError:
         return []
     except NotADirectoryError as e:
+        if not os.path.lexists(root):  # under a file: no such folder, as a missing one
+            return []
         raise RunDirError("runs_dir", f"{root} is not a folder") from e
     except (OSError, RuntimeError) as e:
         raise RunDirError("runs_dir", f"cannot read {root}: {_why(e)}") from e
