@@ -23,7 +23,7 @@ from bedash.names import DatasetError, EpochRecord, FieldError, Progress, durati
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
 from bedash.settings.profile import current_limits
 from bedash.settings.types import Spec
-from bedash.store.folders import RunDirError, new_run_id
+from bedash.store.folders import RunDirError, check_output_place, new_run_id
 from bedash.store.runs import list_runs
 from bedash.store.writer import RunStoreError
 
@@ -93,6 +93,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     out = Path(args.out) if args.out else Path(args.runs_dir) / new_run_id()
+    try:  # before the data loads: a place that cannot take the run is bad input, not a failure
+        check_output_place(*((args.out, "out") if args.out else (args.runs_dir, "runs_dir")))
+    except RunDirError as e:
+        raise UsageError(flag_message(e)) from e
     cancel = threading.Event()
     bar = ProgressBar(sys.stderr, quiet=args.quiet)
     restore = stopping.install(cancel, "stopping after this batch", keep=lambda: bar.training)
@@ -121,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if isinstance(getattr(e, "field", None), str):  # bad input from deeper down
             raise UsageError(flag_message(e)) from e
         bar.close()
-        where = f" (details in {out}/status.json)" if (out / "status.json").is_file() else ""
+        where = f" (details in {out}/status.json)" if os.path.isfile(out / "status.json") else ""
         print(_plain(f"bedash train: failed: {type(e).__name__}: {e}{where}"), file=sys.stderr)
         return EXIT_FAILED
     finally:
@@ -154,9 +158,12 @@ def flag_message(e: Exception) -> str:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    if not Path(args.runs_dir).is_dir():
+    try:
+        runs = list_runs(args.runs_dir)
+    except RunDirError as e:  # no folder, or one that cannot be read: not "no runs"
+        raise UsageError(flag_message(e)) from e
+    if not os.path.isdir(args.runs_dir):
         raise UsageError(f"--runs-dir: {args.runs_dir} is not a folder")
-    runs = list_runs(args.runs_dir)
     for r in runs:
         reason = f"  ({r.reason})" if r.reason else ""
         models = r.config.get("models", []) if isinstance(r.config, dict) else []

@@ -20,7 +20,7 @@ from bedash.dashboard.settings import sweep_engine
 from bedash.dashboard.uncertainty_view import uncertainty_section
 from bedash.dashboard.verdict_view import verdict_section
 from bedash.names import FINAL_STATUSES, ConfigError, FieldError, model_label
-from bedash.store.folders import valid_run_id
+from bedash.store.folders import RunDirError, valid_run_id
 from bedash.store.runs import list_runs
 from bedash.sweep.grid import SweepError, SweepSpec
 
@@ -39,7 +39,11 @@ def csv_buttons(path: Path, names: list[str]) -> None:
 
 def pick_run() -> str | None:
     """The run in the URL, else a choice among the runs on disk; None when there is none."""
-    runs = list_runs(common.runs_dir())
+    try:
+        runs = list_runs(common.runs_dir())
+    except RunDirError as e:  # a runs folder that cannot be read is no "no runs"
+        st.error(f"Runs folder: {plain(e.message)}", icon=":material/error:")
+        return None
     ids = [r.run_id for r in runs]
     wanted = st.query_params.get("run")
     if wanted is not None and (not valid_run_id(wanted) or common.find_run(wanted) is None):

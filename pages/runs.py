@@ -10,6 +10,7 @@ import bedash.store.annotations as run_notes  # "from bedash import annotations"
 from bedash.dashboard import common, tables
 from bedash.dashboard.figures import runs as charts
 from bedash.dashboard.form import plain
+from bedash.store.folders import RunDirError
 from bedash.store.runs import delete_run, list_runs
 
 SORTABLE = {
@@ -147,7 +148,11 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
 common.visit("runs")
 st.title("Runs")
 common.set_view(None)
-runs = list_runs(common.runs_dir())
+try:
+    runs = list_runs(common.runs_dir())
+except RunDirError as e:  # a runs folder that cannot be read is no "no runs"
+    st.error(f"Runs folder: {plain(e.message)}", icon=":material/error:")
+    st.stop()
 if not runs:
     st.info(
         f"No runs in {common.runs_dir()} yet: start one on the Experiment page "

@@ -19,6 +19,7 @@ from bedash.benchmark import __doc__ as PACKAGE_DOC
 from bedash.benchmark.settings import BenchSettings, bench_specs, flag
 from bedash.names import MODEL_KINDS, ConfigError, FieldError
 from bedash.settings.config import check_value, parse_value
+from bedash.store.folders import check_output_place
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # as `train` (bedash.cli)
 IMAGES_CIFAR10 = 50_000
@@ -78,8 +79,8 @@ def check(s: BenchSettings) -> None:
                 f"must be at most {epoch}, one epoch of {n_train} training images at batch "
                 f"{s.batch_size} (got {steps})",
             )
-    if s.out is not None and Path(s.out).exists() and not Path(s.out).is_dir():
-        raise FieldError("out", f"{s.out} exists and is not a folder")
+    if s.out is not None:  # before anything is timed: the measurements are not lost at the end
+        check_output_place(s.out, "out")
     cfg = s.run_config(use_cifar).replace(models=MODEL_KINDS)  # every kind is timed
     check_budget(cfg, device)  # ConfigError("hidden", ...) etc.: the flag of the same name
     if s.scaling:  # the sweep's largest points, under the sweep's flags

@@ -33,14 +33,24 @@ class RunData:
 
 
 def find_run(runs_dir: Path, run_id: str) -> Path | None:
-    """The folder of run_id, or None when the id is malformed or no such run exists."""
+    """The folder of run_id, or None when the id is malformed or no such run exists. A folder
+    that cannot be read is found (list_runs lists it as damaged; the page says why)."""
     if not valid_run_id(run_id):
         return None
     try:
         path = run_path(runs_dir, run_id)
     except ValueError:
         return None
-    return path if path.is_dir() and is_run_dir(path) else None
+    return path if os.path.isdir(path) and (is_run_dir(path) or not readable(path)) else None
+
+
+def readable(path: Path) -> bool:
+    """Whether the folder's entries can be listed (its user may read it)."""
+    try:
+        os.scandir(path).close()
+    except OSError:
+        return False
+    return True
 
 
 def load_run(path: Path) -> RunData:
@@ -85,8 +95,12 @@ def signature(path: Path) -> tuple[tuple[str, int, int, int], ...]:
 
 
 def run_files(path: Path) -> list[Path]:
-    """What a run's zip holds: its CSVs and JSON files (regular files only)."""
-    names = [p for p in sorted(path.iterdir()) if p.is_file() and not p.is_symlink()]
+    """What a run's zip holds: its CSVs and JSON files (regular files only; none when the
+    folder cannot be read)."""
+    try:
+        names = [p for p in sorted(path.iterdir()) if p.is_file() and not p.is_symlink()]
+    except OSError:
+        return []
     return [p for p in names if p.suffix in (".csv", ".json") and not p.name.startswith(".")]
 
 

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,13 @@ RUN_FILES = (
 SWEEP_MARKER = "sweep.json"  # bedash.sweep.folder writes it first in a sweep folder
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RUN_NAME_RULE = "1 to 128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
+NAME_MAX = 255  # bytes in one name: the limit of ext4, XFS, btrfs, APFS, NTFS (in UTF-16 units)
 
 
 class RunDirError(FieldError):
     """The output folder cannot take this run (holds another run, is being written, is not
-    writable...). field: "out" (the run folder) or "runs_dir" (the folder of runs)."""
+    writable...). field: the setting that named it, "out" (a run folder, bench's output) or
+    "runs_dir" (the folder of runs)."""
 
 
 def new_run_id() -> str:
@@ -56,8 +59,11 @@ def run_path(runs_dir: str | os.PathLike, run_id: str) -> Path:
     """The folder of run_id inside runs_dir; ValueError for anything that is not a plain id."""
     if not valid_run_id(run_id):
         raise ValueError(f"invalid run id '{safe_text(run_id, 140)}'")
-    root = Path(runs_dir).resolve()
-    path = (root / run_id).resolve()
+    try:
+        root = Path(runs_dir).resolve()
+        path = (root / run_id).resolve()
+    except (OSError, RuntimeError) as e:  # a symbolic link loop
+        raise ValueError(f"run {run_id} cannot be opened ({e})") from e
     if path.parent != root:
         raise ValueError(f"invalid run id {run_id!r}")
     return path
@@ -72,6 +78,45 @@ def check_run_name(path: str | os.PathLike) -> None:
             "out",
             f"the run folder's name '{safe_text(name, 140)}' is not allowed: use {RUN_NAME_RULE}",
         )
+
+
+def check_name_lengths(path: str | os.PathLike, field: str) -> None:
+    """RunDirError(field, ...) when a name in path is longer than NAME_MAX bytes (the system's
+    own error, ENAMETOOLONG, would come from whichever call met it first)."""
+    for part in Path(path).parts:
+        if (size := len(os.fsencode(part))) > NAME_MAX:
+            shown = safe_text(part, 40)  # cut with an ellipsis
+            raise RunDirError(field, f"the name '{shown}' has {size} bytes, more than {NAME_MAX}")
+
+
+def check_output_place(path: str | os.PathLike, field: str) -> None:
+    """RunDirError(field, ...) unless a folder can be made, or files written, at path: no name
+    in it is longer than NAME_MAX bytes, nothing along it is a file, and the nearest folder that
+    exists takes a new file (a probe made and removed at once). Every command checks each of
+    its output places (train's --out and --runs-dir, bench's and sweep's --out) with it before
+    the first measurement; it makes no folder."""
+    p = Path(os.path.abspath(path))
+    check_name_lengths(p, field)
+    there = p
+    while True:  # the nearest part of the path that exists
+        try:
+            mode = os.stat(there).st_mode
+            break
+        except (FileNotFoundError, NotADirectoryError):
+            if os.path.islink(there):  # mkdir would fail on it, after the measurements
+                raise RunDirError(field, f"{there} is a symbolic link to nothing") from None
+            there = there.parent
+        except OSError as e:
+            raise RunDirError(field, f"cannot use {p}: {e.strerror or e}") from e
+    if not stat.S_ISDIR(mode):
+        where = f"{p} exists" if there == p else f"{p} is under {there}, which exists"
+        raise RunDirError(field, f"{where} and is not a folder")
+    try:
+        fd, probe_file = tempfile.mkstemp(prefix=".bedash-write-test-", dir=there)
+        os.close(fd)
+        os.unlink(probe_file)
+    except OSError as e:
+        raise RunDirError(field, f"cannot write in {there}: {e.strerror or e}") from e
 
 
 def is_run_file(name: str) -> bool:
@@ -148,8 +193,7 @@ def check_out_dir(path: str | os.PathLike, overwrite: bool, *, locked: bool = Fa
     empty, or (with overwrite) a bedash run. Changes nothing."""
     p = Path(path)
     check_run_name(p)
-    if p.exists() and not p.is_dir():
-        raise RunDirError("out", f"{p} exists and is not a folder")
+    check_output_place(p, "out")  # a folder that can be written, or made
     if not p.is_dir():
         return
     if not locked and probe(p):

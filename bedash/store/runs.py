@@ -20,7 +20,9 @@ from bedash.names import FINAL_STATUSES, RUN_STATUSES
 from bedash.settings.config import config_problem
 from bedash.store.folders import (
     SWEEP_MARKER,
+    RunDirError,
     bedash_signed,
+    check_name_lengths,
     is_run_dir,
     run_path,
     valid_run_id,
@@ -92,6 +94,11 @@ def _read_run(p: Path, info: RunInfo) -> None:
     if not p.is_dir():
         info.reason = "not a folder"
         return
+    try:
+        os.scandir(p).close()  # a folder its user may not read: say so, not "missing file"
+    except OSError as e:
+        info.reason = f"cannot be read ({_why(e)})"
+        return
     held = probe(p)
     config, config_why = _load_json(p, "config.json")
     status, status_why = _load_json(p, "status.json")
@@ -152,38 +159,57 @@ def read_run(path: str | os.PathLike) -> RunInfo:
 def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:
     """Every run folder under runs_dir, newest first. Never modifies anything.
 
-    A folder whose name is not a run id is no run (bedash never writes one). A symbolic link
-    that leads outside runs_dir is listed as damaged, not followed."""
+    A missing runs_dir holds no runs; one that is a file or cannot be read is a RunDirError
+    (field "runs_dir"), never "no runs". One bad entry never breaks the listing: a folder whose
+    name is not a run id, and anything that is no folder, is no run (bedash never writes one);
+    a run folder that cannot be inspected, or a symbolic link that leads outside runs_dir, is
+    listed as damaged with the reason."""
     root = Path(runs_dir)
+    check_name_lengths(root, "runs_dir")
     try:
-        if not root.is_dir():
-            return []
         entries = sorted(os.scandir(root), key=lambda e: e.name)
         real_root = root.resolve()
-    except (OSError, RuntimeError):
+    except FileNotFoundError:
         return []
+    except NotADirectoryError as e:
+        if not os.path.lexists(root):  # under a file: no such folder, as a missing one
+            return []
+        raise RunDirError("runs_dir", f"{root} is not a folder") from e
+    except (OSError, RuntimeError) as e:
+        raise RunDirError("runs_dir", f"cannot read {root}: {_why(e)}") from e
     runs = []
     for e in entries:
         if not valid_run_id(e.name):
             continue
         path = Path(e.path)
-        if (path / SWEEP_MARKER).is_file() and not e.is_symlink():
-            continue  # a sweep folder: its cells are runs, the folder is not (the Sweeps page)
         try:
-            if e.is_symlink():
-                target = path.resolve()
-                if not target.is_dir():
-                    continue
-                if not target.is_relative_to(real_root) or target == real_root:
-                    reason = "the run folder is a symbolic link that leads outside the runs folder"
-                    runs.append(RunInfo(e.name, path, "damaged", reason))
-                    continue
-            elif not e.is_dir(follow_symlinks=False):
-                continue
-        except (OSError, RuntimeError):
-            continue
-        runs.append(read_run(path))
+            info = _list_entry(e, path, real_root)
+        except (OSError, RuntimeError) as err:  # e.g. its user may not look inside it
+            info = RunInfo(e.name, path, "damaged", f"cannot be read ({_why(err)})")
+        if info is not None:
+            runs.append(info)
     return sorted(runs, key=lambda r: (r.started, r.run_id), reverse=True)
+
+
+def _list_entry(e: os.DirEntry, path: Path, real_root: Path) -> RunInfo | None:
+    """The entry as listed: None when it is no run (no folder, a sweep folder)."""
+    if e.is_symlink():
+        target = path.resolve()
+        if not target.is_dir():
+            return None
+        if not target.is_relative_to(real_root) or target == real_root:
+            reason = "the run folder is a symbolic link that leads outside the runs folder"
+            return RunInfo(e.name, path, "damaged", reason)
+    elif not e.is_dir(follow_symlinks=False):
+        return None
+    elif (path / SWEEP_MARKER).is_file():  # raises for a folder its user may not read
+        return None  # a sweep folder: its cells are runs, the folder is not (the Sweeps page)
+    return read_run(path)
+
+
+def _why(e: BaseException) -> str:
+    """An OSError's plain reason ("Permission denied"), else the error's text."""
+    return (e.strerror if isinstance(e, OSError) else "") or str(e) or type(e).__name__
 
 
 def delete_run(runs_dir: str | os.PathLike, run_id: str) -> None:
