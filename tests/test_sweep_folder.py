@@ -244,3 +244,18 @@ def test_any_value_in_any_field_of_sweep_json_gives_a_spec_or_a_sweep_error(
     target[path[-1]] = value
     (tmp_path / "sweep.json").write_text(json.dumps(state))
     _check_any(tmp_path)
+
+
+def test_resuming_a_sweep_json_with_a_bad_setting_names_the_file_not_a_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sw"
+    run_sweep(spec(), out, FakeEngine())
+    state = json.loads((out / "sweep.json").read_text())
+    state["base"]["lr"], state["grid"]["members"] = -1.0, [2, 100]
+    (out / "sweep.json").write_text(json.dumps(state))
+    code, err = cli(["--out", str(out), "--engine", "local", "--quiet"], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("bedash sweep: error: --out: "), err
+    assert "sweep.json" in lines[0] and ("lr" in lines[0] or "members" in lines[0]), err
