@@ -10,7 +10,6 @@ flag), 130 interrupted. The driver never imports torch (Ray workers do).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -19,21 +18,13 @@ from typing import Any, TextIO
 
 from bedash import stopping
 from bedash.jobs.executor import Executor
-from bedash.names import ConfigError, FieldError, duration
+from bedash.names import FieldError, duration
 from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_values
 from bedash.settings.config import flag as config_flag
 from bedash.settings.limits import Limits
 from bedash.settings.types import Spec
-from bedash.store.lock import LOCK_NAME
-from bedash.store.readers import safe_text
 from bedash.sweep.engines import LocalEngine, RayEngine
-from bedash.sweep.folder import (
-    SWEEP_FILE,
-    check_out,
-    is_sweep_dir,
-    read_sweep_json,
-    spec_from_sweep,
-)
+from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
 from bedash.sweep.grid import MAX_CELLS, SweepError, SweepSpec, check_cells, parse_seeds
 from bedash.sweep.run import SweepEvent, check_files, sweep_task
 
@@ -158,22 +149,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     limits = current_limits()
     spec = spec_from_args(args)
-    stored = spec is None and bool(args.out) and is_sweep_dir(args.out)
-    if stored:  # only --out: resume what is there
-        spec = spec_from_sweep(args.out)
+    if spec is None and args.out and is_sweep_dir(args.out):  # only --out: resume what is there
+        spec = spec_from_sweep(args.out, limits)  # a bad value names sweep.json
     elif spec is None:
-        if args.out and Path(args.out).is_dir() and set(os.listdir(args.out)) - {LOCK_NAME}:
+        if args.out and Path(args.out).is_dir() and any(Path(args.out).iterdir()):
             read_sweep_json(args.out)  # raises: not a sweep
         spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
     out = Path(args.out) if args.out else Path(args.sweeps_dir) / new_run_id()
-    try:
-        cells = check_cells(spec, limits, args.max_cells)
-    except ConfigError as e:  # no flag gave it: name the file that holds it
-        if not stored:
-            raise
-        where = safe_text(str(out / SWEEP_FILE), 300)
-        raise SweepError("out", f"{where} holds a bad {e.field}: {e.message}") from None
-    check_out(out, spec)  # also: another live sweep writes it (exit 2 naming it)
+    cells = check_cells(spec, limits, args.max_cells)
+    check_out(out, spec)
     # before Ray starts: one line naming the flag
     check_files(cells, download=not args.no_download, here=not args.address)
     engine = make_engine(args, spec, limits)

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bedash.names import FieldError
+from bedash.names import ConfigError, FieldError
+from bedash.settings.limits import Limits
 from bedash.store.annotations import FILE as ANNOTATIONS
 from bedash.store.atomic import atomic_write_bytes, atomic_write_text
 from bedash.store.folders import RUN_ID_RE, is_run_dir, is_run_file, who
@@ -297,9 +298,18 @@ def _differs(path: Path, there: Any, here: Any) -> str:
     )
 
 
-def spec_from_sweep(path: str | Path) -> SweepSpec:
-    """The grid stored in a sweep folder (to resume it without repeating the flags)."""
-    return SweepSpec.from_dict(read_sweep_json(path))
+def spec_from_sweep(path: str | Path, limits: Limits | None = None) -> SweepSpec:
+    """The grid stored in a sweep folder (to resume it without repeating the flags). With
+    limits, each config is checked against them: no flag gave a bad value there, so the
+    SweepError names the file ('out'), not the setting's flag."""
+    spec = SweepSpec.from_dict(read_sweep_json(path))
+    for values in spec.configs() if limits is not None else ():
+        try:
+            spec.base.replace(**values).validate(limits)
+        except ConfigError as e:
+            where = safe_text(str(Path(path) / SWEEP_FILE), 300)
+            raise SweepError("out", f"{where} holds a bad {e.field}: {e.message}") from None
+    return spec
 
 
 def run_dirs(path: str | Path) -> list[Path]:
