@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bedash.sweep import cli as sweep_cli
 from bedash.sweep.folder import SweepStore, read_snapshot, read_sweep_json
 from bedash.sweep.grid import SweepError
 from bedash.sweep.run import run_sweep
@@ -259,3 +260,21 @@ def test_resuming_a_sweep_json_with_a_bad_setting_names_the_file_not_a_flag(
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("bedash sweep: error: --out: "), err
     assert "sweep.json" in lines[0] and ("lr" in lines[0] or "members" in lines[0]), err
+
+
+def test_a_write_that_fails_in_the_sweep_folder_is_one_line_exit_1_and_keeps_the_cells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, cid = tmp_path / "sw", spec().cells()[0].id
+    run_sweep(spec(), out, FakeEngine(fail=(cid,)))
+    (out / "summary.csv").unlink()
+    (out / "summary.csv").mkdir()  # it cannot be replaced now: as a failing disk would do
+    engine = FakeEngine()
+    engine.close = lambda: None  # type: ignore[attr-defined]  # what the CLI's engines have
+    monkeypatch.setattr(sweep_cli, "make_engine", lambda *a: engine)
+    code, err = cli(["--out", str(out), "--engine", "local", "--quiet"], capsys)
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1, err
+    assert lines[0].startswith("bedash sweep: failed: ") and "summary.csv" in lines[0], err
+    state = read_sweep_json(out)  # whole, and the cell that ran is kept
+    assert [c["status"] for c in state["cells"]].count("finished") == 6 and engine.ran == [cid]

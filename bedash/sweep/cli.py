@@ -140,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"\nbedash sweep: {stopping.word(e)}", file=sys.stderr)
         return stopping.exit_code(e)
+    except OSError as e:  # the machine failed (a write in the sweep folder...): one line
+        print(f"bedash sweep: failed: {e}; the cells done are kept", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
