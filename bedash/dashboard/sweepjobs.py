@@ -85,7 +85,7 @@ def submit_sweep(
     check_files(cells)  # the dashboard's sweeps run on this machine, Ray or not
     path = executor.runs_dir / name
     check_out(path, spec)
-    SweepStore.open(path, spec, cells)
+    SweepStore.open(path, spec, cells).close()  # stored; the job takes the lock again
 
     def task(control: JobControl) -> tuple[Any, ...]:
         if engine == "ray":

@@ -155,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"\nbedash sweep: {stopping.word(e)}", file=sys.stderr)
         return stopping.exit_code(e)
+    except OSError as e:  # the machine failed (a write in the sweep folder...): one line
+        print(f"bedash sweep: failed: {e}; the cells done are kept", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -165,7 +168,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     limits = current_limits()
     spec = spec_from_args(args, limits)
     if spec is None and args.out and is_sweep_dir(args.out):  # only --out: resume what is there
-        spec = spec_from_sweep(args.out)
+        spec = spec_from_sweep(args.out, limits)  # a bad value names sweep.json
     elif spec is None:
         if args.out and Path(args.out).is_dir() and any(Path(args.out).iterdir()):
             read_sweep_json(args.out)  # raises: not a sweep

@@ -1,10 +1,13 @@
 """A sweep folder: sweep.json (the grid and every cell's status) and the cells' run folders.
-SweepStore is the folder's only writer; the Runs and Results pages read the run folders
-unchanged."""
+SweepStore is the folder's only writer: it holds the run store's lock (bedash.store.lock) on
+the folder for the sweep's life, writes atomically, never through a link, and never removes a
+user's file (annotations.json). sweep.json is read against its schema (`sweep_problem`) by
+every reader. The Runs and Results pages read the run folders unchanged."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,12 +15,46 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bedash.names import ConfigError, FieldError
+from bedash.settings.limits import Limits
+from bedash.store.annotations import FILE as ANNOTATIONS
 from bedash.store.atomic import atomic_write_bytes, atomic_write_text
-from bedash.store.folders import is_run_dir, is_run_file
+from bedash.store.folders import RUN_ID_RE, is_run_dir, is_run_file, who
+from bedash.store.lock import LOCK_NAME, LockHeld, RunLock, holder, probe
+from bedash.store.readers import (
+    Choice,
+    FileProblem,
+    Int,
+    Match,
+    Schema,
+    Text,
+    read_json,
+    record_problem,
+    required,
+    safe_text,
+)
 from bedash.sweep.grid import CELL_STATUSES, DONE_STATUSES, Cell, SweepError, SweepSpec
 
 SWEEP_FILE, SUMMARY_FILE, PAIRED_FILE = "sweep.json", "summary.csv", "paired.csv"
 SWEEP_FORMAT = "bedash-sweep"
+SWEEP_STATUSES = ("pending", "running", "finished", "failed", "interrupted")
+USER_FILES = (ANNOTATIONS,)  # a user's, in a cell's folder: never removed nor replaced
+SEED = Int(0, 2**31 - 1)  # as parse_seeds allows
+# sweep.json (keys not named are free: created, engine...); base, grid, seeds and cells are
+# checked by sweep_problem, each cell's entry against CELL_ENTRY
+SWEEP_JSON: Schema = {
+    "format": required(Choice((SWEEP_FORMAT,))),
+    "version": Int(1, 1),
+    "status": Choice(SWEEP_STATUSES),
+}
+CELL_ENTRY: Schema = {
+    "id": required(Match(RUN_ID_RE, "a cell's folder name")),
+    "config": required(Int(0, 2**63 - 1)),
+    "seed": required(SEED),
+    "status": required(Choice(CELL_STATUSES)),
+    "attempts": Int(0, 2**63 - 1),
+    "error": Text(),
+}
 
 
 def now() -> str:
@@ -27,33 +64,58 @@ def now() -> str:
 class SweepStore:
     """sweep.json and the cells' run folders; the only writer of the sweep folder."""
 
-    def __init__(self, path: Path, spec: SweepSpec, cells: list[Cell], state: dict[str, Any]):
+    def __init__(
+        self, path: Path, spec: SweepSpec, cells: list[Cell], state: dict[str, Any], lock: RunLock
+    ):
         self.path, self.spec, self.cells = path, spec, cells
         self.state = state  # the JSON document
         self._lock = threading.Lock()
+        self._folder_lock = lock  # the run store's lock on the whole folder: one writer
         self._entries = {e["id"]: e for e in state["cells"]}
 
     # construction
 
     @classmethod
     def open(cls, path: str | Path, spec: SweepSpec, cells: list[Cell]) -> SweepStore:
-        """A new sweep folder, or the existing one for the same grid (SweepError otherwise)."""
+        """A new sweep folder, or the existing one for the same grid (SweepError otherwise),
+        locked until close(): SweepError('out') naming the holder when another process (or
+        another sweep of this one) writes it."""
         p = Path(path)
-        check_out(p, spec)
-        if (p / SWEEP_FILE).is_file():
+        check_out(p, spec)  # refuse before making anything
+        lock = RunLock(p)
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except LockHeld as e:
+            raise busy(p, e.holder) from None
+        except OSError as e:
+            raise SweepError("out", f"cannot write to {p}: {e.strerror or e}") from None
+        try:  # again under the lock: another sweep may have written the folder meanwhile
+            check_out(p, spec, locked=True)
+            return cls._open_locked(p, spec, cells, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(cls, p: Path, spec: SweepSpec, cells: list[Cell], lock: RunLock) -> SweepStore:
+        if os.path.lexists(p / SWEEP_FILE):
             state = read_sweep_json(p)
-            known = {c["id"]: c for c in state.get("cells", [])}
+            known = {c["id"]: c for c in state["cells"]}
             state["cells"] = [known.get(c.id) or _cell_entry(c) for c in cells]
-            store = cls(p, spec, cells, state)
+            store = cls(p, spec, cells, state, lock)
             store._recheck_done()
             return store
-        p.mkdir(parents=True, exist_ok=True)
         state = {"format": SWEEP_FORMAT, "version": 1, "created": now(), "updated": now()}
         state |= {"status": "pending", **spec.to_dict(), "engine": {}}
         state["cells"] = [_cell_entry(c) for c in cells]
-        store = cls(p, spec, cells, state)
+        store = cls(p, spec, cells, state, lock)
         store.save()
         return store
+
+    def close(self) -> None:
+        """Release the folder's lock (the sweep ended; a no-op when done twice)."""
+        self._folder_lock.release()
 
     def _recheck_done(self) -> None:
         """A cell kept as done must still have its results; otherwise it runs again."""
@@ -93,13 +155,16 @@ class SweepStore:
         with missing files."""
         folder = self.path / cell_id
         folder.mkdir(exist_ok=True)
+        if os.path.islink(folder):  # swapped in since open(): its target is not ours
+            raise ValueError(f"{folder} is a symbolic link; a sweep never writes through one")
         for old in folder.iterdir():  # an earlier, failed or interrupted attempt
-            if old.is_file() and is_run_file(old.name) and old.name not in files:
-                old.unlink()
+            name = old.name
+            if is_run_file(name) and name not in (*files, *USER_FILES) and old.is_file():
+                old.unlink()  # a link is removed itself, never its target
         names = sorted(files, key=lambda n: (n == "status.json", n != "config.json", n))
         for name in names:
-            if "/" in name or name.startswith(".") or not is_run_file(name):
-                continue  # only run files, only into this folder
+            if "/" in name or name.startswith(".") or not is_run_file(name) or name in USER_FILES:
+                continue  # only the run's own files, only into this folder
             data = files[name]
             if name == "config.json" and meta:
                 config = json.loads(data.decode("utf-8"))
@@ -108,18 +173,38 @@ class SweepStore:
             atomic_write_bytes(folder / name, data)
 
 
-def check_out(path: str | Path, spec: SweepSpec) -> None:
+def check_out(path: str | Path, spec: SweepSpec, *, locked: bool = False) -> None:
     """Raise SweepError('out' or the differing field) unless path can hold this sweep: new,
-    empty, or a sweep of the same grid (to resume). Writes nothing."""
+    empty, or a sweep of the same grid (to resume) that no live process writes (unless
+    `locked`: the caller holds its lock) and whose cells' folders are no links. Writes
+    nothing."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise SweepError("out", f"{p} exists and is not a folder")
-    if (p / SWEEP_FILE).is_file():
+    if not locked and p.is_dir() and probe(p):
+        raise busy(p, holder(p))
+    if os.path.lexists(p / SWEEP_FILE):
         _check_same_grid(p, SweepSpec.from_dict(read_sweep_json(p)), spec)
-    elif p.is_dir() and any(p.iterdir()):
+        ids = {c.id for c in spec.cells()}
+        for entry in os.scandir(p):
+            if entry.name in ids and entry.is_symlink():
+                raise SweepError(
+                    "out",
+                    f"{p / entry.name} (a cell's folder) is a symbolic link; a sweep never "
+                    "writes through one (its target is left alone): remove the link and resume",
+                )
+    elif p.is_dir() and any(n != LOCK_NAME for n in os.listdir(p)):
         raise SweepError(
             "out", f"{p} is not empty and holds no sweep (no {SWEEP_FILE}); choose a new folder"
         )
+
+
+def busy(p: Path, record: dict[str, Any]) -> SweepError:
+    return SweepError(
+        "out",
+        f"{p} is being written by another sweep ({who(record)}); wait for it to end, stop it, "
+        "or choose another folder",
+    )
 
 
 def _cell_entry(cell: Cell) -> dict[str, Any]:
@@ -128,22 +213,63 @@ def _cell_entry(cell: Cell) -> dict[str, Any]:
 
 
 def read_sweep_json(path: str | Path) -> dict[str, Any]:
-    """The sweep.json of a sweep folder; SweepError('out') when it is not one."""
+    """The sweep.json of a sweep folder, checked (`sweep_problem`): every reader's way in.
+    SweepError('out') naming the file and the field when it is not one bedash could write."""
     p = Path(path)
     f = p / SWEEP_FILE
+    name = safe_text(str(f), 300)
     try:
-        state = json.loads(f.read_text(encoding="utf-8"))
+        state = read_json(f)  # a regular file only: no link, FIFO or huge file
     except FileNotFoundError:
         raise SweepError("out", f"{p} is not a sweep folder (no {SWEEP_FILE})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SweepError("out", f"{f} cannot be read ({e})") from None
-    if not isinstance(state, dict) or state.get("format") != SWEEP_FORMAT:
-        raise SweepError("out", f"{f} is not a bedash sweep file")
-    try:
-        SweepSpec.from_dict(state)
-    except (KeyError, TypeError, ValueError) as e:
-        raise SweepError("out", f"{f} holds no valid grid ({e})") from None
+    except FileProblem as e:
+        raise SweepError("out", f"{name} cannot be read ({e})") from None
+    except OSError as e:
+        raise SweepError("out", f"{name} cannot be read ({e.strerror or e})") from None
+    if problem := sweep_problem(name, state):
+        raise SweepError("out", problem)
     return state
+
+
+def sweep_problem(name: str, state: Any) -> str:
+    """Why sweep.json's value (of the file `name`) is not one bedash could have written, or "":
+    SWEEP_JSON's keys; a valid grid (SweepSpec) over unique seeds; cells a list of CELL_ENTRY
+    objects with unique ids, of the grid's seeds and configs."""
+    if problem := record_problem(name, state, SWEEP_JSON):
+        return problem
+    seeds = state.get("seeds")
+    if not isinstance(seeds, list) or not all(SEED.accepts(s) for s in seeds):
+        return f"{name} has a bad 'seeds': a list of whole numbers from 0 to {SEED.hi}"
+    if len(set(seeds)) != len(seeds):
+        return f"{name} has a bad 'seeds': it lists a seed twice ({safe_text(seeds, 80)})"
+    for key in ("base", "grid"):
+        if not isinstance(state.get(key), dict):
+            return f"{name} has a bad '{key}': not a JSON object"
+    if not all(isinstance(v, list) for v in state["grid"].values()):
+        return f"{name} has a bad 'grid': each setting's values must be a list"
+    try:
+        spec = SweepSpec.from_dict(state)
+    except FieldError as e:
+        return f"{name} holds no valid grid ({safe_text(e.field, 40)}: {safe_text(e.message)})"
+    except (TypeError, ValueError, RecursionError) as e:
+        return f"{name} holds no valid grid ({safe_text(e)})"
+    cells = state.get("cells")
+    if not isinstance(cells, list):
+        return f"{name} has a bad 'cells': not a list"
+    ids: set[str] = set()
+    for i, entry in enumerate(cells):
+        where = f"{name} cells[{i}]"
+        if problem := record_problem(where, entry, CELL_ENTRY):
+            return problem
+        if entry["id"] in ids:
+            return f"{where} repeats the 'id' {entry['id']}"
+        if entry["seed"] not in seeds or entry["config"] >= spec.n_configs:
+            field = "seed" if entry["seed"] not in seeds else "config"
+            return f"{where} has a bad '{field}': {entry[field]} is not in the grid"
+        if not isinstance(entry.get("values", {}), dict):
+            return f"{where} has a bad 'values': not a JSON object"
+        ids.add(entry["id"])
+    return ""
 
 
 def is_sweep_dir(path: str | Path) -> bool:
@@ -172,9 +298,18 @@ def _differs(path: Path, there: Any, here: Any) -> str:
     )
 
 
-def spec_from_sweep(path: str | Path) -> SweepSpec:
-    """The grid stored in a sweep folder (to resume it without repeating the flags)."""
-    return SweepSpec.from_dict(read_sweep_json(path))
+def spec_from_sweep(path: str | Path, limits: Limits | None = None) -> SweepSpec:
+    """The grid stored in a sweep folder (to resume it without repeating the flags). With
+    limits, each config is checked against them: no flag gave a bad value there, so the
+    SweepError names the file ('out'), not the setting's flag."""
+    spec = SweepSpec.from_dict(read_sweep_json(path))
+    for values in spec.configs() if limits is not None else ():
+        try:
+            spec.base.replace(**values).validate(limits)
+        except ConfigError as e:
+            where = safe_text(str(Path(path) / SWEEP_FILE), 300)
+            raise SweepError("out", f"{where} holds a bad {e.field}: {e.message}") from None
+    return spec
 
 
 def run_dirs(path: str | Path) -> list[Path]:
@@ -208,7 +343,7 @@ def read_snapshot(path: str | Path) -> SweepSnapshot:
         state = read_sweep_json(path)
     except SweepError as e:
         return SweepSnapshot(Path(path), "failed", {}, [], e.message)
-    cells = state.get("cells", [])
+    cells = state["cells"]
     return SweepSnapshot(Path(path), str(state.get("status", "")), count_statuses(cells), cells)
 
 

@@ -99,10 +99,24 @@ def run_sweep(
 ) -> SweepResult:
     """Run (or resume) the sweep in out with engine (bedash.sweep.engines). Bad input raises
     SweepError/ConfigError before anything is written. A failing cell fails alone; cancel
-    stops the running cells (marked interrupted) and returns; rerunning resumes."""
+    stops the running cells (marked interrupted) and returns; rerunning resumes. The folder
+    is locked for the whole sweep: a second writer gets SweepError('out') naming the first."""
     cells = check_cells(spec, limits, max_cells)
     store = SweepStore.open(out, spec, cells)
-    cancel = cancel or threading.Event()
+    try:
+        return _drive(store, engine, cancel or threading.Event(), on_event)
+    finally:
+        store.close()
+
+
+def _drive(
+    store: SweepStore,
+    engine: Engine,
+    cancel: threading.Event,
+    on_event: Callable[[SweepEvent], None] | None,
+) -> SweepResult:
+    """run_sweep's loop, on the folder it locked."""
+    cells = store.cells
     todo = store.todo()
     for c in todo:
         store.entry(c.id)["status"] = "pending"
