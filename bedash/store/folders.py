@@ -109,8 +109,9 @@ def check_output_place(path: str | os.PathLike, field: str) -> None:
         except OSError as e:
             raise RunDirError(field, f"cannot use {p}: {e.strerror or e}") from e
     if not stat.S_ISDIR(mode):
-        where = f"{p} exists" if there == p else f"{p} is under {there}, which exists"
-        raise RunDirError(field, f"{where} and is not a folder")
+        if there == p:
+            raise RunDirError(field, f"{p} exists and is not a folder")
+        raise RunDirError(field, f"cannot write to {p}: {there} exists and is not a folder")
     try:
         fd, probe_file = tempfile.mkstemp(prefix=".bedash-write-test-", dir=there)
         os.close(fd)
