@@ -11,19 +11,6 @@ from bedash.settings.limits import Limits
 from bedash.settings.profile import ENV_SETTINGS, EnvError, check_env, current_limits, env_setting
 
 
-def setting(name: str, default: str = "") -> str:
-    """An environment variable, else the Streamlit secret of that name, else default."""
-    value = os.environ.get(name)
-    if value is None:
-        import streamlit as st
-
-        try:
-            value = st.secrets[name]
-        except (KeyError, FileNotFoundError):  # no such secret, or no secrets file at all
-            return default
-    return str(value)
-
-
 def secrets() -> dict[str, str]:
     """The Streamlit secrets' top-level names and values ({} without a secrets file)."""
     import streamlit as st
@@ -34,16 +21,22 @@ def secrets() -> dict[str, str]:
         return {}
 
 
+def given() -> dict[str, str]:
+    """The Streamlit secrets with the environment over them: a variable wins over a secret."""
+    return {**secrets(), **os.environ}
+
+
 def settings() -> dict[str, str]:
-    """The BEDASH_* settings as an environment for bedash.settings.profile."""
-    return {name: value for name in ENV_SETTINGS if (value := setting(name))}
+    """The BEDASH_* settings that are set, as an environment for bedash.settings.profile."""
+    env = given()
+    return {name: env[name] for name in ENV_SETTINGS if env.get(name)}
 
 
 def settings_problem() -> str:
     """ "" when every BEDASH_* setting can be used, else the first problem, naming the setting
     (a typo in BEDASH_PROFILE must not quietly drop the demo's caps)."""
     try:
-        check_env({**secrets(), **os.environ})  # a variable wins over a secret, as in setting()
+        check_env(given())
     except EnvError as e:
         return f"**{e.field}**: {e.message}"
     return ""
