@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from bedash import stopping
 from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
-from bedash.settings.profile import current_limits
+from bedash.settings.profile import current_limits, env_setting
 from bedash.settings.types import Spec
 from bedash.store.folders import RunDirError, check_output_place, new_run_id
 from bedash.store.runs import list_runs
@@ -48,7 +48,7 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
         add_flag(groups[s.group], s, limits)
     out = groups["output"]
     out.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
-    out.add_argument("--runs-dir", default="runs", help="where runs go without --out")
+    out.add_argument("--runs-dir", default=None, help=HOME_HELP)
     out.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     out.add_argument(
         "--no-download",
@@ -59,10 +59,19 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
 
     r = sub.add_parser("runs", help="list the runs in a folder")
     r.add_argument("action", choices=["list"])
-    r.add_argument("--runs-dir", default="runs")
+    r.add_argument("--runs-dir", default=None, help=HOME_HELP)
 
     sub.add_parser("bench", help="speed benchmark: python -m bedash bench --help")
     return p
+
+
+HOME_HELP = "the folder of runs and sweeps (default: $BEDASH_RUNS_DIR, else runs)"
+
+
+def home(given: str | None = None) -> str:
+    """The folder of runs and sweeps: the flag, else BEDASH_RUNS_DIR, else runs (the dashboard
+    reads the same variable, so the CLI's work shows up there)."""
+    return given or env_setting("BEDASH_RUNS_DIR") or "runs"
 
 
 def add_flag(group: Any, s: Spec, limits: Any = None) -> None:
@@ -81,6 +90,7 @@ def run(argv: list[str]) -> int:
     # the demo profile (BEDASH_PROFILE=demo) tightens the caps
     parser = build_parser(current_limits() if argv[:1] == ["train"] else None)
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
+    args.runs_dir = home(args.runs_dir)
     try:
         return cmd_train(args) if args.command == "train" else cmd_runs(args)
     except UsageError as e:

@@ -66,3 +66,28 @@ def test_help_lists_the_flags() -> None:
     assert r.returncode == 0
     for flag in ("--runs-dir", "--port", "--host"):
         assert flag in r.stdout
+
+
+def test_train_and_runs_list_use_bedash_runs_dir_as_the_dashboard_does(tmp_path: Path) -> None:
+    """One home: without --runs-dir, `bedash train` writes where the dashboard reads."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BEDASH_RUNS_DIR": str(tmp_path / "home")}
+    train = subprocess.run(
+        [sys.executable, "-m", "bedash", "train", "--dataset", "synthetic", "--epochs", "1",
+         "--train-size", "128", "--test-size", "64", "--hidden", "8", "--members", "2",
+         "--models", "single", "--device", "cpu", "--quiet"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr[-2000:]
+    (run,) = (tmp_path / "home").iterdir()
+    assert (run / "results.csv").is_file() and not (tmp_path / "runs").exists()
+    listed = subprocess.run(
+        [sys.executable, "-m", "bedash", "runs", "list"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0 and run.name in listed.stdout
+    # the flag still wins over the variable
+    other = subprocess.run(
+        [sys.executable, "-m", "bedash", "runs", "list", "--runs-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
+    )  # fmt: skip
+    assert run.name not in other.stdout
