@@ -134,9 +134,7 @@ def progress(snap: JobSnapshot) -> None:
     who = f"{model_label(p.model)} ({snap.model_index + 1}/{n})"
     if p.member is not None:
         who += f" · member {p.member + 1}/{snap.config.members}"
-    cfg = snap.config
-    eta = tables.job_eta(cfg.models, cfg.members, snap.model_index, p.fraction, p.eta, snap.elapsed)
-    left = "ETA —" if eta is None else f"ETA {common.duration(eta)} for the whole job"
+    left = f"ETA {common.duration(p.eta)} for the whole job"
     text = f"{who} · epoch {p.epoch}/{p.epochs} · batch {p.step}/{p.steps} · {left}"
     if snap.message.startswith("evaluating"):
         text = f"{who} · evaluating on the test set · {left}"
@@ -150,8 +148,7 @@ def progress(snap: JobSnapshot) -> None:
         "rate, blended with the previous epoch's while this one has few batches.",
     )
     m2.metric("Loss (this epoch)", f"{p.loss:.4f}", help="Running mean member cross-entropy.")
-    left_here = f"This model: {common.duration(p.eta)} left."
-    m3.metric("Elapsed", common.duration(snap.elapsed), help=left_here)
+    m3.metric("Elapsed", common.duration(snap.elapsed))
 
 
 def curves(snap: JobSnapshot) -> None:
