@@ -39,7 +39,8 @@ def start(cfg: RunConfig) -> bool:
     try:
         job_id = submit_run(common.registry(), cfg, key=token)
     except ConfigError as e:
-        st.error(f"**{label(e.field)}**: {form.plain(e.message)}", icon=":material/error:")
+        text = form.plain(form.people(e.field, e.message))
+        st.error(f"**{label(e.field)}**: {text}", icon=":material/error:")
         return False
     except RunDirError as e:  # the runs folder is read-only, full or not a folder
         st.error(f"**Runs folder**: {form.plain(e.message)}", icon=":material/error:")
@@ -281,8 +282,8 @@ if side_col is not None:
         else:
             st.info(
                 "No job yet. The defaults train a BatchEnsemble, a classical ensemble and a "
-                "single model on the synthetic set, offline, in well under a minute on two "
-                "CPU cores.",
+                "single model on the synthetic set, offline, in "
+                f"{experiment_form.about(experiment_form.DEFAULTS)}.",
                 icon=":material/rocket_launch:",
             )
         other_jobs(job_id)

@@ -14,6 +14,7 @@ from bedash.dashboard.form import plain
 from bedash.dashboard.session import sweep_jobs
 from bedash.dashboard.settings import runs_dir
 from bedash.dashboard.sweepform import form
+from bedash.dashboard.sweepjobs import submit_sweep
 from bedash.dashboard.verdict import paired_verdict
 from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, is_sweep_dir, read_sweep_json
 from bedash.sweep.grid import SweepError
@@ -217,4 +218,4 @@ if wanted:
     job = sweep_jobs().get(wanted)
     if (job is None or not job.running) and is_sweep_dir(sweeps_root() / wanted):
         results(sweeps_root() / wanted)
-form()
+form(submit_sweep)

@@ -354,7 +354,7 @@ def test_a_second_job_waits_in_the_queue_and_can_be_cancelled(dirs: Path) -> Non
     ("values", "field", "message"),
     [
         ({"batch_size": 1024}, "Batch size", "larger than the training set (512 images)"),
-        ({"models": []}, "Models", "choose at least one"),
+        ({"models": []}, "Models", "choose at least one of BatchEnsemble, Ensemble (sequential)"),
         ({"folder": "missing"}, "Dataset", "does not exist"),
         ({"folder": "empty"}, "Dataset", "is missing"),
     ],
@@ -792,12 +792,18 @@ def test_a_double_click_on_start_queues_one_job(dirs: Path) -> None:
     run_until(at, finished)
 
 
-def test_reloading_a_job_address_shows_that_jobs_settings(dirs: Path) -> None:
+def test_reloading_a_job_address_shows_that_jobs_settings(dirs: Path, monkeypatch, caplog) -> None:
+    """...with each widget's value set one way only: Streamlit's server-log warning about a
+    widget default that Session State also sets (once per process) does not come."""
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
     at = start(app(), members=3, hidden=24)
     job = at.query_params["job"]
     fresh = app(job=job)  # a new session: the reload or a second tab
     assert fresh.text_input(key="members").value == "3"
     assert fresh.text_input(key="hidden").value == "24"
+    assert not [r for r in caplog.records if "Session State" in r.getMessage()]
     run_until(at, finished)
 
 
@@ -812,3 +818,9 @@ def test_notes_and_names_from_users_are_shown_as_plain_text(dirs: Path) -> None:
     results = app("pages/results.py", run=run_id)
     raw = " ".join(str(c.value) for c in results.caption if "Notes" in str(c.value))
     assert "\\[x\\]\\(https\\:" in raw and "](" not in raw and "![" not in raw
+    # the note typed on the form is found by the Runs page's search, as one added on Results
+    runs = app("pages/runs.py")
+    runs.text_input(key="f_text").set_value("evil.example").run()
+    assert runs.dataframe(key="runs_table").value["run_id"].tolist() == [run_id]
+    runs.text_input(key="f_text").set_value("in no note").run()
+    assert runs.dataframe(key="runs_table").value.empty

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import streamlit as st
 
 from bedash.dashboard import settings
-from bedash.estimate import ASSUMED, Speed, speed_of
 from bedash.jobs.executor import Executor
 from bedash.settings.limits import Limits
 
@@ -33,25 +32,6 @@ def _registry(runs: str, max_running: int, lim: Limits) -> Executor:
 def registry() -> Executor:
     """The server's one executor: training jobs and sweeps share its queue and cap."""
     return _registry(str(settings.runs_dir()), settings.max_jobs(), settings.limits())
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def _speed(runs: str) -> Speed:
-    from bedash.names import FieldError
-    from bedash.store.runs import list_runs
-
-    try:
-        listing = list_runs(runs)  # newest first
-    except (OSError, FieldError):
-        return ASSUMED
-    done = next((r for r in listing if r.status == "finished" and r.results), None)
-    return speed_of(done.config, done.results, f"run {done.run_id}") if done else ASSUMED
-
-
-def measured_speed() -> Speed:
-    """The training speed the newest finished run in the runs folder measured (read at most
-    once a minute), else the one assumed: what every "about how long" before Start uses."""
-    return _speed(str(settings.runs_dir()))
 
 
 # -- which session shows which run (a run open in another tab is not deleted) -----------------

@@ -6,15 +6,16 @@ as `bedash sweep` parses its flags; every problem is a SweepError that names the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 
-from bedash.dashboard.form import plain
-from bedash.dashboard.session import measured_speed, registry, sweep_jobs
+from bedash.dashboard.form import people, plain
+from bedash.dashboard.session import registry, sweep_jobs
 from bedash.dashboard.settings import data_dir, limits, sweep_engine
-from bedash.dashboard.sweepjobs import submit_sweep
+from bedash.dashboard.speed import measured_speed
 from bedash.estimate import FULL_SPLITS
 from bedash.names import ConfigError, FieldError, duration, model_label
 from bedash.settings.config import RunConfig, label, spec, sweep_values
@@ -67,11 +68,12 @@ def base_config(dataset: str, evaluation: dict[str, str]) -> RunConfig:
     return base.replace(**evaluation)
 
 
-def launch(sweep: SweepSpec) -> str | None:
-    """Queue the sweep (its name), or say which field stops it."""
+def launch(sweep: SweepSpec, submit: Callable[..., Any]) -> str | None:
+    """Queue the sweep with `submit` (sweepjobs.submit_sweep: the page passes it, so this module
+    stays a floor above the training code); its name, or say which field stops it."""
     try:
         name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        job = submit_sweep(registry(), sweep, name, engine=sweep_engine(), max_cells=MAX_PAGE_CELLS)
+        job = submit(registry(), sweep, name, engine=sweep_engine(), max_cells=MAX_PAGE_CELLS)
     except FieldError as e:  # SweepError, ConfigError, DatasetError (an OOD set not on disk)
         error(e)
         return None
@@ -83,11 +85,11 @@ def error(e: FieldError) -> None:
     """The field as the form names it: its label (the seeds' box: Seeds)."""
     named = label(e.field) if e.field in (*SWEEPABLE, *EVALUATION) else e.field
     named = "Seeds" if e.field == "seeds" else named
-    st.error(f"**{named}**: {plain(e.message)}", icon=":material/error:")
+    st.error(f"**{named}**: {plain(people(e.field, e.message))}", icon=":material/error:")
 
 
-def form() -> None:
-    """The new-sweep form; Start queues the grid on screen and opens its page."""
+def form(submit: Callable[..., Any]) -> None:
+    """The new-sweep form; Start queues the grid on screen (with `submit`) and opens its page."""
     st.subheader("New sweep")
     dataset = st.radio("Dataset", ["synthetic", "cifar10"], horizontal=True, key="sw_dataset")
     defaults = RunConfig()
@@ -132,7 +134,7 @@ def form() -> None:
             icon=":material/schedule:",
         )
         pressed = st.button("Start anyway", key="sw_confirm")
-    if pressed and (name := launch(sweep)):
+    if pressed and (name := launch(sweep, submit)):
         st.session_state.pop("sw_asked", None)
         st.query_params["sweep"] = name
         st.rerun()
