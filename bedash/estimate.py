@@ -75,7 +75,7 @@ class Speed:
 # Measured on two busy CPU cores by the run recorded in tests/fixtures/eta_trace.json (the
 # parallel ensemble: as the sequential one); used until a run on this machine measured its own.
 RATES = {"batchensemble": 5.0e9, "ensemble": 4.0e9, "ensemble_parallel": 4.0e9, "single": 4.2e9}
-ASSUMED = Speed(RATES, "a run on two busy CPU cores (none measured here yet)")
+ASSUMED = Speed(RATES, "a reference run on two busy CPU cores, none having finished here yet")
 
 
 def speed_of(config: Mapping[str, Any], results: list[Mapping[str, Any]], source: str) -> Speed:

@@ -807,6 +807,18 @@ def test_reloading_a_job_address_shows_that_jobs_settings(dirs: Path, monkeypatc
     run_until(at, finished)
 
 
+def test_an_address_in_a_note_is_no_link() -> None:
+    """GFM makes links of bare addresses even when escaped (https://github.github.com/gfm/
+    #autolinks-extension-: www., a scheme's //, an e-mail): plain() leaves none of them, and the
+    text reads the same (the word joiner between is unseen)."""
+    from bedash.dashboard.form import plain
+
+    text = "see https://example.com/x, HTTP://a.b, www.foo.org and me@host.org"
+    shown = re.sub(r"\\(.)", r"\1", plain(text))  # as the browser shows it
+    assert shown.replace("\u2060", "") == text
+    assert not re.search(r"(?i)https?://|www\.|[\w.+-]@[\w-]", shown)
+
+
 def test_notes_and_names_from_users_are_shown_as_plain_text(dirs: Path) -> None:
     """A note with a Markdown link and a remote image stays text: every punctuation mark is
     escaped, so no link or image is made of it (on the Results page too)."""

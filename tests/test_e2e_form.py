@@ -67,7 +67,7 @@ def test_start_is_in_the_first_viewport_with_its_estimate(browser, warm, width: 
     page.get_by_text("Takes about").first.wait_for()
     in_first_viewport(page, start, width)
     assert page.get_by_text("Advanced: the BatchEnsemble recipe").first.is_visible()
-    assert not page.get_by_label("Weight decay", exact=True).is_visible()  # Advanced collapsed
+    assert not page.get_by_label("Notes", exact=True).is_visible()  # Advanced: collapsed
     assert "well under a minute" not in page.inner_text("body")
     check(page, outside, width)
     SHOTS.mkdir(parents=True, exist_ok=True)

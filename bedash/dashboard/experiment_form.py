@@ -74,8 +74,8 @@ def about(cfg: RunConfig) -> str:
     """How long cfg takes: the one estimator (bedash.estimate) at the speed measured here."""
     speed = measured_speed()
     return (
-        f"about {duration(speed.seconds(cfg))} (an estimate from the training speed measured "
-        f"by {form.plain(speed.source)}, scaled by model size)"
+        f"about {duration(speed.seconds(cfg))}: an estimate at the training speed of "
+        f"{form.plain(speed.source)}, scaled by model size"
     )
 
 

@@ -21,6 +21,9 @@ from bedash.settings.types import Spec
 
 KEEP = "session"  # widget values survive a visit to another page
 MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:\"'$&=@/^%?;,])")
+# where the browser's Markdown would make a link of plain text (GFM autolinks: a scheme's //,
+# www., an e-mail's @; found in the text after escapes are undone): a word joiner, unseen
+AUTOLINK = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=@)")
 
 
 def people(name: str, message: str) -> str:
@@ -38,8 +41,9 @@ def people(name: str, message: str) -> str:
 
 def plain(text: object) -> str:
     """Text from a user or a file, safe inside st.markdown: every ASCII punctuation mark escaped
-    (no link, image or emphasis is made of it), line breaks as spaces."""
-    return MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(str(text).split()))
+    (no link, image or emphasis is made of it), no address a live link, line breaks as spaces."""
+    text = AUTOLINK.sub("\u2060", " ".join(str(text).split()))
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 @dataclass

@@ -18,7 +18,9 @@ def _speed(runs: str) -> Speed:
     except (OSError, FieldError):
         return ASSUMED
     done = next((r for r in listing if r.status == "finished" and r.results), None)
-    return speed_of(done.config, done.results, f"run {done.run_id}") if done else ASSUMED
+    if done is None:
+        return ASSUMED
+    return speed_of(done.config, done.results, f"run {done.run_id} on this machine")
 
 
 def measured_speed() -> Speed:

@@ -151,8 +151,8 @@ def plan(sweep: SweepSpec) -> float:
         f"**about {duration(seconds)}** one after another."
     )
     st.caption(
-        f"An estimate: the training speed measured by {plain(speed.source)}, scaled by model "
-        "size; evaluation counted at a third of a training pass."
+        f"An estimate at the training speed of {plain(speed.source)}, scaled by model size; "
+        "evaluation counted at a third of a training pass."
     )
     return seconds
 

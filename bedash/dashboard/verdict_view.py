@@ -73,10 +73,11 @@ def seed_sweep(config_dict: dict, run_id: str) -> SweepSpec | None:
     except (SweepError, ConfigError) as e:
         st.error(f"**{label(e.field)}**: {plain(people(e.field, e.message))}")
         return None
-    seconds = sum(measured_speed().seconds(c.config) for c in spec.cells())
+    speed = measured_speed()
+    seconds = sum(speed.seconds(c.config) for c in spec.cells())
     st.warning(
-        f"Train this config 5 times, seeds 0 to 4: about {duration(seconds)} (an estimate from "
-        "the training speed measured on this machine). Start?",
+        f"Train this config 5 times, seeds 0 to 4: about {duration(seconds)}, an estimate at the "
+        f"training speed of {plain(speed.source)}. Start?",
         icon=":material/schedule:",
     )
     go, back = st.columns(2)
