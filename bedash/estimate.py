@@ -20,11 +20,6 @@ EVAL_PASSES = 4  # the evaluation's passes over the test split: a warm-up and th
 EVAL_SHARE = 1 / 3  # a forward pass costs about a third of a training step (forward, backward)
 
 
-def kind_members(kind: str, members: int) -> int:
-    """How many models a kind trains: one for a single model, E for the others."""
-    return 1 if kind == "single" else members
-
-
 def cost(cfg: Any) -> float:
     """Multiply-adds of one member's forward pass on one 32 x 32 RGB image."""
     h = cfg.hidden
@@ -47,7 +42,7 @@ class Plan:
     def of(cls, cfg: Any) -> Plan:
         n_train = cfg.train_size or FULL_SPLITS[0]
         n_test = cfg.test_size or FULL_SPLITS[1]
-        e = [kind_members(k, cfg.members) for k in cfg.models]
+        e = [1 if k == "single" else cfg.members for k in cfg.models]  # models trained
         return cls(
             tuple(cfg.models),
             tuple(m * n_train * cfg.epochs for m in e),
@@ -74,8 +69,10 @@ class Speed:
 
 # Measured on two busy CPU cores by the run recorded in tests/fixtures/eta_trace.json (the
 # parallel ensemble: as the sequential one); used until a run on this machine measured its own.
-RATES = {"batchensemble": 5.0e9, "ensemble": 4.0e9, "ensemble_parallel": 4.0e9, "single": 4.2e9}
-ASSUMED = Speed(RATES, "a reference run on two busy CPU cores, none having finished here yet")
+ASSUMED = Speed(
+    {"batchensemble": 5.0e9, "ensemble": 4.0e9, "ensemble_parallel": 4.0e9, "single": 4.2e9},
+    "a reference run on two busy CPU cores, none having finished here yet",
+)
 
 
 def speed_of(config: Mapping[str, Any], results: list[Mapping[str, Any]], source: str) -> Speed:

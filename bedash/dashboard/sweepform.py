@@ -62,12 +62,6 @@ def shown(name: str, value: Any) -> str:
     return spec(name).type.format(value)
 
 
-def base_config(dataset: str, evaluation: dict[str, str]) -> RunConfig:
-    """Every cell's settings but the grid's: the defaults, on the CPU, the dashboard's data."""
-    base = RunConfig(dataset=dataset, device="cpu", data_dir=str(data_dir()))
-    return base.replace(**evaluation)
-
-
 def launch(sweep: SweepSpec, submit: Callable[..., Any]) -> str | None:
     """Queue the sweep with `submit` (sweepjobs.submit_sweep: the page passes it, so this module
     stays a floor above the training code); its name, or say which field stops it."""
@@ -115,7 +109,8 @@ def form(submit: Callable[..., Any]) -> None:
     kinds = ", ".join(model_label(k) for k in defaults.models)
     st.caption(f"Every cell trains {kinds}, on the CPU.")
     try:
-        sweep = parse_grid(base_config(dataset, evaluation), texts, seeds, limits())
+        base = RunConfig(dataset=dataset, device="cpu", data_dir=str(data_dir()), **evaluation)
+        sweep = parse_grid(base, texts, seeds, limits())
     except FieldError as e:
         sweep, problem = None, e
     seconds = plan(sweep) if sweep is not None else 0.0
