@@ -46,7 +46,7 @@ def start(cfg: RunConfig) -> bool:
         st.error(f"**Runs folder**: {form.plain(e.message)}", icon=":material/error:")
         return False
     except RuntimeError as e:  # the server is shutting down
-        st.error(form.plain(e), icon=":material/error:")
+        st.error(form.plain(form.sentence(e)), icon=":material/error:")
         return False
     st.session_state["job"] = job_id
     st.session_state["form_job"] = job_id  # this form already shows that job's settings
@@ -77,7 +77,7 @@ def show_job(snap: JobSnapshot) -> None:
             with st.expander("Details"):
                 st.code(snap.traceback, language=None)
     elif snap.status in ("cancelled", "diverged"):
-        st.warning(snap.message, icon=":material/warning:")
+        st.warning(form.sentence(snap.message), icon=":material/warning:")
     else:
         st.success(f"Finished in {common.duration(snap.elapsed)}.", icon=":material/check:")
     if snap.active and LIM.unwatched_seconds:

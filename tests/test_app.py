@@ -314,7 +314,7 @@ def test_a_refresh_or_a_second_tab_reattaches_through_the_url(dirs: Path) -> Non
     assert "epoch" in bar and "ETA" in bar and "BatchEnsemble (1/3)" in bar
     assert {m.label for m in second.metric} == {"Throughput", "Loss (this epoch)", "Elapsed"}
     second.button(key="stop").click().run()
-    run_until(second, lambda a: "stopped" in texts(a.warning), timeout=20)
+    run_until(second, lambda a: "Stopped; everything" in texts(a.warning), timeout=20)
 
 
 def test_stop_cancels_and_keeps_what_was_measured(dirs: Path) -> None:
@@ -340,7 +340,7 @@ def test_a_second_job_waits_in_the_queue_and_can_be_cancelled(dirs: Path) -> Non
     assert "number 1 in the queue" in texts(second.info)
     assert second.button(key="stop").label == "Cancel"
     second.button(key="stop").click().run()
-    run_until(second, lambda a: "cancelled before it started" in texts(a.warning))
+    run_until(second, lambda a: "Cancelled before it started" in texts(a.warning))
     runs = dirs / "runs"
     # the first job's folder exists once it trains (stopped while it still loaded its data,
     # it would write none, by design): only then is the count below the queued job's doing
@@ -666,7 +666,7 @@ def test_the_demo_stops_a_job_nobody_watches_and_keeps_a_watched_one(quick_demo)
     assert "ETA" in progress(at)  # still training
     time.sleep(5)  # the tab is closed: nobody polls
     at = run_until(at, lambda a: "cancelled" in badges(a), timeout=20)
-    assert "stopped: nobody watched it for 3 s" in texts(at.warning)
+    assert "Stopped: nobody watched it for 3 s" in texts(at.warning)
 
 
 def test_a_demo_upload_removes_old_uploads(dirs: Path, monkeypatch) -> None:

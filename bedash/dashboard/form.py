@@ -39,6 +39,13 @@ def people(name: str, message: str) -> str:
     return re.sub(rf"\b({names})\b", lambda m: s.choice_labels[m[1]], message)
 
 
+def sentence(text: object) -> str:
+    """A core message as a sentence on a page: a capital first letter (the CLI prints it after
+    `--flag: `, lower-case)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 def plain(text: object) -> str:
     """Text from a user or a file, safe inside st.markdown: every ASCII punctuation mark escaped
     (no link, image or emphasis is made of it), no address a live link, line breaks as spaces."""
