@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bedash import stopping
+from bedash.estimate import RunEta
 from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
 from bedash.settings.profile import current_limits, env_setting
@@ -108,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except RunDirError as e:
         raise UsageError(flag_message(e)) from e
     cancel = threading.Event()
-    bar = ProgressBar(sys.stderr, quiet=args.quiet)
+    bar = ProgressBar(sys.stderr, quiet=args.quiet, eta=RunEta(cfg))
     restore = stopping.install(cancel, "stopping after this batch", keep=lambda: bar.training)
     try:
         limits = current_limits()
@@ -234,10 +235,12 @@ def format_results(rows: list[dict[str, Any]]) -> str:
 
 class ProgressBar:
     """One updating line on a terminal, else a line per epoch. Callback's methods, duck-typed:
-    this module does not import torch."""
+    this module does not import torch. `eta`: the run's ETA (else the model's)."""
 
-    def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
-        self.stream, self.quiet, self.width = stream, quiet, width
+    def __init__(
+        self, stream: TextIO, quiet: bool = False, width: int = 24, eta: RunEta | None = None
+    ) -> None:
+        self.stream, self.quiet, self.width, self.eta = stream, quiet, width, eta
         self.tty = stream.isatty()
         self._open = False
         self._last_data = 0.0
@@ -253,6 +256,7 @@ class ProgressBar:
         self.stream.flush()
 
     def on_progress(self, p: Progress) -> None:
+        left = self.eta.on_progress(p) if self.eta else p.eta
         if self.quiet or not self.tty:
             return
         filled = int(p.fraction * self.width)
@@ -260,7 +264,7 @@ class ProgressBar:
         self._write(
             f"{who:<20} [{'#' * filled}{'.' * (self.width - filled)}] {p.fraction:4.0%} "
             f"ep {p.epoch}/{p.epochs} step {p.step}/{p.steps} loss {p.loss:.4f} "
-            f"{p.samples_per_s:,.0f} samples/s ETA {duration(p.eta)}"
+            f"{p.samples_per_s:,.0f} samples/s ETA {duration(left)}"
         )
 
     def on_epoch(self, records: list[EpochRecord]) -> None:
@@ -272,11 +276,15 @@ class ProgressBar:
 
     def on_model_start(self, model: str, info: dict) -> None:
         self.training = True
+        if self.eta:
+            self.eta.on_model_start(model, info)
         self.close()
         if not self.quiet:
             self.stream.write(f"training {model} ({info['index'] + 1}/{info['count']})\n")
 
-    def on_model_end(self, model: str, result: dict) -> None: ...
+    def on_model_end(self, model: str, result: dict) -> None:
+        if self.eta:
+            self.eta.on_model_end(model, result)
 
     def on_status(self, message: str) -> None:
         if not self.quiet:
