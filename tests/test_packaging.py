@@ -145,3 +145,10 @@ def test_pip_install_into_a_fresh_environment_gives_a_working_bedash_command(
     assert run.returncode == 0, run.stderr[-2000:]
     assert "run finished" in run.stdout
     assert (tmp_path / "run" / "results.csv").read_text().count("\n") == 4  # header + 3 kinds
+    for argv, first in (
+        (["--version"], f"bedash {_pyproject()['project']['version']}"),
+        (["--help"], "usage: bedash [-h] [--version] {train,sweep,runs,bench,"),
+    ):
+        done = subprocess.run([str(venv / "bin" / "bedash"), *argv], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=120)  # fmt: skip
+        assert done.returncode == 0 and done.stdout.startswith(first), done.stdout[:200]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -23,6 +25,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "synthetic", "--train-size", "64", "--test-size", "32", "--epochs", "1",
         "--hidden", "8", "--members", "2", "--device", "cpu", "--quiet"]  # fmt: skip
+SMALL = ["--train-size", "64", "--test-size", "32", "--hidden", "8", "--members", "2",
+         "--device", "cpu", "--quiet"]  # fmt: skip  # what the README's sweep leaves to defaults
 NO_RAY = "import sys; sys.modules['ray'] = None; from bedash.__main__ import main; "
 NO_RAY += "sys.exit(main(sys.argv[1:]))"  # Ray as if not installed: import and find_spec fail
 
@@ -30,6 +34,20 @@ NO_RAY += "sys.exit(main(sys.argv[1:]))"  # Ray as if not installed: import and 
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     return {**env, "HOME": str(home), **extra}
+
+
+def readme_cluster() -> tuple[list[str], list[str]]:
+    """The README's cluster recipe: its `ray start --head` and `bedash sweep` command lines."""
+    readme = (ROOT / "README.md").read_text().split("<!-- cluster", 1)[1]
+    block = re.search(r"```bash\n(.+?)\n```", readme, re.S).group(1).splitlines()
+    head, sweep = (shlex.split(line) for line in block)
+    assert head[:3] == ["ray", "start", "--head"] and sweep[:2] == ["bedash", "sweep"]
+    return head, sweep
+
+
+def _on_port(argv: list[str], port: int) -> list[str]:
+    """argv with the README's port (6379) replaced by port."""
+    return [a.replace("6379", str(port)) for a in argv]
 
 
 def _free_port() -> int:
@@ -56,8 +74,8 @@ def _stop(head: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def token_head() -> Iterator[tuple[str, Path, Path]]:
-    """(address, home, log) of a one-node head with token auth on, as Ray 2.60 sets it up:
+def token_head() -> Iterator[tuple[int, Path, Path]]:
+    """(port, home, log) of the README's one-node head with token auth on, as Ray 2.60 sets it up:
     a token in ~/.ray/auth_token (any earlier local ray.init writes one) and RAY_AUTH_MODE
     unset. A short folder in /tmp: Ray's socket paths must fit in 107 bytes."""
     pytest.importorskip("ray")
@@ -69,9 +87,9 @@ def token_head() -> Iterator[tuple[str, Path, Path]]:
     port, log = _free_port(), home / "head.log"
     with log.open("wb") as out:
         head = subprocess.Popen(
-            [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-             f"--object-store-memory={100 * 2**20}", f"--temp-dir={home}/t", "--block",
-             "--disable-usage-stats"],
+            [ray, *_on_port(readme_cluster()[0], port)[1:], "--num-cpus=2",
+             "--include-dashboard=false", f"--object-store-memory={100 * 2**20}",
+             f"--temp-dir={home}/t", "--block", "--disable-usage-stats"],
             env=_env(home), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
@@ -80,7 +98,7 @@ def token_head() -> Iterator[tuple[str, Path, Path]]:
             assert head.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "the head did not start in 90 s"
             time.sleep(0.3)
-        yield f"127.0.0.1:{port}", home, log
+        yield port, home, log
     finally:
         _stop(head)
         leftover = subprocess.run(["pgrep", "-g", str(head.pid)], capture_output=True, text=True)
@@ -90,14 +108,16 @@ def token_head() -> Iterator[tuple[str, Path, Path]]:
 
 @pytest.mark.timeout(240)
 def test_a_sweep_runs_on_a_ray_start_head_with_token_auth(
-    token_head: tuple[str, Path, Path], tmp_path: Path
+    token_head: tuple[int, Path, Path], tmp_path: Path
 ) -> None:
-    address, home, log = token_head
+    """The README's recipe, on a free port: two cells on the head, the token sent."""
+    port, home, log = token_head
     assert "Token authentication is enabled for this Ray cluster" in log.read_text()
-    out = tmp_path / "sw"
+    out, address = tmp_path / "sw", f"127.0.0.1:{port}"
+    sweep = _on_port(readme_cluster()[1], port)
+    assert sweep[sweep.index("--address") + 1] == address
     done = subprocess.run(
-        [sys.executable, "-m", "bedash", "sweep", *TINY, "--seeds", "0-1",
-         "--address", address, "--out", str(out)],
+        [sys.executable, "-m", "bedash", *sweep[1:], *SMALL, "--out", str(out)],
         env=_env(home), cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
