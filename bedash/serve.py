@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bedash.names import program
 from bedash.settings.profile import env_setting
 from bedash.store.folders import RunDirError, check_output_place
 
@@ -54,9 +55,9 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def parser(prog: str = "bedash dashboard") -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     """The `bedash dashboard` flags."""
-    ap = argparse.ArgumentParser(prog=prog, description="Start the bedash dashboard.")
+    ap = argparse.ArgumentParser(prog=f"{program()} dashboard", description="Start the dashboard.")
     ap.add_argument(
         "--runs-dir",
         help="the folder of runs and sweeps the dashboard shows and writes "
