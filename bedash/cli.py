@@ -22,7 +22,7 @@ from bedash import stopping
 from bedash.estimate import RunEta
 from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration, program
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
-from bedash.settings.profile import current_limits, env_setting
+from bedash.settings.profile import HOME_HELP, current_limits, home
 from bedash.settings.types import Spec
 from bedash.store.folders import RunDirError, check_output_place, new_run_id
 from bedash.store.runs import list_runs
@@ -68,15 +68,6 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
     sub.add_parser("export", help="runs as other tools' files: export tensorboard RUN... --to DIR")
     sub.add_parser("dashboard", help="start the dashboard: --runs-dir, --port, --host")
     return p
-
-
-HOME_HELP = "the folder of runs and sweeps (default: $BEDASH_RUNS_DIR, else runs)"
-
-
-def home(given: str | None = None) -> str:
-    """The folder of runs and sweeps: the flag, else BEDASH_RUNS_DIR, else runs (the dashboard
-    reads the same variable, so the CLI's work shows up there)."""
-    return given or env_setting("BEDASH_RUNS_DIR") or "runs"
 
 
 def version() -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bedash.names import program
+from bedash.settings.profile import HOME_HELP, home
 from bedash.store.folders import RunDirError, check_output_place
 from bedash.store.runfiles import read_steps, read_tables
 from bedash.store.runs import RunInfo, read_run
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     tb = sub.add_parser("tensorboard", help="TensorBoard event files (needs bedash[tensorboard])")
     tb.add_argument("runs", nargs="+", metavar="RUN", help="a run folder, or a run id")
     tb.add_argument("--to", required=True, metavar="DIR", help="one folder per run goes here")
-    tb.add_argument("--runs-dir", default="runs", help="where run ids are looked up")
+    tb.add_argument("--runs-dir", default=None, help=f"where run ids are looked up: {HOME_HELP}")
     return p
 
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        written = export_tensorboard(args.runs, Path(args.to), Path(args.runs_dir))
+        written = export_tensorboard(args.runs, Path(args.to), Path(home(args.runs_dir)))
     except UsageError as e:
         parser.exit(EXIT_USAGE, f"bedash export: error: {e}\n")
     for path in written:
