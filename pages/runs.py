@@ -130,9 +130,7 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
     chart(charts.compare_figure(tables.compare_rows(runs, ids)), "compare_chart", "compare")
     loaded = {r: common.load_run(runs[r].path) for r in ids}
     st.markdown("**Training loss**")
-    weight = common.smoothing_slider(
-        "cmp_smoothing", help="As in TensorBoard: a debiased moving average."
-    )
+    weight = common.smoothing_slider("cmp_smoothing")
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
     curves = {r: (d.history, d.steps) for r, d in loaded.items()}
     chart(

@@ -60,11 +60,26 @@ def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
     assert [t.name for t in curves.loss_figure(h, members=False, smoothing=0).data] == [
         "BatchEnsemble", "Single model",
     ]  # fmt: skip
-    # smoothed: members and model alike (the raw values faint behind the model's line)
-    smoothed = {t.name: list(t.y) for t in curves.loss_figure(h, smoothing=0.5).data}
-    assert smoothed["BatchEnsemble (raw)"] == [2.0, 1.5]
-    assert smoothed["BatchEnsemble"] == pytest.approx(tables.smooth([2.0, 1.5], 0.5))
-    assert smoothed["BatchEnsemble members"] == pytest.approx(tables.smooth([2.1, 1.6], 0.5))
+    # smoothed by distance along x: one point per epoch is barely moved, and every smoothed
+    # line, members included, keeps its raw values faint behind it
+    smoothed = {t.name: t for t in curves.loss_figure(h, smoothing=0.5).data}
+    assert list(smoothed["BatchEnsemble (raw)"].y) == [2.0, 1.5]
+    want = tables.smooth([0.5, 1.5], [2.0, 1.5], 0.5, span=2.0)
+    assert list(smoothed["BatchEnsemble"].y) == pytest.approx(want)
+    assert list(smoothed["BatchEnsemble members"].y) == pytest.approx([2.1, 1.6], rel=1e-6)
+    raw_member = smoothed["BatchEnsemble member 0 (raw)"]
+    assert list(raw_member.y) == [2.1, 1.6] and raw_member.opacity < 0.5
+    assert list(smoothed["BatchEnsemble members"].customdata) == [2.1, 1.6]  # raw in the hover
+
+
+def test_the_issues_sequential_ensemble_is_drawn_where_its_losses_are() -> None:
+    # issue 22: one point per epoch (2.0, 0.5, 0.05) ended at ~0.55 with the old smoothing
+    rows = [("ensemble", None, e, v, 1.0) for e, v in enumerate([2.0, 0.5, 0.05], 1)]
+    rows += [("ensemble", 0, e, v, 1.0) for e, v in enumerate([2.1, 0.6, 0.07], 1)]
+    fig = curves.loss_figure(history(rows), smoothing=curves.SMOOTHING)
+    lines = {t.name: list(t.y) for t in fig.data}
+    assert lines["Ensemble (sequential)"][-1] == pytest.approx(0.05, rel=0.01)
+    assert lines["Ensemble (sequential) members"][-1] == pytest.approx(0.07, rel=0.01)
 
 
 def test_live_log_points_become_interval_means_not_a_sawtooth() -> None:
@@ -85,13 +100,12 @@ def test_live_log_points_become_interval_means_not_a_sawtooth() -> None:
 
 
 def test_the_smoothing_slider_smooths_the_line_and_not_the_raw_values() -> None:
-    trace = tables.frame(
-        [TracePoint("single", None, x / 10, m) for x, m in enumerate([3, 1, 3, 1, 3, 1], 1)],
-        tables.TRACE_COLUMNS,
-    )  # fmt: skip
+    # 600 log points over 3 epochs, alternating 3, 1: dense enough to be smoothed
+    points = [TracePoint("single", None, i / 200, 3.0 - 2 * (i % 2)) for i in range(1, 601)]
+    trace = tables.frame(points, tables.TRACE_COLUMNS)
     raw, line = curves.loss_figure(None, trace, smoothing=0.9).data
-    assert max(line.y) - min(line.y) < max(raw.y) - min(raw.y)
-    assert list(line.y) == pytest.approx(tables.smooth(list(raw.y), 0.9))
+    assert max(line.y[10:]) - min(line.y[10:]) < max(raw.y) - min(raw.y)
+    assert list(line.y) == pytest.approx(tables.smooth(list(raw.x), list(raw.y), 0.9, span=3.0))
     (plain,) = curves.loss_figure(None, trace, smoothing=0.0).data  # no smoothing: one line
     assert list(plain.y) == list(raw.y)
 

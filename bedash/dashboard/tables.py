@@ -127,22 +127,33 @@ def epoch_means(history: pd.DataFrame) -> pd.DataFrame:
     return h.dropna(subset=["x", "loss"]).reset_index(drop=True)[cols]
 
 
-def smooth(values: Sequence[float], weight: float) -> list[float]:
-    """TensorBoard's smoothing (vz_line_chart2 resmoothDataset): an EMA debiased so the first
-    points are not pulled towards zero; non-finite values pass through."""
-    values = [float(v) for v in values]
+SMOOTHING_SCALE = 1000  # W&B's VIEWPORT_SCALE: the weight applies per 1/1000 of the x range
+
+
+def smooth(
+    x: Sequence[float], values: Sequence[float], weight: float, span: float | None = None
+) -> list[float]:
+    """W&B's time-weighted EMA (TWEMA), debiased as TensorBoard does: each step decays the
+    running sums by weight ** (dx / span * 1000), so the smoothing follows the distance along
+    x, not the number of points. Points 1/1000 of `span` apart (the chart's x range; default the
+    series' own) get TensorBoard's EMA exactly; one point per epoch is barely smoothed. The
+    result is a weighted mean of the values so far: never outside their range. Non-finite
+    values pass through."""
+    xs, values = [float(v) for v in x], [float(v) for v in values]
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"smoothing: {weight} is not in [0, 1)")
-    if not values or all(v == values[0] for v in values):
+    finite = [a for a in xs if math.isfinite(a)]
+    span = span if span and span > 0 else (max(finite) - min(finite) if finite else 0.0)
+    if weight == 0 or span <= 0 or len(values) != len(xs):
         return values
-    out, last, n = [], 0.0, 0
-    for v in values:
-        if not math.isfinite(v):
+    out, total, norm, last = [], 0.0, 0.0, None
+    for a, v in zip(xs, values, strict=True):
+        if not (math.isfinite(v) and math.isfinite(a)):
             out.append(v)
             continue
-        last = last * weight + (1 - weight) * v
-        n += 1
-        out.append(last / (1 - weight**n))
+        decay = 0.0 if last is None else weight ** (max(a - last, 0.0) / span * SMOOTHING_SCALE)
+        total, norm, last = total * decay + v, norm * decay + 1.0, a
+        out.append(total / norm)
     return out
 
 

@@ -12,6 +12,7 @@ import streamlit as st
 
 from bedash.dashboard import rundata
 from bedash.dashboard import uncertainty_tables as ut
+from bedash.dashboard.figures.style import plot_config
 from bedash.dashboard.figures.uncertainty import coverage_figure, histogram_figure, shift_figure
 from bedash.dashboard.form import plain
 from bedash.dashboard.tables import NOT_MEASURED
@@ -103,6 +104,12 @@ def csv_button(name: str, files: UncertaintyFiles) -> None:
     )
 
 
+def chart(fig, key: str, name: str) -> None:
+    """As common.chart (importing common here would add an import floor)."""
+    fmt = st.session_state.get("figure_format", "png")
+    st.plotly_chart(fig, key=key, config=plot_config(name, fmt))
+
+
 def _shift_part(files: UncertaintyFiles) -> None:
     st.markdown("**Accuracy and calibration under dataset shift**")
     if files.shift.empty:
@@ -134,7 +141,7 @@ def _shift_part(files: UncertaintyFiles) -> None:
         help="After one temperature per model fitted on a held-out validation split; shown "
         "beside the raw metrics, never instead. Needs --temperature-scaling.",
     )
-    st.plotly_chart(shift_figure(files.shift, picked, scaled), key="unc_shift_chart")
+    chart(shift_figure(files.shift, picked, scaled), "unc_shift_chart", "shift")
     with st.expander("Table"):
         table = ut.shift_table(files.shift, picked)
         st.dataframe(table, hide_index=True, key="unc_shift_table", placeholder=NOT_MEASURED)
@@ -169,7 +176,7 @@ def _hist_part(files: UncertaintyFiles) -> None:
     )
     kinds = ut.models_in(*files.hist.values())
     kind = st.selectbox("Model", kinds, key="unc_hist_model", format_func=model_label)
-    st.plotly_chart(histogram_figure(files.hist[kind], kind), key="unc_hist_chart")
+    chart(histogram_figure(files.hist[kind], kind), "unc_hist_chart", f"uncertainty_{kind}")
     csv_button(f"uncertainty_{kind}.csv", files)
 
 
@@ -183,7 +190,7 @@ def _coverage_part(files: UncertaintyFiles) -> None:
         "against the share answered. AURC, the area under the risk-coverage curve: lower is "
         "better."
     )
-    st.plotly_chart(coverage_figure(files.selective, files.shift), key="unc_coverage_chart")
+    chart(coverage_figure(files.selective, files.shift), "unc_coverage_chart", "selective")
     csv_button("selective.csv", files)
 
 

@@ -102,6 +102,7 @@ def loss_overlay_figure(
         rows, 1, shared_xaxes=True, vertical_spacing=0.12 / rows, subplot_titles=titles
     )
     losses: list[float] = []
+    span = max(float(p["x1"].max()) for p in per_run.values() if len(p))  # one x axis
     for i, (run_id, points) in enumerate(per_run.items()):
         first = True  # one legend entry per run, on its first panel
         for row, kind in enumerate(kinds, 1):
@@ -110,8 +111,9 @@ def loss_overlay_figure(
                 continue
             losses += mine["loss"].tolist()
             extra = f"run {run_id}<br>{model_label(kind)}"
+            label, color = run_label(run_id), run_color(i)
             for s in loss_series(
-                mine, run_label(run_id), run_color(i), run_id, smoothing, main=True, extra=extra
+                mine, label, color, run_id, smoothing, main=True, span=span, extra=extra
             ):
                 s.showlegend = bool(s.showlegend) and first
                 fig.add_trace(s, row=row, col=1)

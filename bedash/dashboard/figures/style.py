@@ -40,7 +40,13 @@ def plot_config(name: str, fmt: str = "png") -> dict[str, Any]:
         raise ValueError(f"format: {fmt!r} is not png or svg")
     image = {"format": fmt, "filename": name, "scale": 2 if fmt == "png" else 1}
     remove = ["lasso2d", "select2d"]
-    return {"displaylogo": False, "toImageButtonOptions": image, "modeBarButtonsToRemove": remove}
+    # the toolbar on hover only: always shown, it covered legends and titles on a phone
+    return {
+        "displayModeBar": "hover",
+        "displaylogo": False,
+        "toImageButtonOptions": image,
+        "modeBarButtonsToRemove": remove,
+    }
 
 
 def calibration_panel(fig: go.Figure, r: int, c: int, name: str | None = None) -> None:
