@@ -65,5 +65,6 @@ def test_every_chart_of_a_stopped_run_with_nothing_measured_says_so() -> None:
         assert not fig.data and fig.layout.xaxis.visible is False  # no empty axis (-1..4)
     # a run whose models all failed: rows, but no number to draw
     failed = pd.DataFrame({"model": ["batchensemble", "single"], "status": ["failed"] * 2})
-    for fig in (charts.accuracy_figure(failed, pending=False), charts.time_figure(failed)):
+    ended = {"pending": False}
+    for fig in (charts.accuracy_figure(failed, **ended), charts.time_figure(failed, **ended)):
         assert "not measured" in texts(fig) and not fig.data

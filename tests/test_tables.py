@@ -100,7 +100,8 @@ def test_smoothing_follows_the_distance_along_x_debiased_as_tensorboard() -> Non
     ys = [2.0 * math.exp(-i / 300) + rng.uniform(-0.2, 0.2) for i in range(1001)]
     xs = [i / 1000 for i in range(1001)]
     assert tables.smooth(xs, ys, 0.6) == pytest.approx(tensorboard_smooth(ys, 0.6))
-    assert tables.smooth(xs[:2], [1.0, 2.0], 0.6, span=1.0) == pytest.approx([1.0, (0.6 + 2.0) / 1.6])
+    two = tables.smooth(xs[:2], [1.0, 2.0], 0.6, span=1.0)
+    assert two == pytest.approx([1.0, (0.6 + 2.0) / 1.6])
     # uneven x: W&B's published code (which takes the square root of its slider's value)
     uneven = sorted(rng.uniform(0, 3) for _ in range(200))
     ys = [1 / (1 + x) + rng.uniform(-0.1, 0.1) for x in uneven]

@@ -210,6 +210,25 @@ def job_eta(
     return max(0.0, model_eta) + later * elapsed / done
 
 
+def for_people(values: Sequence[float | None], unit: str = "") -> list[str]:
+    """Numbers as people read them, one precision for the whole column (from its largest
+    value: 1,410 and 12, or 1.41 and 0.25), thousands separated; "" for a missing one."""
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    top = max(finite, default=0.0)
+    digits = 0 if top >= 100 else 1 if top >= 10 else 2 if top >= 1 else 3
+    return ["" if v is None else f"{v:,.{digits}f}{unit}" for v in values]
+
+
+def accuracy_interval(acc: float | None, n: int | None) -> tuple[float, float] | None:
+    """The 95% Wilson interval of an accuracy measured on n test images (scipy), or None."""
+    if acc is None or not n or n <= 0 or not 0.0 <= acc <= 1.0:
+        return None
+    from scipy.stats import binomtest  # imported when an interval is drawn
+
+    ci = binomtest(round(acc * n), n).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
 def busy(load_avg: Any, cpus: int | None) -> bool:
     """The machine was busy when the 1-minute load average exceeded its CPU count."""
     load = as_float(load_avg)

@@ -194,13 +194,17 @@ def _coverage_part(files: UncertaintyFiles) -> None:
     csv_button("selective.csv", files)
 
 
-def uncertainty_section(path: Path) -> None:
-    """The Uncertainty section of the run folder path."""
+def uncertainty_section(path: Path, ended_early: bool = False) -> None:
+    """The Uncertainty section of the run folder path (ended_early: a run that asked for an
+    evaluation and stopped or failed before it)."""
     files = read_cached(Path(path))
     for problem in files.problems:
         st.warning(plain(problem), icon=":material/warning:")
     if files.empty:
-        if not files.problems:
+        if ended_early and not files.problems:
+            why = f"Uncertainty under shift and OOD detection: {NOT_MEASURED}"
+            st.info(f"{why} (the run ended before its evaluation).", icon=":material/info:")
+        elif not files.problems:
             st.info(
                 "No uncertainty evaluation in this run: train with --shift, --ood or "
                 "--temperature-scaling (Evaluation, under Advanced on the Experiment page).",

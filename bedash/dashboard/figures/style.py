@@ -23,6 +23,8 @@ LAYOUT = {
     "legend": LEGEND_ABOVE,
     "hovermode": "closest",
 }
+# subplots: a legend row at the top of the figure, the panels (and their titles) below it
+LEGEND_TOP = {"orientation": "h", "yref": "container", "y": 1.0, "yanchor": "top", "x": 0}
 # subplots: the legend under the plot, where it cannot cover a panel's title
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0}
 # the uncertainty charts: a legend row under the plot (x-axis titles leave it room)
@@ -71,6 +73,63 @@ def bar_layout(top: int, **extra: Any) -> dict[str, Any]:
     """A bar chart's layout: labels of one size, room above the bars for them."""
     margin = {**LAYOUT["margin"], "t": top}
     return {**LAYOUT, "height": 360, "uniformtext": FIT_TEXT, "margin": margin, **extra}
+
+
+def dots(
+    kind: str,
+    name: str,
+    rows: list[str],
+    values: list[float | None],
+    intervals: list[tuple[float, float] | None],
+    fmt: str,
+) -> list[go.Scatter]:
+    """A dot plot's points of one model (one row each, their 95% intervals as whiskers) and
+    their values as text right of the whiskers: points on a zoomed axis, where bars on a cut
+    axis would misstate small differences. fmt: the values' format ("%{x:.3f}")."""
+    have = [i for i, v in enumerate(values) if v is not None]
+    y, x = [rows[i] for i in have], [values[i] for i in have]
+    ends = [intervals[i] if intervals[i] is not None else (values[i],) * 2 for i in have]
+    whisker = {"type": "data", "symmetric": False, "color": model_color(kind), "thickness": 1.5}
+    whisker.update(array=[hi - v for (_, hi), v in zip(ends, x, strict=True)])
+    whisker.update(arrayminus=[v - lo for (lo, _), v in zip(ends, x, strict=True)])
+    same = {"orientation": "h", "offsetgroup": kind, "legendgroup": kind, "y": y}
+    ci = [[lo, hi] for lo, hi in ends]
+    hover = f"%{{y}}<br>{name}: " + fmt.replace(".3f", ".4f")
+    if any(intervals):
+        hover += "<br>95% interval %{customdata[0]:.4f} to %{customdata[1]:.4f}"
+    point = go.Scatter(
+        x=x,
+        mode="markers",
+        name=name,
+        marker={"color": model_color(kind), "size": 9},
+        error_x=whisker if any(intervals) else None,
+        customdata=ci,
+        hovertemplate=hover + "<extra></extra>",
+        **same,
+    )
+    text = go.Scatter(
+        x=[hi for _, hi in ends],
+        customdata=x,
+        mode="text",
+        name=f"{name} (values)",
+        texttemplate=fmt.replace("%{x", "  %{customdata"),
+        textposition="middle right",
+        textfont={"size": 11, "color": "#333"},
+        cliponaxis=False,
+        showlegend=False,
+        hoverinfo="skip",
+        **same,
+    )
+    return [point, text]
+
+
+def dot_range(lows: Sequence[float], highs: Sequence[float], *, zero: bool = False) -> list[float]:
+    """A dot plot's value axis: the intervals, room on the right for the value labels."""
+    lo, hi = min(lows), max(highs)
+    if zero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    span = max(hi - lo, 0.01)
+    return [lo - 0.05 * span, hi + 0.4 * span]
 
 
 def empty_figure(message: str, height: int = 260) -> go.Figure:
@@ -142,6 +201,8 @@ def fit_range(values: Sequence[float | None], *, zero: bool = False) -> list[flo
     if zero:
         lo, hi = min(lo, 0.0), max(hi, 0.0)
     pad = max((hi - lo) * 0.15, 0.005)
+    if zero and lo >= 0:  # bars: the axis starts at zero, where they do
+        return [0.0, hi + 2 * pad]
     return [lo - pad if zero or lo - pad > 0 else 0.0, hi + 2 * pad]
 
 
