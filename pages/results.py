@@ -75,7 +75,9 @@ def pick_run() -> str | None:
     def label(run_id: str) -> str:
         if (r := by_id.get(run_id)) is None:
             return run_id
-        return f"{run_id} · {r.status} · {', '.join(r.config.get('models', []))}"
+        return (
+            f"{run_id} · {r.status} · {tables.model_labels(', '.join(r.config.get('models', [])))}"
+        )
 
     def picked() -> None:
         st.query_params["run"] = st.session_state["run_pick"]

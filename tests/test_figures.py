@@ -326,10 +326,15 @@ def test_compare_joins_only_runs_that_differ_in_the_member_count_alone() -> None
     acc = [t for t in fig.data if t.xaxis == "x"]
     assert [list(t.x) for t in acc] == [[2, 8], [4]]
     assert "lines" in acc[0].mode and "lines" not in acc[1].mode  # width 128: a point alone
-    assert list(acc[0].text) == ["aaaaaa", "bbbbbb"]  # points labelled by run
+    # each run its symbol, named in the legend: no text on the points to overlap
+    key = {t.name: t.marker.symbol for t in fig.data if t.name.startswith("run ")}
+    assert set(key) == {"run aaaaaa", "run bbbbbb", "run cccccc"} and len(set(key.values())) == 3
+    for t in acc:
+        assert list(t.marker.symbol) == [key[f"run {r[-6:]}"] for r in t.customdata[:, 0]]
+        assert t.text is None and "text" not in t.mode
     assert [list(t.y) for t in fig.data if t.xaxis == "x2"] == [[9, 10], [20]]
     assert fig.layout.legend.y < 0  # below the panels, off their titles
-    assert sum(t.showlegend for t in fig.data) == 1
+    assert sum(bool(t.showlegend) for t in fig.data) == 1 + 3  # the kind, the three runs
 
 
 def test_overlays_of_several_runs_one_colour_each() -> None:

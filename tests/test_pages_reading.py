@@ -281,7 +281,9 @@ def test_compare_joins_like_runs_and_overlays_loss_and_calibration(dirs, trained
     be_acc = [t for t in compare["data"] if t["name"] == "BatchEnsemble" and t["xaxis"] == "x"]
     # aaaaaa (E=2) and bbbbbb (E=3) differ in E alone: one line; cccccc (width 24): a point
     assert [t["x"] for t in be_acc] == [[2, 3], [3]]
-    assert [t["text"] for t in be_acc] == [["aaaaaa", "bbbbbb"], ["cccccc"]]
+    key = {t["name"]: t["marker"]["symbol"] for t in compare["data"] if "run " in t["name"]}
+    symbols = [[key[f"run {r[-6:]}"] for (r,) in t["customdata"]] for t in be_acc]
+    assert [t["marker"]["symbol"] for t in be_acc] == symbols and len(set(key.values())) == 3
     assert "lines" in be_acc[0]["mode"] and "lines" not in be_acc[1]["mode"]
     loss = chart(runs, "compare_loss_chart")["spec"]
     legend = [t["name"] for t in loss["data"] if t.get("showlegend") is not False]

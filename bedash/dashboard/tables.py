@@ -290,6 +290,30 @@ def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -
     return df[headline + [c for c in df if c not in headline]]
 
 
+RUNS_HEADERS = {  # runs_frame column -> the Runs table's header (acc <kind>: runs_header)
+    "run_id": "Run id", "status": "Status", "started": "Started", "tags": "Tags",
+    "models": "Models", "BE params × single": "BatchEnsemble params × single",
+    "train s (all)": "Training s (all models)", "dataset": "Dataset", "arch": "Architecture",
+    "members": "Members (E)", "hidden": "Hidden width", "layers": "Layers", "epochs": "Epochs",
+    "batch_size": "Batch", "lr": "Learning rate", "seed": "Seed", "device": "Device",
+    "train_size": "Training images", "notes": "Notes", "note": "Status note",
+}  # fmt: skip
+
+
+def runs_header(column: str) -> str:
+    """The Runs table's header of a runs_frame column: model labels, no internal names."""
+    if column.startswith("acc "):
+        return f"Accuracy, {model_label(column[4:])}"
+    return RUNS_HEADERS.get(column, column)
+
+
+def model_labels(models: Any) -> Any:
+    """ "batchensemble, single" -> "BatchEnsemble, Single model" (anything else unchanged)."""
+    if not isinstance(models, str) or not models:
+        return models
+    return ", ".join(model_label(m.strip()) for m in models.split(","))
+
+
 def tag_filter(table: pd.DataFrame, tags: Iterable[str]) -> pd.DataFrame:
     """The runs carrying every one of `tags` (none given: all)."""
     wanted = set(tags)

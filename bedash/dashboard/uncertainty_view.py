@@ -110,6 +110,11 @@ def chart(fig, key: str, name: str) -> None:
     st.plotly_chart(fig, key=key, config=plot_config(name, fmt))
 
 
+def four_places(table: pd.DataFrame, *text: str) -> dict:
+    """One precision per column: every number column with four decimals (0.7600, 0.6373)."""
+    return {c: st.column_config.NumberColumn(c, format="%.4f") for c in table if c not in text}
+
+
 def _shift_part(files: UncertaintyFiles) -> None:
     st.markdown("**Accuracy and calibration under dataset shift**")
     if files.shift.empty:
@@ -144,7 +149,13 @@ def _shift_part(files: UncertaintyFiles) -> None:
     chart(shift_figure(files.shift, picked, scaled), "unc_shift_chart", "shift")
     with st.expander("Table"):
         table = ut.shift_table(files.shift, picked)
-        st.dataframe(table, hide_index=True, key="unc_shift_table", placeholder=NOT_MEASURED)
+        st.dataframe(
+            table,
+            hide_index=True,
+            key="unc_shift_table",
+            placeholder=NOT_MEASURED,
+            column_config=four_places(table, "Model", "Corruption", "Severity"),
+        )
     csv_button("shift.csv", files)
 
 
@@ -160,7 +171,10 @@ def _ood_part(files: UncertaintyFiles) -> None:
         "for a single model, so it cannot detect anything there."
     )
     table = ut.ood_table(files.ood)
-    st.dataframe(table, hide_index=True, key="unc_ood_table", placeholder=NOT_MEASURED)
+    columns = four_places(table, "Model", "OOD set", "Score")
+    st.dataframe(
+        table, hide_index=True, key="unc_ood_table", placeholder=NOT_MEASURED, column_config=columns
+    )
     csv_button("ood.csv", files)
 
 

@@ -21,13 +21,19 @@ def run_label(run_id: str) -> str:
     return tail if head and len(tail) == 6 and len(run_id) == 22 else run_id
 
 
+RUN_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "triangle-down"]
+RUN_SYMBOLS += ["pentagon", "hexagon", "cross"]
+
+
 def run_color(i: int) -> str:
     return style.RUN_COLORS[i % len(style.RUN_COLORS)]
 
 
 def compare_figure(rows: pd.DataFrame) -> go.Figure:
     """Ensemble accuracy, parameters and training time of several runs (results.csv rows with
-    run_id, series) against E; lines join one `series` (tables.compare_series) only."""
+    run_id, series) against E: colour the model kind, symbol the run (named in the legend,
+    never as text on the points, where runs at one E drew their labels on each other); lines
+    join one `series` (tables.compare_series) only."""
     if rows is None or not len(rows):
         return style.empty_figure("select runs that have results")
     panels = [
@@ -44,7 +50,8 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
         df["series"] = range(len(df))  # nothing known about the settings: no lines
     for col in ["members", *[c for c, _ in panels]]:
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else float("nan")
-    df["label"] = df["run_id"].map(run_label)
+    runs = list(dict.fromkeys(df["run_id"]))
+    symbol = {r: RUN_SYMBOLS[i % len(RUN_SYMBOLS)] for i, r in enumerate(runs)}
     for i, (col, title) in enumerate(panels, 1):
         for kind in ordered(df["model"]):
             first = i == 1
@@ -52,33 +59,30 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                 mine = mine.dropna(subset=[col]).sort_values("members")
                 if not len(mine):
                     continue
-                line = mine["members"].nunique() > 1
-                # runs at the same E: their labels above and below the point, not on each other
-                nth = mine.groupby("members").cumcount().tolist()
                 color = model_color(kind)
                 fig.add_scatter(
                     x=mine["members"].tolist(),
                     y=mine[col].tolist(),
-                    mode="lines+markers+text" if line else "markers+text",
-                    text=mine["label"].tolist(),
-                    textposition=["top center" if k % 2 == 0 else "bottom center" for k in nth],
-                    textfont={"size": 10, "color": "#444"},
-                    cliponaxis=False,  # a label above the top point stays whole
+                    mode="lines+markers" if mine["members"].nunique() > 1 else "markers",
                     name=model_label(kind),
                     legendgroup=kind,
                     showlegend=first,
-                    marker={"color": color, "size": 8},
+                    marker={"color": color, "size": 9, "symbol": mine["run_id"].map(symbol)},
                     line={"color": color},
                     customdata=mine[["run_id"]].to_numpy(),
                     hovertemplate="run %{customdata[0]}<br>E = %{x}<br>"
                     + title
-                    + ": %{y:.4g}<extra>"
+                    + ": %{y:,.4g}<extra>"
                     + model_label(kind)
                     + "</extra>",
                     row=i,
                     col=1,
                 )
                 first = False
+    for r in runs:  # the legend's key to the symbols
+        key = {"color": "#555", "size": 9, "symbol": symbol[r]}
+        name = f"run {run_label(r)}"
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=key, name=name, showlegend=True)
     fig.update_xaxes(title_text="members (E)", row=3, col=1)
     fig.update_xaxes(dtick=1)
     fig.update_layout(**{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.12}}, height=720)
