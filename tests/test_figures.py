@@ -397,3 +397,25 @@ def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
     assert per_epoch.tolist() == pytest.approx(whole["loss"].tolist(), rel=1e-5)
     fine = curves.loss_figure(hist, steps)
     assert "BatchEnsemble (raw)" in [t.name for t in fine.data]
+
+
+def test_sweep_scatter_marks_each_config_by_a_symbol_named_in_the_legend() -> None:
+    from bedash.dashboard.figures import sweeps
+
+    rows = [
+        (c, f"members={m}", kind, metric, v)
+        for c, m in ((0, 2), (1, 4))
+        for kind, acc in (("batchensemble", 0.6 + c / 10), ("single", 0.55))
+        for metric, v in (("ensemble_acc", acc), ("params", 1000 * m))
+    ]
+    summary = pd.DataFrame(rows, columns=["config", "label", "model", "metric", "mean"])
+    fig = sweeps.scatter_figure(summary, "params")
+    key = {t.name: t.marker.symbol for t in fig.data if t.name.startswith("members=")}
+    assert set(key) == {"members=2", "members=4"} and len(set(key.values())) == 2
+    for t in fig.data[:2]:
+        assert list(t.marker.symbol) == [key[c] for c in t.customdata]
+    assert all(t.mode == "markers" for t in fig.data)  # no text on the points to overlap
+    empty = sweeps.scatter_figure(summary.iloc[:0], "params")
+    assert not empty.data and "not measured" in empty.layout.annotations[0].text
+    blank = sweeps.band_figure(summary.iloc[:0], "ensemble_acc", "members")
+    assert not blank.data and blank.layout.xaxis.visible is False  # no empty axis (-1..5)

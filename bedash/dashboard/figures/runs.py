@@ -21,10 +21,6 @@ def run_label(run_id: str) -> str:
     return tail if head and len(tail) == 6 and len(run_id) == 22 else run_id
 
 
-RUN_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "triangle-down"]
-RUN_SYMBOLS += ["pentagon", "hexagon", "cross"]
-
-
 def run_color(i: int) -> str:
     return style.RUN_COLORS[i % len(style.RUN_COLORS)]
 
@@ -51,7 +47,7 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
     for col in ["members", *[c for c, _ in panels]]:
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else float("nan")
     runs = list(dict.fromkeys(df["run_id"]))
-    symbol = {r: RUN_SYMBOLS[i % len(RUN_SYMBOLS)] for i, r in enumerate(runs)}
+    symbol = {r: style.SYMBOLS[i % len(style.SYMBOLS)] for i, r in enumerate(runs)}
     for i, (col, title) in enumerate(panels, 1):
         for kind in ordered(df["model"]):
             first = i == 1

@@ -16,6 +16,9 @@ from bedash.names import model_color, model_label
 # the runs of an overlay, one colour each (Paul Tol's "muted": none is a model kind's colour)
 RUN_COLORS = ["#332288", "#CC6677", "#117733", "#882255", "#44AA99", "#999933", "#AA4499"]
 RUN_COLORS += ["#88CCEE", "#DDCC77", "#661100"]
+# the runs of a comparison, or a sweep's configs: one marker symbol each, keyed in the legend
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "triangle-down"]
+SYMBOLS += ["pentagon", "hexagon", "cross"]
 # one row above the plot: beside it, a legend squeezes the plot to ~90 px at a phone's width
 LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
 LAYOUT = {
