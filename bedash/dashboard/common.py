@@ -40,6 +40,8 @@ RESULT_COLUMNS = {  # results table header: (number format, help)
     "Train s": ("%.2f", "Training time, all epochs (and all members)."),
     "s / epoch": ("%.3f", "Mean time per epoch."),
     "Infer s": ("%.4f", "Forward passes over the whole test set."),
+    "Infer repeats": ("%d", "Timed passes over the test set; Infer s is their median."),
+    "Load": ("%.1f", "The machine's 1-minute load average when inference was timed."),
     "Acc mean member": ("%.4f", "Average test accuracy of the members on their own."),
     "Acc ensemble (mean softmax)": ("%.4f", "Accuracy of the averaged member probabilities."),
     "Acc majority vote": ("%.4f", "Accuracy of the class most members vote for."),

@@ -157,10 +157,14 @@ def time_figure(
             x=labels,
             y=y,
             marker={"color": [model_color(m) for m in kinds]},
-            marker_pattern_shape=["/" if h and col == "infer_seconds" else "" for h in hot],
+            marker_pattern={
+                "shape": ["/" if h and col == "infer_seconds" else "" for h in hot],
+                "fgopacity": 0.45,
+            },
             showlegend=False,
             text=for_people(y, unit),
-            textposition="auto",
+            textposition="outside",
+            cliponaxis=False,
             error_y=whisker,
             customdata=notes,
             row=i,
@@ -286,11 +290,16 @@ def reliability_figure(
     if not kinds:
         return style.empty_figure(style.none_yet(pending))
     ece = {k: result(results, k, "ece") for k in kinds}
-    titles = [model_label(k) + ("" if ece[k] is None else f"<br>ECE {ece[k]:.3f}") for k in kinds]
+    titles = [
+        style.wrap(model_label(k), 13) + ("" if ece[k] is None else f"<br>ECE {ece[k]:.3f}")
+        for k in kinds
+    ]
     cols = min(2, len(kinds))  # two across at most: readable at a phone's width too
     nrows = math.ceil(len(kinds) / cols)
-    spacing = {"horizontal_spacing": 0.1, "vertical_spacing": 0.3 / nrows}
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, **spacing)
+    height = 60 + 340 * nrows
+    fig = make_subplots(
+        rows=nrows, cols=cols, subplot_titles=titles, shared_yaxes=True, **style.panel_gaps(height)
+    )
     for i, kind in enumerate(kinds):
         r, c = i // cols + 1, i % cols + 1
         t = tables[kind].apply(pd.to_numeric, errors="coerce")
@@ -308,5 +317,5 @@ def reliability_figure(
             col=c,
         )
         style.calibration_panel(fig, r, c, "perfect calibration")
-    fig.update_layout(**style.LAYOUT, height=60 + 320 * nrows, bargap=0)
+    fig.update_layout(**{**style.LAYOUT, "margin": style.TALL}, height=height, bargap=0)
     return fig

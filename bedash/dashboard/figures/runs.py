@@ -48,9 +48,12 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else float("nan")
     runs = list(dict.fromkeys(df["run_id"]))
     symbol = {r: style.SYMBOLS[i % len(style.SYMBOLS)] for i, r in enumerate(runs)}
+    for kind in ordered(df["model"]):  # the legend's key to the colours (a plain dot)
+        key = {"color": model_color(kind), "size": 9}
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=key, legendgroup=kind,
+                        name=model_label(kind), showlegend=True)  # fmt: skip
     for i, (col, title) in enumerate(panels, 1):
         for kind in ordered(df["model"]):
-            first = i == 1
             for _, mine in df[df["model"] == kind].groupby("series", sort=True):
                 mine = mine.dropna(subset=[col]).sort_values("members")
                 if not len(mine):
@@ -62,7 +65,7 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                     mode="lines+markers" if mine["members"].nunique() > 1 else "markers",
                     name=model_label(kind),
                     legendgroup=kind,
-                    showlegend=first,
+                    showlegend=False,
                     marker={"color": color, "size": 9, "symbol": mine["run_id"].map(symbol)},
                     line={"color": color},
                     customdata=mine[["run_id"]].to_numpy(),
@@ -74,7 +77,6 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
                     row=i,
                     col=1,
                 )
-                first = False
     for r in runs:  # the legend's key to the symbols
         key = {"color": "#555", "size": 9, "symbol": symbol[r]}
         name = f"run {run_label(r)}"
@@ -137,9 +139,10 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
         return style.empty_figure("the selected runs have no reliability diagrams")
     cols = min(2, len(kinds))
     nrows = math.ceil(len(kinds) / cols)
-    titles = [model_label(k) for k in kinds]
-    spacing = {"vertical_spacing": 0.35 / nrows, "horizontal_spacing": 0.1}
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, **spacing)
+    titles = [style.wrap(model_label(k), 13) for k in kinds]
+    height = 80 + 340 * nrows
+    gaps = style.panel_gaps(height)
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, shared_yaxes=True, **gaps)
     where = [(j // cols + 1, j % cols + 1) for j in range(len(kinds))]
     for i, (run_id, tables) in enumerate(runs.items()):
         first = True
@@ -167,7 +170,6 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
             first = False
     for r, c in where:
         style.calibration_panel(fig, r, c)
-    fig.update_layout(
-        **{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.12}}, height=80 + 320 * nrows
-    )
+    legend = {**style.LEGEND_BELOW, "y": -0.12}
+    fig.update_layout(**{**style.LAYOUT, "legend": legend, "margin": style.TALL}, height=height)
     return fig

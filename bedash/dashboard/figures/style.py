@@ -26,6 +26,8 @@ LAYOUT = {
     "legend": LEGEND_ABOVE,
     "hovermode": "closest",
 }
+# subplots with titles of up to three lines: room above the first
+TALL = {"l": 10, "r": 10, "t": 70, "b": 10}
 # subplots: a legend row at the top of the figure, the panels (and their titles) below it
 LEGEND_TOP = {"orientation": "h", "yref": "container", "y": 1.0, "yanchor": "top", "x": 0}
 # subplots: the legend under the plot, where it cannot cover a panel's title
@@ -52,6 +54,13 @@ def plot_config(name: str, fmt: str = "png") -> dict[str, Any]:
         "toImageButtonOptions": image,
         "modeBarButtonsToRemove": remove,
     }
+
+
+def panel_gaps(height: int) -> dict[str, float]:
+    """Subplot spacing that leaves 150 px between rows (the x title above, a three-line panel
+    title below) and 0.12 of the width between columns."""
+    plot = height - TALL["t"] - TALL["b"]
+    return {"vertical_spacing": min(0.5, 150 / plot), "horizontal_spacing": 0.12}
 
 
 def calibration_panel(fig: go.Figure, r: int, c: int, name: str | None = None) -> None:
