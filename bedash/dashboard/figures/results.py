@@ -159,11 +159,15 @@ def time_figure(
             marker={"color": [model_color(m) for m in kinds]},
             marker_pattern={
                 "shape": ["/" if h and col == "infer_seconds" else "" for h in hot],
-                "fgopacity": 0.45,
+                "fillmode": "overlay",
+                "fgcolor": "white",
+                "fgopacity": 0.6,
             },
             showlegend=False,
             text=for_people(y, unit),
-            textposition="outside",
+            # above the bar; at its foot where a whisker rises from the top
+            textposition="inside" if whisker else "outside",
+            insidetextanchor="start",
             cliponaxis=False,
             error_y=whisker,
             customdata=notes,
