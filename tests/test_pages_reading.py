@@ -281,7 +281,7 @@ def test_compare_joins_like_runs_and_overlays_loss_and_calibration(dirs, trained
     be_acc = [
         t
         for t in compare["data"]
-        if t["name"] == "BatchEnsemble" and t["xaxis"] == "x" and t["x"] != [None]
+        if t["name"] == "BatchEnsemble" and t.get("xaxis") == "x" and t["x"] != [None]
     ]
     # aaaaaa (E=2) and bbbbbb (E=3) differ in E alone: one line; cccccc (width 24): a point
     assert [t["x"] for t in be_acc] == [[2, 3], [3]]

@@ -90,7 +90,9 @@ def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
         for r, m in zip(rel, mb, strict=True)
     ]
     x, y = [style.wrap(model_label(m), 13) for m in results["model"]], column(results, "params")
-    fig = go.Figure(layout=style.bar_layout(30))
+    margin = {**style.LAYOUT["margin"], "t": 30}
+    fig = go.Figure(layout={**style.LAYOUT, "height": 360, "margin": margin})
+    fig.update_layout(uniformtext=style.FIT_TEXT)
     fig.add_bar(
         x=x,
         y=y,
@@ -104,7 +106,8 @@ def params_figure(results: pd.DataFrame, *, pending: bool = True) -> go.Figure:
     if (mark := style.not_measured_marks(x, y)) is not None:
         fig.add_trace(mark)
     fig.update_xaxes(tickangle=0, tickfont={"size": 11})
-    fig.update_yaxes(title_text="parameters", range=style.fit_range(y, zero=True))
+    top = max(v for v in y if v is not None)
+    fig.update_yaxes(title_text="parameters", range=[0, top * 1.3])  # from zero, room for labels
     return fig
 
 

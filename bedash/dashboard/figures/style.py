@@ -81,12 +81,6 @@ def model_line(kind: str, x: Any, y: Any, **extra: Any) -> go.Scatter:
     return go.Scatter(**{"x": list(x), "y": list(y), **line, "legendgroup": kind, **extra})
 
 
-def bar_layout(top: int, **extra: Any) -> dict[str, Any]:
-    """A bar chart's layout: labels of one size, room above the bars for them."""
-    margin = {**LAYOUT["margin"], "t": top}
-    return {**LAYOUT, "height": 360, "uniformtext": FIT_TEXT, "margin": margin, **extra}
-
-
 def dots(
     kind: str,
     name: str,
@@ -202,20 +196,6 @@ def band_trace(xs: Sequence, lows: Sequence, highs: Sequence, color: str, group:
     return go.Scatter(
         x=xs + xs[::-1], y=list(highs) + list(lows)[::-1], mode="lines", **fill, **quiet
     )
-
-
-def fit_range(values: Sequence[float | None], *, zero: bool = False) -> list[float] | None:
-    """An axis range around the values, room above for bar labels (zero: keep 0 inside)."""
-    v = [x for x in values if x is not None]
-    if not v:
-        return None
-    lo, hi = min(v), max(v)
-    if zero:
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
-    pad = max((hi - lo) * 0.15, 0.005)
-    if zero and lo >= 0:  # bars: the axis starts at zero, where they do
-        return [0.0, hi + 2 * pad]
-    return [lo - pad if zero or lo - pad > 0 else 0.0, hi + 2 * pad]
 
 
 def epoch_ticks(last: float, *, whole: bool = False) -> dict[str, Any]:
