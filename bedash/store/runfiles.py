@@ -23,6 +23,8 @@ from bedash.names import (
     UNCERTAINTY_COLUMNS,
 )
 from bedash.store.readers import (
+    CSV_LIMIT,
+    JSON_LIMIT,
     Choice,
     FileProblem,
     Float,
@@ -33,6 +35,8 @@ from bedash.store.readers import (
     Text,
     column,
     csv_rows,
+    read_bytes,
+    read_json,
     read_table,
     required,
     safe_text,
@@ -96,6 +100,10 @@ UNCERTAINTY: Schema = {  # uncertainty_<model>.csv
     "bin": required(COUNT), "lower": required(POS), "upper": required(POS),
     "count": required(COUNT), "fraction": column(UNIT),
 }  # fmt: skip
+STEPS: Schema = {  # the log points of training (x: epochs done, fractional)
+    "model": required(MODEL), "member": column(MEMBER), "x": required(Float(0.0, 1e12)),
+    "loss": column(Float(-1e300, 1e300, infinite=True)),
+}  # fmt: skip
 _SCHEMAS = (RESULTS, HISTORY, MEMBERS, RELIABILITY, SHIFT, OOD, SELECTIVE, UNCERTAINTY)
 _COLUMNS = (RESULT_COLUMNS, HISTORY_COLUMNS, MEMBER_COLUMNS, RELIABILITY_COLUMNS, SHIFT_COLUMNS)
 _COLUMNS += (OOD_COLUMNS, SELECTIVE_COLUMNS, UNCERTAINTY_COLUMNS)
@@ -112,11 +120,11 @@ STATUS_JSON: Schema = {
 CONFIG_META: Schema = {"bedash": required(Text())}  # config.json's _meta: bedash's version
 
 
-def read_matrix(path: Path) -> list[Row]:
+def read_matrix(path: Path, data: bytes | None = None) -> list[Row]:
     """An agreement matrix (its columns depend on E, so no schema): header member,0..n-1; row
     i is {"member": i, "0": v, ...} with every v in 0..1 (None when empty)."""
     name = safe_text(path.name, 100)
-    header, rows = csv_rows(path)
+    header, rows = csv_rows(path, data)
     n = len(header) - 1
     if header[:1] != ["member"] or header[1:] != [str(j) for j in range(n)] or n < 1:
         raise FileProblem(f"{name} has an unexpected header (member,0,1,...)")
@@ -166,6 +174,7 @@ class RunTables:
     results: list[Row] = field(default_factory=list)
     members: list[Row] = field(default_factory=list)
     history: list[Row] = field(default_factory=list)
+    steps: list[Row] = field(default_factory=list)
     agreement: dict[str, list[Row]] = field(default_factory=dict)
     reliability: dict[str, list[Row]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -192,6 +201,7 @@ def read_tables(path: str | os.PathLike) -> RunTables:
     t.results = _load(p / "results.csv", schema(RESULTS), t.problems)
     t.members = _load(p / "members.csv", schema(MEMBERS), t.problems)
     t.history = _load(p / "history.csv", schema(HISTORY), t.problems)
+    t.steps = _load(p / "steps.csv", schema(STEPS), t.problems)
     for m, file in _per_model_files(p, TABLE_RE):
         if m.group(1) == "agreement":
             if rows := _load(file, read_matrix, t.problems):
@@ -199,3 +209,34 @@ def read_tables(path: str | os.PathLike) -> RunTables:
         elif rows := _load(file, schema(RELIABILITY), t.problems):
             t.reliability[m.group(2)] = rows
     return t
+
+
+# the run's files by name: how each is checked before it is shown or downloaded
+TABLES: dict[str, Schema] = {
+    "results.csv": RESULTS, "members.csv": MEMBERS, "history.csv": HISTORY, "steps.csv": STEPS,
+    "shift.csv": SHIFT, "ood.csv": OOD, "selective.csv": SELECTIVE,
+}  # fmt: skip
+
+
+def checked_bytes(path: Path) -> bytes:
+    """The bytes of a run file once they pass its reader (a table its schema, JSON valid JSON),
+    for a download or a zip: exactly what was checked. FileNotFoundError; FileProblem for a
+    link, a FIFO, an oversized file, a file that fails its check or one bedash never writes."""
+    name, schema = path.name, TABLES.get(path.name)
+    if m := TABLE_RE.match(name):
+        schema = RELIABILITY if m.group(1) == "reliability" else None
+    elif UNCERTAINTY_RE.match(name):
+        schema = UNCERTAINTY
+    is_json = name.endswith(".json")
+    if not is_json and not name.endswith(".csv"):
+        raise FileProblem(f"{safe_text(name, 100)} is not a file bedash writes")
+    data = read_bytes(path, JSON_LIMIT if is_json else CSV_LIMIT)
+    if is_json:
+        read_json(path, data)
+    elif schema is not None:
+        read_table(path, schema, data)
+    elif TABLE_RE.match(name):
+        read_matrix(path, data)
+    else:
+        csv_rows(path, data)  # a CSV of a newer version: UTF-8 CSV at least
+    return data
