@@ -27,7 +27,7 @@ from bedash.sweep.grid import SweepError, SweepSpec
 
 def csv_button(path: Path, name: str, key: str) -> None:
     """A file of the run folder to download (greyed out when it is missing or empty)."""
-    common.csv_button(name, common.read_bytes(path / name), key)
+    common.csv_button(name, common.file_bytes(path / name), key)
 
 
 def csv_buttons(path: Path, names: list[str]) -> None:
