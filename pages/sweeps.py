@@ -21,7 +21,7 @@ from bedash.settings.config import RunConfig, label, spec
 from bedash.store.readers import FileProblem
 from bedash.store.sweepfiles import read_stats, stats_schema
 from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, is_sweep_dir, read_sweep_json
-from bedash.sweep.grid import SWEEPABLE, SweepError, SweepSpec
+from bedash.sweep.grid import DONE_STATUSES, SWEEPABLE, SweepError, SweepSpec
 from bedash.sweep.rows import damaged_cells
 from bedash.sweep.uncertainty_stats import OOD, SHIFT, TABLES
 
@@ -175,7 +175,7 @@ def stopped(name: str, state: dict, left_out: dict[str, str]) -> None:
     if what:
         snap = job.executor.snapshot(job.job_id) if job is not None else None
         who = "Stopped by the user" if snap and snap.status == "cancelled" else "Stopped"
-        kept = sum(c["status"] in ("finished", "diverged") for c in cells)
+        kept = sum(c["status"] in DONE_STATUSES for c in cells)
         st.warning(
             f"{who}: {what}; {kept} of {len(cells)} cells kept. Start the same sweep again "
             "(or `bedash sweep --out` its folder) to run the rest.",
@@ -196,7 +196,8 @@ def results(path: Path) -> None:
         st.error(plain(e.message))
         return
     configs, cells = SweepSpec.from_dict(state).configs(), state["cells"]
-    left_out = damaged_cells(path, cells)
+    done = [c for c in cells if c["status"] in DONE_STATUSES]
+    left_out = damaged_cells(path, [c["id"] for c in done])
     stopped(path.name, state, left_out)
     cells_table(cells, left_out)
     summary = read_stats_file(path, SUMMARY_FILE, configs)
@@ -234,7 +235,7 @@ def results(path: Path) -> None:
         st.dataframe(paired_table(paired_frame), hide_index=True, key="sw_paired")
         download(st, PAIRED_FILE, pairs[0], "dl_paired")
     uncertainty(path, configs, config, config_name, later)
-    done = [c for c in cells if c["status"] in ("finished", "diverged") and c["id"] not in left_out]
+    done = [c for c in done if c["id"] not in left_out]
     if done:
         st.subheader("Cells")
     for c in done:

@@ -235,7 +235,7 @@ def test_an_impossible_value_in_a_cell_leaves_the_cell_out_and_names_it(sweep, a
     try:
         row = be_acc(sweep)
         assert row["n"] == 2 and row["mean"] == pytest.approx(statistics.fmean(ACC[1:]))
-        damaged = damaged_cells(sweep.path, sweep.state["cells"])
+        damaged = damaged_cells(sweep.path, [c.id for c in sweep.cells])
         assert list(damaged) == [sweep.cells[0].id] and why in damaged[sweep.cells[0].id]
         # the reason `bedash runs list` gives for the same folder
         assert damaged[sweep.cells[0].id] == read_tables(first).problems[0]
@@ -255,7 +255,8 @@ def test_a_results_csv_cut_mid_number_is_damaged_not_a_smaller_number(sweep) -> 
     try:
         row = be_acc(sweep)
         assert row["n"] == 2 and row["mean"] == pytest.approx(statistics.fmean(ACC[1:]))
-        assert "truncated" in damaged_cells(sweep.path, sweep.state["cells"])[sweep.cells[0].id]
+        damaged = damaged_cells(sweep.path, [c.id for c in sweep.cells])
+        assert "truncated" in damaged[sweep.cells[0].id]
     finally:
         (first / "results.csv").write_bytes(results_csv(repr(ACC[0])))
 
@@ -300,7 +301,7 @@ def test_any_bytes_in_a_cells_results_csv_are_validated_before_the_mean(sweep, b
     first = sweep.path / sweep.cells[0].id
     (first / "results.csv").write_bytes(body)
     try:
-        damaged = damaged_cells(sweep.path, sweep.state["cells"])
+        damaged = damaged_cells(sweep.path, [c.id for c in sweep.cells])
         values = list(ACC[1:])
         try:
             rows = read_table(first / "results.csv", RESULTS)

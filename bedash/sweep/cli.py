@@ -35,6 +35,7 @@ from bedash.sweep.folder import (
     spec_from_sweep,
 )
 from bedash.sweep.grid import (
+    DONE_STATUSES,
     MAX_CELLS,
     SweepError,
     SweepSpec,
@@ -312,7 +313,8 @@ def format_verdicts(path: Path) -> str:
     if not rows:
         lines = ["no paired statistics yet (no config has BatchEnsemble and a baseline done)"]
     try:
-        damaged = damaged_cells(path, read_sweep_json(path)["cells"])
+        cells = read_sweep_json(path)["cells"]
+        damaged = damaged_cells(path, [c["id"] for c in cells if c["status"] in DONE_STATUSES])
     except SweepError:
         damaged = {}
     lines += [f"left out of the statistics: cell {c} ({why})" for c, why in damaged.items()]

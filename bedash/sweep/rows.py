@@ -14,7 +14,6 @@ from typing import Any
 from bedash.names import RESULT_COLUMNS
 from bedash.store.readers import FileProblem, Row, read_table, safe_text
 from bedash.store.runfiles import TABLES
-from bedash.sweep.grid import DONE_STATUSES
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
 
 # results.csv's columns that describe a run rather than measure it
@@ -68,10 +67,9 @@ def cell_rows(store: Any, name: str) -> Iterator[tuple[Any, list[Row]]]:
         yield cell, rows
 
 
-def damaged_cells(path: Path, cells: Iterable[dict[str, Any]]) -> dict[str, str]:
-    """Done cells (sweep.json entries) left out of the statistics: id -> why (its results.csv
-    does not pass the run store's reader). Shift and OOD rows of a cell need results.csv too."""
-    done = (c["id"] for c in cells if c.get("status") in DONE_STATUSES)
+def damaged_cells(path: Path, done: Iterable[str]) -> dict[str, str]:
+    """The done cells (ids) left out of the statistics: id -> why (its results.csv does not pass
+    the run store's reader). Shift and OOD rows of a cell need results.csv too."""
     return {cid: why for cid in done if (why := cell_problem(path / cid))}
 
 
