@@ -455,3 +455,36 @@ def test_a_sweep_stopped_before_any_cell_shows_no_empty_charts_or_headings(
     assert any("No statistics to show" in i.value for i in at.info)
     assert not at.subheader.values or "Cells" not in [h.value for h in at.subheader]
     assert not at.get("page_link") and not at.get("download_button")
+
+
+def test_a_sweep_cancelled_here_says_the_user_stopped_it(tmp_path, monkeypatch) -> None:
+    """The sweep's job in this dashboard ended cancelled: "Stopped by the user"."""
+    from types import SimpleNamespace
+
+    from bedash.dashboard.session import sweep_jobs
+    from bedash.dashboard.sweepjobs import SweepHandle
+
+    folder = _stopped_sweep(tmp_path, "sweep-cancel", keep=3)
+
+    class Executor:
+        def snapshot(self, job_id: str):
+            return SimpleNamespace(status="cancelled", active=False, error="")
+
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-cancel"
+    sweep_jobs()["sweep-cancel"] = SweepHandle(Executor(), "job", folder)
+    try:
+        at.run()
+    finally:
+        sweep_jobs().pop("sweep-cancel")
+    assert not at.exception and not at.error
+    (warning,) = [_plain(w.value) for w in at.warning]
+    assert warning.startswith("Stopped by the user: cell 4 not run; 3 of 4 cells kept.")
+
+
+def test_not_run_names_the_cells_by_number() -> None:
+    from bedash.dashboard.sweep_tables import not_run
+
+    statuses = ["finished", "pending", "failed", "pending", "pending", "interrupted", "diverged"]
+    assert not_run([{"status": s} for s in statuses]) == "cells 2, 4-5 not run; cell 6 interrupted"
+    assert not_run([{"status": "finished"}, {"status": "failed"}]) == ""

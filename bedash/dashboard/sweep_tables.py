@@ -33,25 +33,21 @@ def stats_frame(rows: list[dict], columns: list[str], configs: list[dict]) -> pd
     return frame
 
 
-def spans(numbers: list[int]) -> str:
-    """1, 2, 3, 5 -> "1-3, 5" (numbers ascending)."""
-    out: list[list[int]] = []
-    for n in numbers:
-        if out and n == out[-1][-1] + 1:
-            out[-1].append(n)
-        else:
-            out.append([n])
-    return ", ".join(f"{g[0]}-{g[-1]}" if len(g) > 1 else str(g[0]) for g in out)
-
-
 def not_run(cells: list[dict]) -> str:
     """What of a sweep did not run, by cell number (sweep.json's order, from 1): "cells 3-4 not
     run; cell 2 interrupted"; "" when every cell ended."""
     parts = []
     for status, what in (("pending", "not run"), ("interrupted", "interrupted")):
         nums = [i for i, c in enumerate(cells, 1) if c["status"] == status]
+        groups: list[list[int]] = []  # runs of consecutive numbers: 3-4
+        for n in nums:
+            if groups and n == groups[-1][-1] + 1:
+                groups[-1].append(n)
+            else:
+                groups.append([n])
+        text = ", ".join(f"{g[0]}-{g[-1]}" if len(g) > 1 else str(g[0]) for g in groups)
         if nums:
-            parts.append(f"cell{'s' if len(nums) > 1 else ''} {spans(nums)} {what}")
+            parts.append(f"cell{'s' * (len(nums) > 1)} {text} {what}")
     return "; ".join(parts)
 
 

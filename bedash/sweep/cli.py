@@ -27,13 +27,7 @@ from bedash.settings.types import Spec
 from bedash.store.readers import FileProblem, safe_text
 from bedash.store.sweepfiles import read_stats
 from bedash.sweep.engines import LocalEngine, RayEngine
-from bedash.sweep.folder import (
-    PAIRED_FILE,
-    check_out,
-    is_sweep_dir,
-    read_sweep_json,
-    spec_from_sweep,
-)
+from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
 from bedash.sweep.grid import (
     DONE_STATUSES,
     MAX_CELLS,
@@ -293,7 +287,7 @@ def format_verdicts(path: Path) -> str:
     """The paired table's key rows: BatchEnsemble minus each baseline, CI and verdict; then
     the done cells left out of the statistics (a damaged results.csv), each with the reason."""
     try:
-        _, rows = read_stats(path / PAIRED_FILE, paired=True)
+        _, rows = read_stats(path / "paired.csv", paired=True)
     except FileNotFoundError:
         return "no paired statistics yet"
     except (FileProblem, OSError) as e:
@@ -301,11 +295,8 @@ def format_verdicts(path: Path) -> str:
     rows = [r for r in rows if r["metric"] in VERDICT_METRICS]
     lines = [f"{'config':<24} {'metric':<14} {'vs':<18} {'diff':>10} {'95% CI':>24}  verdict"]
     for r in rows:
-        ci = (
-            f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
-            if r["ci_high"] is not None and r["ci_low"] is not None
-            else "-"
-        )
+        low, high = r["ci_low"], r["ci_high"]
+        ci = "-" if low is None or high is None else f"[{low:.4g}, {high:.4g}]"
         lines.append(
             f"{(r['label'] or '')[:24]:<24} {r['metric']:<14} {r['baseline']:<18} "
             f"{r['mean_diff']:>10.4g} {ci:>24}  {r['verdict']}"
