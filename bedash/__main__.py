@@ -1,4 +1,4 @@
-"""The command line: `bedash train|runs|sweep|bench ...`, and `python -m bedash ...`.
+"""The command line: `bedash train|runs|sweep|bench|dashboard ...`, and `python -m bedash ...`.
 
 Each command lives with its feature (bedash/cli.py, bedash/sweep/cli.py, bedash/benchmark/cli.py)
 and is imported only when called: `bedash runs list` never loads torch. A Ctrl-C anywhere,
@@ -39,6 +39,10 @@ def _dispatch(argv: list[str]) -> int:
         from bedash.benchmark.cli import main as bench
 
         return bench(argv[1:])
+    if argv[:1] == ["dashboard"]:  # becomes the Streamlit server
+        from bedash.serve import main as dashboard
+
+        return dashboard(argv[1:])
     if argv[:1] == ["sweep"]:  # seed sweeps have their own parser
         from bedash.sweep.cli import main as sweep
 

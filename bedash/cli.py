@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bedash import stopping
+from bedash.estimate import RunEta
 from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
-from bedash.settings.profile import current_limits
+from bedash.settings.profile import current_limits, env_setting
 from bedash.settings.types import Spec
 from bedash.store.folders import RunDirError, check_output_place, new_run_id
 from bedash.store.runs import list_runs
@@ -48,7 +49,7 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
         add_flag(groups[s.group], s, limits)
     out = groups["output"]
     out.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
-    out.add_argument("--runs-dir", default="runs", help="where runs go without --out")
+    out.add_argument("--runs-dir", default=None, help=HOME_HELP)
     out.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     out.add_argument(
         "--no-download",
@@ -59,10 +60,19 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
 
     r = sub.add_parser("runs", help="list the runs in a folder")
     r.add_argument("action", choices=["list"])
-    r.add_argument("--runs-dir", default="runs")
+    r.add_argument("--runs-dir", default=None, help=HOME_HELP)
 
     sub.add_parser("bench", help="speed benchmark: python -m bedash bench --help")
     return p
+
+
+HOME_HELP = "the folder of runs and sweeps (default: $BEDASH_RUNS_DIR, else runs)"
+
+
+def home(given: str | None = None) -> str:
+    """The folder of runs and sweeps: the flag, else BEDASH_RUNS_DIR, else runs (the dashboard
+    reads the same variable, so the CLI's work shows up there)."""
+    return given or env_setting("BEDASH_RUNS_DIR") or "runs"
 
 
 def add_flag(group: Any, s: Spec, limits: Any = None) -> None:
@@ -81,6 +91,7 @@ def run(argv: list[str]) -> int:
     # the demo profile (BEDASH_PROFILE=demo) tightens the caps
     parser = build_parser(current_limits() if argv[:1] == ["train"] else None)
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
+    args.runs_dir = home(args.runs_dir)
     try:
         return cmd_train(args) if args.command == "train" else cmd_runs(args)
     except UsageError as e:
@@ -98,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except RunDirError as e:
         raise UsageError(flag_message(e)) from e
     cancel = threading.Event()
-    bar = ProgressBar(sys.stderr, quiet=args.quiet)
+    bar = ProgressBar(sys.stderr, quiet=args.quiet, eta=RunEta(cfg))
     restore = stopping.install(cancel, "stopping after this batch", keep=lambda: bar.training)
     try:
         limits = current_limits()
@@ -224,10 +235,12 @@ def format_results(rows: list[dict[str, Any]]) -> str:
 
 class ProgressBar:
     """One updating line on a terminal, else a line per epoch. Callback's methods, duck-typed:
-    this module does not import torch."""
+    this module does not import torch. `eta`: the run's ETA (else the model's)."""
 
-    def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
-        self.stream, self.quiet, self.width = stream, quiet, width
+    def __init__(
+        self, stream: TextIO, quiet: bool = False, width: int = 24, eta: RunEta | None = None
+    ) -> None:
+        self.stream, self.quiet, self.width, self.eta = stream, quiet, width, eta
         self.tty = stream.isatty()
         self._open = False
         self._last_data = 0.0
@@ -243,6 +256,7 @@ class ProgressBar:
         self.stream.flush()
 
     def on_progress(self, p: Progress) -> None:
+        left = self.eta.on_progress(p) if self.eta else p.eta
         if self.quiet or not self.tty:
             return
         filled = int(p.fraction * self.width)
@@ -250,7 +264,7 @@ class ProgressBar:
         self._write(
             f"{who:<20} [{'#' * filled}{'.' * (self.width - filled)}] {p.fraction:4.0%} "
             f"ep {p.epoch}/{p.epochs} step {p.step}/{p.steps} loss {p.loss:.4f} "
-            f"{p.samples_per_s:,.0f} samples/s ETA {duration(p.eta)}"
+            f"{p.samples_per_s:,.0f} samples/s ETA {duration(left)}"
         )
 
     def on_epoch(self, records: list[EpochRecord]) -> None:
@@ -262,11 +276,15 @@ class ProgressBar:
 
     def on_model_start(self, model: str, info: dict) -> None:
         self.training = True
+        if self.eta:
+            self.eta.on_model_start(model, info)
         self.close()
         if not self.quiet:
             self.stream.write(f"training {model} ({info['index'] + 1}/{info['count']})\n")
 
-    def on_model_end(self, model: str, result: dict) -> None: ...
+    def on_model_end(self, model: str, result: dict) -> None:
+        if self.eta:
+            self.eta.on_model_end(model, result)
 
     def on_status(self, message: str) -> None:
         if not self.quiet:

@@ -86,7 +86,14 @@ def test_the_package_metadata_is_complete() -> None:
     project = _pyproject()["project"]
     assert project["requires-python"] == ">=3.11"
     assert project["scripts"]["bedash"] == "bedash.__main__:main"
-    assert _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"] == ["bedash*"]
+    setuptools = _pyproject()["tool"]["setuptools"]
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts) for init in ROOT.glob("bedash/**/__init__.py")
+    }
+    # every package on disk, and the pages shipped beside the dashboard's entry script
+    assert set(setuptools["packages"]) == on_disk | {"bedash.dashboard.pages"}
+    assert setuptools["package-dir"] == {"bedash.dashboard.pages": "pages"}
+    assert (ROOT / ".streamlit" / "config.toml").resolve() == ROOT / "bedash/dashboard/config.toml"
 
 
 @pytest.mark.slow  # a fresh virtual environment, a build and a training run
@@ -115,6 +122,12 @@ def test_pip_install_into_a_fresh_environment_gives_a_working_bedash_command(
     installed = Path(site) / "bedash"
     assert (installed / "cli.py").is_file() and (installed / "dashboard" / "jobs.py").is_file()
     assert not (Path(site) / "pages").exists() and not (Path(site) / "tests").exists()
+    shipped = installed / "dashboard"  # `bedash dashboard` runs the entry script beside its pages
+    assert {p.name for p in (shipped / "pages").glob("*.py")} == {
+        p.name for p in (ROOT / "pages").glob("*.py")
+    }
+    for name in ("app.py", "config.toml", "favicon.png"):
+        assert (shipped / name).is_file(), name
     run = subprocess.run(
         [str(venv / "bin" / "bedash"), "train", "--dataset", "synthetic", "--epochs", "1",
          "--train-size", "256", "--test-size", "64", "--hidden", "16", "--members", "2",

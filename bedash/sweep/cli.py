@@ -313,10 +313,12 @@ def format_verdicts(path: Path) -> str:
 
 
 class SweepBar:
-    """A bar over cells with an ETA on stderr (one line per event when it is not a terminal)."""
+    """A bar over cells with an ETA on stderr (one line per event when it is not a terminal).
+    The ETA shown never rises: a cell that ends late does not push it back up."""
 
     def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
         self.stream, self.quiet, self.width = stream, quiet, width
+        self.eta = math.inf
         self.tty = stream.isatty()
         self._open = False
 
@@ -329,11 +331,11 @@ class SweepBar:
     def on_event(self, ev: SweepEvent) -> None:
         if self.quiet:
             return
-        c = ev.counts
+        c, self.eta = ev.counts, min(self.eta, ev.eta)
         filled = int(ev.done / ev.total * self.width) if ev.total else self.width
         line = (
             f"[{'#' * filled}{'.' * (self.width - filled)}] {ev.done}/{ev.total} cells "
-            f"({c['running']} running, {c['failed']} failed) ETA {duration(ev.eta)}"
+            f"({c['running']} running, {c['failed']} failed) ETA {duration(self.eta)}"
         )
         if ev.kind == "ended" and ev.status not in ("finished", "diverged"):
             self.note(f"cell {ev.cell_id} {ev.status}" + (f": {ev.error}" if ev.error else ""))
