@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -21,6 +22,9 @@ from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, is_sweep_dir, read_sw
 from bedash.sweep.grid import DONE_STATUSES, SweepError, SweepSpec
 from bedash.sweep.rows import damaged_cells
 from bedash.sweep.uncertainty_stats import OOD, SHIFT, TABLES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
 
@@ -102,7 +106,9 @@ def chart(where, fig, key: str, later: bool, **kw) -> None:
         where.plotly_chart(fig, key=key, **kw)
 
 
-def read_stats_file(path: Path, name: str, configs: list[dict], key=(), paired=False):
+def read_stats_file(
+    path: Path, name: str, configs: list[dict], key: tuple[str, ...] = (), paired: bool = False
+) -> tuple[bytes, pd.DataFrame] | None:
     """(bytes, frame) of a statistics file of the sweep, through the validated reader
     (bedash.store.sweepfiles); None when it is absent, or refused: the reason is shown."""
     from bedash.dashboard.sweep_tables import stats_frame
@@ -153,8 +159,11 @@ def results(path: Path) -> None:
     cells_table(cells, left_out)
     summary = read_stats_file(path, SUMMARY_FILE, configs)
     pairs = read_stats_file(path, PAIRED_FILE, configs, paired=True)
-    if summary is None or summary[1].empty:
-        st.info("No statistics to show: no cell of this sweep has finished.")
+    if summary is None or summary[1].empty:  # a message where the charts and tables would be
+        none = not {c["id"] for c in done} - set(left_out)
+        st.info(
+            "No statistics to show" + (": no cell of this sweep has finished." if none else ".")
+        )
         return
     data, frame = summary
     paired_frame = pairs[1] if pairs is not None and not pairs[1].empty else None

@@ -27,7 +27,7 @@ def stats_frame(rows: list[dict], columns: list[str], configs: list[dict]) -> pd
         raise ValueError(f"config {bad} is not in the grid ({len(configs)} configs)")
     fields = list(configs[0]) if configs else []
     frame = pd.DataFrame([{**r, **configs[r["config"]]} for r in rows], columns=columns + fields)
-    for col in ("std", "ci_low", "ci_high", "mean_diff", "mean"):
+    for col in ("std", "ci_low", "ci_high"):  # empty when n < 2
         if col in frame:
             frame[col] = frame[col].astype(float)
     return frame
