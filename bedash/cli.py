@@ -20,9 +20,9 @@ from typing import Any, TextIO
 
 from bedash import stopping
 from bedash.estimate import RunEta
-from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration
+from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration, program
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
-from bedash.settings.profile import current_limits, env_setting
+from bedash.settings.profile import HOME_HELP, current_limits, home
 from bedash.settings.types import Spec
 from bedash.store.folders import RunDirError, check_output_place, new_run_id
 from bedash.store.runs import list_runs
@@ -38,10 +38,11 @@ class UsageError(Exception):
 def build_parser(limits: Any = None) -> argparse.ArgumentParser:
     """The parser; the help shows each bound under `limits` (a profile's caps; None: defaults)."""
     p = argparse.ArgumentParser(
-        prog="python -m bedash",
+        prog=program(),
         description="BatchEnsemble vs classical ensemble vs a single model, honestly compared.",
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,runs,bench}")
+    p.add_argument("--version", action="version", version=f"bedash {version()}")
+    sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train and evaluate the model kinds; write a run folder")
     groups = {key: t.add_argument_group(title) for key, title in GROUPS.items()}
@@ -58,21 +59,29 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
     )
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    # sweep, bench and export have parsers of their own (bedash/__main__.py dispatches)
+    sub.add_parser("sweep", help="a grid of configs over seeds, with paired verdicts")
     r = sub.add_parser("runs", help="list the runs in a folder")
     r.add_argument("action", choices=["list"])
     r.add_argument("--runs-dir", default=None, help=HOME_HELP)
-
-    sub.add_parser("bench", help="speed benchmark: python -m bedash bench --help")
+    sub.add_parser("bench", help="speed benchmark")
+    sub.add_parser("export", help="runs as other tools' files: export tensorboard RUN... --to DIR")
+    sub.add_parser("dashboard", help="start the dashboard: --runs-dir, --port, --host")
     return p
 
 
-HOME_HELP = "the folder of runs and sweeps (default: $BEDASH_RUNS_DIR, else runs)"
+def version() -> str:
+    """The installed package's version; in a source tree that is not installed, pyproject's."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
 
+    try:
+        return installed("bedash")
+    except PackageNotFoundError:
+        import tomllib
 
-def home(given: str | None = None) -> str:
-    """The folder of runs and sweeps: the flag, else BEDASH_RUNS_DIR, else runs (the dashboard
-    reads the same variable, so the CLI's work shows up there)."""
-    return given or env_setting("BEDASH_RUNS_DIR") or "runs"
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
 
 
 def add_flag(group: Any, s: Spec, limits: Any = None) -> None:

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bedash.settings.profile import env_setting
+from bedash.names import program
+from bedash.settings.profile import HOME_HELP, home
 from bedash.store.folders import RunDirError, check_output_place
 
 PACKAGE = Path(__file__).resolve().parent
@@ -54,13 +55,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def parser(prog: str = "bedash dashboard") -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     """The `bedash dashboard` flags."""
-    ap = argparse.ArgumentParser(prog=prog, description="Start the bedash dashboard.")
+    ap = argparse.ArgumentParser(prog=f"{program()} dashboard", description="Start the dashboard.")
     ap.add_argument(
         "--runs-dir",
-        help="the folder of runs and sweeps the dashboard shows and writes "
-        "(default: $BEDASH_RUNS_DIR, else ./runs)",
+        help=HOME_HELP,
     )
     ap.add_argument("--port", type=_port, default=8501, help="the port (default: 8501)")
     ap.add_argument(
@@ -84,18 +84,18 @@ def main(argv: Sequence[str]) -> int:
     """Check the flags, then become the Streamlit server (returns only on bad input: exit 2)."""
     ap = parser()
     args = ap.parse_args(argv)
-    runs_dir = args.runs_dir if args.runs_dir is not None else env_setting("BEDASH_RUNS_DIR")
+    runs_dir = home(args.runs_dir)
     try:
-        check_output_place(runs_dir or "runs", "--runs-dir")
+        check_output_place(runs_dir, "--runs-dir")
     except RunDirError as e:
         ap.exit(2, f"{ap.prog}: error: --runs-dir: {e.message}\n")
     if importlib.util.find_spec("streamlit") is None:
         ap.exit(2, f"{ap.prog}: error: the dashboard needs streamlit: pip install streamlit\n")
     if not entry_script().is_file():
         ap.exit(2, f"{ap.prog}: error: the dashboard's pages are missing: {entry_script()}\n")
-    home = os.path.abspath(runs_dir or "runs")
-    print(f"bedash: the dashboard at http://{args.host}:{args.port} (runs: {home})", flush=True)
-    env = {**os.environ, "BEDASH_RUNS_DIR": home}
+    where = os.path.abspath(runs_dir)
+    print(f"bedash: the dashboard at http://{args.host}:{args.port} (runs: {where})", flush=True)
+    env = {**os.environ, "BEDASH_RUNS_DIR": where}
     cmd = command(args)
     os.execve(cmd[0], cmd, env)
     return 0  # not reached

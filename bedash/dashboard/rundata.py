@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bedash.store.folders import is_run_dir, run_path, valid_run_id
 from bedash.store.readers import FileProblem
-from bedash.store.runfiles import checked_bytes, read_tables
+from bedash.store.runfiles import checked_bytes, read_steps, read_tables
 from bedash.store.runs import RunInfo, read_run
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def load_run(path: Path) -> RunData:
 
     t = read_tables(path)
     frames = {model: pd.DataFrame(rows) for model, rows in t.agreement.items()}
-    steps = pd.DataFrame(t.steps) if t.steps else None
+    steps, problems = read_steps(path)  # not in read_tables: a listing never needs them
     return RunData(
         read_run(path),
         pd.DataFrame(t.results),
@@ -69,8 +69,8 @@ def load_run(path: Path) -> RunData:
         pd.DataFrame(t.history),
         frames,
         {model: pd.DataFrame(rows) for model, rows in t.reliability.items()},
-        list(t.problems),
-        steps,
+        [*t.problems, *problems],
+        pd.DataFrame(steps) if steps else None,
     )
 
 

@@ -1,22 +1,28 @@
 """Atomic file writes: a temp file in the same folder, fsync, then rename over the target.
 
 A reader (or a restart after kill -9) sees the old file or the new one, never half of one.
+The temp file is created with mode 0o666 and the kernel applies the umask (and a folder's
+default ACL), as for any other file: mkstemp's 0600 kept teammates and a dashboard's service
+account out of every run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Call write(file) on a temp file beside path, then rename it over path."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")  # 64 random bits
+    fd = os.open(tmp, _CREATE, 0o666)  # O_EXCL: never an existing file
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

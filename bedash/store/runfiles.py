@@ -20,6 +20,7 @@ from bedash.names import (
     RESULT_COLUMNS,
     SELECTIVE_COLUMNS,
     SHIFT_COLUMNS,
+    STEP_COLUMNS,
     UNCERTAINTY_COLUMNS,
 )
 from bedash.store.readers import (
@@ -73,6 +74,10 @@ HISTORY: Schema = {
     "loss": column(Float(-1e300, 1e300, infinite=True)),  # a diverged epoch's loss is inf
     "epoch_seconds": column(SECONDS), "samples_per_s": column(POS),
 }  # fmt: skip
+STEPS: Schema = {  # the log points of training; x: epochs done (fractional)
+    "model": required(MODEL), "member": column(MEMBER), "x": required(Float(0.0, 1e12)),
+    "loss": column(Float(-1e300, 1e300, infinite=True)),
+}  # fmt: skip
 MEMBERS: Schema = {
     "model": required(MODEL), "member": required(MEMBER), "accuracy": column(UNIT),
     "nll": column(POS),
@@ -100,13 +105,9 @@ UNCERTAINTY: Schema = {  # uncertainty_<model>.csv
     "bin": required(COUNT), "lower": required(POS), "upper": required(POS),
     "count": required(COUNT), "fraction": column(UNIT),
 }  # fmt: skip
-STEPS: Schema = {  # the log points of training (x: epochs done, fractional)
-    "model": required(MODEL), "member": column(MEMBER), "x": required(Float(0.0, 1e12)),
-    "loss": column(Float(-1e300, 1e300, infinite=True)),
-}  # fmt: skip
-_SCHEMAS = (RESULTS, HISTORY, MEMBERS, RELIABILITY, SHIFT, OOD, SELECTIVE, UNCERTAINTY)
-_COLUMNS = (RESULT_COLUMNS, HISTORY_COLUMNS, MEMBER_COLUMNS, RELIABILITY_COLUMNS, SHIFT_COLUMNS)
-_COLUMNS += (OOD_COLUMNS, SELECTIVE_COLUMNS, UNCERTAINTY_COLUMNS)
+_SCHEMAS = (RESULTS, HISTORY, STEPS, MEMBERS, RELIABILITY, SHIFT, OOD, SELECTIVE, UNCERTAINTY)
+_COLUMNS = (RESULT_COLUMNS, HISTORY_COLUMNS, STEP_COLUMNS, MEMBER_COLUMNS, RELIABILITY_COLUMNS)
+_COLUMNS += (SHIFT_COLUMNS, OOD_COLUMNS, SELECTIVE_COLUMNS, UNCERTAINTY_COLUMNS)
 for schema, names in zip(_SCHEMAS, _COLUMNS, strict=True):
     assert list(schema) == names, names[:2]
 
@@ -174,7 +175,6 @@ class RunTables:
     results: list[Row] = field(default_factory=list)
     members: list[Row] = field(default_factory=list)
     history: list[Row] = field(default_factory=list)
-    steps: list[Row] = field(default_factory=list)
     agreement: dict[str, list[Row]] = field(default_factory=dict)
     reliability: dict[str, list[Row]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -201,7 +201,6 @@ def read_tables(path: str | os.PathLike) -> RunTables:
     t.results = _load(p / "results.csv", schema(RESULTS), t.problems)
     t.members = _load(p / "members.csv", schema(MEMBERS), t.problems)
     t.history = _load(p / "history.csv", schema(HISTORY), t.problems)
-    t.steps = _load(p / "steps.csv", schema(STEPS), t.problems)
     for m, file in _per_model_files(p, TABLE_RE):
         if m.group(1) == "agreement":
             if rows := _load(file, read_matrix, t.problems):
@@ -240,3 +239,10 @@ def checked_bytes(path: Path) -> bytes:
     else:
         csv_rows(path, data)  # a CSV of a newer version: UTF-8 CSV at least
     return data
+
+
+def read_steps(path: str | os.PathLike) -> tuple[list[Row], list[str]]:
+    """steps.csv of the run folder path, validated: (rows, problems), as read_tables' tables
+    (not among them: a long run logs thousands of points that a listing never needs)."""
+    problems: list[str] = []
+    return _load(Path(path) / "steps.csv", lambda f: read_table(f, STEPS), problems), problems
