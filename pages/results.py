@@ -113,6 +113,9 @@ def header(data: common.RunData) -> None:
             "Stopped before the end: what was not measured is left out of the charts and "
             "shown as — in the tables."
         )
+    extra = [p for p in data.problems if p not in info.reason]  # steps.csv: no listing reads it
+    if extra:
+        st.warning(f"Left out, damaged: {plain('; '.join(extra))}")
 
 
 def annotations_section(path: Path, cfg: dict) -> None:
