@@ -12,6 +12,7 @@ import platform
 import socket
 import statistics
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,19 +70,30 @@ NOT_STARTED = "stopped before the run started; nothing was written"
 
 class _Recorder(Callback):
     """Forwards every event to the user's callback; writes history.csv and steps.csv (x: epochs
-    done, fractional; loss: the epoch's running mean, the dashboard derives the rest)."""
+    done, fractional; loss: the epoch's running mean, the dashboard derives the rest). steps.csv
+    holds every point the live view drew: rewritten at an epoch's end, every STEPS_EVERY
+    seconds, and by flush() when the run ends (a run stopped in its first epoch keeps them)."""
+
+    STEPS_EVERY = 5.0
 
     def __init__(self, writer: RunWriter, user: Callback | None) -> None:
         self.writer, self.user = writer, user or Callback()
         self.steps: list[dict[str, Any]] = []
+        self.saved, self.saved_at = 0, time.monotonic()
         writer.write_table("steps.csv", STEP_COLUMNS, [])  # never an earlier run's, on overwrite
 
     def on_progress(self, p: Any) -> None:
         x = p.epoch - 1 + p.step / max(p.steps, 1)
         self.steps.append({"model": p.model, "member": p.member, "x": x, "loss": p.loss})
-        if p.step >= p.steps:  # an epoch's last point: once per epoch, not every log point
-            self.writer.write_table("steps.csv", STEP_COLUMNS, self.steps)
+        if p.step >= p.steps or time.monotonic() - self.saved_at >= self.STEPS_EVERY:
+            self.flush()
         self.user.on_progress(p)
+
+    def flush(self) -> None:
+        """Write steps.csv if points came since the last write."""
+        if len(self.steps) > self.saved:
+            self.writer.write_table("steps.csv", STEP_COLUMNS, self.steps)
+            self.saved, self.saved_at = len(self.steps), time.monotonic()
 
     def on_epoch(self, records: list[EpochRecord]) -> None:
         self.writer.add_history([r.__dict__ for r in records])
@@ -179,6 +191,8 @@ def run_experiment(
     except Exception as e:  # recorded in the run, then re-raised for the caller to report
         result.status, result.error = "failed", f"{type(e).__name__}: {e}"
         with contextlib.suppress(OSError):  # a full disk may refuse this write too
+            recorder.flush()  # the points the live view drew
+        with contextlib.suppress(OSError):
             writer.set_status(
                 "failed", models=model_status, error=result.error, traceback=traceback.format_exc()
             )
@@ -186,6 +200,8 @@ def run_experiment(
     finally:
         if uncertainty is not None:
             uncertainty.shifted.close()  # the shifted sets kept for the later kinds
+    with contextlib.suppress(OSError):  # the points of a model stopped mid-epoch, as drawn live
+        recorder.flush()
     statuses = set(model_status.values())
     if statuses & {"cancelled", "pending"}:
         result.status = "cancelled"

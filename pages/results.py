@@ -75,7 +75,9 @@ def pick_run() -> str | None:
     def label(run_id: str) -> str:
         if (r := by_id.get(run_id)) is None:
             return run_id
-        return f"{run_id} · {r.status} · {', '.join(r.config.get('models', []))}"
+        return (
+            f"{run_id} · {r.status} · {tables.model_labels(', '.join(r.config.get('models', [])))}"
+        )
 
     def picked() -> None:
         st.query_params["run"] = st.session_state["run_pick"]
@@ -154,6 +156,19 @@ def annotations_section(path: Path, cfg: dict) -> None:
                 st.rerun()
 
 
+def asked_but_ended(data: common.RunData) -> bool:
+    """The run asked for an uncertainty evaluation and ended before every model finished."""
+    cfg = data.info.config
+    asked = any(cfg.get(k) for k in ("shift", "ood", "temperature_scaling"))
+    return asked and not pending(data) and data.info.status != "finished"
+
+
+def test_images(data: common.RunData) -> int | None:
+    """How many test images the run measured its accuracies on (the intervals' n)."""
+    n = (data.info.config.get("_meta") or {}).get("test_images")
+    return int(n) if isinstance(n, int | float) and n > 0 else None
+
+
 def cpus(cfg: dict) -> int | None:
     """The evaluating machine's CPU count, as the run recorded it (else this machine's)."""
     meta = cfg.get("_meta") or {}
@@ -195,9 +210,11 @@ def accuracy_section(data: common.RunData, path) -> None:
             refs,
             key="acc_reference",
             format_func=lambda k: "accuracy" if k is None else f"difference to {model_label(k)}",
-            help="The axis fits the values; a difference to one model shows the gaps exactly.",
+            help="Points with their 95% interval over the test images on an axis that fits "
+            "them; a difference to one model shows the gaps exactly.",
         )
-        fig = charts.accuracy_figure(data.results, reference=ref, pending=pending(data))
+        n = test_images(data)
+        fig = charts.accuracy_figure(data.results, reference=ref, pending=pending(data), n_test=n)
         common.chart(fig, "acc_chart", "accuracy")
     with b:
         st.markdown("**Parameters**")
@@ -220,8 +237,12 @@ def time_section(data: common.RunData, path) -> None:
 
 
 def members_section(data: common.RunData, path) -> None:
-    st.caption("Each member's own test accuracy, against the ensemble's and the single model's.")
-    fig = charts.member_accuracy_figure(data.members, data.results, pending=pending(data))
+    st.caption(
+        "Each member's own test accuracy (whiskers: 95% interval over the test images), "
+        "against the ensemble's and the single model's."
+    )
+    n = test_images(data)
+    fig = charts.member_accuracy_figure(data.members, data.results, pending=pending(data), n_test=n)
     common.chart(fig, "member_chart", "members")
     csv_button(path, "members.csv", "dl_members")
 
@@ -248,7 +269,7 @@ def reliability_section(data: common.RunData, path) -> None:
 
 
 def loss_controls(prefix: str) -> tuple[float, bool]:
-    """TensorBoard's smoothing slider and a log / linear toggle."""
+    """The smoothing slider and a log / linear toggle."""
     a, b = st.columns([3, 1], vertical_alignment="bottom")
     weight = common.smoothing_slider(f"{prefix}_smoothing", a)
     log = b.toggle("Log scale", value=True, key=f"{prefix}_log", persist_state="session")
@@ -290,7 +311,7 @@ SECTIONS = {
     "Members": members_section,
     "Agreement": agreement_section,
     "Calibration": reliability_section,
-    "Uncertainty": lambda data, path: uncertainty_section(path),
+    "Uncertainty": lambda data, path: uncertainty_section(path, asked_but_ended(data)),
     "Training": training_section,
     "Configuration": config_section,
 }

@@ -135,16 +135,14 @@ def compare(selected: pd.DataFrame, runs: dict) -> None:
     with fmt:
         common.format_picker("runs_figure_format")
     st.caption(
-        "Against the member count E: each point is one model kind of one run, labelled with "
-        "the end of its run id. Lines join only runs whose other settings (data, width, "
-        "depth, epochs, batch, learning rate, seed) are the same."
+        "Against the member count E: each point is one model kind (its colour) of one run "
+        "(its symbol, named in the legend). Lines join only runs whose other settings (data, "
+        "width, depth, epochs, batch, learning rate, seed) are the same."
     )
     chart(charts.compare_figure(tables.compare_rows(runs, ids)), "compare_chart", "compare")
     loaded = {r: common.load_run(runs[r].path) for r in ids}
     st.markdown("**Training loss**")
-    weight = common.smoothing_slider(
-        "cmp_smoothing", help="As in TensorBoard: a debiased moving average."
-    )
+    weight = common.smoothing_slider("cmp_smoothing")
     log = st.toggle("Log scale", value=True, key="cmp_log", persist_state="session")
     curves = {r: (d.history, d.steps) for r, d in loaded.items()}
     chart(
@@ -177,24 +175,21 @@ if not runs:
 notes = {r.run_id: all_notes(r) for r in runs}
 table = filtered(tables.runs_frame(runs, notes))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
-acc_columns = {
-    c: st.column_config.NumberColumn(c, format="%.4f") for c in table if c.startswith("acc ")
-}
+number = st.column_config.NumberColumn
+headers = {c: st.column_config.Column(tables.runs_header(c)) for c in table}
+formats = {"lr": "%.4g", "train s (all)": "%.1f", "BE params × single": "%.2f×"}
+formats |= {c: "%.4f" for c in table if c.startswith("acc ")}
+headers |= {c: number(tables.runs_header(c), format=f) for c, f in formats.items() if c in table}
+headers["run_id"] = st.column_config.TextColumn("Run id", pinned=True)
+headers["started"] = st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss")
 event = st.dataframe(
-    table,
+    table.assign(models=table["models"].map(tables.model_labels)),  # the CSV keeps the names
     key="runs_table",
     on_select="rerun",
     selection_mode="multi-row",
     hide_index=True,
     placeholder="—",  # a metric a run does not have (cancelled before that model)
-    column_config={
-        "run_id": st.column_config.TextColumn("Run id", pinned=True),
-        "started": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
-        "lr": st.column_config.NumberColumn("lr", format="%.4g"),
-        "train s (all)": st.column_config.NumberColumn("train s (all)", format="%.1f"),
-        "BE params × single": st.column_config.NumberColumn("BE params × single", format="%.2f"),
-        **acc_columns,
-    },
+    column_config=headers,
 )
 rows = event.selection.rows if event is not None else []
 selected = table.iloc[[i for i in rows if i < len(table)]]

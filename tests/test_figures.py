@@ -60,11 +60,26 @@ def test_loss_figure_draws_one_line_per_model_and_thin_member_lines() -> None:
     assert [t.name for t in curves.loss_figure(h, members=False, smoothing=0).data] == [
         "BatchEnsemble", "Single model",
     ]  # fmt: skip
-    # smoothed: members and model alike (the raw values faint behind the model's line)
-    smoothed = {t.name: list(t.y) for t in curves.loss_figure(h, smoothing=0.5).data}
-    assert smoothed["BatchEnsemble (raw)"] == [2.0, 1.5]
-    assert smoothed["BatchEnsemble"] == pytest.approx(tables.smooth([2.0, 1.5], 0.5))
-    assert smoothed["BatchEnsemble members"] == pytest.approx(tables.smooth([2.1, 1.6], 0.5))
+    # smoothed by distance along x: one point per epoch is barely moved, and every smoothed
+    # line, members included, keeps its raw values faint behind it
+    smoothed = {t.name: t for t in curves.loss_figure(h, smoothing=0.5).data}
+    assert list(smoothed["BatchEnsemble (raw)"].y) == [2.0, 1.5]
+    want = tables.smooth([0.5, 1.5], [2.0, 1.5], 0.5, span=2.0)
+    assert list(smoothed["BatchEnsemble"].y) == pytest.approx(want)
+    assert list(smoothed["BatchEnsemble members"].y) == pytest.approx([2.1, 1.6], rel=1e-6)
+    raw_member = smoothed["BatchEnsemble member 0 (raw)"]
+    assert list(raw_member.y) == [2.1, 1.6] and raw_member.opacity < 0.5
+    assert list(smoothed["BatchEnsemble members"].customdata) == [2.1, 1.6]  # raw in the hover
+
+
+def test_the_issues_sequential_ensemble_is_drawn_where_its_losses_are() -> None:
+    # issue 22: one point per epoch (2.0, 0.5, 0.05) ended at ~0.55 with the old smoothing
+    rows = [("ensemble", None, e, v, 1.0) for e, v in enumerate([2.0, 0.5, 0.05], 1)]
+    rows += [("ensemble", 0, e, v, 1.0) for e, v in enumerate([2.1, 0.6, 0.07], 1)]
+    fig = curves.loss_figure(history(rows), smoothing=curves.SMOOTHING)
+    lines = {t.name: list(t.y) for t in fig.data}
+    assert lines["Ensemble (sequential)"][-1] == pytest.approx(0.05, rel=0.01)
+    assert lines["Ensemble (sequential) members"][-1] == pytest.approx(0.07, rel=0.01)
 
 
 def test_live_log_points_become_interval_means_not_a_sawtooth() -> None:
@@ -85,13 +100,12 @@ def test_live_log_points_become_interval_means_not_a_sawtooth() -> None:
 
 
 def test_the_smoothing_slider_smooths_the_line_and_not_the_raw_values() -> None:
-    trace = tables.frame(
-        [TracePoint("single", None, x / 10, m) for x, m in enumerate([3, 1, 3, 1, 3, 1], 1)],
-        tables.TRACE_COLUMNS,
-    )  # fmt: skip
+    # 600 log points over 3 epochs, alternating 3, 1: dense enough to be smoothed
+    points = [TracePoint("single", None, i / 200, 3.0 - 2 * (i % 2)) for i in range(1, 601)]
+    trace = tables.frame(points, tables.TRACE_COLUMNS)
     raw, line = curves.loss_figure(None, trace, smoothing=0.9).data
-    assert max(line.y) - min(line.y) < max(raw.y) - min(raw.y)
-    assert list(line.y) == pytest.approx(tables.smooth(list(raw.y), 0.9))
+    assert max(line.y[10:]) - min(line.y[10:]) < max(raw.y) - min(raw.y)
+    assert list(line.y) == pytest.approx(tables.smooth(list(raw.x), list(raw.y), 0.9, span=3.0))
     (plain,) = curves.loss_figure(None, trace, smoothing=0.0).data  # no smoothing: one line
     assert list(plain.y) == list(raw.y)
 
@@ -138,31 +152,49 @@ def test_epoch_times_sum_the_members_of_a_sequential_ensemble_until_it_is_done()
     assert fig.layout.barmode == "group"
 
 
-def test_accuracy_bars_label_every_accuracy_one_colour_per_model_on_a_fitted_axis() -> None:
-    fig = charts.accuracy_figure(RESULTS)
-    assert [t.name for t in fig.data] == ["BatchEnsemble", "Single model"]
-    assert list(fig.data[0].x) == [  # short lines, unrotated: readable on a phone too
+def wilson(p: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson's score interval, from its formula (Wilson 1927)."""
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return centre - half, centre + half
+
+
+def points(fig) -> list:
+    return [t for t in fig.data if t.mode == "markers"]
+
+
+def test_accuracy_is_a_dot_plot_with_intervals_on_a_zoomed_axis() -> None:
+    fig = charts.accuracy_figure(RESULTS, n_test=1000)
+    assert all(t.type == "scatter" for t in fig.data)  # no bars on a cut axis
+    be, single = points(fig)
+    assert [be.name, single.name] == ["BatchEnsemble", "Single model"]
+    assert list(be.y) == [  # short lines: readable on a phone too
         "mean member", "ensemble<br>(mean softmax)", "majority vote",
         "oracle<br>(any member<br>right)",
     ]  # fmt: skip
-    assert fig.layout.xaxis.tickangle == 0
-    assert fig.layout.uniformtext.mode == "hide"  # no bar label too small to read
-    assert list(fig.data[0].y) == [0.6, 0.7, 0.68, 0.9]
-    assert [t.marker.color for t in fig.data] == [
+    assert list(be.x) == [0.6, 0.7, 0.68, 0.9]
+    assert [be.marker.color, single.marker.color] == [
         MODEL_COLORS["batchensemble"], MODEL_COLORS["single"]
     ]  # fmt: skip
-    lo, hi = fig.layout.yaxis.range
-    assert 0.4 < lo < 0.6 and 0.9 < hi < 1.1  # fits 0.6..0.9, not 0..1
+    lo, hi = wilson(0.7, 1000)  # the 95% interval over 1000 test images
+    assert be.error_x.arrayminus[1] == pytest.approx(0.7 - lo, abs=1e-6)
+    assert be.error_x.array[1] == pytest.approx(hi - 0.7, abs=1e-6)
+    left, right = fig.layout.xaxis.range
+    assert 0.5 < left < wilson(0.6, 1000)[0] and right > wilson(0.9, 1000)[1]  # zoomed
+    labels = [t for t in fig.data if t.mode == "text"]
+    assert labels[0].texttemplate.endswith(":.3f}") and list(labels[0].customdata) == list(be.x)
+    assert fig.layout.scattermode == "group"  # one row per model within each accuracy
+    assert points(charts.accuracy_figure(RESULTS))[0].error_x.array is None  # n unknown
 
 
 def test_accuracy_differences_to_a_reference_model() -> None:
     fig = charts.accuracy_figure(RESULTS, reference="single")
-    be, single = fig.data
-    assert list(be.y) == pytest.approx([-0.05, 0.05, 0.03, 0.25])
-    assert list(single.y) == [0, 0, 0, 0]
-    assert "difference to Single model" in fig.layout.yaxis.title.text
-    lo, hi = fig.layout.yaxis.range
-    assert lo < -0.05 and hi > 0.25
+    be, single = points(fig)
+    assert list(be.x) == pytest.approx([-0.05, 0.05, 0.03, 0.25])
+    assert list(single.x) == [0, 0, 0, 0]
+    assert "difference to Single model" in fig.layout.xaxis.title.text
+    lo, hi = fig.layout.xaxis.range
+    assert lo < -0.05 and hi > 0.25 and fig.layout.xaxis.zeroline
 
 
 def test_a_model_that_was_not_measured_is_left_out_and_says_so() -> None:
@@ -170,8 +202,8 @@ def test_a_model_that_was_not_measured_is_left_out_and_says_so() -> None:
     for col in ("mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "infer_seconds"):
         cancelled.loc[1, col] = None
     acc = charts.accuracy_figure(cancelled)
-    assert acc.data[1].name == "Single model (not measured)"
-    assert all(v is None for v in acc.data[1].y)  # no bar at all, never a 0.000
+    assert acc.data[-1].name == "Single model: not measured"
+    assert list(acc.data[-1].y) == [None]  # a legend entry, no point at all, never a 0.000
     time = charts.time_figure(cancelled)
     infer = [t for t in time.data if t.type == "bar"][2]
     assert list(infer.y) == [20.0, None]
@@ -200,13 +232,23 @@ def test_timings_show_the_epoch_spread_and_a_busy_machine() -> None:
     epoch = bars[1]
     assert list(epoch.error_y.array) == [1.5, 0.0] and list(epoch.error_y.arrayminus) == [0.5, 0]
     infer = bars[2]
-    assert "median of 3" in infer.text[0] and "busy: load 5.2 on 2 CPUs" in infer.text[0]
-    assert "busy" not in infer.text[1]  # load 0.4 on 2 CPUs: not busy
-    assert "busy" not in charts.time_figure(res, h, cpus=8).data[2].text[0]
+    assert list(infer.text) == ["20.0 ms", "5.0 ms"]  # short labels; the rest in the hover
+    hover = infer.customdata[0]
+    assert "median of 3" in hover and "busy: load 5.2 on 2 CPUs" in hover
+    assert list(infer.marker.pattern.shape) == ["/", ""]  # hatched: measured while busy
+    assert "busy" not in infer.customdata[1]  # load 0.4 on 2 CPUs: not busy
+    assert "busy" not in charts.time_figure(res, h, cpus=8).data[2].customdata[0]
+
+
+def test_numbers_on_charts_are_for_people_one_precision_a_column() -> None:
+    assert tables.for_people([1410.0, 246.0, None], " ms") == ["1,410 ms", "246 ms", ""]
+    assert tables.for_people([0.76, 0.6373]) == ["0.760", "0.637"]
+    assert tables.for_people([12.04, 3.0]) == ["12.0", "3.0"]
 
 
 def test_every_figure_saves_as_png_or_svg_in_the_browser() -> None:
     png = style.plot_config("accuracy")
+    assert png["displayModeBar"] == "hover"  # always shown, it covered legends on a phone
     assert png["toImageButtonOptions"] == {"format": "png", "filename": "accuracy", "scale": 2}
     assert style.plot_config("x", "svg")["toImageButtonOptions"]["format"] == "svg"
     with pytest.raises(ValueError, match="format"):
@@ -217,20 +259,25 @@ def test_parameter_and_time_bars() -> None:
     params = charts.params_figure(RESULTS).data[0]
     assert list(params.y) == [1040, 1000]
     assert params.text[0] == "1.04× single<br>0.0 MB"
+    bottom, _ = charts.params_figure(RESULTS).layout.yaxis.range
+    assert bottom == 0  # bars start at zero
     time = charts.time_figure(RESULTS)
     assert [list(t.y) for t in time.data] == [[3.0, 1.0], [1.5, 0.5], [20.0, 5.0]]  # ms
 
 
-def test_member_bars_come_with_the_ensemble_and_single_reference_lines() -> None:
+def test_member_points_come_with_the_ensemble_and_single_reference_lines() -> None:
     members = pd.DataFrame(
         {"model": ["batchensemble"] * 4 + ["single"], "member": [0, 1, 2, 3, 0],
          "accuracy": [0.6, 0.61, 0.59, 0.62, 0.65], "nll": [1.0] * 5}
     )  # fmt: skip
-    fig = charts.member_accuracy_figure(members, RESULTS)
-    bars = [t for t in fig.data if t.type == "bar"]
-    assert len(bars) == 1 and list(bars[0].y) == [0.6, 0.61, 0.59, 0.62]  # single: no panel
-    lines = {t.name: t.y[0] for t in fig.data if t.type == "scatter"}
+    fig = charts.member_accuracy_figure(members, RESULTS, n_test=500)
+    (dots,) = points(fig)  # single: no panel
+    assert list(dots.x) == [0.6, 0.61, 0.59, 0.62] and not any(t.type == "bar" for t in fig.data)
+    assert dots.error_x.array[0] == pytest.approx(wilson(0.6, 500)[1] - 0.6, abs=1e-6)
+    lines = {t.name: t.x[0] for t in fig.data if t.mode == "lines"}
     assert lines == {"ensemble (mean softmax)": 0.7, "single model": 0.65}
+    left, right = fig.layout.xaxis.range
+    assert 0.5 < left < wilson(0.59, 500)[0] and right > 0.7  # zoomed, the references inside
 
 
 def test_heatmaps_share_one_zero_to_one_scale_and_write_their_values() -> None:
@@ -276,13 +323,19 @@ def test_compare_joins_only_runs_that_differ_in_the_member_count_alone() -> None
     series = tables.compare_series(rows, configs)
     assert series["series"].tolist() == [0, 0, 1]
     fig = run_charts.compare_figure(series)
-    acc = [t for t in fig.data if t.xaxis == "x"]
+    acc = [t for t in fig.data if t.xaxis == "x" and t.x != (None,)]
     assert [list(t.x) for t in acc] == [[2, 8], [4]]
     assert "lines" in acc[0].mode and "lines" not in acc[1].mode  # width 128: a point alone
-    assert list(acc[0].text) == ["aaaaaa", "bbbbbb"]  # points labelled by run
+    # each run its symbol, named in the legend: no text on the points to overlap
+    key = {t.name: t.marker.symbol for t in fig.data if t.name.startswith("run ")}
+    assert set(key) == {"run aaaaaa", "run bbbbbb", "run cccccc"} and len(set(key.values())) == 3
+    for t in acc:
+        assert list(t.marker.symbol) == [key[f"run {r[-6:]}"] for r in t.customdata[:, 0]]
+        assert t.text is None and "text" not in t.mode
     assert [list(t.y) for t in fig.data if t.xaxis == "x2"] == [[9, 10], [20]]
     assert fig.layout.legend.y < 0  # below the panels, off their titles
-    assert sum(t.showlegend for t in fig.data) == 1
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert legend == ["BatchEnsemble", "run bbbbbb", "run aaaaaa", "run cccccc"]
 
 
 def test_overlays_of_several_runs_one_colour_each() -> None:
@@ -345,3 +398,25 @@ def test_every_figure_builds_from_a_real_run_folder(tmp_path: Path) -> None:
     assert per_epoch.tolist() == pytest.approx(whole["loss"].tolist(), rel=1e-5)
     fine = curves.loss_figure(hist, steps)
     assert "BatchEnsemble (raw)" in [t.name for t in fine.data]
+
+
+def test_sweep_scatter_marks_each_config_by_a_symbol_named_in_the_legend() -> None:
+    from bedash.dashboard.figures import sweeps
+
+    rows = [
+        (c, f"members={m}", kind, metric, v)
+        for c, m in ((0, 2), (1, 4))
+        for kind, acc in (("batchensemble", 0.6 + c / 10), ("single", 0.55))
+        for metric, v in (("ensemble_acc", acc), ("params", 1000 * m))
+    ]
+    summary = pd.DataFrame(rows, columns=["config", "label", "model", "metric", "mean"])
+    fig = sweeps.scatter_figure(summary, "params")
+    key = {t.name: t.marker.symbol for t in fig.data if t.name.startswith("members=")}
+    assert set(key) == {"members=2", "members=4"} and len(set(key.values())) == 2
+    for t in fig.data[:2]:
+        assert list(t.marker.symbol) == [key[c] for c in t.customdata]
+    assert all(t.mode == "markers" for t in fig.data)  # no text on the points to overlap
+    empty = sweeps.scatter_figure(summary.iloc[:0], "params")
+    assert not empty.data and "not measured" in empty.layout.annotations[0].text
+    blank = sweeps.band_figure(summary.iloc[:0], "ensemble_acc", "members")
+    assert not blank.data and blank.layout.xaxis.visible is False  # no empty axis (-1..5)

@@ -39,7 +39,7 @@ def test_severity_figure_draws_means_with_interval_bands(sweep: Path) -> None:
     (line,) = [t for t in ece.data if t.name == "BatchEnsemble"]
     assert list(line.y) == pytest.approx([0.05, 0.05]) and "ECE" in ece.layout.yaxis.title.text
     empty = charts.shift_severity_figure(pd.DataFrame())
-    assert not empty.data and "no shift" in empty.layout.title.text
+    assert not empty.data and "not measured" in empty.layout.annotations[0].text
 
 
 def test_severity_figure_picks_the_config(sweep: Path) -> None:

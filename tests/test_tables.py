@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,18 +65,73 @@ def test_interval_means_keep_members_and_models_apart() -> None:
     assert out["loss"].tolist() == pytest.approx([2.0, 0.0, 3.0, 1.0])
 
 
-def test_smoothing_is_tensorboards_debiased_moving_average() -> None:
-    assert tables.smooth([1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
-    # first point unbiased (not pulled to 0), then the EMA divided by 1 - w^n
-    w = 0.6
-    a = (1 - w) * 1.0
-    b = a * w + (1 - w) * 2.0
-    assert tables.smooth([1.0, 2.0], w) == pytest.approx([a / (1 - w), b / (1 - w**2)])
-    assert tables.smooth([5.0, 5.0, 5.0], 0.9) == [5.0, 5.0, 5.0]
-    out = tables.smooth([1.0, float("nan"), 3.0], 0.5)
-    assert out[1] != out[1] and out[2] == pytest.approx((0.5 * 0.5 + 0.5 * 3.0) / 0.75)
+def tensorboard_smooth(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's resmoothDataset (vz_line_chart2/line-chart.ts), copied: an EMA debiased by
+    1 - weight ** (number of finite points so far)."""
+    out, last, num_accum = [], 0.0, 0
+    for v in values:
+        if not math.isfinite(v):
+            out.append(v)
+            continue
+        last = last * weight + (1 - weight) * v
+        num_accum += 1
+        out.append(last / (1 - weight**num_accum))
+    return out
+
+
+def wandb_twema(xs: list[float], ys: list[float], param: float) -> list[float]:
+    """W&B's documented TWEMA (docs.wandb.ai, line-plot smoothing), copied; VIEWPORT_SCALE 1000."""
+    weight, range_of_x = min(math.sqrt(param), 0.999), max(xs) - min(xs)
+    last_y, debias, out = 0.0, 0.0, []
+    for i, y in enumerate(ys):
+        change_in_x = (xs[i] - xs[max(i - 1, 0)]) / range_of_x * 1000
+        adj = weight**change_in_x
+        last_y, debias = last_y * adj + y, debias * adj + 1
+        out.append(last_y / debias)
+    return out
+
+
+def test_smoothing_follows_the_distance_along_x_debiased_as_tensorboard() -> None:
+    # hand-computed: x 1/1000 then 2/1000 of the span apart, weight 0.5 -> decays 0.5, 0.25
+    out = tables.smooth([0.0, 0.001, 0.003], [4.0, 2.0, 1.0], 0.5, span=1.0)
+    assert out == pytest.approx([4.0, (4 * 0.5 + 2) / 1.5, ((4 * 0.5 + 2) * 0.25 + 1) / 1.375])
+    # evenly spaced 1/1000 of the span apart: TensorBoard's own debiased EMA
+    rng = random.Random(0)
+    ys = [2.0 * math.exp(-i / 300) + rng.uniform(-0.2, 0.2) for i in range(1001)]
+    xs = [i / 1000 for i in range(1001)]
+    assert tables.smooth(xs, ys, 0.6) == pytest.approx(tensorboard_smooth(ys, 0.6))
+    two = tables.smooth(xs[:2], [1.0, 2.0], 0.6, span=1.0)
+    assert two == pytest.approx([1.0, (0.6 + 2.0) / 1.6])
+    # uneven x: W&B's published code (which takes the square root of its slider's value)
+    uneven = sorted(rng.uniform(0, 3) for _ in range(200))
+    ys = [1 / (1 + x) + rng.uniform(-0.1, 0.1) for x in uneven]
+    assert tables.smooth(uneven, ys, 0.9) == pytest.approx(wandb_twema(uneven, ys, 0.81))
+    assert tables.smooth([0, 1, 2], [1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
+    out = tables.smooth([0.0, 0.001, 0.002], [1.0, float("nan"), 3.0], 0.5, span=1.0)
+    assert math.isnan(out[1]) and out[2] == pytest.approx((1.0 * 0.25 + 3.0) / 1.25)
     with pytest.raises(ValueError, match="smoothing"):
-        tables.smooth([1.0], 1.0)
+        tables.smooth([0.0], [1.0], 1.0)
+
+
+def test_a_smoothed_line_stays_within_the_raw_values_and_near_sparse_ones() -> None:
+    rng = random.Random(1)
+    dense_x = sorted(rng.uniform(0, 3) for _ in range(600))  # uneven log points
+    dense = [2.0 * math.exp(-x) + 0.05 + rng.uniform(-0.1, 0.1) for x in dense_x]
+    for w in (0.6, 0.9, 0.99):
+        out = tables.smooth(dense_x, dense, w, span=3.0)
+        for i, s in enumerate(out):  # a weighted mean of the values so far
+            assert min(dense[: i + 1]) - 1e-12 <= s <= max(dense[: i + 1]) + 1e-12
+    # at the default, the dense line follows the trend within the noise (0.1) plus its lag
+    out = tables.smooth(dense_x, dense, 0.6, span=3.0)
+    trend = [2.0 * math.exp(-x) + 0.05 for x in dense_x]
+    assert max(abs(s - t) for s, t in zip(out[50:], trend[50:], strict=True)) < 0.1
+    # one point per epoch (the issue's sequential ensemble: 2.0, 0.5, 0.05 at the epochs'
+    # middles on a 0-3 axis): the line passes through the points at the default ...
+    sparse_x, sparse = [0.5, 1.5, 2.5], [2.0, 0.5, 0.05]
+    assert tables.smooth(sparse_x, sparse, 0.6, span=3.0) == pytest.approx(sparse, rel=1e-9)
+    # ... and within 5% of the raw spread of each point at the slider's end
+    out = tables.smooth(sparse_x, sparse, 0.99, span=3.0)
+    assert all(abs(s - r) <= 0.05 * (2.0 - 0.05) for s, r in zip(out, sparse, strict=True))
 
 
 def test_smoothed_throughput_does_not_jump_at_an_epoch_start() -> None:

@@ -17,16 +17,18 @@ ROWS = [
 
 def test_one_seed_verdict_matches_hand_computed_numbers() -> None:
     # 0.556 - 0.569 = -0.013 = -1.3 points; 4800 / 1000 = 4.8; 10.0 / 10.2 = 0.98 -> 1.0
-    assert one_seed_verdict(ROWS) == (
-        "BatchEnsemble: ensemble accuracy 0.556 vs 0.569 (−1.3 points), NLL 1.25 vs 1.28, "
-        "4.8× fewer parameters than the ensemble, 1.0× its training time"
+    assert one_seed_verdict(ROWS) == (  # every number named by its model
+        "Ensemble accuracy: BatchEnsemble 0.556 vs Ensemble (sequential) 0.569 (−1.3 points)"
+        " · NLL: BatchEnsemble 1.25 vs Ensemble (sequential) 1.28"
+        " · parameters: BatchEnsemble 4.8× fewer than Ensemble (sequential)"
+        " · training time: BatchEnsemble 1.0× that of Ensemble (sequential)"
     )
 
 
 def test_missing_values_and_kinds_say_not_measured() -> None:
     rows = [dict(ROWS[0], nll="", train_seconds="nan"), ROWS[1]]
     text = one_seed_verdict(rows)
-    assert f"NLL {NOT_MEASURED}" in text and f"training time {NOT_MEASURED}" in text
+    assert f"NLL: {NOT_MEASURED}" in text and f"training time: {NOT_MEASURED}" in text
     assert "(−1.3 points)" in text
     assert NOT_MEASURED in one_seed_verdict(ROWS[1:])
     assert "no ensemble" in one_seed_verdict([ROWS[0], ROWS[2]])
@@ -44,7 +46,7 @@ def test_paired_verdict_uses_the_paired_rows() -> None:
     lines = paired_verdict(rows)
     assert lines[0] == (
         "accuracy, ensemble (mean softmax): BatchEnsemble − Ensemble (sequential) +0.0200, "
-        "95% CI [+0.0100, +0.0300], n=3: batchensemble better"
+        "95% CI [+0.0100, +0.0300], n=3: BatchEnsemble better"
     )
     assert lines[1] == f"NLL (ensemble): {NOT_MEASURED}"
     assert paired_verdict([]) == []

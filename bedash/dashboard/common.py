@@ -40,6 +40,8 @@ RESULT_COLUMNS = {  # results table header: (number format, help)
     "Train s": ("%.2f", "Training time, all epochs (and all members)."),
     "s / epoch": ("%.3f", "Mean time per epoch."),
     "Infer s": ("%.4f", "Forward passes over the whole test set."),
+    "Infer repeats": ("%d", "Timed passes over the test set; Infer s is their median."),
+    "Load": ("%.1f", "The machine's 1-minute load average when inference was timed."),
     "Acc mean member": ("%.4f", "Average test accuracy of the members on their own."),
     "Acc ensemble (mean softmax)": ("%.4f", "Accuracy of the averaged member probabilities."),
     "Acc majority vote": ("%.4f", "Accuracy of the class most members vote for."),
@@ -61,12 +63,12 @@ def chart(fig, key: str, name: str, fmt_key: str = "figure_format") -> None:
 
 
 def smoothing_slider(key: str, where: Any = st, help: str | None = None) -> float:
-    """TensorBoard's smoothing weight for the loss curves."""
+    """The loss curves' smoothing weight (bedash.dashboard.tables.smooth)."""
     from bedash.dashboard.figures.training import SMOOTHING  # plotly: once a chart is drawn
 
     help = help or (
-        "As in TensorBoard: an exponential moving average (debiased) of the loss between log "
-        "points; the raw values stay faint behind it. 0: no smoothing."
+        "A moving average by distance along the epochs (as W&B, debiased as TensorBoard): "
+        "one point per epoch is barely moved; the raw values stay faint behind. 0: none."
     )
     keep = {"key": key, "persist_state": "session", "help": help}
     return float(where.slider("Smoothing", 0.0, 0.99, SMOOTHING, 0.01, **keep))

@@ -127,22 +127,33 @@ def epoch_means(history: pd.DataFrame) -> pd.DataFrame:
     return h.dropna(subset=["x", "loss"]).reset_index(drop=True)[cols]
 
 
-def smooth(values: Sequence[float], weight: float) -> list[float]:
-    """TensorBoard's smoothing (vz_line_chart2 resmoothDataset): an EMA debiased so the first
-    points are not pulled towards zero; non-finite values pass through."""
-    values = [float(v) for v in values]
+SMOOTHING_SCALE = 1000  # W&B's VIEWPORT_SCALE: the weight applies per 1/1000 of the x range
+
+
+def smooth(
+    x: Sequence[float], values: Sequence[float], weight: float, span: float | None = None
+) -> list[float]:
+    """W&B's time-weighted EMA (TWEMA), debiased as TensorBoard does: each step decays the
+    running sums by weight ** (dx / span * 1000), so the smoothing follows the distance along
+    x, not the number of points. Points 1/1000 of `span` apart (the chart's x range; default the
+    series' own) get TensorBoard's EMA exactly; one point per epoch is barely smoothed. The
+    result is a weighted mean of the values so far: never outside their range. Non-finite
+    values pass through."""
+    xs, values = [float(v) for v in x], [float(v) for v in values]
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"smoothing: {weight} is not in [0, 1)")
-    if not values or all(v == values[0] for v in values):
+    finite = [a for a in xs if math.isfinite(a)]
+    span = span if span and span > 0 else (max(finite) - min(finite) if finite else 0.0)
+    if weight == 0 or span <= 0 or len(values) != len(xs):
         return values
-    out, last, n = [], 0.0, 0
-    for v in values:
-        if not math.isfinite(v):
+    out, total, norm, last = [], 0.0, 0.0, None
+    for a, v in zip(xs, values, strict=True):
+        if not (math.isfinite(v) and math.isfinite(a)):
             out.append(v)
             continue
-        last = last * weight + (1 - weight) * v
-        n += 1
-        out.append(last / (1 - weight**n))
+        decay = 0.0 if last is None else weight ** (max(a - last, 0.0) / span * SMOOTHING_SCALE)
+        total, norm, last = total * decay + v, norm * decay + 1.0, a
+        out.append(total / norm)
     return out
 
 
@@ -167,6 +178,25 @@ def smoothed_throughput(progress: Any, history: Iterable[Any]) -> float | None:
     if current is None or current <= 0:
         return previous
     return done * current + (1 - done) * previous
+
+
+def for_people(values: Sequence[float | None], unit: str = "") -> list[str]:
+    """Numbers as people read them, one precision for the whole column (from its largest
+    value: 1,410 and 12, or 1.41 and 0.25), thousands separated; "" for a missing one."""
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    top = max(finite, default=0.0)
+    digits = 0 if top >= 100 else 1 if top >= 10 else 2 if top >= 1 else 3
+    return ["" if v is None else f"{v:,.{digits}f}{unit}" for v in values]
+
+
+def accuracy_interval(acc: float | None, n: int | None) -> tuple[float, float] | None:
+    """The 95% Wilson interval of an accuracy measured on n test images (scipy), or None."""
+    if acc is None or not n or n <= 0 or not 0.0 <= acc <= 1.0:
+        return None
+    from scipy.stats import binomtest  # imported when an interval is drawn
+
+    ci = binomtest(round(acc * n), n).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def busy(load_avg: Any, cpus: int | None) -> bool:
@@ -228,6 +258,30 @@ def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -
     headline = ["run_id", "status", "started", "tags", "models", *acc]
     headline += [c for c in ("BE params × single", "train s (all)") if c in df]
     return df[headline + [c for c in df if c not in headline]]
+
+
+RUNS_HEADERS = {  # runs_frame column -> the Runs table's header (acc <kind>: runs_header)
+    "run_id": "Run id", "status": "Status", "started": "Started", "tags": "Tags",
+    "models": "Models", "BE params × single": "BatchEnsemble params × single",
+    "train s (all)": "Training s (all models)", "dataset": "Dataset", "arch": "Architecture",
+    "members": "Members (E)", "hidden": "Hidden width", "layers": "Layers", "epochs": "Epochs",
+    "batch_size": "Batch", "lr": "Learning rate", "seed": "Seed", "device": "Device",
+    "train_size": "Training images", "notes": "Notes", "note": "Status note",
+}  # fmt: skip
+
+
+def runs_header(column: str) -> str:
+    """The Runs table's header of a runs_frame column: model labels, no internal names."""
+    if column.startswith("acc "):
+        return f"Accuracy, {model_label(column[4:])}"
+    return RUNS_HEADERS.get(column, column)
+
+
+def model_labels(models: Any) -> Any:
+    """ "batchensemble, single" -> "BatchEnsemble, Single model" (anything else unchanged)."""
+    if not isinstance(models, str) or not models:
+        return models
+    return ", ".join(model_label(m.strip()) for m in models.split(","))
 
 
 def tag_filter(table: pd.DataFrame, tags: Iterable[str]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from bedash.dashboard import rundata
 from bedash.dashboard import uncertainty_tables as ut
+from bedash.dashboard.figures.style import plot_config
 from bedash.dashboard.figures.uncertainty import coverage_figure, histogram_figure, shift_figure
 from bedash.dashboard.form import plain
 from bedash.dashboard.tables import NOT_MEASURED
@@ -103,6 +104,17 @@ def csv_button(name: str, files: UncertaintyFiles) -> None:
     )
 
 
+def chart(fig, key: str, name: str) -> None:
+    """As common.chart (importing common here would add an import floor)."""
+    fmt = st.session_state.get("figure_format", "png")
+    st.plotly_chart(fig, key=key, config=plot_config(name, fmt))
+
+
+def four_places(table: pd.DataFrame, *text: str) -> dict:
+    """One precision per column: every number column with four decimals (0.7600, 0.6373)."""
+    return {c: st.column_config.NumberColumn(c, format="%.4f") for c in table if c not in text}
+
+
 def _shift_part(files: UncertaintyFiles) -> None:
     st.markdown("**Accuracy and calibration under dataset shift**")
     if files.shift.empty:
@@ -134,10 +146,16 @@ def _shift_part(files: UncertaintyFiles) -> None:
         help="After one temperature per model fitted on a held-out validation split; shown "
         "beside the raw metrics, never instead. Needs --temperature-scaling.",
     )
-    st.plotly_chart(shift_figure(files.shift, picked, scaled), key="unc_shift_chart")
+    chart(shift_figure(files.shift, picked, scaled), "unc_shift_chart", "shift")
     with st.expander("Table"):
         table = ut.shift_table(files.shift, picked)
-        st.dataframe(table, hide_index=True, key="unc_shift_table", placeholder=NOT_MEASURED)
+        st.dataframe(
+            table,
+            hide_index=True,
+            key="unc_shift_table",
+            placeholder=NOT_MEASURED,
+            column_config=four_places(table, "Model", "Corruption", "Severity"),
+        )
     csv_button("shift.csv", files)
 
 
@@ -153,7 +171,10 @@ def _ood_part(files: UncertaintyFiles) -> None:
         "for a single model, so it cannot detect anything there."
     )
     table = ut.ood_table(files.ood)
-    st.dataframe(table, hide_index=True, key="unc_ood_table", placeholder=NOT_MEASURED)
+    columns = four_places(table, "Model", "OOD set", "Score")
+    st.dataframe(
+        table, hide_index=True, key="unc_ood_table", placeholder=NOT_MEASURED, column_config=columns
+    )
     csv_button("ood.csv", files)
 
 
@@ -169,7 +190,7 @@ def _hist_part(files: UncertaintyFiles) -> None:
     )
     kinds = ut.models_in(*files.hist.values())
     kind = st.selectbox("Model", kinds, key="unc_hist_model", format_func=model_label)
-    st.plotly_chart(histogram_figure(files.hist[kind], kind), key="unc_hist_chart")
+    chart(histogram_figure(files.hist[kind], kind), "unc_hist_chart", f"uncertainty_{kind}")
     csv_button(f"uncertainty_{kind}.csv", files)
 
 
@@ -183,17 +204,21 @@ def _coverage_part(files: UncertaintyFiles) -> None:
         "against the share answered. AURC, the area under the risk-coverage curve: lower is "
         "better."
     )
-    st.plotly_chart(coverage_figure(files.selective, files.shift), key="unc_coverage_chart")
+    chart(coverage_figure(files.selective, files.shift), "unc_coverage_chart", "selective")
     csv_button("selective.csv", files)
 
 
-def uncertainty_section(path: Path) -> None:
-    """The Uncertainty section of the run folder path."""
+def uncertainty_section(path: Path, ended_early: bool = False) -> None:
+    """The Uncertainty section of the run folder path (ended_early: a run that asked for an
+    evaluation and stopped or failed before it)."""
     files = read_cached(Path(path))
     for problem in files.problems:
         st.warning(plain(problem), icon=":material/warning:")
     if files.empty:
-        if not files.problems:
+        if ended_early and not files.problems:
+            why = f"Uncertainty under shift and OOD detection: {NOT_MEASURED}"
+            st.info(f"{why} (the run ended before its evaluation).", icon=":material/info:")
+        elif not files.problems:
             st.info(
                 "No uncertainty evaluation in this run: train with --shift, --ood or "
                 "--temperature-scaling (Evaluation, under Advanced on the Experiment page).",

@@ -38,8 +38,9 @@ def _rows_by_model(rows: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, 
 
 
 def one_seed_verdict(rows: Iterable[Mapping[str, Any]]) -> str:
-    """ "BatchEnsemble: ensemble accuracy 0.556 vs 0.569 (−1.3 points), NLL 1.25 vs 1.28, 4.8×
-    fewer parameters than the ensemble, 1.0× its training time" from one run's rows."""
+    """ "Ensemble accuracy: BatchEnsemble 0.556 vs Ensemble (sequential) 0.569 (−1.3 points) ·
+    NLL: ... · parameters: BatchEnsemble 4.8× fewer than Ensemble (sequential) · training time:
+    ..." from one run's rows: every number named by its model."""
     by = _rows_by_model(rows)
     be = by.get("batchensemble")
     base_kind = next((k for k in BASELINE_ORDER if k in by), None)
@@ -47,30 +48,39 @@ def one_seed_verdict(rows: Iterable[Mapping[str, Any]]) -> str:
         return "BatchEnsemble: " + NOT_MEASURED + " in this run."
     if base_kind is None:
         return "BatchEnsemble: no ensemble in this run to compare with (" + NOT_MEASURED + ")."
-    base = by[base_kind]
-    parts = []
-    a, b = _num(be.get("ensemble_acc")), _num(base.get("ensemble_acc"))
-    if a is None or b is None:
-        parts.append(f"ensemble accuracy {NOT_MEASURED}")
-    else:
+    base, me, other = by[base_kind], model_label("batchensemble"), model_label(base_kind)
+
+    def pair(what: str, column: str, digits: int) -> tuple[str, float | None, float | None]:
+        a, b = _num(be.get(column)), _num(base.get(column))
+        if a is None or b is None:
+            return f"{what}: {NOT_MEASURED}", None, None
+        return f"{what}: {me} {a:.{digits}f} vs {other} {b:.{digits}f}", a, b
+
+    text, a, b = pair("Ensemble accuracy", "ensemble_acc", 3)
+    if a is not None and b is not None:
         diff = (a - b) * 100
         sign = "+" if diff > 0 else "−" if diff < 0 else "±"
-        parts.append(f"ensemble accuracy {a:.3f} vs {b:.3f} ({sign}{abs(diff):.1f} points)")
-    a, b = _num(be.get("nll")), _num(base.get("nll"))
-    parts.append(f"NLL {NOT_MEASURED}" if a is None or b is None else f"NLL {a:.2f} vs {b:.2f}")
+        text += f" ({sign}{abs(diff):.1f} points)"
+    parts = [text, pair("NLL", "nll", 2)[0]]
     a, b = _num(be.get("params")), _num(base.get("params"))
     if a is None or b is None or a <= 0 or b <= 0:
-        parts.append(f"parameters {NOT_MEASURED}")
+        parts.append(f"parameters: {NOT_MEASURED}")
     elif b >= a:
-        parts.append(f"{b / a:.1f}× fewer parameters than the ensemble")
+        parts.append(f"parameters: {me} {b / a:.1f}× fewer than {other}")
     else:
-        parts.append(f"{a / b:.1f}× the ensemble's parameters")
+        parts.append(f"parameters: {me} {a / b:.1f}× as many as {other}")
     a, b = _num(be.get("train_seconds")), _num(base.get("train_seconds"))
     if a is None or b is None or b <= 0:
-        parts.append(f"training time {NOT_MEASURED}")
+        parts.append(f"training time: {NOT_MEASURED}")
     else:
-        parts.append(f"{a / b:.1f}× its training time")
-    return "BatchEnsemble: " + ", ".join(parts)
+        parts.append(f"training time: {me} {a / b:.1f}× that of {other}")
+    return " · ".join(parts)
+
+
+def readable(verdict: Any) -> str:
+    """paired.csv's verdict with model labels for the kinds' names ("BatchEnsemble better")."""
+    kinds = (*BASELINE_ORDER, "batchensemble", "single")
+    return " ".join(model_label(w) if w in kinds else w for w in str(verdict).split(" "))
 
 
 def paired_verdict(
@@ -100,6 +110,6 @@ def paired_verdict(
         dtext = f"{d:+.4f}" if d is not None else NOT_MEASURED
         lines.append(
             f"{metric_label(metric)}: BatchEnsemble − {model_label(baseline)} {dtext}, {ci}, "
-            f"n={n}: {r.get('verdict')}"
+            f"n={n}: {readable(r.get('verdict'))}"
         )
     return lines

@@ -27,7 +27,9 @@ def run_color(i: int) -> str:
 
 def compare_figure(rows: pd.DataFrame) -> go.Figure:
     """Ensemble accuracy, parameters and training time of several runs (results.csv rows with
-    run_id, series) against E; lines join one `series` (tables.compare_series) only."""
+    run_id, series) against E: colour the model kind, symbol the run (named in the legend,
+    never as text on the points, where runs at one E drew their labels on each other); lines
+    join one `series` (tables.compare_series) only."""
     if rows is None or not len(rows):
         return style.empty_figure("select runs that have results")
     panels = [
@@ -44,41 +46,41 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
         df["series"] = range(len(df))  # nothing known about the settings: no lines
     for col in ["members", *[c for c, _ in panels]]:
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else float("nan")
-    df["label"] = df["run_id"].map(run_label)
+    runs = list(dict.fromkeys(df["run_id"]))
+    symbol = {r: style.SYMBOLS[i % len(style.SYMBOLS)] for i, r in enumerate(runs)}
+    for kind in ordered(df["model"]):  # the legend's key to the colours (a plain dot)
+        key = {"color": model_color(kind), "size": 9}
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=key, legendgroup=kind,
+                        name=model_label(kind), showlegend=True)  # fmt: skip
     for i, (col, title) in enumerate(panels, 1):
         for kind in ordered(df["model"]):
-            first = i == 1
             for _, mine in df[df["model"] == kind].groupby("series", sort=True):
                 mine = mine.dropna(subset=[col]).sort_values("members")
                 if not len(mine):
                     continue
-                line = mine["members"].nunique() > 1
-                # runs at the same E: their labels above and below the point, not on each other
-                nth = mine.groupby("members").cumcount().tolist()
                 color = model_color(kind)
                 fig.add_scatter(
                     x=mine["members"].tolist(),
                     y=mine[col].tolist(),
-                    mode="lines+markers+text" if line else "markers+text",
-                    text=mine["label"].tolist(),
-                    textposition=["top center" if k % 2 == 0 else "bottom center" for k in nth],
-                    textfont={"size": 10, "color": "#444"},
-                    cliponaxis=False,  # a label above the top point stays whole
+                    mode="lines+markers" if mine["members"].nunique() > 1 else "markers",
                     name=model_label(kind),
                     legendgroup=kind,
-                    showlegend=first,
-                    marker={"color": color, "size": 8},
+                    showlegend=False,
+                    marker={"color": color, "size": 9, "symbol": mine["run_id"].map(symbol)},
                     line={"color": color},
                     customdata=mine[["run_id"]].to_numpy(),
                     hovertemplate="run %{customdata[0]}<br>E = %{x}<br>"
                     + title
-                    + ": %{y:.4g}<extra>"
+                    + ": %{y:,.4g}<extra>"
                     + model_label(kind)
                     + "</extra>",
                     row=i,
                     col=1,
                 )
-                first = False
+    for r in runs:  # the legend's key to the symbols
+        key = {"color": "#555", "size": 9, "symbol": symbol[r]}
+        name = f"run {run_label(r)}"
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=key, name=name, showlegend=True)
     fig.update_xaxes(title_text="members (E)", row=3, col=1)
     fig.update_xaxes(dtick=1)
     fig.update_layout(**{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.12}}, height=720)
@@ -102,6 +104,7 @@ def loss_overlay_figure(
         rows, 1, shared_xaxes=True, vertical_spacing=0.12 / rows, subplot_titles=titles
     )
     losses: list[float] = []
+    span = max(float(p["x1"].max()) for p in per_run.values() if len(p))  # one x axis
     for i, (run_id, points) in enumerate(per_run.items()):
         first = True  # one legend entry per run, on its first panel
         for row, kind in enumerate(kinds, 1):
@@ -110,8 +113,9 @@ def loss_overlay_figure(
                 continue
             losses += mine["loss"].tolist()
             extra = f"run {run_id}<br>{model_label(kind)}"
+            label, color = run_label(run_id), run_color(i)
             for s in loss_series(
-                mine, run_label(run_id), run_color(i), run_id, smoothing, main=True, extra=extra
+                mine, label, color, run_id, smoothing, main=True, span=span, extra=extra
             ):
                 s.showlegend = bool(s.showlegend) and first
                 fig.add_trace(s, row=row, col=1)
@@ -135,9 +139,10 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
         return style.empty_figure("the selected runs have no reliability diagrams")
     cols = min(2, len(kinds))
     nrows = math.ceil(len(kinds) / cols)
-    titles = [model_label(k) for k in kinds]
-    spacing = {"vertical_spacing": 0.35 / nrows, "horizontal_spacing": 0.1}
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, **spacing)
+    titles = [style.wrap(model_label(k), 13) for k in kinds]
+    height = 80 + 340 * nrows
+    gaps = style.panel_gaps(height)
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, shared_yaxes=True, **gaps)
     where = [(j // cols + 1, j % cols + 1) for j in range(len(kinds))]
     for i, (run_id, tables) in enumerate(runs.items()):
         first = True
@@ -165,7 +170,6 @@ def reliability_overlay_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]]) -
             first = False
     for r, c in where:
         style.calibration_panel(fig, r, c)
-    fig.update_layout(
-        **{**style.LAYOUT, "legend": {**style.LEGEND_BELOW, "y": -0.12}}, height=80 + 320 * nrows
-    )
+    legend = {**style.LEGEND_BELOW, "y": -0.12}
+    fig.update_layout(**{**style.LAYOUT, "legend": legend, "margin": style.TALL}, height=height)
     return fig

@@ -16,6 +16,9 @@ from bedash.names import model_color, model_label
 # the runs of an overlay, one colour each (Paul Tol's "muted": none is a model kind's colour)
 RUN_COLORS = ["#332288", "#CC6677", "#117733", "#882255", "#44AA99", "#999933", "#AA4499"]
 RUN_COLORS += ["#88CCEE", "#DDCC77", "#661100"]
+# the runs of a comparison, or a sweep's configs: one marker symbol each, keyed in the legend
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "triangle-down"]
+SYMBOLS += ["pentagon", "hexagon", "cross"]
 # one row above the plot: beside it, a legend squeezes the plot to ~90 px at a phone's width
 LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
 LAYOUT = {
@@ -23,6 +26,10 @@ LAYOUT = {
     "legend": LEGEND_ABOVE,
     "hovermode": "closest",
 }
+# subplots with titles of up to three lines: room above the first
+TALL = {"l": 10, "r": 10, "t": 70, "b": 10}
+# subplots: a legend row at the top of the figure, the panels (and their titles) below it
+LEGEND_TOP = {"orientation": "h", "yref": "container", "y": 1.0, "yanchor": "top", "x": 0}
 # subplots: the legend under the plot, where it cannot cover a panel's title
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0}
 # the uncertainty charts: a legend row under the plot (x-axis titles leave it room)
@@ -40,7 +47,20 @@ def plot_config(name: str, fmt: str = "png") -> dict[str, Any]:
         raise ValueError(f"format: {fmt!r} is not png or svg")
     image = {"format": fmt, "filename": name, "scale": 2 if fmt == "png" else 1}
     remove = ["lasso2d", "select2d"]
-    return {"displaylogo": False, "toImageButtonOptions": image, "modeBarButtonsToRemove": remove}
+    # the toolbar on hover only: always shown, it covered legends and titles on a phone
+    return {
+        "displayModeBar": "hover",
+        "displaylogo": False,
+        "toImageButtonOptions": image,
+        "modeBarButtonsToRemove": remove,
+    }
+
+
+def panel_gaps(height: int) -> dict[str, float]:
+    """Subplot spacing that leaves 150 px between rows (the x title above, a three-line panel
+    title below) and 0.12 of the width between columns."""
+    plot = height - TALL["t"] - TALL["b"]
+    return {"vertical_spacing": min(0.5, 150 / plot), "horizontal_spacing": 0.12}
 
 
 def calibration_panel(fig: go.Figure, r: int, c: int, name: str | None = None) -> None:
@@ -61,10 +81,61 @@ def model_line(kind: str, x: Any, y: Any, **extra: Any) -> go.Scatter:
     return go.Scatter(**{"x": list(x), "y": list(y), **line, "legendgroup": kind, **extra})
 
 
-def bar_layout(top: int, **extra: Any) -> dict[str, Any]:
-    """A bar chart's layout: labels of one size, room above the bars for them."""
-    margin = {**LAYOUT["margin"], "t": top}
-    return {**LAYOUT, "height": 360, "uniformtext": FIT_TEXT, "margin": margin, **extra}
+def dots(
+    kind: str,
+    name: str,
+    rows: list[str],
+    values: list[float | None],
+    intervals: list[tuple[float, float] | None],
+    fmt: str,
+) -> list[go.Scatter]:
+    """A dot plot's points of one model (one row each, their 95% intervals as whiskers) and
+    their values as text right of the whiskers: points on a zoomed axis, where bars on a cut
+    axis would misstate small differences. fmt: the values' format ("%{x:.3f}")."""
+    have = [i for i, v in enumerate(values) if v is not None]
+    y, x = [rows[i] for i in have], [values[i] for i in have]
+    ends = [intervals[i] if intervals[i] is not None else (values[i],) * 2 for i in have]
+    whisker = {"type": "data", "symmetric": False, "color": model_color(kind), "thickness": 1.5}
+    whisker.update(array=[hi - v for (_, hi), v in zip(ends, x, strict=True)])
+    whisker.update(arrayminus=[v - lo for (lo, _), v in zip(ends, x, strict=True)])
+    same = {"orientation": "h", "offsetgroup": kind, "legendgroup": kind, "y": y}
+    ci = [[lo, hi] for lo, hi in ends]
+    hover = f"%{{y}}<br>{name}: " + fmt.replace(".3f", ".4f")
+    if any(intervals):
+        hover += "<br>95% interval %{customdata[0]:.4f} to %{customdata[1]:.4f}"
+    point = go.Scatter(
+        x=x,
+        mode="markers",
+        name=name,
+        marker={"color": model_color(kind), "size": 9},
+        error_x=whisker if any(intervals) else None,
+        customdata=ci,
+        hovertemplate=hover + "<extra></extra>",
+        **same,
+    )
+    text = go.Scatter(
+        x=[hi for _, hi in ends],
+        customdata=x,
+        mode="text",
+        name=f"{name} (values)",
+        texttemplate=fmt.replace("%{x", "  %{customdata"),
+        textposition="middle right",
+        textfont={"size": 11, "color": "#333"},
+        cliponaxis=False,
+        showlegend=False,
+        hoverinfo="skip",
+        **same,
+    )
+    return [point, text]
+
+
+def dot_range(lows: Sequence[float], highs: Sequence[float], *, zero: bool = False) -> list[float]:
+    """A dot plot's value axis: the intervals, room on the right for the value labels."""
+    lo, hi = min(lows), max(highs)
+    if zero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    span = max(hi - lo, 0.01)
+    return [lo - 0.05 * span, hi + 0.4 * span]
 
 
 def empty_figure(message: str, height: int = 260) -> go.Figure:
@@ -125,18 +196,6 @@ def band_trace(xs: Sequence, lows: Sequence, highs: Sequence, color: str, group:
     return go.Scatter(
         x=xs + xs[::-1], y=list(highs) + list(lows)[::-1], mode="lines", **fill, **quiet
     )
-
-
-def fit_range(values: Sequence[float | None], *, zero: bool = False) -> list[float] | None:
-    """An axis range around the values, room above for bar labels (zero: keep 0 inside)."""
-    v = [x for x in values if x is not None]
-    if not v:
-        return None
-    lo, hi = min(v), max(v)
-    if zero:
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
-    pad = max((hi - lo) * 0.15, 0.005)
-    return [lo - pad if zero or lo - pad > 0 else 0.0, hi + 2 * pad]
 
 
 def epoch_ticks(last: float, *, whole: bool = False) -> dict[str, Any]:

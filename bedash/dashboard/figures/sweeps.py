@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from bedash.dashboard.figures import style
 from bedash.dashboard.sweep_tables import CI, METRIC_NAMES, one_config
-from bedash.dashboard.tables import as_float, ordered
+from bedash.dashboard.tables import NOT_MEASURED, as_float, ordered
 from bedash.dashboard.uncertainty_tables import CLEAN, MEAN
 from bedash.names import metric_label, model_color, model_label
 from bedash.settings.config import label as field_label
@@ -23,11 +22,11 @@ AXIS_NAMES = {"acc": "accuracy", "ece": "ECE"}
 def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
     """metric's mean (line) ± std (band, cut where the metric ends: stats.metric_range)
     against field x, one trace per model kind."""
-    fig = go.Figure()
     rows = summary[summary["metric"] == metric] if not summary.empty else summary
     if rows.empty or x not in rows:
-        fig.update_layout(title=f"{metric_label(metric)}: no data against {field_label(x)}")
-        return fig
+        what = f"{metric_label(metric)} against {field_label(x)}"
+        return style.empty_figure(f"{what}: {NOT_MEASURED} (no cell finished)")
+    fig = go.Figure()
     for model, g in rows.groupby("model", sort=False):
         g = g.groupby(x, as_index=False)[["mean", "std"]].mean().sort_values(x)
         std = g["std"].fillna(0.0)
@@ -47,29 +46,42 @@ def band_figure(summary: pd.DataFrame, metric: str, x: str) -> go.Figure:
 def scatter_figure(
     summary: pd.DataFrame, x_metric: str, y_metric: str = "ensemble_acc"
 ) -> go.Figure:
-    """Per config and kind: y_metric's mean against x_metric's mean (e.g. accuracy vs params)."""
+    """Per config and kind: y_metric's mean against x_metric's mean (e.g. accuracy vs params);
+    colour the kind, symbol the config (named in the legend: no text on the points to overlap;
+    beyond ten configs, the hover alone names them)."""
+    what = f"{metric_label(y_metric)} against {metric_label(x_metric)}"
+    empty = style.empty_figure(f"{what}: {NOT_MEASURED} (no cell finished)")
     if summary.empty:
-        return go.Figure()
+        return empty
     index = ["config", "label", "model"] if "label" in summary else ["config", "model"]
     pivot = summary.pivot_table(index=index, columns="metric", values="mean")
     if x_metric not in pivot or y_metric not in pivot:
-        return go.Figure()
-    pivot = pivot.reset_index()
-    kinds = list(dict.fromkeys(pivot["model"].astype(str)))
-    fig = px.scatter(
-        pivot.assign(name=pivot["model"].astype(str).map(model_label)),
-        x=x_metric,
-        y=y_metric,
-        color="name",
-        category_orders={"name": [model_label(k) for k in kinds]},
-        color_discrete_map={model_label(k): model_color(k) for k in kinds},
-        custom_data=["label"] if "label" in pivot else None,  # which config a point is
-    )
-    which = "%{customdata[0]}<br>" if "label" in pivot else ""
-    tail = "%{x:.4g}, %{y:.4g}<extra>%{fullData.name}</extra>"
-    fig.update_traces(marker_size=10, hovertemplate=which + tail)
+        return empty
+    pivot = pivot.reset_index().dropna(subset=[x_metric, y_metric])
+    if not len(pivot):
+        return empty
+    names = pivot["label"] if "label" in pivot else pivot["config"].astype(str)
+    configs = list(dict.fromkeys(names))
+    keyed = len(configs) <= len(style.SYMBOLS)
+    symbol = {c: style.SYMBOLS[i] if keyed else "circle" for i, c in enumerate(configs)}
+    fig = go.Figure()
+    for kind in ordered(pivot["model"].astype(str)):
+        rows, mine = pivot[pivot["model"].astype(str) == kind], names[pivot["model"] == kind]
+        marker = {"color": model_color(kind), "size": 10, "symbol": mine.map(symbol).tolist()}
+        fig.add_scatter(
+            x=rows[x_metric].tolist(),
+            y=rows[y_metric].tolist(),
+            mode="markers",
+            name=model_label(kind),
+            marker=marker,
+            customdata=mine.tolist(),
+            hovertemplate="%{customdata}<br>%{x:,.4g}, %{y:,.4g}<extra>%{fullData.name}</extra>",
+        )
+    for c in configs if keyed and len(configs) > 1 else []:  # the legend's key to the symbols
+        key = {"color": "#555", "size": 9, "symbol": symbol[c]}
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=key, name=c, showlegend=True)
     fig.update_layout(xaxis_title=metric_label(x_metric), yaxis_title=metric_label(y_metric))
-    fig.update_layout(margin={"t": 40}, legend=style.LEGEND_ABOVE, legend_title_text=None)
+    fig.update_layout(margin={"t": 40}, legend=style.LEGEND_ABOVE)
     return fig
 
 
@@ -80,12 +92,11 @@ def shift_severity_figure(
     its 95% interval over seeds as a band (Ovadia et al. 2019); shift_summary.csv, one config
     (default the first). One figure per metric: a narrow page stacks them."""
     name = METRIC_NAMES.get(metric, metric)
-    fig = go.Figure()
     need = {"model", "corruption", "severity", "metric", "mean", "ci_low", "ci_high", "n"}
     rows = one_config(summary, config)
     if rows.empty or not need <= set(rows):
-        fig.update_layout(title="no shift statistics")
-        return fig
+        return style.empty_figure(f"{name} under shift: {NOT_MEASURED}")
+    fig = go.Figure()
     rows = rows[rows["corruption"].isin([CLEAN, MEAN]) & (rows["metric"] == metric)]
     for kind in ordered(rows["model"].dropna().astype(str)):
         g = rows[rows["model"] == kind]

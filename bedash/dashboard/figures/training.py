@@ -37,10 +37,12 @@ def loss_series(
     smoothing: float,
     *,
     main: bool,
+    span: float | None = None,
     extra: str | None = None,
 ) -> list[go.Scatter]:
-    """One curve, smoothed as TensorBoard does, a main curve's raw means faint behind it;
-    per-epoch means carry markers. extra: the hover's side text (default: the name)."""
+    """One curve smoothed by distance along x (tables.smooth over `span`, the chart's x range),
+    its raw means faint behind it (members too), the hover giving both; per-epoch means carry
+    markers. extra: the hover's side text (default: the name)."""
     x, y = rows["x"].tolist(), rows["loss"].tolist()
     mode = "lines" if bool(rows["fine"].all()) else "lines+markers"
     tail = "<extra>" + (name if extra is None else extra) + "</extra>"
@@ -57,17 +59,15 @@ def loss_series(
     if smoothing <= 0:
         return [line]
     hover = "epoch %{x:.2f}<br>smoothed %{y:.4f}<br>raw %{customdata:.4f}"
-    line.update(y=tables.smooth(y, smoothing), customdata=y, hovertemplate=hover + tail)
-    if not main:
-        return [line]
+    line.update(y=tables.smooth(x, y, smoothing, span), customdata=y, hovertemplate=hover + tail)
     raw = go.Scatter(
         **both,
         name=f"{name} (raw)",
         showlegend=False,
-        opacity=0.25,
+        opacity=0.25 if main else 0.15,
         hoverinfo="skip",
         line={"color": color, "width": 1},
-        marker={"size": 4},
+        marker={"size": 4 if main else 3},
     )
     return [raw, line]
 
@@ -91,22 +91,21 @@ def loss_figure(
             "the loss curves appear after the first log point" if pending else stopped
         )
     data: list[go.Scatter] = []
+    last = float(points["x1"].max())
     for kind in tables.ordered(points["model"]):
         mine = points[points["model"] == kind]
         color, label = model_color(kind), model_label(kind)
         whole, parts = mine[mine["member"] < 0], mine[mine["member"] >= 0]
         if len(whole):
-            data += loss_series(whole, label, color, kind, smoothing, main=True)
+            data += loss_series(whole, label, color, kind, smoothing, main=True, span=last)
             if not members:
                 continue
         for i, (k, rows) in enumerate(parts.groupby("member", sort=True)):
-            (line,) = loss_series(
-                rows, f"{label} member {k}", color, f"{kind} members", smoothing, main=False
-            )
+            name, group = f"{label} member {k}", f"{kind} members"
+            *raw, line = loss_series(rows, name, color, group, smoothing, main=False, span=last)
             if i == 0:
                 line.update(showlegend=True, name=f"{label} members" if len(whole) else line.name)
-            data.append(line)
-    last = float(points["x1"].max())
+            data += [*raw, line]
     fig = go.Figure(data=data, layout={**LAYOUT, "height": 340})
     fig.update_xaxes(title_text="epoch", range=[0, last], **epoch_ticks(last))
     scale = {"type": "log", **log_ticks(points["loss"])} if log else {"type": "linear"}
