@@ -27,7 +27,7 @@ from bedash.sweep.grid import SweepError, SweepSpec
 
 def csv_button(path: Path, name: str, key: str) -> None:
     """A file of the run folder to download (greyed out when it is missing or empty)."""
-    common.csv_button(name, common.read_bytes(path / name), key)
+    common.csv_button(name, common.file_bytes(path / name), key)
 
 
 def csv_buttons(path: Path, names: list[str]) -> None:
@@ -115,6 +115,9 @@ def header(data: common.RunData) -> None:
             "Stopped before the end: what was not measured is left out of the charts and "
             "shown as — in the tables."
         )
+    extra = [p for p in data.problems if p not in info.reason]  # steps.csv: no listing reads it
+    if extra:
+        st.warning(f"Left out, damaged: {plain('; '.join(extra))}")
 
 
 def annotations_section(path: Path, cfg: dict) -> None:

@@ -3,9 +3,9 @@ background, watch the cells, then its statistics over seeds, paired verdicts and
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -16,9 +16,15 @@ from bedash.dashboard.settings import runs_dir
 from bedash.dashboard.sweepform import form
 from bedash.dashboard.sweepjobs import submit_sweep
 from bedash.dashboard.verdict import paired_verdict
+from bedash.store.readers import FileProblem
+from bedash.store.sweepfiles import read_stats, stats_schema
 from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, is_sweep_dir, read_sweep_json
-from bedash.sweep.grid import SweepError
-from bedash.sweep.uncertainty_stats import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
+from bedash.sweep.grid import DONE_STATUSES, SweepError, SweepSpec
+from bedash.sweep.rows import damaged_cells
+from bedash.sweep.uncertainty_stats import OOD, SHIFT, TABLES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
 
@@ -27,10 +33,15 @@ def sweeps_root() -> Path:
     return runs_dir()
 
 
-def cells_table(cells: list[dict]) -> None:
+def cells_table(cells: list[dict], left_out: dict[str, str]) -> None:
+    """Every cell with its status; a done cell whose results.csv is damaged says so."""
     import pandas as pd
 
-    rows = [(c["id"], c["seed"], c["status"], c.get("error", "")) for c in cells]
+    rows = [
+        (c["id"], c["seed"], "damaged" if c["id"] in left_out else c["status"],
+         left_out.get(c["id"]) or c.get("error", ""))
+        for c in cells
+    ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=["cell", "seed", "status", "error"])
     st.dataframe(frame, hide_index=True, key="sw_cells")
 
@@ -95,29 +106,67 @@ def chart(where, fig, key: str, later: bool, **kw) -> None:
         where.plotly_chart(fig, key=key, **kw)
 
 
-def results(path: Path) -> None:
-    import pandas as pd
+def read_stats_file(
+    path: Path, name: str, configs: list[dict], key: tuple[str, ...] = (), paired: bool = False
+) -> tuple[bytes, pd.DataFrame] | None:
+    """(bytes, frame) of a statistics file of the sweep, through the validated reader
+    (bedash.store.sweepfiles); None when it is absent, or refused: the reason is shown."""
+    from bedash.dashboard.sweep_tables import stats_frame
 
+    try:
+        data, rows = read_stats(path / name, key, paired)
+        return data, stats_frame(rows, list(stats_schema(key, paired)), configs)
+    except FileNotFoundError:
+        return None
+    except (OSError, FileProblem, ValueError) as e:
+        st.error(f"The sweep's {name} cannot be read: {plain(str(e))}")
+        return None
+
+
+def stopped(name: str, state: dict, left_out: dict[str, str]) -> None:
+    """What of the sweep did not run, and which done cells the statistics leave out."""
+    from bedash.dashboard.sweep_tables import not_run
+
+    cells, job = state["cells"], sweep_jobs().get(name)
+    what = not_run(cells) if state.get("status") != "running" else ""
+    if what:
+        snap = job.executor.snapshot(job.job_id) if job is not None else None
+        who = "Stopped by the user" if snap and snap.status == "cancelled" else "Stopped"
+        kept = sum(c["status"] in DONE_STATUSES for c in cells)
+        st.warning(
+            f"{who}: {what}; {kept} of {len(cells)} cells kept. Start the same sweep again "
+            "(or `bedash sweep --out` its folder) to run the rest.",
+            icon=":material/stop_circle:",
+        )
+    if left_out:
+        named = "; ".join(f"{cid}: {why}" for cid, why in left_out.items())
+        st.warning(f"Left out of the statistics (damaged): {plain(named)}")
+
+
+def results(path: Path) -> None:
     from bedash.dashboard.figures.sweeps import band_figure, scatter_figure
     from bedash.dashboard.sweep_tables import paired_table
 
     try:  # a damaged sweep folder is a message naming the file, never a traceback
         state = read_sweep_json(path)
-        cells_table(state.get("cells", []))
-        summary, paired_bytes = path / SUMMARY_FILE, path / PAIRED_FILE
-        if not summary.is_file():
-            return
-        frame = pd.read_csv(summary)
-        paired_frame = pd.read_csv(paired_bytes) if paired_bytes.is_file() else None
-        for name, table in ((SUMMARY_FILE, frame), (PAIRED_FILE, paired_frame)):
-            if table is not None and not {"config", "model", "metric"} <= set(table):
-                raise ValueError(f"{name} lacks the config, model and metric columns")
     except SweepError as e:
         st.error(plain(e.message))
         return
-    except (OSError, ValueError) as e:  # pandas' ParserError is a ValueError
-        st.error(f"The sweep's tables cannot be read: {plain(str(e))}")
+    configs, cells = SweepSpec.from_dict(state).configs(), state["cells"]
+    done = [c for c in cells if c["status"] in DONE_STATUSES]
+    left_out = damaged_cells(path, [c["id"] for c in done])
+    stopped(path.name, state, left_out)
+    cells_table(cells, left_out)
+    summary = read_stats_file(path, SUMMARY_FILE, configs)
+    pairs = read_stats_file(path, PAIRED_FILE, configs, paired=True)
+    if summary is None or summary[1].empty:  # a message where the charts and tables would be
+        none = not {c["id"] for c in done} - set(left_out)
+        st.info(
+            "No statistics to show" + (": no cell of this sweep has finished." if none else ".")
+        )
         return
+    data, frame = summary
+    paired_frame = pairs[1] if pairs is not None and not pairs[1].empty else None
     config, config_name = pick_config(frame)
     if paired_frame is not None:
         lines = paired_verdict(paired_frame.to_dict("records"), config=config)
@@ -126,14 +175,17 @@ def results(path: Path) -> None:
                 f"**Paired over seeds** ({plain(config_name)}): " + plain("; ".join(lines)),
                 icon=":material/balance:",
             )
-    download(st, SUMMARY_FILE, summary.read_bytes(), "dl_summary")
+    download(st, SUMMARY_FILE, data, "dl_summary")
     later = common.charts_later("sweeps")
+    measured = set(frame["metric"])
     for field in state.get("grid", {}):
         for metric in ("ensemble_acc", "nll"):
-            chart(st, band_figure(frame, metric, field), f"band_{field}_{metric}", later)
-    a, b = st.columns(2)
-    chart(a, scatter_figure(frame, "params"), "acc_params", later)
-    chart(b, scatter_figure(frame, "train_seconds"), "acc_time", later)
+            if metric in measured:
+                chart(st, band_figure(frame, metric, field), f"band_{field}_{metric}", later)
+    if {"ensemble_acc", "params", "train_seconds"} <= measured:
+        a, b = st.columns(2)
+        chart(a, scatter_figure(frame, "params"), "acc_params", later)
+        chart(b, scatter_figure(frame, "train_seconds"), "acc_time", later)
     if paired_frame is not None:
         st.subheader("Paired over seeds")
         st.caption(
@@ -141,39 +193,39 @@ def results(path: Path) -> None:
             "mean difference, 95% Student t interval and the verdict."
         )
         st.dataframe(paired_table(paired_frame), hide_index=True, key="sw_paired")
-        download(st, PAIRED_FILE, paired_bytes.read_bytes(), "dl_paired")
-    uncertainty(path, config, config_name, later)
-    st.subheader("Cells")
-    for c in state.get("cells", []):
-        if c["status"] in ("finished", "diverged"):
-            st.page_link(
-                "pages/results.py",
-                label=f"{c['id']} ({c['status']})",
-                query_params={"run": c["id"], "sweep": path.name},
-            )
+        download(st, PAIRED_FILE, pairs[0], "dl_paired")
+    uncertainty(path, configs, config, config_name, later)
+    done = [c for c in done if c["id"] not in left_out]
+    if done:
+        st.subheader("Cells")
+    for c in done:
+        st.page_link(
+            "pages/results.py",
+            label=f"{c['id']} ({c['status']})",
+            query_params={"run": c["id"], "sweep": path.name},
+        )
     if later:
         common.charts_soon("sweeps")
 
 
 def uncertainty(
-    path: Path, config: int | None = None, config_name: str = "", later: bool = False
+    path: Path,
+    configs: list[dict],
+    config: int | None = None,
+    config_name: str = "",
+    later: bool = False,
 ) -> None:
     """The cells' shift.csv and ood.csv over seeds for one config (None: the first), if any."""
-    import pandas as pd
-
     from bedash.dashboard.figures.style import plot_config
     from bedash.dashboard.figures.sweeps import SEVERITY_METRICS, shift_severity_figure
     from bedash.dashboard.sweep_tables import ood_table, ood_verdicts, shift_verdicts
 
     files, frames = {}, {}  # read once: a rewrite while the page draws changes nothing here
-    for name in UNCERTAINTY_SWEEP_FILES:
-        if not (path / name).is_file():
-            continue
-        try:
-            files[name] = (path / name).read_bytes()
-            frames[name] = pd.read_csv(io.BytesIO(files[name]))
-        except (OSError, ValueError) as e:  # pandas' ParserError is a ValueError
-            st.warning(f"{name} cannot be read: {plain(str(e))}")
+    for table in TABLES:
+        for name, paired in ((table.summary, False), (table.paired, True)):
+            got = read_stats_file(path, name, configs, table.key, paired)
+            if got is not None and not got[1].empty:
+                files[name], frames[name] = got
     if not files:
         return
     st.subheader("Uncertainty under shift")

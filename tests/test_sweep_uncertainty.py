@@ -55,9 +55,9 @@ def files(cfg: RunConfig, shift: bool = True, ood: bool = True, bump: float = 0.
         status = "diverged" if m == "ensemble_parallel" else "finished"
         results.append({"model": m, "status": status, "members": cfg.members, "seed": s,
                         "ensemble_acc": 0.6, "nll": 1.0})  # fmt: skip
-        c1 = {"acc": ACC_C1[m][s] + bump, "nll": 1.0, "ece": ECE_C1[m][s], "brier": 0.5,
+        c1 = {"acc": min(ACC_C1[m][s] + bump, 1.0), "nll": 1.0, "ece": ECE_C1[m][s], "brier": 0.5,
               "entropy": ENT_C1[m][s], "mutual_info": 0.1}  # fmt: skip
-        b1 = {**c1, "acc": ACC_B1[m][s] + bump}
+        b1 = {**c1, "acc": min(ACC_B1[m][s] + bump, 1.0)}  # accuracies stay possible
         mean = {k: (c1[k] + b1[k]) / 2 for k in c1}  # what evaluation.py writes as "mean"
         clean = {**c1, "acc": 0.9, "aurc": AURC[m][s]}
         shift_rows += [
@@ -68,7 +68,7 @@ def files(cfg: RunConfig, shift: bool = True, ood: bool = True, bump: float = 0.
         ]
         for score in ("entropy", "mutual_info"):
             ood_rows.append({"model": m, "ood_set": "uniform", "score": score,
-                             "auroc": AUROC[m][s] + bump, "aupr": 0.8,
+                             "auroc": min(AUROC[m][s] + bump, 1.0), "aupr": 0.8,
                              "fpr95": FPR95[m][s]})  # fmt: skip
     out = {
         "config.json": json.dumps(cfg.to_dict()).encode(),

@@ -341,3 +341,177 @@ def test_a_damaged_sweep_folder_is_a_message_not_a_traceback(tmp_path, monkeypat
     assert not at.exception
     (error,) = [e.value for e in at.error]
     assert "cannot be read" in error and damage.replace(".", "\\.") in error  # plain()'s escapes
+
+
+# -- one path in (issue 24): the page reads the statistics through the validated reader ------
+
+
+def _edit_row(path: Path, model: str, metric: str, column: str, value: str) -> None:
+    """Set one cell of summary.csv / paired.csv (the row of model/baseline and metric)."""
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    for r in rows:
+        if model in (r.get("model"), r.get("baseline")) and r["metric"] == metric:
+            r[column] = value
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    path.write_text(buf.getvalue())
+
+
+def _plain(text: str) -> str:
+    import re
+
+    return re.sub(r"\\(.)", r"\1", text)  # plain()'s escapes
+
+
+@pytest.mark.parametrize(
+    ("name", "column", "value", "why"),
+    [
+        ("summary.csv", "config", "", "config is empty"),
+        ("summary.csv", "mean", "7.5", "mean 7.5 of ensemble_acc is outside 0..1"),
+        ("summary.csv", "mean", "inf", "mean 'inf' is not a number"),
+        ("summary.csv", "mean", "nan", "mean 'nan' is not a number"),
+        ("summary.csv", "n", "two", "n 'two' is not a whole number"),
+        ("paired.csv", "config", "", "config is empty"),
+        ("paired.csv", "mean_model", "7.5", "mean_model 7.5 of ensemble_acc is outside 0..1"),
+        ("paired.csv", "mean_diff", "NaN", "mean_diff 'NaN' is not a number"),
+    ],
+)
+def test_a_malformed_or_impossible_statistic_is_refused_with_its_reason(
+    tmp_path, monkeypatch, name, column, value, why
+) -> None:
+    """A blank config, 7.5, inf or NaN in summary.csv or paired.csv: no traceback, and nothing
+    of that file is drawn or tabled; the page says which file, line and column, and why."""
+    folder = _finished_sweep(tmp_path, "sweep-bad", shift=False, ood=False)
+    _edit_row(folder / name, "batchensemble", "ensemble_acc", column, value)
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-bad"
+    at.run().run()  # the charts come on a visit's second run
+    assert not at.exception
+    (error,) = [_plain(e.value) for e in at.error]
+    assert error.startswith(f"The sweep's {name} cannot be read: {name} line ") and why in error
+    downloads = {d.label for d in at.get("download_button")}
+    assert name not in downloads  # the refused file is not served either
+    if name == "summary.csv":  # no chart, no table but the cells'
+        assert not at.get("plotly_chart") and len(at.dataframe) == 1
+        assert any("No statistics to show" in i.value for i in at.info)
+    else:  # the summary still shows; no paired verdict nor table
+        assert at.get("plotly_chart") and "Paired over seeds" not in [h.value for h in at.subheader]
+
+
+def test_a_damaged_cell_is_left_out_and_named_on_the_page(tmp_path, monkeypatch) -> None:
+    """A cell's results.csv with ensemble_acc 7.5 after the statistics were written: the page
+    names it damaged (as `bedash runs list` does), and links no Results page for it."""
+    folder = _finished_sweep(tmp_path, "sweep-cell", shift=False, ood=False)
+    import json
+
+    first = json.loads((folder / "sweep.json").read_text())["cells"][0]["id"]
+    text = (folder / first / "results.csv").read_text()
+    (folder / first / "results.csv").write_text(text.replace(",0.6,", ",7.5,", 1))
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-cell"
+    at.run()
+    assert not at.exception and not at.error
+    cells = at.dataframe[0].value
+    row = cells[cells["cell"] == first].iloc[0]
+    assert row["status"] == "damaged" and "ensemble_acc '7.5' is outside 0..1" in row["error"]
+    (warning,) = [_plain(w.value) for w in at.warning if "Left out" in w.value]
+    assert first in warning
+    links = [link.proto.label for link in at.get("page_link")]
+    assert links and not any(first in label for label in links)
+
+
+def _stopped_sweep(root: Path, name: str, keep: int) -> Path:
+    """A sweep of 4 cells (members 2 and 4, seeds 0 and 1) stopped after `keep` cells."""
+    import threading
+
+    from bedash.sweep.grid import CellOutcome, SweepSpec
+    from bedash.sweep.run import run_sweep
+    from tests.test_sweep_uncertainty import BASE, Engine, files
+
+    class Stopping(Engine):
+        def run(self, cells, *, started, ended, cancel) -> None:
+            for cell in cells[:keep]:
+                started(cell.id, {})
+                out = files(cell.config, shift=False, ood=False)
+                ended(CellOutcome(cell.id, "finished", out, started=1.0, ended=2.0), {})
+            cancel.set()  # the user pressed Cancel
+
+    spec = SweepSpec(BASE, {"members": [2, 4]}, [0, 1])
+    result = run_sweep(spec, root / name, Stopping(), cancel=threading.Event())
+    assert result.status == "interrupted"
+    return root / name
+
+
+def test_a_stopped_sweep_shows_its_kept_cells_and_names_what_did_not_run(
+    tmp_path, monkeypatch
+) -> None:
+    _stopped_sweep(tmp_path, "sweep-stop", keep=2)
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-stop"
+    at.run().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (warning,) = [_plain(w.value) for w in at.warning]
+    assert warning.startswith("Stopped: cells 3-4 not run; 2 of 4 cells kept.")
+    cells = at.dataframe[0].value
+    assert list(cells["status"]) == ["finished", "finished", "pending", "pending"]
+    links = [link.proto.label for link in at.get("page_link")]
+    assert len(links) == 2 and all("(finished)" in label for label in links)
+    assert "Cells" in [h.value for h in at.subheader]
+    import json
+
+    for c in at.get("plotly_chart"):  # every chart drawn has data in it
+        assert json.loads(c.proto.spec)["data"], json.loads(c.proto.spec)["layout"]
+
+
+def test_a_sweep_stopped_before_any_cell_shows_no_empty_charts_or_headings(
+    tmp_path, monkeypatch
+) -> None:
+    _stopped_sweep(tmp_path, "sweep-none", keep=0)
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-none"
+    at.run().run()
+    assert not at.exception and not at.error
+    (warning,) = [_plain(w.value) for w in at.warning]
+    assert warning.startswith("Stopped: cells 1-4 not run; 0 of 4 cells kept.")
+    assert not at.get("plotly_chart") and len(at.dataframe) == 1  # the cells table only
+    assert any("No statistics to show" in i.value for i in at.info)
+    assert not at.subheader.values or "Cells" not in [h.value for h in at.subheader]
+    assert not at.get("page_link") and not at.get("download_button")
+
+
+def test_a_sweep_cancelled_here_says_the_user_stopped_it(tmp_path, monkeypatch) -> None:
+    """The sweep's job in this dashboard ended cancelled: "Stopped by the user"."""
+    from types import SimpleNamespace
+
+    from bedash.dashboard.session import sweep_jobs
+    from bedash.dashboard.sweepjobs import SweepHandle
+
+    folder = _stopped_sweep(tmp_path, "sweep-cancel", keep=3)
+
+    class Executor:
+        def snapshot(self, job_id: str):
+            return SimpleNamespace(status="cancelled", active=False, error="")
+
+    at = _app(tmp_path, monkeypatch)
+    at.query_params["sweep"] = "sweep-cancel"
+    sweep_jobs()["sweep-cancel"] = SweepHandle(Executor(), "job", folder)
+    try:
+        at.run()
+    finally:
+        sweep_jobs().pop("sweep-cancel")
+    assert not at.exception and not at.error
+    (warning,) = [_plain(w.value) for w in at.warning]
+    assert warning.startswith("Stopped by the user: cell 4 not run; 3 of 4 cells kept.")
+
+
+def test_not_run_names_the_cells_by_number() -> None:
+    from bedash.dashboard.sweep_tables import not_run
+
+    statuses = ["finished", "pending", "failed", "pending", "pending", "interrupted", "diverged"]
+    assert not_run([{"status": s} for s in statuses]) == "cells 2, 4-5 not run; cell 6 interrupted"
+    assert not_run([{"status": "finished"}, {"status": "failed"}]) == ""

@@ -11,7 +11,7 @@ import streamlit as st
 from bedash.dashboard import rundata, session
 
 # re-exported: the services the pages call
-from bedash.dashboard.rundata import RunData, read_bytes, run_files, run_zip  # noqa: F401
+from bedash.dashboard.rundata import RunData, file_bytes, run_files, run_zip  # noqa: F401
 from bedash.dashboard.session import await_probe, probe_ready, registry, session_id  # noqa: F401
 from bedash.dashboard.settings import data_dir, limits, max_jobs, runs_dir  # noqa: F401
 from bedash.names import duration  # noqa: F401 (the pages format times with it)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bedash.store.folders import is_run_dir, run_path, valid_run_id
-from bedash.store.runfiles import read_tables
+from bedash.store.readers import FileProblem
+from bedash.store.runfiles import checked_bytes, read_steps, read_tables
 from bedash.store.runs import RunInfo, read_run
 
 if TYPE_CHECKING:
@@ -60,10 +61,7 @@ def load_run(path: Path) -> RunData:
 
     t = read_tables(path)
     frames = {model: pd.DataFrame(rows) for model, rows in t.agreement.items()}
-    try:
-        steps = pd.read_csv(path / "steps.csv")
-    except (OSError, ValueError):
-        steps = None
+    steps, problems = read_steps(path)  # not in read_tables: a listing never needs them
     return RunData(
         read_run(path),
         pd.DataFrame(t.results),
@@ -71,8 +69,8 @@ def load_run(path: Path) -> RunData:
         pd.DataFrame(t.history),
         frames,
         {model: pd.DataFrame(rows) for model, rows in t.reliability.items()},
-        list(t.problems),
-        steps,
+        [*t.problems, *problems],
+        pd.DataFrame(steps) if steps else None,
     )
 
 
@@ -95,26 +93,31 @@ def signature(path: Path) -> tuple[tuple[str, int, int, int], ...]:
 
 
 def run_files(path: Path) -> list[Path]:
-    """What a run's zip holds: its CSVs and JSON files (regular files only; none when the
-    folder cannot be read)."""
+    """What a run's zip may hold: its CSVs and JSON files (none when the folder cannot be
+    read); each is read by file_bytes."""
     try:
-        names = [p for p in sorted(path.iterdir()) if p.is_file() and not p.is_symlink()]
+        names = sorted(os.listdir(path))
     except OSError:
         return []
-    return [p for p in names if p.suffix in (".csv", ".json") and not p.name.startswith(".")]
+    return [path / n for n in names if n.endswith((".csv", ".json")) and not n.startswith(".")]
 
 
 def run_zip(path: Path) -> bytes:
-    """The whole run as one zip, files under a folder named after the run."""
+    """The whole run as one zip, files under a folder named after the run: those that pass
+    the run store's reader (a link, a FIFO or a damaged file is left out)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for f in run_files(path):
-            z.write(f, f"{path.name}/{f.name}")
+            if data := file_bytes(f):
+                z.writestr(f"{path.name}/{f.name}", data)
     return buf.getvalue()
 
 
-def read_bytes(path: Path) -> bytes:
+def file_bytes(path: Path) -> bytes:
+    """A run file to download, exactly as the run store's reader checked it (runfiles.
+    checked_bytes); b"" (the button greys out) when it is absent, a link, a FIFO, too large or
+    damaged: the page names the damage beside it."""
     try:
-        return path.read_bytes() if path.is_file() else b""
-    except OSError:
+        return checked_bytes(path)
+    except (OSError, FileProblem):
         return b""

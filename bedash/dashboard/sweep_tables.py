@@ -18,6 +18,39 @@ METRIC_NAMES = {**SHIFT_TABLE, **OOD_TABLE}  # acc -> Accuracy, auroc -> AUROC .
 FIRST = ("ensemble_acc", "nll", "ece", "brier", "params", "train_seconds", "infer_seconds")
 
 
+def stats_frame(rows: list[dict], columns: list[str], configs: list[dict]) -> pd.DataFrame:
+    """A statistics file's validated rows (bedash.store.sweepfiles) as a frame, with each row's
+    grid values taken from sweep.json's configs (validated there); ValueError naming a config
+    the grid does not have. Empty intervals read NaN, as pandas reads an empty cell."""
+    bad = next((r["config"] for r in rows if r["config"] >= len(configs)), None)
+    if bad is not None:
+        raise ValueError(f"config {bad} is not in the grid ({len(configs)} configs)")
+    fields = list(configs[0]) if configs else []
+    frame = pd.DataFrame([{**r, **configs[r["config"]]} for r in rows], columns=columns + fields)
+    for col in ("std", "ci_low", "ci_high"):  # empty when n < 2
+        if col in frame:
+            frame[col] = frame[col].astype(float)
+    return frame
+
+
+def not_run(cells: list[dict]) -> str:
+    """What of a sweep did not run, by cell number (sweep.json's order, from 1): "cells 3-4 not
+    run; cell 2 interrupted"; "" when every cell ended."""
+    parts = []
+    for status, what in (("pending", "not run"), ("interrupted", "interrupted")):
+        nums = [i for i, c in enumerate(cells, 1) if c["status"] == status]
+        groups: list[list[int]] = []  # runs of consecutive numbers: 3-4
+        for n in nums:
+            if groups and n == groups[-1][-1] + 1:
+                groups[-1].append(n)
+            else:
+                groups.append([n])
+        text = ", ".join(f"{g[0]}-{g[-1]}" if len(g) > 1 else str(g[0]) for g in groups)
+        if nums:
+            parts.append(f"cell{'s' * (len(nums) > 1)} {text} {what}")
+    return "; ".join(parts)
+
+
 def config_labels(summary: pd.DataFrame) -> dict[int, str]:
     """The sweep's configs by index, each with its label (e.g. "members=4 hidden=64")."""
     if summary.empty or "config" not in summary:

@@ -13,6 +13,8 @@ from bedash.dashboard.speed import measured_speed
 from bedash.dashboard.verdict import CAVEAT, one_seed_verdict, paired_verdict
 from bedash.names import ConfigError, duration
 from bedash.settings.config import RunConfig, label
+from bedash.store.readers import FileProblem
+from bedash.store.sweepfiles import read_stats
 from bedash.sweep.folder import PAIRED_FILE, read_sweep_json
 from bedash.sweep.grid import SweepError, SweepSpec
 from bedash.sweep.rows import config_label
@@ -37,14 +39,16 @@ def _sweep_cell(config_dict: dict) -> tuple[Path, dict] | None:
 
 def verdict_section(results_frame, config_dict: dict, run_id: str) -> SweepSpec | None:
     """Draw the verdict; the seed sweep of this config when its button was pressed, else None."""
-    import csv
-
     found = _sweep_cell(config_dict)
     lines = []
     if found is not None:  # this cell's config, not the sweep's first
         paired, cell = found
-        with paired.open(encoding="utf-8") as fh:
-            lines = paired_verdict(list(csv.DictReader(fh)), config=cell.get("config"))
+        try:
+            _, rows = read_stats(paired, paired=True)
+        except (OSError, FileProblem) as e:
+            st.warning(f"The sweep's paired statistics cannot be read: {plain(str(e))}")
+            rows = []
+        lines = paired_verdict(rows, config=cell.get("config"))
     if lines:
         where = config_label(cell.get("values") or {})
         text = f"**Paired over seeds** ({plain(where)}): " + plain("; ".join(lines))

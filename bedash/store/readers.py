@@ -106,9 +106,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def read_json(path: Path) -> Any:
-    """The JSON value of path; FileNotFoundError when absent, FileProblem when unusable."""
-    data = read_bytes(path, JSON_LIMIT)
+def read_json(path: Path, data: bytes | None = None) -> Any:
+    """The JSON value of path (or of its bytes `data`); FileNotFoundError when absent,
+    FileProblem when unusable."""
+    data = read_bytes(path, JSON_LIMIT) if data is None else data
     name = safe_text(path.name, 100)
     try:
         return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
@@ -264,11 +265,14 @@ def record_problem(name: str, obj: Any, schema: Schema) -> str:
 # -- tables ------------------------------------------------------------------------------------
 
 
-def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line number, cells)]) of a whole CSV file bedash wrote."""
+def csv_rows(
+    path: Path, data: bytes | None = None
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line number, cells)]) of a whole CSV file bedash wrote (data: its bytes,
+    already read by read_bytes: a download serves the very bytes that were checked)."""
     name = safe_text(path.name, 100)
     try:
-        text = read_bytes(path, CSV_LIMIT).decode("utf-8")
+        text = (read_bytes(path, CSV_LIMIT) if data is None else data).decode("utf-8")
     except UnicodeDecodeError:
         raise FileProblem(f"{name} is not UTF-8 text") from None
     if not text:
@@ -283,12 +287,12 @@ def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, [(i, r) for i, r in enumerate(rows, 2)]
 
 
-def read_table(path: Path, schema: Schema) -> list[Row]:
-    """Typed rows of the CSV file path, read against its schema: every column of the schema in
-    every row, in the schema's order (None when empty, or absent from an older file);
-    FileNotFoundError when there is no file, FileProblem for anything else."""
+def read_table(path: Path, schema: Schema, data: bytes | None = None) -> list[Row]:
+    """Typed rows of the CSV file path (or of its bytes `data`), read against its schema: every
+    column of the schema in every row, in the schema's order (None when empty, or absent from
+    an older file); FileNotFoundError when there is no file, FileProblem for anything else."""
     name = safe_text(path.name, 100)
-    header, rows = csv_rows(path)
+    header, rows = csv_rows(path, data)
     missing = [c for c, cell in schema.items() if cell.need != "optional" and c not in header]
     if missing:
         raise FileProblem(f"{name} lacks columns {missing}")

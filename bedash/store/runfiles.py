@@ -24,6 +24,8 @@ from bedash.names import (
     UNCERTAINTY_COLUMNS,
 )
 from bedash.store.readers import (
+    CSV_LIMIT,
+    JSON_LIMIT,
     Choice,
     FileProblem,
     Float,
@@ -34,6 +36,8 @@ from bedash.store.readers import (
     Text,
     column,
     csv_rows,
+    read_bytes,
+    read_json,
     read_table,
     required,
     safe_text,
@@ -117,11 +121,11 @@ STATUS_JSON: Schema = {
 CONFIG_META: Schema = {"bedash": required(Text())}  # config.json's _meta: bedash's version
 
 
-def read_matrix(path: Path) -> list[Row]:
+def read_matrix(path: Path, data: bytes | None = None) -> list[Row]:
     """An agreement matrix (its columns depend on E, so no schema): header member,0..n-1; row
     i is {"member": i, "0": v, ...} with every v in 0..1 (None when empty)."""
     name = safe_text(path.name, 100)
-    header, rows = csv_rows(path)
+    header, rows = csv_rows(path, data)
     n = len(header) - 1
     if header[:1] != ["member"] or header[1:] != [str(j) for j in range(n)] or n < 1:
         raise FileProblem(f"{name} has an unexpected header (member,0,1,...)")
@@ -204,6 +208,37 @@ def read_tables(path: str | os.PathLike) -> RunTables:
         elif rows := _load(file, schema(RELIABILITY), t.problems):
             t.reliability[m.group(2)] = rows
     return t
+
+
+# the run's files by name: how each is checked before it is shown or downloaded
+TABLES: dict[str, Schema] = {
+    "results.csv": RESULTS, "members.csv": MEMBERS, "history.csv": HISTORY, "steps.csv": STEPS,
+    "shift.csv": SHIFT, "ood.csv": OOD, "selective.csv": SELECTIVE,
+}  # fmt: skip
+
+
+def checked_bytes(path: Path) -> bytes:
+    """The bytes of a run file once they pass its reader (a table its schema, JSON valid JSON),
+    for a download or a zip: exactly what was checked. FileNotFoundError; FileProblem for a
+    link, a FIFO, an oversized file, a file that fails its check or one bedash never writes."""
+    name, schema = path.name, TABLES.get(path.name)
+    if m := TABLE_RE.match(name):
+        schema = RELIABILITY if m.group(1) == "reliability" else None
+    elif UNCERTAINTY_RE.match(name):
+        schema = UNCERTAINTY
+    is_json = name.endswith(".json")
+    if not is_json and not name.endswith(".csv"):
+        raise FileProblem(f"{safe_text(name, 100)} is not a file bedash writes")
+    data = read_bytes(path, JSON_LIMIT if is_json else CSV_LIMIT)
+    if is_json:
+        read_json(path, data)
+    elif schema is not None:
+        read_table(path, schema, data)
+    elif TABLE_RE.match(name):
+        read_matrix(path, data)
+    else:
+        csv_rows(path, data)  # a CSV of a newer version: UTF-8 CSV at least
+    return data
 
 
 def read_steps(path: str | os.PathLike) -> tuple[list[Row], list[str]]:

@@ -25,9 +25,12 @@ from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_value
 from bedash.settings.config import flag as config_flag
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.settings.types import Spec
+from bedash.store.readers import FileProblem, safe_text
+from bedash.store.sweepfiles import read_stats
 from bedash.sweep.engines import LocalEngine, RayEngine, use_cluster_token
 from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
 from bedash.sweep.grid import (
+    DONE_STATUSES,
     MAX_CELLS,
     SweepError,
     SweepSpec,
@@ -36,6 +39,7 @@ from bedash.sweep.grid import (
     parse_seeds,
     seed_count,
 )
+from bedash.sweep.rows import damaged_cells
 from bedash.sweep.run import SweepEvent, check_files, sweep_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -291,31 +295,32 @@ VERDICT_METRICS = ("ensemble_acc", "nll", "ece", "params", "train_seconds")
 
 
 def format_verdicts(path: Path) -> str:
-    """The paired table's key rows: BatchEnsemble minus each baseline, CI and verdict."""
-    import csv
-
-    f = path / "paired.csv"
-    if not f.is_file():
+    """The paired table's key rows: BatchEnsemble minus each baseline, CI and verdict; then
+    the done cells left out of the statistics (a damaged results.csv), each with the reason."""
+    try:
+        _, rows = read_stats(path / "paired.csv", paired=True)
+    except FileNotFoundError:
         return "no paired statistics yet"
-    rows = [r for r in csv.DictReader(f.open(encoding="utf-8")) if r["metric"] in VERDICT_METRICS]
-    if not rows:
-        return "no paired statistics yet (no config has BatchEnsemble and a baseline done)"
+    except (FileProblem, OSError) as e:
+        return f"the paired statistics cannot be read ({safe_text(e)})"
+    rows = [r for r in rows if r["metric"] in VERDICT_METRICS]
     lines = [f"{'config':<24} {'metric':<14} {'vs':<18} {'diff':>10} {'95% CI':>24}  verdict"]
     for r in rows:
-        ci = f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]" if r["ci_low"] else "-"
+        low, high = r["ci_low"], r["ci_high"]
+        ci = "-" if low is None or high is None else f"[{low:.4g}, {high:.4g}]"
         lines.append(
-            f"{r['label'][:24]:<24} {r['metric']:<14} {r['baseline']:<18} "
-            f"{_num(r['mean_diff']):>10} {ci:>24}  {r['verdict']}"
+            f"{(r['label'] or '')[:24]:<24} {r['metric']:<14} {r['baseline']:<18} "
+            f"{r['mean_diff']:>10.4g} {ci:>24}  {r['verdict']}"
         )
-    return "\n".join(lines)
-
-
-def _num(text: str) -> str:
+    if not rows:
+        lines = ["no paired statistics yet (no config has BatchEnsemble and a baseline done)"]
     try:
-        x = float(text)
-    except ValueError:
-        return text or "-"
-    return f"{x:.4g}"
+        cells = read_sweep_json(path)["cells"]
+        damaged = damaged_cells(path, [c["id"] for c in cells if c["status"] in DONE_STATUSES])
+    except SweepError:
+        damaged = {}
+    lines += [f"left out of the statistics: cell {c} ({why})" for c, why in damaged.items()]
+    return "\n".join(lines)
 
 
 class SweepBar:

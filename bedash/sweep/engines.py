@@ -8,6 +8,7 @@ filesystem shared with the driver. Importing this module imports neither torch n
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -22,6 +23,7 @@ from typing import Any
 
 from bedash.settings.config import RunConfig
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
+from bedash.store.readers import CSV_LIMIT, FileProblem, read_bytes
 from bedash.sweep.grid import Cell, CellOutcome, Ended, Started, SweepError
 
 Train = Callable[..., Any]  # run_experiment(cfg, out, *, cancel, limits, download) -> result
@@ -65,13 +67,20 @@ def run_cell(
         except Exception as e:  # this cell fails alone
             outcome.status, outcome.error = "failed", f"{type(e).__name__}: {e}"
         if out.is_dir():
-            outcome.files = {
-                p.name: p.read_bytes()
-                for p in out.iterdir()
-                if p.is_file() and not p.name.startswith(".")
-            }
+            outcome.files = run_files(out)
     outcome.ended = time.time()
     return outcome
+
+
+def run_files(folder: Path) -> dict[str, bytes]:
+    """The files a cell's run wrote, read as the run store reads (bedash.store.readers): only
+    regular files, capped; a link is never followed nor a FIFO opened (they are left out)."""
+    files = {}
+    for name in sorted(os.listdir(folder)):
+        if not name.startswith("."):
+            with contextlib.suppress(FileProblem, OSError):
+                files[name] = read_bytes(folder / name, CSV_LIMIT)
+    return files
 
 
 class _Stop:

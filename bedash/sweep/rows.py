@@ -5,15 +5,15 @@ with a key. bedash.sweep.run writes them."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from bedash.names import RESULT_COLUMNS
+from bedash.store.readers import FileProblem, Row, read_table, safe_text
+from bedash.store.runfiles import TABLES
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
 
 # results.csv's columns that describe a run rather than measure it
@@ -34,39 +34,51 @@ class Record:
     key: tuple[str, ...] = ()
 
 
-def floats(row: dict[str, str], metrics: Sequence[str] | None = None) -> dict[str, float]:
-    """The row's finite numbers: of the columns `metrics`, or of every non-descriptive one."""
-    out = {}
-    for k, v in row.items():
-        if (k not in metrics if metrics is not None else k in DESCRIPTIVE) or v in (None, ""):
-            continue
-        try:
-            x = float(v)
-        except ValueError:
-            continue
-        if math.isfinite(x):
-            out[k] = x
-    return out
+def floats(row: Row, metrics: Sequence[str] | None = None) -> dict[str, float]:
+    """The row's numbers (validated by its schema: finite and in range): of the columns
+    `metrics`, or of every non-descriptive one."""
+    keep = (lambda k: k in metrics) if metrics is not None else (lambda k: k not in DESCRIPTIVE)
+    return {k: float(v) for k, v in row.items() if keep(k) and type(v) in (int, float)}
 
 
-def cell_rows(store: Any, name: str) -> Iterator[tuple[Any, list[dict[str, str]]]]:
-    """(cell, rows of its file `name`) for every done cell of a SweepStore (bedash.sweep.folder;
-    not imported: the statistics need only its path and done cells) that has the file."""
+def cell_problem(folder: Path, name: str = "results.csv") -> str:
+    """Why a cell's run file cannot enter the statistics, or "": the run store's reader and
+    schema (`bedash runs list` calls such a run damaged for the same reason)."""
+    try:
+        read_table(folder / name, TABLES[name])
+    except FileNotFoundError:
+        return f"missing file {name}"
+    except FileProblem as e:
+        return str(e)
+    except OSError as e:
+        return f"cannot read {name} ({safe_text(e.strerror or e)})"
+    return ""
+
+
+def cell_rows(store: Any, name: str) -> Iterator[tuple[Any, list[Row]]]:
+    """(cell, validated rows of its file `name`) for every done cell of a SweepStore
+    (bedash.sweep.folder; not imported: the statistics need only its path and done cells) whose
+    file passes its schema; a damaged one is left out (damaged_cells names it)."""
     for cell in store.done():
-        f = store.path / cell.id / name
         try:
-            rows = list(csv.DictReader(io.StringIO(f.read_text(encoding="utf-8"))))
-        except (OSError, UnicodeDecodeError, csv.Error):
+            rows = read_table(store.path / cell.id / name, TABLES[name])
+        except (OSError, FileProblem):  # absent, or damaged
             continue
         yield cell, rows
 
 
+def damaged_cells(path: Path, done: Iterable[str]) -> dict[str, str]:
+    """The done cells (ids) left out of the statistics: id -> why (its results.csv does not pass
+    the run store's reader). Shift and OOD rows of a cell need results.csv too."""
+    return {cid: why for cid in done if (why := cell_problem(path / cid))}
+
+
 def load_records(store: Any) -> list[Record]:
-    """The finished model rows of every done cell."""
+    """The finished model rows of every done cell whose results.csv is valid."""
     records = []
     for cell, rows in cell_rows(store, "results.csv"):
         for row in rows:
-            if row.get("status") == "finished":
+            if row["status"] == "finished":
                 records.append(
                     Record(cell.config_index, cell.values, cell.seed, row["model"], floats(row))
                 )

@@ -61,10 +61,10 @@ def table_records(
     out = []
     for cell, rows in cell_rows(store, table.source):
         for row in rows:
-            model = row.get("model") or ""
+            model = row["model"]  # validated by the run file's schema, as every cell below
             if (cell.config_index, cell.seed, model) not in finished:
                 continue
-            key = tuple(str(row.get(k) or "") for k in table.key)
+            key = tuple(str(row[k]) for k in table.key)  # required cells: never None
             metrics = floats(row, table.metrics)
             out.append(Record(cell.config_index, cell.values, cell.seed, model, metrics, key))
     return out
