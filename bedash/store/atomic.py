@@ -7,31 +7,46 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Call write(file) on a temp file beside path, then rename it over path."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[BinaryIO], object], *, folder_fd: int | None = None
+) -> None:
+    """Call write(file) on a temp file beside path, then rename it over path. An OSError names
+    path (not the temp file). folder_fd: path is a name in that open folder, where the file
+    lands even when the folder was renamed meanwhile."""
+    path, tmp = Path(path), None
     try:
+        if folder_fd is None:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        else:  # as mkstemp, in the open folder
+            name = f".{path.name}.{secrets.token_hex(4)}.tmp"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd, tmp = os.open(name, flags, 0o600, dir_fd=folder_fd), name
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        os.replace(tmp, path, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder_fd)
+        if isinstance(e, OSError) and e.errno:
+            raise OSError(e.errno, e.strerror, os.fspath(path)) from e  # its subclass, by errno
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    atomic_write(path, lambda f: f.write(data))
+def atomic_write_bytes(
+    path: str | os.PathLike, data: bytes, *, folder_fd: int | None = None
+) -> None:
+    atomic_write(path, lambda f: f.write(data), folder_fd=folder_fd)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | os.PathLike, text: str, *, folder_fd: int | None = None) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), folder_fd=folder_fd)

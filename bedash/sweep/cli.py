@@ -3,14 +3,17 @@
 Every setting of `train` is a flag here too; a sweepable one takes a comma list (`--members
 1,2,4,8 --seeds 0-4`). Rerunning the same command (or just `--out DIR`) resumes: finished cells
 are kept, failed and interrupted ones run again.
-Exit codes: 0 every cell finished, 1 some cell failed, 2 bad input (one line naming the
-flag), 130 interrupted. The driver never imports torch (Ray workers do).
+Exit codes: 0 every cell finished, 1 some cell failed or the machine failed (one line naming
+it: a full disk, the folder gone, Ray broken), 2 bad input (one line naming the flag), 130
+interrupted. The driver imports torch only where the cells run on this machine (to check
+their configs as `train` does); a Ray cluster's workers import it.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -24,8 +27,15 @@ from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_value
 from bedash.settings.config import flag as config_flag
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.settings.types import Spec
+from bedash.store.folders import check_output_place
 from bedash.sweep.engines import LocalEngine, RayEngine
-from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
+from bedash.sweep.folder import (
+    SweepStopped,
+    check_out,
+    is_sweep_dir,
+    read_sweep_json,
+    spec_from_sweep,
+)
 from bedash.sweep.grid import (
     MAX_CELLS,
     SweepError,
@@ -41,7 +51,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading
 SWEEP_SETTINGS = ("seeds", "out", "address", "max_cells", "cpus_per_run", "gpus_per_run", "engine")
 # the sweep settings an error may name, and their flags
-SWEEP_FLAGS = {n: "--" + n.replace("_", "-") for n in (*SWEEP_SETTINGS, "no_download")}
+SWEEP_FLAGS = {
+    n: "--" + n.replace("_", "-") for n in (*SWEEP_SETTINGS, "no_download", "sweeps_dir")
+}
 
 
 class UsageError(Exception):
@@ -155,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"\nbedash sweep: {stopping.word(e)}", file=sys.stderr)
         return stopping.exit_code(e)
+    except SweepStopped as e:  # the machine failed under the sweep: it says what, and what is kept
+        print(f"bedash sweep: failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except OSError as e:  # the machine failed (a write in the sweep folder...): one line
         print(f"bedash sweep: failed: {e}; the cells done are kept", file=sys.stderr)
         return EXIT_FAILED
@@ -175,9 +190,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
     out = Path(args.out) if args.out else Path(args.sweeps_dir) / new_run_id()
     cells = check_cells(spec, limits, args.max_cells)
+    # before anything is made or Ray starts, one line naming the flag: the output place (the
+    # check of every command), then, where the cells run on this machine, train's checks
+    check_output_place(*((args.out, "out") if args.out else (args.sweeps_dir, "sweeps_dir")))
     check_out(out, spec)
-    # before Ray starts: one line naming the flag
-    check_files(cells, download=not args.no_download, here=not args.address)
+    here = args.engine == "local" or not (args.address or os.environ.get("RAY_ADDRESS"))
+    check_files(cells, download=not args.no_download, here=here)
+    if here:  # a cluster's workers have their own disks and devices
+        from bedash.preflight import preflight
+
+        for cfg in {c.config_index: c.config for c in cells}.values():
+            preflight(cfg, limits)
     engine = make_engine(args, spec, limits)
     cancel = threading.Event()
     bar = SweepBar(sys.stderr, quiet=args.quiet)
