@@ -37,21 +37,28 @@ CELLS = [c.id for c in spec().cells()]
 
 
 class Breaks(FakeEngine):
-    """FakeEngine that calls `then()` once its first cell has ended: the disk fills, the
-    folder goes, Ray breaks."""
+    """FakeEngine that calls `then()` once its first cell has ended (or, `running`, once the
+    second has started): the disk fills, the folder goes, Ray breaks."""
 
-    def __init__(self, then: Callable[[], None] = lambda: None, name: str = "fake") -> None:
+    def __init__(
+        self, then: Callable[[], None] = lambda: None, name: str = "fake", running: bool = False
+    ) -> None:
         super().__init__()
-        self.then, self.name = then, name
+        self.then, self.name, self.running = then, name, running
         self.close = lambda: None  # what the CLI's engines have
 
     def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
-        def ended_then(outcome: Any, info: Any) -> None:
-            ended(outcome, info)
-            if len(self.ran) == 1:
+        def started_then(cell_id: str, info: Any) -> None:
+            started(cell_id, info)
+            if self.running and len(self.ran) == 1:
                 self.then()
 
-        super().run(cells, started=started, ended=ended_then, cancel=cancel)
+        def ended_then(outcome: Any, info: Any) -> None:
+            ended(outcome, info)
+            if not self.running and len(self.ran) == 1:
+                self.then()
+
+        super().run(cells, started=started_then, ended=ended_then, cancel=cancel)
 
 
 def sweep_with(
@@ -147,15 +154,19 @@ def test_a_disk_too_full_for_sweep_json_is_still_one_line_and_the_sweep_resumes(
     resume_finishes(out, argv, kept, monkeypatch, capsys)
 
 
+@pytest.mark.parametrize(("running", "second"), [(True, "interrupted"), (False, "pending")])
 def test_a_sweep_folder_moved_mid_sweep_is_named_and_its_cells_resume_there(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Renamed after the first cell: one line saying so, exit 1; sweep.json at the folder's new
-    place says the second cell was interrupted (never `running`), the first cell is intact,
-    and `--out NEW` finishes the rest."""
+    running: bool, second: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Renamed while the second cell runs (or before it starts: it never starts): one line
+    saying so, exit 1; sweep.json at the folder's new place says the second cell was
+    interrupted (never `running`), the first cell is intact, and `--out NEW` finishes the rest."""
     out, moved = tmp_path / "sw", tmp_path / "moved"
     kept: dict[str, str] = {}
-    engine = Breaks(lambda: (kept.update(digest(out / CELLS[0])), out.rename(moved)))
+    engine = Breaks(
+        lambda: (kept.update(digest(out / CELLS[0])), out.rename(moved)), running=running
+    )
     code, err = sweep_with(engine, [*GRID, "--out", str(out)], monkeypatch, capsys)
     assert code == 1
     assert err.splitlines() == [
@@ -163,7 +174,9 @@ def test_a_sweep_folder_moved_mid_sweep_is_named_and_its_cells_resume_there(
         "1 of 6 cells done are kept in it; resume with --out at its new place"
     ]
     assert not out.exists()
-    assert statuses(moved) == ["finished", "interrupted", *["pending"] * 4]
+    assert engine.ran == CELLS[: 1 + running]
+    assert statuses(moved) == ["finished", second, *["pending"] * 4]
+    assert read_sweep_json(moved)["status"] == "interrupted"
     resume_finishes(moved, [*GRID, "--out", str(moved)], kept, monkeypatch, capsys)
 
 
@@ -218,7 +231,7 @@ def test_run_sweep_raises_one_named_error_for_a_full_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The library (and the dashboard's sweep jobs) get the same: SweepStopped with the line."""
-    from bedash.sweep.folder import SweepStopped
+    from bedash.sweep.grid import SweepStopped
 
     out = tmp_path / "sw"
     fill = full_disk(monkeypatch, lambda p: p.parent.name.startswith("c0"))

@@ -32,7 +32,10 @@ def atomic_write(
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        if folder_fd is None:
+            os.replace(tmp, path)
+        else:
+            os.replace(tmp, path, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
     except BaseException as e:
         if tmp is not None:
             with contextlib.suppress(OSError):

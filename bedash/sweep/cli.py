@@ -3,10 +3,9 @@
 Every setting of `train` is a flag here too; a sweepable one takes a comma list (`--members
 1,2,4,8 --seeds 0-4`). Rerunning the same command (or just `--out DIR`) resumes: finished cells
 are kept, failed and interrupted ones run again.
-Exit codes: 0 every cell finished, 1 some cell failed or the machine failed (one line naming
-it: a full disk, the folder gone, Ray broken), 2 bad input (one line naming the flag), 130
-interrupted. The driver imports torch only where the cells run on this machine (to check
-their configs as `train` does); a Ray cluster's workers import it.
+Exit codes: 0 every cell finished, 1 a cell failed or the machine did (a full disk, the folder
+gone, Ray broken: one line), 2 bad input (one line naming the flag), 130 interrupted. The driver
+imports torch only to check the cells that run on this machine, as `train` does.
 """
 
 from __future__ import annotations
@@ -29,17 +28,12 @@ from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.settings.types import Spec
 from bedash.store.folders import check_output_place
 from bedash.sweep.engines import LocalEngine, RayEngine
-from bedash.sweep.folder import (
-    SweepStopped,
-    check_out,
-    is_sweep_dir,
-    read_sweep_json,
-    spec_from_sweep,
-)
+from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
 from bedash.sweep.grid import (
     MAX_CELLS,
     SweepError,
     SweepSpec,
+    SweepStopped,
     check_cells,
     check_size,
     parse_seeds,
@@ -49,10 +43,10 @@ from bedash.sweep.run import SweepEvent, check_files, sweep_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading
-SWEEP_SETTINGS = ("seeds", "out", "address", "max_cells", "cpus_per_run", "gpus_per_run", "engine")
 # the sweep settings an error may name, and their flags
+SWEEP_SETTINGS = ("seeds", "out", "sweeps_dir", "address", "max_cells", "engine", "no_download")
 SWEEP_FLAGS = {
-    n: "--" + n.replace("_", "-") for n in (*SWEEP_SETTINGS, "no_download", "sweeps_dir")
+    n: "--" + n.replace("_", "-") for n in (*SWEEP_SETTINGS, "cpus_per_run", "gpus_per_run")
 }
 
 
@@ -167,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"\nbedash sweep: {stopping.word(e)}", file=sys.stderr)
         return stopping.exit_code(e)
-    except SweepStopped as e:  # the machine failed under the sweep: it says what, and what is kept
+    except SweepStopped as e:  # the machine failed: what, what is kept, how to go on
         print(f"bedash sweep: failed: {e}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as e:  # the machine failed (a write in the sweep folder...): one line

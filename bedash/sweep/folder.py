@@ -7,7 +7,6 @@ every reader. The Runs and Results pages read the run folders unchanged."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 from collections import Counter
@@ -41,6 +40,7 @@ from bedash.sweep.grid import (
     Cell,
     SweepError,
     SweepSpec,
+    SweepStopped,
     check_size,
 )
 
@@ -68,12 +68,6 @@ CELL_ENTRY: Schema = {
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class SweepStopped(Exception):
-    """The machine failed under a running sweep (a write in its folder failed, the folder went,
-    the engine broke): the sweep stops, the cells done are kept, the rest resumes. The message
-    is the one line the user reads."""
 
 
 class SweepStore:
@@ -293,18 +287,17 @@ def sweep_problem(name: str, state: Any) -> str:
             return f"{name} has a bad '{key}': not a JSON object"
     if not all(isinstance(v, list) for v in state["grid"].values()):
         return f"{name} has a bad 'grid': each setting's values must be a list"
-    n_configs = math.prod(len(v) for v in state["grid"].values())
-    try:  # counted before a config or a cell is listed; the cap of --max-cells is the caller's
-        check_size(n_configs, len(seeds), DEFAULT_LIMITS, MAX_CELLS_CEILING)
-    except SweepError as e:
-        field = "seeds" if len(seeds) > MAX_CELLS_CEILING else "grid"
-        return f"{name} has a bad '{field}': {e.message}"
     try:
-        spec = SweepSpec.from_dict(state)
+        spec = SweepSpec.from_dict(state)  # lists no config nor cell
     except FieldError as e:
         return f"{name} holds no valid grid ({safe_text(e.field, 40)}: {safe_text(e.message)})"
     except (TypeError, ValueError, RecursionError) as e:
         return f"{name} holds no valid grid ({safe_text(e)})"
+    try:  # counted before anything is listed; the cap of --max-cells is checked by the caller
+        check_size(spec.n_configs, len(seeds), DEFAULT_LIMITS, MAX_CELLS_CEILING)
+    except SweepError as e:
+        field = "seeds" if len(seeds) > MAX_CELLS_CEILING else "grid"
+        return f"{name} has a bad '{field}': {e.message}"
     cells = state.get("cells")
     if not isinstance(cells, list):
         return f"{name} has a bad 'cells': not a list"

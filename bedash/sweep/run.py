@@ -20,7 +20,7 @@ from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.store.atomic import atomic_write_text
 from bedash.store.readers import safe_text
 from bedash.store.writer import csv_text
-from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, SweepStopped, SweepStore, now
+from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, SweepStore, now
 from bedash.sweep.grid import (
     DONE_STATUSES,
     Cell,
@@ -28,6 +28,7 @@ from bedash.sweep.grid import (
     Ended,
     Started,
     SweepSpec,
+    SweepStopped,
     check_cells,
 )
 from bedash.sweep.rows import (
@@ -140,6 +141,8 @@ def _drive(
         on_event(SweepEvent(kind, cell_id, status, counts, done, total, elapsed, eta, error))
 
     def started(cell_id: str, info: dict[str, Any]) -> None:
+        if store.whereabouts():  # moved or deleted: no cell's files could be written
+            raise SweepStopped(f"the sweep folder {store.path} is gone")
         attempts = store.entry(cell_id).get("attempts", 0) + 1
         store.update(cell_id, status="running", attempts=attempts, started=now(), error="", **info)
         emit("started", cell_id, "running")
