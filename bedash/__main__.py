@@ -1,9 +1,9 @@
-"""The command line: `bedash train|runs|sweep|bench ...`, and `python -m bedash ...`.
+"""The command line: `bedash train|sweep|runs|bench|export|dashboard ...` (or `python -m bedash`).
 
-Each command lives with its feature (bedash/cli.py, bedash/sweep/cli.py, bedash/benchmark/cli.py)
-and is imported only when called: `bedash runs list` never loads torch. A Ctrl-C anywhere,
-imports included, ends with one line and exit code 130 (143 after SIGTERM), never a traceback.
-The BEDASH_* environment is checked first, as flags are: a bad value exits 2 naming it.
+Each command lives with its feature (bedash/cli.py, bedash/sweep/cli.py, bedash/benchmark/cli.py,
+bedash/export.py) and is imported only when called: `bedash runs list` never loads torch. A Ctrl-C
+anywhere, imports included, ends with one line and exit code 130 (143 after SIGTERM), never a
+traceback. The BEDASH_* environment is checked first, as flags are: a bad value exits 2 naming it.
 """
 
 from __future__ import annotations
@@ -39,10 +39,18 @@ def _dispatch(argv: list[str]) -> int:
         from bedash.benchmark.cli import main as bench
 
         return bench(argv[1:])
+    if argv[:1] == ["dashboard"]:  # becomes the Streamlit server
+        from bedash.serve import main as dashboard
+
+        return dashboard(argv[1:])
     if argv[:1] == ["sweep"]:  # seed sweeps have their own parser
         from bedash.sweep.cli import main as sweep
 
         return sweep(argv[1:])
+    if argv[:1] == ["export"]:
+        from bedash.export import main as export
+
+        return export(argv[1:])
     from bedash.cli import run
 
     return run(argv)

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bedash import stopping
-from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration
+from bedash.estimate import RunEta
+from bedash.names import DatasetError, EpochRecord, FieldError, Progress, duration, program
 from bedash.settings.config import GROUPS, RunConfig, config_fields, flag
-from bedash.settings.profile import current_limits
+from bedash.settings.profile import HOME_HELP, current_limits, home
 from bedash.settings.types import Spec
 from bedash.store.folders import RunDirError, check_output_place, new_run_id
 from bedash.store.runs import list_runs
@@ -37,10 +38,11 @@ class UsageError(Exception):
 def build_parser(limits: Any = None) -> argparse.ArgumentParser:
     """The parser; the help shows each bound under `limits` (a profile's caps; None: defaults)."""
     p = argparse.ArgumentParser(
-        prog="python -m bedash",
+        prog=program(),
         description="BatchEnsemble vs classical ensemble vs a single model, honestly compared.",
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,runs,bench}")
+    p.add_argument("--version", action="version", version=f"bedash {version()}")
+    sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train and evaluate the model kinds; write a run folder")
     groups = {key: t.add_argument_group(title) for key, title in GROUPS.items()}
@@ -48,7 +50,7 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
         add_flag(groups[s.group], s, limits)
     out = groups["output"]
     out.add_argument("--out", default=None, help="run folder (default: RUNS_DIR/<new id>)")
-    out.add_argument("--runs-dir", default="runs", help="where runs go without --out")
+    out.add_argument("--runs-dir", default=None, help=HOME_HELP)
     out.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     out.add_argument(
         "--no-download",
@@ -57,12 +59,29 @@ def build_parser(limits: Any = None) -> argparse.ArgumentParser:
     )
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    # sweep, bench and export have parsers of their own (bedash/__main__.py dispatches)
+    sub.add_parser("sweep", help="a grid of configs over seeds, with paired verdicts")
     r = sub.add_parser("runs", help="list the runs in a folder")
     r.add_argument("action", choices=["list"])
-    r.add_argument("--runs-dir", default="runs")
-
-    sub.add_parser("bench", help="speed benchmark: python -m bedash bench --help")
+    r.add_argument("--runs-dir", default=None, help=HOME_HELP)
+    sub.add_parser("bench", help="speed benchmark")
+    sub.add_parser("export", help="runs as other tools' files: export tensorboard RUN... --to DIR")
+    sub.add_parser("dashboard", help="start the dashboard: --runs-dir, --port, --host")
     return p
+
+
+def version() -> str:
+    """The installed package's version; in a source tree that is not installed, pyproject's."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("bedash")
+    except PackageNotFoundError:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
 
 
 def add_flag(group: Any, s: Spec, limits: Any = None) -> None:
@@ -81,6 +100,7 @@ def run(argv: list[str]) -> int:
     # the demo profile (BEDASH_PROFILE=demo) tightens the caps
     parser = build_parser(current_limits() if argv[:1] == ["train"] else None)
     args = parser.parse_args(argv)  # argparse itself exits 2 on malformed flags
+    args.runs_dir = home(args.runs_dir)
     try:
         return cmd_train(args) if args.command == "train" else cmd_runs(args)
     except UsageError as e:
@@ -98,7 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except RunDirError as e:
         raise UsageError(flag_message(e)) from e
     cancel = threading.Event()
-    bar = ProgressBar(sys.stderr, quiet=args.quiet)
+    bar = ProgressBar(sys.stderr, quiet=args.quiet, eta=RunEta(cfg))
     restore = stopping.install(cancel, "stopping after this batch", keep=lambda: bar.training)
     try:
         limits = current_limits()
@@ -224,10 +244,12 @@ def format_results(rows: list[dict[str, Any]]) -> str:
 
 class ProgressBar:
     """One updating line on a terminal, else a line per epoch. Callback's methods, duck-typed:
-    this module does not import torch."""
+    this module does not import torch. `eta`: the run's ETA (else the model's)."""
 
-    def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
-        self.stream, self.quiet, self.width = stream, quiet, width
+    def __init__(
+        self, stream: TextIO, quiet: bool = False, width: int = 24, eta: RunEta | None = None
+    ) -> None:
+        self.stream, self.quiet, self.width, self.eta = stream, quiet, width, eta
         self.tty = stream.isatty()
         self._open = False
         self._last_data = 0.0
@@ -243,6 +265,7 @@ class ProgressBar:
         self.stream.flush()
 
     def on_progress(self, p: Progress) -> None:
+        left = self.eta.on_progress(p) if self.eta else p.eta
         if self.quiet or not self.tty:
             return
         filled = int(p.fraction * self.width)
@@ -250,7 +273,7 @@ class ProgressBar:
         self._write(
             f"{who:<20} [{'#' * filled}{'.' * (self.width - filled)}] {p.fraction:4.0%} "
             f"ep {p.epoch}/{p.epochs} step {p.step}/{p.steps} loss {p.loss:.4f} "
-            f"{p.samples_per_s:,.0f} samples/s ETA {duration(p.eta)}"
+            f"{p.samples_per_s:,.0f} samples/s ETA {duration(left)}"
         )
 
     def on_epoch(self, records: list[EpochRecord]) -> None:
@@ -262,11 +285,15 @@ class ProgressBar:
 
     def on_model_start(self, model: str, info: dict) -> None:
         self.training = True
+        if self.eta:
+            self.eta.on_model_start(model, info)
         self.close()
         if not self.quiet:
             self.stream.write(f"training {model} ({info['index'] + 1}/{info['count']})\n")
 
-    def on_model_end(self, model: str, result: dict) -> None: ...
+    def on_model_end(self, model: str, result: dict) -> None:
+        if self.eta:
+            self.eta.on_model_end(model, result)
 
     def on_status(self, message: str) -> None:
         if not self.quiet:

@@ -38,6 +38,7 @@ from bedash.method.train import (
 )
 from bedash.names import (
     RELIABILITY_COLUMNS,
+    STEP_COLUMNS,
     parse_ood,
     parse_severities,
     parse_shift,
@@ -64,7 +65,6 @@ class RunResult:
 
 
 NOT_STARTED = "stopped before the run started; nothing was written"
-STEP_COLUMNS = ["model", "member", "x", "loss"]  # steps.csv: x = epoch position (fractional)
 
 
 class _Recorder(Callback):

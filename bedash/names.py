@@ -6,6 +6,8 @@ dashboard page can import it at the top and still render fast.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,7 @@ JOB_ACTIVE = ("queued", "loading", "running")  # a dashboard job that has not en
 # -- the run files' columns (a contract: add, never rename or remove) -----------------------------
 
 HISTORY_COLUMNS = ["model", "member", "epoch", "loss", "epoch_seconds", "samples_per_s"]
+STEP_COLUMNS = ["model", "member", "x", "loss"]  # steps.csv: x = epoch position (fractional)
 RESULT_COLUMNS = [
     "model",
     "status",
@@ -275,3 +278,10 @@ def duration(seconds: float | None) -> str:
     return (
         f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
     )
+
+
+def program() -> str:
+    """How bedash was called, for usage lines: `bedash` (the console script) or `python -m
+    bedash` (the module, and anything else that imports the parsers)."""
+    called = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "bedash" if os.path.splitext(called)[0] == "bedash" else "python -m bedash"

@@ -39,13 +39,14 @@ def start(cfg: RunConfig) -> bool:
     try:
         job_id = submit_run(common.registry(), cfg, key=token)
     except ConfigError as e:
-        st.error(f"**{label(e.field)}**: {form.plain(e.message)}", icon=":material/error:")
+        text = form.plain(form.people(e.field, e.message))
+        st.error(f"**{label(e.field)}**: {text}", icon=":material/error:")
         return False
     except RunDirError as e:  # the runs folder is read-only, full or not a folder
         st.error(f"**Runs folder**: {form.plain(e.message)}", icon=":material/error:")
         return False
     except RuntimeError as e:  # the server is shutting down
-        st.error(form.plain(e), icon=":material/error:")
+        st.error(form.plain(form.sentence(e)), icon=":material/error:")
         return False
     st.session_state["job"] = job_id
     st.session_state["form_job"] = job_id  # this form already shows that job's settings
@@ -76,7 +77,7 @@ def show_job(snap: JobSnapshot) -> None:
             with st.expander("Details"):
                 st.code(snap.traceback, language=None)
     elif snap.status in ("cancelled", "diverged"):
-        st.warning(snap.message, icon=":material/warning:")
+        st.warning(form.sentence(snap.message), icon=":material/warning:")
     else:
         st.success(f"Finished in {common.duration(snap.elapsed)}.", icon=":material/check:")
     if snap.active and LIM.unwatched_seconds:
@@ -134,9 +135,7 @@ def progress(snap: JobSnapshot) -> None:
     who = f"{model_label(p.model)} ({snap.model_index + 1}/{n})"
     if p.member is not None:
         who += f" · member {p.member + 1}/{snap.config.members}"
-    cfg = snap.config
-    eta = tables.job_eta(cfg.models, cfg.members, snap.model_index, p.fraction, p.eta, snap.elapsed)
-    left = "ETA —" if eta is None else f"ETA {common.duration(eta)} for the whole job"
+    left = f"ETA {common.duration(p.eta)} for the whole job"
     text = f"{who} · epoch {p.epoch}/{p.epochs} · batch {p.step}/{p.steps} · {left}"
     if snap.message.startswith("evaluating"):
         text = f"{who} · evaluating on the test set · {left}"
@@ -150,8 +149,7 @@ def progress(snap: JobSnapshot) -> None:
         "rate, blended with the previous epoch's while this one has few batches.",
     )
     m2.metric("Loss (this epoch)", f"{p.loss:.4f}", help="Running mean member cross-entropy.")
-    left_here = f"This model: {common.duration(p.eta)} left."
-    m3.metric("Elapsed", common.duration(snap.elapsed), help=left_here)
+    m3.metric("Elapsed", common.duration(snap.elapsed))
 
 
 def curves(snap: JobSnapshot) -> None:
@@ -284,8 +282,8 @@ if side_col is not None:
         else:
             st.info(
                 "No job yet. The defaults train a BatchEnsemble, a classical ensemble and a "
-                "single model on the synthetic set, offline, in well under a minute on two "
-                "CPU cores.",
+                "single model on the synthetic set, offline, in "
+                f"{experiment_form.about(experiment_form.DEFAULTS)}.",
                 icon=":material/rocket_launch:",
             )
         other_jobs(job_id)

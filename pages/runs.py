@@ -3,6 +3,8 @@ filter, compare several against their member count, open, delete, export."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +13,7 @@ from bedash.dashboard import common, tables
 from bedash.dashboard.figures import runs as charts
 from bedash.dashboard.form import plain
 from bedash.store.folders import RunDirError
-from bedash.store.runs import delete_run, list_runs
+from bedash.store.runs import RunInfo, delete_run, list_runs
 
 SORTABLE = {
     "started": "Started",
@@ -53,6 +55,16 @@ def filtered(table: pd.DataFrame) -> pd.DataFrame:
         hay = out[["run_id", "models", "tags", "notes", "note"]].astype(str).agg(" ".join, axis=1)
         out = out[hay.str.contains(text, case=False, regex=False)]
     return out.sort_values(sort_by, ascending=not descending, na_position="last")
+
+
+def all_notes(run: RunInfo) -> run_notes.Annotations:
+    """A run's tags and notes, wherever they were written: the note typed on the Experiment form
+    (config.json's extra) first, then the Results page's (annotations.json)."""
+    ann = run_notes.read(run.path)
+    extra = run.config.get("extra")
+    typed = str(extra.get("notes") or "") if isinstance(extra, dict) else ""
+    both = " · ".join(n for n in (typed, ann.notes) if n)
+    return dataclasses.replace(ann, notes=both)
 
 
 def refuse_reason(run: str, status: str) -> str | None:
@@ -162,7 +174,7 @@ if not runs:
     st.page_link("pages/experiment.py", label="Experiment", icon=":material/model_training:")
     st.stop()
 
-notes = {r.run_id: run_notes.read(r.path) for r in runs}
+notes = {r.run_id: all_notes(r) for r in runs}
 table = filtered(tables.runs_frame(runs, notes))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
 acc_columns = {

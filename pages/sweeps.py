@@ -5,75 +5,26 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
 
 from bedash.dashboard import common
 from bedash.dashboard.form import plain
-from bedash.dashboard.session import registry, sweep_jobs
-from bedash.dashboard.settings import runs_dir, sweep_engine
-from bedash.dashboard.sweepform import MAX_PAGE_CELLS, parse_grid
+from bedash.dashboard.session import sweep_jobs
+from bedash.dashboard.settings import runs_dir
+from bedash.dashboard.sweepform import form
 from bedash.dashboard.sweepjobs import submit_sweep
 from bedash.dashboard.verdict import paired_verdict
-from bedash.names import FieldError
-from bedash.settings.config import RunConfig, label, spec
 from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, is_sweep_dir, read_sweep_json
-from bedash.sweep.grid import SWEEPABLE, SweepError
+from bedash.sweep.grid import SweepError
 from bedash.sweep.uncertainty_stats import OOD, SHIFT, UNCERTAINTY_SWEEP_FILES
 
 NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
-GRID_FIELDS = ("members", "hidden", "layers", "epochs", "lr", "train_size", "test_size")
 
 
 def sweeps_root() -> Path:
     return runs_dir()
-
-
-EVALUATION = ("shift", "severities", "ood")  # the same for every cell (not sweepable)
-
-
-def launch(
-    texts: dict[str, str], seeds: str, dataset: str, evaluation: dict[str, str] | None = None
-) -> str | None:
-    try:
-        base = RunConfig(dataset=dataset, device="cpu", data_dir=str(common.data_dir()))
-        base = base.replace(**(evaluation or {}))  # the data folder: BEDASH_DATA_DIR
-        spec = parse_grid(base, texts, seeds, common.limits())
-        name = "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        job = submit_sweep(registry(), spec, name, engine=sweep_engine(), max_cells=MAX_PAGE_CELLS)
-    except FieldError as e:  # SweepError, ConfigError, DatasetError (an OOD set not on disk)
-        named = label(e.field) if e.field in (*SWEEPABLE, *EVALUATION) else e.field
-        st.error(f"**{named}**: {plain(e.message)}")
-        return None
-    sweep_jobs()[name] = job
-    return name
-
-
-def form() -> None:
-    st.subheader("New sweep")
-    dataset = st.radio("Dataset", ["synthetic", "cifar10"], horizontal=True, key="sw_dataset")
-    cols = st.columns(4)
-    texts = {}
-    for i, name in enumerate(GRID_FIELDS):
-        texts[name] = cols[i % 4].text_input(
-            label(name), key=f"sw_{name}", help="One value, or a comma list"
-        )
-    seeds = st.text_input("Seeds", "0-1", key="sw_seeds", help="e.g. 0-4 or 0,1,5")
-    with st.expander("Uncertainty under shift (every cell)"):
-        cols = st.columns(len(EVALUATION))
-        evaluation = {
-            name: cols[i].text_input(
-                label(name), str(getattr(RunConfig(), name)), key=f"sw_{name}", help=spec(name).help
-            )
-            for i, name in enumerate(EVALUATION)
-        }
-    if st.button("Start sweep", type="primary", key="sw_start"):
-        name = launch(texts, seeds, dataset, evaluation)
-        if name:
-            st.query_params["sweep"] = name
-            st.rerun()
 
 
 def cells_table(cells: list[dict]) -> None:
@@ -267,4 +218,4 @@ if wanted:
     job = sweep_jobs().get(wanted)
     if (job is None or not job.running) and is_sweep_dir(sweeps_root() / wanted):
         results(sweeps_root() / wanted)
-form()
+form(submit_sweep)

@@ -314,7 +314,7 @@ def test_a_refresh_or_a_second_tab_reattaches_through_the_url(dirs: Path) -> Non
     assert "epoch" in bar and "ETA" in bar and "BatchEnsemble (1/3)" in bar
     assert {m.label for m in second.metric} == {"Throughput", "Loss (this epoch)", "Elapsed"}
     second.button(key="stop").click().run()
-    run_until(second, lambda a: "stopped" in texts(a.warning), timeout=20)
+    run_until(second, lambda a: "Stopped; everything" in texts(a.warning), timeout=20)
 
 
 def test_stop_cancels_and_keeps_what_was_measured(dirs: Path) -> None:
@@ -340,7 +340,7 @@ def test_a_second_job_waits_in_the_queue_and_can_be_cancelled(dirs: Path) -> Non
     assert "number 1 in the queue" in texts(second.info)
     assert second.button(key="stop").label == "Cancel"
     second.button(key="stop").click().run()
-    run_until(second, lambda a: "cancelled before it started" in texts(a.warning))
+    run_until(second, lambda a: "Cancelled before it started" in texts(a.warning))
     runs = dirs / "runs"
     # the first job's folder exists once it trains (stopped while it still loaded its data,
     # it would write none, by design): only then is the count below the queued job's doing
@@ -354,7 +354,7 @@ def test_a_second_job_waits_in_the_queue_and_can_be_cancelled(dirs: Path) -> Non
     ("values", "field", "message"),
     [
         ({"batch_size": 1024}, "Batch size", "larger than the training set (512 images)"),
-        ({"models": []}, "Models", "choose at least one"),
+        ({"models": []}, "Models", "choose at least one of BatchEnsemble, Ensemble (sequential)"),
         ({"folder": "missing"}, "Dataset", "does not exist"),
         ({"folder": "empty"}, "Dataset", "is missing"),
     ],
@@ -666,7 +666,7 @@ def test_the_demo_stops_a_job_nobody_watches_and_keeps_a_watched_one(quick_demo)
     assert "ETA" in progress(at)  # still training
     time.sleep(5)  # the tab is closed: nobody polls
     at = run_until(at, lambda a: "cancelled" in badges(a), timeout=20)
-    assert "stopped: nobody watched it for 3 s" in texts(at.warning)
+    assert "Stopped: nobody watched it for 3 s" in texts(at.warning)
 
 
 def test_a_demo_upload_removes_old_uploads(dirs: Path, monkeypatch) -> None:
@@ -792,13 +792,31 @@ def test_a_double_click_on_start_queues_one_job(dirs: Path) -> None:
     run_until(at, finished)
 
 
-def test_reloading_a_job_address_shows_that_jobs_settings(dirs: Path) -> None:
+def test_reloading_a_job_address_shows_that_jobs_settings(dirs: Path, monkeypatch, caplog) -> None:
+    """...with each widget's value set one way only: Streamlit's server-log warning about a
+    widget default that Session State also sets (once per process) does not come."""
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
     at = start(app(), members=3, hidden=24)
     job = at.query_params["job"]
     fresh = app(job=job)  # a new session: the reload or a second tab
     assert fresh.text_input(key="members").value == "3"
     assert fresh.text_input(key="hidden").value == "24"
+    assert not [r for r in caplog.records if "Session State" in r.getMessage()]
     run_until(at, finished)
+
+
+def test_an_address_in_a_note_is_no_link() -> None:
+    """GFM makes links of bare addresses even when escaped (https://github.github.com/gfm/
+    #autolinks-extension-: www., a scheme's //, an e-mail): plain() leaves none of them, and the
+    text reads the same (the word joiner between is unseen)."""
+    from bedash.dashboard.form import plain
+
+    text = "see https://example.com/x, HTTP://a.b, www.foo.org and me@host.org"
+    shown = re.sub(r"\\(.)", r"\1", plain(text))  # as the browser shows it
+    assert shown.replace("\u2060", "") == text
+    assert not re.search(r"(?i)https?://|www\.|[\w.+-]@[\w-]", shown)
 
 
 def test_notes_and_names_from_users_are_shown_as_plain_text(dirs: Path) -> None:
@@ -812,3 +830,9 @@ def test_notes_and_names_from_users_are_shown_as_plain_text(dirs: Path) -> None:
     results = app("pages/results.py", run=run_id)
     raw = " ".join(str(c.value) for c in results.caption if "Notes" in str(c.value))
     assert "\\[x\\]\\(https\\:" in raw and "](" not in raw and "![" not in raw
+    # the note typed on the form is found by the Runs page's search, as one added on Results
+    runs = app("pages/runs.py")
+    runs.text_input(key="f_text").set_value("evil.example").run()
+    assert runs.dataframe(key="runs_table").value["run_id"].tolist() == [run_id]
+    runs.text_input(key="f_text").set_value("in no note").run()
+    assert runs.dataframe(key="runs_table").value.empty

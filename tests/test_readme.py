@@ -32,6 +32,26 @@ def test_quick_start_starts_the_dashboard() -> None:
     assert (ROOT / "app.py").is_file()
 
 
+def _section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_install_says_how_to_get_cpu_only_torch_and_names_real_extras() -> None:
+    import tomllib
+
+    install = _section("Install")
+    first = re.search(r"```bash\n(.+?)\n```", install, re.S).group(1).splitlines()
+    assert (
+        first[0] == "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu"
+    )
+    assert first[1:] == ['pip install ".[ray]"', "bedash --version"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    named = set(re.findall(r"\n?`(\w+)` \(", install.split("The extras:", 1)[1]))
+    assert named == set(extras), named ^ set(extras)
+
+
 def test_documented_train_flags_exist() -> None:
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     known = {opt for action in train._actions for opt in action.option_strings}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     data = tmp_path.parent / f"{tmp_path.name}-data"  # BEDASH_DATA_DIR: no CIFAR-10 in it
     monkeypatch.setenv("BEDASH_DATA_DIR", str(data))
     at = _app(tmp_path, monkeypatch).run()
+    tiny = {"hidden": "8", "epochs": "1", "train_size": "64", "test_size": "32"}
+    for name, value in tiny.items():  # seconds: no "Start anyway?" first
+        at.text_input(key=f"sw_{name}").input(value)
     at.text_input(key="sw_shift").input("contrast,fog")
     at.button(key="sw_start").click().run()
     assert not at.exception
@@ -73,13 +77,6 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     assert not list(tmp_path.iterdir())
     at.text_input(key="sw_severities").input("1,5")
     at.text_input(key="sw_ood").input("uniform")
-    for name, value in {
-        "hidden": "8",
-        "epochs": "1",
-        "train_size": "64",
-        "test_size": "32",
-    }.items():
-        at.text_input(key=f"sw_{name}").input(value)
     at.text_input(key="sw_seeds").input("0")
     at.button(key="sw_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -91,6 +88,36 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     base = json.loads((tmp_path / name / "sweep.json").read_text())["base"]
     assert (base["shift"], base["severities"], base["ood"]) == ("contrast", "1,5", "uniform")
     assert base["data_dir"] == str(data)  # the dashboard's data folder, as on Experiment
+
+
+def test_the_form_shows_what_will_run_and_asks_before_a_long_grid(tmp_path, monkeypatch) -> None:
+    """Every grid box shows the value a cell will use; the cells and an estimated duration are
+    stated before Start; the defaults (E=5, 20 epochs, 50,000 images, three kinds: many minutes
+    on a CPU) start only after "Start anyway"."""
+    at = _app(tmp_path, monkeypatch).run()
+    defaults = RunConfig()
+    assert at.text_input(key="sw_epochs").placeholder == str(defaults.epochs)
+    assert at.text_input(key="sw_members").placeholder == str(defaults.members)
+    assert at.text_input(key="sw_train_size").placeholder == "all (50,000)"
+    stated = " ".join(m.value for m in at.markdown)
+    assert "**2 cells** (1 config × 2 seeds)" in stated
+    # 2 cells x (5 + 5 + 1 models) x 20 epochs x 50,000 images through a 3072-128-128-10 MLP
+    # (0.41 M multiply-adds forward, x3 with backward): 2.7e13; two CPU cores at a generous
+    # 1e11 multiply-adds per second take at least 270 s
+    took = re.search(r"about (?:(\d+):)?(\d+):(\d\d)\*\*", stated)
+    assert took and int(took[1] or 0) * 60 + int(took[2]) >= 4, stated
+    assert any("An estimate" in c.value for c in at.caption)
+    at.button(key="sw_start").click().run()
+    assert not list(tmp_path.iterdir())  # asked, not started
+    (ask,) = [w.value for w in at.warning]
+    assert "Start it anyway?" in ask
+    at.button(key="sw_confirm").click().run()
+    assert not at.exception and not at.error
+    from bedash.dashboard.session import sweep_jobs
+
+    (name,) = [p.name for p in tmp_path.iterdir() if p.name.startswith("sweep-")]
+    sweep_jobs()[name].cancel()
+    sweep_jobs()[name].wait(120)
 
 
 @pytest.mark.slow

@@ -77,17 +77,6 @@ def test_smoothing_is_tensorboards_debiased_moving_average() -> None:
         tables.smooth([1.0], 1.0)
 
 
-def test_job_eta_covers_the_models_still_to_come() -> None:
-    models = ("batchensemble", "ensemble", "single")  # work 4 + 4 + 1 member-epochs
-    # half of the first model done in 10 s, its own ETA 10 s: the rest (5 units) at 2 units / 10 s
-    eta = tables.job_eta(models, 4, 0, 0.5, 10.0, 10.0)
-    assert eta == pytest.approx(10.0 + 5 * 10.0 / 2)
-    assert tables.job_eta(models, 4, 2, 0.5, 3.0, 100.0) == 3.0  # the last model: its own ETA
-    assert tables.job_eta(models, 4, 0, 0.0, 10.0, 0.0) is None  # nothing to go by yet
-    assert tables.job_eta(models, 4, 1, 0.5, None, 60.0) == pytest.approx(60.0 * 3 / 6)
-    assert tables.job_eta((), 4, 0, 0.5, 1.0, 1.0) is None
-
-
 def test_smoothed_throughput_does_not_jump_at_an_epoch_start() -> None:
     hist = [EpochRow("single", None, 1, 2.0, 1.0, 1000.0)]
     start = SimpleNamespace(model="single", member=None, epoch=2, step=1, steps=100,

@@ -56,14 +56,19 @@ def test_paired_verdict_uses_the_paired_rows() -> None:
 
 
 def test_the_seed_sweep_button_queues_this_config_in_the_job_registry(dirs, trained) -> None:  # noqa: F811
-    """The Results page's button queues a 5-seed sweep of the run's very config as a job of
-    the server's registry (in-process here: BEDASH_SWEEP_ENGINE=local in tests/conftest.py)."""
+    """The Results page's button, once confirmed, queues a 5-seed sweep of the run's very config
+    as a job of the server's registry (in-process here: BEDASH_SWEEP_ENGINE=local in
+    tests/conftest.py). A run with nothing to compare (one model kind) is offered none."""
     from bedash.dashboard.session import sweep_jobs
     from tests.test_pages_reading import app, copy_runs
 
     (run,) = copy_runs(dirs, trained, "20260101-000100-bbbbbb")
     at = app("pages/results.py", run=run)
     at.button(key=f"verdict_sweep_{run}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert f"sweep-{run}" not in sweep_jobs()  # asked first
+    assert any("5 times" in w.value and "Start?" in w.value for w in at.warning)
+    at.button(key=f"verdict_go_{run}").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     handle = sweep_jobs()[f"sweep-{run}"]
     handle.cancel()
@@ -75,3 +80,7 @@ def test_the_seed_sweep_button_queues_this_config_in_the_job_registry(dirs, trai
     assert base["members"] == ran["members"] == 3 and base["hidden"] == ran["hidden"]
     job = handle.executor.snapshot(handle.job_id)
     assert job.status == "cancelled" and job.run_id == f"sweep-{run}"
+    config = dirs / "runs" / run / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "models": ["single"]}))
+    alone = app("pages/results.py", run=run)
+    assert not [b for b in alone.button if b.key == f"verdict_sweep_{run}"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from bedash.benchmark import __doc__ as PACKAGE_DOC
 from bedash.benchmark.settings import BenchSettings, bench_specs, flag
-from bedash.names import MODEL_KINDS, ConfigError, FieldError
+from bedash.names import MODEL_KINDS, ConfigError, FieldError, program
 from bedash.settings.config import check_value, parse_value
 from bedash.store.folders import check_output_place
 
@@ -28,7 +28,7 @@ IMAGES_CIFAR10 = 50_000
 def build_parser() -> argparse.ArgumentParser:
     """The flags, one per BenchSettings field, each made by its setting type."""
     p = argparse.ArgumentParser(
-        prog="python -m bedash bench",
+        prog=f"{program()} bench",
         description=(PACKAGE_DOC or "").split("\n\n")[0].replace("\n", " "),
         epilog="Figures and how to read them: BENCHMARKS.md.",
     )

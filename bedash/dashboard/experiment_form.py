@@ -12,7 +12,8 @@ from bedash.dashboard import form
 from bedash.dashboard.hosting import unpack_upload
 from bedash.dashboard.session import devices, probe_ready
 from bedash.dashboard.settings import data_dir
-from bedash.names import ConfigError
+from bedash.dashboard.speed import measured_speed
+from bedash.names import ConfigError, duration
 from bedash.settings.config import GROUPS, RunConfig, label, spec
 from bedash.settings.limits import Limits
 
@@ -27,6 +28,7 @@ MAIN_GROUPS = ("model", "training")  # above Start; the rest under Advanced, bel
 def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
     """(the config on screen, or None while a value does not pass; whether Start was pressed)."""
     st.subheader("Configure")
+    slot = st.container()  # Start goes here, in the first screen, once every value is checked
     state = form.FormState()
     state.take(spec("models"), models_widget(lim), lim)
     for group in MAIN_GROUPS:
@@ -36,7 +38,6 @@ def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
     state.values["dataset"] = dataset
     st.markdown("**Hardware**")
     state.values["device"] = device_picker(lim, probed)
-    slot = st.container()  # Start goes here, above Advanced, once every value is checked
     with st.expander("Advanced: the BatchEnsemble recipe, evaluation and hardware"):
         for group in GROUPS:
             if group not in MAIN_GROUPS:
@@ -58,12 +59,24 @@ def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
             state.errors[e.field] = e.message
     with slot:
         start = start_button(state)
-    if state.errors:
-        form.show_errors(state.errors, {n: label(n) for n in state.errors})
-        if start:
-            st.warning("Not started: correct the settings above first.", icon=":material/block:")
-        return None, False
+        if state.errors:
+            form.show_errors(state.errors, {n: label(n) for n in state.errors})
+            if start:
+                st.warning(
+                    "Not started: correct the settings below first.", icon=":material/block:"
+                )
+            return None, False
+        st.caption(f"Takes {about(cfg)}.")
     return cfg, start
+
+
+def about(cfg: RunConfig) -> str:
+    """How long cfg takes: the one estimator (bedash.estimate) at the speed measured here."""
+    speed = measured_speed()
+    return (
+        f"about {duration(speed.seconds(cfg))}: an estimate at the training speed of "
+        f"{form.plain(speed.source)}, scaled by model size"
+    )
 
 
 def section(group: str, state: form.FormState, lim: Limits) -> None:

@@ -15,18 +15,42 @@ from typing import Any
 import streamlit as st
 
 from bedash.names import ConfigError
-from bedash.settings.config import RunConfig, check_value, config_fields, parse_value
+from bedash.settings.config import RunConfig, check_value, config_fields, parse_value, spec
 from bedash.settings.limits import Limits
 from bedash.settings.types import Spec
 
 KEEP = "session"  # widget values survive a visit to another page
 MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:\"'$&=@/^%?;,])")
+# where the browser's Markdown would make a link of plain text (GFM autolinks: a scheme's //,
+# www., an e-mail's @; found in the text after escapes are undone): a word joiner, unseen
+AUTOLINK = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+
+
+def people(name: str, message: str) -> str:
+    """A field's message as the pages say it: its choices by the labels the form shows (the CLI
+    keeps the names its flags take)."""
+    try:
+        s = spec(name)
+    except KeyError:
+        return message
+    if not s.choice_labels:
+        return message
+    names = "|".join(sorted(map(re.escape, s.choice_labels), key=len, reverse=True))
+    return re.sub(rf"\b({names})\b", lambda m: s.choice_labels[m[1]], message)
+
+
+def sentence(text: object) -> str:
+    """A core message as a sentence on a page: a capital first letter (the CLI prints it after
+    `--flag: `, lower-case)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
 
 
 def plain(text: object) -> str:
     """Text from a user or a file, safe inside st.markdown: every ASCII punctuation mark escaped
-    (no link, image or emphasis is made of it), line breaks as spaces."""
-    return MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(str(text).split()))
+    (no link, image or emphasis is made of it), no address a live link, line breaks as spaces."""
+    text = AUTOLINK.sub("\u2060", " ".join(str(text).split()))
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 @dataclass
@@ -55,8 +79,11 @@ def start_config() -> RunConfig:
 
 
 def state_value(s: Spec, value: Any) -> Any:
-    """What the widget of `s` holds for `value`: text in a text box, the value itself else."""
-    return s.type.format(value) if s.type.widget in TEXT_BOXES else value
+    """What the widget of `s` holds for `value`: text in a text box, a list in pills, the value
+    itself else."""
+    if s.type.widget in TEXT_BOXES:
+        return s.type.format(value)
+    return list(value) if s.type.widget == "pills" else value
 
 
 def widget(
@@ -69,11 +96,12 @@ def widget(
     help: str | None = None,
 ) -> Any:
     """One field's widget in `where`, keyed by the field's name (a reloaded ?job= sets it); its
-    raw value, for `FormState.take`. `help`: more than the field's own help."""
+    raw value, for `FormState.take`. `help`: more than the field's own help. Its value is set one
+    way only, in Session State (as a reloaded ?job= sets it), never also as a widget default."""
     draw = WIDGETS.get(s.type.widget or "")
     if draw is None:
         raise ValueError(f"{s.name}: no generic widget for a {s.type.name} setting")
-    if s.type.widget in TEXT_BOXES and s.name not in st.session_state:
+    if s.name not in st.session_state:
         st.session_state[s.name] = state_value(s, default)
     return draw(s, limits, default, where, disabled, " ".join(filter(None, (s.help, help))))
 
@@ -110,7 +138,6 @@ def _radio(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: s
     return where.radio(
         s.label,
         s.choices,
-        index=s.choices.index(default),
         key=s.name,
         horizontal=True,
         format_func=lambda c: s.choice_labels.get(c, c),
@@ -120,7 +147,7 @@ def _radio(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: s
 
 
 def _checkbox(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
-    return where.checkbox(s.label, value=bool(default), key=s.name, disabled=off, help=help)
+    return where.checkbox(s.label, key=s.name, disabled=off, help=help)
 
 
 def _pills(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: str) -> Any:
@@ -128,7 +155,6 @@ def _pills(s: Spec, limits: Limits, default: Any, where: Any, off: bool, help: s
         s.label,
         s.choices,
         selection_mode="multi",
-        default=list(default),
         key=s.name,
         format_func=lambda c: s.choice_labels.get(c, c),
         persist_state=KEEP,
@@ -164,4 +190,5 @@ def fields_of_all(skip: set[str]) -> list[Spec]:
 def show_errors(errors: dict[str, str], labels: dict[str, str]) -> None:
     """One line per field that blocks Start, the field named as the page names it."""
     for name, message in errors.items():
-        st.error(f"**{labels.get(name, name)}**: {plain(message)}", icon=":material/error:")
+        text = plain(people(name, message))
+        st.error(f"**{labels.get(name, name)}**: {text}", icon=":material/error:")

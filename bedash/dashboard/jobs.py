@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from types import MappingProxyType
 
+from bedash.estimate import RunEta
 from bedash.jobs.executor import Executor
 from bedash.jobs.record import DataProgress, Job, JobControl, TracePoint
 from bedash.names import ConfigError, EpochRecord, Progress
@@ -79,15 +80,18 @@ def train(control: JobControl, limits: Limits) -> tuple[str, str, str]:
 
 class _Events:
     """One job's training callback (Callback's methods, duck-typed: no torch import). Each event
-    is one control.update, a few list appends under the lock: training never waits on a page."""
+    is one control.update, a few list appends under the lock: training never waits on a page.
+    The live Progress's `eta` is the whole job's (bedash.estimate.RunEta), not the model's."""
 
     def __init__(self, control: JobControl) -> None:
-        self.update = control.update
+        self.update, self.eta = control.update, RunEta(control.config)
 
     def on_status(self, message: str) -> None:
         self.update(lambda job: setattr(job, "message", message))
 
     def on_model_start(self, model: str, info: dict) -> None:
+        self.eta.on_model_start(model, info)
+
         def change(job: Job) -> None:
             job.status, job.model, job.model_index = "running", model, int(info.get("index", 0))
             job.progress, job.message = None, f"training {model}"
@@ -96,7 +100,7 @@ class _Events:
 
     def on_progress(self, p: Progress) -> None:
         point = TracePoint(p.model, p.member, p.epoch - 1 + p.step / max(p.steps, 1), p.loss)
-        live = Progress(**vars(p))  # a frozen copy: the trainer may reuse its own object
+        live = Progress(**{**vars(p), "eta": self.eta.on_progress(p)})  # a copy of its own
 
         def change(job: Job) -> None:
             job.progress = live
@@ -114,5 +118,6 @@ class _Events:
         self.update(lambda job: job.history.extend(rows))
 
     def on_model_end(self, model: str, result: dict) -> None:
+        self.eta.on_model_end(model, result)
         row = MappingProxyType(dict(result))
         self.update(lambda job: job.results.append(row))

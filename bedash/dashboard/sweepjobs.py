@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bedash.estimate import remaining
 from bedash.jobs.executor import Executor
 from bedash.jobs.record import JobControl
 from bedash.names import duration
@@ -119,7 +120,7 @@ def _run_child(control: JobControl, path: Path, engine_args: list[str]) -> tuple
         if snap.done != seen:
             seen, left = snap.done, snap.counts["pending"] + snap.counts["running"]
             ended = snap.total - left - first.done  # cells ended since this attempt started
-            eta = (time.monotonic() - t0) / ended * left if ended > 0 else math.inf
+            eta = remaining(ended, ended + left, time.monotonic() - t0)
             note = f"; about {duration(eta)} left" if math.isfinite(eta) else ""
             control.report(f"{snap.done} of {snap.total} cells done{note}", snap.done, snap.total)
         time.sleep(POLL_SECONDS)

@@ -149,10 +149,6 @@ def smooth(values: Sequence[float], weight: float) -> list[float]:
 # -- the live view's numbers --------------------------------------------------------------------
 
 
-def _kind_members(kind: str, members: int) -> int:
-    return 1 if kind == "single" else members
-
-
 def smoothed_throughput(progress: Any, history: Iterable[Any]) -> float | None:
     """Member-samples per second that do not jump at an epoch start: the current epoch's (noisy)
     rate blended with the previous epoch's by how much of this epoch is done."""
@@ -171,32 +167,6 @@ def smoothed_throughput(progress: Any, history: Iterable[Any]) -> float | None:
     if current is None or current <= 0:
         return previous
     return done * current + (1 - done) * previous
-
-
-def job_eta(
-    models: Sequence[str],
-    members: int,
-    model_index: int,
-    fraction: float,
-    model_eta: float | None,
-    elapsed: float,
-) -> float | None:
-    """Seconds left for the whole job: the current model's ETA plus the models to come at the
-    job's pace so far, in member-epochs (elapsed includes loading: it errs on the long side)."""
-    if not models or not 0 <= model_index < len(models):
-        return None
-    work = [_kind_members(k, members) for k in models]
-    done = sum(work[:model_index]) + work[model_index] * min(max(fraction, 0.0), 1.0)
-    later = sum(work[model_index + 1 :])
-    if model_eta is None or not math.isfinite(model_eta):
-        if done <= 0:
-            return None
-        return elapsed * (sum(work) - done) / done
-    if later == 0:
-        return max(0.0, model_eta)
-    if done <= 0 or elapsed <= 0:
-        return None
-    return max(0.0, model_eta) + later * elapsed / done
 
 
 def busy(load_avg: Any, cpus: int | None) -> bool:

@@ -1,5 +1,5 @@
 """The verdict at the top of a Results page: the one-seed answer with its caveat, or a sweep's
-paired verdict, and a seed-sweep button (the page queues the sweep it asks for)."""
+paired verdict, and a seed-sweep button that asks once more (the page queues the sweep)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from bedash.dashboard.form import plain
+from bedash.dashboard.form import people, plain
 from bedash.dashboard.settings import runs_dir
+from bedash.dashboard.speed import measured_speed
 from bedash.dashboard.verdict import CAVEAT, one_seed_verdict, paired_verdict
-from bedash.names import ConfigError
-from bedash.settings.config import RunConfig
+from bedash.names import ConfigError, duration
+from bedash.settings.config import RunConfig, label
 from bedash.sweep.folder import PAIRED_FILE, read_sweep_json
 from bedash.sweep.grid import SweepError, SweepSpec
 from bedash.sweep.rows import config_label
@@ -52,10 +53,38 @@ def verdict_section(results_frame, config_dict: dict, run_id: str) -> SweepSpec 
         rows = [] if results_frame is None else results_frame.to_dict("records")
         st.info(plain(one_seed_verdict(rows)), icon=":material/balance:")
         st.caption(CAVEAT)
+    return seed_sweep(config_dict, run_id)
+
+
+def seed_sweep(config_dict: dict, run_id: str) -> SweepSpec | None:
+    """The seed sweep of this config, once confirmed; offered only where it has something to
+    compare (BatchEnsemble and a baseline)."""
+    models = config_dict.get("models") or ()
+    if "batchensemble" not in models or len(models) < 2:
+        return None
+    asked = f"verdict_asked_{run_id}"
     if st.button("Seed sweep of this config (seeds 0-4)", key=f"verdict_sweep_{run_id}"):
-        clean = {k: v for k, v in config_dict.items() if not k.startswith("_")}
-        try:
-            return SweepSpec(RunConfig.from_dict(clean), {}, [0, 1, 2, 3, 4])
-        except (SweepError, ConfigError) as e:
-            st.error(f"**{e.field}**: {plain(e.message)}")
+        st.session_state[asked] = True
+    if not st.session_state.get(asked):
+        return None
+    clean = {k: v for k, v in config_dict.items() if not k.startswith("_")}
+    try:
+        spec = SweepSpec(RunConfig.from_dict(clean), {}, [0, 1, 2, 3, 4])
+    except (SweepError, ConfigError) as e:
+        st.error(f"**{label(e.field)}**: {plain(people(e.field, e.message))}")
+        return None
+    speed = measured_speed()
+    seconds = sum(speed.seconds(c.config) for c in spec.cells())
+    st.warning(
+        f"Train this config 5 times, seeds 0 to 4: about {duration(seconds)}, an estimate at the "
+        f"training speed of {plain(speed.source)}. Start?",
+        icon=":material/schedule:",
+    )
+    go, back = st.columns(2)
+    if back.button("Cancel", key=f"verdict_cancel_{run_id}"):
+        st.session_state.pop(asked)
+        st.rerun()
+    if go.button("Start the seed sweep", type="primary", key=f"verdict_go_{run_id}"):
+        st.session_state.pop(asked)
+        return spec
     return None

@@ -18,6 +18,7 @@ from torch import nn
 
 from bedash.data.batches import Batcher
 from bedash.data.tensors import Split, normalize
+from bedash.estimate import remaining
 from bedash.method.layers import fast_weights
 from bedash.names import EpochRecord, Progress  # the records every front end reads
 
@@ -55,8 +56,7 @@ class Clock:
         self.total, self.done, self.start = total_steps, 0, time.perf_counter()
 
     def eta(self) -> float:
-        elapsed = time.perf_counter() - self.start
-        return elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        return remaining(self.done, self.total, time.perf_counter() - self.start)
 
 
 class OptimizerSettings(Protocol):

@@ -65,6 +65,15 @@ def env_setting(name: str, env: Mapping[str, str] | None = None) -> str:
     return ENV_SETTINGS[name].value(os.environ if env is None else env)
 
 
+HOME_HELP = "the folder of runs and sweeps (default: $BEDASH_RUNS_DIR, else runs)"
+
+
+def home(given: str | None = None) -> str:
+    """The one folder of runs and sweeps (a --runs-dir flag, else BEDASH_RUNS_DIR, else runs):
+    every command and the dashboard read the same variable, so work from one shows in all."""
+    return given or env_setting("BEDASH_RUNS_DIR") or "runs"
+
+
 def check_env(env: Mapping[str, str] | None = None) -> None:
     """Every BEDASH_* setting checked, as at start-up: EnvError naming the first bad one, or a
     misspelt name (BEDASH_PROFLE=demo would drop the demo's caps as quietly as a bad value).

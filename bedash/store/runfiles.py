@@ -20,6 +20,7 @@ from bedash.names import (
     RESULT_COLUMNS,
     SELECTIVE_COLUMNS,
     SHIFT_COLUMNS,
+    STEP_COLUMNS,
     UNCERTAINTY_COLUMNS,
 )
 from bedash.store.readers import (
@@ -69,6 +70,10 @@ HISTORY: Schema = {
     "loss": column(Float(-1e300, 1e300, infinite=True)),  # a diverged epoch's loss is inf
     "epoch_seconds": column(SECONDS), "samples_per_s": column(POS),
 }  # fmt: skip
+STEPS: Schema = {  # the log points of training; x: epochs done (fractional)
+    "model": required(MODEL), "member": column(MEMBER), "x": required(Float(0.0, 1e12)),
+    "loss": column(Float(-1e300, 1e300, infinite=True)),
+}  # fmt: skip
 MEMBERS: Schema = {
     "model": required(MODEL), "member": required(MEMBER), "accuracy": column(UNIT),
     "nll": column(POS),
@@ -96,9 +101,9 @@ UNCERTAINTY: Schema = {  # uncertainty_<model>.csv
     "bin": required(COUNT), "lower": required(POS), "upper": required(POS),
     "count": required(COUNT), "fraction": column(UNIT),
 }  # fmt: skip
-_SCHEMAS = (RESULTS, HISTORY, MEMBERS, RELIABILITY, SHIFT, OOD, SELECTIVE, UNCERTAINTY)
-_COLUMNS = (RESULT_COLUMNS, HISTORY_COLUMNS, MEMBER_COLUMNS, RELIABILITY_COLUMNS, SHIFT_COLUMNS)
-_COLUMNS += (OOD_COLUMNS, SELECTIVE_COLUMNS, UNCERTAINTY_COLUMNS)
+_SCHEMAS = (RESULTS, HISTORY, STEPS, MEMBERS, RELIABILITY, SHIFT, OOD, SELECTIVE, UNCERTAINTY)
+_COLUMNS = (RESULT_COLUMNS, HISTORY_COLUMNS, STEP_COLUMNS, MEMBER_COLUMNS, RELIABILITY_COLUMNS)
+_COLUMNS += (SHIFT_COLUMNS, OOD_COLUMNS, SELECTIVE_COLUMNS, UNCERTAINTY_COLUMNS)
 for schema, names in zip(_SCHEMAS, _COLUMNS, strict=True):
     assert list(schema) == names, names[:2]
 
@@ -199,3 +204,10 @@ def read_tables(path: str | os.PathLike) -> RunTables:
         elif rows := _load(file, schema(RELIABILITY), t.problems):
             t.reliability[m.group(2)] = rows
     return t
+
+
+def read_steps(path: str | os.PathLike) -> tuple[list[Row], list[str]]:
+    """steps.csv of the run folder path, validated: (rows, problems), as read_tables' tables
+    (not among them: a long run logs thousands of points that a listing never needs)."""
+    problems: list[str] = []
+    return _load(Path(path) / "steps.csv", lambda f: read_table(f, STEPS), problems), problems

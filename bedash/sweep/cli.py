@@ -21,13 +21,13 @@ from typing import Any, TextIO
 
 from bedash import stopping
 from bedash.jobs.executor import Executor
-from bedash.names import FieldError, duration
+from bedash.names import FieldError, duration, program
 from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_values
 from bedash.settings.config import flag as config_flag
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.settings.types import Spec
 from bedash.store.folders import check_output_place
-from bedash.sweep.engines import LocalEngine, RayEngine
+from bedash.sweep.engines import LocalEngine, RayEngine, use_cluster_token
 from bedash.sweep.folder import check_out, is_sweep_dir, read_sweep_json, spec_from_sweep
 from bedash.sweep.grid import (
     MAX_CELLS,
@@ -70,7 +70,7 @@ def flag_of(field: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m bedash sweep",
+        prog=f"{program()} sweep",
         description="Run a grid of configs over seeds (every model kind per cell, on the same "
         "batches), then mean +- 95% CI per config and paired BatchEnsemble-minus-baseline "
         "intervals with a verdict. Sweepable flags take comma lists.",
@@ -97,13 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=["auto", "ray", "local"],
         default="auto",
-        help="ray (default), or local: in this process, one cell at a time "
-        "(the demo profile always runs locally)",
+        help="auto (default): Ray where it is installed, else in this process; ray; or local: "
+        "in this process, one cell at a time (the demo profile always runs locally)",
     )
     e.add_argument(
         "--address",
         help="a Ray cluster (HOST:PORT or auto; default: $RAY_ADDRESS, else a local "
-        "Ray started for this sweep)",
+        "Ray started for this sweep); its token (~/.ray/auth_token, $RAY_AUTH_TOKEN_PATH) is "
+        "sent unless $RAY_AUTH_MODE says otherwise",
     )
     e.add_argument(
         "--cpus-per-run",
@@ -261,12 +262,21 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
         if kind == "ray" or args.address:
             raise SweepError("engine", "the demo runs sweeps in this process (demo limit)")
         kind = "local"
-    if kind == "auto" and not args.address and not _have_ray():
-        kind = "local"  # `pip install .` without the ray extra: the cells run one by one here
-    if kind != "local" and not _have_ray():
-        raise SweepError(
-            "engine", "Ray is not installed (pip install 'bedash[ray]'); or use --engine local"
-        )
+    env_address = os.environ.get("RAY_ADDRESS") if kind != "local" else None
+    if not _have_ray() and kind != "local":
+        hint = "Ray is not installed (pip install 'bedash[ray]')"
+        if args.address:
+            raise SweepError("address", f"{hint}; or leave --address out to run here")
+        if env_address:  # never ignored: the user asked for that cluster
+            raise UsageError(f"RAY_ADDRESS={env_address}: {hint}; or unset RAY_ADDRESS")
+        if kind == "ray":
+            raise SweepError("engine", f"{hint}; or use --engine local")
+        # `pip install .` without the ray extra: the cells run one by one here, said so
+        print(f"bedash sweep: {hint}: the cells run in this process, one at a time",
+              file=sys.stderr)  # fmt: skip
+        kind = "local"
+    if kind != "local":  # before Ray is imported: it reads RAY_AUTH_MODE once, then
+        use_cluster_token(args.address or env_address)
     if kind != "local" and (why := ray_import_error()):
         raise SweepError(
             "engine",
@@ -325,10 +335,12 @@ def _num(text: str) -> str:
 
 
 class SweepBar:
-    """A bar over cells with an ETA on stderr (one line per event when it is not a terminal)."""
+    """A bar over cells with an ETA on stderr (one line per event when it is not a terminal).
+    The ETA shown never rises: a cell that ends late does not push it back up."""
 
     def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
         self.stream, self.quiet, self.width = stream, quiet, width
+        self.eta = math.inf
         self.tty = stream.isatty()
         self._open = False
 
@@ -341,11 +353,11 @@ class SweepBar:
     def on_event(self, ev: SweepEvent) -> None:
         if self.quiet:
             return
-        c = ev.counts
+        c, self.eta = ev.counts, min(self.eta, ev.eta)
         filled = int(ev.done / ev.total * self.width) if ev.total else self.width
         line = (
             f"[{'#' * filled}{'.' * (self.width - filled)}] {ev.done}/{ev.total} cells "
-            f"({c['running']} running, {c['failed']} failed) ETA {duration(ev.eta)}"
+            f"({c['running']} running, {c['failed']} failed) ETA {duration(self.eta)}"
         )
         if ev.kind == "ended" and ev.status not in ("finished", "diverged"):
             self.note(f"cell {ev.cell_id} {ev.status}" + (f": {ev.error}" if ev.error else ""))

@@ -379,6 +379,23 @@ class RayEngine:
             self._started_ray = False
 
 
+def use_cluster_token(address: str | None) -> bool:
+    """Send this machine's Ray token to the cluster at address: RAY_AUTH_MODE=token for this
+    process, when RAY_AUTH_MODE is unset and a token is at hand (RAY_AUTH_TOKEN,
+    RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token, Ray's order). `ray start --head` turns token auth
+    on whenever such a token exists (Ray 2.60), and any local ray.init writes one, while
+    ray.init(address=...) never turns it on: without this, InvalidAuthToken. A head without
+    token auth accepts a token all the same. Ray reads the mode when imported: call before.
+    True when it was set here."""
+    if not address or address == "auto" or "RAY_AUTH_MODE" in os.environ:
+        return False  # "auto": ray.init itself does this for a local head
+    given = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if not given and not (Path.home() / ".ray" / "auth_token").is_file():
+        return False  # no token: a head with token auth says so (InvalidAuthToken)
+    os.environ["RAY_AUTH_MODE"] = "token"
+    return True
+
+
 def pythonpath(root: Path) -> str:
     """PYTHONPATH with root first: a child process or a local Ray worker imports this bedash."""
     old = os.environ.get("PYTHONPATH", "")

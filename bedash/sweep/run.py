@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bedash.data.offline import check_offline, check_on_disk
+from bedash.estimate import remaining
 from bedash.jobs.record import JobControl
 from bedash.names import duration, parse_ood
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
@@ -137,7 +138,7 @@ def _drive(
         done = sum(counts[s] for s in DONE_STATUSES)
         left = sum(counts[s] for s in ("pending", "running"))
         elapsed = time.monotonic() - t0
-        eta = elapsed / len(ended_now) * left if ended_now else math.inf
+        eta = remaining(len(ended_now), len(ended_now) + left, elapsed)
         on_event(SweepEvent(kind, cell_id, status, counts, done, total, elapsed, eta, error))
 
     def started(cell_id: str, info: dict[str, Any]) -> None:
