@@ -405,3 +405,15 @@ def test_a_sweep_on_a_read_only_file_system_is_exit_2_naming_the_flag(
         f"bedash sweep: error: {flag}: cannot write in {ro}: Read-only file system"
     ]
     assert list(ro.iterdir()) == []
+
+
+def test_sweep_out_alone_with_a_name_too_long_is_exit_2_naming_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sweep --out DIR` alone (a resume) looks into DIR first: checked before (it was
+    `failed: [Errno 36] File name too long`, exit 1)."""
+    code, err = cli(["--out", str(tmp_path / ("x" * 300) / "sw")], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"bedash sweep: error: --out: the name '{'x' * 40}…' has 300 bytes, more than 255"
+    ]

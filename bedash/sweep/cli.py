@@ -176,6 +176,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bedash.store.folders import new_run_id
 
     limits = current_limits()
+    # before anything is read, made or started, one line naming the flag: the output place
+    # (the check of every command), then, where the cells run on this machine, train's checks
+    check_output_place(*((args.out, "out") if args.out else (args.sweeps_dir, "sweeps_dir")))
     spec = spec_from_args(args, limits)
     if spec is None and args.out and is_sweep_dir(args.out):  # only --out: resume what is there
         spec = spec_from_sweep(args.out, limits)  # a bad value names sweep.json
@@ -185,11 +188,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
     out = Path(args.out) if args.out else Path(args.sweeps_dir) / new_run_id()
     cells = check_cells(spec, limits, args.max_cells)
-    # before anything is made or Ray starts, one line naming the flag: the output place (the
-    # check of every command), then, where the cells run on this machine, train's checks
-    check_output_place(*((args.out, "out") if args.out else (args.sweeps_dir, "sweeps_dir")))
     check_out(out, spec)
-    here = args.engine == "local" or not (args.address or os.environ.get("RAY_ADDRESS"))
+    cluster = args.address or os.environ.get("RAY_ADDRESS")  # its workers run the cells
+    here = args.engine == "local" or limits.name == "demo" or not cluster
     check_files(cells, download=not args.no_download, here=here)
     if here:  # a cluster's workers have their own disks and devices
         from bedash.preflight import preflight
