@@ -417,3 +417,18 @@ def test_sweep_out_alone_with_a_name_too_long_is_exit_2_naming_out(
     assert err.strip().splitlines() == [
         f"bedash sweep: error: --out: the name '{'x' * 40}…' has 300 bytes, more than 255"
     ]
+
+
+def test_bad_input_an_engine_finds_late_stays_bad_input(tmp_path: Path) -> None:
+    """An engine that refuses its settings when it starts (an unreachable --address) raises
+    SweepError naming the setting, as before: that is not a failure of the machine."""
+    from bedash.sweep.grid import SweepError
+
+    class Refuses(FakeEngine):
+        def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+            raise SweepError("address", "cannot reach a Ray cluster at 10.0.0.1:6379")
+
+    with pytest.raises(SweepError) as e:
+        run_sweep(spec(), tmp_path / "sw", Refuses())
+    assert e.value.field == "address"
+    assert set(statuses(tmp_path / "sw")) == {"pending"}

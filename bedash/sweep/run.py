@@ -28,6 +28,7 @@ from bedash.sweep.grid import (
     CellOutcome,
     Ended,
     Started,
+    SweepError,
     SweepSpec,
     SweepStopped,
     check_cells,
@@ -172,6 +173,8 @@ def _drive(
         engine.run(todo, started=started, ended=ended, cancel=cancel)
     except SweepStopped as e:
         failure = str(e)
+    except SweepError:  # bad input found late (an engine's address): not the machine's failure
+        raise
     except Exception as e:  # the engine broke (Ray's processes gone...): no cell's fault
         first = str(e).strip().splitlines()[:1]
         failure = f"the {engine.name} engine failed ({': '.join([type(e).__name__, *first])})"
