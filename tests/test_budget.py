@@ -143,7 +143,7 @@ def test_run_experiment_refuses_before_the_folder_exists(
 
 
 def test_preflight_refuses_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bedash.dashboard.preflight import preflight
+    from bedash.preflight import preflight
 
     monkeypatch.setattr(budget, "host_available", lambda: (22 * GB, "this machine has"))
     with pytest.raises(ConfigError, match="22 GB available") as err:

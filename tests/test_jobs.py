@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from bedash.dashboard.jobs import submit_run
-from bedash.dashboard.preflight import preflight, train_images
 from bedash.jobs.executor import Executor
 from bedash.jobs.record import JobSnapshot
 from bedash.names import ConfigError
+from bedash.preflight import preflight, train_images
 from bedash.settings.config import RunConfig
 from bedash.settings.limits import Limits
 from bedash.store.folders import RunDirError

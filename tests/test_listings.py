@@ -26,6 +26,9 @@ TRAIN = ["train", "--dataset", "synthetic", "--train-size", "256", "--test-size"
          "--quiet"]  # fmt: skip
 BENCH = ["bench", "--device", "cpu", "--dataset", "synthetic", "--train-size", "640",
          "--test-size", "64"]  # fmt: skip
+SWEEP = ["sweep", "--dataset", "synthetic", "--train-size", "64", "--test-size", "32",
+         "--epochs", "1", "--hidden", "8", "--device", "cpu", "--engine", "local", "--seeds", "0",
+         "--quiet"]  # fmt: skip
 LONG = "x" * 300  # longer than any file system's name limit (255 bytes)
 
 
@@ -245,7 +248,13 @@ SAYS = {
 @pytest.mark.parametrize("kind", list(SAYS))
 @pytest.mark.parametrize(
     ("command", "flag"),
-    [("train", "--out"), ("train", "--runs-dir"), ("bench", "--out")],
+    [
+        ("train", "--out"),
+        ("train", "--runs-dir"),
+        ("bench", "--out"),
+        ("sweep", "--out"),
+        ("sweep", "--sweeps-dir"),
+    ],
 )
 def test_every_output_place_is_checked_before_the_first_measurement(
     command: str,
@@ -260,14 +269,16 @@ def test_every_output_place_is_checked_before_the_first_measurement(
     naming the flag before anything is loaded or timed (bench ran to the end, then failed)."""
     from bedash import experiment
     from bedash.benchmark import run
+    from bedash.sweep import cli as sweep_cli
 
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("measured before the output place was checked")
 
     monkeypatch.setattr(run, "run_bench", never)
     monkeypatch.setattr(experiment, "load_dataset", never)
+    monkeypatch.setattr(sweep_cli, "make_engine", never)
     place = _place(kind, tmp_path, monkeypatch)
-    argv = [*(TRAIN if command == "train" else BENCH), flag, str(place)]
+    argv = [*{"train": TRAIN, "bench": BENCH, "sweep": SWEEP}[command], flag, str(place)]
     err = one_line_exit(argv, 2, capsys)
     assert err.startswith(f"bedash {command}: error: {flag}: "), err
     assert SAYS[kind] in err

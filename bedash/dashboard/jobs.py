@@ -7,11 +7,11 @@ from __future__ import annotations
 import functools
 from types import MappingProxyType
 
-from bedash.dashboard.preflight import check_runs_dir, preflight
 from bedash.estimate import RunEta
 from bedash.jobs.executor import Executor
 from bedash.jobs.record import DataProgress, Job, JobControl, TracePoint
 from bedash.names import ConfigError, EpochRecord, Progress
+from bedash.preflight import check_runs_dir, preflight
 from bedash.settings.config import RunConfig
 from bedash.settings.limits import Limits
 from bedash.store.folders import RunDirError, new_run_id

@@ -166,11 +166,24 @@ def written_by_bedash(path: str | os.PathLike) -> bool:
 def is_run_dir(path: str | os.PathLike) -> bool:
     """Whether the folder holds a run's files at all (config.json, status.json or the lock),
     damaged or not: what the pages open and `delete_run` removes after the user confirmed.
+    A sweep folder (its own marker, sweep.json, in any state) is none, though it has the lock.
     Whether bedash wrote it is `written_by_bedash`."""
     p = Path(path)
-    return p.is_dir() and any(
-        os.path.lexists(p / n) for n in ("config.json", "status.json", LOCK_NAME)
+    return (
+        p.is_dir()
+        and not os.path.lexists(p / SWEEP_MARKER)
+        and any(os.path.lexists(p / n) for n in ("config.json", "status.json", LOCK_NAME))
     )
+
+
+def is_sweep_folder(path: str | os.PathLike) -> bool:
+    """Whether the folder holds sweep.json, in any state (a sweep's folder, never a run's);
+    OSError when its user may not look into it."""
+    try:
+        os.lstat(Path(path) / SWEEP_MARKER)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
 
 
 def who(record: dict[str, Any]) -> str:

@@ -19,11 +19,11 @@ from typing import Any
 from bedash.names import FINAL_STATUSES, RUN_STATUSES
 from bedash.settings.config import config_problem
 from bedash.store.folders import (
-    SWEEP_MARKER,
     RunDirError,
     bedash_signed,
     check_name_lengths,
     is_run_dir,
+    is_sweep_folder,
     run_path,
     valid_run_id,
     who,
@@ -202,7 +202,7 @@ def _list_entry(e: os.DirEntry, path: Path, real_root: Path) -> RunInfo | None:
             return RunInfo(e.name, path, "damaged", reason)
     elif not e.is_dir(follow_symlinks=False):
         return None
-    elif (path / SWEEP_MARKER).is_file():  # raises for a folder its user may not read
+    if is_sweep_folder(path):  # raises for a folder its user may not read
         return None  # a sweep folder: its cells are runs, the folder is not (the Sweeps page)
     return read_run(path)
 

@@ -3,8 +3,9 @@
 Every setting of `train` is a flag here too; a sweepable one takes a comma list (`--members
 1,2,4,8 --seeds 0-4`). Rerunning the same command (or just `--out DIR`) resumes: finished cells
 are kept, failed and interrupted ones run again.
-Exit codes: 0 every cell finished, 1 some cell failed, 2 bad input (one line naming the
-flag), 130 interrupted. The driver never imports torch (Ray workers do).
+Exit codes: 0 every cell finished, 1 a cell failed or the machine did (a full disk, the folder
+gone, Ray broken: one line), 2 bad input (one line naming the flag), 130 interrupted. The driver
+imports torch only to check the cells that run on this machine, as `train` does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_value
 from bedash.settings.config import flag as config_flag
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.settings.types import Spec
+from bedash.store.folders import check_output_place
 from bedash.store.readers import FileProblem, safe_text
 from bedash.store.sweepfiles import read_stats
 from bedash.sweep.engines import LocalEngine, RayEngine, use_cluster_token
@@ -34,6 +36,7 @@ from bedash.sweep.grid import (
     MAX_CELLS,
     SweepError,
     SweepSpec,
+    SweepStopped,
     check_cells,
     check_size,
     parse_seeds,
@@ -44,9 +47,11 @@ from bedash.sweep.run import SweepEvent, check_files, sweep_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading
-SWEEP_SETTINGS = ("seeds", "out", "address", "max_cells", "cpus_per_run", "gpus_per_run", "engine")
 # the sweep settings an error may name, and their flags
-SWEEP_FLAGS = {n: "--" + n.replace("_", "-") for n in (*SWEEP_SETTINGS, "no_download")}
+SWEEP_SETTINGS = ("seeds", "out", "sweeps_dir", "address", "max_cells", "engine", "no_download")
+SWEEP_FLAGS = {
+    n: "--" + n.replace("_", "-") for n in (*SWEEP_SETTINGS, "cpus_per_run", "gpus_per_run")
+}
 
 
 class UsageError(Exception):
@@ -161,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"\nbedash sweep: {stopping.word(e)}", file=sys.stderr)
         return stopping.exit_code(e)
+    except SweepStopped as e:  # the machine failed: what, what is kept, how to go on
+        print(f"bedash sweep: failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except OSError as e:  # the machine failed (a write in the sweep folder...): one line
         print(f"bedash sweep: failed: {e}; the cells done are kept", file=sys.stderr)
         return EXIT_FAILED
@@ -172,6 +180,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bedash.store.folders import new_run_id
 
     limits = current_limits()
+    # before anything is read, made or started, one line naming the flag: the output place
+    # (the check of every command), then, where the cells run on this machine, train's checks
+    check_output_place(*((args.out, "out") if args.out else (args.sweeps_dir, "sweeps_dir")))
     spec = spec_from_args(args, limits)
     if spec is None and args.out and is_sweep_dir(args.out):  # only --out: resume what is there
         spec = spec_from_sweep(args.out, limits)  # a bad value names sweep.json
@@ -182,8 +193,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.sweeps_dir) / new_run_id()
     cells = check_cells(spec, limits, args.max_cells)
     check_out(out, spec)
-    # before Ray starts: one line naming the flag
-    check_files(cells, download=not args.no_download, here=not args.address)
+    cluster = args.address or os.environ.get("RAY_ADDRESS")  # its workers run the cells
+    here = args.engine == "local" or limits.name == "demo" or not cluster
+    check_files(cells, download=not args.no_download, here=here)
+    if here:  # a cluster's workers have their own disks and devices
+        from bedash.preflight import preflight
+
+        for cfg in {c.config_index: c.config for c in cells}.values():
+            preflight(cfg, limits)
     engine = make_engine(args, spec, limits)
     cancel = threading.Event()
     bar = SweepBar(sys.stderr, quiet=args.quiet)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bedash.names import ConfigError, FieldError
-from bedash.settings.limits import Limits
+from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.store.annotations import FILE as ANNOTATIONS
 from bedash.store.atomic import atomic_write_bytes, atomic_write_text
-from bedash.store.folders import RUN_ID_RE, is_run_dir, is_run_file, who
+from bedash.store.folders import RUN_ID_RE, check_output_place, is_run_dir, is_run_file, who
 from bedash.store.lock import LOCK_NAME, LockHeld, RunLock, holder, probe
 from bedash.store.readers import (
     Choice,
@@ -33,7 +33,16 @@ from bedash.store.readers import (
     required,
     safe_text,
 )
-from bedash.sweep.grid import CELL_STATUSES, DONE_STATUSES, Cell, SweepError, SweepSpec
+from bedash.sweep.grid import (
+    CELL_STATUSES,
+    DONE_STATUSES,
+    MAX_CELLS_CEILING,
+    Cell,
+    SweepError,
+    SweepSpec,
+    SweepStopped,
+    check_size,
+)
 
 SWEEP_FILE, SUMMARY_FILE, PAIRED_FILE = "sweep.json", "summary.csv", "paired.csv"
 SWEEP_FORMAT = "bedash-sweep"
@@ -72,6 +81,9 @@ class SweepStore:
         self._lock = threading.Lock()
         self._folder_lock = lock  # the run store's lock on the whole folder: one writer
         self._entries = {e["id"]: e for e in state["cells"]}
+        # the folder itself, held open: sweep.json follows it when it is moved mid-sweep
+        self._fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.kept = 0  # cells done as the last sweep.json written says
 
     # construction
 
@@ -116,6 +128,23 @@ class SweepStore:
     def close(self) -> None:
         """Release the folder's lock (the sweep ended; a no-op when done twice)."""
         self._folder_lock.release()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def whereabouts(self) -> str:
+        """ "" while the folder is at its path, else "moved" or "deleted" (by someone else)."""
+        held = os.fstat(self._fd)
+        if held.st_nlink == 0:
+            return "deleted"
+        try:
+            return "" if os.path.samestat(os.stat(self.path), held) else "moved"
+        except OSError:
+            return "moved"
+
+    def stopped(self, e: OSError, path: Path) -> SweepStopped:
+        """A failed write of path in the folder: the machine's failure, which stops the sweep."""
+        return SweepStopped(f"{(e.strerror or type(e).__name__).lower()} writing {path}")
 
     def _recheck_done(self) -> None:
         """A cell kept as done must still have its results; otherwise it runs again."""
@@ -144,16 +173,28 @@ class SweepStore:
             self.save()
 
     def save(self) -> None:
+        """Write sweep.json (SweepStopped when it cannot be)."""
         self.state["updated"] = now()
-        atomic_write_text(self.path / SWEEP_FILE, json.dumps(self.state, indent=2))
+        try:
+            atomic_write_text(SWEEP_FILE, json.dumps(self.state, indent=2), folder_fd=self._fd)
+        except OSError as e:
+            raise self.stopped(e, self.path / SWEEP_FILE) from e
+        self.kept = sum(e["status"] in DONE_STATUSES for e in self.state["cells"])
 
     # cells' files
 
     def write_run(self, cell_id: str, files: dict[str, bytes], meta: dict[str, Any]) -> None:
         """Replace the cell's run files with what its task sent; meta goes into config.json
         `_meta.sweep`. status.json is written last, so a reader never sees a finished run
-        with missing files."""
+        with missing files. ValueError for a link in the cell's place (the cell fails);
+        SweepStopped when a write fails (the machine's failure: the sweep stops)."""
         folder = self.path / cell_id
+        try:
+            self._write_run(folder, files, meta)
+        except OSError as e:
+            raise self.stopped(e, Path(e.filename) if e.filename else folder) from e
+
+    def _write_run(self, folder: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
         folder.mkdir(exist_ok=True)
         if os.path.islink(folder):  # swapped in since open(): its target is not ours
             raise ValueError(f"{folder} is a symbolic link; a sweep never writes through one")
@@ -179,8 +220,7 @@ def check_out(path: str | Path, spec: SweepSpec, *, locked: bool = False) -> Non
     `locked`: the caller holds its lock) and whose cells' folders are no links. Writes
     nothing."""
     p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise SweepError("out", f"{p} exists and is not a folder")
+    check_output_place(p, "out")  # every command's check: a folder that can be written or made
     if not locked and p.is_dir() and probe(p):
         raise busy(p, holder(p))
     if os.path.lexists(p / SWEEP_FILE):
@@ -248,11 +288,16 @@ def sweep_problem(name: str, state: Any) -> str:
     if not all(isinstance(v, list) for v in state["grid"].values()):
         return f"{name} has a bad 'grid': each setting's values must be a list"
     try:
-        spec = SweepSpec.from_dict(state)
+        spec = SweepSpec.from_dict(state)  # lists no config nor cell
     except FieldError as e:
         return f"{name} holds no valid grid ({safe_text(e.field, 40)}: {safe_text(e.message)})"
     except (TypeError, ValueError, RecursionError) as e:
         return f"{name} holds no valid grid ({safe_text(e)})"
+    try:  # counted before anything is listed; the cap of --max-cells is checked by the caller
+        check_size(spec.n_configs, len(seeds), DEFAULT_LIMITS, MAX_CELLS_CEILING)
+    except SweepError as e:
+        field = "seeds" if len(seeds) > MAX_CELLS_CEILING else "grid"
+        return f"{name} has a bad '{field}': {e.message}"
     cells = state.get("cells")
     if not isinstance(cells, list):
         return f"{name} has a bad 'cells': not a list"
@@ -343,8 +388,11 @@ def read_snapshot(path: str | Path) -> SweepSnapshot:
         state = read_sweep_json(path)
     except SweepError as e:
         return SweepSnapshot(Path(path), "failed", {}, [], e.message)
-    cells = state["cells"]
-    return SweepSnapshot(Path(path), str(state.get("status", "")), count_statuses(cells), cells)
+    cells, status = state["cells"], str(state.get("status", ""))
+    if probe(Path(path)) is False:  # no live process writes it: what says running was cut short
+        status = "interrupted" if status == "running" else status  # (a full disk, a kill -9)
+        cells = [{**c, "status": "interrupted"} if c["status"] == "running" else c for c in cells]
+    return SweepSnapshot(Path(path), status, count_statuses(cells), cells)
 
 
 def count_statuses(cells: list[dict[str, Any]]) -> dict[str, int]:

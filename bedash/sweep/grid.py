@@ -32,6 +32,12 @@ class SweepError(FieldError):
     address, max_cells, cpus_per_run...)."""
 
 
+class SweepStopped(Exception):
+    """The machine failed under a running sweep (a write in its folder failed, the folder went,
+    the engine broke): the sweep stops, the cells done are kept, the rest resumes. The message
+    is the one line the user reads."""
+
+
 # -- the grid ----------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from bedash.jobs.record import JobControl
 from bedash.names import duration, parse_ood
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
 from bedash.store.atomic import atomic_write_text
+from bedash.store.readers import safe_text
 from bedash.store.writer import csv_text
 from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, SweepStore, now
 from bedash.sweep.grid import (
@@ -27,7 +28,9 @@ from bedash.sweep.grid import (
     CellOutcome,
     Ended,
     Started,
+    SweepError,
     SweepSpec,
+    SweepStopped,
     check_cells,
 )
 from bedash.sweep.rows import (
@@ -100,8 +103,10 @@ def run_sweep(
 ) -> SweepResult:
     """Run (or resume) the sweep in out with engine (bedash.sweep.engines). Bad input raises
     SweepError/ConfigError before anything is written. A failing cell fails alone; cancel
-    stops the running cells (marked interrupted) and returns; rerunning resumes. The folder
-    is locked for the whole sweep: a second writer gets SweepError('out') naming the first."""
+    stops the running cells (marked interrupted) and returns; rerunning resumes. A failure of
+    the machine (a write in the folder, the folder gone, the engine broken) stops the sweep
+    the same way, then raises SweepStopped naming it. The folder is locked for the whole
+    sweep: a second writer gets SweepError('out') naming the first."""
     cells = check_cells(spec, limits, max_cells)
     store = SweepStore.open(out, spec, cells)
     try:
@@ -138,6 +143,8 @@ def _drive(
         on_event(SweepEvent(kind, cell_id, status, counts, done, total, elapsed, eta, error))
 
     def started(cell_id: str, info: dict[str, Any]) -> None:
+        if store.whereabouts():  # moved or deleted: no cell's files could be written
+            raise SweepStopped(f"the sweep folder {store.path} is gone")
         attempts = store.entry(cell_id).get("attempts", 0) + 1
         store.update(cell_id, status="running", attempts=attempts, started=now(), error="", **info)
         emit("started", cell_id, "running")
@@ -146,10 +153,10 @@ def _drive(
         info = {**info, "node": outcome.node or info.get("node", "")}
         info["host"] = outcome.host or info.get("host", "")
         meta = {"sweep": store.path.name, "cell": outcome.cell_id, "engine": engine.name, **info}
-        try:
+        try:  # an OSError is SweepStopped: the sweep stops, this cell stays to resume
             if outcome.files:
                 store.write_run(outcome.cell_id, outcome.files, meta)
-        except (OSError, ValueError) as e:  # a write failed: this cell fails, the rest go on
+        except ValueError as e:  # a link in the cell's place: this cell fails, the rest go on
             outcome.status, outcome.error = "failed", f"cannot write the run: {e}"
         seconds = outcome.ended - outcome.started if outcome.ended else None
         status, error = outcome.status, outcome.error
@@ -161,8 +168,16 @@ def _drive(
             write_stats(store)
         emit("ended", outcome.cell_id, outcome.status, outcome.error)
 
+    failure = ""
     try:
         engine.run(todo, started=started, ended=ended, cancel=cancel)
+    except SweepStopped as e:
+        failure = str(e)
+    except SweepError:  # bad input found late (an engine's address): not the machine's failure
+        raise
+    except Exception as e:  # the engine broke (Ray's processes gone...): no cell's fault
+        first = str(e).strip().splitlines()[:1]
+        failure = f"the {engine.name} engine failed ({': '.join([type(e).__name__, *first])})"
     finally:
         interrupted = False
         for e in store.state["cells"]:
@@ -176,9 +191,28 @@ def _drive(
         else:
             status = "finished"
         store.state["status"] = status
-        store.save()
-        write_stats(store)
+        try:
+            store.save()
+            if not failure:  # after one, the cells' files may be out of reach
+                write_stats(store)
+        except SweepStopped as e:
+            failure = failure or str(e)
+    if failure:
+        raise SweepStopped(stop_message(store, safe_text(failure, 500)))
     return SweepResult(store.path, status, counts)
+
+
+def stop_message(store: SweepStore, failure: str) -> str:
+    """The one line of a sweep the machine stopped: what failed, what is kept, how to go on."""
+    where, done = store.whereabouts(), f"{store.kept} of {len(store.cells)} cells done"
+    if where == "deleted":
+        return f"the sweep folder {store.path} was deleted while the sweep ran"
+    if where == "moved":
+        return (
+            f"the sweep folder {store.path} was moved while the sweep ran; {done} are kept in "
+            "it; resume with --out at its new place"
+        )
+    return f"{failure}; {done} are kept; resume with the same command"
 
 
 def write_stats(store: SweepStore) -> None:
@@ -191,10 +225,13 @@ def write_stats(store: SweepStore) -> None:
         **uncertainty_tables(store, records),
     }
     for name, table in tables.items():
-        if table is None:
-            (store.path / name).unlink(missing_ok=True)
-        else:
-            atomic_write_text(store.path / name, csv_text(*table))
+        try:
+            if table is None:
+                (store.path / name).unlink(missing_ok=True)
+            else:
+                atomic_write_text(store.path / name, csv_text(*table))
+        except OSError as e:
+            raise store.stopped(e, store.path / name) from e
 
 
 def sweep_task(

@@ -1,5 +1,5 @@
-"""Checks before a job is queued: what can be known to fail before training, reported when Start
-is pressed, not after the data has loaded."""
+"""Checks before any work: what can be known to fail before training, reported when the
+dashboard's Start is pressed or before `sweep` makes its folder, not after the data loaded."""
 
 from __future__ import annotations
 
