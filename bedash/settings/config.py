@@ -92,7 +92,8 @@ class RunConfig:
     arch: str = setting(
         T["choice"], "mlp", "Architecture",
         "mlp: the seed notebook's MLP; cnn: a small conv net; resnet: wants a GPU (ResNet-9: 2.3 "
-        "GFLOP per training image, 110 TFLOP per CIFAR-10 epoch: hours on a CPU).", "model", choices=ARCHS, choice_labels=ARCH_LABELS, sweepable=True,
+        "GFLOP per training image, 110 TFLOP per CIFAR-10 epoch: hours on a CPU).",
+        "model", choices=ARCHS, choice_labels=ARCH_LABELS, sweepable=True,
     )  # fmt: skip
     members: int = setting(
         T["int"], 5, "Members (E)", "Ensemble size E (the seed uses 5).", "model",
