@@ -291,9 +291,11 @@ class RunConfig:
 
     def validate(self, limits: Limits = DEFAULT_LIMITS) -> RunConfig:
         """Raise ConfigError naming the first bad field and the allowed values; return self."""
+        lim = limit_suffix(limits)
+        if limits.cpu_only and self.arch == "resnet":  # first: the other fields matter less
+            raise ConfigError("arch", f"resnet wants a GPU, and only cpu is available{lim}")
         for s in config_fields(extra=True):
             check_value(s, getattr(self, s.name), limits)
-        lim = limit_suffix(limits)
         if len(set(self.models)) != len(self.models):
             raise ConfigError("models", f"lists a kind twice ({', '.join(self.models)})")
         if self.member_batch == "split" and self.batch_size < self.members:
@@ -310,8 +312,6 @@ class RunConfig:
             validation_size(self.val_size, self.train_size)
         if self.label_smoothing >= 1.0:
             raise ConfigError("label_smoothing", f"must be below 1 (got {self.label_smoothing})")
-        if limits.cpu_only and self.arch == "resnet":
-            raise ConfigError("arch", f"resnet wants a GPU, and only cpu is available{lim}")
         if limits.cpu_only and self.device not in ("auto", "cpu"):
             raise ConfigError("device", f"only cpu is available{lim} (got {self.device!r})")
         if self.dataset not in BUILTIN_DATASETS and not limits.allows_folder(self.dataset):
