@@ -115,7 +115,7 @@ def test_messages_keep_their_wording() -> None:
     )
     assert message(DEMO_LIMITS, train_size=None) == "must be at most 10000 (demo limit) (got all)"
     assert message(DEMO_LIMITS, channels=2000) == "must be from 1 to 1024 (got 2000)"  # no cap
-    assert message(arch="vit") == "unknown value 'vit'; allowed: mlp, cnn"
+    assert message(arch="vit") == "unknown value 'vit'; allowed: mlp, cnn, resnet"
     assert message(lr=0.0) == "must be a finite number > 0 (got 0.0)"
     assert message(weight_decay=-0.5) == "must be >= 0 (got -0.5)"
     assert message(weight_decay=math.nan) == "must be a finite number >= 0 (got nan)"
