@@ -154,7 +154,8 @@ class Stepper:
         xb, yb = self.batcher.batch(idx)
         if self.mixed_precision:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", torch.bfloat16, enabled=self.mixed_precision):
+        # no autocast cache: a CUDA graph (Adam) cannot capture one
+        with torch.autocast("cuda", torch.bfloat16, self.mixed_precision, cache_enabled=False):
             out = self.model(xb, split=True) if self.split else self.model(xb)  # (E, b, C)
         E, b = out.shape[0], out.shape[1]
         target = yb[: E * b].view(E, b) if self.split else yb.expand(E, b)
