@@ -177,3 +177,15 @@ def test_every_kind_lowers_its_loss_in_a_few_steps(kind: str) -> None:
         losses = [float(step(idx).mean()) for _ in range(6)]
         assert all(math.isfinite(v) for v in losses)
         assert losses[-1] < losses[0], losses
+
+
+@pytest.mark.parametrize("kind", ["batchensemble", "ensemble_parallel"])
+def test_predict_shared_equals_the_plain_forward(kind: str) -> None:
+    """The inference path computes the stem's convolution once for every member."""
+    model = build_model(kind, TINY.replace(fast_init="normal"))
+    xs = [torch.randn(5, 3, 32, 32), torch.randn(3, 3, 32, 32)]
+    warm_bn(model, xs[0])
+    model.eval()
+    with torch.no_grad():
+        for out, x in zip(model.predict_shared(xs), xs, strict=True):
+            torch.testing.assert_close(out, model(x), rtol=1e-4, atol=1e-5)

@@ -6,7 +6,9 @@
   depth 18: He et al.'s ResNet-18 as used on CIFAR (3x3 stem, no stem pool; torch-uncertainty's
             and edward2's CIFAR ResNets): four stages of two basic blocks, global average pool.
 Only nn.Conv2d, nn.BatchNorm2d and nn.Linear hold parameters, so `batchensemble` and
-`parallel_ensemble` (bedash.method.layers) convert every kind of this network.
+`parallel_ensemble` (bedash.method.layers) convert every kind of this network. BatchEnsemble
+keeps each BatchNorm shared by the members (uncertainty-baselines' wide_resnet_batchensemble and
+torch-uncertainty's batched ResNets do the same); the stacked ensemble stacks one per member.
 """
 
 from __future__ import annotations
