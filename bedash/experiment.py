@@ -35,6 +35,7 @@ from bedash.method.train import (
     FitResult,
     fit,
     make_optimizer,
+    make_scheduler,
     predict_timed,
 )
 from bedash.names import (
@@ -134,7 +135,8 @@ def run_experiment(
     # uncertainty under shift: the validation split leaves the training set, OOD sets load
     dataset, uncertainty = prepare_run(cfg, dataset, download=download)
     data = dataset.to(device)
-    batcher = Batcher(data.train, cfg.batch_size, cfg.seed)  # DatasetError if the batch is too big
+    augment = cfg.chosen("augment") == "crop-flip"
+    batcher = Batcher(data.train, cfg.batch_size, cfg.seed, augment=augment)  # DatasetError: batch
 
     if cancel is not None and cancel.is_set():  # stopped while the data loaded: touch nothing
         return RunResult(Path(out_dir), "cancelled", error=NOT_STARTED, written=False)
@@ -224,15 +226,19 @@ def _train(
     if isinstance(model, Ensemble):
         return _train_sequential(kind, model, batcher, cfg, cb, cancel)
     graph = _use_graphs(cfg, batcher)
+    optimizer = make_optimizer(model, cfg, capturable=graph)
     return fit(
         _maybe_compile(model, cfg),
         batcher,
-        make_optimizer(model, cfg, capturable=graph),
+        optimizer,
         epochs=cfg.epochs,
         name=kind,
         split=kind == "batchensemble" and cfg.member_batch == "split",
         loss_scale=loss_scale(kind, model.members),
         graph=graph,
+        scheduler=make_scheduler(optimizer, cfg.epochs * len(batcher)),
+        label_smoothing=cfg.label_smoothing,
+        mixed_precision=cfg.arch == "resnet",  # bf16 on CUDA: the MLP's and CNN's figures stay
         callback=cb,
         cancel=cancel,
         **more,

@@ -146,7 +146,11 @@ def test_experiment_page_offers_every_field_with_bounds_and_help(dirs: Path) -> 
     assert [models.proto.options[i].content for i in range(4)] == [
         charts.MODEL_LABELS[k] for k in MODEL_KINDS
     ]
-    assert at.radio(key="arch").options == ["MLP (the seed's)", "CNN (3 conv blocks)"]
+    assert at.radio(key="arch").options == [
+        "MLP (the seed's)",
+        "CNN (3 conv blocks)",
+        "ResNet (GPU)",
+    ]
     assert {"fast_init", "bias", "member_batch", "dataset_kind"} <= {r.key for r in at.radio}
     assert at.checkbox(key="compile").value is False
     assert at.text_input(key="notes").value == ""

@@ -25,8 +25,10 @@ HUGE = RunConfig(members=64, hidden=16384, layers=16)
         RunConfig(members=3, hidden=16, layers=2),
         RunConfig(members=4, hidden=8, layers=3, bias="member", fast_init="normal"),
         RunConfig(members=2, hidden=12, arch="cnn", channels=4),
+        RunConfig(members=3, arch="resnet", width=4),
+        RunConfig(members=2, arch="resnet", depth="18", width=4, bias="member"),
     ],
-    ids=["mlp", "mlp-member-bias", "cnn"],
+    ids=["mlp", "mlp-member-bias", "cnn", "resnet9", "resnet18"],
 )
 def test_parameters_equal_the_built_models(kind: str, cfg: RunConfig) -> None:
     assert param_bytes(kind, cfg) == param_stats(build_model(kind, cfg))
@@ -71,13 +73,26 @@ def test_a_config_too_big_is_refused_with_both_numbers() -> None:
         ),
         (RunConfig(members=64, arch="cnn", channels=1024, models=("batchensemble",)), "members"),
         (RunConfig(dataset="synthetic", train_size=10**9), "train_size"),
+        (RunConfig(arch="resnet", width=1024, members=4, models=("batchensemble",)), "width"),
     ],
-    ids=["ensemble-width", "batch", "cnn-members", "data"],
+    ids=["ensemble-width", "batch", "cnn-members", "data", "resnet-width"],
 )
 def test_the_refusal_names_the_dominant_field(cfg: RunConfig, field: str) -> None:
     with pytest.raises(ConfigError) as err:
         check_budget(cfg, "cpu", available=8 * GB)
     assert err.value.field == field
+
+
+def test_the_resnet_recipe_fits_one_80_gb_gpu_and_not_a_small_one() -> None:
+    """Activations are read off the real ResNet on the meta device: at batch 512 they are
+    most of the estimate, and grow with E for the kinds that run all members at once."""
+    cfg = RunConfig(arch="resnet", batch_size=512, members=4, models=("single", "batchensemble"))
+    need = check_budget(cfg, "cpu", available=80 * GB)
+    assert need.kind == "batchensemble" and need.parts["activations"] > need.total / 2
+    single = estimate(cfg.replace(models=("single",)), 50_000, 10_000)
+    assert need.parts["activations"] == 4 * single.parts["activations"]
+    with pytest.raises(ConfigError):
+        check_budget(cfg, "cpu", available=8 * GB)
 
 
 def test_the_margin_refuses_what_would_only_just_fit() -> None:

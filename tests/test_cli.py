@@ -61,7 +61,7 @@ def test_default_out_goes_to_runs_dir(tmp_path: Path) -> None:
         (["--lr", "nan"], "--lr: must be a finite number > 0 (got nan)"),
         (["--lr", "-1"], "--lr: must be a finite number > 0"),
         (["--lr", "inf"], "--lr: must be a finite number > 0 (got inf)"),
-        (["--arch", "vit"], "--arch: unknown value 'vit'; allowed: mlp, cnn"),
+        (["--arch", "vit"], "--arch: unknown value 'vit'; allowed: mlp, cnn, resnet"),
         (["--train-size", "0"], "--train-size: must be from 1"),
         (["--batch-size", "0"], "--batch-size: must be from 1"),
         (["--models", "batchensemble,forest"], "--models: unknown value 'forest'; allowed:"),

@@ -110,3 +110,12 @@ def test_graph_fits_do_not_grow_gpu_memory() -> None:
         torch.cuda.synchronize()
         after.append(torch.cuda.memory_allocated())
     assert after[2] == after[1] == after[0]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])  # adam: the step is a CUDA graph
+def test_cuda_resnet_recipe_runs_in_bf16_and_channels_last(tmp_path: Path, optimizer: str) -> None:
+    lr = 0.05 if optimizer == "sgd" else 1e-3
+    kinds = ("batchensemble", "ensemble_parallel", "single")
+    cfg = CFG.replace(arch="resnet", width=8, optimizer=optimizer, lr=lr, models=kinds)
+    res = run_experiment(cfg, tmp_path / "r")
+    assert res.status == "finished" and [r["status"] for r in res.rows] == ["finished"] * 3

@@ -16,6 +16,7 @@ from bedash.settings import config as C
 from bedash.settings.config import RunConfig, spec
 from bedash.settings.limits import Limits
 from bedash.settings.profile import DEMO_LIMITS
+from bedash.settings.summary import config_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,7 +115,7 @@ def test_messages_keep_their_wording() -> None:
     )
     assert message(DEMO_LIMITS, train_size=None) == "must be at most 10000 (demo limit) (got all)"
     assert message(DEMO_LIMITS, channels=2000) == "must be from 1 to 1024 (got 2000)"  # no cap
-    assert message(arch="vit") == "unknown value 'vit'; allowed: mlp, cnn"
+    assert message(arch="vit") == "unknown value 'vit'; allowed: mlp, cnn, resnet"
     assert message(lr=0.0) == "must be a finite number > 0 (got 0.0)"
     assert message(weight_decay=-0.5) == "must be >= 0 (got -0.5)"
     assert message(weight_decay=math.nan) == "must be a finite number >= 0 (got nan)"
@@ -203,16 +204,18 @@ def test_config_problem_output_escapes_control_characters() -> None:
 
 
 def test_summary_text() -> None:
-    assert C.config_summary(RunConfig().to_dict()) == (
+    assert config_summary(RunConfig().to_dict()) == (
         "cifar10 (all train / all test images) · MLP 2 × 128 · E = 5 · 20 epochs · batch 32 · "
         "lr 0.001 · seed 0"
     )
     cnn = RunConfig(dataset="/data/pets/", arch="cnn", channels=16, train_size=12_000).to_dict()
-    assert C.config_summary(cnn) == (
+    assert config_summary(cnn) == (
         "pets (12,000 train / all test images) · CNN 16 channels, width 128 · E = 5 · "
         "20 epochs · batch 32 · lr 0.001 · seed 0"
     )
-    assert "E = None" in C.config_summary({})  # a bare dict still gives a line
+    resnet = RunConfig(arch="resnet", depth="18", width=32).to_dict()
+    assert "· RESNET-18, width 32 ·" in config_summary(resnet)
+    assert "E = None" in config_summary({})  # a bare dict still gives a line
 
 
 @pytest.mark.slow  # a subprocess

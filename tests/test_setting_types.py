@@ -82,7 +82,7 @@ def test_the_whole_number_message_gives_the_profiles_bounds() -> None:
         ("train_size", 10**10, "must be at most 1000000000 (got 10000000000)"),
         ("lr", 0.0, "must be a finite number > 0 (got 0.0)"),
         ("weight_decay", -1.0, "must be >= 0 (got -1.0)"),
-        ("arch", "vit", "unknown value 'vit'; allowed: mlp, cnn"),
+        ("arch", "vit", "unknown value 'vit'; allowed: mlp, cnn, resnet"),
         ("models", (), "choose at least one of batchensemble, ensemble, ensemble_parallel, single"),
         ("models", ("single", "forest"), "unknown value 'forest'; allowed: batchensemble, "
          "ensemble, ensemble_parallel, single"),
@@ -135,9 +135,12 @@ def test_flags_come_from_the_table() -> None:
         3, 0.5, ("single",), False, None
     )  # fmt: skip
     assert parser.parse_args([]).models == ("batchensemble", "ensemble", "single")
-    assert "[--arch {mlp,cnn}]" in parser.format_help()
+    assert "[--arch {mlp,cnn,resnet}]" in parser.format_help()
     lr, size = spec("lr"), spec("train_size")
-    assert lr.type.flag_help(lr) == "Adam's learning rate (the seed: 0.001). > 0; default: 0.001"
+    assert lr.type.flag_help(lr) == (
+        "Adam's learning rate (the seed: 0.001), or SGD's peak (the ResNet recipe: 0.4). > 0; "
+        "default: 0.001"
+    )
     assert size.type.flag_help(size).endswith(" 1 to 1000000000 or all; default: all")
     assert spec("compile").type.flag_help(spec("compile")).endswith("(default: off)")
 

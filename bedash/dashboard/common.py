@@ -184,7 +184,7 @@ def config_summary(cfg: dict) -> str:
     """One line: dataset and sizes, architecture, E, epochs, batch, learning rate, seed (the
     summary bedash.settings.config generates from the fields), as plain text."""
     from bedash.dashboard.form import plain
-    from bedash.settings.config import config_summary as summary
+    from bedash.settings.summary import config_summary as summary
 
     return plain(summary(cfg))
 

@@ -126,7 +126,9 @@ def kind_bytes(kind: str, cfg: RunConfig, n_test: int, num_classes: int = 10) ->
     kept_for_eval = E * n_test * num_classes * FLOAT_BYTES * LOGIT_COPIES  # the logits
     if kind == "batchensemble":  # inference keeps the first layer's weight scaled per member
         c, h, w = IMAGE_SHAPE
-        first = c * 9 * cfg.channels if cfg.arch == "cnn" else c * h * w * cfg.hidden
+        first = {"cnn": c * 9 * cfg.channels, "resnet": c * 9 * cfg.width}.get(
+            cfg.arch, c * h * w * cfg.hidden
+        )
         kept_for_eval += E * first * FLOAT_BYTES
     return {
         "parameters": params,
@@ -169,7 +171,10 @@ def estimate(cfg: RunConfig, n_train: int, n_test: int, num_classes: int = 10) -
 
 
 # which field to name: the one whose usual value alone would save the most
-_USUAL = dict(members=1, hidden=128, layers=1, channels=32, batch_size=32, eval_batch_size=500)
+_USUAL = dict(
+    members=1, hidden=128, layers=1, channels=32, width=16, batch_size=32, eval_batch_size=500
+)
+_ONLY_FOR = {"channels": "cnn", "width": "resnet"}  # architecture fields: where they count
 
 
 def dominant_field(cfg: RunConfig, n_train: int, n_test: int, num_classes: int = 10) -> str:
@@ -177,7 +182,7 @@ def dominant_field(cfg: RunConfig, n_train: int, n_test: int, num_classes: int =
     "train_size"...): the one the refusal names."""
     best, best_total = "hidden", estimate(cfg, n_train, n_test, num_classes).total
     for name, usual in _USUAL.items():
-        if name == "channels" and cfg.arch != "cnn":
+        if _ONLY_FOR.get(name, cfg.arch) != cfg.arch:
             continue
         if getattr(cfg, name) > usual:
             total = estimate(cfg.replace(**{name: usual}), n_train, n_test, num_classes).total

@@ -286,6 +286,30 @@ class StackedConv2d(_ConvMixin, nn.Module):
         return h.reshape(E * B, self.out_channels, *h.shape[3:])
 
 
+class StackedBatchNorm2d(nn.Module):
+    """E independent BatchNorm2d layers as one over E x C channels: member e normalises its own
+    rows `[e*B:(e+1)*B]` with its own statistics, exactly as its model alone would."""
+
+    def __init__(self, bns: Sequence[nn.BatchNorm2d]) -> None:
+        super().__init__()
+        self.members, self.num_features = len(bns), bns[0].num_features
+        first = bns[0]
+        self.bn = nn.BatchNorm2d(
+            self.members * self.num_features, first.eps, first.momentum, first.affine
+        ).to(first.running_mean.device)
+        with torch.no_grad():
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                if getattr(first, name) is not None:
+                    getattr(self.bn, name).copy_(torch.cat([getattr(b, name) for b in bns]))
+            self.bn.num_batches_tracked.copy_(first.num_batches_tracked)
+
+    def forward(self, x: Tensor) -> Tensor:
+        xe = _member_view(x, self.members, "StackedBatchNorm2d")  # (E, B, C, H, W)
+        E, B = xe.shape[:2]
+        xg = xe.transpose(0, 1).flatten(1, 2)  # (B, E*C, H, W): member e's channels in a block
+        return self.bn(xg).view(B, E, *xe.shape[2:]).transpose(0, 1).reshape(x.shape)
+
+
 class MemberMajor(nn.Module):
     """Runs `model` for E members at once: `[B, ...]` -> `[E*B, ...]` -> model -> `[E, B, C]`."""
 
@@ -360,7 +384,11 @@ def batchensemble(
 ) -> BatchEnsemble:
     """Return a BatchEnsemble copy of `model` (left untouched): every nn.Linear and nn.Conv2d at
     any depth shares its weight across members and gets rank-1 factors r_i, s_i. Calling the
-    result on `[B, ...]` returns `[E, B, C]`. Fast weights use the global RNG (seed it)."""
+    result on `[B, ...]` returns `[E, B, C]`. Fast weights use the global RNG (seed it).
+    BatchNorm stays one shared layer, its statistics taken over all members' rows, as
+    uncertainty-baselines' wide_resnet_batchensemble (a plain Keras BatchNormalization between
+    Conv2DBatchEnsemble layers) and torch-uncertainty's batched ResNets (nn.BatchNorm2d between
+    BatchConv2d layers) do: the paper's memory claim counts no per-member statistics."""
     if not isinstance(num_members, int) or num_members < 1:
         raise ValueError(f"num_members must be a whole number >= 1 (got {num_members!r})")
     net = copy.deepcopy(model)
@@ -391,8 +419,11 @@ def parallel_ensemble(nets: Sequence[nn.Module]) -> ParallelEnsemble:
 
     def make(name: str, m: nn.Module) -> nn.Module:
         same = [mods[name] for mods in lookup]
+        if isinstance(m, nn.BatchNorm2d):
+            return StackedBatchNorm2d(same)
         return StackedLinear(same) if isinstance(m, nn.Linear) else StackedConv2d(same)
 
+    _replace_modules(net, (nn.BatchNorm2d,), make)
     if _replace_modules(net, (nn.Linear, nn.Conv2d), make) == 0:
         raise ValueError("parallel_ensemble: the model has no nn.Linear or nn.Conv2d layer")
     return ParallelEnsemble(net, len(nets))

@@ -1,7 +1,7 @@
-"""Architectures (the seed's MLP, a small CNN) and the model kinds built from them. Every kind
-returns logits `[E, B, C]` and names E in `.members`: `single` (E = 1), `batchensemble`,
-`ensemble` (E independent models run one after another) and `ensemble_parallel` (the same E
-models with stacked weights, one step for all)."""
+"""Architectures (the seed's MLP, a small CNN; ResNets: bedash.method.resnet) and the model
+kinds built from them. Every kind returns logits `[E, B, C]` and names E in `.members`:
+`single` (E = 1), `batchensemble`, `ensemble` (E independent models run one after another) and
+`ensemble_parallel` (the same E models with stacked weights, one step for all)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from bedash.method.layers import Single, batchensemble, parallel_ensemble
+from bedash.method.resnet import ResNet
 
 
 class ModelSettings(Protocol):
@@ -21,6 +22,8 @@ class ModelSettings(Protocol):
     hidden: int
     layers: int
     channels: int
+    depth: str
+    width: int
     members: int
     seed: int
     bias: str
@@ -111,7 +114,9 @@ def make_arch(
         return MLP(c * h * w, cfg.hidden, num_classes, cfg.layers)
     if cfg.arch == "cnn":
         return CNN(c, cfg.channels, cfg.hidden, num_classes, h)
-    raise ValueError(f"arch: unknown value {cfg.arch!r}; allowed: mlp, cnn")
+    if cfg.arch == "resnet":
+        return ResNet(cfg.depth, cfg.width, num_classes, c)
+    raise ValueError(f"arch: unknown value {cfg.arch!r}; allowed: mlp, cnn, resnet")
 
 
 def build_model(

@@ -66,26 +66,63 @@ class OptimizerSettings(Protocol):
     weight_decay: float
     fast_lr_mult: float
 
+    def chosen(self, name: str) -> str: ...  # "optimizer": adam or sgd (auto resolved)
+
+
+MOMENTUM = 0.9  # SGD's Nesterov momentum (Page's ResNet-9 recipe)
+PEAK = 5 / 24  # one-cycle: the rate rises linearly to its peak at 5 of 24 epochs, then falls
+DIV = 1e4  # ... from lr / DIV, and back to lr / DIV**2: from and to nearly 0, as Page's
+
 
 def make_optimizer(
     model: nn.Module, cfg: OptimizerSettings, capturable: bool = False
 ) -> torch.optim.Optimizer:
-    """Fused Adam for every kind; fast weights get lr x fast_lr_mult and no weight decay.
-    `capturable` (CUDA): the step can be recorded in a CUDA graph."""
+    """adam: fused Adam; weight decay on every parameter but the fast weights (the seed's).
+    sgd: SGD with Nesterov momentum; weight decay only on conv and linear weights (no decay
+    on biases and BatchNorm, as He et al.'s "bag of tricks", nor on fast weights). Fast weights
+    get lr x fast_lr_mult. `capturable` (CUDA, Adam): the step can be recorded in a CUDA graph."""
     fast = list(fast_weights(model))
     fast_ids = {id(p) for p in fast}
     rest = [p for p in model.parameters() if id(p) not in fast_ids]
-    groups: list[dict] = [{"params": rest, "weight_decay": cfg.weight_decay}]
-    if fast:
-        groups.append({"params": fast, "lr": cfg.lr * cfg.fast_lr_mult, "weight_decay": 0.0})
+    fast_group = {"params": fast, "lr": cfg.lr * cfg.fast_lr_mult, "weight_decay": 0.0}
+    if cfg.chosen("optimizer") == "sgd":
+        groups = [
+            {"params": [p for p in rest if p.ndim > 1], "weight_decay": cfg.weight_decay},
+            {"params": [p for p in rest if p.ndim <= 1], "weight_decay": 0.0},
+            fast_group,
+        ]
+        groups = [g for g in groups if g["params"]]
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=MOMENTUM, nesterov=True)
+    groups = [{"params": rest, "weight_decay": cfg.weight_decay}] + ([fast_group] if fast else [])
     return torch.optim.Adam(groups, lr=cfg.lr, fused=True, capturable=capturable)
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """SGD's one-cycle learning rate over `total_steps` steps (torch's OneCycleLR, linear, each
+    group peaking at its own lr); None for Adam, whose rate stays constant (the seed's)."""
+    if not isinstance(optimizer, torch.optim.SGD):
+        return None
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=[g["lr"] for g in optimizer.param_groups],
+        total_steps=max(total_steps, 1),
+        pct_start=PEAK,
+        anneal_strategy="linear",
+        cycle_momentum=False,
+        div_factor=DIV,
+        final_div_factor=DIV,
+    )
 
 
 class Stepper:
     """One training step from a batch's indices -> the per-member losses `(E,)` on the device.
     With `graph=True` (CUDA), after three warm-up steps the whole step (gather included) is
     captured once as a CUDA graph and replayed: one launch per step instead of dozens, which is
-    what small models on a fast GPU are limited by. A partial last batch runs eagerly."""
+    what small models on a fast GPU are limited by. A partial last batch runs eagerly.
+    `scheduler` steps after every optimizer step (no CUDA graph then: a graph keeps its lr).
+    `mixed_precision` (CUDA): the forward in bf16 autocast, inputs channels_last."""
 
     WARMUP = 3
 
@@ -98,10 +135,16 @@ class Stepper:
         split: bool = False,
         loss_scale: float = 1.0,
         graph: bool = False,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+        label_smoothing: float = 0.0,
+        mixed_precision: bool = False,
     ) -> None:
         self.model, self.optimizer, self.batcher = model, optimizer, batcher
         self.split, self.loss_scale = split, loss_scale
-        self.graph = graph and batcher.split.y.device.type == "cuda"
+        self.scheduler, self.label_smoothing = scheduler, label_smoothing
+        cuda = batcher.split.y.device.type == "cuda"
+        self.graph = graph and cuda and scheduler is None
+        self.mixed_precision = mixed_precision and cuda
         self.calls = 0
         self._graph: torch.cuda.CUDAGraph | None = None
         self._idx: torch.Tensor | None = None
@@ -109,16 +152,27 @@ class Stepper:
 
     def _compute(self, idx: torch.Tensor) -> torch.Tensor:
         xb, yb = self.batcher.batch(idx)
-        out = self.model(xb, split=True) if self.split else self.model(xb)  # (E, b, C)
+        if self.mixed_precision:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        # no autocast cache: a CUDA graph (Adam) cannot capture one
+        with torch.autocast("cuda", torch.bfloat16, self.mixed_precision, cache_enabled=False):
+            out = self.model(xb, split=True) if self.split else self.model(xb)  # (E, b, C)
         E, b = out.shape[0], out.shape[1]
         target = yb[: E * b].view(E, b) if self.split else yb.expand(E, b)
-        ce = F.cross_entropy(out.flatten(0, 1), target.reshape(-1), reduction="none")
+        ce = F.cross_entropy(
+            out.float().flatten(0, 1),
+            target.reshape(-1),
+            reduction="none",
+            label_smoothing=self.label_smoothing,
+        )
         member_loss = ce.view(E, b).mean(1)  # (E,)
         loss = member_loss.mean()
         if self.loss_scale != 1.0:
             loss = loss * self.loss_scale
         loss.backward()
         self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         return member_loss.detach()
 
     def _eager(self, idx: torch.Tensor) -> torch.Tensor:
@@ -170,6 +224,9 @@ def fit(
     split: bool = False,
     loss_scale: float = 1.0,
     graph: bool = False,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    label_smoothing: float = 0.0,
+    mixed_precision: bool = False,
     callback: Callback | None = None,
     cancel: threading.Event | None = None,
     clock: Clock | None = None,
@@ -178,13 +235,27 @@ def fit(
     """Train a model that maps `[B, ...]` to `[E, B, C]`. `split`: member k sees only its 1/E
     slice of each batch. `loss_scale` multiplies the mean member loss (ensemble_parallel uses E,
     so every member gets exactly the gradient it would get alone). `graph`: replay the step as
-    a CUDA graph (CUDA only; the optimizer must be capturable, see make_optimizer)."""
+    a CUDA graph (CUDA only; the optimizer must be capturable, see make_optimizer). `scheduler`
+    (make_scheduler), `label_smoothing` (the loss's), `mixed_precision` (CUDA: bf16 autocast,
+    channels_last model and inputs): the ResNet recipe's, see Stepper."""
     cb = callback or Callback()
     E = model.members
     steps = len(batcher)
     clock = clock or Clock(epochs * steps)
     device = batcher.split.y.device
-    step_fn = Stepper(model, optimizer, batcher, split=split, loss_scale=loss_scale, graph=graph)
+    step_fn = Stepper(
+        model,
+        optimizer,
+        batcher,
+        split=split,
+        loss_scale=loss_scale,
+        graph=graph,
+        scheduler=scheduler,
+        label_smoothing=label_smoothing,
+        mixed_precision=mixed_precision,
+    )
+    if step_fn.mixed_precision:
+        model.to(memory_format=torch.channels_last)  # in place: the caller's model too
     result = FitResult("finished", 0.0, 0)
 
     def report(epoch: int, step: int, loss: float, elapsed: float, rate: float) -> None:

@@ -36,10 +36,13 @@ from bedash.settings.limits import (
     Limits,
 )
 from bedash.settings.types import TYPES as T
-from bedash.settings.types import SettingType, Spec, is_number, limit_suffix
+from bedash.settings.types import SettingType, Spec, limit_suffix
 
-ARCHS = ("mlp", "cnn")
-ARCH_LABELS = {"mlp": "MLP (the seed's)", "cnn": "CNN (3 conv blocks)"}
+ARCHS = ("mlp", "cnn", "resnet")
+ARCH_LABELS = {"mlp": "MLP (the seed's)", "cnn": "CNN (3 conv blocks)", "resnet": "ResNet (GPU)"}
+RESNET_DEPTHS = ("9", "18")
+# "auto" settings: (the value for mlp and cnn, the value for resnet); RunConfig.chosen reads it
+AUTO = {"optimizer": ("adam", "sgd"), "augment": ("none", "crop-flip")}
 BUILTIN_DATASETS = ("cifar10", "synthetic")
 FAST_INITS = ("signs", "normal")
 BIAS_MODES = ("shared", "member")
@@ -87,7 +90,9 @@ class RunConfig:
         "model", choices=MODEL_KINDS, choice_labels=MODEL_LABELS,
     )  # fmt: skip
     arch: str = setting(
-        T["choice"], "mlp", "Architecture", "mlp: the seed notebook's MLP; cnn: a small conv net.",
+        T["choice"], "mlp", "Architecture",
+        "mlp: the seed notebook's MLP; cnn: a small conv net; resnet: wants a GPU (ResNet-9: 2.3 "
+        "GFLOP per training image, 110 TFLOP per CIFAR-10 epoch: hours on a CPU).",
         "model", choices=ARCHS, choice_labels=ARCH_LABELS, sweepable=True,
     )  # fmt: skip
     members: int = setting(
@@ -107,6 +112,15 @@ class RunConfig:
         T["int"], 32, "CNN channels", "Channels of the CNN's first conv block, doubled per block.",
         "model", lo=1, hi=MAX_CHANNELS, sweepable=True, when=("arch", "cnn"),
     )  # fmt: skip
+    depth: str = setting(
+        T["choice"], "9", "ResNet depth",
+        "9: Page's ResNet-9 (the DAWNBench entry); 18: ResNet-18 for 32 x 32 images.", "model",
+        choices=RESNET_DEPTHS, sweepable=True, when=("arch", "resnet"),
+    )  # fmt: skip
+    width: int = setting(
+        T["int"], 64, "ResNet width", "Channels of the ResNet's first stage, doubled per stage.",
+        "model", lo=1, hi=MAX_CHANNELS, sweepable=True, when=("arch", "resnet"),
+    )  # fmt: skip
     # -- training
     epochs: int = setting(
         T["int"], 20, "Epochs", "Passes over the training images, per model (the seed trains 20).",
@@ -119,12 +133,31 @@ class RunConfig:
         "training", lo=1, hi=MAX_BATCH_SIZE, limit="max_batch_size", sweepable=True,
     )  # fmt: skip
     lr: float = setting(
-        T["float"], 1e-3, "Learning rate", "Adam's learning rate (the seed: 0.001).", "training",
-        lo=0.0, open_lo=True, sweepable=True, form_range=(1e-6, 10.0), step=1e-4, fmt="%.4g",
+        T["float"], 1e-3, "Learning rate",
+        "Adam's learning rate (the seed: 0.001), or SGD's peak (the ResNet recipe: 0.4).",
+        "training", lo=0.0, open_lo=True, sweepable=True, form_range=(1e-6, 10.0), step=1e-4,
+        fmt="%.4g",
     )  # fmt: skip
     weight_decay: float = setting(
         T["float"], 0.0, "Weight decay", "L2 on shared weights and biases; never on fast weights.",
         "training", lo=0.0, sweepable=True, form_range=(0.0, 1.0), step=1e-4, fmt="%.4g",
+    )  # fmt: skip
+    optimizer: str = setting(
+        T["choice"], "auto", "Optimizer",
+        "adam: fused Adam at a constant rate (the seed's); sgd: SGD with Nesterov momentum 0.9 "
+        "and a one-cycle rate; auto: sgd for resnet, adam otherwise.",
+        "training", choices=("auto", "adam", "sgd"), sweepable=True,
+    )  # fmt: skip
+    label_smoothing: float = setting(
+        T["float"], 0.0, "Label smoothing",
+        "Cross-entropy's label smoothing in the training loss, below 1 (evaluation: none).",
+        "training", lo=0.0, sweepable=True, form_range=(0.0, 0.99), step=0.05,
+    )  # fmt: skip
+    augment: str = setting(
+        T["choice"], "auto", "Augmentation",
+        "crop-flip: random crops of the image padded by 4 pixels, and horizontal flips, on the "
+        "device, the same for every kind; auto: crop-flip for resnet, none otherwise (the seed).",
+        "training", choices=("auto", "crop-flip", "none"), sweepable=True,
     )  # fmt: skip
     seed: int = setting(
         T["int"], 0, "Seed",
@@ -249,13 +282,20 @@ class RunConfig:
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
+    def chosen(self, name: str) -> str:
+        """An "auto" setting (optimizer, augment) resolved for this architecture."""
+        value = getattr(self, name)
+        return AUTO[name][self.arch == "resnet"] if value == "auto" else value
+
     # -- validation ----------------------------------------------------------------------
 
     def validate(self, limits: Limits = DEFAULT_LIMITS) -> RunConfig:
         """Raise ConfigError naming the first bad field and the allowed values; return self."""
+        lim = limit_suffix(limits)
+        if limits.cpu_only and self.arch == "resnet":  # first: the other fields matter less
+            raise ConfigError("arch", f"resnet wants a GPU, and only cpu is available{lim}")
         for s in config_fields(extra=True):
             check_value(s, getattr(self, s.name), limits)
-        lim = limit_suffix(limits)
         if len(set(self.models)) != len(self.models):
             raise ConfigError("models", f"lists a kind twice ({', '.join(self.models)})")
         if self.member_batch == "split" and self.batch_size < self.members:
@@ -270,9 +310,11 @@ class RunConfig:
             _check_ood(name, self, limits)
         if self.temperature_scaling and self.train_size is not None:
             validation_size(self.val_size, self.train_size)
+        if self.label_smoothing >= 1.0:
+            raise ConfigError("label_smoothing", f"must be below 1 (got {self.label_smoothing})")
         if limits.cpu_only and self.device not in ("auto", "cpu"):
             raise ConfigError("device", f"only cpu is available{lim} (got {self.device!r})")
-        if self.dataset not in BUILTIN_DATASETS and _outside_roots(self.dataset, limits):
+        if self.dataset not in BUILTIN_DATASETS and not limits.allows_folder(self.dataset):
             raise ConfigError(
                 "dataset",
                 f"folders on the server cannot be used{lim}; upload a zip of the image "
@@ -362,7 +404,7 @@ def _named(s: Spec, convert: Any, raw: Any, limits: Limits) -> Any:
         raise ConfigError(s.name, str(e)) from None
 
 
-# -- run folders: what config.json may hold, and its one-line summary -------------------------
+# -- run folders: what config.json may hold (bedash.settings.summary: its one-line summary) ----
 
 
 def config_problem(d: dict[str, Any]) -> str:
@@ -384,40 +426,8 @@ def _short(value: Any) -> str:
     return text[:40]
 
 
-def config_summary(d: dict[str, Any]) -> str:
-    """One line: dataset and sizes, architecture, E, epochs, batch, learning rate, seed."""
-
-    def count(value: object) -> str:
-        if value in (None, ""):
-            return "all"
-        return f"{value:,}" if is_number(value) else str(value)
-
-    dataset = str(d.get("dataset", ""))
-    if "/" in dataset:  # an image folder: its name is enough
-        dataset = dataset.rstrip("/").rsplit("/", 1)[-1]
-    shape = (
-        f"{d.get('layers')} × {d.get('hidden')}"
-        if d.get("arch") == "mlp"
-        else f"{d.get('channels')} channels, width {d.get('hidden')}"
-    )
-    return (
-        f"{dataset} ({count(d.get('train_size'))} train / {count(d.get('test_size'))} test "
-        f"images) · {str(d.get('arch', '')).upper()} {shape} · E = {d.get('members')} · "
-        f"{d.get('epochs')} epochs · batch {d.get('batch_size')} · lr {d.get('lr')} · "
-        f"seed {d.get('seed')}"
-    )
-
-
 def _stored_ok(s: Spec, value: Any) -> bool:
     return s.optional if value is None else s.type.stored_ok(value, s)
-
-
-def _outside_roots(folder: str, limits: Limits) -> bool:
-    """Whether `limits` allows image folders only under its roots and `folder` is elsewhere."""
-    if limits.dataset_roots is None:
-        return False
-    path, roots = Path(folder).resolve(), [Path(r).resolve() for r in limits.dataset_roots]
-    return not any(path == r or r in path.parents for r in roots)
 
 
 def _check_ood(name: str, cfg: RunConfig, limits: Limits) -> None:
@@ -432,7 +442,7 @@ def _check_ood(name: str, cfg: RunConfig, limits: Limits) -> None:
             f"unknown OOD set {name!r}; allowed: {', '.join(OOD_NAMES)} or the path of a "
             "folder of images",
         )
-    if _outside_roots(name, limits):
+    if not limits.allows_folder(name):
         raise ConfigError(
             "ood", f"folders on the server cannot be used{limit_suffix(limits)} ({name})"
         )

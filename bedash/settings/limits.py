@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 # the caps, written once: RunConfig's metadata and Limits' defaults both read them
 MAX_MEMBERS = 64  # beyond this a BatchEnsemble stops being a sensible comparison
@@ -32,6 +33,13 @@ class Limits:
     cpu_only: bool = False  # a shared host: no GPU jobs
     dataset_roots: tuple[str, ...] | None = None  # image folders only inside these (None: any)
     name: str = "default"  # shown in messages ("demo limit")
+
+    def allows_folder(self, folder: str) -> bool:
+        """Whether an image folder may be read: anywhere, or only under `dataset_roots`."""
+        if self.dataset_roots is None:
+            return True
+        path, roots = Path(folder).resolve(), [Path(r).resolve() for r in self.dataset_roots]
+        return any(path == r or r in path.parents for r in roots)
 
 
 DEFAULT_LIMITS = Limits()
