@@ -157,6 +157,6 @@ def ood_verdicts(paired: pd.DataFrame, config: Any = None) -> pd.DataFrame:
     return verdict_table(paired, {"ood_set": "OOD set", "score": "Score"}, config)
 
 
-def constant_notes(*summaries: pd.DataFrame) -> list[str]:
+def left_out(*summaries: pd.DataFrame) -> list[str]:
     """Why rows of these summary frames have no paired rows (CONSTANT_NOTE), each reason once."""
     return left_out_notes(r for frame in summaries for r in frame.to_dict("records"))

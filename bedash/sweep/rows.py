@@ -178,8 +178,8 @@ def paired_rows(
                 row |= {"metric": metric, "better": better_direction(metric)}
                 if {(model, quantity(row)), (base, quantity(row))} & CONSTANT:
                     continue
-                xs, ys = ({s: by.get((index, k, m, s), {}).get(metric) for s in seeds}
-                          for m in (model, base))  # fmt: skip
+                xs = {s: by.get((index, k, model, s), {}).get(metric) for s in seeds}
+                ys = {s: by.get((index, k, base, s), {}).get(metric) for s in seeds}
                 both = [s for s in seeds if xs[s] is not None and ys[s] is not None]
                 if not both:
                     continue

@@ -17,17 +17,14 @@ CONFIDENCE = 0.95  # every interval bedash reports
 # entropy or mutual information on shifted images is not better in itself; a fitted temperature
 # is right where it calibrates; infer_repeats, load_avg and cpu_count say how timing ran.
 SIZES = ("params", "param_bytes", "param_mb", "params_rel_single")
-LOWER_IS_BETTER = ("nll", "ece", "brier", "fpr95", "aurc", *SIZES)
-LOWER_IS_BETTER += ("train_seconds", "epoch_seconds", "infer_seconds")
-HIGHER_IS_BETTER = ("acc", "mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc")
-HIGHER_IS_BETTER += ("auroc", "aupr", "member_samples_per_s")
-NEITHER = ("mean_disagreement", "entropy", "expected_entropy", "mutual_info", "temperature")
-NEITHER += ("infer_repeats", "load_avg", "cpu_count")
-DIRECTIONS = {
-    **dict.fromkeys(LOWER_IS_BETTER, "lower"),
-    **dict.fromkeys(HIGHER_IS_BETTER, "higher"),
-    **dict.fromkeys(NEITHER, ""),
-}
+LOWER = [*SIZES, "nll", "ece", "brier", "fpr95", "aurc", "train_seconds", "epoch_seconds"]
+LOWER += ["infer_seconds"]
+HIGHER = ["acc", "mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "auroc", "aupr"]
+HIGHER += ["member_samples_per_s"]
+NEITHER = ["mean_disagreement", "entropy", "expected_entropy", "mutual_info", "temperature"]
+NEITHER += ["infer_repeats", "load_avg", "cpu_count"]
+DIRECTIONS = dict.fromkeys(LOWER, "lower") | dict.fromkeys(HIGHER, "higher")
+DIRECTIONS |= dict.fromkeys(NEITHER, "")
 # Differences this close to equal (relative to their size) are equal: 0.3 - 0.1 and 0.6 - 0.4
 # differ in the last bit, which must not make a zero-width interval look resolved.
 EQUAL = 1e-9
