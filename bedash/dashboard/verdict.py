@@ -78,7 +78,8 @@ def one_seed_verdict(rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def readable(verdict: Any) -> str:
-    """paired.csv's verdict with model labels for the kinds' names ("BatchEnsemble better")."""
+    """paired.csv's verdict with model labels for the kinds' names ("BatchEnsemble better than
+    Ensemble (parallel)")."""
     kinds = (*BASELINE_ORDER, "batchensemble", "single")
     return " ".join(model_label(w) if w in kinds else w for w in str(verdict).split(" "))
 

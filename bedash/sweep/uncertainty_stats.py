@@ -35,8 +35,8 @@ SHIFT_METRICS = ("acc", "nll", "ece", "brier", "entropy", "mutual_info", "aurc")
 OOD_METRICS = ("auroc", "aupr", "fpr95")
 CONSTANT_NOTE = (
     "The single model's mutual information is 0 for every image by definition (one member: "
-    "nothing to disagree), so its OOD detection by it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): "
-    "left out of the paired rows and their tables."
+    "nothing to disagree), so OOD detection by it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): "
+    "its rows are left out of the paired files and tables."
 )
 
 
