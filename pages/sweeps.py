@@ -218,7 +218,7 @@ def uncertainty(
     """The cells' shift.csv and ood.csv over seeds for one config (None: the first), if any."""
     from bedash.dashboard.figures.style import plot_config
     from bedash.dashboard.figures.sweeps import SEVERITY_METRICS, shift_severity_figure
-    from bedash.dashboard.sweep_tables import ood_table, ood_verdicts, shift_verdicts
+    from bedash.dashboard.sweep_tables import left_out, ood_table, ood_verdicts, shift_verdicts
 
     files, frames = {}, {}  # read once: a rewrite while the page draws changes nothing here
     for table in TABLES:
@@ -254,6 +254,8 @@ def uncertainty(
     if OOD.paired in frames:
         st.caption("**Paired OOD detection**: BatchEnsemble minus each baseline.")
         st.dataframe(ood_verdicts(frames[OOD.paired], config), hide_index=True, key="sw_ood_paired")
+    for note in left_out(*(frames[t.summary] for t in TABLES if t.summary in frames)):
+        st.caption(note)
     for col, (name, data) in zip(st.columns(len(files)), files.items(), strict=True):
         download(col, name, data, f"dl_{name}")
 

@@ -111,14 +111,16 @@ def _diff(lo: float, hi: float, n: int = 5) -> Summary:
 
 
 def test_verdict_each_way() -> None:
-    assert verdict(_diff(0.01, 0.03), "higher") == "batchensemble better"
-    assert verdict(_diff(-0.03, -0.01), "higher") == "ensemble better"
-    assert verdict(_diff(0.01, 0.03), "lower") == "ensemble better"  # e.g. NLL went up
-    assert verdict(_diff(-0.03, -0.01), "lower", b="single") == "batchensemble better"
-    assert verdict(_diff(0.01, 0.03), "lower", b="single") == "single better"
+    assert verdict(_diff(0.01, 0.03), "higher") == "batchensemble better than ensemble"
+    assert verdict(_diff(-0.03, -0.01), "higher") == "ensemble better than batchensemble"
+    # e.g. NLL went up
+    assert verdict(_diff(0.01, 0.03), "lower") == "ensemble better than batchensemble"
+    assert verdict(_diff(-0.03, -0.01), "lower", b="single") == "batchensemble better than single"
+    assert verdict(_diff(0.01, 0.03), "lower", b="single") == "single better than batchensemble"
     assert verdict(_diff(-0.01, 0.03), "higher") == "not resolved with 5 seeds"
-    assert verdict(_diff(0.01, 0.03), "") == "batchensemble higher"  # no good direction
-    assert verdict(_diff(-0.03, -0.01), "") == "batchensemble lower"
+    # no good direction
+    assert verdict(_diff(0.01, 0.03), "") == "batchensemble higher than ensemble"
+    assert verdict(_diff(-0.03, -0.01), "") == "batchensemble lower than ensemble"
     assert verdict(summarize([0.1]), "higher") == "not resolved with 1 seed"
 
 

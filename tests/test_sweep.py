@@ -189,10 +189,12 @@ def test_sweep_writes_cells_summary_and_paired(tmp_path: Path) -> None:
     assert float(p["mean_model"]) == pytest.approx(0.62)
     assert float(p["mean_baseline"]) == pytest.approx(0.60)
     # members 4: differences 0.03, 0.04, 0.05: the interval [0.015, 0.065] excludes zero
-    assert pairs[("4", "ensemble", "ensemble_acc")]["verdict"] == "batchensemble better"
+    assert pairs[("4", "ensemble", "ensemble_acc")]["verdict"] == (
+        "batchensemble better than ensemble"
+    )
     # NLL, lower is better: members 2 vs ensemble +0.10, +0.12, +0.14 -> [0.070, 0.170]
     n2 = pairs[("2", "ensemble", "nll")]
-    assert n2["better"] == "lower" and n2["verdict"] == "ensemble better"
+    assert n2["better"] == "lower" and n2["verdict"] == "ensemble better than batchensemble"
     assert float(n2["mean_diff"]) == pytest.approx(0.12)
     assert float(n2["ci_low"]) == pytest.approx(0.12 - T2 * 0.02 / math.sqrt(3))
     # members 4 vs single: -0.6, -0.45, -0.68 -> BatchEnsemble's NLL is lower
@@ -202,9 +204,12 @@ def test_sweep_writes_cells_summary_and_paired(tmp_path: Path) -> None:
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 2)
     assert float(n4["mean_diff"]) == pytest.approx(mean)
     assert float(n4["ci_high"]) == pytest.approx(mean + T2 * sd / math.sqrt(3))
-    assert n4["verdict"] == "batchensemble better"
-    # a constant difference resolves: 100 vs 300 parameters
-    assert pairs[("2", "ensemble", "params")]["verdict"] == "batchensemble better"
+    assert n4["verdict"] == "batchensemble better than single"
+    # a constant difference (100 vs 300 parameters) has a zero-width interval: described, no
+    # winner (issue 21)
+    assert pairs[("2", "ensemble", "params")]["verdict"] == (
+        "same difference in every seed: batchensemble lower than ensemble"
+    )
     assert ("2", "ensemble_parallel", "nll") not in pairs  # not trained: not paired
 
 

@@ -162,17 +162,19 @@ def test_paired_differences_and_verdicts(tmp_path: Path) -> None:
     assert float(p["mean_baseline"]) == pytest.approx(0.50)
     assert p["verdict"] == "not resolved with 3 seeds" and p["n"] == "3"
     # vs single: 0.11, 0.12, 0.13 -> resolved
-    assert by[("contrast", "1", "single", "acc")]["verdict"] == "batchensemble better"
+    assert by[("contrast", "1", "single", "acc")]["verdict"] == "batchensemble better than single"
     # ECE, lower is better: -0.03, -0.04, -0.05 -> [-0.065, -0.015]
     e = by[("contrast", "1", "ensemble", "ece")]
     assert float(e["mean_diff"]) == pytest.approx(-0.04)
     assert float(e["ci_high"]) == pytest.approx(-0.04 + HALF)
-    assert e["verdict"] == "batchensemble better" and e["better"] == "lower"
-    # ECE vs single: a constant -0.15 resolves
-    assert by[("contrast", "1", "single", "ece")]["verdict"] == "batchensemble better"
+    assert e["verdict"] == "batchensemble better than ensemble" and e["better"] == "lower"
+    # ECE vs single: a constant -0.15 has a zero-width interval: described, no winner (issue 21)
+    assert by[("contrast", "1", "single", "ece")]["verdict"] == (
+        "same difference in every seed: batchensemble lower than single"
+    )
     # entropy has no good direction: higher / lower, never better
     h = by[("contrast", "1", "ensemble", "entropy")]
-    assert h["better"] == "" and h["verdict"] == "batchensemble higher"
+    assert h["better"] == "" and h["verdict"] == "batchensemble higher than ensemble"
     assert float(h["mean_diff"]) == pytest.approx(0.6)
     # the mean over corruptions, paired per seed: contrast and brightness both differ by
     # 0.01, 0.02, 0.03, so their mean does too
@@ -182,19 +184,22 @@ def test_paired_differences_and_verdicts(tmp_path: Path) -> None:
     r = by[("clean", "0", "ensemble", "aurc")]
     assert float(r["mean_diff"]) == pytest.approx(-0.11)
     assert float(r["ci_high"]) == pytest.approx(-0.11 + HALF)
-    assert r["verdict"] == "batchensemble better" and r["better"] == "lower"
+    assert r["verdict"] == "batchensemble better than ensemble" and r["better"] == "lower"
 
     ood = {(r["score"], r["baseline"], r["metric"]): r for r in read_csv(out / "ood_paired.csv")}
     a = ood[("entropy", "ensemble", "auroc")]  # 0.10, 0.12, 0.14
     assert float(a["mean_diff"]) == pytest.approx(0.12)
     assert float(a["ci_low"]) == pytest.approx(0.12 - 2 * HALF)
-    assert a["verdict"] == "batchensemble better"
+    assert a["verdict"] == "batchensemble better than ensemble"
     f = ood[("mutual_info", "ensemble", "fpr95")]  # -0.1, 0, +0.1
     d, sd = mean_sd([-0.1, 0.0, 0.1])
     assert float(f["mean_diff"]) == pytest.approx(d, abs=1e-12)
     assert float(f["ci_high"]) == pytest.approx(d + T2 * sd / math.sqrt(3))
     assert f["verdict"] == "not resolved with 3 seeds"
-    assert ood[("entropy", "single", "fpr95")]["verdict"] == "batchensemble better"
+    # FPR95 vs single: a constant -0.2: described, no winner
+    assert ood[("entropy", "single", "fpr95")]["verdict"] == (
+        "same difference in every seed: batchensemble lower than single"
+    )
 
 
 def test_no_files_without_shift_or_ood(tmp_path: Path) -> None:

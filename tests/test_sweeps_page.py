@@ -176,9 +176,12 @@ def test_uncertainty_section_shows_for_a_sweep_with_its_files(tmp_path, monkeypa
     assert be[0]["y"] == pytest.approx([0.9, 0.62])  # clean, mean over corruptions at 1
     # cells, paired, then the shift verdicts, the OOD table and the OOD verdicts
     _, _, verdicts, ood, ood_verdicts = (d.value for d in at.dataframe)
-    assert list(ood["OOD set"].unique()) == ["uniform"] and len(ood) == 3 * 2
-    assert "batchensemble better" in set(ood_verdicts["Verdict"])
-    assert "batchensemble better" in set(verdicts["Verdict"])
+    # 3 kinds x 2 scores, less the single model's mutual information (0 by definition), said once
+    assert list(ood["OOD set"].unique()) == ["uniform"] and len(ood) == 3 * 2 - 1
+    assert "BatchEnsemble better than Ensemble (sequential)" in set(ood_verdicts["Verdict"])
+    assert "BatchEnsemble better than Single model" in set(verdicts["Verdict"])
+    notes = [c.value for c in at.caption if "mutual information is 0" in c.value]
+    assert len(notes) == 1 and "AUROC 0.5" in notes[0]
     assert folder.is_dir()
 
 

@@ -9,8 +9,10 @@ import pandas as pd
 
 from bedash.dashboard.tables import NOT_MEASURED, as_float, ordered
 from bedash.dashboard.uncertainty_tables import CLEAN, MEAN, OOD_TABLE, SCORE_LABELS, SHIFT_TABLE
+from bedash.dashboard.verdict import readable
 from bedash.names import metric_label, model_label
-from bedash.sweep.uncertainty_stats import OOD_METRICS
+from bedash.sweep.rows import CONSTANT
+from bedash.sweep.uncertainty_stats import OOD_METRICS, left_out_notes
 
 CI = "mean ± 95% CI over seeds"
 DIFF = "BatchEnsemble − baseline"
@@ -70,7 +72,8 @@ def paired_table(paired: pd.DataFrame) -> pd.DataFrame:
     rank = {m: i for i, m in enumerate(FIRST)}
     out = paired.assign(_rank=paired["metric"].map(lambda m: rank.get(m, len(FIRST))))
     out = out.sort_values(["config", "_rank"], kind="stable").drop(columns="_rank")
-    return out.assign(metric=out["metric"].map(metric_label))
+    out = out.assign(metric=out["metric"].map(metric_label))
+    return out.assign(verdict=out["verdict"].map(readable)) if "verdict" in out else out
 
 
 def one_config(frame: pd.DataFrame, config: Any = None) -> pd.DataFrame:
@@ -103,6 +106,8 @@ def ood_table(summary: pd.DataFrame, config: Any = None) -> pd.DataFrame:
     order = {k: i for i, k in enumerate(ordered(rows["model"].dropna().astype(str)))}
     groups = rows.groupby(["model", "ood_set", "score"], sort=False)
     for (model, ood_set, score), g in sorted(groups, key=lambda kv: order[kv[0][0]]):
+        if (str(model), str(score)) in CONSTANT:  # chance by definition: CONSTANT_NOTE
+            continue
         by = {r["metric"]: r for r in g.to_dict("records")}
         line = {
             "Model": model_label(str(model)),
@@ -132,7 +137,7 @@ def verdict_table(paired: pd.DataFrame, key: dict[str, str], config: Any = None)
         diff = f"{d:+.4f}" if d is not None else NOT_MEASURED
         ci = f"[{lo:+.4f}, {hi:+.4f}]" if lo is not None and hi is not None else "none"
         line.update({"Metric": metric, "Baseline": model_label(str(r["baseline"])), DIFF: diff})
-        line.update({"95% CI": ci, "n": r.get("n"), "Verdict": str(r["verdict"])})
+        line.update({"95% CI": ci, "n": r.get("n"), "Verdict": readable(r["verdict"])})
         out.append(line)
     return pd.DataFrame(out, columns=columns)
 
@@ -145,6 +150,13 @@ def shift_verdicts(paired: pd.DataFrame, config: Any = None) -> pd.DataFrame:
 
 
 def ood_verdicts(paired: pd.DataFrame, config: Any = None) -> pd.DataFrame:
-    if not paired.empty and "score" in paired:
+    if not paired.empty and {"score", "baseline"} <= set(paired):
+        pairs = zip(paired["baseline"].astype(str), paired["score"].astype(str), strict=True)
+        paired = paired[[p not in CONSTANT for p in pairs]]  # an older file pairs a constant
         paired = paired.assign(score=paired["score"].map(lambda s: SCORE_LABELS.get(s, s)))
     return verdict_table(paired, {"ood_set": "OOD set", "score": "Score"}, config)
+
+
+def left_out(*summaries: pd.DataFrame) -> list[str]:
+    """Why rows of these summary frames have no paired rows (CONSTANT_NOTE), each reason once."""
+    return left_out_notes(r for frame in summaries for r in frame.to_dict("records"))

@@ -78,7 +78,8 @@ def one_seed_verdict(rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def readable(verdict: Any) -> str:
-    """paired.csv's verdict with model labels for the kinds' names ("BatchEnsemble better")."""
+    """paired.csv's verdict with model labels for the kinds' names ("BatchEnsemble better than
+    Ensemble (parallel)")."""
     kinds = (*BASELINE_ORDER, "batchensemble", "single")
     return " ".join(model_label(w) if w in kinds else w for w in str(verdict).split(" "))
 
@@ -86,11 +87,15 @@ def readable(verdict: Any) -> str:
 def paired_verdict(
     paired_rows: Iterable[Mapping[str, Any]],
     metrics: tuple[str, ...] = ("ensemble_acc", "nll"),
-    baseline: str = "ensemble",
+    baseline: str | None = None,
     config: Any = None,
 ) -> list[str]:
     """One line per metric from paired.csv rows of one config (a number or the file's text; None:
-    the first): mean difference, 95% CI, n, verdict; [] when no row fits."""
+    the first) against baseline (None: the first of BASELINE_ORDER the rows have): mean
+    difference, 95% CI, n, verdict; [] when no row fits."""
+    paired_rows = list(paired_rows)
+    have = {str(r.get("baseline")) for r in paired_rows}
+    baseline = baseline or next((b for b in BASELINE_ORDER if b in have), BASELINE_ORDER[0])
     rows = [r for r in paired_rows if str(r.get("baseline")) == baseline]
     if not rows:
         return []

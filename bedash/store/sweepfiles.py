@@ -44,7 +44,9 @@ def stats_schema(key: Sequence[str] = (), paired: bool = False) -> Schema:
     return {**head, **keyed, **better, "model": required(MODEL), "baseline": required(MODEL),
             "mean_model": required(FINITE), "mean_baseline": required(FINITE),
             "mean_diff": required(FINITE), "ci_low": column(FINITE), "ci_high": column(FINITE),
-            "n": required(Int(1, BIG)), "verdict": required(Text())}  # fmt: skip
+            "n": required(Int(1, BIG)), "verdict": required(Text()),
+            # added by issue 21 (absent from older files): which seeds were paired
+            "n_paired": Int(1, BIG), "seeds_paired": Text(), "seeds_unpaired": Text()}  # fmt: skip
 
 
 def row_problem(row: Row) -> str:

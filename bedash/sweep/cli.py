@@ -45,6 +45,7 @@ from bedash.sweep.grid import (
 )
 from bedash.sweep.rows import damaged_cells
 from bedash.sweep.run import SweepEvent, check_files, sweep_task
+from bedash.sweep.uncertainty_stats import TABLES, left_out_notes
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading
@@ -345,7 +346,18 @@ def format_verdicts(path: Path) -> str:
     except SweepError:
         damaged = {}
     lines += [f"left out of the statistics: cell {c} ({why})" for c, why in damaged.items()]
-    return "\n".join(lines)
+    return "\n".join(lines + constant_notes(path))
+
+
+def constant_notes(path: Path) -> list[str]:
+    """Why the uncertainty summaries have rows the paired files leave out (once each)."""
+    rows = []
+    for t in TABLES:
+        try:
+            rows += read_stats(path / t.summary, t.key)[1]
+        except (FileProblem, OSError):  # absent or damaged: the page names a damaged one
+            continue
+    return left_out_notes(rows)
 
 
 class SweepBar:

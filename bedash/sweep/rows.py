@@ -19,6 +19,10 @@ from bedash.sweep.stats import better_direction, paired, summarize, verdict
 # results.csv's columns that describe a run rather than measure it
 DESCRIPTIVE = RESULT_COLUMNS[: RESULT_COLUMNS.index("seed") + 1]  # model .. seed
 BASELINES = ("ensemble", "ensemble_parallel", "single")  # what BatchEnsemble is paired against
+# (model kind, quantity) constant by definition, never paired: a single model has one member, so
+# its mutual information (the members' disagreement) is 0 for every image and OOD detection by
+# it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): a difference from it measures the other side.
+CONSTANT = frozenset({("single", "mutual_info")})
 
 
 @dataclass(frozen=True)
@@ -106,8 +110,20 @@ def summary_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
 
 
 def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
+    """mean_model, mean_baseline: over the paired seeds (seeds_paired), n of them (n = n_paired);
+    seeds_unpaired: the config's seeds where one side has no value (left out)."""
     head = ["config", "label", *fields, *key, "metric", "better", "model", "baseline"]
-    return [*head, "mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n", "verdict"]
+    stats = ["mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n", "verdict"]
+    return [*head, *stats, "n_paired", "seeds_paired", "seeds_unpaired"]  # added: at the end
+
+
+def quantity(row: dict[str, Any]) -> str:
+    """What a row measures: an OOD row's score (its AUROC is that score's), else its metric."""
+    return str(row.get("score") or row["metric"])
+
+
+def seed_list(seeds: Iterable[int]) -> str:
+    return ";".join(str(s) for s in seeds)
 
 
 def summary_rows(
@@ -143,10 +159,11 @@ def paired_rows(
     key: Sequence[str] = (),
     metrics: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per config, key and metric: model minus each baseline, paired by seed (same seed, same
-    batches), with the t interval of the mean difference and a verdict."""
+    """Per config, key and metric: model minus each baseline over the seeds both have (same
+    seed, same batches), with the t interval of the mean difference and a verdict; a side
+    constant by definition (CONSTANT) is not paired."""
     metrics = list(metrics) if metrics is not None else _metric_order(records)
-    by = {(r.config_index, r.key, r.model, r.seed): r for r in records}
+    by = {(r.config_index, r.key, r.model, r.seed): r.metrics for r in records}
     configs = sorted({(r.config_index, json.dumps(r.values)) for r in records})
     kinds = {r.model for r in records}
     rows = []
@@ -156,20 +173,23 @@ def paired_rows(
         keys = list(dict.fromkeys(r.key for r in records if r.config_index == index))
         for k, metric in ((k, m) for k in keys for m in metrics):
             for base in (b for b in BASELINES if b in kinds and model in kinds):
-                runs = [(by.get((index, k, model, s)), by.get((index, k, base, s))) for s in seeds]
-                pairs = [
-                    (x.metrics[metric], y.metrics[metric])
-                    for x, y in runs
-                    if x and y and metric in x.metrics and metric in y.metrics
-                ]
-                if not pairs:
-                    continue
-                xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
-                d, better = paired(xs, ys), better_direction(metric)
                 row = {"config": index, "label": config_label(values)}
                 row |= {**{f: values.get(f) for f in fields}, **dict(zip(key, k, strict=True))}
-                row |= {"metric": metric, "better": better, "model": model, "baseline": base}
-                row |= {"mean_model": summarize(xs).mean, "mean_baseline": summarize(ys).mean}
+                row |= {"metric": metric, "better": better_direction(metric)}
+                if {(model, quantity(row)), (base, quantity(row))} & CONSTANT:
+                    continue
+                xs = {s: by.get((index, k, model, s), {}).get(metric) for s in seeds}
+                ys = {s: by.get((index, k, base, s), {}).get(metric) for s in seeds}
+                both = [s for s in seeds if xs[s] is not None and ys[s] is not None]
+                if not both:
+                    continue
+                one = [s for s in seeds if (xs[s] is None) != (ys[s] is None)]
+                a, b = [xs[s] for s in both], [ys[s] for s in both]
+                d = paired(a, b)
+                row |= {"model": model, "baseline": base}
+                row |= {"mean_model": summarize(a).mean, "mean_baseline": summarize(b).mean}
                 row |= {"mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n}
-                rows.append({**row, "verdict": verdict(d, better, model, base)})
+                row["verdict"] = verdict(d, row["better"], model, base)
+                row |= {"n_paired": len(both), "seeds_paired": seed_list(both)}
+                rows.append(row | {"seeds_unpaired": seed_list(one)})
     return rows

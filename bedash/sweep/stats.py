@@ -11,14 +11,24 @@ from dataclasses import dataclass
 
 CONFIDENCE = 0.95  # every interval bedash reports
 
-# Which way is better, per metric of results.csv, shift.csv (acc, nll, ece, brier) and ood.csv
-# (auroc, aupr, fpr95). "" = no better direction (diversity is not a goal in itself, and neither
-# is a higher or a lower entropy or mutual information on shifted images): the verdict then
-# says which is higher instead of which is better.
-# (and by suffix in better_direction: *_seconds, *_acc, *_per_s...)
+# Which way is better, for every metric a run file holds (results.csv, shift.csv, ood.csv); a
+# temperature-scaled one (*_ts) goes the way of its raw metric. "" = neither: the verdict says
+# which is higher instead of which is better. Diversity is a means, not a goal; a higher or lower
+# entropy or mutual information on shifted images is not better in itself; a fitted temperature
+# is right where it calibrates; infer_repeats, load_avg and cpu_count say how timing ran.
 SIZES = ("params", "param_bytes", "param_mb", "params_rel_single")
-LOWER_IS_BETTER = ("nll", "ece", "brier", *SIZES, "fpr95", "aurc")
-HIGHER_IS_BETTER = ("acc", "auroc", "aupr")
+LOWER = [*SIZES, "nll", "ece", "brier", "fpr95", "aurc", "train_seconds", "epoch_seconds"]
+LOWER += ["infer_seconds"]
+HIGHER = ["acc", "mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "auroc", "aupr"]
+HIGHER += ["member_samples_per_s"]
+NEITHER = ["mean_disagreement", "entropy", "expected_entropy", "mutual_info", "temperature"]
+NEITHER += ["infer_repeats", "load_avg", "cpu_count"]
+DIRECTIONS = dict.fromkeys(LOWER, "lower") | dict.fromkeys(HIGHER, "higher")
+DIRECTIONS |= dict.fromkeys(NEITHER, "")
+# Differences this close to equal (relative to their size) are equal: 0.3 - 0.1 and 0.6 - 0.4
+# differ in the last bit, which must not make a zero-width interval look resolved.
+EQUAL = 1e-9
+TENTATIVE_BELOW = 3  # seeds: a verdict from fewer is marked tentative
 
 
 # The values a metric can take (None: no bound), so that a chart draws an interval of the mean
@@ -51,12 +61,12 @@ def clip_to_range(metric: str, values: Sequence[float]) -> list[float]:
 
 
 def better_direction(metric: str) -> str:
-    """'higher', 'lower' or '' (neither) for a metric of results.csv, shift.csv or ood.csv."""
-    if metric in LOWER_IS_BETTER or metric.endswith(("_seconds", "_nll", "_ece", "_brier")):
-        return "lower"
-    if metric in HIGHER_IS_BETTER or metric.endswith(("_acc", "_auroc", "_per_s")):
-        return "higher"
-    return ""
+    """'higher', 'lower' or '' (neither) for a metric of results.csv, shift.csv or ood.csv;
+    ValueError for one without a declared direction."""
+    base = metric.removesuffix("_ts")
+    if base not in DIRECTIONS:
+        raise ValueError(f"no better direction declared for {metric!r}")
+    return DIRECTIONS[base]
 
 
 # -- the t distribution ------------------------------------------------------------------------
@@ -119,16 +129,23 @@ def unresolved(n: int) -> str:
 
 
 def verdict(diff: Summary, better: str, a: str = "batchensemble", b: str = "ensemble") -> str:
-    """'<a> better', '<b> better' or 'not resolved with n seeds' from the interval of a - b:
-    resolved when it lies on one side of zero. better '' words it '<a> higher' / '<a> lower'."""
+    """The verdict on a - b from the t interval of its mean difference over paired seeds:
+    '<a> better than <b>' (or '<b> better than <a>') when the interval lies on one side of zero
+    ('higher' / 'lower' where better is ''), ' (tentative: 2 seeds)' added below 3 seeds; 'not
+    resolved with n seeds' when it holds zero or n < 2. A zero spread has a zero-width interval
+    and gives no winner: 'identical in every seed', or 'same difference in every seed: <a>
+    higher than <b>' (described, never 'better')."""
     if diff.n < 2 or math.isnan(diff.ci_low) or math.isnan(diff.ci_high):
         return unresolved(diff.n)
-    if diff.ci_low > 0:
-        side = "higher"
-    elif diff.ci_high < 0:
-        side = "lower"
-    else:
+    side = "higher" if diff.mean > 0 else "lower"
+    if diff.std <= EQUAL * max(1.0, abs(diff.mean)):
+        if abs(diff.mean) <= EQUAL:
+            return "identical in every seed"
+        return f"same difference in every seed: {a} {side} than {b}"
+    if diff.ci_low <= 0 <= diff.ci_high:
         return unresolved(diff.n)
     if not better:
-        return f"{a} {side}"
-    return f"{a} better" if side == better else f"{b} better"
+        text = f"{a} {side} than {b}"
+    else:
+        text = f"{a} better than {b}" if side == better else f"{b} better than {a}"
+    return text + (f" (tentative: {diff.n} seeds)" if diff.n < TENTATIVE_BELOW else "")

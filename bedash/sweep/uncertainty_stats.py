@@ -4,24 +4,27 @@ For the cells run with --shift or --ood, summary_rows and paired_rows with a key
 shift_summary.csv / shift_paired.csv (per corruption and severity; "clean" is severity 0, "mean"
 the mean of each seed's mean over the corruptions) and ood_summary.csv / ood_paired.csv (per OOD
 set and score). Entropy and mutual information have no better direction: their verdict says
-"higher" or "lower", never "better". Only finished model kinds count (a diverged model's numbers
-do not). A pair of files exists only while some done cell has its run file, so a resumed sweep
-never shows numbers of cells that are gone.
+"higher" or "lower", never "better". A single model's mutual information is 0 by definition:
+its rows by it are not paired (rows.CONSTANT; CONSTANT_NOTE says why). Only finished model
+kinds count (a diverged model's numbers do not). A pair of files exists only while some done
+cell has its run file, so a resumed sweep never shows numbers of cells that are gone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bedash.sweep.rows import (
+    CONSTANT,
     Record,
     cell_rows,
     floats,
     load_records,
     paired_columns,
     paired_rows,
+    quantity,
     summary_columns,
     summary_rows,
 )
@@ -30,6 +33,18 @@ from bedash.sweep.rows import (
 # is of the clean test set; shift.csv has its area for every set)
 SHIFT_METRICS = ("acc", "nll", "ece", "brier", "entropy", "mutual_info", "aurc")
 OOD_METRICS = ("auroc", "aupr", "fpr95")
+CONSTANT_NOTE = (
+    "The single model's mutual information is 0 for every image by definition (one member: "
+    "nothing to disagree), so OOD detection by it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): "
+    "its rows are left out of the paired files and tables."
+)
+
+
+def left_out_notes(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Why some summary rows (of shift_summary.csv, ood_summary.csv) have no paired rows: each
+    reason once, [] when none applies."""
+    hit = any((str(r.get("model")), quantity(dict(r))) in CONSTANT for r in rows)
+    return [CONSTANT_NOTE] if hit else []
 
 
 @dataclass(frozen=True)
