@@ -167,7 +167,9 @@ class SweepSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
         follow = tuple(data.get("follow", ()))
-        return cls(RunConfig.from_dict(data["base"]), dict(data["grid"]), list(data["seeds"]), follow)
+        return cls(
+            RunConfig.from_dict(data["base"]), dict(data["grid"]), list(data["seeds"]), follow
+        )
 
 
 def _slug(values: dict[str, Any]) -> str:
