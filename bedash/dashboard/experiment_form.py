@@ -14,7 +14,7 @@ from bedash.dashboard.session import devices, probe_ready
 from bedash.dashboard.settings import data_dir
 from bedash.dashboard.speed import measured_speed
 from bedash.names import ConfigError, duration
-from bedash.settings.config import GROUPS, RunConfig, label, spec
+from bedash.settings.config import GROUPS, RunConfig, arch_problem, label, spec
 from bedash.settings.limits import Limits
 from bedash.settings.types import Spec
 
@@ -34,6 +34,8 @@ def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
     state.take(spec("models"), models_widget(lim), lim)
     for group in MAIN_GROUPS:
         section(group, state, lim)
+    if problem := arch_problem(state.values.get("arch"), lim):  # named before its recipe's caps
+        state.errors = {"arch": problem, **state.errors}
     st.markdown("**Data**")
     dataset, sizes = data_widgets(state, lim, probed)
     state.values["dataset"] = dataset

@@ -300,8 +300,8 @@ class RunConfig:
     def validate(self, limits: Limits = DEFAULT_LIMITS) -> RunConfig:
         """Raise ConfigError naming the first bad field and the allowed values; return self."""
         lim = limit_suffix(limits)
-        if limits.cpu_only and self.arch == "resnet":  # first: the other fields matter less
-            raise ConfigError("arch", f"resnet wants a GPU, and only cpu is available{lim}")
+        if problem := arch_problem(self.arch, limits):  # first: the other fields matter less
+            raise ConfigError("arch", problem)
         for s in config_fields(extra=True):
             check_value(s, getattr(self, s.name), limits)
         if len(set(self.models)) != len(self.models):
@@ -329,6 +329,13 @@ class RunConfig:
                 "folder, or choose cifar10 or synthetic",
             )
         return self
+
+
+def arch_problem(arch: Any, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Why `arch` cannot run under `limits` (a CPU-only profile: no ResNet), or ""."""
+    if limits.cpu_only and arch == "resnet":
+        return f"resnet wants a GPU, and only cpu is available{limit_suffix(limits)}"
+    return ""
 
 
 # -- the loops over the metadata ---------------------------------------------------------------
