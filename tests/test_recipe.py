@@ -80,6 +80,17 @@ def test_a_sweeps_grid_over_arch_gives_each_cell_its_architectures_recipe() -> N
     assert info.value.field == "no_such_setting"
 
 
+def test_resuming_a_grid_over_arch_with_a_setting_now_given_names_it(tmp_path: Path) -> None:
+    from bedash.sweep.folder import SweepStore, check_out
+
+    out, grid = tmp_path / "sw", sweep("--arch", "mlp,resnet", "--seeds", "0")
+    SweepStore.open(out, grid, grid.cells()).close()  # its sweep.json
+    check_out(out, sweep("--arch", "mlp,resnet", "--seeds", "0"))  # the same: resumed
+    with pytest.raises(FieldError) as info:  # batch 32 given: the resnet cells would change
+        check_out(out, sweep("--arch", "mlp,resnet", "--seeds", "0", "--batch-size", "32"))
+    assert info.value.field == "batch_size" and "recipe" in info.value.message
+
+
 def test_the_help_says_each_recipes_value() -> None:
     text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"]
                     .format_help().split())  # fmt: skip

@@ -119,8 +119,9 @@ class SweepSpec:
                 raise SweepError(name, f"lists a value twice ({values})")
         if not self.seeds:
             raise SweepError("seeds", "empty list: give at least one seed")
+        recipes = {s.name for s in config_fields() if s.recipe}  # what a recipe may set
         for name in self.follow:  # a damaged sweep.json's
-            if name not in known or name in self.grid:
+            if name not in recipes or name in self.grid:
                 raise SweepError(name, "cannot be taken from the architecture's recipe")
 
     @property
