@@ -80,15 +80,37 @@ def test_a_sweeps_grid_over_arch_gives_each_cell_its_architectures_recipe() -> N
     assert info.value.field == "no_such_setting"
 
 
-def test_resuming_a_grid_over_arch_with_a_setting_now_given_names_it(tmp_path: Path) -> None:
+def test_resuming_a_grid_over_arch_with_a_setting_now_given_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bedash.sweep.folder import SweepStore, check_out
 
-    out, grid = tmp_path / "sw", sweep("--arch", "mlp,resnet", "--seeds", "0")
-    SweepStore.open(out, grid, grid.cells()).close()  # its sweep.json
-    check_out(out, sweep("--arch", "mlp,resnet", "--seeds", "0"))  # the same: resumed
-    with pytest.raises(FieldError) as info:  # batch 32 given: the resnet cells would change
-        check_out(out, sweep("--arch", "mlp,resnet", "--seeds", "0", "--batch-size", "32"))
-    assert info.value.field == "batch_size" and "recipe" in info.value.message
+    flags = ["--arch", "mlp,resnet", "--seeds", "0", "--dataset", "synthetic", "--device", "cpu"]
+    out, grid = tmp_path / "sw", sweep(*flags)
+    SweepStore.open(out, grid, grid.cells()).close()  # its sweep.json, no cell run
+    check_out(out, sweep(*flags))  # the same: resumed
+    # batch 32 given now, left to each architecture's recipe before: the resnet cells would change
+    with pytest.raises(SystemExit) as info:
+        sweep_cli.main([*flags, "--batch-size", "32", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1, err
+    assert err.startswith("bedash sweep: error: --batch-size: differs from the sweep in ")
+    assert "recipe" in err and "Traceback" not in err
+
+
+def test_a_recipes_batch_larger_than_the_training_set_names_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--arch", "resnet", "--dataset", "synthetic", "--train-size", "64",
+              "--width", "2", "--models", "single", "--device", "cpu", "--quiet",
+              "--out", str(tmp_path / "r")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert (
+        err
+        == "bedash train: error: --batch-size: 512 is larger than the training set (64 images)\n"
+    )
 
 
 def test_the_help_says_each_recipes_value() -> None:
