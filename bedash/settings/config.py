@@ -34,7 +34,7 @@ from bedash.settings.limits import (
     MAX_SIZE,
     Limits,
 )
-from bedash.settings.recipes import AUTO, by_arch, recipe
+from bedash.settings.recipes import AUTO, RECIPES, recipe
 from bedash.settings.types import TYPES as T
 from bedash.settings.types import SettingType, Spec, limit_suffix
 
@@ -348,7 +348,7 @@ def _specs() -> tuple[Spec, ...]:
         meta = dict(f.metadata)
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         meta.setdefault("flag", "--" + f.name.replace("_", "-"))
-        meta.setdefault("recipe", by_arch(f.name))
+        meta.setdefault("recipe", {a: r[f.name] for a, r in RECIPES.items() if f.name in r})
         out.append(Spec(name=f.name, default=default, **meta))
     return tuple(out)
 

@@ -23,8 +23,3 @@ AUTO = {"optimizer": "adam", "augment": "none"}
 def recipe(arch: str) -> dict[str, Any]:
     """The settings `arch`'s recipe sets ({} for one without a recipe, or an unknown name)."""
     return dict(RECIPES.get(arch, {}))
-
-
-def by_arch(name: str) -> dict[str, Any]:
-    """The setting `name`'s value in each recipe that sets it: {"resnet": 512}."""
-    return {arch: values[name] for arch, values in RECIPES.items() if name in values}
