@@ -91,8 +91,10 @@ def add_flag(group: Any, s: Spec, limits: Any = None) -> None:
 
 
 def config_from_args(a: argparse.Namespace) -> RunConfig:
-    """The RunConfig the flags describe (not yet validated)."""
-    return RunConfig(**{s.name: getattr(a, s.name) for s in config_fields()})
+    """The RunConfig the flags describe (not yet validated): a flag not given that the
+    architecture's recipe sets (its parser default None) takes the recipe's value."""
+    given = [(s.name, getattr(a, s.name), s.recipe) for s in config_fields()]
+    return RunConfig.of(**{name: v for name, v, recipe in given if v is not None or not recipe})
 
 
 def run(argv: list[str]) -> int:

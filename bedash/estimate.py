@@ -21,8 +21,19 @@ EVAL_SHARE = 1 / 3  # a forward pass costs about a third of a training step (for
 
 
 def cost(cfg: Any) -> float:
-    """Multiply-adds of one member's forward pass on one 32 x 32 RGB image."""
+    """Multiply-adds of one member's forward pass on one 32 x 32 RGB image: its convolutions and
+    linear layers (bedash.method.models; tests/test_estimate.py counts the built models with
+    torch's FlopCounterMode). A formula, not a count, so an estimate before Start imports no
+    torch."""
     h = cfg.hidden
+    if cfg.arch == "resnet":
+        w = cfg.width
+        # a 3x3 conv of c channels on n pixels costs 9 c^2 n; c doubles as n quarters, so each
+        # stage's c -> c conv costs 9 U, and its 2c -> c or c -> 2c conv 4.5 U (U = w^2 1024)
+        # depth 9: five layers of 18 U (a c -> 2c conv, or a residual pair of c -> c convs);
+        # depth 18: 4 convs of 9 U, then per stage 3 of 9 U, one of 4.5 U and a 1x1 of 0.5 U
+        units = 90 if str(cfg.depth) == "9" else 36 + 3 * 32
+        return 27 * w * 1024 + units * w * w * 1024 + 8 * w * 10  # stem, body, linear head
     if cfg.arch == "cnn":
         c = cfg.channels
         convs = 9 * (3 * c * 1024 + c * 2 * c * 256 + 2 * c * 4 * c * 64)

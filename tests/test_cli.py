@@ -204,7 +204,7 @@ def test_help_shows_bounds_choices_and_the_profiles_caps() -> None:
     from bedash.settings.profile import DEMO_LIMITS
 
     text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    assert "1 to 64; default: 5" in text and "mlp | cnn; default: mlp" in text
+    assert "1 to 64; default: 5" in text and "mlp | cnn | resnet; default: mlp" in text
     assert "Models and architecture:" in text and "The BatchEnsemble recipe:" in text
     demo = build_parser(DEMO_LIMITS)._subparsers._group_actions[0].choices["train"]
     assert "1 to 8; default: 5" in demo.format_help()

@@ -81,6 +81,37 @@ def test_cost_counts_the_multiply_adds_of_a_forward_pass() -> None:
     assert cost(cnn) == convs + 512 * 64 + 64 * 10
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [{"arch": "mlp"}, {"arch": "mlp", "layers": 3, "hidden": 64}, {"arch": "cnn"},
+     {"arch": "cnn", "channels": 8, "hidden": 32}, {"arch": "resnet"},
+     {"arch": "resnet", "width": 8}, {"arch": "resnet", "depth": "18"},
+     {"arch": "resnet", "depth": "18", "width": 16}],
+)  # fmt: skip
+def test_cost_equals_torchs_count_of_the_built_model(settings: dict) -> None:
+    """torch's FlopCounterMode on the real network (2 FLOPs per multiply-add of its convs and
+    matrix products), built on the meta device: no weights allocated."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from bedash.method.models import make_arch
+    from bedash.settings.config import RunConfig
+
+    cfg = RunConfig(**settings)
+    with torch.device("meta"):
+        model = make_arch(cfg).eval()
+    with FlopCounterMode(display=False) as counter:
+        model(torch.empty(1, 3, 32, 32, device="meta"))
+    assert cost(cfg) == counter.get_total_flops() / 2
+
+
+def test_cost_of_resnet18_is_the_published_count() -> None:
+    # ResNet-18 for CIFAR-10 (3x3 stem, no stem pool, width 64): 0.56 G multiply-adds per
+    # 32 x 32 image, the figure CIFAR-10 papers and thop's counts quote for it (556 M)
+    resnet18 = SimpleNamespace(arch="resnet", depth="18", width=64, hidden=128)
+    assert cost(resnet18) == pytest.approx(0.556e9, rel=0.005)
+
+
 def test_remaining_at_a_steady_pace() -> None:
     assert remaining(2, 6, 10.0) == 20.0  # 2 of 6 cells in 10 s: 4 more take 20 s
     assert math.isinf(remaining(0, 6, 10.0))

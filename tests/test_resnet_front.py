@@ -17,7 +17,8 @@ from bedash.settings.profile import DEMO_LIMITS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = ["--dataset", "synthetic", "--train-size", "64", "--test-size", "32", "--epochs", "1",
-        "--width", "2", "--members", "2", "--device", "cpu", "--quiet"]  # fmt: skip
+        "--batch-size", "32", "--width", "2", "--members", "2", "--device", "cpu",
+        "--quiet"]  # fmt: skip
 
 
 def test_the_flags_come_from_the_declaration() -> None:

@@ -16,7 +16,7 @@ from bedash.settings import config as C
 from bedash.settings.config import RunConfig, spec
 from bedash.settings.limits import Limits
 from bedash.settings.profile import DEMO_LIMITS
-from bedash.settings.summary import config_summary
+from bedash.settings.summary import config_problem, config_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -146,12 +146,12 @@ def test_example_values_are_valid_and_differ_from_the_default(name: str) -> None
 
 
 def test_a_config_json_as_written_has_no_problem() -> None:
-    assert C.config_problem(RunConfig().to_dict()) == ""
-    assert C.config_problem({**RunConfig(train_size=5).to_dict(), "_meta": {"torch": "2"}}) == ""
-    assert C.config_problem({}) == ""  # an older run: fields missing
-    assert C.config_problem({"a_newer_setting": [1]}) == ""
-    assert C.config_problem({"members": 100}) == ""  # made under looser limits: still shown
-    assert C.config_problem({"arch": "vit"}) == ""  # a newer version's choice: still shown
+    assert config_problem(RunConfig().to_dict()) == ""
+    assert config_problem({**RunConfig(train_size=5).to_dict(), "_meta": {"torch": "2"}}) == ""
+    assert config_problem({}) == ""  # an older run: fields missing
+    assert config_problem({"a_newer_setting": [1]}) == ""
+    assert config_problem({"members": 100}) == ""  # made under looser limits: still shown
+    assert config_problem({"arch": "vit"}) == ""  # a newer version's choice: still shown
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_a_config_json_as_written_has_no_problem() -> None:
     ],
 )
 def test_config_problem_names_the_bad_setting(d: dict, text: str) -> None:
-    problem = C.config_problem({**RunConfig().to_dict(), **d})
+    problem = config_problem({**RunConfig().to_dict(), **d})
     if text:
         assert problem.startswith("config.json has a bad") and text in problem
     else:
@@ -190,13 +190,13 @@ def test_config_problem_names_the_bad_setting(d: dict, text: str) -> None:
 def test_config_problem_checks_every_fields_type(name: str) -> None:
     wrong = {"int": "1", "float": "1", "choice": 1, "list": "single", "text": 1, "names": 1,
              "bool": 0, "dict": []}[spec(name).type.name]  # fmt: skip
-    assert C.config_problem({name: wrong}).startswith(f"config.json has a bad {name!r}")
-    assert C.config_problem({name: RunConfig().to_dict()[name]}) == ""
-    assert (C.config_problem({name: None}) == "") == spec(name).optional
+    assert config_problem({name: wrong}).startswith(f"config.json has a bad {name!r}")
+    assert config_problem({name: RunConfig().to_dict()[name]}) == ""
+    assert (config_problem({name: None}) == "") == spec(name).optional
 
 
 def test_config_problem_output_escapes_control_characters() -> None:
-    problem = C.config_problem({"members": "\x1b[2J"})
+    problem = config_problem({"members": "\x1b[2J"})
     assert "\x1b" not in problem and "\\u001b" in problem
 
 

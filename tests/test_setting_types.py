@@ -138,9 +138,9 @@ def test_flags_come_from_the_table() -> None:
     assert "[--arch {mlp,cnn,resnet}]" in parser.format_help()
     lr, size = spec("lr"), spec("train_size")
     assert lr.type.flag_help(lr) == (
-        "Adam's learning rate (the seed: 0.001), or SGD's peak (the ResNet recipe: 0.4). > 0; "
-        "default: 0.001"
+        "Adam's learning rate (the seed: 0.001), or SGD's peak. > 0; default: 0.001, resnet: 0.4"
     )
+    assert parser.parse_args([]).lr is None  # not given: the architecture's recipe decides
     assert size.type.flag_help(size).endswith(" 1 to 1000000000 or all; default: all")
     assert spec("compile").type.flag_help(spec("compile")).endswith("(default: off)")
 

@@ -230,7 +230,8 @@ JSON = st.recursive(
 @given(path=st.sampled_from([("format",), ("version",), ("status",), ("base",), ("grid",),
                              ("seeds",), ("cells",), ("grid", "members"), ("seeds", 1),
                              ("cells", 0), ("cells", 1, "status"), ("cells", 2, "seed"),
-                             ("cells", 3, "id"), ("cells", 4, "config"), ("base", "lr")]),
+                             ("cells", 3, "id"), ("cells", 4, "config"), ("base", "lr"),
+                             ("follow",)]),
        value=JSON)  # fmt: skip
 def test_any_value_in_any_field_of_sweep_json_gives_a_spec_or_a_sweep_error(
     tmp_path: Path, path: tuple[Any, ...], value: Any

@@ -14,8 +14,9 @@ from bedash.dashboard.session import devices, probe_ready
 from bedash.dashboard.settings import data_dir
 from bedash.dashboard.speed import measured_speed
 from bedash.names import ConfigError, duration
-from bedash.settings.config import GROUPS, RunConfig, label, spec
+from bedash.settings.config import GROUPS, RunConfig, arch_problem, label, spec
 from bedash.settings.limits import Limits
+from bedash.settings.types import Spec
 
 DEFAULTS = form.start_config()  # each field's `start` (RunConfig's metadata), else its default
 DATASETS = {"synthetic": "Synthetic", "cifar10": "CIFAR-10", "folder": "Image folder"}
@@ -33,6 +34,8 @@ def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
     state.take(spec("models"), models_widget(lim), lim)
     for group in MAIN_GROUPS:
         section(group, state, lim)
+    if problem := arch_problem(state.values.get("arch"), lim):  # named before its recipe's caps
+        state.errors = {"arch": problem, **state.errors}
     st.markdown("**Data**")
     dataset, sizes = data_widgets(state, lim, probed)
     state.values["dataset"] = dataset
@@ -66,7 +69,13 @@ def config_form(lim: Limits, probed: bool) -> tuple[RunConfig | None, bool]:
                     "Not started: correct the settings below first.", icon=":material/block:"
                 )
             return None, False
-        st.caption(f"Takes {about(cfg)}.")
+        if cfg.arch == "resnet":  # the architecture's note: the estimate here, not a GPU's
+            st.warning(
+                f"**ResNet wants a GPU.** On this machine this run takes {about(cfg)}.",
+                icon=":material/memory:",
+            )
+        else:
+            st.caption(f"Takes {about(cfg)}.")
     return cfg, start
 
 
@@ -91,11 +100,25 @@ def section(group: str, state: form.FormState, lim: Limits) -> None:
         # a field that applies only when another has some value (layers: the MLP's); fields
         # are declared after the one they depend on, so its value is already parsed
         off = s.when is not None and state.values.get(s.when[0]) != s.when[1]
-        raw = form.widget(s, lim, getattr(DEFAULTS, s.name), where=cols[i % 2], disabled=off)
+        default = arch_default(s, state.values.get("arch", DEFAULTS.arch))
+        raw = form.widget(s, lim, default, where=cols[i % 2], disabled=off)
         if off:  # not used by this config: keep its default, whatever the box holds
             state.values[s.name] = getattr(DEFAULTS, s.name)
         else:
             state.take(s, raw, lim)
+
+
+def arch_default(s: Spec, arch: str) -> object:
+    """What the field shows for `arch`: its recipe's value (bedash.settings.recipes), else the
+    form's start. When Architecture changes, a field its recipe sets takes the new value,
+    unless the user changed it from the old one's."""
+    if s.recipe:  # the architecture the field's value was set for (a reloaded job: the job's)
+        old = st.session_state.get(f"_arch_of_{s.name}", arch)
+        st.session_state[f"_arch_of_{s.name}"] = arch
+        untouched = form.state_value(s, getattr(form.start_config(old), s.name))
+        if old != arch and st.session_state.get(s.name) == untouched:
+            st.session_state[s.name] = form.state_value(s, getattr(form.start_config(arch), s.name))
+    return getattr(form.start_config(arch), s.name)
 
 
 def models_widget(lim: Limits) -> list[str]:
@@ -270,6 +293,7 @@ def load_job_settings(job_id: str, cfg: RunConfig) -> None:
     for s in form.fields_of_all(SPECIAL):
         value = getattr(cfg, s.name)
         st.session_state[s.name] = form.state_value(s, value)
+        st.session_state[f"_arch_of_{s.name}"] = cfg.arch
     st.session_state["models"] = list(cfg.models)
     kind = cfg.dataset if cfg.dataset in DATASETS else "folder"
     st.session_state["dataset_kind"] = kind

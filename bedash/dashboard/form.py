@@ -72,10 +72,15 @@ class FormState:
         return value
 
 
-def start_config() -> RunConfig:
-    """The Experiment form's start: each field's `start` (a run of 20-40 s on two cores), else
+def start_config(arch: str | None = None) -> RunConfig:
+    """The Experiment form's start for `arch` (None: the default one): its recipe's values
+    (bedash.settings.recipes), else each field's `start` (a run of 20-40 s on two cores), else
     its default."""
-    return RunConfig(**{s.name: s.start for s in config_fields() if s.start is not None})
+    given = {"arch": arch} if arch else {}
+    for s in config_fields():
+        if s.start is not None and (arch or spec("arch").default) not in s.recipe:
+            given[s.name] = s.start
+    return RunConfig.of(**given)
 
 
 def state_value(s: Spec, value: Any) -> Any:

@@ -109,7 +109,7 @@ def form(submit: Callable[..., Any]) -> None:
     kinds = ", ".join(model_label(k) for k in defaults.models)
     st.caption(f"Every cell trains {kinds}, on the CPU.")
     try:
-        base = RunConfig(dataset=dataset, device="cpu", data_dir=str(data_dir()), **evaluation)
+        base = RunConfig.of(dataset=dataset, device="cpu", data_dir=str(data_dir()), **evaluation)
         sweep = parse_grid(base, texts, seeds, limits())
     except FieldError as e:
         sweep, problem = None, e

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -35,14 +34,13 @@ from bedash.settings.limits import (
     MAX_SIZE,
     Limits,
 )
+from bedash.settings.recipes import AUTO, RECIPES, recipe
 from bedash.settings.types import TYPES as T
 from bedash.settings.types import SettingType, Spec, limit_suffix
 
 ARCHS = ("mlp", "cnn", "resnet")
 ARCH_LABELS = {"mlp": "MLP (the seed's)", "cnn": "CNN (3 conv blocks)", "resnet": "ResNet (GPU)"}
 RESNET_DEPTHS = ("9", "18")
-# "auto" settings: (the value for mlp and cnn, the value for resnet); RunConfig.chosen reads it
-AUTO = {"optimizer": ("adam", "sgd"), "augment": ("none", "crop-flip")}
 BUILTIN_DATASETS = ("cifar10", "synthetic")
 FAST_INITS = ("signs", "normal")
 BIAS_MODES = ("shared", "member")
@@ -134,7 +132,7 @@ class RunConfig:
     )  # fmt: skip
     lr: float = setting(
         T["float"], 1e-3, "Learning rate",
-        "Adam's learning rate (the seed: 0.001), or SGD's peak (the ResNet recipe: 0.4).",
+        "Adam's learning rate (the seed: 0.001), or SGD's peak.",
         "training", lo=0.0, open_lo=True, sweepable=True, form_range=(1e-6, 10.0), step=1e-4,
         fmt="%.4g",
     )  # fmt: skip
@@ -263,6 +261,16 @@ class RunConfig:
     # -- construction --------------------------------------------------------------------
 
     @classmethod
+    def of(cls, **given: Any) -> RunConfig:
+        """The config of the settings given: the rest from their architecture's recipe
+        (bedash.settings.recipes), else RunConfig's defaults. Every front end builds so."""
+        return cls(**{**recipe(given.get("arch", spec("arch").default)), **given})
+
+    def with_recipe(self, names: Any) -> RunConfig:
+        """The settings `names` (not given) as this config's architecture sets them."""
+        return self.replace(**{n: recipe(self.arch).get(n, spec(n).default) for n in names})
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         """Build from a (JSON) dict; unknown keys are an error, lists become tuples."""
         known = {f.name for f in fields(cls)}
@@ -285,15 +293,15 @@ class RunConfig:
     def chosen(self, name: str) -> str:
         """An "auto" setting (optimizer, augment) resolved for this architecture."""
         value = getattr(self, name)
-        return AUTO[name][self.arch == "resnet"] if value == "auto" else value
+        return recipe(self.arch).get(name, AUTO[name]) if value == "auto" else value
 
     # -- validation ----------------------------------------------------------------------
 
     def validate(self, limits: Limits = DEFAULT_LIMITS) -> RunConfig:
         """Raise ConfigError naming the first bad field and the allowed values; return self."""
         lim = limit_suffix(limits)
-        if limits.cpu_only and self.arch == "resnet":  # first: the other fields matter less
-            raise ConfigError("arch", f"resnet wants a GPU, and only cpu is available{lim}")
+        if problem := arch_problem(self.arch, limits):  # first: the other fields matter less
+            raise ConfigError("arch", problem)
         for s in config_fields(extra=True):
             check_value(s, getattr(self, s.name), limits)
         if len(set(self.models)) != len(self.models):
@@ -323,6 +331,13 @@ class RunConfig:
         return self
 
 
+def arch_problem(arch: Any, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Why `arch` cannot run under `limits` (a CPU-only profile: no ResNet), or ""."""
+    if limits.cpu_only and arch == "resnet":
+        return f"resnet wants a GPU, and only cpu is available{limit_suffix(limits)}"
+    return ""
+
+
 # -- the loops over the metadata ---------------------------------------------------------------
 
 
@@ -333,6 +348,7 @@ def _specs() -> tuple[Spec, ...]:
         meta = dict(f.metadata)
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         meta.setdefault("flag", "--" + f.name.replace("_", "-"))
+        meta.setdefault("recipe", {a: r[f.name] for a, r in RECIPES.items() if f.name in r})
         out.append(Spec(name=f.name, default=default, **meta))
     return tuple(out)
 
@@ -402,32 +418,6 @@ def _named(s: Spec, convert: Any, raw: Any, limits: Limits) -> Any:
         return convert(raw, s, limits)
     except ValueError as e:
         raise ConfigError(s.name, str(e)) from None
-
-
-# -- run folders: what config.json may hold (bedash.settings.summary: its one-line summary) ----
-
-
-def config_problem(d: dict[str, Any]) -> str:
-    """Why a config.json dict cannot be shown (a wrong type, a NaN, an absurd integer), or "".
-    Missing fields (an older run) and unknown keys (a newer version's) are fine."""
-    for s in config_fields(extra=True):
-        if s.name in d and not _stored_ok(s, d[s.name]):
-            return f"config.json has a bad {s.name!r}: {_short(d[s.name])}"
-    if d.get("_meta") is not None and not isinstance(d["_meta"], dict):
-        return f"config.json has a bad '_meta': {_short(d['_meta'])}"
-    return ""
-
-
-def _short(value: Any) -> str:
-    try:
-        text = json.dumps(value)  # escapes control characters: safe to print
-    except (TypeError, ValueError):
-        text = ascii(value)
-    return text[:40]
-
-
-def _stored_ok(s: Spec, value: Any) -> bool:
-    return s.optional if value is None else s.type.stored_ok(value, s)
 
 
 def _check_ood(name: str, cfg: RunConfig, limits: Limits) -> None:

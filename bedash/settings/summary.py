@@ -1,10 +1,36 @@
-"""The one-line summary of a run's settings (a config.json dict), as the run lists show it."""
+"""A run's config.json as the run lists show it: whether it can be shown (`config_problem`),
+and its one-line summary."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from bedash.settings.types import is_number
+from bedash.settings.config import config_fields
+from bedash.settings.types import Spec, is_number
+
+
+def config_problem(d: dict[str, Any]) -> str:
+    """Why a config.json dict cannot be shown (a wrong type, a NaN, an absurd integer), or "".
+    Missing fields (an older run) and unknown keys (a newer version's) are fine."""
+    for s in config_fields(extra=True):
+        if s.name in d and not _stored_ok(s, d[s.name]):
+            return f"config.json has a bad {s.name!r}: {_short(d[s.name])}"
+    if d.get("_meta") is not None and not isinstance(d["_meta"], dict):
+        return f"config.json has a bad '_meta': {_short(d['_meta'])}"
+    return ""
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value)  # escapes control characters: safe to print
+    except (TypeError, ValueError):
+        text = ascii(value)
+    return text[:40]
+
+
+def _stored_ok(s: Spec, value: Any) -> bool:
+    return s.optional if value is None else s.type.stored_ok(value, s)
 
 
 def config_summary(d: dict[str, Any]) -> str:

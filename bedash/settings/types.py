@@ -42,6 +42,7 @@ class Spec:
     fmt: str | None = None  # a form's number format ("%.4g")
     example: Any = None  # "text": a valid value other than the default (front-end tests)
     start: Any = None  # what the Experiment form starts with (None: the default)
+    recipe: dict[str, Any] = field(default_factory=dict)  # arch -> its recipe's value, if any
 
     def bounds(self, limits: Any = None) -> tuple[float | None, float | None]:
         """(lo, hi) under `limits`: its cap for this field, if any, replaces hi."""
@@ -130,8 +131,9 @@ class SettingType:
             return self.parse(text, s)
 
         convert.__name__ = self.name  # argparse names it in "invalid int value: 'x'"
+        default = None if s.recipe else s.default  # None: not given, the arch's recipe decides
         group.add_argument(
-            s.flag, dest=s.name, type=convert, default=s.default, metavar=self.metavar(s), help=help
+            s.flag, dest=s.name, type=convert, default=default, metavar=self.metavar(s), help=help
         )
 
     def metavar(self, s: Spec) -> str | None:
@@ -141,6 +143,7 @@ class SettingType:
         """The flag's help: the setting's, what it allows, its default ("1 to 64; default: 5")."""
         allowed = self.describe(s, limits)
         default = "all" if s.default is None else self.format(s.default)
+        default += "".join(f", {arch}: {self.format(v)}" for arch, v in s.recipe.items())
         lists = "A comma list sweeps it. " if sweep and s.sweepable else ""
         text = f"{s.help} {lists}{allowed + '; ' if allowed else ''}default: {default}"
         return text.replace("%", "%%")  # argparse formats help with %

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bedash.names import FINAL_STATUSES, RUN_STATUSES
-from bedash.settings.config import config_problem
+from bedash.settings.summary import config_problem
 from bedash.store.folders import (
     RunDirError,
     bedash_signed,

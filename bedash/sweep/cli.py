@@ -158,7 +158,10 @@ def spec_from_args(a: argparse.Namespace, limits: Limits = DEFAULT_LIMITS) -> Sw
     seeds = a.seeds if a.seeds is not None else DEFAULT_SEEDS
     n_configs = math.prod(len(v) for v in grid.values())
     check_size(n_configs, seed_count(seeds), limits, getattr(a, "max_cells", None))
-    return SweepSpec(RunConfig(**base), grid, parse_seeds(seeds))
+    # a grid over arch: each cell's architecture's recipe sets what was not given
+    follow = [s.name for s in config_specs() if s.recipe and s.name not in {*base, *grid}]
+    follow = follow if "arch" in grid else []
+    return SweepSpec(RunConfig.of(**base), grid, parse_seeds(seeds), tuple(follow))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

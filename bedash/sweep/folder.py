@@ -331,6 +331,11 @@ def _check_same_grid(path: Path, old: SweepSpec, new: SweepSpec) -> None:
         raise SweepError(name, _differs(path, there, b["grid"].get(name, b["base"].get(name))))
     if a["seeds"] != b["seeds"]:
         raise SweepError("seeds", _differs(path, a["seeds"], b["seeds"]))
+    fa, fb = a.get("follow", []), b.get("follow", [])
+    if moved := sorted(set(fa) ^ set(fb)):  # given here, left to the arch's recipe there
+        name, recipe = moved[0], "each architecture's recipe"
+        there = recipe if name in fa else a["base"][name]
+        raise SweepError(name, _differs(path, there, recipe if name in fb else b["base"][name]))
     for name in a["base"]:
         if a["base"][name] != b["base"].get(name):
             raise SweepError(name, _differs(path, a["base"][name], b["base"].get(name)))
@@ -350,7 +355,7 @@ def spec_from_sweep(path: str | Path, limits: Limits | None = None) -> SweepSpec
     spec = SweepSpec.from_dict(read_sweep_json(path))
     for values in spec.configs() if limits is not None else ():
         try:
-            spec.base.replace(**values).validate(limits)
+            spec.config(values).validate(limits)
         except ConfigError as e:
             where = safe_text(str(Path(path) / SWEEP_FILE), 300)
             raise SweepError("out", f"{where} holds a bad {e.field}: {e.message}") from None

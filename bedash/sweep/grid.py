@@ -97,11 +97,14 @@ class Cell:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """base config, grid (field -> values, in order), seeds: everything that defines cells."""
+    """base config, grid (field -> values, in order), seeds: everything that defines cells.
+    `follow`: the settings not given that each cell takes from its architecture's recipe (a
+    grid over arch; bedash.settings.recipes)."""
 
     base: RunConfig
     grid: dict[str, list[Any]]
     seeds: list[int]
+    follow: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         known = {f.name for f in dataclasses.fields(RunConfig)}
@@ -116,6 +119,10 @@ class SweepSpec:
                 raise SweepError(name, f"lists a value twice ({values})")
         if not self.seeds:
             raise SweepError("seeds", "empty list: give at least one seed")
+        recipes = {s.name for s in config_fields() if s.recipe}  # what a recipe may set
+        for name in self.follow:  # a damaged sweep.json's
+            if name not in recipes or name in self.grid:
+                raise SweepError(name, "cannot be taken from the architecture's recipe")
 
     @property
     def n_configs(self) -> int:
@@ -132,12 +139,16 @@ class SweepSpec:
             combos = [{**c, name: v} for c in combos for v in values]
         return combos
 
+    def config(self, values: dict[str, Any]) -> RunConfig:
+        """The config of one combination of the grid's values."""
+        return self.base.replace(**values).with_recipe(self.follow)
+
     def cells(self) -> list[Cell]:
         width = max(2, len(str(self.n_configs - 1)))
         out = []
         for i, values in enumerate(self.configs()):
             slug = _slug(values)
-            cfg = self.base.replace(**values)
+            cfg = self.config(values)
             for seed in self.seeds:
                 cid = f"c{i:0{width}d}{'_' + slug if slug else ''}_s{seed}"
                 out.append(Cell(cid, i, values, seed, cfg.replace(seed=seed)))
@@ -151,11 +162,15 @@ class SweepSpec:
             "base": base,
             "grid": {k: list(v) for k, v in self.grid.items()},
             "seeds": list(self.seeds),
+            **({"follow": list(self.follow)} if self.follow else {}),  # older files: none
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
-        return cls(RunConfig.from_dict(data["base"]), dict(data["grid"]), list(data["seeds"]))
+        follow = tuple(data.get("follow", ()))
+        return cls(
+            RunConfig.from_dict(data["base"]), dict(data["grid"]), list(data["seeds"]), follow
+        )
 
 
 def _slug(values: dict[str, Any]) -> str:
