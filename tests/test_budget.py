@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from bedash.method import budget
 from bedash.method.budget import check_budget, estimate, format_bytes, param_bytes
@@ -181,3 +182,22 @@ def test_the_cli_exits_2_with_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("bedash train: error: --hidden: needs about ") and "\n" not in err
     assert "22 GB available" in err and not (tmp_path / "run").exists()
+
+
+def test_the_optimizer_state_is_counted_for_the_optimizer_that_runs() -> None:
+    """Adam keeps two moments per parameter, SGD with momentum one buffer (torch's own state
+    after a step is the reference)."""
+    from bedash.method.budget import kind_bytes
+
+    cfg = RunConfig(hidden=16, members=2)
+    model = torch.nn.Linear(8, 4)
+    model(torch.randn(2, 8)).sum().backward()
+    for name, optim, slots in (
+        ("adam", torch.optim.Adam(model.parameters()), 2),
+        ("sgd", torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), 1),
+    ):
+        optim.step()
+        tensors = [t for s in optim.state.values() for t in s.values() if t.numel() > 1]
+        assert len(tensors) == slots * 2  # weight and bias: the reference count per parameter
+        parts = kind_bytes("batchensemble", cfg.replace(optimizer=name), 100)
+        assert parts["Adam state"] == slots * parts["parameters"]

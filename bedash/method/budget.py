@@ -4,7 +4,8 @@ has free (`--members 64 --hidden 16384 --layers 16` asks for ~4 TB), with a Conf
 the field that dominates. The estimate:
   parameters   exact, from the model built on torch's "meta" device (no memory)
   gradients    one per parameter (they stay allocated after the last step)
-  Adam state   two per parameter (the sequential ensemble: one member's optimizer at a time)
+  Adam state   the optimizer's state: two per parameter for Adam, one (momentum) for SGD;
+               the sequential ensemble holds one member's at a time
   activations  rows (E x B) x the per-image widths, forward values and backward gradients
   evaluation   one eval chunk's activations, the logits of the test split (3 copies) and
                BatchEnsemble's first-layer weight scaled per member (its inference path)
@@ -117,7 +118,8 @@ def kind_bytes(kind: str, cfg: RunConfig, n_test: int, num_classes: int = 10) ->
     """Parameters, gradients, Adam state, activations and evaluation of one model kind."""
     E = cfg.members if kind != "single" else 1
     _, params = param_bytes(kind, cfg, num_classes)
-    adam = 2 * params // E if kind == "ensemble" else 2 * params  # one member's Adam at a time
+    slots = 1 if cfg.chosen("optimizer") == "sgd" else 2  # momentum; Adam's two moments
+    adam = slots * params // E if kind == "ensemble" else slots * params  # one member at a time
     split = kind == "batchensemble" and cfg.member_batch == "split"
     wide = kind in ("batchensemble", "ensemble_parallel")  # all members in one pass
     rows = cfg.batch_size * (E if wide and not split else 1)
