@@ -137,7 +137,11 @@ def test_the_cluster_token_is_sent_only_where_ray_would_not_send_it(
 
     monkeypatch.setenv("HOME", str(tmp_path))
     for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
-        monkeypatch.delenv(name, raising=False)
+        # set, then removed: the undo removes what use_cluster_token sets below (a delenv of
+        # an absent name records nothing, and RAY_AUTH_MODE=token then leaks into later tests:
+        # a Ray head they start demands a token their imported ray never sends)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     assert not use_cluster_token("10.0.0.1:6379")  # no token here: nothing to send
     (tmp_path / ".ray").mkdir()
     (tmp_path / ".ray" / "auth_token").write_text("t" * 32)
