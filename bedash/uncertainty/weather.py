@@ -1,0 +1,80 @@
+"""CIFAR-10-C's weather corruptions, as make_cifar_c.py makes them, batched. Frost is not here:
+it blends crops of the authors' six frost photographs, which bedash does not have (see
+names.FROST_NOTE); nothing stands in for it."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from bedash.uncertainty import filters
+from bedash.uncertainty.draws import randn, uniform
+from bedash.uncertainty.filters import check, to_uint8
+
+# make_cifar_c.py's parameters, severity 1..5
+SNOW = (  # loc, scale, zoom, threshold, blur radius, blur sigma, image weight
+    (0.1, 0.2, 1, 0.6, 8, 3, 0.95),
+    (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
+    (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
+    (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
+    (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
+)
+SNOW_ANGLE = (-135.0, -45.0)  # degrees, uniform
+FOG = ((0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75))  # strength, wibble decay
+GRAY = (0.299, 0.587, 0.114)  # cv2's RGB2GRAY weights
+
+
+def snow(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
+    """A normal layer, zoomed and thresholded, to 8 bits, motion-blurred (ImageMagick's) down at
+    -135..-45 degrees; added twice (as it is and turned 180 degrees) to the image, which is
+    first brightened towards 1.5 gray + 0.5."""
+    check(x, severity)
+    loc, scale, zoom, threshold, radius, sigma, keep = SNOW[severity - 1]
+    n, _, h, w = x.shape
+    layer = randn((n, 1, h, w), g).double().mul_(scale).add_(loc)
+    layer = filters.clipped_zoom(layer, zoom)
+    layer = layer.masked_fill_(layer < threshold, 0.0).clamp_(0.0, 1.0).mul_(255.0)
+    flakes = filters.motion_blur(
+        layer.to(torch.uint8), radius, sigma, uniform((n,), *SNOW_ANGLE, g)
+    )
+    flakes = flakes.float().div_(255.0)
+    xf = x.float().div_(255.0)
+    gray = sum(wt * xf[:, i : i + 1] for i, wt in enumerate(GRAY)).mul_(1.5).add_(0.5)
+    xf = torch.maximum(xf, gray).mul_(1 - keep).add_(xf, alpha=keep)
+    xf += flakes + flakes.flip(2, 3)
+    return to_uint8(xf.clamp_(0.0, 1.0).mul_(255.0))
+
+
+def plasma_fractal(n: int, size: int, decay: float, g: torch.Generator) -> Tensor:
+    """The reference's diamond-square height maps [n, size, size] in [0, 1] (size a power of
+    two): each step sets the new points to the mean of their neighbours / 4 ... as written
+    there: sum / 4 + wibble * uniform(-wibble, wibble), wibble from 100 divided by decay."""
+    m = torch.zeros(n, size, size, dtype=torch.float64)
+    step, wibble = size, 100.0
+
+    def wibbled(total: Tensor) -> Tensor:
+        return total / 4 + wibble * uniform(tuple(total.shape), -wibble, wibble, g)
+
+    while step >= 2:
+        half = step // 2
+        corner = m[:, ::step, ::step]
+        square = corner + corner.roll(-1, 1)
+        square = square + square.roll(-1, 2)
+        m[:, half::step, half::step] = wibbled(square)
+        dr, ul = m[:, half::step, half::step], m[:, ::step, ::step]
+        m[:, ::step, half::step] = wibbled(dr + dr.roll(1, 1) + ul + ul.roll(-1, 2))
+        m[:, half::step, ::step] = wibbled(dr + dr.roll(1, 2) + ul + ul.roll(-1, 1))
+        step //= 2
+        wibble /= decay
+    m -= m.amin(dim=(1, 2), keepdim=True)
+    return m / m.amax(dim=(1, 2), keepdim=True)
+
+
+def fog(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
+    """x + c plasma, rescaled by max / (max + c) (max over the image's values)."""
+    check(x, severity)
+    c, decay = FOG[severity - 1]
+    xf = x.double().div_(255.0)
+    top = xf.amax(dim=(1, 2, 3), keepdim=True)
+    xf += c * plasma_fractal(len(x), 32, decay, g)[:, None, : x.shape[2], : x.shape[3]]
+    return to_uint8(xf.mul_(top / (top + c)).clamp_(0.0, 1.0).mul_(255.0))
