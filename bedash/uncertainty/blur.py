@@ -24,19 +24,24 @@ ZOOM_BLUR = tuple((1, stop, 0.01) for stop in (1.06, 1.11, 1.16, 1.21, 1.26))  #
 
 def gaussian_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     check(x, severity)
-    return to_uint8(filters.gaussian_filter(x.float(), GAUSSIAN_BLUR[severity - 1]))
+    return filters.to_uint8_unit(filters.gaussian_filter(unit(x), GAUSSIAN_BLUR[severity - 1]))
+
+
+def unit(x: Tensor) -> Tensor:
+    """x / 255 in float64, as the reference's np.array(x) / 255. (the blurs round as it does)"""
+    return x.double().div_(255.0)
 
 
 def disk(radius: float, alias_blur: float) -> Tensor:
     """make_cifar_c's kernel: an aliased disk on a 17 x 17 grid, normalised, then blurred by a
-    3 x 3 Gaussian of sigma alias_blur (cv2.GaussianBlur, reflect-101 edge); cropped to where it
-    is not zero (its edge never reaches the grid's border for these radii)."""
+    3 x 3 Gaussian of sigma alias_blur (cv2.GaussianBlur, reflect-101 edge), in float32 as
+    there; cropped to where it is not zero (its edge never reaches the grid's border here)."""
     L = torch.arange(-8, 9, dtype=torch.float64)
     Y, X = torch.meshgrid(L, L, indexing="ij")
-    d = (radius**2 >= (X**2 + Y**2)).double()
-    d /= d.sum()
+    d = (radius**2 >= (X**2 + Y**2)).float()
+    d = (d / d.sum()).double()
     a = filters.filter_matrix(filters.gaussian_kernel(alias_blur, radius=1), 17, "mirror")
-    d = a @ d @ a.T
+    d = (a @ d @ a.T).float().double()
     nz = (d.abs() > 1e-12).nonzero()
     r = int((nz - 8).abs().max())
     return d[8 - r : 9 + r, 8 - r : 9 + r]
@@ -45,7 +50,7 @@ def disk(radius: float, alias_blur: float) -> Tensor:
 def defocus_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     check(x, severity)
     k = disk(*DEFOCUS_BLUR[severity - 1])
-    return to_uint8(filters.filter2d(x.float(), k, "mirror"))  # cv2.filter2D's default edge
+    return filters.to_uint8_unit(filters.filter2d(unit(x), k, "mirror"))  # cv2.filter2D's edge
 
 
 def glass_shifts(n: int, size: int, delta: int, iterations: int, g: torch.Generator) -> Tensor:
@@ -74,10 +79,16 @@ def glass_shuffle(x: Tensor, shifts: Tensor, delta: int) -> Tensor:
 def glass_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     """Gaussian blur (to uint8), the local shuffle, Gaussian blur again."""
     check(x, severity)
-    sigma, delta, iterations = GLASS_BLUR[severity - 1]
-    y = to_uint8(filters.gaussian_filter(x.float(), sigma))
-    y = glass_shuffle(y, glass_shifts(len(x), x.shape[-1], delta, iterations, g), delta)
-    return to_uint8(filters.gaussian_filter(y.float(), sigma))
+    _, delta, iterations = GLASS_BLUR[severity - 1]
+    return glass_from(x, severity, glass_shifts(len(x), x.shape[-1], delta, iterations, g))
+
+
+def glass_from(x: Tensor, severity: int, shifts: Tensor) -> Tensor:
+    """Glass blur for given draws (glass_shifts)."""
+    sigma, delta, _ = GLASS_BLUR[severity - 1]
+    y = filters.gaussian_filter(unit(x), sigma).mul_(255.0).to(torch.uint8)  # np.uint8(...)
+    y = glass_shuffle(y, shifts, delta)
+    return filters.to_uint8_unit(filters.gaussian_filter(unit(y), sigma))
 
 
 def motion_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:

@@ -139,15 +139,26 @@ def _sample(x: Tensor, src: Tensor, align_corners: bool) -> Tensor:
 
 
 def elastic_transform(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
-    """A random affine warp (cv2.warpAffine, reflect-101 edge), then each pixel displaced by
-    Gaussian-smoothed uniform noise (scipy's gaussian_filter, 'reflect', truncate 3) and
-    sampled bilinearly (map_coordinates, order 1, 'reflect')."""
+    """The reference's draws, in its order: the affine jitter, then dx's and dy's fields."""
     check(x, severity)
     n, _, h, w = x.shape
-    alpha, sigma, jitter = (v * w for v in ELASTIC[severity - 1])
-    xf = x.float().div_(255.0)
-    xf = _sample(xf, affine_sources(uniform((n, 3, 2), -jitter, jitter, g), w), True)
-    field = uniform((n, 2, h, w), -1.0, 1.0, g)  # dx, then dy, as the reference draws them
+    jitter = ELASTIC[severity - 1][2] * w
+    return elastic_from(
+        x,
+        severity,
+        uniform((n, 3, 2), -jitter, jitter, g),
+        uniform((n, 2, h, w), -1.0, 1.0, g),
+    )
+
+
+def elastic_from(x: Tensor, severity: int, jitter: Tensor, field: Tensor) -> Tensor:
+    """For given draws: the affine warp moving the reference's three points by `jitter`
+    [N, 3, 2] (cv2.warpAffine, reflect-101 edge), then each pixel displaced by `field`
+    [N, (dx, dy), H, W] smoothed (scipy's gaussian_filter, 'reflect', truncate 3) and scaled,
+    sampled bilinearly (map_coordinates, order 1, 'reflect')."""
+    w = x.shape[3]
+    alpha, sigma = (v * w for v in ELASTIC[severity - 1][:2])
+    xf = _sample(x.float().div_(255.0), affine_sources(jitter, w), True)
     shift = filters.gaussian_filter(field, sigma, "reflect", truncate=3.0).mul_(alpha).float()
     t = torch.arange(w, dtype=torch.float32)
     src = torch.stack([t[None, None, :] + shift[:, 0], t[None, :, None] + shift[:, 1]], -1)

@@ -28,6 +28,11 @@ def to_uint8(x: Tensor) -> Tensor:
     return x.clamp_(0.0, 255.0).to(torch.uint8)
 
 
+def to_uint8_unit(x: Tensor) -> Tensor:
+    """Floats on the 0..1 scale -> uint8 as np.uint8(np.clip(x, 0, 1) * 255)."""
+    return x.clamp_(0.0, 1.0).mul_(255.0).to(torch.uint8)
+
+
 def gaussian_kernel(sigma: float, truncate: float = 4.0, radius: int | None = None) -> Tensor:
     """scipy.ndimage's 1-D Gaussian: radius int(truncate sigma + 0.5), normalised."""
     radius = int(truncate * sigma + 0.5) if radius is None else radius

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from bedash.uncertainty import filters
 from bedash.uncertainty.draws import randn, uniform
-from bedash.uncertainty.filters import check, to_uint8
+from bedash.uncertainty.filters import check
 
 # make_cifar_c.py's parameters, severity 1..5
 SNOW = (  # loc, scale, zoom, threshold, blur radius, blur sigma, image weight
@@ -25,24 +25,26 @@ GRAY = (0.299, 0.587, 0.114)  # cv2's RGB2GRAY weights
 
 
 def snow(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
-    """A normal layer, zoomed and thresholded, to 8 bits, motion-blurred (ImageMagick's) down at
-    -135..-45 degrees; added twice (as it is and turned 180 degrees) to the image, which is
-    first brightened towards 1.5 gray + 0.5."""
+    """A normal layer per image and an angle uniform in -135..-45 degrees (snow_from)."""
     check(x, severity)
-    loc, scale, zoom, threshold, radius, sigma, keep = SNOW[severity - 1]
-    n, _, h, w = x.shape
-    layer = randn((n, 1, h, w), g).double().mul_(scale).add_(loc)
+    loc, scale = SNOW[severity - 1][:2]
+    layer = randn((len(x), 1, x.shape[2], x.shape[3]), g).double().mul_(scale).add_(loc)
+    return snow_from(x, severity, layer, uniform((len(x),), *SNOW_ANGLE, g))
+
+
+def snow_from(x: Tensor, severity: int, layer: Tensor, angles: Tensor) -> Tensor:
+    """The reference's snow for given draws: the normal layer [N, 1, H, W] zoomed and
+    thresholded, to 8 bits, motion-blurred (ImageMagick's) along `angles`; added twice (as it is
+    and turned 180 degrees) to the image, which is first brightened towards 1.5 gray + 0.5."""
+    _, _, zoom, threshold, radius, sigma, keep = SNOW[severity - 1]
     layer = filters.clipped_zoom(layer, zoom)
     layer = layer.masked_fill_(layer < threshold, 0.0).clamp_(0.0, 1.0).mul_(255.0)
-    flakes = filters.motion_blur(
-        layer.to(torch.uint8), radius, sigma, uniform((n,), *SNOW_ANGLE, g)
-    )
-    flakes = flakes.float().div_(255.0)
-    xf = x.float().div_(255.0)
+    flakes = filters.motion_blur(layer.to(torch.uint8), radius, sigma, angles)
+    flakes = flakes.double().div_(255.0)
+    xf = x.float().div_(255.0)  # float32 as there, then float64 from adding the flakes
     gray = sum(wt * xf[:, i : i + 1] for i, wt in enumerate(GRAY)).mul_(1.5).add_(0.5)
-    xf = torch.maximum(xf, gray).mul_(1 - keep).add_(xf, alpha=keep)
-    xf += flakes + flakes.flip(2, 3)
-    return to_uint8(xf.clamp_(0.0, 1.0).mul_(255.0))
+    xf = (xf * keep + torch.maximum(xf, gray) * (1 - keep)).double()
+    return filters.to_uint8_unit(xf.add_(flakes).add_(flakes.flip(2, 3)))
 
 
 def plasma_fractal(n: int, size: int, decay: float, g: torch.Generator) -> Tensor:
@@ -71,10 +73,15 @@ def plasma_fractal(n: int, size: int, decay: float, g: torch.Generator) -> Tenso
 
 
 def fog(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
-    """x + c plasma, rescaled by max / (max + c) (max over the image's values)."""
+    """A plasma fractal per image (fog_from)."""
     check(x, severity)
-    c, decay = FOG[severity - 1]
+    return fog_from(x, severity, plasma_fractal(len(x), 32, FOG[severity - 1][1], g))
+
+
+def fog_from(x: Tensor, severity: int, plasma: Tensor) -> Tensor:
+    """x + c plasma, rescaled by max / (max + c) (max over the image's values)."""
+    c = FOG[severity - 1][0]
     xf = x.double().div_(255.0)
     top = xf.amax(dim=(1, 2, 3), keepdim=True)
-    xf += c * plasma_fractal(len(x), 32, decay, g)[:, None, : x.shape[2], : x.shape[3]]
-    return to_uint8(xf.mul_(top / (top + c)).clamp_(0.0, 1.0).mul_(255.0))
+    xf += c * plasma[:, None, : x.shape[2], : x.shape[3]]
+    return filters.to_uint8_unit(xf.mul_(top).div_(top + c))
