@@ -23,8 +23,8 @@ import torch
 
 from bedash.data.synthetic import synthetic
 from bedash.method.models import build_model
-from bedash.settings.config import RunConfig
 from bedash.names import SHIFT_GROUPS
+from bedash.settings.config import RunConfig
 from bedash.uncertainty.corruptions import corrupt
 from bedash.uncertainty.evaluation import evaluate_model, prepare
 from bedash.uncertainty.ood import load_ood_sets
