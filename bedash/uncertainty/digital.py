@@ -129,13 +129,10 @@ def affine_sources(jitter: Tensor, size: int) -> Tensor:
     return torch.einsum("hwk,nkj->nhwj", grid, inverse).mul_(32).round_().div_(32)
 
 
-def _sample(x: Tensor, src: Tensor, align_corners: bool) -> Tensor:
-    """Bilinear samples of x [N, C, H, W] at pixel coordinates src [N, H, W, (x, y)], edges
-    reflected: about the edge pixels (align_corners, cv2's REFLECT_101) or beyond them
-    (scipy's 'reflect')."""
-    size = torch.tensor([x.shape[3], x.shape[2]], dtype=src.dtype)
-    grid = src * 2 / (size - 1) - 1 if align_corners else (src * 2 + 1) / size - 1
-    return F.grid_sample(x, grid.to(x.dtype), "bilinear", "reflection", align_corners=align_corners)
+def sample(x: Tensor, grid: Tensor, align_corners: bool) -> Tensor:
+    """Bilinear samples of x [N, C, H, W] at grid_sample's coordinates, edges reflected: about
+    the edge pixels (align_corners: cv2's REFLECT_101) or beyond them (scipy's 'reflect')."""
+    return F.grid_sample(x, grid, "bilinear", "reflection", align_corners=align_corners)
 
 
 def elastic_transform(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
@@ -155,11 +152,15 @@ def elastic_from(x: Tensor, severity: int, jitter: Tensor, field: Tensor) -> Ten
     """For given draws: the affine warp moving the reference's three points by `jitter`
     [N, 3, 2] (cv2.warpAffine, reflect-101 edge), then each pixel displaced by `field`
     [N, (dx, dy), H, W] smoothed (scipy's gaussian_filter, 'reflect', truncate 3) and scaled,
-    sampled bilinearly (map_coordinates, order 1, 'reflect')."""
+    sampled bilinearly (map_coordinates, order 1, 'reflect'; alpha 0 moves nothing)."""
     w = x.shape[3]
     alpha, sigma = (v * w for v in ELASTIC[severity - 1][:2])
-    xf = _sample(x.float().div_(255.0), affine_sources(jitter, w), True)
-    shift = filters.gaussian_filter(field, sigma, "reflect", truncate=3.0).mul_(alpha).float()
-    t = torch.arange(w, dtype=torch.float32)
-    src = torch.stack([t[None, None, :] + shift[:, 0], t[None, :, None] + shift[:, 1]], -1)
-    return to_uint8(_sample(xf, src, False).clamp_(0.0, 1.0).mul_(255.0))
+    src = affine_sources(jitter, w).mul_(2 / (w - 1)).sub_(1).float()  # grid_sample's -1..1
+    out = sample(x.float().div_(255.0), src, True)
+    if alpha > 0:
+        shift = filters.gaussian_filter(field, sigma, "reflect", truncate=3.0).mul_(alpha)
+        shift = shift.float().mul_(2 / w).permute(0, 2, 3, 1)  # pixels -> -1..1 units
+        t = torch.arange(w, dtype=torch.float32).mul_(2 / w).add_(1 / w - 1)  # pixel centres
+        grid = shift.add_(torch.stack(torch.meshgrid(t, t, indexing="xy"), -1))
+        out = sample(out, grid, False)
+    return filters.to_uint8_unit(out)

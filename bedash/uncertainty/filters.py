@@ -84,8 +84,8 @@ def filter2d(x: Tensor, kernel: Tensor, mode: str) -> Tensor:
 
 def gaussian_filter(x: Tensor, sigma: float, mode: str = "nearest", truncate: float = 4.0):
     """scipy.ndimage.gaussian_filter over the last two axes (skimage.filters.gaussian's, whose
-    default edge is 'nearest'); sigma 0 leaves x as it is, as scipy does."""
-    if sigma <= 1e-15:
+    default edge is 'nearest'); a kernel of radius 0 ([1.0], or sigma 0) leaves x as it is."""
+    if sigma <= 1e-15 or int(truncate * sigma + 0.5) == 0:
         return x.clone()
     k = gaussian_kernel(sigma, truncate)
     return filter2d(x, torch.outer(k, k), mode)
@@ -112,13 +112,22 @@ def clipped_zoom(x: Tensor, factor: float) -> Tensor:
 @functools.lru_cache(maxsize=8)
 def zoom_mean_matrix(n: int, factors: tuple[float, ...]) -> Tensor:
     """The mean of an [n, n] image and its clipped zooms by each factor, as one sparse
-    [n n, n n] matrix on the row-major pixels: sum of kron(M, M) for each zoom's matrix M
-    (about 12 non-zeros a row; one sparse matmul instead of two dense ones per factor)."""
-    k = torch.eye(n * n, dtype=torch.float64)
+    [n n, n n] matrix on the row-major pixels: (I + sum of kron(M, M) over each zoom's matrix
+    M) / (count + 1), built from M's few non-zeros (2 a row); one sparse matmul for the blur."""
+    rows, cols, vals = [torch.arange(n * n)], [torch.arange(n * n)], [torch.ones(n * n)]
     for z in factors:
         m = zoom_matrix(n, z)
-        k += torch.kron(m, m)
-    k = (k / (len(factors) + 1)).float()
+        i, a = m.nonzero(as_tuple=True)  # kron(M, M)[i n + j, a n + b] = M[i, a] M[j, b]
+        rows.append((i[:, None] * n + i[None, :]).reshape(-1))
+        cols.append((a[:, None] * n + a[None, :]).reshape(-1))
+        vals.append((m[i, a][:, None] * m[i, a][None, :]).reshape(-1))
+    k = torch.sparse_coo_tensor(
+        torch.stack([torch.cat(rows), torch.cat(cols)]),
+        torch.cat(vals),
+        (n * n, n * n),
+        check_invariants=True,
+    )
+    k = (k.coalesce() / (len(factors) + 1)).float()
     with warnings.catch_warnings():  # "sparse CSR support is in beta": matmul is all we use
         warnings.simplefilter("ignore", UserWarning)
         return k.to_sparse_csr()

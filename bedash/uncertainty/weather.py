@@ -49,27 +49,28 @@ def snow_from(x: Tensor, severity: int, layer: Tensor, angles: Tensor) -> Tensor
 
 def plasma_fractal(n: int, size: int, decay: float, g: torch.Generator) -> Tensor:
     """The reference's diamond-square height maps [n, size, size] in [0, 1] (size a power of
-    two): each step sets the new points to the mean of their neighbours / 4 ... as written
-    there: sum / 4 + wibble * uniform(-wibble, wibble), wibble from 100 divided by decay."""
-    m = torch.zeros(n, size, size, dtype=torch.float64)
-    step, wibble = size, 100.0
+    two). Each level, on the grid of the points set so far (wrapping around), draws the cell
+    centres, then the two sets of edge midpoints, each as sum / 4 + wibble * uniform(-wibble,
+    wibble) (as written there), wibble from 100 divided by decay each level; here the grids are
+    kept compact and interleaved, the same points in the same order of draws."""
+    grid = torch.zeros(n, 1, 1, dtype=torch.float64)
+    wibble = 100.0
 
     def wibbled(total: Tensor) -> Tensor:
-        return total / 4 + wibble * uniform(tuple(total.shape), -wibble, wibble, g)
+        return uniform(tuple(total.shape), -wibble, wibble, g).mul_(wibble).add_(total / 4)
 
-    while step >= 2:
-        half = step // 2
-        corner = m[:, ::step, ::step]
-        square = corner + corner.roll(-1, 1)
-        square = square + square.roll(-1, 2)
-        m[:, half::step, half::step] = wibbled(square)
-        dr, ul = m[:, half::step, half::step], m[:, ::step, ::step]
-        m[:, ::step, half::step] = wibbled(dr + dr.roll(1, 1) + ul + ul.roll(-1, 2))
-        m[:, half::step, ::step] = wibbled(dr + dr.roll(1, 2) + ul + ul.roll(-1, 1))
-        step //= 2
+    while grid.shape[1] < size:
+        k = grid.shape[1]
+        square = grid + grid.roll(-1, 1)
+        centre = wibbled(square + square.roll(-1, 2))
+        across = wibbled(centre + centre.roll(1, 1) + grid + grid.roll(-1, 2))  # (i, j + 1/2)
+        down = wibbled(centre + centre.roll(1, 2) + grid + grid.roll(-1, 1))  # (i + 1/2, j)
+        top = torch.stack([grid, across], -1).view(n, k, 2 * k)
+        bottom = torch.stack([down, centre], -1).view(n, k, 2 * k)
+        grid = torch.stack([top, bottom], 2).view(n, 2 * k, 2 * k)
         wibble /= decay
-    m -= m.amin(dim=(1, 2), keepdim=True)
-    return m / m.amax(dim=(1, 2), keepdim=True)
+    grid -= grid.amin(dim=(1, 2), keepdim=True)
+    return grid.div_(grid.amax(dim=(1, 2), keepdim=True))
 
 
 def fog(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
