@@ -138,7 +138,7 @@ def test_gaussian_blur_matches_a_padded_convolution(images) -> None:
 
 def test_defocus_kernel_is_the_reference_disk() -> None:
     k = blur.disk(1.0, 0.2)  # radius 1: the centre and its 4 neighbours, barely blurred
-    assert abs(float(k.sum()) - 1.0) < 1e-9
+    assert abs(float(k.sum()) - 1.0) < 1e-7  # float32 entries, as the reference's
     assert abs(float(k[2, 2]) - 0.2) < 1e-3 and abs(float(k[1, 2]) - 0.2) < 1e-3
     assert float(k[1, 1]) < 1e-4
 
