@@ -73,13 +73,19 @@ def _filter_terms(kernel: tuple[tuple[float, ...], ...], h: int, w: int, mode: s
 
 
 def filter2d(x: Tensor, kernel: Tensor, mode: str) -> Tensor:
-    """Correlate every channel of x [N, C, H, W] with a small 2-D kernel, as matmuls."""
-    out = None
-    key = tuple(map(tuple, kernel.tolist()))
-    for ah, aw_t in _filter_terms(key, x.shape[2], x.shape[3], mode):
-        term = torch.matmul(torch.matmul(ah.to(x.dtype), x), aw_t.to(x.dtype))
-        out = term if out is None else out.add_(term)
+    """Correlate every channel of x [N, C, H, W] with a small 2-D kernel, as matmuls, PART
+    images at a time (the float64 temporaries of a whole chunk would cost 100 MB more)."""
+    terms = _filter_terms(tuple(map(tuple, kernel.tolist())), x.shape[2], x.shape[3], mode)
+    terms = [(ah.to(x.dtype), aw_t.to(x.dtype)) for ah, aw_t in terms]
+    out = torch.empty_like(x)
+    for part, dest in zip(x.split(PART), out.split(PART), strict=True):
+        dest.copy_(torch.matmul(torch.matmul(terms[0][0], part), terms[0][1]))
+        for ah, aw_t in terms[1:]:
+            dest.add_(torch.matmul(torch.matmul(ah, part), aw_t))
     return out
+
+
+PART = 256
 
 
 def gaussian_filter(x: Tensor, sigma: float, mode: str = "nearest", truncate: float = 4.0):
