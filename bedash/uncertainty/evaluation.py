@@ -30,8 +30,8 @@ from bedash.names import (
     OOD_COLUMNS,
     SELECTIVE_COLUMNS,
     SHIFT_COLUMNS,
-    SHIFT_GROUPS,
     UNCERTAINTY_COLUMNS,
+    parse_shift,
 )
 from bedash.uncertainty.corruptions import SEVERITIES, corrupt, corruption_seed
 from bedash.uncertainty.scores import (
@@ -114,13 +114,8 @@ class ModelUncertainty:
 
 def expand_corruptions(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """'all' -> the benchmark's corruptions, 'extra' -> the others; otherwise the names, in
-    order, once each."""
-    out: list[str] = []
-    for n in names:
-        for m in SHIFT_GROUPS.get(n, (n,)):
-            if m not in out:
-                out.append(m)
-    return tuple(out)
+    order, once each (names.parse_shift: an unknown name is a ConfigError, a ValueError)."""
+    return parse_shift(",".join(names))
 
 
 def hold_out(dataset: Dataset, val_size: int, seed: int) -> tuple[Dataset, Split]:
