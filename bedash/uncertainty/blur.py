@@ -1,6 +1,6 @@
 """CIFAR-10-C's blurs (defocus, glass, motion, zoom; Gaussian blur is an extra), as
-make_cifar_c.py makes them, batched: filters are small matmuls (filters.py), glass blur's
-pixel shuffle runs the reference's loop once for every image at a time."""
+make_cifar_c.py makes them, batched: filters are small matmuls on the 0..1 scale in float64
+(filters.py; the reference's rounding), glass blur's pixel loop is one gather per iteration."""
 
 from __future__ import annotations
 
