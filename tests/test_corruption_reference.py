@@ -198,7 +198,7 @@ def _clipped_zoom(img: np.ndarray, zoom_factor: float) -> np.ndarray:
 
 @pytest.mark.parametrize("severity", SEVERITIES)
 def test_zoom_blur_equals_scipy_s_zooms(images, severity: int) -> None:
-    """float32 sums in another order than scipy's: within 1, 99 % exact."""
+    """float32 sums in another order than scipy's: within 1, 99.9 % exact."""
     ours = shift.corrupt(images, "zoom_blur", severity, _gen())
     factors = _p("zoom_blur", severity)
     for i in range(0, len(images), 3):
@@ -207,7 +207,7 @@ def test_zoom_blur_equals_scipy_s_zooms(images, severity: int) -> None:
         for z in factors:
             out += _clipped_zoom(x, z)
         ref = np.clip((x + out) / (len(factors) + 1), 0, 1) * 255
-        _close(ours[i].permute(1, 2, 0), np.uint8(ref), exact=0.99)
+        _close(ours[i].permute(1, 2, 0), np.uint8(ref), exact=0.999)
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)
@@ -419,7 +419,7 @@ def test_elastic_equals_the_reference_for_the_same_draws(images, severity: int) 
     assert torch.equal(ours, digital.elastic_from(x, severity, jitter, field))
     for i in range(len(x)):
         ref = _reference_elastic(_hwc(x[i]), severity, jitter[i].numpy(), field[i].numpy())
-        _close(ours[i].permute(1, 2, 0), ref, exact=0.98)
+        _close(ours[i].permute(1, 2, 0), ref, exact=0.99)
 
 
 def test_uniform_draws_have_numpy_s_law() -> None:
