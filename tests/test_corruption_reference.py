@@ -52,6 +52,9 @@ PUBLISHED = {
                           (IMSIZE * 0.1, IMSIZE * 0.04, IMSIZE * 0.05),
                           (IMSIZE * 0.1, IMSIZE * 0.03, IMSIZE * 0.03)],
 }  # fmt: skip
+# brightness scales each pixel by V' / V (the exact value); an HSV round trip in floats (colorsys
+# here, skimage there) lands a value on either side of an integer now and then: within 1
+EXACT_BRIGHTNESS = 0.9
 MOTION_ANGLES, SNOW_ANGLES = (-45, 45), (-135, -45)  # np.random.uniform's bounds there
 
 
@@ -221,12 +224,14 @@ def test_contrast_and_brightness_equal_the_formulas(images, severity: int) -> No
     _close(y, np.uint8(np.clip((x - m) * c + m, 0, 1) * 255))
     y = shift.corrupt(images, "brightness", severity, _gen())
     c = _p("brightness", severity)
-    for i in range(0, len(images), 4):
-        for h in range(0, 32, 5):
-            for w in range(0, 32, 5):
+    ours, ref = [], []
+    for i in range(0, len(images), 2):
+        for h in range(0, 32, 3):
+            for w in range(0, 32, 3):
                 hh, ss, vv = colorsys.rgb_to_hsv(*x[i, :, h, w].tolist())
-                ref = np.array(colorsys.hsv_to_rgb(hh, ss, min(vv + c, 1.0)))
-                _close(y[i, :, h, w], np.uint8(np.clip(ref, 0, 1) * 255), exact=0.0)
+                ref.append(np.clip(colorsys.hsv_to_rgb(hh, ss, min(vv + c, 1.0)), 0, 1) * 255)
+                ours.append(y[i, :, h, w])
+    _close(torch.stack(ours), np.uint8(np.array(ref)), exact=EXACT_BRIGHTNESS)
 
 
 # -- ImageMagick's motion blur --------------------------------------------------------------
