@@ -219,6 +219,7 @@ def uncertainty(
     from bedash.dashboard.figures.style import plot_config
     from bedash.dashboard.figures.sweeps import SEVERITY_METRICS, shift_severity_figure
     from bedash.dashboard.sweep_tables import left_out, ood_table, ood_verdicts, shift_verdicts
+    from bedash.dashboard.uncertainty_tables import MEAN_NOTE
 
     files, frames = {}, {}  # read once: a rewrite while the page draws changes nothing here
     for table in TABLES:
@@ -245,7 +246,10 @@ def uncertainty(
             camera = plot_config(f"sweep_shift_{metric}")
             chart(col, fig, f"sw_shift_{metric}", later, config=camera)
     if SHIFT.paired in frames:
-        st.caption("**Paired under shift**: clean and the mean over corruptions per severity.")
+        st.caption(
+            "**Paired under shift**: clean, the mean over CIFAR-10-C's corruptions and each "
+            f"category's (mean_noise, ...) per severity. {MEAN_NOTE}"
+        )
         table = shift_verdicts(frames[SHIFT.paired], config)
         st.dataframe(table, hide_index=True, key="sw_shift_paired")
     if OOD.summary in frames:

@@ -105,12 +105,14 @@ def test_each_shifted_set_is_built_once_whatever_the_number_of_models(
 
 def test_evaluate_model_rows(ds, models) -> None:
     ood = load_ood_sets(("uniform", "gaussian"), len(ds.test))
-    data = prepare(ds, corruptions=("gaussian_noise", "contrast"), severities=(1, 3), ood=ood,
-                   chunk=128)  # fmt: skip
+    data = prepare(ds, corruptions=("gaussian_noise", "contrast", "speckle_noise"),
+                   severities=(1, 3), ood=ood, chunk=128)  # fmt: skip
     res = evaluate_model(models["batchensemble"], "batchensemble", data, 100)
     keys = [(r["corruption"], r["severity"]) for r in res.shift]
     assert keys == [("clean", 0), ("gaussian_noise", 1), ("gaussian_noise", 3),
-                    ("contrast", 1), ("contrast", 3), ("mean", 1), ("mean", 3)]  # fmt: skip
+                    ("contrast", 1), ("contrast", 3), ("speckle_noise", 1), ("speckle_noise", 3),
+                    ("mean", 1), ("mean", 3), ("mean_noise", 1), ("mean_noise", 3),
+                    ("mean_digital", 1), ("mean_digital", 3)]  # fmt: skip
     for rows, cols in (
         (res.shift, SHIFT_COLUMNS),
         (res.ood, OOD_COLUMNS),
@@ -121,8 +123,10 @@ def test_evaluate_model_rows(ds, models) -> None:
         assert all(r["model"] == "batchensemble" for r in rows)
     by = {(r["corruption"], r["severity"]): r for r in res.shift}
     for k in ("acc", "nll", "ece", "brier", "entropy", "mutual_info", "aurc"):
-        mean = (by[("gaussian_noise", 3)][k] + by[("contrast", 3)][k]) / 2
+        mean = (by[("gaussian_noise", 3)][k] + by[("contrast", 3)][k]) / 2  # no extra counted
         assert by[("mean", 3)][k] == pytest.approx(mean)
+        assert by[("mean_noise", 3)][k] == pytest.approx(by[("gaussian_noise", 3)][k])
+        assert by[("mean_digital", 1)][k] == pytest.approx(by[("contrast", 1)][k])
     assert all(r["mutual_info"] >= 0 for r in res.shift)
     clean_logits, _ = predict(models["batchensemble"], ds.test, 100)
     assert by[("clean", 0)]["acc"] == pytest.approx(
@@ -187,9 +191,11 @@ def test_hold_out_splits_the_training_set(ds) -> None:
 
 
 def test_expand_corruptions() -> None:
-    assert expand_corruptions(("all",)) == CORRUPTION_NAMES
+    benchmark = tuple(n for n in CORRUPTION_NAMES if n not in ("speckle_noise", "gaussian_blur"))
+    assert expand_corruptions(("all",)) == benchmark and len(benchmark) == 14  # frost: none
     assert expand_corruptions(("contrast", "all"))[0] == "contrast"
-    assert len(expand_corruptions(("contrast", "all"))) == len(CORRUPTION_NAMES)
+    assert len(expand_corruptions(("contrast", "all"))) == 14
+    assert expand_corruptions(("extra", "all")) == ("speckle_noise", "gaussian_blur", *benchmark)
 
 
 def test_generated_ood_sets_are_deterministic() -> None:
@@ -362,7 +368,8 @@ def test_a_run_writes_the_uncertainty_files(tmp_path, tiny_cfg, monkeypatch) -> 
         rows = [r for r in shift_rows if r["model"] == kind]
         assert [(r["corruption"], r["severity"]) for r in rows] == [
             ("clean", "0"), ("contrast", "1"), ("contrast", "5"), ("pixelate", "1"),
-            ("pixelate", "5"), ("mean", "1"), ("mean", "5"),
+            ("pixelate", "5"), ("mean", "1"), ("mean", "5"), ("mean_digital", "1"),
+            ("mean_digital", "5"),
         ]  # fmt: skip
         assert all(float(r["temperature"]) > 0 and r["nll_ts"] for r in rows)
         clean_acc = float(rows[0]["acc"])
@@ -390,7 +397,8 @@ def test_a_run_without_the_options_writes_none_of_them(tmp_path, tiny_cfg) -> No
 @pytest.mark.parametrize(
     ("changes", "field", "text"),
     [
-        ({"shift": "fog"}, "shift", "unknown corruption 'fog'; allowed: all, gaussian_noise"),
+        ({"shift": "fogg"}, "shift", "unknown corruption 'fogg'; allowed: all, extra, gaus"),
+        ({"shift": "all,frost"}, "shift", "'frost' cannot be made here: frost is left out"),
         ({"shift": "all,nope"}, "shift", "unknown corruption 'nope'"),
         ({"severities": "0-5"}, "severities", "must be severities from 1 to 5"),
         ({"severities": "6"}, "severities", "must be severities from 1 to 5"),

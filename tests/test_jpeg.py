@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from bedash.data.synthetic import synthetic
-from bedash.uncertainty import corruptions as shift
+from bedash.uncertainty import digital
+from bedash.uncertainty.corruptions import SEVERITIES
 
 
 def _images() -> dict[str, torch.Tensor]:
@@ -31,11 +32,11 @@ def _pil_roundtrip(image: torch.Tensor, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buf)).transpose(2, 0, 1)
 
 
-@pytest.mark.parametrize("severity", shift.SEVERITIES)
+@pytest.mark.parametrize("severity", SEVERITIES)
 def test_jpeg_compression_equals_pils_round_trip_byte_for_byte(severity: int) -> None:
     quality = (80, 65, 58, 50, 40)[severity - 1]  # make_cifar_c.py's qualities
     for name, x in _images().items():
-        out = shift.jpeg_compression(x, severity, torch.Generator())
+        out = digital.jpeg_compression(x, severity, torch.Generator())
         assert out.dtype == torch.uint8 and out.shape == x.shape
         for i in range(len(x)):
             ref = _pil_roundtrip(x[i], quality)
@@ -44,7 +45,7 @@ def test_jpeg_compression_equals_pils_round_trip_byte_for_byte(severity: int) ->
 
 def test_jpeg_compression_of_no_images_is_no_images() -> None:
     x = torch.zeros(0, 3, 32, 32, dtype=torch.uint8)
-    assert shift.jpeg_compression(x, 1, torch.Generator()).shape == x.shape
+    assert digital.jpeg_compression(x, 1, torch.Generator()).shape == x.shape
 
 
 def test_jpeg_on_several_threads_equals_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +53,7 @@ def test_jpeg_on_several_threads_equals_one_call(monkeypatch: pytest.MonkeyPatch
     one batched call (an odd count, so the pieces differ in size)."""
     x = torch.randint(0, 256, (9, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator())
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    split = shift.jpeg_compression(x, 3, torch.Generator())
+    split = digital.jpeg_compression(x, 3, torch.Generator())
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
-    whole = shift.jpeg_compression(x, 3, torch.Generator())
+    whole = digital.jpeg_compression(x, 3, torch.Generator())
     assert torch.equal(split, whole)

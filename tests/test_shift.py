@@ -13,9 +13,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from bedash.data.synthetic import synthetic
+from bedash.uncertainty import blur, digital, draws, noise
 from bedash.uncertainty import corruptions as shift
 
-RANDOM = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise")
+RANDOM = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "glass_blur",
+          "motion_blur", "snow", "fog", "elastic_transform")  # fmt: skip
+# the published tables do not order these by damage: glass blur's and elastic's first rows
+# move pixels further than their later ones; motion blur's rows 3 and 4 differ only in taps of
+# weight < 1e-7 (radius 6 or 8 at sigma 2)
+NOT_MONOTONE = ("glass_blur", "elastic_transform", "motion_blur")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,7 @@ def test_the_issue_s_eight_corruptions_exist() -> None:
         assert name in shift.CORRUPTION_NAMES
 
 
-@pytest.mark.parametrize("name", shift.CORRUPTION_NAMES)
+@pytest.mark.parametrize("name", [n for n in shift.CORRUPTION_NAMES if n not in NOT_MONOTONE])
 def test_higher_severity_moves_images_further_from_the_clean_ones(name, images) -> None:
     dist = [_mad(shift.corrupt(images, name, s, _gen()), images) for s in shift.SEVERITIES]
     assert dist[0] > 0
@@ -58,19 +64,19 @@ def test_generation_is_deterministic_and_pure(name, images) -> None:
 
 def test_bad_input_is_refused(images) -> None:
     with pytest.raises(ValueError, match="severity"):
-        shift.gaussian_noise(images, 6, _gen())
+        noise.gaussian_noise(images, 6, _gen())
     with pytest.raises(ValueError, match="severity"):
-        shift.contrast(images, 0, _gen())
+        digital.contrast(images, 0, _gen())
     with pytest.raises(ValueError, match="uint8"):
-        shift.contrast(images.float(), 1, _gen())
-    with pytest.raises(ValueError, match="unknown corruption 'fog'"):
-        shift.corrupt(images, "fog", 1, _gen())
+        digital.contrast(images.float(), 1, _gen())
+    with pytest.raises(ValueError, match="unknown corruption 'frost'"):
+        shift.corrupt(images, "frost", 1, _gen())
 
 
 def test_gaussian_noise_has_the_published_spread() -> None:
     x = torch.full((200, 3, 32, 32), 128, dtype=torch.uint8)
-    for s, c in zip(shift.SEVERITIES, shift.GAUSSIAN_NOISE, strict=True):
-        y = shift.gaussian_noise(x, s, _gen()).float()
+    for s, c in zip(shift.SEVERITIES, noise.GAUSSIAN_NOISE, strict=True):
+        y = noise.gaussian_noise(x, s, _gen()).float()
         assert abs(float(y.std()) - 255 * c) < 0.02 * 255 * c
         assert abs(float(y.mean()) - 127.5) < 0.3  # truncation: half a level down on average
 
@@ -78,8 +84,8 @@ def test_gaussian_noise_has_the_published_spread() -> None:
 def test_shot_noise_keeps_the_mean_and_has_poisson_variance() -> None:
     for level in (3, 40, 200):  # the exact Poisson path (dark) and the normal one
         x = torch.full((100, 3, 32, 32), level, dtype=torch.uint8)
-        c = shift.SHOT_NOISE[4]
-        y = shift.shot_noise(x, 5, _gen()).float()
+        c = noise.SHOT_NOISE[4]
+        y = noise.shot_noise(x, 5, _gen()).float()
         lam = level * c / 255
         assert abs(float(y.mean()) - level) < 0.02 * level + 1.0  # truncation: < 1 level
         expected_std = lam**0.5 * 255 / c
@@ -88,26 +94,26 @@ def test_shot_noise_keeps_the_mean_and_has_poisson_variance() -> None:
 
 def test_impulse_noise_sets_the_published_fraction_half_salt() -> None:
     x = torch.full((200, 3, 32, 32), 100, dtype=torch.uint8)
-    y = shift.impulse_noise(x, 5, _gen())
+    y = noise.impulse_noise(x, 5, _gen())
     salt, pepper = float((y == 255).float().mean()), float((y == 0).float().mean())
-    assert abs(salt + pepper - shift.IMPULSE_NOISE[4]) < 0.002
+    assert abs(salt + pepper - noise.IMPULSE_NOISE[4]) < 0.002
     assert abs(salt - pepper) < 0.003
     assert bool(((y == 100) | (y == 0) | (y == 255)).all())
 
 
 def test_contrast_moves_each_channel_towards_its_mean(images) -> None:
-    y = shift.contrast(images, 2, _gen()).float()
+    y = digital.contrast(images, 2, _gen()).float()
     x = images.float()
     m = x.mean(dim=(2, 3), keepdim=True)
-    ref = ((x - m) * shift.CONTRAST[1] + m).clamp(0, 255).floor()
+    ref = ((x - m) * digital.CONTRAST[1] + m).clamp(0, 255).floor()
     assert float((y - ref).abs().max()) <= 1.0
 
 
 def test_brightness_matches_an_hsv_round_trip(images) -> None:
     x = images[:2].clone()
     x[0, :, 0, 0] = 0  # a black pixel becomes grey
-    y = shift.brightness(x, 4, _gen())
-    c = shift.BRIGHTNESS[3]
+    y = digital.brightness(x, 4, _gen())
+    c = digital.BRIGHTNESS[3]
     u = x.double() / 255
     for i in range(2):
         for h in range(0, 32, 3):
@@ -119,20 +125,20 @@ def test_brightness_matches_an_hsv_round_trip(images) -> None:
 
 
 def test_gaussian_blur_matches_a_padded_convolution(images) -> None:
-    sigma = shift.GAUSSIAN_BLUR[4]
+    sigma = blur.GAUSSIAN_BLUR[4]
     r = int(4 * sigma + 0.5)
     t = torch.arange(-r, r + 1, dtype=torch.float64)
     k1 = torch.exp(-(t**2) / (2 * sigma**2))
     k = torch.outer(k1, k1) / k1.sum() ** 2
     x = images.double()
     ref = F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), k.expand(3, 1, -1, -1), groups=3)
-    y = shift.gaussian_blur(images, 5, _gen())
+    y = blur.gaussian_blur(images, 5, _gen())
     assert float((y.double() - ref.clamp(0, 255).floor()).abs().max()) <= 1.0
 
 
 def test_defocus_kernel_is_the_reference_disk() -> None:
-    k = shift._disk(1.0, 0.2)  # radius 1: the centre and its 4 neighbours, barely blurred
-    assert abs(float(k.sum()) - 1.0) < 1e-9
+    k = blur.disk(1.0, 0.2)  # radius 1: the centre and its 4 neighbours, barely blurred
+    assert abs(float(k.sum()) - 1.0) < 1e-7  # float32 entries, as the reference's
     assert abs(float(k[2, 2]) - 0.2) < 1e-3 and abs(float(k[1, 2]) - 0.2) < 1e-3
     assert float(k[1, 1]) < 1e-4
 
@@ -144,8 +150,8 @@ def test_pixelate_equals_pils_box_resize(images) -> None:
     saturated[2, :, :, 1::3] = 255
     images = torch.cat([images, saturated])
     for s in shift.SEVERITIES:
-        c = shift.PIXELATE[s - 1]
-        y = shift.pixelate(images, s, _gen())
+        c = digital.PIXELATE[s - 1]
+        y = digital.pixelate(images, s, _gen())
         for i in [*range(0, len(images) - 3, 7), *range(len(images) - 3, len(images))]:
             im = Image.fromarray(images[i].permute(1, 2, 0).numpy())
             small = im.resize((int(32 * c), int(32 * c)), Image.BOX)
@@ -154,7 +160,7 @@ def test_pixelate_equals_pils_box_resize(images) -> None:
 
 
 def test_jpeg_equals_pils_jpeg_at_the_published_quality(images) -> None:
-    y = shift.jpeg_compression(images[:5], 5, _gen())
+    y = digital.jpeg_compression(images[:5], 5, _gen())
     for i in range(5):
         buf = io.BytesIO()
         Image.fromarray(images[i].permute(1, 2, 0).numpy()).save(buf, "JPEG", quality=40)
@@ -187,20 +193,20 @@ def test_random_corruptions_do_not_depend_on_the_thread_count(name: str) -> None
 
 
 def test_the_pieces_of_a_draw_are_independent_and_normal() -> None:
-    z = shift.randn((400_000,), _gen(0))
+    z = draws.randn((400_000,), _gen(0))
     a, b = z[:200_000], z[200_000:]
     assert not torch.equal(a, b)
     for part in (a, b):
         assert abs(float(part.mean())) < 0.01 and abs(float(part.std()) - 1) < 0.01
     assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 0.01
-    assert torch.equal(shift.randn((1000,), _gen(7)), shift.randn((1000,), _gen(7)))
+    assert torch.equal(draws.randn((1000,), _gen(7)), draws.randn((1000,), _gen(7)))
 
 
 def test_bernoulli_positions_have_the_law_of_one_draw_per_trial() -> None:
     """Geometric gaps between successes are the law of n independent Bernoulli(p) trials: the
     count, the spread over positions and the gaps are those of a uniform draw per trial."""
     n, p = 2_000_000, 0.05
-    pos = shift.bernoulli_positions(n, p, _gen(1))
+    pos = draws.bernoulli_positions(n, p, _gen(1))
     assert pos.dtype == torch.int64 and bool((pos[1:] > pos[:-1]).all())
     assert int(pos[0]) >= 0 and int(pos[-1]) < n
     sd = (n * p * (1 - p)) ** 0.5
@@ -214,14 +220,14 @@ def test_bernoulli_positions_have_the_law_of_one_draw_per_trial() -> None:
     # the plain path, one uniform per trial: the same frequency of successes at each position
     plain = (torch.rand(n, generator=_gen(2)) < p).nonzero().squeeze(1)
     assert abs(len(plain) - len(pos)) < 7 * sd
-    assert torch.equal(shift.bernoulli_positions(n, p, _gen(1)), pos)  # seeded
+    assert torch.equal(draws.bernoulli_positions(n, p, _gen(1)), pos)  # seeded
 
 
 def test_bernoulli_positions_edges() -> None:
-    assert len(shift.bernoulli_positions(10, 0.0, _gen())) == 0
-    assert torch.equal(shift.bernoulli_positions(5, 1.0, _gen()), torch.arange(5))
-    assert len(shift.bernoulli_positions(0, 0.5, _gen())) == 0
-    few = shift.bernoulli_positions(3, 0.9, _gen())  # the draw overshoots n at once
+    assert len(draws.bernoulli_positions(10, 0.0, _gen())) == 0
+    assert torch.equal(draws.bernoulli_positions(5, 1.0, _gen()), torch.arange(5))
+    assert len(draws.bernoulli_positions(0, 0.5, _gen())) == 0
+    few = draws.bernoulli_positions(3, 0.9, _gen())  # the draw overshoots n at once
     assert bool((few < 3).all()) and len(set(few.tolist())) == len(few)
-    many = [len(shift.bernoulli_positions(1000, 0.5, _gen(s))) for s in range(200)]
+    many = [len(draws.bernoulli_positions(1000, 0.5, _gen(s))) for s in range(200)]
     assert abs(sum(many) / 200 - 500) < 5  # mean over seeds: n p

@@ -60,11 +60,11 @@ def test_the_uncertainty_fields_are_checked_and_reach_every_cell(tmp_path, monke
     tiny = {"hidden": "8", "epochs": "1", "train_size": "64", "test_size": "32"}
     for name, value in tiny.items():  # seconds: no "Start anyway?" first
         at.text_input(key=f"sw_{name}").input(value)
-    at.text_input(key="sw_shift").input("contrast,fog")
+    at.text_input(key="sw_shift").input("contrast,frost")
     at.button(key="sw_start").click().run()
     assert not at.exception
     (error,) = [e.value for e in at.error]
-    assert error.startswith("**Corruptions**") and "fog" in error
+    assert error.startswith("**Corruptions**") and "frost" in error
     assert not list(tmp_path.iterdir())
     # CIFAR-10 as an OOD set is read from the data folder, never downloaded: refused here,
     # not in every cell

@@ -10,7 +10,7 @@ import pandas as pd
 from bedash.dashboard.tables import NOT_MEASURED, as_float, ordered
 from bedash.dashboard.uncertainty_tables import CLEAN, MEAN, OOD_TABLE, SCORE_LABELS, SHIFT_TABLE
 from bedash.dashboard.verdict import readable
-from bedash.names import metric_label, model_label
+from bedash.names import CATEGORY_ROWS, metric_label, model_label
 from bedash.sweep.rows import CONSTANT
 from bedash.sweep.uncertainty_stats import OOD_METRICS, left_out_notes
 
@@ -143,9 +143,10 @@ def verdict_table(paired: pd.DataFrame, key: dict[str, str], config: Any = None)
 
 
 def shift_verdicts(paired: pd.DataFrame, config: Any = None) -> pd.DataFrame:
-    """shift_paired.csv's clean and mean-over-corruptions rows (the rest is in the file)."""
+    """shift_paired.csv's clean, mean-over-corruptions and category-mean rows (the rest is in
+    the file)."""
     if not paired.empty and "corruption" in paired:
-        paired = paired[paired["corruption"].isin([CLEAN, MEAN])]
+        paired = paired[paired["corruption"].isin([CLEAN, MEAN, *CATEGORY_ROWS])]
     return verdict_table(paired, {"corruption": "Corruption", "severity": "Severity"}, config)
 
 

@@ -8,10 +8,11 @@ from typing import Any
 import pandas as pd
 
 from bedash.dashboard.tables import numbers, ordered
-from bedash.names import model_label
+from bedash.names import CATEGORY_ROWS, FROST_NOTE, MEAN_ROW, model_label
 
 ZERO_MI = 1e-6  # bedash.uncertainty.evaluation's upper edge of the mutual-information bins if all 0
-MEAN = "mean"  # shift.csv: the mean over the corruptions at one severity
+MEAN = MEAN_ROW  # shift.csv: the mean over CIFAR-10-C's corruptions at one severity
+MEAN_NOTE = f"{FROST_NOTE[0].upper()}{FROST_NOTE[1:]} (with --shift all); extras not counted."
 CLEAN = "clean"  # shift.csv: the clean test set, severity 0
 IN_DISTRIBUTION = "in_distribution"
 SCORE_LABELS = {"entropy": "Predictive entropy", "mutual_info": "Mutual information"}
@@ -57,11 +58,22 @@ def points(x: Any, y: Any) -> tuple[list[float], list[float]]:
 
 
 def corruptions_in(shift: pd.DataFrame) -> list[str]:
-    """The corruptions of shift.csv (without "clean" and "mean"), in the file's order."""
+    """The corruptions of shift.csv (without "clean" and "mean"), in the file's order, the
+    category means first."""
     if shift.empty or "corruption" not in shift:
         return []
     names = list(dict.fromkeys(shift["corruption"].dropna().astype(str)))
-    return [n for n in names if n not in (CLEAN, MEAN)]
+    means = [n for n in names if n in CATEGORY_ROWS]
+    return means + [n for n in names if n not in (CLEAN, MEAN, *means)]
+
+
+def corruption_label(name: str) -> str:
+    """What the Corruption selector shows for a shift.csv corruption."""
+    if name == MEAN:
+        return "mean over CIFAR-10-C's corruptions"
+    if name in CATEGORY_ROWS:
+        return f"mean over its {CATEGORY_ROWS[name]} corruptions"
+    return name
 
 
 def severity_rows(shift: pd.DataFrame, kind: str, corruption: str = MEAN) -> pd.DataFrame:

@@ -135,8 +135,10 @@ def _shift_part(files: UncertaintyFiles) -> None:
         "Corruption",
         options,
         key="unc_corruption",
-        format_func=lambda c: "mean over the corruptions" if c == ut.MEAN else c,
+        format_func=ut.corruption_label,
     )
+    if picked in (ut.MEAN, "mean_weather"):
+        st.caption(ut.MEAN_NOTE)
     has_ts = any(c in files.shift and files.shift[c].notna().any() for c in ("acc_ts", "ece_ts"))
     scaled = right.checkbox(
         "Temperature-scaled (dashed)",

@@ -214,8 +214,9 @@ class RunConfig:
     # -- uncertainty under shift (uncertainty.evaluation; text lists, parsed by parse_shift & co.)
     shift: str = setting(
         T["names"], "", "Corruptions",
-        "Also evaluate on the test set corrupted in the manner of CIFAR-10-C: all, or a comma "
-        f"list of {', '.join(CORRUPTION_NAMES)}; empty: none.",
+        "Also evaluate on the test set corrupted in the manner of CIFAR-10-C: all (its 15 "
+        "corruptions but frost, which needs the authors' photographs), extra (the two more of "
+        f"make_cifar_c.py), or a comma list of {', '.join(CORRUPTION_NAMES)}; empty: none.",
         "evaluation", example="contrast",
     )  # fmt: skip
     severities: str = setting(

@@ -22,8 +22,18 @@ from torch import Tensor, nn
 from bedash.data.tensors import Dataset, Split
 from bedash.method.metrics import ECE_BINS
 from bedash.method.train import predict
-from bedash.names import OOD_COLUMNS, SELECTIVE_COLUMNS, SHIFT_COLUMNS, UNCERTAINTY_COLUMNS
-from bedash.uncertainty.corruptions import CORRUPTION_NAMES, SEVERITIES, corrupt, corruption_seed
+from bedash.names import (
+    BENCHMARK_CORRUPTIONS,
+    CATEGORY_ROWS,
+    CORRUPTION_CATEGORIES,
+    MEAN_ROW,
+    OOD_COLUMNS,
+    SELECTIVE_COLUMNS,
+    SHIFT_COLUMNS,
+    UNCERTAINTY_COLUMNS,
+    parse_shift,
+)
+from bedash.uncertainty.corruptions import SEVERITIES, corrupt, corruption_seed
 from bedash.uncertainty.scores import (
     aurc,
     entropy,
@@ -103,13 +113,9 @@ class ModelUncertainty:
 
 
 def expand_corruptions(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """'all' -> every corruption; otherwise the names, in order, once each."""
-    out: list[str] = []
-    for n in names:
-        for m in CORRUPTION_NAMES if n == "all" else (n,):
-            if m not in out:
-                out.append(m)
-    return tuple(out)
+    """'all' -> the benchmark's corruptions, 'extra' -> the others; otherwise the names, in
+    order, once each (names.parse_shift: an unknown name is a ConfigError, a ValueError)."""
+    return parse_shift(",".join(names))
 
 
 def hold_out(dataset: Dataset, val_size: int, seed: int) -> tuple[Dataset, Split]:
@@ -252,19 +258,17 @@ def evaluate_model(
     out.seconds["clean"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    per_severity: dict[int, list[dict[str, float]]] = {s: [] for s in data.severities}
+    rows: dict[tuple[str, int], dict[str, float]] = {}
     for name in data.corruptions:
         for sev in data.severities:
             if stopped():
                 return out
             logits = logits_of(model, data.shifted.get(name, sev), batch_size)
-            row, _ = set_metrics(logits, labels, out.temperature)
-            out.shift.append({"model": kind, "corruption": name, "severity": sev, **row})
-            per_severity[sev].append(row)
-    if data.corruptions:
-        for sev, rows in per_severity.items():  # every corruption was evaluated: not stopped
-            mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
-            out.shift.append({"model": kind, "corruption": "mean", "severity": sev, **mean})
+            rows[name, sev], _ = set_metrics(logits, labels, out.temperature)
+            out.shift.append(
+                {"model": kind, "corruption": name, "severity": sev, **rows[name, sev]}
+            )
+    out.shift += mean_rows(kind, rows, data.severities)  # every set was evaluated: not stopped
     out.seconds["shift"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -284,6 +288,23 @@ def evaluate_model(
             )
     out.histogram = _histograms(kind, scores, num_classes=clean_logits.shape[-1])
     out.seconds["ood"] = time.perf_counter() - t0
+    return out
+
+
+def mean_rows(
+    kind: str, rows: dict[tuple[str, int], dict[str, float]], severities: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    """Per severity, the mean row over the benchmark's corruptions evaluated (MEAN_ROW; the
+    extras are not counted) and one over each category's (CATEGORY_ROWS), where any was."""
+    out: list[dict[str, Any]] = []
+    groups = {MEAN_ROW: BENCHMARK_CORRUPTIONS}
+    groups |= {row: CORRUPTION_CATEGORIES[c] for row, c in CATEGORY_ROWS.items()}
+    for label, members in groups.items():
+        for sev in severities:
+            got = [r for (name, s), r in rows.items() if s == sev and name in members]
+            if got:
+                mean = {k: sum(r[k] for r in got) / len(got) for k in got[0]}
+                out.append({"model": kind, "corruption": label, "severity": sev, **mean})
     return out
 
 
