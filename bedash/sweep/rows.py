@@ -19,6 +19,7 @@ from bedash.sweep.stats import better_direction, paired, summarize, verdict
 # results.csv's columns that describe a run rather than measure it
 DESCRIPTIVE = RESULT_COLUMNS[: RESULT_COLUMNS.index("seed") + 1]  # model .. seed
 BASELINES = ("ensemble", "ensemble_parallel", "single")  # what BatchEnsemble is paired against
+TIMED = ("_seconds", "_per_s")  # the suffixes of a time: compared only on a quiet machine
 
 
 @dataclass(frozen=True)
@@ -97,17 +98,35 @@ def config_label(values: dict[str, Any]) -> str:
 
 STATS = ("mean", "std", "n", "ci_low", "ci_high")  # a Summary's fields, in its order
 
+
+def timing_flag(metric: str, records: Iterable[Record]) -> str:
+    """Why the records' values of a time metric are no fair measure, or "": measured under
+    load (the 1-minute load average above the CPU count, as the Results page hatches it) or
+    at a niceness other than 0 (`bedash train`'s priority; Ray's task workers default to 15)."""
+    if not metric.endswith(TIMED):
+        return ""
+    why, records = [], list(records)
+    loads = [(r.metrics.get("load_avg"), r.metrics.get("cpu_count")) for r in records]
+    if any(load is not None and cpus and load > cpus for load, cpus in loads):
+        why.append("measured under load")
+    nice = sorted({int(n) for r in records if (n := r.metrics.get("niceness"))})
+    if nice:
+        why.append(f"measured at nice {'/'.join(map(str, nice))}")
+    return " and ".join(why)
+
+
 # key: the columns a table's rows are told apart by besides config and model (shift.csv:
 # corruption, severity; ood.csv: ood_set, score); () for results.csv
 
 
 def summary_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
-    return ["config", "label", *fields, "model", *key, "metric", "better", *STATS]
+    return ["config", "label", *fields, "model", *key, "metric", "better", *STATS, "timing"]
 
 
 def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
     head = ["config", "label", *fields, *key, "metric", "better", "model", "baseline"]
-    return [*head, "mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n", "verdict"]
+    tail = ["mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n", "verdict"]
+    return [*head, *tail, "timing"]  # timing: timing_flag, added later (columns are a contract)
 
 
 def summary_rows(
@@ -132,7 +151,8 @@ def summary_rows(
             head = {"config": index, "label": config_label(values)}
             row = {**head, **{f: values.get(f) for f in fields}, "model": model}
             row |= {**dict(zip(key, k, strict=True)), "metric": metric}
-            rows.append({**row, "better": better_direction(metric), **asdict(summarize(xs))})
+            row |= {"better": better_direction(metric), **asdict(summarize(xs))}
+            rows.append({**row, "timing": timing_flag(metric, group)})
     return rows
 
 
@@ -144,7 +164,8 @@ def paired_rows(
     metrics: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Per config, key and metric: model minus each baseline, paired by seed (same seed, same
-    batches), with the t interval of the mean difference and a verdict."""
+    batches), with the t interval of the mean difference and a verdict; times measured under
+    load or below train's priority (timing_flag) get none: "not compared: <why>"."""
     metrics = list(metrics) if metrics is not None else _metric_order(records)
     by = {(r.config_index, r.key, r.model, r.seed): r for r in records}
     configs = sorted({(r.config_index, json.dumps(r.values)) for r in records})
@@ -157,11 +178,9 @@ def paired_rows(
         for k, metric in ((k, m) for k in keys for m in metrics):
             for base in (b for b in BASELINES if b in kinds and model in kinds):
                 runs = [(by.get((index, k, model, s)), by.get((index, k, base, s))) for s in seeds]
-                pairs = [
-                    (x.metrics[metric], y.metrics[metric])
-                    for x, y in runs
-                    if x and y and metric in x.metrics and metric in y.metrics
-                ]
+                both = [(x, y) for x, y in runs if x and y and metric in x.metrics]
+                both = [(x, y) for x, y in both if metric in y.metrics]
+                pairs = [(x.metrics[metric], y.metrics[metric]) for x, y in both]
                 if not pairs:
                     continue
                 xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
@@ -171,5 +190,7 @@ def paired_rows(
                 row |= {"metric": metric, "better": better, "model": model, "baseline": base}
                 row |= {"mean_model": summarize(xs).mean, "mean_baseline": summarize(ys).mean}
                 row |= {"mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n}
-                rows.append({**row, "verdict": verdict(d, better, model, base)})
+                flag = timing_flag(metric, [r for xy in both for r in xy])
+                said = f"not compared: {flag}" if flag else verdict(d, better, model, base)
+                rows.append({**row, "verdict": said, "timing": flag})
     return rows
