@@ -208,3 +208,36 @@ def test_a_sweep_under_a_fake_load_flags_its_times_in_both_files(
             assert row["verdict"] == "not compared: measured under load"
         else:
             assert not row["verdict"].startswith("not compared") and row["timing"] is None
+
+
+class FakeQueue:
+    """ray.util.queue.Queue's put, as a Ray task calls it."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def put(self, item: Any, block: bool = True) -> None:
+        self.items.append(item)
+
+
+def test_a_ray_task_writes_in_place_only_where_it_sees_the_sweep_folder(tmp_path: Path) -> None:
+    """On the driver's machine (the very folder: same device and inode) the cell writes there;
+    elsewhere (another machine's folder of that name) its files travel back. Either way its
+    progress goes into the queue."""
+    from bedash.settings.limits import DEFAULT_LIMITS
+    from bedash.sweep.cell import folder_key
+    from bedash.sweep.engines import ray_task
+
+    config = BASE.replace(epochs=1).to_dict()
+    queue = FakeQueue()
+    here = ray_task(run_experiment, "c00_s0", config, DEFAULT_LIMITS, 1, True,
+                    folder_key(tmp_path), queue)  # fmt: skip
+    assert here.status == "finished" and here.here and not here.files
+    assert read_run(tmp_path / "c00_s0").status == "finished"
+    assert {cid for cid, _ in queue.items} == {"c00_s0"}
+    assert queue.items[-1][1]["model"] == "single" and queue.items[-1][1]["epoch"] == 1
+    elsewhere = (str(tmp_path), -1, -1)  # not this folder's device and inode
+    there = ray_task(run_experiment, "c00_s1", config, DEFAULT_LIMITS, 1, True, elsewhere, None)
+    assert there.status == "finished" and not there.here
+    assert {"config.json", "status.json", "results.csv", "history.csv"} <= set(there.files)
+    assert not (tmp_path / "c00_s1").exists()

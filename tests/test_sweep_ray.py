@@ -62,6 +62,9 @@ def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
             cell["values"]["members"], cell["values"]["lr"], cell["seed"])  # fmt: skip
         meta = run.config["_meta"]["sweep"]
         assert meta["node"] == cell["node"] and meta["node"] in nodes
+        # progress came through the queue; the cluster's workers run at Ray's nice 15
+        assert cell["progress"]["model"] == "single" and cell["progress"]["epochs"] == 1
+        assert cell["niceness"] == 15 and {r["niceness"] for r in run.results} == {15}
         assert meta["runs_per_node"] == 1 and meta["concurrent_runs"] == 1  # 1 CPU per node
         seen.add(meta["node"])
     assert seen == nodes  # cells ran on both nodes
@@ -69,6 +72,9 @@ def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
         paired = list(csv.DictReader(f))
     acc = [r for r in paired if r["metric"] == "ensemble_acc"]
     assert len(acc) == 4 * 2 and {r["n"] for r in acc} == {"2"}  # 4 configs x 2 baselines
+    times = [r for r in paired if r["metric"] == "train_seconds"]
+    assert times and all(r["verdict"].startswith("not compared: ") for r in times)
+    assert all("measured at nice 15" in r["timing"] for r in times)
     assert "sweep finished: 8/8 cells done" in proc.stdout
 
 

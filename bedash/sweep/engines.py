@@ -27,6 +27,7 @@ from bedash.sweep.grid import Cell, CellOutcome, Ended, Progress, Started, Sweep
 
 OBJECT_STORE_BYTES = 100 * 2**20  # results are a few CSVs per cell; Ray's default is 30% of RAM
 QUEUE_SIZE = 10_000  # progress reports waiting for the driver (a full queue drops them)
+NICENESS = "RAY_worker_niceness"  # read by the raylet as it starts (a cluster's: its own)
 CONNECT_TIMEOUT = 25.0  # seconds: an unreachable --address fails well within 30 s
 
 
@@ -163,9 +164,6 @@ class RayEngine:
             # the package travels with the job: cluster nodes need only torch
             kwargs.update(address=self.address, runtime_env={"py_modules": [package]})
         else:
-            # Ray starts task workers at nice 15 (worker_niceness), bedash train runs at 0: the
-            # raylet this starts inherits the variable, so cells are timed at train's priority
-            os.environ.setdefault("RAY_worker_niceness", "0")
             kwargs.update(
                 num_cpus=os.cpu_count() or 1,
                 include_dashboard=self.dashboard,
@@ -173,12 +171,19 @@ class RayEngine:
                 runtime_env={"env_vars": {"PYTHONPATH": pythonpath(Path(package).parent)}},
             )
         where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+        # Ray starts task workers at nice 15 (worker_niceness), `bedash train` runs at 0: the
+        # raylet a local ray.init starts takes the variable, and its workers are timed at 0
+        nice = {} if self.address or NICENESS in os.environ else {NICENESS: "0"}
+        os.environ.update(nice)
         try:  # in the main thread: ray.init blocks forever in any other
             ray.init(**kwargs)
         except Exception as e:
             raise SweepError(
                 "address", f"cannot start or reach {where}: {_first_line(e)}"
             ) from None
+        finally:
+            for name in nice:  # this process's environment as it was
+                os.environ.pop(name)
         self._started_ray = True
 
     def _plan(self, nodes: list[dict[str, Any]]) -> list[Node]:
