@@ -70,7 +70,15 @@ def live_cells(path: Path) -> None:
     if snap.status != "running":
         st.rerun()
     st.progress(snap.done / max(1, snap.total), text=f"running: {snap.done} of {snap.total} done")
+    running_cells(snap.cells)
     cells_table(snap.cells, {}, key="sw_live_cells")
+
+
+def running_cells(cells: list[dict]) -> None:
+    """One line per running cell: its model, epoch and loss as it last reported."""
+    for c in cells:
+        if what := cell_progress(c):
+            st.caption(f"{plain(c['id'])}: {what}")
 
 
 def progress(name: str) -> None:
@@ -97,9 +105,8 @@ def _progress(job) -> None:
     message = getattr(job, "message", "") or f"{snap.done} of {snap.total} cells done"
     st.progress(snap.done / max(1, snap.total), text=plain(f"{snap.status}: {message}"))
     st.caption(" · ".join(f"{k} {v}" for k, v in snap.counts.items() if v))
-    for c in snap.cells if job.running else ():
-        if what := cell_progress(c):
-            st.caption(f"{plain(c['id'])}: {what}")
+    if job.running:
+        running_cells(snap.cells)
     if job.error:  # the job itself failed (a cell's error is in the cells table)
         st.error(plain(job.error))
     if job.running and st.button("Cancel", key="sw_cancel"):
