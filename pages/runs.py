@@ -14,7 +14,9 @@ from bedash.dashboard.figures import runs as charts
 from bedash.dashboard.form import plain
 from bedash.store.folders import RunDirError
 from bedash.store.runs import RunInfo, delete_run, list_runs
+from bedash.sweep.listing import list_cells
 
+ALONE = "(not in a sweep)"
 SORTABLE = {
     "started": "Started",
     "run_id": "Run id",
@@ -42,6 +44,11 @@ def filtered(table: pd.DataFrame) -> pd.DataFrame:
         placeholder="any",
         help="Runs carrying every tag picked. Tag a run on its Results page.",
     )
+    sweeps = sorted(table["sweep"].dropna().unique()) if "sweep" in table else []
+    pick_sweep = c1.multiselect(
+        "Sweep", [ALONE, *sweeps], key="f_sweep", placeholder="any",
+        help="Runs of their own, or the cells of a sweep (each grouped under its sweep).",
+    )  # fmt: skip
     sortable = [c for c in SORTABLE if c in table]
     sort_by = c4.selectbox("Sort by", sortable, key="sort_by", format_func=SORTABLE.get)
     text = c5.text_input("Search", key="f_text", placeholder="run id, model kind, tag, note…")
@@ -51,10 +58,14 @@ def filtered(table: pd.DataFrame) -> pd.DataFrame:
         out = out[out["status"].isin(pick_status)]
     if pick_data:
         out = out[out["dataset"].astype(str).isin(pick_data)]
+    if pick_sweep:
+        out = out[out["sweep"].fillna(ALONE).isin(pick_sweep)]
     if text:
         hay = out[["run_id", "models", "tags", "notes", "note"]].astype(str).agg(" ".join, axis=1)
         out = out[hay.str.contains(text, case=False, regex=False)]
-    return out.sort_values(sort_by, ascending=not descending, na_position="last")
+    out = out.sort_values(sort_by, ascending=not descending, na_position="last")
+    # grouped: runs of their own first, then each sweep's cells together (stable: sorted within)
+    return out.sort_values("sweep", kind="stable", na_position="first") if "sweep" in out else out
 
 
 def all_notes(run: RunInfo) -> run_notes.Annotations:
@@ -69,6 +80,8 @@ def all_notes(run: RunInfo) -> run_notes.Annotations:
 
 def refuse_reason(run: str, status: str) -> str | None:
     """Why a run must not be deleted now, or None."""
+    if "/" in run:  # sweep/cell: its statistics are computed from it
+        return f"`{run}` is a cell of its sweep: the sweep's statistics are made from its cells."
     reg = common.registry()
     if run in reg.active_run_ids() or status == "running":
         return f"`{run}` is training right now: stop it on the Experiment page first."
@@ -159,7 +172,7 @@ common.visit("runs")
 st.title("Runs")
 common.set_view(None)
 try:
-    runs = list_runs(common.runs_dir())
+    runs = list_runs(common.runs_dir()) + list_cells(common.runs_dir())
 except RunDirError as e:  # a runs folder that cannot be read is no "no runs"
     st.error(f"Runs folder: {plain(e.message)}", icon=":material/error:")
     st.stop()
@@ -172,7 +185,7 @@ if not runs:
     st.page_link("pages/experiment.py", label="Experiment", icon=":material/model_training:")
     st.stop()
 
-notes = {r.run_id: all_notes(r) for r in runs}
+notes = {tables.run_key(r): all_notes(r) for r in runs}
 table = filtered(tables.runs_frame(runs, notes))
 st.caption(f"{len(table)} of {len(runs)} runs in `{common.runs_dir()}` · select rows to act")
 number = st.column_config.NumberColumn
@@ -190,16 +203,19 @@ event = st.dataframe(
     hide_index=True,
     placeholder="—",  # a metric a run does not have (cancelled before that model)
     column_config=headers,
+    column_order=["run_id", "sweep", *(c for c in table if c not in ("run_id", "sweep"))],
 )
 rows = event.selection.rows if event is not None else []
 selected = table.iloc[[i for i in rows if i < len(table)]]
-by_id = {r.run_id: r for r in runs}
+by_id = {tables.run_key(r): r for r in runs}
 
 a, b, c = st.columns([2, 2, 3])
 with a:
     one = len(selected) == 1
     if st.button("Open results", icon=":material/analytics:", key="open", disabled=not one):
-        st.switch_page("pages/results.py", query_params={"run": selected["run_id"].iloc[0]})
+        sweep, _, cell = selected["run_id"].iloc[0].rpartition("/")  # sweep/cell for a cell
+        st.switch_page("pages/results.py", query_params={"run": cell, "sweep": sweep} if sweep
+                       else {"run": cell})  # fmt: skip
 with b:
     delete_button(selected)
 with c:

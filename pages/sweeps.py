@@ -3,7 +3,6 @@ background, watch the cells, then its statistics over seeds, paired verdicts and
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,27 +12,22 @@ from bedash.dashboard import common
 from bedash.dashboard.form import plain
 from bedash.dashboard.session import sweep_jobs
 from bedash.dashboard.settings import runs_dir
+from bedash.dashboard.sweep_list import sweep_list
 from bedash.dashboard.sweepform import form
 from bedash.dashboard.sweepjobs import submit_sweep
 from bedash.dashboard.verdict import paired_verdict
+from bedash.store.folders import valid_run_id
 from bedash.store.readers import FileProblem
 from bedash.store.sweepfiles import read_stats, stats_schema
-from bedash.sweep.folder import (
-    PAIRED_FILE,
-    SUMMARY_FILE,
-    is_sweep_dir,
-    read_snapshot,
-    read_sweep_json,
-)
+from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, read_snapshot, read_sweep_json
 from bedash.sweep.grid import DONE_STATUSES, SweepError, SweepSpec
+from bedash.sweep.listing import find_sweep
 from bedash.sweep.rows import damaged_cells
 from bedash.sweep.run import progress_state, progress_text
 from bedash.sweep.uncertainty_stats import OOD, SHIFT, TABLES
 
 if TYPE_CHECKING:
     import pandas as pd
-
-NAME_RE = re.compile(r"^sweep-[0-9A-Za-z._-]+$")
 
 
 def sweeps_root() -> Path:
@@ -308,13 +302,15 @@ def uncertainty(
 common.visit("sweeps")
 st.title("Sweeps")
 wanted = st.query_params.get("sweep")
-known = wanted in sweep_jobs() or is_sweep_dir(sweeps_root() / str(wanted))
-if wanted and (not NAME_RE.match(wanted) or not known):
+folder = find_sweep(str(wanted), sweeps_root()) if wanted else None
+if wanted and not (wanted in sweep_jobs() and valid_run_id(wanted)) and folder is None:
     st.error(f"Sweep not found: {plain(wanted)}")
     wanted = None
 if wanted:
     progress(wanted)
     job = sweep_jobs().get(wanted)
-    if (job is None or not job.running) and is_sweep_dir(sweeps_root() / wanted):
-        results(sweeps_root() / wanted)
+    if (job is None or not job.running) and folder is not None:
+        results(folder)
+else:
+    sweep_list()
 form(submit_sweep)

@@ -1,7 +1,8 @@
 """The dashboard from an installed package, as a user without a clone gets it: `pip install`
 into a fresh venv, `bedash dashboard` started in another folder, opened in a real browser. The
 packaged Streamlit settings apply there (the favicon is served from the package, nothing is
-fetched from another host, no sideways scrolling). Runs with `-m e2e`."""
+fetched from another host, no sideways scrolling), and a sweep run from the command line shows
+on the Sweeps page (list and detail) and its cells on the Runs page. Runs with `-m e2e`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from tests.test_e2e_reading import check
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[1]
+TINY_SWEEP = ["--dataset", "synthetic", "--train-size", "64", "--test-size", "32", "--epochs",
+              "1", "--hidden", "8", "--members", "2", "--models", "batchensemble,single",
+              "--device", "cpu", "--engine", "local", "--quiet", "--seeds", "0-1"]  # fmt: skip
 
 
 def install(tmp: Path) -> Path:
@@ -58,6 +62,12 @@ def served() -> Iterator[tuple[str, Path, int]]:
     bin_dir = install(tmp)
     elsewhere = tmp / "elsewhere"  # no app.py, no pages/, no .streamlit/ here
     elsewhere.mkdir()
+    # a sweep from the command line, as a user runs it, into the home the dashboard opens
+    sweep = subprocess.run(
+        [str(bin_dir / "bedash"), "sweep", *TINY_SWEEP, "--runs-dir", str(tmp / "home")],
+        capture_output=True, text=True, cwd=elsewhere, env=_env(), timeout=300,
+    )  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr[-2000:]
     port = free_port()
     log = open(tmp / "server.log", "w")  # noqa: SIM115  (closed with the process)
     proc = subprocess.Popen(
@@ -103,6 +113,15 @@ def test_bedash_dashboard_from_an_installed_package_opens_in_a_browser(served) -
         for title in ("Runs", "Sweeps"):
             page.get_by_role("link", name=title).first.click()
             page.get_by_role("heading", name=title).first.wait_for()
+        # the CLI's sweep in the list of sweeps, its page, and its cells on the Runs page
+        (name,) = [p.name for p in (tmp / "home").iterdir()]
+        page.get_by_role("heading", name="Every sweep").wait_for()
+        page.get_by_text("1 sweep in").wait_for()
+        page.goto(f"{url}/sweeps?sweep={name}")
+        page.get_by_role("heading", name="Paired over seeds").wait_for()
+        page.get_by_role("heading", name="Cells").wait_for()
+        page.get_by_role("link", name="Runs").first.click()
+        page.get_by_text("2 of 2 runs in").wait_for()  # the two cells, nothing else
         browser.close()
     # the packaged settings reached the server although it started in a bare folder
     with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:

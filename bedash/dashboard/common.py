@@ -15,6 +15,7 @@ from bedash.dashboard.rundata import RunData, file_bytes, run_files, run_zip  # 
 from bedash.dashboard.session import await_probe, probe_ready, registry, session_id  # noqa: F401
 from bedash.dashboard.settings import data_dir, limits, max_jobs, runs_dir  # noqa: F401
 from bedash.names import duration  # noqa: F401 (the pages format times with it)
+from bedash.sweep.listing import find_sweep
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,8 +171,9 @@ def find_run(run_id: str) -> Path | None:
     """The folder of run_id in the runs folder, or in the sweep the address names (?sweep=, a
     sweep's cells are runs inside its folder); None for a malformed id or no such run."""
     sweep = st.query_params.get("sweep")
-    if sweep and rundata.valid_run_id(sweep):
-        found = rundata.find_run(runs_dir() / sweep, run_id)
+    folder = find_sweep(sweep, runs_dir()) if sweep else None  # the home, else ./sweeps
+    if folder is not None:
+        found = rundata.find_run(folder, run_id)
         if found is not None:
             return found
     return rundata.find_run(runs_dir(), run_id)

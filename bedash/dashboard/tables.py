@@ -219,6 +219,12 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns=RESULT_TABLE)
 
 
+def run_key(run: Any) -> str:
+    """A run's row key on the Runs page: its id, or sweep/cell for a sweep's cell (cell ids
+    repeat from sweep to sweep)."""
+    return f"{run.sweep}/{run.run_id}" if getattr(run, "sweep", "") else run.run_id
+
+
 def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -> pd.DataFrame:
     """One row per RunInfo: config, each kind's ensemble accuracy, total training time, tags and
     notes (annotations: run_id -> Annotations)."""
@@ -226,9 +232,9 @@ def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -
     records = []
     for r in runs:
         cfg = r.config if isinstance(r.config, dict) else {}
-        note = annotations.get(r.run_id)
+        note = annotations.get(run_key(r))
         row: dict[str, Any] = {
-            "run_id": r.run_id,
+            "run_id": run_key(r),
             "status": r.status,
             "started": r.started,
             "tags": ", ".join(note.tags) if note is not None else "",
@@ -248,6 +254,7 @@ def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -
         row["train s (all)"] = total if r.results else None
         row["notes"] = note.notes if note is not None else ""
         row["note"] = r.reason
+        row["sweep"] = getattr(r, "sweep", "") or None  # last: runs.csv keeps its column order
         records.append(row)
     df = pd.DataFrame(records)
     if not len(df):
@@ -261,7 +268,7 @@ def runs_frame(runs: Iterable[Any], annotations: dict[str, Any] | None = None) -
 
 
 RUNS_HEADERS = {  # runs_frame column -> the Runs table's header (acc <kind>: runs_header)
-    "run_id": "Run id", "status": "Status", "started": "Started", "tags": "Tags",
+    "run_id": "Run id", "sweep": "Sweep", "status": "Status", "started": "Started", "tags": "Tags",
     "models": "Models", "BE params × single": "BatchEnsemble params × single",
     "train s (all)": "Training s (all models)", "dataset": "Dataset", "arch": "Architecture",
     "members": "Members (E)", "hidden": "Hidden width", "layers": "Layers", "epochs": "Epochs",

@@ -48,6 +48,7 @@ class RunInfo:
     config: dict[str, Any] = field(default_factory=dict)
     started: str = ""
     results: list[dict[str, Any]] = field(default_factory=list)
+    sweep: str = ""  # the sweep a cell belongs to (bedash.sweep.listing); "" for a run alone
 
     def __post_init__(self) -> None:
         self.run_id = safe_text(self.run_id, 200)

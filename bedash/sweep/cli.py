@@ -25,6 +25,7 @@ from bedash.names import FieldError, duration, program
 from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_values
 from bedash.settings.config import flag as config_flag
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
+from bedash.settings.profile import home
 from bedash.settings.types import Spec
 from bedash.store.folders import check_output_place
 from bedash.store.readers import FileProblem, safe_text
@@ -87,7 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     seeds_help = f"seeds of every config: 0-4, 0,1,2 or 0-2,7 (default {DEFAULT_SEEDS})"
     g.add_argument("--seeds", help=seeds_help)
     g.add_argument("--out", help="sweep folder; an existing one is resumed")
-    g.add_argument("--sweeps-dir", default="sweeps", help="where sweeps go without --out")
+    g.add_argument(
+        "--sweeps-dir",
+        "--runs-dir",
+        default=None,
+        help="where sweeps go without --out, as sweep-<id>: the folder of runs and sweeps "
+        "(default: $BEDASH_RUNS_DIR, else runs; the dashboard lists them there)",
+    )
     g.add_argument("--max-cells", type=int, default=MAX_CELLS, help="refuse bigger grids")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
@@ -157,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse exits 2 on malformed flags
+    args.sweeps_dir = home(args.sweeps_dir)  # the one home of runs and sweeps
     try:
         return cmd_sweep(args)
     except UsageError as e:
@@ -190,7 +198,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if args.out and Path(args.out).is_dir() and any(Path(args.out).iterdir()):
             read_sweep_json(args.out)  # raises: not a sweep
         spec = SweepSpec(RunConfig(), {}, parse_seeds(DEFAULT_SEEDS))
-    out = Path(args.out) if args.out else Path(args.sweeps_dir) / new_run_id()
+    out = Path(args.out) if args.out else Path(args.sweeps_dir) / f"sweep-{new_run_id()}"
     cells = check_cells(spec, limits, args.max_cells)
     check_out(out, spec)
     cluster = args.address or os.environ.get("RAY_ADDRESS")  # its workers run the cells
