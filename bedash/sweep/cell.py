@@ -105,7 +105,7 @@ class CellProgress:
         self.state: dict[str, Any] = {"model": "", "member": None, "epoch": 0, "epochs": epochs}
 
     def on_model_start(self, model: str, info: dict[str, Any]) -> None:
-        self.state.update(model=model, member=None, epoch=0, step=0, loss=None)
+        self.state.update(model=model, member=None, epoch=0, step=0, steps=None, loss=None)
         self._send()
 
     def on_progress(self, p: Any) -> None:

@@ -102,7 +102,8 @@ def ray_task(
     """What each Ray task runs (train travels by reference: its module is on the worker). On
     the sweep folder's machine the cell writes there; its progress goes into the queue."""
     place = (root / cell_id) if (root := here(folder)) else None
-    send = (lambda cid, state: queue.put((cid, state), block=False)) if queue else None
+    # `is not None`: an empty ray.util.queue.Queue is falsy (it has a length)
+    send = (lambda cid, state: queue.put((cid, state), block=False)) if queue is not None else None
     return run_cell(cell_id, config, train, limits, threads, download=download, place=place,
                     progress=send)  # fmt: skip
 
@@ -296,9 +297,15 @@ class RayEngine:
             ended(outcome, info(cell.id, node))
 
         def drain() -> None:
-            n = reports.qsize() if reports is not None and progress is not None else 0
-            for cell_id, state in reports.get_nowait_batch(n) if n else ():
-                progress(cell_id, state)
+            nonlocal reports
+            try:
+                n = reports.qsize() if reports is not None else 0
+                items = reports.get_nowait_batch(n) if n and reports is not None else []
+            except Exception:  # the queue's actor died: the cells go on, unheard until they end
+                items, reports = [], None
+            for cell_id, state in items:
+                if progress is not None:
+                    progress(cell_id, state)
 
         def fill() -> None:
             while queue:
