@@ -56,12 +56,8 @@ def run_cell(
     outcome = CellOutcome(cell_id, "failed", node=_node_id(), host=socket.gethostname())
     outcome.started, outcome.niceness, outcome.here = time.time(), os.nice(0), place is not None
     live = CellProgress(cell_id, cfg.epochs, progress) if progress else None
-    with contextlib.ExitStack() as stack:
-        if place is None:
-            place_tmp = tempfile.TemporaryDirectory(prefix="bedash-cell-")
-            out = Path(stack.enter_context(place_tmp)) / "run"
-        else:
-            out = place
+    with tempfile.TemporaryDirectory(prefix="bedash-cell-") as tmp:  # unused with a place
+        out = place or Path(tmp) / "run"
         more = {"overwrite": True} if place else {}  # an interrupted attempt's files go
         try:
             if os.path.islink(out):  # swapped in since the sweep began: its target is not ours

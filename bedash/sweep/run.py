@@ -313,7 +313,8 @@ def sweep_task(
 
         def progress(e: SweepEvent) -> None:
             eta = f"; about {duration(e.eta)} left" if math.isfinite(e.eta) and e.done else ""
-            control.report(f"{e.done} of {e.total} cells done{eta}", e.done, e.total)
+            if e.kind != "progress":  # a cell's epochs: in sweep.json, not the job's record
+                control.report(f"{e.done} of {e.total} cells done{eta}", e.done, e.total)
             if on_event is not None:
                 on_event(e)
 
