@@ -241,3 +241,25 @@ def test_a_ray_task_writes_in_place_only_where_it_sees_the_sweep_folder(tmp_path
     assert there.status == "finished" and not there.here
     assert {"config.json", "status.json", "results.csv", "history.csv"} <= set(there.files)
     assert not (tmp_path / "c00_s1").exists()
+
+
+def test_a_cell_run_again_in_place_keeps_the_users_annotations(tmp_path: Path) -> None:
+    """As a cell whose files are sent (tests/test_sweep_folder.py): the run store's writer,
+    replacing an interrupted attempt, never removes the user's annotations.json."""
+    from bedash.store.writer import RunWriter
+
+    out, cell = tmp_path / "sw", "c00_s0"
+    spec = SweepSpec(BASE.replace(epochs=1), {}, [0])
+    run_sweep(spec, out, LocalEngine(run_experiment))
+    note = json.dumps({"tags": ["look"], "notes": "slow?"})
+    (out / cell / "annotations.json").write_text(note, encoding="utf-8")
+    entry = read_sweep_json(out)
+    entry["cells"][0]["status"] = "interrupted"  # as a kill would leave it
+    (out / "sweep.json").write_text(json.dumps(entry), encoding="utf-8")
+    (out / cell / "results.csv").unlink()
+    assert run_sweep(spec, out, LocalEngine(run_experiment)).status == "finished"
+    assert (out / cell / "annotations.json").read_text(encoding="utf-8") == note
+    assert read_run(out / cell).status == "finished"
+    RunWriter(out / cell, overwrite=True).write_table("steps.csv", ["x"], [])  # `train` too
+    assert (out / cell / "annotations.json").read_text(encoding="utf-8") == note
+    assert not (out / cell / "results.csv").exists()
