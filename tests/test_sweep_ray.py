@@ -38,6 +38,7 @@ def cluster() -> Iterator[Any]:
         "num_cpus": 1, "include_dashboard": False, "object_store_memory": store})  # fmt: skip
     c.add_node(num_cpus=1, object_store_memory=store)
     c.wait_for_nodes()
+    c.auth_mode = os.environ.get("RAY_AUTH_MODE") or "disabled"  # what the head was started with
     yield c
     c.shutdown()
 
@@ -47,9 +48,9 @@ def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "bedash.sweep.cli", *TINY, "--members", "2,3",
            "--lr", "0.001,0.01", "--seeds", "0-1", "--address", cluster.address,
            "--out", str(out)]  # fmt: skip
-    # this head has no token auth: a driver that sends one (a token in ~/.ray) gets tasks run
-    # but actors killed, the progress queue's included (tests/test_sweep_cluster.py: with auth)
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    # the driver speaks the head's auth mode: one without token auth, sent a token (as any in
+    # ~/.ray is), runs tasks but kills actors, the progress queue's included
+    env = {**os.environ, "RAY_AUTH_MODE": cluster.auth_mode}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     state = read_sweep_json(out)
