@@ -260,12 +260,13 @@ def _finite_metrics(m: Metrics, logits: torch.Tensor) -> bool:
 
 
 def _machine_load() -> dict[str, Any]:
-    """How busy the machine was when inference was timed: 1-minute load average, CPU count."""
+    """How busy the machine was when inference was timed: 1-minute load average, CPU count,
+    and this process's priority (niceness: above 0, other work goes first)."""
     try:
         load: float | None = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows; or the OS could not tell
         load = None
-    return {"load_avg": load, "cpu_count": os.cpu_count()}
+    return {"load_avg": load, "cpu_count": os.cpu_count(), "niceness": os.nice(0)}
 
 
 def _use_graphs(cfg: RunConfig, batcher: Batcher) -> bool:

@@ -82,6 +82,7 @@ RESULT_COLUMNS = [
     "infer_repeats",
     "load_avg",
     "cpu_count",
+    "niceness",  # the process's os.nice(0): 0 is `bedash train`'s; Ray's task workers get 15
 ]
 MEMBER_COLUMNS = ["model", "member", "accuracy", "nll"]
 RELIABILITY_COLUMNS = ["bin", "lower", "upper", "count", "accuracy", "confidence"]

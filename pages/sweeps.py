@@ -19,10 +19,11 @@ from bedash.dashboard.verdict import paired_verdict
 from bedash.store.folders import valid_run_id
 from bedash.store.readers import FileProblem
 from bedash.store.sweepfiles import read_stats, stats_schema
-from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, read_sweep_json
+from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, read_snapshot, read_sweep_json
 from bedash.sweep.grid import DONE_STATUSES, SweepError, SweepSpec
 from bedash.sweep.listing import find_sweep
 from bedash.sweep.rows import damaged_cells
+from bedash.sweep.run import progress_state, progress_text
 from bedash.sweep.uncertainty_stats import OOD, SHIFT, TABLES
 
 if TYPE_CHECKING:
@@ -33,17 +34,45 @@ def sweeps_root() -> Path:
     return runs_dir()
 
 
-def cells_table(cells: list[dict], left_out: dict[str, str]) -> None:
-    """Every cell with its status; a done cell whose results.csv is damaged says so."""
+def cells_table(cells: list[dict], left_out: dict[str, str], key: str = "sw_cells") -> None:
+    """Every cell with its status, a running cell's model, epoch and loss; a done cell whose
+    results.csv is damaged says so."""
     import pandas as pd
 
     rows = [
         (c["id"], c["seed"], "damaged" if c["id"] in left_out else c["status"],
-         left_out.get(c["id"]) or c.get("error", ""))
+         cell_progress(c), left_out.get(c["id"]) or c.get("error", ""))
         for c in cells
     ]  # fmt: skip
-    frame = pd.DataFrame(rows, columns=["cell", "seed", "status", "error"])
-    st.dataframe(frame, hide_index=True, key="sw_cells")
+    frame = pd.DataFrame(rows, columns=["cell", "seed", "status", "progress", "error"])
+    st.dataframe(frame, hide_index=True, key=key)
+
+
+def cell_progress(cell: dict) -> str:
+    """A running cell's last report (sweep.json, checked again: the file is not trusted)."""
+    state = cell.get("progress")
+    if cell["status"] != "running" or not isinstance(state, dict):
+        return ""
+    return plain(progress_text(progress_state(state)))
+
+
+@st.fragment(run_every=1)
+def live_cells(path: Path) -> None:
+    """A sweep running elsewhere (the CLI, another dashboard): its cells redrawn every second
+    from sweep.json; the whole page again once it ends."""
+    snap = read_snapshot(path)
+    if snap.status != "running":
+        st.rerun()
+    st.progress(snap.done / max(1, snap.total), text=f"running: {snap.done} of {snap.total} done")
+    running_cells(snap.cells)
+    cells_table(snap.cells, {}, key="sw_live_cells")
+
+
+def running_cells(cells: list[dict]) -> None:
+    """One line per running cell: its model, epoch and loss as it last reported."""
+    for c in cells:
+        if what := cell_progress(c):
+            st.caption(f"{plain(c['id'])}: {what}")
 
 
 def progress(name: str) -> None:
@@ -70,6 +99,8 @@ def _progress(job) -> None:
     message = getattr(job, "message", "") or f"{snap.done} of {snap.total} cells done"
     st.progress(snap.done / max(1, snap.total), text=plain(f"{snap.status}: {message}"))
     st.caption(" · ".join(f"{k} {v}" for k, v in snap.counts.items() if v))
+    if job.running:
+        running_cells(snap.cells)
     if job.error:  # the job itself failed (a cell's error is in the cells table)
         st.error(plain(job.error))
     if job.running and st.button("Cancel", key="sw_cancel"):
@@ -156,7 +187,10 @@ def results(path: Path) -> None:
     done = [c for c in cells if c["status"] in DONE_STATUSES]
     left_out = damaged_cells(path, [c["id"] for c in done])
     stopped(path.name, state, left_out)
-    cells_table(cells, left_out)
+    if read_snapshot(path).status == "running" and sweep_jobs().get(path.name) is None:
+        live_cells(path)  # the CLI's sweep, say: its cells as they train
+    else:
+        cells_table(cells, left_out)
     summary = read_stats_file(path, SUMMARY_FILE, configs)
     pairs = read_stats_file(path, PAIRED_FILE, configs, paired=True)
     if summary is None or summary[1].empty:  # a message where the charts and tables would be
@@ -170,6 +204,13 @@ def results(path: Path) -> None:
     config, config_name = pick_config(frame)
     if paired_frame is not None:
         lines = paired_verdict(paired_frame.to_dict("records"), config=config)
+        flags = {t for t in paired_frame.get("timing", []) if isinstance(t, str) and t}
+        if flags:
+            st.warning(
+                "Times not compared: " + plain("; ".join(sorted(flags))) + ". Rerun the "
+                "sweep on a quiet machine (at `bedash train`'s priority) for a time verdict.",
+                icon=":material/timer_off:",
+            )
         if lines:
             st.info(
                 f"**Paired over seeds** ({plain(config_name)}): " + plain("; ".join(lines)),

@@ -447,7 +447,7 @@ def test_a_linked_members_csv_is_not_downloaded_nor_zipped(run_folder, tmp_path)
 
 
 def test_a_cells_shipped_files_follow_no_link_and_open_no_fifo(tmp_path) -> None:
-    from bedash.sweep.engines import run_files
+    from bedash.sweep.cell import run_files
 
     (tmp_path / "results.csv").write_text("model\n")
     (tmp_path / "members.csv").symlink_to("/etc/passwd")

@@ -69,7 +69,7 @@ class FakeEngine:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 
-    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any, **_: Any) -> None:
         for i, cell in enumerate(cells):
             started(cell.id, {"node": "n1", "concurrent_runs": 1})
             if self.stop_after is not None and i == self.stop_after:
@@ -685,7 +685,7 @@ def test_a_sweep_job_checks_first_and_cancels(tmp_path: Path) -> None:
     began = threading.Event()
 
     class Slow(FakeEngine):
-        def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+        def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any, **_: Any) -> None:
             started(cells[0].id, {"node": "n1"})
             began.set()
             cancel.wait(30)  # a cell that runs until cancelled
@@ -732,7 +732,7 @@ def test_run_cell_applies_the_profiles_caps() -> None:
     import dataclasses
 
     from bedash.settings.limits import DEFAULT_LIMITS
-    from bedash.sweep.engines import run_cell
+    from bedash.sweep.cell import run_cell
 
     capped = dataclasses.replace(DEFAULT_LIMITS, max_wall_seconds=1e-9, eval_batch_size=16,
                                  name="demo")  # fmt: skip

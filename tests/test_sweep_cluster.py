@@ -125,6 +125,8 @@ def test_a_sweep_runs_on_a_ray_start_head_with_token_auth(
     state = json.loads((out / "sweep.json").read_text())
     assert state["status"] == "finished" and state["engine"]["address"] == address
     assert [c["status"] for c in state["cells"]] == ["finished", "finished"]
+    # each cell's progress reached the driver through the queue (an actor, with token auth)
+    assert all(c["progress"]["model"] and c["progress"]["epoch"] >= 1 for c in state["cells"])
     assert "sweep finished: 2/2 cells done" in done.stdout
     # the cells ran in that head's workers: their logs are in its session folder
     assert list((home / "t").glob("session_*/logs/worker-*"))

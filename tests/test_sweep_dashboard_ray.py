@@ -32,5 +32,8 @@ def test_a_registry_sweep_on_ray_runs_every_cell_as_a_ray_task(tmp_path: Path) -
         assert cell["status"] == "finished"
         meta = json.loads((tmp_path / "sweep-ray" / cell["id"] / "config.json").read_text())
         assert meta["_meta"]["sweep"]["node"] not in ("", "local")  # a Ray node id
+        # the Ray bedash starts runs its workers at train's priority, not Ray's nice 15
+        assert cell["niceness"] == 0 and meta["_meta"]["sweep"]["niceness"] == 0
+        assert cell["progress"]["model"] == "single" and cell["progress"]["epoch"] == 1
     assert (tmp_path / "sweep-ray" / "paired.csv").is_file()
     assert reg.shutdown(30)

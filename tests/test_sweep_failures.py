@@ -47,7 +47,7 @@ class Breaks(FakeEngine):
         self.then, self.name, self.running = then, name, running
         self.close = lambda: None  # what the CLI's engines have
 
-    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any, **_: Any) -> None:
         def started_then(cell_id: str, info: Any) -> None:
             started(cell_id, info)
             if self.running and len(self.ran) == 1:
@@ -209,7 +209,7 @@ def test_a_ray_that_breaks_mid_sweep_is_one_line_and_the_sweep_resumes(
         raise RaySystemError("System error: the raylet died\nmore lines of Ray's")
 
     class Broken(Breaks):
-        def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+        def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any, **_: Any) -> None:
             for cell in cells[:1]:
                 super().run([cell], started=started, ended=ended, cancel=cancel)
             started(cells[1].id, {"node": "n1"})
@@ -425,7 +425,7 @@ def test_bad_input_an_engine_finds_late_stays_bad_input(tmp_path: Path) -> None:
     from bedash.sweep.grid import SweepError
 
     class Refuses(FakeEngine):
-        def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+        def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any, **_: Any) -> None:
             raise SweepError("address", "cannot reach a Ray cluster at 10.0.0.1:6379")
 
     with pytest.raises(SweepError) as e:

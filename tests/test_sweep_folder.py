@@ -40,7 +40,7 @@ class HeldEngine(FakeEngine):
         super().__init__()
         self.holding, self.go = threading.Event(), threading.Event()
 
-    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any, **_: Any) -> None:
         super().run(cells[:1], started=started, ended=ended, cancel=cancel)
         self.holding.set()
         self.go.wait(30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -37,6 +38,7 @@ def cluster() -> Iterator[Any]:
         "num_cpus": 1, "include_dashboard": False, "object_store_memory": store})  # fmt: skip
     c.add_node(num_cpus=1, object_store_memory=store)
     c.wait_for_nodes()
+    c.auth_mode = os.environ.get("RAY_AUTH_MODE") or "disabled"  # what the head was started with
     yield c
     c.shutdown()
 
@@ -46,7 +48,10 @@ def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "bedash.sweep.cli", *TINY, "--members", "2,3",
            "--lr", "0.001,0.01", "--seeds", "0-1", "--address", cluster.address,
            "--out", str(out)]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    # the driver speaks the head's auth mode: one without token auth, sent a token (as any in
+    # ~/.ray is), runs tasks but kills actors, the progress queue's included
+    env = {**os.environ, "RAY_AUTH_MODE": cluster.auth_mode}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     state = read_sweep_json(out)
     nodes = {n["node"] for n in state["engine"]["nodes"]}
@@ -62,6 +67,9 @@ def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
             cell["values"]["members"], cell["values"]["lr"], cell["seed"])  # fmt: skip
         meta = run.config["_meta"]["sweep"]
         assert meta["node"] == cell["node"] and meta["node"] in nodes
+        # progress came through the queue; the cluster's workers run at Ray's nice 15
+        assert cell["progress"]["model"] == "single" and cell["progress"]["epochs"] == 1
+        assert cell["niceness"] == 15 and {r["niceness"] for r in run.results} == {15}
         assert meta["runs_per_node"] == 1 and meta["concurrent_runs"] == 1  # 1 CPU per node
         seen.add(meta["node"])
     assert seen == nodes  # cells ran on both nodes
@@ -69,6 +77,9 @@ def test_two_node_sweep_with_address(cluster: Any, tmp_path: Path) -> None:
         paired = list(csv.DictReader(f))
     acc = [r for r in paired if r["metric"] == "ensemble_acc"]
     assert len(acc) == 4 * 2 and {r["n"] for r in acc} == {"2"}  # 4 configs x 2 baselines
+    times = [r for r in paired if r["metric"] == "train_seconds"]
+    assert times and all(r["verdict"].startswith("not compared: ") for r in times)
+    assert all("measured at nice 15" in r["timing"] for r in times)
     assert "sweep finished: 8/8 cells done" in proc.stdout
 
 

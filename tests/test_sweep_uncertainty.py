@@ -91,7 +91,7 @@ class Engine:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 
-    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any, **_: Any) -> None:
         for cell in cells:
             started(cell.id, {})
             outcome = CellOutcome(cell.id, "finished", files(cell.config, **self.kwargs),

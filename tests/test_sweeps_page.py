@@ -211,7 +211,7 @@ def _two_config_sweep(root: Path, name: str) -> Path:
     from tests.test_sweep_uncertainty import BASE, Engine, files
 
     class TwoConfigs(Engine):
-        def run(self, cells, *, started, ended, cancel) -> None:
+        def run(self, cells, *, started, ended, cancel, **_) -> None:
             for cell in cells:
                 started(cell.id, {})
                 bump = 0.05 if cell.config.members == 4 else 0.0
@@ -437,7 +437,7 @@ def _stopped_sweep(root: Path, name: str, keep: int) -> Path:
     from tests.test_sweep_uncertainty import BASE, Engine, files
 
     class Stopping(Engine):
-        def run(self, cells, *, started, ended, cancel) -> None:
+        def run(self, cells, *, started, ended, cancel, **_) -> None:
             for cell in cells[:keep]:
                 started(cell.id, {})
                 out = files(cell.config, shift=False, ood=False)

@@ -67,7 +67,7 @@ RESULTS: Schema = {  # older runs may lack the later columns: None then
     "infer_seconds": SECONDS, "member_samples_per_s": POS, "mean_member_acc": UNIT,
     "ensemble_acc": UNIT, "vote_acc": UNIT, "oracle_acc": UNIT, "nll": POS, "ece": UNIT,
     "brier": BRIER, "mean_disagreement": UNIT, "infer_repeats": COUNT,
-    "load_avg": Float(0.0, 1e9), "cpu_count": COUNT,
+    "load_avg": Float(0.0, 1e9), "cpu_count": COUNT, "niceness": Int(-20, 19),
 }  # fmt: skip
 HISTORY: Schema = {
     "model": required(MODEL), "member": column(MEMBER), "epoch": required(COUNT),

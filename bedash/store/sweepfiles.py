@@ -33,20 +33,22 @@ STAT_METRIC = required(Match(MODEL_RE, "a metric name"))  # a newer one: finite,
 
 def stats_schema(key: Sequence[str] = (), paired: bool = False) -> Schema:
     """The columns bedash.sweep.rows writes (summary_columns / paired_columns), less the grid's
-    fields (sweep.json holds their values); key: the run file's columns a row is keyed by."""
+    fields (sweep.json holds their values); key: the run file's columns a row is keyed by.
+    timing: why a time's numbers are no fair measure (under load, below train's priority)."""
     head: Schema = {"config": required(Int(0, BIG)), "label": column(Text())}
     keyed = {k: required(METRICS[k]) for k in key}
     better = {"metric": STAT_METRIC, "better": column(Choice(("higher", "lower")))}
     if not paired:
         return {**head, "model": required(MODEL), **keyed, **better, "mean": required(FINITE),
                 "std": column(POS), "n": required(Int(1, BIG)), "ci_low": column(FINITE),
-                "ci_high": column(FINITE)}  # fmt: skip
+                "ci_high": column(FINITE), "timing": column(Text())}  # fmt: skip
     return {**head, **keyed, **better, "model": required(MODEL), "baseline": required(MODEL),
             "mean_model": required(FINITE), "mean_baseline": required(FINITE),
             "mean_diff": required(FINITE), "ci_low": column(FINITE), "ci_high": column(FINITE),
             "n": required(Int(1, BIG)), "verdict": required(Text()),
             # added by issue 21 (absent from older files): which seeds were paired
-            "n_paired": Int(1, BIG), "seeds_paired": Text(), "seeds_unpaired": Text()}  # fmt: skip
+            "n_paired": Int(1, BIG), "seeds_paired": Text(), "seeds_unpaired": Text(),
+            "timing": column(Text())}  # fmt: skip
 
 
 def row_problem(row: Row) -> str:

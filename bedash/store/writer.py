@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bedash.names import FINAL_STATUSES, HISTORY_COLUMNS, MEMBER_COLUMNS, RESULT_COLUMNS
+from bedash.store.annotations import FILE as ANNOTATIONS
 from bedash.store.atomic import atomic_write_text
 from bedash.store.folders import RunDirError, busy, check_out_dir, is_run_file, is_temp_file
 from bedash.store.lock import LockHeld, RunLock, identity
@@ -90,10 +91,12 @@ class RunWriter:
     # -- writes ----------------------------------------------------------------------------
 
     def _clear_earlier_run(self) -> None:
-        """--overwrite: remove the earlier run's files, only the regular files bedash names."""
+        """--overwrite: remove the earlier run's files, only the regular files bedash names,
+        never the user's annotations.json (a sweep's cell run again keeps its notes)."""
         for name in os.listdir(self.path):
             f = self.path / name
-            if (is_run_file(name) or is_temp_file(name)) and stat.S_ISREG(os.lstat(f).st_mode):
+            ours = (is_run_file(name) and name != ANNOTATIONS) or is_temp_file(name)
+            if ours and stat.S_ISREG(os.lstat(f).st_mode):
                 f.unlink()
 
     def _write(self, name: str, text: str) -> None:

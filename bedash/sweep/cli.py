@@ -44,7 +44,7 @@ from bedash.sweep.grid import (
     seed_count,
 )
 from bedash.sweep.rows import damaged_cells
-from bedash.sweep.run import SweepEvent, check_files, sweep_task
+from bedash.sweep.run import SweepEvent, check_files, progress_text, sweep_task
 from bedash.sweep.uncertainty_stats import TABLES, left_out_notes
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -364,14 +364,16 @@ def constant_notes(path: Path) -> list[str]:
 
 
 class SweepBar:
-    """A bar over cells with an ETA on stderr (one line per event when it is not a terminal).
-    The ETA shown never rises: a cell that ends late does not push it back up."""
+    """A bar over cells with an ETA on stderr, and each running cell's model, epoch and loss
+    (one line per event, and per epoch of a cell, when it is not a terminal). The ETA shown
+    never rises: a cell that ends late does not push it back up."""
 
     def __init__(self, stream: TextIO, quiet: bool = False, width: int = 24) -> None:
         self.stream, self.quiet, self.width = stream, quiet, width
         self.eta = math.inf
         self.tty = stream.isatty()
         self._open = False
+        self.running: dict[str, str] = {}  # cell id -> "model epoch 2/5 loss 1.234"
 
     def note(self, text: str) -> None:
         if not self.quiet:
@@ -383,6 +385,10 @@ class SweepBar:
         if self.quiet:
             return
         c, self.eta = ev.counts, min(self.eta, ev.eta)
+        if ev.kind == "progress":
+            self.running[ev.cell_id] = progress_text(ev.progress)
+        else:
+            self.running.pop(ev.cell_id, None)
         filled = int(ev.done / ev.total * self.width) if ev.total else self.width
         line = (
             f"[{'#' * filled}{'.' * (self.width - filled)}] {ev.done}/{ev.total} cells "
@@ -390,11 +396,14 @@ class SweepBar:
         )
         if ev.kind == "ended" and ev.status not in ("finished", "diverged"):
             self.note(f"cell {ev.cell_id} {ev.status}" + (f": {ev.error}" if ev.error else ""))
-        if self.tty:
-            self.stream.write("\r" + line)
+        if self.tty:  # the line holds what fits of the running cells, after the bar
+            cells = "; ".join(f"{cid} {what}" for cid, what in self.running.items())
+            self.stream.write("\r\x1b[K" + line + (f" | {cells}"[:160] if cells else ""))
             self._open = True
         elif ev.kind == "ended":
             self.stream.write(f"{line}  {ev.cell_id} {ev.status}\n")
+        elif ev.kind == "progress" and ev.progress.get("step") == ev.progress.get("steps"):
+            self.stream.write(f"cell {ev.cell_id}: {self.running[ev.cell_id]}\n")  # an epoch
         self.stream.flush()
 
     def close(self) -> None:

@@ -1,9 +1,12 @@
 """The back ends that run a sweep job's cells: Ray core tasks (a laptop, a cluster), or in-process.
 
-An engine calls started(cell_id, info) and ended(outcome, info) per cell; info says where and
-under what concurrency it ran. Each cell runs `train` (handed in, so this module does not import
-the training code) into a temporary folder and returns the run's files: workers need no
-filesystem shared with the driver. Importing this module imports neither torch nor ray.
+An engine calls started(cell_id, info), progress(cell_id, state) while the cell trains, and
+ended(outcome, info) per cell; info says where and under what concurrency it ran. Each cell
+runs `train` (handed in, so this module does not import the training code). Where the sweep
+folder is on the cell's machine (the local engine; Ray on the driver's machine) the cell's run
+writes its folder there as it goes, through the run store's writer; elsewhere it runs into a
+temporary folder and returns the run's files, and its progress travels through a Ray queue.
+Importing this module imports neither torch nor ray.
 """
 
 from __future__ import annotations
@@ -12,101 +15,20 @@ import contextlib
 import math
 import os
 import socket
-import tempfile
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bedash.settings.config import RunConfig
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
-from bedash.store.readers import CSV_LIMIT, FileProblem, read_bytes
-from bedash.sweep.grid import Cell, CellOutcome, Ended, Started, SweepError
+from bedash.sweep.cell import Folder, Train, folder_key, here, run_cell
+from bedash.sweep.grid import Cell, CellOutcome, Ended, Progress, Started, SweepError
 
-Train = Callable[..., Any]  # run_experiment(cfg, out, *, cancel, limits, download) -> result
 OBJECT_STORE_BYTES = 100 * 2**20  # results are a few CSVs per cell; Ray's default is 30% of RAM
+QUEUE_SIZE = 10_000  # progress reports waiting for the driver (a full queue drops them)
+NICENESS = "RAY_worker_niceness"  # read by the raylet as it starts (a cluster's: its own)
 CONNECT_TIMEOUT = 25.0  # seconds: an unreachable --address fails well within 30 s
-_RUN_STATUS = {"finished": "finished", "diverged": "diverged", "cancelled": "interrupted"}
-
-
-def run_cell(
-    cell_id: str,
-    config: dict[str, Any],
-    train: Train,
-    limits: Limits = DEFAULT_LIMITS,
-    threads: int | None = None,
-    cancel: threading.Event | None = None,
-    download: bool = True,
-) -> CellOutcome:
-    """Run one cell into a temporary folder and return its files. Never raises for a failing
-    run: the outcome says failed, with the error and whatever the run wrote. A set `cancel`
-    gives 'interrupted'; Ray's cancel is force=True (the worker exits), so nothing here sees it."""
-    threads = threads or limits.torch_threads
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    cfg = RunConfig.from_dict(config)
-    if limits.eval_batch_size and cfg.eval_batch_size > limits.eval_batch_size:
-        cfg = cfg.replace(eval_batch_size=limits.eval_batch_size)  # same metrics, less memory
-    stop = _Stop(cancel, limits.max_wall_seconds)
-    outcome = CellOutcome(cell_id, "failed", node=_node_id(), host=socket.gethostname())
-    outcome.started = time.time()
-    with tempfile.TemporaryDirectory(prefix="bedash-cell-") as tmp:
-        out = Path(tmp) / "run"
-        try:
-            result = train(cfg, out, cancel=stop, limits=limits, download=download)
-            outcome.status = _RUN_STATUS.get(result.status, "failed")
-            outcome.error = result.error
-            if stop.timed_out():
-                outcome.status = "failed"
-                outcome.error = f"stopped at the {limits.name} limit of {stop.seconds:g} s a run"
-        except Exception as e:  # this cell fails alone
-            outcome.status, outcome.error = "failed", f"{type(e).__name__}: {e}"
-        if out.is_dir():
-            outcome.files = run_files(out)
-    outcome.ended = time.time()
-    return outcome
-
-
-def run_files(folder: Path) -> dict[str, bytes]:
-    """The files a cell's run wrote, read as the run store reads (bedash.store.readers): only
-    regular files, capped; a link is never followed nor a FIFO opened (they are left out)."""
-    files = {}
-    for name in sorted(os.listdir(folder)):
-        if not name.startswith("."):
-            with contextlib.suppress(FileProblem, OSError):
-                files[name] = read_bytes(folder / name, CSV_LIMIT)
-    return files
-
-
-class _Stop:
-    """What training polls after every batch: the sweep's cancel event, or the profile's
-    wall-clock cap of one run (Limits.max_wall_seconds) passed."""
-
-    def __init__(self, cancel: threading.Event | None, seconds: float | None) -> None:
-        self.cancel, self.seconds = cancel, seconds
-        self.deadline = time.monotonic() + seconds if seconds else math.inf
-
-    def timed_out(self) -> bool:
-        return time.monotonic() > self.deadline
-
-    def is_set(self) -> bool:
-        return (self.cancel is not None and self.cancel.is_set()) or self.timed_out()
-
-
-def _node_id() -> str:
-    try:
-        import ray
-
-        if ray.is_initialized():
-            return ray.get_runtime_context().get_node_id()
-    except Exception:  # not in Ray: the local engine's cells
-        pass
-    return "local"
 
 
 # -- in-process --------------------------------------------------------------------------------
@@ -124,17 +46,24 @@ class LocalEngine:
         return {"name": self.name, "host": socket.gethostname(), "runs_at_once": 1}
 
     def run(
-        self, cells: list[Cell], *, started: Started, ended: Ended, cancel: threading.Event
+        self,
+        cells: list[Cell],
+        *,
+        started: Started,
+        ended: Ended,
+        cancel: threading.Event,
+        progress: Progress | None = None,
+        folder: Path | None = None,
     ) -> None:
+        """The cells in order; with folder (the sweep's), each writes its run there."""
         info = {"runs_per_node": 1, "concurrent_runs": 1, "exclusive": True}
         for cell in cells:
             if cancel.is_set():
                 return
             started(cell.id, {**info, "node": "local", "host": socket.gethostname()})
-            config = cell.config.to_dict()
-            outcome = run_cell(
-                cell.id, config, self.train, self.limits, cancel=cancel, download=self.download
-            )
+            config, place = cell.config.to_dict(), folder / cell.id if folder else None
+            outcome = run_cell(cell.id, config, self.train, self.limits, cancel=cancel,
+                               download=self.download, place=place, progress=progress)  # fmt: skip
             outcome.node = "local"
             ended(outcome, info)
 
@@ -167,9 +96,16 @@ def ray_task(
     limits: Limits,
     threads: int,
     download: bool = True,
+    folder: Folder | None = None,
+    queue: Any = None,
 ) -> CellOutcome:
-    """What each Ray task runs (train travels by reference: its module is on the worker)."""
-    return run_cell(cell_id, config, train, limits, threads, download=download)
+    """What each Ray task runs (train travels by reference: its module is on the worker). On
+    the sweep folder's machine the cell writes there; its progress goes into the queue."""
+    place = (root / cell_id) if (root := here(folder)) else None
+    # `is not None`: an empty ray.util.queue.Queue is falsy (it has a length)
+    send = (lambda cid, state: queue.put((cid, state), block=False)) if queue is not None else None
+    return run_cell(cell_id, config, train, limits, threads, download=download, place=place,
+                    progress=send)  # fmt: skip
 
 
 class RayEngine:
@@ -236,12 +172,19 @@ class RayEngine:
                 runtime_env={"env_vars": {"PYTHONPATH": pythonpath(Path(package).parent)}},
             )
         where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+        # Ray starts task workers at nice 15 (worker_niceness), `bedash train` runs at 0: the
+        # raylet a local ray.init starts takes the variable, and its workers are timed at 0
+        nice = {} if self.address or NICENESS in os.environ else {NICENESS: "0"}
+        os.environ.update(nice)
         try:  # in the main thread: ray.init blocks forever in any other
             ray.init(**kwargs)
         except Exception as e:
             raise SweepError(
                 "address", f"cannot start or reach {where}: {_first_line(e)}"
             ) from None
+        finally:
+            for name in nice:  # this process's environment as it was
+                os.environ.pop(name)
         self._started_ray = True
 
     def _plan(self, nodes: list[dict[str, Any]]) -> list[Node]:
@@ -297,15 +240,27 @@ class RayEngine:
     # running
 
     def run(
-        self, cells: list[Cell], *, started: Started, ended: Ended, cancel: threading.Event
+        self,
+        cells: list[Cell],
+        *,
+        started: Started,
+        ended: Ended,
+        cancel: threading.Event,
+        progress: Progress | None = None,
+        folder: Path | None = None,
     ) -> None:
+        """Cells as Ray tasks; their progress through a ray.util.queue.Queue (an actor of no
+        CPU) drained here; a worker that sees the sweep folder writes its cell's run there."""
         import ray
         from ray.exceptions import TaskCancelledError
+        from ray.util.queue import Queue
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         if not self.nodes:
             self.connect()
         remote = ray.remote(max_retries=0)(ray_task)
+        reports = Queue(QUEUE_SIZE, actor_options={"num_cpus": 0}) if progress else None
+        where = folder_key(folder) if folder else None
         queue = deque(cells)
         inflight: dict[Any, tuple[Cell, Node]] = {}
         on_node: dict[str, set[str]] = {n.node_id: set() for n in self.nodes}
@@ -328,9 +283,8 @@ class RayEngine:
                 num_cpus=node.task_cpus,
                 num_gpus=node.task_gpus,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
-            ).remote(
-                self.train, cell.id, cell.config.to_dict(), self.limits, threads, self.download
-            )
+            ).remote(self.train, cell.id, cell.config.to_dict(), self.limits, threads,
+                     self.download, where, reports)  # fmt: skip
             inflight[ref] = (cell, node)
             running = on_node[node.node_id]
             running.add(cell.id)
@@ -341,6 +295,17 @@ class RayEngine:
         def finish(outcome: CellOutcome, cell: Cell, node: Node) -> None:
             outcome.node, outcome.host = outcome.node or node.node_id, outcome.host or node.host
             ended(outcome, info(cell.id, node))
+
+        def drain() -> None:
+            nonlocal reports
+            try:
+                n = reports.qsize() if reports is not None else 0
+                items = reports.get_nowait_batch(n) if n and reports is not None else []
+            except Exception:  # the queue's actor died: the cells go on, unheard until they end
+                items, reports = [], None
+            for cell_id, state in items:
+                if progress is not None:
+                    progress(cell_id, state)
 
         def fill() -> None:
             while queue:
@@ -364,6 +329,7 @@ class RayEngine:
                     inflight.clear()
                     return
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.25)
+                drain()
                 for ref in ready:
                     cell, node = inflight.pop(ref)
                     on_node[node.node_id].discard(cell.id)
@@ -379,6 +345,10 @@ class RayEngine:
             for ref in inflight:  # the driver is going: do not leave cells running
                 ray.cancel(ref, force=True)
             raise
+        finally:
+            if reports is not None:
+                with contextlib.suppress(Exception):
+                    reports.shutdown()
 
     def close(self) -> None:
         if self._started_ray:

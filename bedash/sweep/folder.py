@@ -1,8 +1,11 @@
 """A sweep folder: sweep.json (the grid and every cell's status) and the cells' run folders.
-SweepStore is the folder's only writer: it holds the run store's lock (bedash.store.lock) on
-the folder for the sweep's life, writes atomically, never through a link, and never removes a
-user's file (annotations.json). sweep.json is read against its schema (`sweep_problem`) by
-every reader. The Runs and Results pages read the run folders unchanged."""
+SweepStore writes sweep.json and the files cells send back: it holds the run store's lock
+(bedash.store.lock) on the folder for the sweep's life, writes atomically, never through a
+link, and never removes a user's file (annotations.json). A cell running on the folder's machine
+writes its own run folder as it goes, through the run store's writer and under that run's own
+lock (<cell>/.bedash.lock, not the sweep's <sweep>/.bedash.lock). sweep.json is read against
+its schema (`sweep_problem`) by every reader. The Runs and Results pages read the run folders
+unchanged."""
 
 from __future__ import annotations
 
@@ -22,12 +25,14 @@ from bedash.store.atomic import atomic_write_bytes, atomic_write_text
 from bedash.store.folders import RUN_ID_RE, check_output_place, is_run_dir, is_run_file, who
 from bedash.store.lock import LOCK_NAME, LockHeld, RunLock, holder, probe
 from bedash.store.readers import (
+    CSV_LIMIT,
     Choice,
     FileProblem,
     Int,
     Match,
     Schema,
     Text,
+    read_bytes,
     read_json,
     record_problem,
     required,
@@ -194,11 +199,26 @@ class SweepStore:
         except OSError as e:
             raise self.stopped(e, Path(e.filename) if e.filename else folder) from e
 
-    def _write_run(self, folder: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
+    def stamp_run(self, cell_id: str, meta: dict[str, Any]) -> None:
+        """Add meta to the config.json of a run the cell wrote here itself (as write_run does
+        to one it sent); nothing when the cell ended before writing one."""
+        folder = self.path / cell_id
+        try:
+            data = read_bytes(folder / "config.json", CSV_LIMIT)  # a regular file, no link
+        except (FileProblem, OSError):
+            return
+        try:
+            self._write_run(folder, {"config.json": data}, meta, replace=False)
+        except OSError as e:
+            raise self.stopped(e, folder / "config.json") from e
+
+    def _write_run(
+        self, folder: Path, files: dict[str, bytes], meta: dict[str, Any], replace: bool = True
+    ) -> None:
         folder.mkdir(exist_ok=True)
         if os.path.islink(folder):  # swapped in since open(): its target is not ours
             raise ValueError(f"{folder} is a symbolic link; a sweep never writes through one")
-        for old in folder.iterdir():  # an earlier, failed or interrupted attempt
+        for old in folder.iterdir() if replace else ():  # an earlier, failed or interrupted try
             name = old.name
             if is_run_file(name) and name not in (*files, *USER_FILES) and old.is_file():
                 old.unlink()  # a link is removed itself, never its target

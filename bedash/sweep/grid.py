@@ -221,8 +221,12 @@ class CellOutcome:
     host: str = ""
     started: float = 0.0  # time.time() on the worker
     ended: float = 0.0
+    niceness: int | None = None  # the worker's os.nice(0): 0 is `bedash train`'s priority
+    here: bool = False  # the run was written in the sweep folder as it went (files: none)
 
 
 # what an engine calls as a cell starts (cell id, where) and ends (its outcome, where)
 Started = Callable[[str, dict[str, Any]], None]
 Ended = Callable[[CellOutcome, dict[str, Any]], None]
+# what a cell reports while it trains: cell id, {model, member, epoch, epochs, step, steps, loss}
+Progress = Callable[[str, dict[str, Any]], None]

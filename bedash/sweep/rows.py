@@ -23,6 +23,7 @@ BASELINES = ("ensemble", "ensemble_parallel", "single")  # what BatchEnsemble is
 # its mutual information (the members' disagreement) is 0 for every image and OOD detection by
 # it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): a difference from it measures the other side.
 CONSTANT = frozenset({("single", "mutual_info")})
+TIMED = ("_seconds", "_per_s")  # the suffixes of a time: compared only on a quiet machine
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,29 @@ def config_label(values: dict[str, Any]) -> str:
 
 STATS = ("mean", "std", "n", "ci_low", "ci_high")  # a Summary's fields, in its order
 
+
+def timing_flag(metric: str, records: Iterable[Record]) -> str:
+    """Why the records' values of a time metric are no fair measure, or "": measured under
+    load (the 1-minute load average above the CPU count, as the Results page hatches it) or
+    at a niceness other than 0 (`bedash train`'s priority; Ray's task workers default to 15)."""
+    if not metric.endswith(TIMED):
+        return ""
+    why, records = [], list(records)
+    loads = [(r.metrics.get("load_avg"), r.metrics.get("cpu_count")) for r in records]
+    if any(load is not None and cpus and load > cpus for load, cpus in loads):
+        why.append("measured under load")
+    nice = sorted({int(n) for r in records if (n := r.metrics.get("niceness"))})
+    if nice:
+        why.append(f"measured at nice {'/'.join(map(str, nice))}")
+    return " and ".join(why)
+
+
 # key: the columns a table's rows are told apart by besides config and model (shift.csv:
 # corruption, severity; ood.csv: ood_set, score); () for results.csv
 
 
 def summary_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
-    return ["config", "label", *fields, "model", *key, "metric", "better", *STATS]
+    return ["config", "label", *fields, "model", *key, "metric", "better", *STATS, "timing"]
 
 
 def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
@@ -114,7 +132,8 @@ def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
     seeds_unpaired: the config's seeds where one side has no value (left out)."""
     head = ["config", "label", *fields, *key, "metric", "better", "model", "baseline"]
     stats = ["mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n", "verdict"]
-    return [*head, *stats, "n_paired", "seeds_paired", "seeds_unpaired"]  # added: at the end
+    # added at the end, later (columns are a contract): which seeds were paired; timing_flag
+    return [*head, *stats, "n_paired", "seeds_paired", "seeds_unpaired", "timing"]
 
 
 def quantity(row: dict[str, Any]) -> str:
@@ -124,6 +143,10 @@ def quantity(row: dict[str, Any]) -> str:
 
 def seed_list(seeds: Iterable[int]) -> str:
     return ";".join(str(s) for s in seeds)
+
+
+def _value(record: Record | None, metric: str) -> float | None:
+    return None if record is None else record.metrics.get(metric)
 
 
 def summary_rows(
@@ -148,7 +171,8 @@ def summary_rows(
             head = {"config": index, "label": config_label(values)}
             row = {**head, **{f: values.get(f) for f in fields}, "model": model}
             row |= {**dict(zip(key, k, strict=True)), "metric": metric}
-            rows.append({**row, "better": better_direction(metric), **asdict(summarize(xs))})
+            row |= {"better": better_direction(metric), **asdict(summarize(xs))}
+            rows.append({**row, "timing": timing_flag(metric, group)})
     return rows
 
 
@@ -161,9 +185,10 @@ def paired_rows(
 ) -> list[dict[str, Any]]:
     """Per config, key and metric: model minus each baseline over the seeds both have (same
     seed, same batches), with the t interval of the mean difference and a verdict; a side
-    constant by definition (CONSTANT) is not paired."""
+    constant by definition (CONSTANT) is not paired, and times measured under load or below
+    train's priority (timing_flag) get no verdict: "not compared: <why>"."""
     metrics = list(metrics) if metrics is not None else _metric_order(records)
-    by = {(r.config_index, r.key, r.model, r.seed): r.metrics for r in records}
+    by = {(r.config_index, r.key, r.model, r.seed): r for r in records}
     configs = sorted({(r.config_index, json.dumps(r.values)) for r in records})
     kinds = {r.model for r in records}
     rows = []
@@ -178,8 +203,8 @@ def paired_rows(
                 row |= {"metric": metric, "better": better_direction(metric)}
                 if {(model, quantity(row)), (base, quantity(row))} & CONSTANT:
                     continue
-                xs = {s: by.get((index, k, model, s), {}).get(metric) for s in seeds}
-                ys = {s: by.get((index, k, base, s), {}).get(metric) for s in seeds}
+                xs = {s: _value(by.get((index, k, model, s)), metric) for s in seeds}
+                ys = {s: _value(by.get((index, k, base, s)), metric) for s in seeds}
                 both = [s for s in seeds if xs[s] is not None and ys[s] is not None]
                 if not both:
                     continue
@@ -189,7 +214,10 @@ def paired_rows(
                 row |= {"model": model, "baseline": base}
                 row |= {"mean_model": summarize(a).mean, "mean_baseline": summarize(b).mean}
                 row |= {"mean_diff": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n}
-                row["verdict"] = verdict(d, row["better"], model, base)
+                measured = [by[(index, k, kind, s)] for s in both for kind in (model, base)]
+                flag = timing_flag(metric, measured)
+                said = verdict(d, row["better"], model, base)
+                row["verdict"] = f"not compared: {flag}" if flag else said
                 row |= {"n_paired": len(both), "seeds_paired": seed_list(both)}
-                rows.append(row | {"seeds_unpaired": seed_list(one)})
+                rows.append(row | {"seeds_unpaired": seed_list(one), "timing": flag})
     return rows

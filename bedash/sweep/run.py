@@ -1,6 +1,7 @@
-"""The sweep's run loop: expand the grid, skip finished cells, hand the rest to an engine, and
-write what each cell sends back (one writer per folder, so workers need no shared filesystem).
-Resuming is running again on the same folder. Never imports torch.
+"""The sweep's run loop: expand the grid, skip finished cells, hand the rest to an engine, keep
+each running cell's progress in sweep.json, and write what each cell sends back (a cell that
+wrote its run in the sweep folder as it went sends no files). Resuming is running again on the
+same folder. Never imports torch.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +28,7 @@ from bedash.sweep.grid import (
     Cell,
     CellOutcome,
     Ended,
+    Progress,
     Started,
     SweepError,
     SweepSpec,
@@ -58,22 +60,33 @@ def check_files(cells: Sequence[Cell], *, download: bool = True, here: bool = Tr
 
 
 class Engine(Protocol):
-    """Where cells run: run() returns once every cell ended or cancel is set."""
+    """Where cells run: run() returns once every cell ended or cancel is set; progress hears
+    the running cells; a cell that can reach folder (the sweep's) writes its run there."""
 
     name: str
 
     def describe(self) -> dict[str, Any]: ...
 
     def run(
-        self, cells: list[Cell], *, started: Started, ended: Ended, cancel: threading.Event
+        self,
+        cells: list[Cell],
+        *,
+        started: Started,
+        ended: Ended,
+        cancel: threading.Event,
+        progress: Progress | None = None,
+        folder: Path | None = None,
     ) -> None: ...
+
+
+SAVE_EVERY = 1.0  # seconds: sweep.json is rewritten at most this often for progress alone
 
 
 @dataclass
 class SweepEvent:
-    """A change the driver reports: a cell started or ended (progress bars, the page)."""
+    """A change the driver reports: a cell started, trained on, or ended (the bar, the page)."""
 
-    kind: str  # started | ended
+    kind: str  # started | progress | ended
     cell_id: str
     status: str
     counts: dict[str, int]
@@ -82,6 +95,7 @@ class SweepEvent:
     elapsed: float  # seconds since this attempt started
     eta: float  # seconds left (inf until a cell of this attempt ended)
     error: str = ""
+    progress: dict[str, Any] = field(default_factory=dict)  # kind progress: the cell's state
 
 
 @dataclass
@@ -131,8 +145,9 @@ def _drive(
     store.save()
     total, t0 = len(cells), time.monotonic()
     ended_now: list[float] = []
+    saved = [time.monotonic()]
 
-    def emit(kind: str, cell_id: str, status: str, error: str = "") -> None:
+    def emit(kind: str, cell_id: str, status: str, error: str = "", state: Any = None) -> None:
         if on_event is None:
             return
         counts = store.counts()
@@ -140,7 +155,20 @@ def _drive(
         left = sum(counts[s] for s in ("pending", "running"))
         elapsed = time.monotonic() - t0
         eta = remaining(len(ended_now), len(ended_now) + left, elapsed)
-        on_event(SweepEvent(kind, cell_id, status, counts, done, total, elapsed, eta, error))
+        event = SweepEvent(kind, cell_id, status, counts, done, total, elapsed, eta, error)
+        on_event(event if state is None else replace(event, progress=state))
+
+    def progress(cell_id: str, state: dict[str, Any]) -> None:
+        """A running cell's model, epoch and loss: into sweep.json (at most every SAVE_EVERY
+        seconds, and at an epoch's end), and to on_event."""
+        entry = store.entry(cell_id)
+        if entry["status"] != "running":  # a late report of a cell that ended
+            return
+        entry["progress"] = state = progress_state(state)
+        if state.get("step") == state.get("steps") or time.monotonic() - saved[0] >= SAVE_EVERY:
+            store.update(cell_id)
+            saved[0] = time.monotonic()
+        emit("progress", cell_id, "running", state=state)
 
     def started(cell_id: str, info: dict[str, Any]) -> None:
         if store.whereabouts():  # moved or deleted: no cell's files could be written
@@ -152,9 +180,12 @@ def _drive(
     def ended(outcome: CellOutcome, info: dict[str, Any]) -> None:
         info = {**info, "node": outcome.node or info.get("node", "")}
         info["host"] = outcome.host or info.get("host", "")
+        info["niceness"] = outcome.niceness  # above 0 (Ray's default 15): its times are flagged
         meta = {"sweep": store.path.name, "cell": outcome.cell_id, "engine": engine.name, **info}
         try:  # an OSError is SweepStopped: the sweep stops, this cell stays to resume
-            if outcome.files:
+            if outcome.here:
+                store.stamp_run(outcome.cell_id, meta)
+            elif outcome.files:
                 store.write_run(outcome.cell_id, outcome.files, meta)
         except ValueError as e:  # a link in the cell's place: this cell fails, the rest go on
             outcome.status, outcome.error = "failed", f"cannot write the run: {e}"
@@ -170,7 +201,8 @@ def _drive(
 
     failure = ""
     try:
-        engine.run(todo, started=started, ended=ended, cancel=cancel)
+        engine.run(todo, started=started, ended=ended, cancel=cancel, progress=progress,
+                   folder=store.path)  # fmt: skip
     except SweepStopped as e:
         failure = str(e)
     except SweepError:  # bad input found late (an engine's address): not the machine's failure
@@ -200,6 +232,37 @@ def _drive(
     if failure:
         raise SweepStopped(stop_message(store, safe_text(failure, 500)))
     return SweepResult(store.path, status, counts)
+
+
+PROGRESS_KEYS = ("model", "member", "epoch", "epochs", "step", "steps", "loss")
+
+
+def progress_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A cell's report as sweep.json keeps it: the known keys, finite numbers (a diverged
+    loss is null) and a short model name (a cluster's worker is not trusted blindly)."""
+    out: dict[str, Any] = {}
+    for key in PROGRESS_KEYS:
+        v = state.get(key)
+        if key == "model":
+            out[key] = safe_text(v, 40) if isinstance(v, str) else ""
+        elif isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+            out[key] = v if key == "loss" else int(v)
+        else:
+            out[key] = None
+    return out
+
+
+def progress_text(state: dict[str, Any]) -> str:
+    """ "batchensemble epoch 2/5 loss 1.234" (a sequential ensemble's member: "ensemble
+    member 1 epoch 2/5 ...") from a running cell's report."""
+    member = state.get("member")
+    words = [str(state.get("model") or "starting")]
+    words += [f"member {member}"] if member is not None else []
+    if state.get("epoch"):
+        words.append(f"epoch {state['epoch']}/{state.get('epochs') or '?'}")
+    if isinstance(state.get("loss"), float | int):
+        words.append(f"loss {state['loss']:.4g}")
+    return " ".join(words)
 
 
 def stop_message(store: SweepStore, failure: str) -> str:
@@ -250,7 +313,8 @@ def sweep_task(
 
         def progress(e: SweepEvent) -> None:
             eta = f"; about {duration(e.eta)} left" if math.isfinite(e.eta) and e.done else ""
-            control.report(f"{e.done} of {e.total} cells done{eta}", e.done, e.total)
+            if e.kind != "progress":  # a cell's epochs: in sweep.json, not the job's record
+                control.report(f"{e.done} of {e.total} cells done{eta}", e.done, e.total)
             if on_event is not None:
                 on_event(e)
 
