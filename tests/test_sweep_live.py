@@ -158,13 +158,14 @@ def record(model: str, seed: int, seconds: float, acc: float, **machine: float) 
 
 
 def records(**machine: float) -> list[Record]:
-    """BatchEnsemble 1 s faster than the single model at every seed, 0.1 more accurate."""
+    """BatchEnsemble 1.0-1.2 s faster than the single model at each seed, 0.10-0.12 more
+    accurate (differences that vary: a constant one gets no interval verdict, issue 21)."""
     return [
         rec
         for seed, t in enumerate((10.0, 12.0, 11.0))
         for rec in (
-            record("batchensemble", seed, t, 0.8 + seed / 100, **machine),
-            record("single", seed, t + 1.0, 0.7 + seed / 100, **machine),
+            record("batchensemble", seed, t, 0.8 + seed / 50, **machine),
+            record("single", seed, t + 1.0 + seed / 10, 0.7 + seed / 100, **machine),
         )
     ]
 
@@ -175,15 +176,15 @@ def verdicts(rows: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
 
 def test_a_time_measured_under_load_or_below_trains_priority_gets_no_verdict() -> None:
     quiet = verdicts(paired_rows(records(load_avg=1.5, niceness=0.0), []))
-    assert quiet["train_seconds"] == ("batchensemble better", "")
-    assert quiet["ensemble_acc"] == ("batchensemble better", "")
+    assert quiet["train_seconds"] == ("batchensemble better than single", "")
+    assert quiet["ensemble_acc"] == ("batchensemble better than single", "")
     loaded = verdicts(paired_rows(records(load_avg=3.0, niceness=0.0), []))  # 3 > 2 CPUs
     assert loaded["train_seconds"] == ("not compared: measured under load", "measured under load")
-    assert loaded["ensemble_acc"] == ("batchensemble better", "")  # accuracy is no time
+    assert loaded["ensemble_acc"] == ("batchensemble better than single", "")  # accuracy is no time
     niced = verdicts(paired_rows(records(load_avg=0.5, niceness=15.0), []))
     assert niced["train_seconds"][0] == "not compared: measured at nice 15"
     old = verdicts(paired_rows(records(), []))  # a run before load and niceness were recorded
-    assert old["train_seconds"] == ("batchensemble better", "")
+    assert old["train_seconds"] == ("batchensemble better than single", "")
     summary = {(r["model"], r["metric"]): r["timing"] for r in summary_rows(
         records(load_avg=3.0, niceness=15.0), [])}  # fmt: skip
     assert summary[("single", "train_seconds")] == "measured under load and measured at nice 15"

@@ -42,7 +42,7 @@ NEITHER = {  # described as higher / lower, never better
     "mean_disagreement",  # diversity is a means to accuracy, not a goal in itself
     "entropy", "expected_entropy", "mutual_info",  # higher on shifted images is not better
     "temperature",  # a fitted parameter: 1 means calibrated already, either side is neither
-    "infer_repeats", "load_avg", "cpu_count",  # how and where the timing ran, not a result
+    "infer_repeats", "load_avg", "cpu_count", "niceness",  # how and where timing ran, no result
 }  # fmt: skip
 KEYS = {"model", "status", "corruption", "severity", "ood_set", "score"}
 
@@ -166,7 +166,7 @@ class Engine:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 
-    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any) -> None:
+    def run(self, cells: list[Any], *, started: Any, ended: Any, cancel: Any, **_: Any) -> None:
         for cell in cells:
             started(cell.id, {})
             out = cell_files(cell.config)

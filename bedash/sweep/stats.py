@@ -15,14 +15,14 @@ CONFIDENCE = 0.95  # every interval bedash reports
 # temperature-scaled one (*_ts) goes the way of its raw metric. "" = neither: the verdict says
 # which is higher instead of which is better. Diversity is a means, not a goal; a higher or lower
 # entropy or mutual information on shifted images is not better in itself; a fitted temperature
-# is right where it calibrates; infer_repeats, load_avg and cpu_count say how timing ran.
+# is right where it calibrates; infer_repeats, load_avg, cpu_count and niceness say how timing ran.
 SIZES = ("params", "param_bytes", "param_mb", "params_rel_single")
 LOWER = [*SIZES, "nll", "ece", "brier", "fpr95", "aurc", "train_seconds", "epoch_seconds"]
 LOWER += ["infer_seconds"]
 HIGHER = ["acc", "mean_member_acc", "ensemble_acc", "vote_acc", "oracle_acc", "auroc", "aupr"]
 HIGHER += ["member_samples_per_s"]
 NEITHER = ["mean_disagreement", "entropy", "expected_entropy", "mutual_info", "temperature"]
-NEITHER += ["infer_repeats", "load_avg", "cpu_count"]
+NEITHER += ["infer_repeats", "load_avg", "cpu_count", "niceness"]
 DIRECTIONS = dict.fromkeys(LOWER, "lower") | dict.fromkeys(HIGHER, "higher")
 DIRECTIONS |= dict.fromkeys(NEITHER, "")
 # Differences this close to equal (relative to their size) are equal: 0.3 - 0.1 and 0.6 - 0.4
