@@ -131,10 +131,12 @@ def download(where, name: str, data: bytes, key: str) -> None:
 def chart(where, fig, key: str, later: bool, **kw) -> None:
     """A chart, or on a visit's first run (common.charts_later) an empty box of its height: so
     nothing below moves when it comes."""
+    from bedash.dashboard.figures.style import plot_config
+
     if later:
         where.container(height=int(fig.layout.height or 450), border=False)
-    else:
-        where.plotly_chart(fig, key=key, **kw)
+    else:  # the toolbar on hover only, and its camera saves the chart by its own name
+        where.plotly_chart(fig, key=key, **{"config": plot_config(key), **kw})
 
 
 def read_stats_file(

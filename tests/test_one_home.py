@@ -93,6 +93,9 @@ def test_the_sweeps_page_lists_every_sweep_and_opens_one_by_any_name(
     assert not at.exception and not at.error
     (cells,) = [d.value for d in at.dataframe if "cell" in d.value]
     assert cells["status"].tolist() == ["finished"] * 2
+    charts = at.get("plotly_chart")
+    assert charts  # and each with its toolbar on hover only: shown, it covers a phone's legends
+    assert all(json.loads(c.proto.config)["displayModeBar"] == "hover" for c in charts)
 
 
 def test_the_runs_page_shows_sweep_cells_grouped_and_opens_them(home: Path, monkeypatch) -> None:
