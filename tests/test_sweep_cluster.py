@@ -187,3 +187,35 @@ def test_without_ray_the_in_process_fall_back_is_announced_in_one_line(tmp_path:
         f"bedash sweep: {HINT}: the cells run in this process, one at a time"
     ]
     assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["engine"]["name"] == "local"
+
+
+def test_a_sweep_run_in_process_leaves_ray_auth_mode_as_it_found_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token rule sets RAY_AUTH_MODE for the sweep; `main` called in-process (a test, a
+    notebook) must not leave it behind, or a Ray head started later in that process demands a
+    token from a driver whose imported ray sends none (the two-node tests failed so)."""
+    from bedash.sweep import cli as sweep_cli
+    from bedash.sweep.engines import RayEngine
+    from bedash.sweep.grid import SweepError
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("t" * 32)
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    seen = {}
+
+    def connect(self: RayEngine) -> None:
+        seen["mode"] = os.environ.get("RAY_AUTH_MODE")
+        raise SweepError("address", "no cluster here (this test)")
+
+    monkeypatch.setattr(RayEngine, "connect", connect)
+    out = str(tmp_path / "sw")
+    argv = ["--dataset", "synthetic", "--train-size", "64", "--test-size", "32",
+            "--engine", "ray", "--address", "127.0.0.1:1", "--out", out]  # fmt: skip
+    with pytest.raises(SystemExit):  # exit 2: the address named
+        sweep_cli.main(argv)
+    assert seen["mode"] == "token"  # set for the sweep...
+    assert "RAY_AUTH_MODE" not in os.environ  # ...and gone after it

@@ -224,5 +224,5 @@ def test_infer_seconds_is_the_median_of_the_repeats_after_a_warm_up(
     assert row["cpu_count"] == os.cpu_count()
     assert row["load_avg"] is None or row["load_avg"] >= 0
     (disk,) = _csv_rows(tmp_path / "r" / "results.csv")
-    assert list(disk)[-3:] == ["infer_repeats", "load_avg", "cpu_count"]  # appended, none renamed
+    assert list(disk)[-4:] == ["infer_repeats", "load_avg", "cpu_count", "niceness"]  # appended
     assert float(disk["infer_seconds"]) == 2.0 and int(disk["infer_repeats"]) == 3

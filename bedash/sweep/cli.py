@@ -169,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse exits 2 on malformed flags
     args.sweeps_dir = home(args.sweeps_dir)  # the one home of runs and sweeps
+    mode = os.environ.get("RAY_AUTH_MODE")  # use_cluster_token may set it for this sweep
     try:
         return cmd_sweep(args)
     except UsageError as e:
@@ -184,6 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # the machine failed (a write in the sweep folder...): one line
         print(f"bedash sweep: failed: {e}; the cells done are kept", file=sys.stderr)
         return EXIT_FAILED
+    finally:  # called in-process (tests, a notebook): a later Ray head must not inherit it
+        if mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = mode
     return EXIT_OK
 
 
