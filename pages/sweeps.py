@@ -315,6 +315,7 @@ if wanted and not (wanted in sweep_jobs() and valid_run_id(wanted)) and folder i
     st.error(f"Sweep not found: {plain(wanted)}")
     wanted = None
 if wanted:
+    st.subheader(f"Sweep {plain(wanted)}", anchor=False)  # which one this is
     progress(wanted)
     job = sweep_jobs().get(wanted)
     if (job is None or not job.running) and folder is not None:
