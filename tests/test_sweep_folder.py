@@ -279,3 +279,16 @@ def test_a_write_that_fails_in_the_sweep_folder_is_one_line_exit_1_and_keeps_the
     assert lines[0].startswith("bedash sweep: failed: ") and "summary.csv" in lines[0], err
     state = read_sweep_json(out)  # whole, and the cell that ran is kept
     assert [c["status"] for c in state["cells"]].count("finished") == 6 and engine.ran == [cid]
+
+
+def test_a_sweep_json_of_thousands_of_cells_reads_back(tmp_path: Path) -> None:
+    """--max-cells allows 10,000 cells: their sweep.json (over the run files' 1 MiB cap) must
+    read back, or the sweep could never be resumed or shown."""
+    from bedash.settings.config import RunConfig
+    from bedash.sweep.folder import SweepStore, read_sweep_json
+    from bedash.sweep.grid import SweepSpec
+
+    spec = SweepSpec(RunConfig(dataset="synthetic"), {}, list(range(10_000)))  # the ceiling
+    SweepStore.open(tmp_path / "sw", spec, spec.cells()).close()
+    assert (tmp_path / "sw" / "sweep.json").stat().st_size > 1 << 20
+    assert len(read_sweep_json(tmp_path / "sw")["cells"]) == 10_000

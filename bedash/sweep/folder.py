@@ -50,6 +50,7 @@ from bedash.sweep.grid import (
 )
 
 SWEEP_FILE, SUMMARY_FILE, PAIRED_FILE = "sweep.json", "summary.csv", "paired.csv"
+SWEEP_JSON_LIMIT = 64 << 20  # bytes of sweep.json read (10,000 cells with progress: ~6 MB)
 SWEEP_FORMAT = "bedash-sweep"
 SWEEP_STATUSES = ("pending", "running", "finished", "failed", "interrupted")
 USER_FILES = (ANNOTATIONS,)  # a user's, in a cell's folder: never removed nor replaced
@@ -279,7 +280,9 @@ def read_sweep_json(path: str | Path) -> dict[str, Any]:
     f = p / SWEEP_FILE
     name = safe_text(str(f), 300)
     try:
-        state = read_json(f)  # a regular file only: no link, FIFO or huge file
+        # a regular file only: no link, FIFO or huge file. Not run files' 1 MiB cap: a cell's
+        # entry is ~0.5 kB, and --max-cells allows 10,000 of them
+        state = read_json(f, read_bytes(f, SWEEP_JSON_LIMIT))
     except FileNotFoundError:
         raise SweepError("out", f"{p} is not a sweep folder (no {SWEEP_FILE})") from None
     except FileProblem as e:
