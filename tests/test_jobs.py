@@ -554,3 +554,21 @@ def test_a_job_run_in_place_waits_its_turn_and_raises_what_its_task_raised(tmp_p
         ex.run(bad, RunConfig(), run_id="c")
     assert ex.snapshot(ex.job_for_run("c")).status == "failed"
     assert ex.shutdown(10)
+
+
+def test_a_dashboard_sweep_gets_trains_checks_before_its_folder_exists(tmp_path) -> None:
+    """A batch larger than the training set, or an image folder that is not there: the form's
+    message, as `bedash sweep` and Start on the Experiment page give it; nothing queued or made."""
+    from bedash.dashboard.sweepjobs import submit_sweep
+    from bedash.names import FieldError
+
+    reg = Executor(tmp_path, max_running=1)
+    base = _sweep_spec().base
+    bad = [base.replace(batch_size=512, train_size=64),
+           base.replace(dataset=str(tmp_path / "no-such-folder"))]  # fmt: skip
+    for i, cfg in enumerate(bad):
+        spec = dataclasses.replace(_sweep_spec(), base=cfg)
+        with pytest.raises(FieldError) as e:
+            submit_sweep(reg, spec, f"sweep-{i}")
+        assert e.value.field in ("batch_size", "dataset"), e.value
+        assert not (tmp_path / f"sweep-{i}").exists() and reg.counts()["jobs"] == 0

@@ -20,6 +20,7 @@ from bedash.estimate import remaining
 from bedash.jobs.executor import Executor
 from bedash.jobs.record import JobControl
 from bedash.names import duration
+from bedash.preflight import preflight
 from bedash.sweep.engines import LocalEngine, pythonpath
 from bedash.sweep.folder import SweepSnapshot, SweepStore, check_out, read_snapshot
 from bedash.sweep.grid import SweepSpec, check_cells
@@ -84,6 +85,8 @@ def submit_sweep(
     limits = executor.limits
     cells = check_cells(spec, limits, max_cells)
     check_files(cells)  # the dashboard's sweeps run on this machine, Ray or not
+    for cfg in {c.config_index: c.config for c in cells}.values():
+        preflight(cfg, limits)  # train's checks (data, device, batch), as `bedash sweep` runs
     path = executor.runs_dir / name
     check_out(path, spec)
     SweepStore.open(path, spec, cells).close()  # stored; the job takes the lock again
