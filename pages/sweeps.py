@@ -17,7 +17,7 @@ from bedash.dashboard.sweepform import form
 from bedash.dashboard.sweepjobs import submit_sweep
 from bedash.dashboard.verdict import paired_verdict
 from bedash.store.folders import valid_run_id
-from bedash.store.readers import FileProblem
+from bedash.store.readers import FileProblem, safe_text
 from bedash.store.sweepfiles import read_stats, stats_schema
 from bedash.sweep.folder import PAIRED_FILE, SUMMARY_FILE, read_snapshot, read_sweep_json
 from bedash.sweep.grid import DONE_STATUSES, SweepError, SweepSpec
@@ -53,7 +53,7 @@ def cell_progress(cell: dict) -> str:
     state = cell.get("progress")
     if cell["status"] != "running" or not isinstance(state, dict):
         return ""
-    return plain(progress_text(progress_state(state)))
+    return safe_text(progress_text(progress_state(state)))  # a table cell: no markdown
 
 
 @st.fragment(run_every=1)
@@ -72,7 +72,7 @@ def running_cells(cells: list[dict]) -> None:
     """One line per running cell: its model, epoch and loss as it last reported."""
     for c in cells:
         if what := cell_progress(c):
-            st.caption(f"{plain(c['id'])}: {what}")
+            st.caption(plain(f"{c['id']}: {what}"))
 
 
 def progress(name: str) -> None:
@@ -185,11 +185,15 @@ def results(path: Path) -> None:
     except SweepError as e:
         st.error(plain(e.message))
         return
+    # the lock's word on the statuses: "running" that no live process holds was cut short (a
+    # kill -9, a full disk), and is shown stopped, not running
+    snap = read_snapshot(path)
+    state = {**state, "status": snap.status, "cells": snap.cells or state["cells"]}
     configs, cells = SweepSpec.from_dict(state).configs(), state["cells"]
     done = [c for c in cells if c["status"] in DONE_STATUSES]
     left_out = damaged_cells(path, [c["id"] for c in done])
     stopped(path.name, state, left_out)
-    if read_snapshot(path).status == "running" and sweep_jobs().get(path.name) is None:
+    if snap.status == "running" and sweep_jobs().get(path.name) is None:
         live_cells(path)  # the CLI's sweep, say: its cells as they train
     else:
         cells_table(cells, left_out)

@@ -1,6 +1,7 @@
 """The Sweeps page in a real browser watching a sweep that runs in another process (as the CLI's
-does): its running cell's model, epoch and loss move on the page while it trains. Runs with
-`-m e2e`."""
+does): its running cell's model, epoch and loss move on the page while it trains, and once the
+sweep is killed half way the page says what was stopped (screenshots sweeps-running-<width>.png
+and sweeps-stopped-<width>.png in docs/screenshots/). Runs with `-m e2e`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e import ARGS, CHROMIUM, need_browser, start_server, stop_server
+from tests.test_e2e import ARGS, CHROMIUM, SHOTS, need_browser, start_server, stop_server
 from tests.test_sweep_live import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -32,6 +33,12 @@ CellProgress.on_epoch = lambda self, records: time.sleep(4)  # an epoch lasts a 
 base = RunConfig.from_dict(json.loads(sys.argv[2]))
 run_sweep(SweepSpec(base, {}, [0, 1]), sys.argv[1], LocalEngine(run_experiment))
 """
+
+
+def settled(page) -> None:
+    """The page drawn to its end (the form's Start at its foot), for a screenshot of it all."""
+    page.get_by_role("button", name="Start sweep").wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)  # the data grids paint after their frame
 
 
 def test_the_sweeps_page_shows_a_running_cells_progress_move(tmp_path: Path) -> None:
@@ -67,6 +74,25 @@ def test_the_sweeps_page_shows_a_running_cells_progress_move(tmp_path: Path) -> 
             assert page.get_by_text(first).count() == 0
             assert page.get_by_text("Sweep not found").count() == 0
             assert proc.poll() is None  # all of it while the sweep ran
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            settled(page)
+            page.screenshot(path=str(SHOTS / "sweeps-running-1280.png"))
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.goto(f"{server.url}/sweeps?sweep={NAME}")
+            phone.get_by_text(re.compile(r"c00_s0: batchensemble epoch \d/4 loss \d")).wait_for(
+                timeout=60_000
+            )
+            settled(phone)
+            phone.screenshot(path=str(SHOTS / "sweeps-running-390.png"))
+            # killed half way (kill -9: nothing said): the page names what was stopped
+            proc.kill()
+            proc.wait(30)
+            for tab, width in ((page, 1280), (phone, 390)):
+                tab.goto(f"{server.url}/sweeps?sweep={NAME}")
+                tab.get_by_text(re.compile(r"^Stopped: ")).wait_for(timeout=60_000)
+                assert tab.get_by_text(re.compile(r"epoch \d/4 loss")).count() == 0
+                settled(tab)
+                tab.screenshot(path=str(SHOTS / f"sweeps-stopped-{width}.png"), full_page=True)
             browser.close()
     finally:
         proc.kill()

@@ -107,3 +107,48 @@ def test_the_runs_page_shows_sweep_cells_grouped_and_opens_them(home: Path, monk
     assert all(r.startswith(f"{sweep.name}/") for r in table["run_id"])
     at.multiselect(key="f_sweep").select("(not in a sweep)").run()
     assert len(at.dataframe(key="runs_table").value) == 0
+
+
+def test_a_sweep_whose_process_was_killed_shows_stopped_not_running(
+    home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """sweep.json still says running after a kill -9; no process holds the sweep's lock, so the
+    page says what was stopped (the lock's word, as `read_snapshot` gives it)."""
+    (sweep,) = home.iterdir()
+    killed = tmp_path / "home" / "killed"
+    shutil.copytree(sweep, killed)
+    state = json.loads((killed / "sweep.json").read_text())
+    state["status"] = "running"
+    state["cells"][1]["status"] = "running"
+    (killed / "sweep.json").write_text(json.dumps(state))
+    at = _page("pages/sweeps.py", tmp_path / "home", monkeypatch, sweep="killed")
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if w.value.startswith("Stopped")]
+    assert warning.startswith("Stopped: cell 2 interrupted; 1 of 2 cells kept")
+
+
+def test_a_running_cells_progress_reads_as_written_in_the_cells_table(
+    home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The progress column is a table cell, not markdown: "epoch 3/4", never "epoch 3\\/4"."""
+    from bedash.store.lock import RunLock
+
+    (sweep,) = home.iterdir()
+    live = tmp_path / "home" / "live"
+    shutil.copytree(sweep, live)
+    state = json.loads((live / "sweep.json").read_text())
+    state["status"] = "running"
+    state["cells"][1]["status"] = "running"
+    state["cells"][1]["progress"] = {"model": "batchensemble", "epoch": 3, "epochs": 4,
+                                     "loss": 0.5}  # fmt: skip
+    (live / "sweep.json").write_text(json.dumps(state))
+    lock = RunLock(live)
+    lock.acquire()  # a live process holds it: the sweep runs
+    try:
+        at = _page("pages/sweeps.py", tmp_path / "home", monkeypatch, sweep="live")
+    finally:
+        lock.release()
+    assert not at.exception
+    (cells,) = [d.value for d in at.dataframe if "progress" in d.value]
+    shown = cells["progress"].tolist()[1]
+    assert "epoch 3/4" in shown and "\\" not in shown, shown
