@@ -58,10 +58,7 @@ def _port(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     """The `bedash dashboard` flags."""
     ap = argparse.ArgumentParser(prog=f"{program()} dashboard", description="Start the dashboard.")
-    ap.add_argument(
-        "--runs-dir",
-        help=HOME_HELP,
-    )
+    ap.add_argument("--runs-dir", help=HOME_HELP)
     ap.add_argument("--port", type=_port, default=8501, help="the port (default: 8501)")
     ap.add_argument(
         "--host",
@@ -74,10 +71,8 @@ def parser() -> argparse.ArgumentParser:
 
 def command(args: argparse.Namespace) -> list[str]:
     """The streamlit command line for these flags."""
-    return [
-        sys.executable, "-m", "streamlit", "run", str(entry_script()), *config_flags(),
-        f"--server.port={args.port}", f"--server.address={args.host}",
-    ]  # fmt: skip
+    where = [f"--server.port={args.port}", f"--server.address={args.host}"]
+    return [sys.executable, "-m", "streamlit", "run", str(entry_script()), *config_flags(), *where]
 
 
 def main(argv: Sequence[str]) -> int:
