@@ -295,8 +295,9 @@ def make_engine(args: argparse.Namespace, spec: SweepSpec, limits: Limits) -> An
         if kind == "ray":
             raise SweepError("engine", f"{hint}; or use --engine local")
         # `pip install .` without the ray extra: the cells run one by one here, said so
-        print(f"bedash sweep: {hint}: the cells run in this process, one at a time",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"bedash sweep: {hint}: the cells run in this process, one at a time", file=sys.stderr
+        )
         kind = "local"
     if kind != "local":  # before Ray is imported: it reads RAY_AUTH_MODE once, then
         use_cluster_token(args.address or env_address)

@@ -62,8 +62,16 @@ class LocalEngine:
                 return
             started(cell.id, {**info, "node": "local", "host": socket.gethostname()})
             config, place = cell.config.to_dict(), folder / cell.id if folder else None
-            outcome = run_cell(cell.id, config, self.train, self.limits, cancel=cancel,
-                               download=self.download, place=place, progress=progress)  # fmt: skip
+            outcome = run_cell(
+                cell.id,
+                config,
+                self.train,
+                self.limits,
+                cancel=cancel,
+                download=self.download,
+                place=place,
+                progress=progress,
+            )
             outcome.node = "local"
             ended(outcome, info)
 

@@ -50,8 +50,15 @@ def compare_figure(rows: pd.DataFrame) -> go.Figure:
     symbol = {r: style.SYMBOLS[i % len(style.SYMBOLS)] for i, r in enumerate(runs)}
     for kind in ordered(df["model"]):  # the legend's key to the colours (a plain dot)
         key = {"color": model_color(kind), "size": 9}
-        fig.add_scatter(x=[None], y=[None], mode="markers", marker=key, legendgroup=kind,
-                        name=model_label(kind), showlegend=True)  # fmt: skip
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker=key,
+            legendgroup=kind,
+            name=model_label(kind),
+            showlegend=True,
+        )
     for i, (col, title) in enumerate(panels, 1):
         for kind in ordered(df["model"]):
             for _, mine in df[df["model"] == kind].groupby("series", sort=True):
