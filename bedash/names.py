@@ -301,3 +301,9 @@ def program() -> str:
     bedash` (the module, and anything else that imports the parsers)."""
     called = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return "bedash" if os.path.splitext(called)[0] == "bedash" else "python -m bedash"
+
+
+def busy(load_avg: float | None, cpus: float | None) -> bool:
+    """The machine was busy when the 1-minute load average exceeded its CPU count: the rule the
+    Results page hatches times by and a sweep withholds a time verdict by."""
+    return load_avg is not None and bool(cpus) and cpus > 0 and load_avg > cpus

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from bedash.names import HISTORY_COLUMNS, MODEL_LABELS, model_label
+from bedash.names import busy as machine_busy
 
 __all__ = ["HISTORY_COLUMNS", "TRACE_COLUMNS"]
 
@@ -201,8 +202,7 @@ def accuracy_interval(acc: float | None, n: int | None) -> tuple[float, float] |
 
 def busy(load_avg: Any, cpus: int | None) -> bool:
     """The machine was busy when the 1-minute load average exceeded its CPU count."""
-    load = as_float(load_avg)
-    return load is not None and cpus is not None and cpus > 0 and load > cpus
+    return machine_busy(as_float(load_avg), cpus)
 
 
 # -- tables ----------------------------------------------------------------------------------

@@ -56,7 +56,8 @@ def run_cell(
     outcome = CellOutcome(cell_id, "failed", node=_node_id(), host=socket.gethostname())
     outcome.started, outcome.niceness, outcome.here = time.time(), os.nice(0), place is not None
     live = CellProgress(cell_id, cfg.epochs, progress) if progress else None
-    with tempfile.TemporaryDirectory(prefix="bedash-cell-") as tmp:  # unused with a place
+    scratch = tempfile.TemporaryDirectory(prefix="bedash-cell-") if place is None else None
+    with scratch or contextlib.nullcontext() as tmp:  # a folder of its own only on another machine
         out = place or Path(tmp) / "run"
         more = {"overwrite": True} if place else {}  # an interrupted attempt's files go
         try:

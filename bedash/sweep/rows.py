@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bedash.names import RESULT_COLUMNS
+from bedash.names import RESULT_COLUMNS, busy
 from bedash.store.readers import FileProblem, Row, read_table, safe_text
 from bedash.store.runfiles import TABLES
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
@@ -111,7 +111,7 @@ def timing_flag(metric: str, records: Iterable[Record]) -> str:
         return ""
     why, records = [], list(records)
     loads = [(r.metrics.get("load_avg"), r.metrics.get("cpu_count")) for r in records]
-    if any(load is not None and cpus and load > cpus for load, cpus in loads):
+    if any(busy(load, cpus) for load, cpus in loads):
         why.append("measured under load")
     nice = sorted({int(n) for r in records if (n := r.metrics.get("niceness"))})
     if nice:
