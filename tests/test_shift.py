@@ -231,3 +231,42 @@ def test_bernoulli_positions_edges() -> None:
     assert bool((few < 3).all()) and len(set(few.tolist())) == len(few)
     many = [len(draws.bernoulli_positions(1000, 0.5, _gen(s))) for s in range(200)]
     assert abs(sum(many) / 200 - 500) < 5  # mean over seeds: n p
+
+
+def test_alias_draws_have_each_rows_law() -> None:
+    """The alias sampler against the laws it was built from, row by row, with a chi-square
+    test (scipy), on rows with zeros, one certain outcome and 256 outcomes."""
+    from scipy.stats import chisquare
+
+    rng = np.random.default_rng(0)
+    laws = rng.dirichlet(np.full(256, 0.3), size=3)
+    laws[1, rng.random(256) < 0.8] = 0.0  # many impossible outcomes
+    laws[2] = 0.0
+    laws[2, 17] = 1.0  # one certain outcome
+    laws /= laws.sum(1, keepdims=True)
+    table = draws.alias_table(laws)
+    n = 400_000
+    rows = torch.arange(3, dtype=torch.uint8).repeat_interleave(n)
+    got = draws.sample_rows(rows, table, _gen(3)).view(3, n).long()
+    for r in range(3):
+        counts = np.bincount(got[r].numpy(), minlength=256)
+        assert counts[laws[r] == 0].sum() == 0  # never an impossible outcome
+        keep = laws[r] > 0
+        if keep.sum() > 1:
+            assert chisquare(counts[keep], laws[r][keep] * n).pvalue > 1e-4
+    assert torch.equal(draws.sample_rows(rows, table, _gen(3)).view(3, n).long(), got)
+
+
+def test_shot_noise_law_is_the_poisson_law_by_scipy() -> None:
+    """Each row of shot noise's table against scipy's Poisson law pushed through the
+    reference's np.uint8(np.clip(k / c, 0, 1) * 255), counted here output by output."""
+    from scipy.stats import poisson
+
+    for c in (500, 250, 100, 75, 50):  # make_cifar_c.py's, copied
+        law = noise.shot_law(c)
+        for v in (0, 1, 77, 128, 254, 255):
+            lam = v / 255.0 * c
+            k = np.arange(0, 2000)
+            out = np.uint8(np.clip(k / c, 0, 1) * 255)
+            want = np.bincount(out, weights=poisson.pmf(k, lam), minlength=256)
+            assert np.allclose(law[v], want, atol=1e-12), (c, v)

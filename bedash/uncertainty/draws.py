@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 RANDOM_PARTS = 2
+STEP = 1 << 18  # values per step of sample_rows (fixed: the draws do not depend on it)
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -56,17 +59,56 @@ def randn(shape: tuple[int, ...] | torch.Size, g: torch.Generator) -> Tensor:
     return out
 
 
-def poisson(lam: Tensor, g: torch.Generator) -> Tensor:
-    """Exact Poisson counts of the float32 means lam, drawn in pieces (see draw): torch.poisson
-    draws one value at a time on one thread."""
-    out = torch.empty_like(lam)
-    flat_in, flat_out = lam.reshape(-1), out.view(-1)
+@dataclass(frozen=True)
+class AliasTable:
+    """Vose's alias tables of R laws over the outcomes 0..K-1, flat `[R K]`: draw a column j
+    uniformly, keep j with probability prob[j], else take alias[j]."""
+
+    prob: Tensor  # float64
+    alias: Tensor  # uint8
+    columns: int  # K
+
+
+def alias_table(pmf: np.ndarray) -> AliasTable:
+    """The alias tables of the laws in the rows of pmf `[R, K]` (K <= 256): drawing from a
+    row's table has exactly that row's law (Vose 1991, "A linear algorithm for generating
+    random numbers with a given distribution")."""
+    rows, k = pmf.shape
+    if k > 256:
+        raise ValueError(f"alias_table: at most 256 outcomes, got {k}")
+    prob, alias = np.ones((rows, k)), np.tile(np.arange(k), (rows, 1))
+    for r in range(rows):
+        p = (pmf[r] / pmf[r].sum() * k).tolist()
+        small = [i for i, q in enumerate(p) if q < 1.0]
+        large = [i for i, q in enumerate(p) if q >= 1.0]
+        while small and large:
+            s, big = small.pop(), large.pop()
+            prob[r, s], alias[r, s] = p[s], big
+            p[big] += p[s] - 1.0
+            (small if p[big] < 1.0 else large).append(big)
+        # what is left has probability 1 up to rounding: it keeps prob 1 and itself
+    flat_alias = torch.from_numpy(alias.reshape(-1).astype(np.uint8))
+    return AliasTable(torch.from_numpy(prob.reshape(-1)), flat_alias, k)
+
+
+def sample_rows(rows: Tensor, table: AliasTable, g: torch.Generator) -> Tensor:
+    """One uint8 outcome per value of `rows` (indices of the table's laws), drawn from that
+    row's law: one float64 uniform per value, in pieces (see draw). Exact to the uniform's
+    resolution (2^-53 times the column count)."""
+    k = table.columns
+    flat, out = rows.reshape(-1), torch.empty(rows.numel(), dtype=torch.uint8)
 
     def fill(a: int, b: int, gen: torch.Generator) -> None:
-        flat_out[a:b] = torch.poisson(flat_in[a:b], generator=gen)
+        for start in range(a, b, STEP):  # STEP values at a time: small temporaries
+            stop = min(start + STEP, b)
+            u = torch.rand(stop - start, generator=gen, dtype=torch.float64).mul_(k)
+            column = u.long()
+            index = flat[start:stop].long().mul_(k).add_(column)
+            keep = u.sub_(column) < table.prob[index]  # u - column: uniform on [0, 1)
+            out[start:stop] = torch.where(keep, column.to(torch.uint8), table.alias[index])
 
-    draw(flat_in.numel(), fill, g)
-    return out
+    draw(flat.numel(), fill, g)
+    return out.view(rows.shape)
 
 
 def uniform(shape: tuple[int, ...], low: float, high: float, g: torch.Generator) -> Tensor:
