@@ -307,3 +307,14 @@ def busy(load_avg: float | None, cpus: float | None) -> bool:
     """The machine was busy when the 1-minute load average exceeded its CPU count: the rule the
     Results page hatches times by and a sweep withholds a time verdict by."""
     return load_avg is not None and bool(cpus) and cpus > 0 and load_avg > cpus
+
+
+# (model kind, quantity) constant by definition, never paired: a single model has one member, so
+# its mutual information (the members' disagreement) is 0 for every image and OOD detection by
+# it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): a difference from it measures the other side.
+CONSTANT = frozenset({("single", "mutual_info")})
+CONSTANT_NOTE = (
+    "The single model's mutual information is 0 for every image by definition (one member: "
+    "nothing to disagree), so OOD detection by it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): "
+    "its rows are left out of the paired files and tables."
+)

@@ -116,6 +116,27 @@ def test_ood_table_keeps_every_value_and_names_scores() -> None:
     assert table["AUROC"].tolist() == [0.9, 0.95, 0.7]
     assert math.isnan(table["AUPR"][1])  # stays missing: the page shows "not measured"
     assert uf.ood_table(pd.DataFrame()).empty
+    assert uf.ood_left_out(ood) == []
+
+
+def test_ood_table_leaves_out_the_single_models_mutual_information_and_says_why() -> None:
+    """A single model's mutual information is 0 by definition: its rows (AUROC 0.5) are not a
+    measurement, so the table leaves them out and the page says why once."""
+    ood = pd.DataFrame(
+        [
+            ("single", "uniform", "entropy", 0.7, 0.6, 0.5),
+            ("single", "uniform", "mutual_info", 0.5, 0.5, 1.0),
+            ("single", "gaussian", "mutual_info", 0.5, 0.5, 1.0),
+            ("batchensemble", "uniform", "mutual_info", 0.95, 0.9, 0.1),
+        ],
+        columns=["model", "ood_set", "score", "auroc", "aupr", "fpr95"],
+    )
+    table = uf.ood_table(ood)
+    assert list(zip(table["Model"], table["Score"], strict=True)) == [
+        ("BatchEnsemble", "Mutual information"), ("Single model", "Predictive entropy"),
+    ]  # fmt: skip
+    notes = uf.ood_left_out(ood)
+    assert len(notes) == 1 and "by definition" in notes[0] and "single" in notes[0].lower()
 
 
 def hist_rows(kind: str = "batchensemble") -> pd.DataFrame:

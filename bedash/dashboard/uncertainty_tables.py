@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from bedash.dashboard.tables import numbers, ordered
-from bedash.names import CATEGORY_ROWS, FROST_NOTE, MEAN_ROW, model_label
+from bedash.names import CATEGORY_ROWS, CONSTANT, CONSTANT_NOTE, FROST_NOTE, MEAN_ROW, model_label
 
 ZERO_MI = 1e-6  # bedash.uncertainty.evaluation's upper edge of the mutual-information bins if all 0
 MEAN = MEAN_ROW  # shift.csv: the mean over CIFAR-10-C's corruptions at one severity
@@ -100,17 +100,30 @@ def shift_table(shift: pd.DataFrame, corruption: str = MEAN) -> pd.DataFrame:
 
 
 def ood_table(ood: pd.DataFrame) -> pd.DataFrame:
-    """ood.csv for the page: one row per model, OOD set and score, models by name."""
+    """ood.csv for the page: one row per model, OOD set and score, models by name; a score
+    constant by definition for its model (CONSTANT: the single model's mutual information) is
+    left out, as from the sweeps' tables (the page says why once, ood_left_out)."""
     cols = list(OOD_TABLE)
     if ood.empty or not set(cols) <= set(ood):
         return pd.DataFrame(columns=list(OOD_TABLE.values()))
     order = {k: i for i, k in enumerate(models_in(ood))}
-    out = ood[cols].copy()
+    out = ood.loc[[not c for c in _constant(ood)], cols].copy()
     out["_order"] = out["model"].map(order)
     out = out.sort_values(["_order"], kind="stable").drop(columns="_order")
     out["model"] = out["model"].map(model_label)
     out["score"] = out["score"].map(lambda s: SCORE_LABELS.get(s, s))
     return out.rename(columns=OOD_TABLE).reset_index(drop=True)
+
+
+def _constant(ood: pd.DataFrame) -> list[bool]:
+    return [(str(m), str(s)) in CONSTANT for m, s in zip(ood["model"], ood["score"], strict=True)]
+
+
+def ood_left_out(ood: pd.DataFrame) -> list[str]:
+    """Why ood_table left rows out (CONSTANT_NOTE), once; [] when it left none out."""
+    if ood.empty or not {"model", "score"} <= set(ood):
+        return []
+    return [CONSTANT_NOTE] if any(_constant(ood)) else []
 
 
 def aurc_by_model(shift: pd.DataFrame) -> dict[str, float | None]:

@@ -169,10 +169,11 @@ def _ood_part(files: UncertaintyFiles) -> None:
     st.caption(
         "Telling the clean test images from images of another kind by one score, predictive "
         "entropy or mutual information (higher: more likely OOD). AUROC and AUPR: 1 is "
-        "perfect, 0.5 chance; FPR at 95% TPR: lower is better. Mutual information is zero "
-        "for a single model, so it cannot detect anything there."
+        "perfect, 0.5 chance; FPR at 95% TPR: lower is better."
     )
     table = ut.ood_table(files.ood)
+    for note in ut.ood_left_out(files.ood):
+        st.caption(note)
     columns = four_places(table, "Model", "OOD set", "Score")
     st.dataframe(
         table, hide_index=True, key="unc_ood_table", placeholder=NOT_MEASURED, column_config=columns

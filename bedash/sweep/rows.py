@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bedash.names import RESULT_COLUMNS, busy
+from bedash.names import CONSTANT, RESULT_COLUMNS, busy
 from bedash.store.readers import FileProblem, Row, read_table, safe_text
 from bedash.store.runfiles import TABLES
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
@@ -19,10 +19,6 @@ from bedash.sweep.stats import better_direction, paired, summarize, verdict
 # results.csv's columns that describe a run rather than measure it
 DESCRIPTIVE = RESULT_COLUMNS[: RESULT_COLUMNS.index("seed") + 1]  # model .. seed
 BASELINES = ("ensemble", "ensemble_parallel", "single")  # what BatchEnsemble is paired against
-# (model kind, quantity) constant by definition, never paired: a single model has one member, so
-# its mutual information (the members' disagreement) is 0 for every image and OOD detection by
-# it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): a difference from it measures the other side.
-CONSTANT = frozenset({("single", "mutual_info")})
 TIMED = ("_seconds", "_per_s")  # the suffixes of a time: compared only on a quiet machine
 
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bedash.names import CONSTANT, CONSTANT_NOTE
 from bedash.sweep.rows import (
-    CONSTANT,
     Record,
     cell_rows,
     floats,
@@ -33,11 +33,6 @@ from bedash.sweep.rows import (
 # is of the clean test set; shift.csv has its area for every set)
 SHIFT_METRICS = ("acc", "nll", "ece", "brier", "entropy", "mutual_info", "aurc")
 OOD_METRICS = ("auroc", "aupr", "fpr95")
-CONSTANT_NOTE = (
-    "The single model's mutual information is 0 for every image by definition (one member: "
-    "nothing to disagree), so OOD detection by it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): "
-    "its rows are left out of the paired files and tables."
-)
 
 
 def left_out_notes(rows: Iterable[Mapping[str, Any]]) -> list[str]:
