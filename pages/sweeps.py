@@ -265,8 +265,19 @@ def uncertainty(
     """The cells' shift.csv and ood.csv over seeds for one config (None: the first), if any."""
     from bedash.dashboard.figures.style import plot_config
     from bedash.dashboard.figures.sweeps import SEVERITY_METRICS, shift_severity_figure
-    from bedash.dashboard.sweep_tables import left_out, ood_table, ood_verdicts, shift_verdicts
-    from bedash.dashboard.uncertainty_tables import MEAN_NOTE
+    from bedash.dashboard.sweep_tables import (
+        left_out,
+        one_config,
+        ood_table,
+        ood_verdicts,
+        shift_verdicts,
+    )
+    from bedash.dashboard.uncertainty_tables import (
+        MEAN,
+        MEAN_NOTE,
+        corruption_label,
+        corruptions_in,
+    )
 
     files, frames = {}, {}  # read once: a rewrite while the page draws changes nothing here
     for table in TABLES:
@@ -288,8 +299,17 @@ def uncertainty(
         )
     )
     if SHIFT.summary in frames:  # two columns: side by side when wide, stacked on a phone
+        summary = frames[SHIFT.summary]
+        picked = st.selectbox(
+            "Corruption",
+            [MEAN, *corruptions_in(one_config(summary, config))],
+            format_func=corruption_label,
+            key="sw_shift_corruption",
+            help="The charts' severities 1-5: the mean over CIFAR-10-C's corruptions, a "
+            "category's mean, or one corruption.",
+        )
         for col, metric in zip(st.columns(2), SEVERITY_METRICS, strict=True):
-            fig = shift_severity_figure(frames[SHIFT.summary], config, metric)
+            fig = shift_severity_figure(summary, config, metric, picked)
             camera = plot_config(f"sweep_shift_{metric}")
             chart(col, fig, f"sw_shift_{metric}", later, config=camera)
     if SHIFT.paired in frames:

@@ -143,3 +143,21 @@ def test_the_paired_table_puts_the_deciding_metrics_first_per_config() -> None:
     summary = pd.DataFrame({"config": [1, 0, 0], "label": [None, "members=2", "members=2"]})
     assert config_labels(summary) == {0: "members=2", 1: "config 1"}
     assert config_labels(pd.DataFrame()) == {}
+
+
+def test_severity_figure_draws_the_corruption_asked_for(sweep: Path) -> None:
+    """A category's mean or one corruption instead of the mean over all: its own rows, and the
+    axis says which."""
+    summary = pd.read_csv(sweep / "shift_summary.csv")
+    mean = summary[summary["corruption"] == "mean"]
+    other = mean.assign(corruption="mean_noise", mean=mean["mean"] - 0.25)
+    both = pd.concat([summary, other])
+    base = charts.shift_severity_figure(both)
+    fig = charts.shift_severity_figure(both, corruption="mean_noise")
+
+    def be(f: object) -> list[float]:
+        return list(next(t for t in f.data if t.name == "BatchEnsemble").y)
+
+    assert be(fig)[0] == pytest.approx(be(base)[0])  # the clean point is the same
+    assert be(fig)[1:] == pytest.approx([y - 0.25 for y in be(base)[1:]])
+    assert "noise" in fig.layout.xaxis.title.text and "CIFAR-10-C" in base.layout.xaxis.title.text

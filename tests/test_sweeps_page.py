@@ -174,6 +174,13 @@ def test_uncertainty_section_shows_for_a_sweep_with_its_files(tmp_path, monkeypa
     (spec,) = [c for c in charts if c["layout"].get("title", {}).get("text") == ACC_TITLE]
     be = [t for t in spec["data"] if t.get("name") == "BatchEnsemble"]
     assert be[0]["y"] == pytest.approx([0.9, 0.62])  # clean, mean over corruptions at 1
+    picker = at.selectbox(key="sw_shift_corruption")  # the charts' corruption: a mean or one
+    assert picker.value == "mean" and len(picker.options) > 1
+    one = next(o for o in picker.options if "mean" not in o)
+    picker.select(one).run()
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (spec,) = [c for c in charts if c["layout"].get("title", {}).get("text") == ACC_TITLE]
+    assert one in spec["layout"]["xaxis"]["title"]["text"]
     # cells, paired, then the shift verdicts, the OOD table and the OOD verdicts
     _, _, verdicts, ood, ood_verdicts = (d.value for d in at.dataframe)
     # 3 kinds x 2 scores, less the single model's mutual information (0 by definition), said once

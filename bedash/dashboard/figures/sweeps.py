@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from bedash.dashboard.figures import style
 from bedash.dashboard.sweep_tables import CI, METRIC_NAMES, one_config
 from bedash.dashboard.tables import NOT_MEASURED, as_float, ordered
-from bedash.dashboard.uncertainty_tables import CLEAN, MEAN
+from bedash.dashboard.uncertainty_tables import CLEAN, MEAN, corruption_label
 from bedash.names import metric_label, model_color, model_label
 from bedash.settings.config import label as field_label
 from bedash.sweep.stats import clip_to_range
@@ -86,18 +86,19 @@ def scatter_figure(
 
 
 def shift_severity_figure(
-    summary: pd.DataFrame, config: Any = None, metric: str = "acc"
+    summary: pd.DataFrame, config: Any = None, metric: str = "acc", corruption: str = MEAN
 ) -> go.Figure:
-    """One metric against severity (0 = clean, 1-5: mean over corruptions) per model kind with
-    its 95% interval over seeds as a band (Ovadia et al. 2019); shift_summary.csv, one config
-    (default the first). One figure per metric: a narrow page stacks them."""
+    """One metric against severity (0 = clean, 1-5: the mean over CIFAR-10-C's corruptions, or
+    `corruption`: a category's mean or one corruption) per model kind with its 95% interval over
+    seeds as a band (Ovadia et al. 2019); shift_summary.csv, one config (default the first).
+    One figure per metric: a narrow page stacks them."""
     name = METRIC_NAMES.get(metric, metric)
     need = {"model", "corruption", "severity", "metric", "mean", "ci_low", "ci_high", "n"}
     rows = one_config(summary, config)
     if rows.empty or not need <= set(rows):
         return style.empty_figure(f"{name} under shift: {NOT_MEASURED}")
     fig = go.Figure()
-    rows = rows[rows["corruption"].isin([CLEAN, MEAN]) & (rows["metric"] == metric)]
+    rows = rows[rows["corruption"].isin([CLEAN, corruption]) & (rows["metric"] == metric)]
     for kind in ordered(rows["model"].dropna().astype(str)):
         g = rows[rows["model"] == kind]
         g = g.assign(_s=pd.to_numeric(g["severity"], errors="coerce")).sort_values("_s")
@@ -124,7 +125,7 @@ def shift_severity_figure(
                 kind, [p[0] for p in pts], [p[1] for p in pts], customdata=n, hovertemplate=hover
             )
         )
-    x_title = "severity (mean over corruptions)"
+    x_title = f"severity ({corruption_label(corruption)})"
     fig.update_xaxes(title_text=x_title, range=[-0.3, 5.3], **style.SEVERITY_TICKS)
     fig.update_yaxes(title_text=f"{AXIS_NAMES.get(metric, name)},<br>{CI}", rangemode="tozero")
     legend = {**style.LEGEND_UNDER, "y": -0.25}
