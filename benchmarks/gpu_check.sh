@@ -22,7 +22,8 @@ step() {  # step SECONDS TITLE CMD...: run, log, save what exists so far
   local limit=$1 title=$2; shift 2
   echo "== $title ($(date -u +%T))" >> "$W/log.txt"
   timeout "$limit" "$@" >> "$W/log.txt" 2>&1
-  echo "-- exit $?" >> "$W/log.txt"
+  local rc=$?
+  echo "-- exit $rc ($(date -u +%T))" >> "$W/log.txt"  # gpu_report.py reads the times
   tar czf "$OUT/gpu.tgz" -C "$W" . && cp "$W/log.txt" "$OUT/log.txt"
 }
 { nvidia-smi -L; $PY -c 'import torch; print("torch", torch.__version__)'; } >> "$W/log.txt" 2>&1
@@ -50,6 +51,11 @@ fi
 [ -n "${TRAIN_SIZE:-}" ] && DATA="$DATA --train-size $TRAIN_SIZE --test-size $TRAIN_SIZE"
 RESNET="--arch resnet --depth ${DEPTH:-9} --width ${WIDTH:-64} --batch-size ${BATCH:-512} --lr 0.4
   --weight-decay 5e-4 --optimizer sgd --augment crop-flip --epochs ${RESNET_EPOCHS:-24}"
+{ echo "card=$(nvidia-smi -L 2>/dev/null | head -1 || true)"; echo "date=$(date -u +%F)"
+  echo "commit=$(git rev-parse --short HEAD 2>/dev/null)"; echo "resnet=$(echo $RESNET)"
+  echo "data=$DATA"; echo "seeds=${SEEDS:-0-2}"
+  echo "command=ONLY=$ONLY DEVICE=$DEVICE bash benchmarks/gpu_check.sh"
+} > "$W/meta.txt"
 SHARE="--gpus-per-run ${GPUS_PER_RUN:-0.34}"  # the 3 seeds' cells side by side on one GPU
 [ "$DEVICE" = cpu ] && SHARE="--engine local"
 step 600 "resnet: one model (the 93% check)" $PY -m bedash train $RESNET $DATA \
@@ -60,3 +66,9 @@ step 900 "resnet: each kind alone, peak memory and s/epoch" $PY benchmarks/resne
 step 1500 "resnet: the headline sweep, 3 seeds, shift, paired verdicts" $PY -m bedash sweep \
   $RESNET $DATA --models single,batchensemble,ensemble --members 4 --seeds "${SEEDS:-0-2}" \
   --shift all --device "$DEVICE" $SHARE --quiet --out "$W/resnet_sweep"
+# the figures into a copy of BENCHMARKS.md (its ResNet section), returned as $OUT/BENCHMARKS.md
+# to copy over the checkout's (the working tree here is left as it was)
+cp BENCHMARKS.md "$W/BENCHMARKS.md"
+$PY benchmarks/gpu_report.py "$W" --benchmarks "$W/BENCHMARKS.md" >> "$W/log.txt" 2>&1 \
+  && cp "$W/BENCHMARKS.md" "$OUT/BENCHMARKS.md"
+tar czf "$OUT/gpu.tgz" -C "$W" . && cp "$W/log.txt" "$OUT/log.txt"
