@@ -270,3 +270,16 @@ def test_shot_noise_law_is_the_poisson_law_by_scipy() -> None:
             out = np.uint8(np.clip(k / c, 0, 1) * 255)
             want = np.bincount(out, weights=poisson.pmf(k, lam), minlength=256)
             assert np.allclose(law[v], want, atol=1e-12), (c, v)
+
+
+@pytest.mark.parametrize("name", shift.CORRUPTION_NAMES)
+def test_parts_give_the_whole_chunks_images(name: str, monkeypatch) -> None:
+    """filters.by_parts (cache-sized parts of a chunk, the draws made for the whole chunk
+    first) equals the plain path, the whole chunk at once, byte for byte."""
+    from bedash.uncertainty import filters
+
+    x = synthetic(n_train=0, n_test=530).test.x  # two whole parts and a short one
+    parts = shift.corrupt(x, name, 4, _gen(11))
+    monkeypatch.setattr(filters, "PART", 10**9)
+    whole = shift.corrupt(x, name, 4, _gen(11))
+    assert torch.equal(parts, whole)

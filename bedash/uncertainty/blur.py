@@ -10,7 +10,7 @@ from torch import Tensor
 
 from bedash.uncertainty import filters
 from bedash.uncertainty.draws import uniform
-from bedash.uncertainty.filters import check, to_uint8
+from bedash.uncertainty.filters import by_parts, check, to_uint8
 
 # make_cifar_c.py's parameters, severity 1..5
 GAUSSIAN_BLUR = (0.4, 0.6, 0.7, 0.8, 1.0)  # sigma in pixels (skimage: truncate 4, 'nearest')
@@ -24,7 +24,8 @@ ZOOM_BLUR = tuple((1, stop, 0.01) for stop in (1.06, 1.11, 1.16, 1.21, 1.26))  #
 
 def gaussian_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     check(x, severity)
-    return filters.to_uint8_unit(filters.gaussian_filter(unit(x), GAUSSIAN_BLUR[severity - 1]))
+    sigma = GAUSSIAN_BLUR[severity - 1]
+    return by_parts(lambda p: filters.to_uint8_unit(filters.gaussian_filter(unit(p), sigma)), x)
 
 
 def unit(x: Tensor) -> Tensor:
@@ -49,8 +50,8 @@ def disk(radius: float, alias_blur: float) -> Tensor:
 
 def defocus_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     check(x, severity)
-    k = disk(*DEFOCUS_BLUR[severity - 1])
-    return filters.to_uint8_unit(filters.filter2d(unit(x), k, "mirror"))  # cv2.filter2D's edge
+    k = disk(*DEFOCUS_BLUR[severity - 1])  # cv2.filter2D's edge: 'mirror'
+    return by_parts(lambda p: filters.to_uint8_unit(filters.filter2d(unit(p), k, "mirror")), x)
 
 
 def glass_shifts(n: int, size: int, delta: int, iterations: int, g: torch.Generator) -> Tensor:
@@ -80,7 +81,8 @@ def glass_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     """Gaussian blur (to uint8), the local shuffle, Gaussian blur again."""
     check(x, severity)
     _, delta, iterations = GLASS_BLUR[severity - 1]
-    return glass_from(x, severity, glass_shifts(len(x), x.shape[-1], delta, iterations, g))
+    shifts = glass_shifts(len(x), x.shape[-1], delta, iterations, g)
+    return by_parts(lambda p, s: glass_from(p, severity, s), x, shifts)
 
 
 def glass_from(x: Tensor, severity: int, shifts: Tensor) -> Tensor:
@@ -95,7 +97,8 @@ def motion_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     """ImageMagick's motion blur (filters.motion_blur) at an angle uniform in -45..45 degrees."""
     check(x, severity)
     radius, sigma = MOTION_BLUR[severity - 1]
-    return filters.motion_blur(x, radius, sigma, uniform((len(x),), *MOTION_ANGLE, g))
+    angles = uniform((len(x),), *MOTION_ANGLE, g)
+    return by_parts(lambda p, a: filters.motion_blur(p, radius, sigma, a), x, angles)
 
 
 def zoom_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
@@ -103,5 +106,8 @@ def zoom_blur(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     (float32, as the reference)."""
     check(x, severity)
     factors = tuple(float(z) for z in np.arange(*ZOOM_BLUR[severity - 1]))
-    out = filters.zoom_mean(x.float().div_(255.0), factors)
-    return to_uint8(out.clamp_(0.0, 1.0).mul_(255.0))
+
+    def zoom(p: Tensor) -> Tensor:
+        return to_uint8(filters.zoom_mean(p.float().div_(255.0), factors).clamp_(0, 1).mul_(255))
+
+    return by_parts(zoom, x)

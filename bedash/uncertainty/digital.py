@@ -15,7 +15,7 @@ from torch import Tensor
 
 from bedash.uncertainty import filters
 from bedash.uncertainty.draws import RANDOM_PARTS, pool, uniform
-from bedash.uncertainty.filters import check, to_uint8
+from bedash.uncertainty.filters import by_parts, check, to_uint8
 
 # make_cifar_c.py's parameters, severity 1..5
 CONTRAST = (0.75, 0.5, 0.4, 0.3, 0.15)  # factor on the distance from each channel's mean
@@ -82,7 +82,11 @@ def pixelate(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     check(x, severity)
     H, W = x.shape[2], x.shape[3]
     c = PIXELATE[severity - 1]
-    return _resize_box(_resize_box(x.float(), int(H * c), int(W * c)), H, W).to(torch.uint8)
+
+    def pixels(p: Tensor) -> Tensor:
+        return _resize_box(_resize_box(p.float(), int(H * c), int(W * c)), H, W).to(torch.uint8)
+
+    return by_parts(pixels, x)
 
 
 def jpeg_compression(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
@@ -140,12 +144,9 @@ def elastic_transform(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     check(x, severity)
     n, _, h, w = x.shape
     jitter = ELASTIC[severity - 1][2] * w
-    return elastic_from(
-        x,
-        severity,
-        uniform((n, 3, 2), -jitter, jitter, g),
-        uniform((n, 2, h, w), -1.0, 1.0, g),
-    )
+    shifts = uniform((n, 3, 2), -jitter, jitter, g)
+    field = uniform((n, 2, h, w), -1.0, 1.0, g)
+    return by_parts(lambda p, j, f: elastic_from(p, severity, j, f), x, shifts, field)
 
 
 def elastic_from(x: Tensor, severity: int, jitter: Tensor, field: Tensor) -> Tensor:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from bedash.uncertainty import filters
 from bedash.uncertainty.draws import randn, uniform
-from bedash.uncertainty.filters import check
+from bedash.uncertainty.filters import by_parts, check
 
 # make_cifar_c.py's parameters, severity 1..5
 SNOW = (  # loc, scale, zoom, threshold, blur radius, blur sigma, image weight
@@ -29,7 +29,8 @@ def snow(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     check(x, severity)
     loc, scale = SNOW[severity - 1][:2]
     layer = randn((len(x), 1, x.shape[2], x.shape[3]), g).double().mul_(scale).add_(loc)
-    return snow_from(x, severity, layer, uniform((len(x),), *SNOW_ANGLE, g))
+    angles = uniform((len(x),), *SNOW_ANGLE, g)
+    return by_parts(lambda p, lay, a: snow_from(p, severity, lay, a), x, layer, angles)
 
 
 def snow_from(x: Tensor, severity: int, layer: Tensor, angles: Tensor) -> Tensor:
@@ -76,7 +77,8 @@ def plasma_fractal(n: int, size: int, decay: float, g: torch.Generator) -> Tenso
 def fog(x: Tensor, severity: int, g: torch.Generator) -> Tensor:
     """A plasma fractal per image (fog_from)."""
     check(x, severity)
-    return fog_from(x, severity, plasma_fractal(len(x), 32, FOG[severity - 1][1], g))
+    plasma = plasma_fractal(len(x), 32, FOG[severity - 1][1], g)
+    return by_parts(lambda p, pl: fog_from(p, severity, pl), x, plasma)
 
 
 def fog_from(x: Tensor, severity: int, plasma: Tensor) -> Tensor:
