@@ -1,21 +1,17 @@
 """Uncertainty under shift for one model: corrupted test sets, OOD sets, selective prediction.
 
 Every set goes through the same `predict` path as the clean test set, one at a time; only the
-logits are kept, so memory stays flat however many sets there are (two shifted sets at most: the
-one evaluated and the next, built meanwhile). A shifted set is corrupted CHUNK images at a time,
-each chunk from its own seed; it is built once per run: later model kinds read the first one's
-images back from a temporary folder.
+logits are kept, so memory stays flat however many sets there are. A shifted set is corrupted
+CHUNK images at a time, each chunk from its own seed, into one reused buffer; it is built once
+per run: later model kinds read the first one's images back from a temporary folder.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,45 +56,28 @@ class ShiftedSets:
 
     def __init__(self, images: Tensor, seed: int, chunk: int = CHUNK, keep: bool = False):
         self.images, self.seed, self.chunk = images, seed, chunk
+        self.buffer: Tensor | None = None  # allocated on the first set
         self.folder = tempfile.TemporaryDirectory(prefix="bedash-shifted-") if keep else None
 
     def get(self, corruption: str, severity: int) -> Tensor:
-        """The shifted set (a tensor of its own)."""
-        out = torch.empty_like(self.images)
-        flat = out.view(-1).numpy()
+        """The shifted set, in the one buffer: valid until the next call."""
+        if self.buffer is None:
+            self.buffer = torch.empty_like(self.images)
+        flat = self.buffer.view(-1).numpy()
         path = None
         if self.folder is not None:
             path = Path(self.folder.name) / f"{corruption}-{severity}.u8"
             if path.exists():
                 with path.open("rb") as f:
                     if f.readinto(flat) == flat.nbytes:
-                        return out
+                        return self.buffer
         for i, start in enumerate(range(0, len(self.images), self.chunk)):
             g = torch.Generator().manual_seed(corruption_seed(self.seed, corruption, severity, i))
             part = self.images[start : start + self.chunk]
-            out[start : start + self.chunk] = corrupt(part, corruption, severity, g)
+            self.buffer[start : start + self.chunk] = corrupt(part, corruption, severity, g)
         if path is not None:
             flat.tofile(path)
-        return out
-
-    def each(
-        self, sets: Sequence[tuple[str, int]], ahead: bool = True
-    ) -> Iterator[tuple[str, int, Tensor]]:
-        """(corruption, severity, images) for each of `sets`, in order. `ahead`: the next set is
-        built on a second thread while the caller uses this one, so the corruptions fill the
-        cores the caller's forward pass leaves idle (the evaluation of 14 corruptions ran ~20%
-        faster, BENCHMARKS.md); the same images as one after another (tested). Closing the
-        iterator early waits for the set under way (at most one)."""
-        if not ahead:
-            for name, sev in sets:
-                yield name, sev, self.get(name, sev)
-            return
-        with ThreadPoolExecutor(1, thread_name_prefix="bedash-shift") as pool:
-            pending = pool.submit(self.get, *sets[0]) if sets else None
-            for i, (name, sev) in enumerate(sets):
-                images = pending.result()
-                pending = pool.submit(self.get, *sets[i + 1]) if i + 1 < len(sets) else None
-                yield name, sev, images
+        return self.buffer
 
     def close(self) -> None:
         """Delete the kept sets (also done when the object is garbage-collected)."""
@@ -251,11 +230,9 @@ def evaluate_model(
     *,
     clean_logits: Tensor | None = None,
     cancel: threading.Event | None = None,
-    ahead: bool = True,
 ) -> ModelUncertainty:
     """Every table of one model. clean_logits: the test logits when already computed. A set
-    cancel event stops it between two sets (the rows so far are returned). `ahead`: build the
-    next shifted set while this one is evaluated (ShiftedSets.each)."""
+    cancel event stops it between two sets (the rows so far are returned)."""
 
     def stopped() -> bool:
         return cancel is not None and cancel.is_set()
@@ -282,18 +259,15 @@ def evaluate_model(
 
     t0 = time.perf_counter()
     rows: dict[tuple[str, int], dict[str, float]] = {}
-    sets = [(name, sev) for name in data.corruptions for sev in data.severities]
-    if sets and stopped():
-        return out
-    with contextlib.closing(data.shifted.each(sets, ahead)) as shifted:
-        for name, sev, images in shifted:
-            logits = logits_of(model, images, batch_size)
+    for name in data.corruptions:
+        for sev in data.severities:
+            if stopped():
+                return out
+            logits = logits_of(model, data.shifted.get(name, sev), batch_size)
             rows[name, sev], _ = set_metrics(logits, labels, out.temperature)
             out.shift.append(
                 {"model": kind, "corruption": name, "severity": sev, **rows[name, sev]}
             )
-            if stopped() and len(rows) < len(sets):
-                return out
     out.shift += mean_rows(kind, rows, data.severities)  # every set was evaluated: not stopped
     out.seconds["shift"] = time.perf_counter() - t0
 
