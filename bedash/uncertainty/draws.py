@@ -93,8 +93,8 @@ def alias_table(pmf: np.ndarray) -> AliasTable:
 
 def sample_rows(rows: Tensor, table: AliasTable, g: torch.Generator) -> Tensor:
     """One uint8 outcome per value of `rows` (indices of the table's laws), drawn from that
-    row's law: one float64 uniform per value, in pieces (see draw). Exact to the uniform's
-    resolution (2^-53 times the column count)."""
+    row's law: one float64 uniform per value, in pieces (see draw); its whole part picks the
+    column, its fraction (45 bits for 256 columns) the side: each probability to within 2^-45."""
     k = table.columns
     flat, out = rows.reshape(-1), torch.empty(rows.numel(), dtype=torch.uint8)
 
