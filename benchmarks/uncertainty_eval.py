@@ -52,6 +52,7 @@ def main() -> None:
     # CIFAR-10 (bedash.data.cifar10): imported here too, timed apart (~1.2 s, ~170 MB)
     t0 = time.perf_counter()
     import torchvision.io  # noqa: F401
+
     t_vision = time.perf_counter() - t0
     model = build_model("batchensemble", RunConfig(members=5))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
