@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,3 +319,15 @@ CONSTANT_NOTE = (
     "nothing to disagree), so OOD detection by it is chance (AUROC 0.5, AUPR 0.5, FPR95 1.0): "
     "its rows are left out of the paired files and tables."
 )
+
+
+def quantity(row: Mapping[str, Any]) -> str:
+    """What a row measures: an OOD row's score (its AUROC is that score's), else its metric."""
+    return str(row.get("score") or row["metric"])
+
+
+def left_out_notes(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Why some rows (of ood.csv, shift_summary.csv, ood_summary.csv) are left out of paired
+    files, tables and charts (CONSTANT): each reason once, [] when none applies."""
+    hit = any((str(r.get("model")), quantity(r)) in CONSTANT for r in rows)
+    return [CONSTANT_NOTE] if hit else []

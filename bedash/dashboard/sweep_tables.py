@@ -10,8 +10,8 @@ import pandas as pd
 from bedash.dashboard.tables import NOT_MEASURED, as_float, ordered
 from bedash.dashboard.uncertainty_tables import CLEAN, MEAN, OOD_TABLE, SCORE_LABELS, SHIFT_TABLE
 from bedash.dashboard.verdict import readable
-from bedash.names import CATEGORY_ROWS, CONSTANT, metric_label, model_label
-from bedash.sweep.uncertainty_stats import OOD_METRICS, left_out_notes
+from bedash.names import CATEGORY_ROWS, CONSTANT, left_out_notes, metric_label, model_label
+from bedash.sweep.uncertainty_stats import OOD_METRICS
 
 CI = "mean ± 95% CI over seeds"
 DIFF = "BatchEnsemble − baseline"

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from bedash.dashboard.tables import numbers, ordered
-from bedash.names import CATEGORY_ROWS, CONSTANT, CONSTANT_NOTE, FROST_NOTE, MEAN_ROW, model_label
+from bedash.names import CATEGORY_ROWS, CONSTANT, FROST_NOTE, MEAN_ROW, left_out_notes, model_label
 
 ZERO_MI = 1e-6  # bedash.uncertainty.evaluation's upper edge of the mutual-information bins if all 0
 MEAN = MEAN_ROW  # shift.csv: the mean over CIFAR-10-C's corruptions at one severity
@@ -123,7 +123,7 @@ def ood_left_out(ood: pd.DataFrame) -> list[str]:
     """Why ood_table left rows out (CONSTANT_NOTE), once; [] when it left none out."""
     if ood.empty or not {"model", "score"} <= set(ood):
         return []
-    return [CONSTANT_NOTE] if any(_constant(ood)) else []
+    return left_out_notes(ood.to_dict("records"))
 
 
 def aurc_by_model(shift: pd.DataFrame) -> dict[str, float | None]:

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from bedash import stopping
 from bedash.jobs.executor import Executor
-from bedash.names import FieldError, duration, program
+from bedash.names import FieldError, duration, left_out_notes, program
 from bedash.settings.config import GROUPS, RunConfig, config_fields, sweep_values
 from bedash.settings.config import flag as config_flag
 from bedash.settings.limits import DEFAULT_LIMITS, Limits
@@ -45,7 +45,7 @@ from bedash.sweep.grid import (
 )
 from bedash.sweep.rows import damaged_cells
 from bedash.sweep.run import SweepEvent, check_files, progress_text, sweep_task
-from bedash.sweep.uncertainty_stats import TABLES, left_out_notes
+from bedash.sweep.uncertainty_stats import TABLES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SEEDS = "0-2"  # three seeds: the fewest that give an interval at all worth reading

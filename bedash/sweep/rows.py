@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bedash.names import CONSTANT, RESULT_COLUMNS, busy
+from bedash.names import CONSTANT, RESULT_COLUMNS, busy, quantity
 from bedash.store.readers import FileProblem, Row, read_table, safe_text
 from bedash.store.runfiles import TABLES
 from bedash.sweep.stats import better_direction, paired, summarize, verdict
@@ -130,11 +130,6 @@ def paired_columns(fields: list[str], key: Sequence[str] = ()) -> list[str]:
     stats = ["mean_model", "mean_baseline", "mean_diff", "ci_low", "ci_high", "n", "verdict"]
     # added at the end, later (columns are a contract): which seeds were paired; timing_flag
     return [*head, *stats, "n_paired", "seeds_paired", "seeds_unpaired", "timing"]
-
-
-def quantity(row: dict[str, Any]) -> str:
-    """What a row measures: an OOD row's score (its AUROC is that score's), else its metric."""
-    return str(row.get("score") or row["metric"])
 
 
 def seed_list(seeds: Iterable[int]) -> str:

@@ -5,18 +5,18 @@ shift_summary.csv / shift_paired.csv (per corruption and severity; "clean" is se
 the mean of each seed's mean over the corruptions) and ood_summary.csv / ood_paired.csv (per OOD
 set and score). Entropy and mutual information have no better direction: their verdict says
 "higher" or "lower", never "better". A single model's mutual information is 0 by definition:
-its rows by it are not paired (rows.CONSTANT; CONSTANT_NOTE says why). Only finished model
+its rows by it are not paired (names.CONSTANT; CONSTANT_NOTE says why). Only finished model
 kinds count (a diverged model's numbers do not). A pair of files exists only while some done
 cell has its run file, so a resumed sweep never shows numbers of cells that are gone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bedash.names import CONSTANT, CONSTANT_NOTE
+from bedash.names import CONSTANT_NOTE, left_out_notes  # noqa: F401 (re-exported)
 from bedash.sweep.rows import (
     Record,
     cell_rows,
@@ -24,7 +24,6 @@ from bedash.sweep.rows import (
     load_records,
     paired_columns,
     paired_rows,
-    quantity,
     summary_columns,
     summary_rows,
 )
@@ -33,13 +32,6 @@ from bedash.sweep.rows import (
 # is of the clean test set; shift.csv has its area for every set)
 SHIFT_METRICS = ("acc", "nll", "ece", "brier", "entropy", "mutual_info", "aurc")
 OOD_METRICS = ("auroc", "aupr", "fpr95")
-
-
-def left_out_notes(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Why some summary rows (of shift_summary.csv, ood_summary.csv) have no paired rows: each
-    reason once, [] when none applies."""
-    hit = any((str(r.get("model")), quantity(dict(r))) in CONSTANT for r in rows)
-    return [CONSTANT_NOTE] if hit else []
 
 
 @dataclass(frozen=True)
